@@ -1,0 +1,1 @@
+export { expectNoTensorLeaks, liveTensors, type LeakCheckOptions } from './leaks';

@@ -1,0 +1,71 @@
+import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import type { StateTree } from './state-tree';
+
+/**
+ * The optimizer vocabulary, after optax: a transformation is a pair of pure functions. `init` builds
+ * state for some parameters; `update` maps gradients (or the updates of an earlier transformation) to
+ * updates and a new state. Updates are *added* to the parameters by whoever applies them.
+ *
+ * All state lives in the returned tree. `update` runs inside `tf.tidy` (the adapter arranges it), so a
+ * transformation just creates tensors; it must not dispose its inputs or the previous state.
+ * `grads` may hold a subset of the parameters seen at `init` (a missing gradient): entries of the
+ * state for other names must be carried over unchanged.
+ */
+export interface TransformContext {
+  /** 1-based count of this step (global, over all calls that applied an update). */
+  readonly step: number;
+  /** The learning rate in force for this step. */
+  readonly learningRate: number;
+  /** The frozen pre-trained weights, looked up by parameter name. */
+  readonly anchor: (name: string) => Tensor;
+}
+
+export interface UpdateResult<S extends StateTree = StateTree> {
+  updates: NamedTensorMap;
+  state: S;
+}
+
+export interface GradientTransformation<S extends StateTree = StateTree> {
+  /** A short label used in state paths and logs. */
+  readonly label: string;
+  init(params: NamedTensorMap): S;
+  update(grads: NamedTensorMap, state: S, params: NamedTensorMap, ctx: TransformContext): UpdateResult<S>;
+}
+
+/** Any transformation, with its state type erased (what combinators accept). */
+// biome-ignore lint/suspicious/noExplicitAny: state types are erased at composition boundaries by design.
+export type AnyTransformation = GradientTransformation<any>;
+
+/** Copies the state entries of names not present in `grads` — the usual carry-over for per-name maps. */
+export function carryOver<T>(
+  previous: Readonly<Record<string, T>>,
+  next: Record<string, T>,
+  grads: NamedTensorMap,
+): Record<string, T> {
+  for (const name of Object.keys(previous)) if (!(name in grads)) next[name] = previous[name]!;
+  return next;
+}
+
+/** Applies transformations in sequence: the updates of one are the input of the next. */
+export function chain(...transforms: AnyTransformation[]): GradientTransformation<StateTree> {
+  return {
+    label: `chain(${transforms.map((t) => t.label).join(',')})`,
+    init(params) {
+      const state: StateTree = {};
+      transforms.forEach((t, i) => {
+        state[`${i}`] = t.init(params);
+      });
+      return state;
+    },
+    update(grads, state, params, ctx) {
+      let updates = grads;
+      const next: StateTree = {};
+      transforms.forEach((t, i) => {
+        const r = t.update(updates, state[`${i}`] as StateTree, params, ctx);
+        updates = r.updates;
+        next[`${i}`] = r.state;
+      });
+      return { updates, state: next };
+    },
+  };
+}

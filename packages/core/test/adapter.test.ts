@@ -1,0 +1,224 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  Anchors,
+  RobustFtError,
+  RobustOptimizer,
+  addDecayedWeights,
+  chain,
+  registerOptimizerFactory,
+  scaleByAdam,
+  scaleByLearningRate,
+} from '../src/index';
+import { expectNoTensorLeaks } from '../src/testing/index';
+import './setup-backend';
+
+const adamwTransform = (wd: number, eps = 1e-8) => chain(scaleByAdam({ epsilon: eps }), addDecayedWeights(wd), scaleByLearningRate());
+registerOptimizerFactory('test-adamw', (o) => new RobustOptimizer({ transformation: adamwTransform(Number(o.wd)), learningRate: Number(o.lr), factory: { name: 'test-adamw', options: o } }));
+const makeOpt = (lr: number, wd: number) => new RobustOptimizer({ transformation: adamwTransform(wd), learningRate: lr, factory: { name: 'test-adamw', options: { lr, wd } } });
+
+let counter = 0;
+function vars(values: Record<string, number[][] | number[]>): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  counter++;
+  for (const [k, v] of Object.entries(values)) out[k] = tf.variable(tf.tensor(v), true, `t${counter}/${k}`);
+  return out;
+}
+
+describe('RobustOptimizer adapter', () => {
+  beforeAll(() => tf.setBackend('cpu'));
+
+  it('matches torch AdamW on the golden adamw trajectory (sanity; full replay lives in optimizers)', () => {
+    const file = JSON.parse(readFileSync(resolve(__dirname, '../../../../shared/golden/optimizers/adamw_lr1e-2_wd0.01.json'), 'utf8'));
+    const names: string[] = file.problem.param_order;
+    const v: Record<string, tf.Variable> = {};
+    for (const n of names) v[n] = tf.variable(tf.tensor(file.problem.initial[n], file.problem.shapes[n]), true, `golden-${counter++}-${n}`);
+    const opt = makeOpt(file.hyperparameters.lr, file.hyperparameters.weight_decay);
+    let maxErr = 0;
+    for (const step of file.steps) {
+      const grads: tf.NamedTensorMap = {};
+      for (const n of names) grads[v[n]!.name] = tf.tensor(step.grad[n], file.problem.shapes[n]);
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+      for (const n of names) {
+        const got = v[n]!.dataSync();
+        step.params_after[n].forEach((x: number, i: number) => {
+          maxErr = Math.max(maxErr, Math.abs(x - got[i]!));
+        });
+      }
+    }
+    expect(maxErr).toBeLessThan(1e-5);
+    opt.dispose();
+    tf.dispose(Object.values(v));
+  });
+
+  it('with weight decay 0 matches tf.train.adam', () => {
+    const a = vars({ w: [[0.5, -1.2], [0.3, 2.0]], b: [0.1, -0.1] });
+    const b = vars({ w: [[0.5, -1.2], [0.3, 2.0]], b: [0.1, -0.1] });
+    const ours = makeOpt(0.05, 0);
+    const theirs = tf.train.adam(0.05, 0.9, 0.999, 1e-8);
+    for (let s = 0; s < 20; s++) {
+      const loss = (p: Record<string, tf.Variable>) => () => tf.sum(tf.add(tf.sum(tf.square(tf.sub(p.w!, s * 0.1))), tf.sum(tf.sin(p.b!)))) as tf.Scalar;
+      tf.dispose(ours.minimize(loss(a), true));
+      tf.dispose(theirs.minimize(loss(b), true));
+    }
+    for (const k of ['w', 'b']) {
+      const x = a[k]!.dataSync();
+      const y = b[k]!.dataSync();
+      x.forEach((xi, i) => expect(Math.abs(xi - y[i]!)).toBeLessThan(1e-5));
+    }
+    ours.dispose();
+    theirs.dispose();
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+  });
+
+  it('a NaN gradient throws NON_FINITE naming the tensor and mutates nothing', () => {
+    const p = vars({ w: [1, 2, 3], b: [4] });
+    const opt = makeOpt(0.1, 0.01);
+    const g1 = { [p.w!.name]: tf.tensor([0.1, 0.2, 0.3]), [p.b!.name]: tf.tensor([1]) };
+    opt.applyGradients(g1);
+    const before = { w: Array.from(p.w!.dataSync()), b: Array.from(p.b!.dataSync()), step: opt.step, tensors: tf.memory().numTensors };
+    const bad = { [p.w!.name]: tf.tensor([0.1, Number.NaN, 0.3]), [p.b!.name]: tf.tensor([1]) };
+    let err: unknown;
+    try {
+      opt.applyGradients(bad);
+    } catch (e) {
+      err = e;
+    }
+    expect(RobustFtError.isInstance(err)).toBe(true);
+    expect((err as RobustFtError).code).toBe('NON_FINITE');
+    expect((err as RobustFtError).argument).toContain(p.w!.name);
+    expect(Array.from(p.w!.dataSync())).toEqual(before.w);
+    expect(Array.from(p.b!.dataSync())).toEqual(before.b);
+    expect(opt.step).toBe(before.step);
+    expect(tf.memory().numTensors).toBe(before.tensors + 2);
+    tf.dispose([...Object.values(g1), ...Object.values(bad)]);
+    opt.dispose();
+    tf.dispose(Object.values(p));
+  });
+
+  it('rejects unknown variables and shape mismatches with typed errors, before any mutation', () => {
+    const p = vars({ w: [1, 2, 3] });
+    const opt = makeOpt(0.1, 0);
+    const g = tf.tensor([1, 2]);
+    expect(() => opt.applyGradients({ [p.w!.name]: g })).toThrow(/shape \[2\].*\[3\]/);
+    expect(() => opt.applyGradients({ nope: g })).toThrowError(expect.objectContaining({ code: 'UNKNOWN_VARIABLE' }));
+    expect(Array.from(p.w!.dataSync())).toEqual([1, 2, 3]);
+    expect(opt.step).toBe(0);
+    expect(() => new RobustOptimizer({ transformation: adamwTransform(0), learningRate: -1 })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.learningRate' }),
+    );
+    g.dispose();
+    opt.dispose();
+    tf.dispose(Object.values(p));
+  });
+
+  it("'skip' policy leaves the step out and counts it", () => {
+    const p = vars({ w: [1, 2] });
+    const opt = new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1, nonFinite: 'skip' });
+    const g = tf.tensor([Number.POSITIVE_INFINITY, 0]);
+    opt.applyGradients({ [p.w!.name]: g });
+    expect(opt.skippedSteps).toBe(1);
+    expect(opt.step).toBe(0);
+    expect(Array.from(p.w!.dataSync())).toEqual([1, 2]);
+    g.dispose();
+    opt.dispose();
+    tf.dispose(Object.values(p));
+  });
+
+  it('keys state by name: a missing gradient leaves that tensor state untouched', () => {
+    const p = vars({ a: [1, 2], b: [3] });
+    const q = vars({ a: [1, 2], b: [3] });
+    const opt1 = makeOpt(0.1, 0);
+    const opt2 = makeOpt(0.1, 0);
+    const ga = tf.tensor([0.5, -0.5]);
+    const gb = tf.tensor([1]);
+    // opt1 sees b only on step 1 and 3; a on all steps. opt2 sees a alone: a's trajectory must agree.
+    opt1.applyGradients({ [p.a!.name]: ga, [p.b!.name]: gb });
+    opt1.applyGradients({ [p.a!.name]: ga });
+    opt1.applyGradients({ [p.a!.name]: ga, [p.b!.name]: gb });
+    for (let i = 0; i < 3; i++) opt2.applyGradients({ [q.a!.name]: ga });
+    expect(Array.from(p.a!.dataSync())).toEqual(Array.from(q.a!.dataSync()));
+    // b saw 2 steps: its Adam count is 2, not 3.
+    expect((opt1.state['0'] as { count: Record<string, number> }).count[p.b!.name]).toBe(2);
+    tf.dispose([ga, gb]);
+    opt1.dispose();
+    opt2.dispose();
+    tf.dispose([...Object.values(p), ...Object.values(q)]);
+  });
+
+  it('learningRate is settable and schedules are evaluated per step', () => {
+    const opt = makeOpt(0.1, 0);
+    expect(opt.learningRate).toBe(0.1);
+    opt.learningRate = 0.02;
+    expect(opt.learningRate).toBe(0.02);
+    expect(() => {
+      opt.learningRate = Number.NaN;
+    }).toThrow(RobustFtError);
+    opt.dispose();
+  });
+
+  it('getWeights/setWeights round-trips and resumes bit-identically', async () => {
+    const init = { w: [[0.5, -1.2, 0.7], [0.3, 2.0, -0.4]], b: [0.1, -0.1, 0.2] };
+    const a = vars(init);
+    const b = vars(init);
+    const steps = (p: Record<string, tf.Variable>, o: RobustOptimizer, from: number, to: number) => {
+      for (let s = from; s < to; s++) {
+        const f = () => tf.sum(tf.add(tf.sum(tf.square(tf.sub(p.w!, Math.sin(s)))), tf.sum(tf.mul(p.b!, p.b!)))) as tf.Scalar;
+        tf.dispose(o.minimize(f, true));
+      }
+    };
+    const full = makeOpt(0.05, 0.1);
+    steps(a, full, 0, 10);
+    const first = makeOpt(0.05, 0.1);
+    steps(b, first, 0, 4);
+    const saved = (await first.getWeights()).map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+    first.dispose();
+    const resumed = makeOpt(0.05, 0.1);
+    // The anchor of "initial" mode travels with the checkpoint, so a resumed run keeps the true θ₀.
+    await resumed.setWeights(saved);
+    tf.dispose(saved.map((s) => s.tensor));
+    expect(resumed.step).toBe(4);
+    steps(b, resumed, 4, 10);
+    expect(Array.from(b.w!.dataSync())).toEqual(Array.from(a.w!.dataSync()));
+    expect(Array.from(b.b!.dataSync())).toEqual(Array.from(a.b!.dataSync()));
+    full.dispose();
+    resumed.dispose();
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+  });
+
+  it('snapshots the anchor at first sight, or uses shared/zero anchors', () => {
+    const p = vars({ w: [1, 2] });
+    const shared = Anchors.from({ [p.w!.name]: tf.tensor([5, 5]) });
+    const opt = new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1, anchor: shared });
+    const g = tf.tensor([1, 1]);
+    opt.applyGradients({ [p.w!.name]: g });
+    expect(Array.from(opt.anchors.get(p.w!.name).dataSync())).toEqual([5, 5]);
+    opt.dispose();
+    expect(shared.get(p.w!.name).isDisposed).toBe(false); // not owned: the optimizer must not dispose it
+    const own = makeOpt(0.1, 0);
+    own.applyGradients({ [p.w!.name]: g });
+    own.applyGradients({ [p.w!.name]: g });
+    expect(Array.from(own.anchors.get(p.w!.name).dataSync())).not.toEqual(Array.from(p.w!.dataSync()));
+    own.dispose();
+    const missing = new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1, anchor: Anchors.from({}) });
+    expect(() => missing.applyGradients({ [p.w!.name]: g })).toThrowError(expect.objectContaining({ code: 'MISSING_ANCHOR' }));
+    expect(missing.step).toBe(0);
+    missing.dispose();
+    shared.dispose();
+    g.dispose();
+    tf.dispose(Object.values(p));
+  });
+
+  it('leaks no tensors over repeated steps', async () => {
+    const p = vars({ w: [[1, 2], [3, 4]], b: [0.5, 0.5] });
+    const opt = makeOpt(0.01, 0.01);
+    const f = () => tf.sum(tf.add(tf.sum(tf.square(p.w!)), tf.sum(tf.abs(p.b!)))) as tf.Scalar;
+    await expectNoTensorLeaks(() => opt.minimize(f, true), { repeats: 10, label: 'adamw step' });
+    await expectNoTensorLeaks(() => opt.getWeights().then(() => undefined), { label: 'getWeights' });
+    opt.dispose();
+    tf.dispose(Object.values(p));
+  });
+});

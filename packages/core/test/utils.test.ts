@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  RobustFtError,
+  cosineDecaySchedule,
+  createRng,
+  decodeNumber,
+  encodeNumber,
+  flattenState,
+  linearSchedule,
+  matchesName,
+  mergeState,
+  multiTransform,
+  scale,
+  scheduleFromSpec,
+  setToZero,
+  unflattenState,
+  warmupCosineSchedule,
+  masked,
+} from '../src/index';
+import './setup-backend';
+
+describe('selectors', () => {
+  it('match globs, regexes, predicates and lists', () => {
+    expect(matchesName('dense_1/*', 'dense_1/kernel')).toBe(true);
+    expect(matchesName('dense_1/*', 'dense_1/sub/kernel')).toBe(false);
+    expect(matchesName('**/bias', 'a/b/bias')).toBe(true);
+    expect(matchesName(/head/, 'model/head/kernel')).toBe(true);
+    expect(matchesName([(n: string) => n.endsWith('x'), 'y'], 'y')).toBe(true);
+    expect(matchesName('a.b', 'axb')).toBe(false);
+  });
+});
+
+describe('schedules', () => {
+  it('cosine, warmup-cosine and linear hit their end points and round-trip through specs', () => {
+    const c = cosineDecaySchedule(1, 10, 0.1);
+    expect(c(0)).toBeCloseTo(1);
+    expect(c(10)).toBeCloseTo(0.1);
+    expect(c(5)).toBeCloseTo(0.55);
+    const w = warmupCosineSchedule({ peak: 1, warmupSteps: 4, decaySteps: 14 });
+    expect(w(0)).toBe(0);
+    expect(w(2)).toBeCloseTo(0.5);
+    expect(w(4)).toBeCloseTo(1);
+    expect(w(14)).toBeCloseTo(0);
+    const l = linearSchedule(1, 0, 4);
+    expect(l(2)).toBeCloseTo(0.5);
+    expect(scheduleFromSpec(w.spec)(7)).toBe(w(7));
+    expect(() => cosineDecaySchedule(1, 0)).toThrow(RobustFtError);
+  });
+});
+
+describe('rng', () => {
+  it('is deterministic per seed, forks independently, and samples sane distributions', () => {
+    const a = createRng(42);
+    const b = createRng(42);
+    const xs = [...Array(5)].map(() => a.uniform());
+    expect([...Array(5)].map(() => b.uniform())).toEqual(xs);
+    expect(createRng(43).uniform()).not.toBe(xs[0]);
+    const r = createRng(1);
+    const n = 20000;
+    let sum = 0;
+    let sq = 0;
+    let beta = 0;
+    for (let i = 0; i < n; i++) {
+      const z = r.normal();
+      sum += z;
+      sq += z * z;
+      beta += r.beta(2, 2);
+    }
+    expect(Math.abs(sum / n)).toBeLessThan(0.03);
+    expect(Math.abs(sq / n - 1)).toBeLessThan(0.05);
+    expect(Math.abs(beta / n - 0.5)).toBeLessThan(0.01);
+    expect(r.shuffle([1, 2, 3, 4, 5]).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('state trees', () => {
+  it('flatten/unflatten round-trip and numbers encode bit-exactly', () => {
+    const t = tf.tensor([1, 2]);
+    const tree = { a: { x: t, n: 3 }, b: 0.1 + 0.2 };
+    const flat = flattenState(tree);
+    expect(flat.map((f) => f.path.join('.'))).toEqual(['a.n', 'a.x', 'b']);
+    expect(unflattenState(flat)).toEqual(tree);
+    const enc = encodeNumber(0.1 + 0.2);
+    expect(decodeNumber(enc)).toBe(0.1 + 0.2);
+    enc.dispose();
+    const merged = mergeState({ m: { a: t } }, { m: { b: 1 }, k: 2 });
+    expect(merged).toEqual({ m: { a: t, b: 1 }, k: 2 });
+    t.dispose();
+  });
+});
+
+describe('parameter groups', () => {
+  it('multiTransform routes names to groups and masked passes others through', () => {
+    const params = { 'head/kernel': tf.ones([2]), 'body/kernel': tf.ones([2]) };
+    const grads = { 'head/kernel': tf.fill([2], 2), 'body/kernel': tf.fill([2], 3) };
+    const ctx = { step: 1, learningRate: 1, anchor: () => tf.zeros([2]) };
+    const mt = multiTransform([{ select: 'head/*', transform: setToZero() }], scale(10));
+    const r = tf.tidy(() => {
+      const out = mt.update(grads, mt.init(params), params, ctx);
+      return [Array.from(out.updates['head/kernel']!.dataSync()), Array.from(out.updates['body/kernel']!.dataSync())];
+    });
+    expect(r).toEqual([[0, 0], [30, 30]]);
+    const m = masked(scale(10), /body/);
+    const r2 = tf.tidy(() => {
+      const out = m.update(grads, m.init(params), params, ctx);
+      return [Array.from(out.updates['head/kernel']!.dataSync()), Array.from(out.updates['body/kernel']!.dataSync())];
+    });
+    expect(r2).toEqual([[2, 2], [30, 30]]);
+    tf.dispose([...Object.values(params), ...Object.values(grads)]);
+  });
+});
