@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from './errors';
 import { type NamedTensorSource, toNamedTensorMap } from './named-tensors';
 import { assertShape } from './validate';

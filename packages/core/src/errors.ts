@@ -48,7 +48,10 @@ export class RobustFtError extends Error {
 /** Builds the standard bad-argument error: names the argument, what was expected and what was received. */
 export function invalidArgument(argument: string, expected: string, received?: unknown): RobustFtError {
   const got = received === undefined ? '' : ` (received ${describe(received)})`;
-  return new RobustFtError('INVALID_ARGUMENT', `${argument} must be ${expected}${got}`, { argument, expected });
+  return new RobustFtError('INVALID_ARGUMENT', `${argument} must be ${expected}${got}`, {
+    argument,
+    expected,
+  });
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,76 @@
-export { RobustFtError, invalidArgument, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
+export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
+export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
+export {
+  cloneTensors,
+  countParameters,
+  disposeTensors,
+  globalNorm,
+  mapTensors,
+  type NamedTensor,
+  type NamedTensorMap,
+  type NamedTensorSource,
+  toNamedTensorMap,
+  zipTensors,
+} from './named-tensors';
+export {
+  getOptimizerFactory,
+  type JsonObject,
+  type JsonValue,
+  type OptimizerFactory,
+  registerOptimizerFactory,
+} from './optimizer-registry';
+export { createRng, type Rng } from './rng';
+export { type NonFinitePolicy, RobustOptimizer, type RobustOptimizerOptions } from './robust-optimizer';
+export {
+  constantSchedule,
+  cosineDecaySchedule,
+  isSchedule,
+  type LearningRate,
+  learningRateAt,
+  linearSchedule,
+  type Schedule,
+  type ScheduleSpec,
+  scheduleFromSpec,
+  warmupCosineSchedule,
+} from './schedules';
+export { globToRegExp, matchesName, type NameSelector, nameMatcher } from './selectors';
+export {
+  collectTensors,
+  decodeNumber,
+  disposeStateExcept,
+  encodeNumber,
+  type FlatLeaf,
+  flattenState,
+  isTensor,
+  mergeState,
+  type StateLeaf,
+  type StateTree,
+  unflattenState,
+} from './state-tree';
+export {
+  type AnyTransformation,
+  carryOver,
+  chain,
+  type GradientTransformation,
+  type TransformContext,
+  type UpdateResult,
+} from './transformation';
+export {
+  type AdamMomentsOptions,
+  type AdamState,
+  adamMomentStep,
+  scaleByAdam,
+  validateAdamMoments,
+} from './transforms/adam';
+export {
+  addDecayedWeights,
+  clipByGlobalNorm,
+  type MomentumOptions,
+  type MomentumState,
+  scale,
+  scaleByLearningRate,
+  traceMomentum,
+} from './transforms/basic';
 export {
   assertFiniteNumber,
   assertInRange,
@@ -11,64 +83,4 @@ export {
   sameShape,
   shapeToString,
 } from './validate';
-export {
-  type NamedTensor,
-  type NamedTensorMap,
-  type NamedTensorSource,
-  cloneTensors,
-  countParameters,
-  disposeTensors,
-  globalNorm,
-  mapTensors,
-  toNamedTensorMap,
-  zipTensors,
-} from './named-tensors';
-export { type NameSelector, globToRegExp, matchesName, nameMatcher } from './selectors';
-export {
-  type LearningRate,
-  type Schedule,
-  type ScheduleSpec,
-  constantSchedule,
-  cosineDecaySchedule,
-  isSchedule,
-  learningRateAt,
-  linearSchedule,
-  scheduleFromSpec,
-  warmupCosineSchedule,
-} from './schedules';
-export {
-  type FlatLeaf,
-  type StateLeaf,
-  type StateTree,
-  collectTensors,
-  decodeNumber,
-  disposeStateExcept,
-  encodeNumber,
-  flattenState,
-  isTensor,
-  mergeState,
-  unflattenState,
-} from './state-tree';
-export {
-  type AnyTransformation,
-  type GradientTransformation,
-  type TransformContext,
-  type UpdateResult,
-  carryOver,
-  chain,
-} from './transformation';
-export { type ParameterGroup, identity, masked, multiTransform, setToZero } from './wrappers';
-export { type AdamMomentsOptions, type AdamState, adamMomentStep, scaleByAdam, validateAdamMoments } from './transforms/adam';
-export {
-  type MomentumOptions,
-  type MomentumState,
-  addDecayedWeights,
-  clipByGlobalNorm,
-  scale,
-  scaleByLearningRate,
-  traceMomentum,
-} from './transforms/basic';
-export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
-export { type Rng, createRng } from './rng';
-export { type JsonObject, type JsonValue, type OptimizerFactory, getOptimizerFactory, registerOptimizerFactory } from './optimizer-registry';
-export { type NonFinitePolicy, RobustOptimizer, type RobustOptimizerOptions } from './robust-optimizer';
+export { identity, masked, multiTransform, type ParameterGroup, setToZero } from './wrappers';

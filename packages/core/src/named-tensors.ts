@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from './errors';
 
 /**
@@ -27,7 +27,12 @@ export function toNamedTensorMap(source: NamedTensorSource): NamedTensorMap {
     for (const { name, tensor } of source as readonly NamedTensor[]) out[name] = tensor;
     return out;
   }
-  if (typeof source === 'object' && source !== null && 'trainableWeights' in source && Array.isArray(source.trainableWeights)) {
+  if (
+    typeof source === 'object' &&
+    source !== null &&
+    'trainableWeights' in source &&
+    Array.isArray(source.trainableWeights)
+  ) {
     const out: NamedTensorMap = {};
     for (const w of source.trainableWeights) out[w.name] = w.read();
     return out;
@@ -35,7 +40,10 @@ export function toNamedTensorMap(source: NamedTensorSource): NamedTensorMap {
   return source as NamedTensorMap;
 }
 
-export function mapTensors(map: NamedTensorMap, fn: (tensor: Tensor, name: string) => Tensor): NamedTensorMap {
+export function mapTensors(
+  map: NamedTensorMap,
+  fn: (tensor: Tensor, name: string) => Tensor,
+): NamedTensorMap {
   const out: NamedTensorMap = {};
   for (const name of Object.keys(map)) out[name] = fn(map[name]!, name);
   return out;
@@ -50,7 +58,10 @@ export function zipTensors(
   const out: NamedTensorMap = {};
   for (const name of Object.keys(a)) {
     const y = b[name];
-    if (y === undefined) throw new RobustFtError('STATE_MISMATCH', `no entry named "${name}" in the second map`, { argument: name });
+    if (y === undefined)
+      throw new RobustFtError('STATE_MISMATCH', `no entry named "${name}" in the second map`, {
+        argument: name,
+      });
     out[name] = fn(a[name]!, y, name);
   }
   return out;

@@ -20,10 +20,14 @@ export function registerOptimizerFactory<T>(name: string, factory: OptimizerFact
 export function getOptimizerFactory(name: string): OptimizerFactory<unknown> {
   const f = factories.get(name);
   if (!f) {
-    throw new RobustFtError('UNSUPPORTED', `no optimizer factory named "${name}" is registered (import the package that defines it)`, {
-      argument: 'config.factory',
-      expected: `one of ${[...factories.keys()].join(', ') || '(none registered)'}`,
-    });
+    throw new RobustFtError(
+      'UNSUPPORTED',
+      `no optimizer factory named "${name}" is registered (import the package that defines it)`,
+      {
+        argument: 'config.factory',
+        expected: `one of ${[...factories.keys()].join(', ') || '(none registered)'}`,
+      },
+    );
   }
   return f;
 }

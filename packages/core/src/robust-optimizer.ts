@@ -1,12 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor, Variable } from '@tensorflow/tfjs-core';
-import type { NamedTensor } from './named-tensors';
+import * as tf from '@tensorflow/tfjs-core';
 import { type AnchorOption, type Anchors, resolveAnchors } from './anchors';
-import { RobustFtError, invalidArgument } from './errors';
-import { type JsonObject, getOptimizerFactory } from './optimizer-registry';
-import { type LearningRate, isSchedule, learningRateAt } from './schedules';
+import { invalidArgument, RobustFtError } from './errors';
+import type { NamedTensor } from './named-tensors';
+import { getOptimizerFactory, type JsonObject } from './optimizer-registry';
+import { isSchedule, type LearningRate, learningRateAt } from './schedules';
 import {
-  type StateTree,
   collectTensors,
   decodeNumber,
   disposeStateExcept,
@@ -15,6 +14,7 @@ import {
   isTensor,
   mergeState,
   renameKey,
+  type StateTree,
   unflattenState,
 } from './state-tree';
 import type { AnyTransformation, TransformContext } from './transformation';
@@ -76,7 +76,8 @@ export class RobustOptimizer extends tf.Optimizer {
     }
     validateLearningRate('options.learningRate', options.learningRate);
     const policy = options.nonFinite ?? 'error';
-    if (!['error', 'skip', 'off'].includes(policy)) throw invalidArgument('options.nonFinite', "'error', 'skip' or 'off'", policy);
+    if (!['error', 'skip', 'off'].includes(policy))
+      throw invalidArgument('options.nonFinite', "'error', 'skip' or 'off'", policy);
     this.transformation = options.transformation;
     this.lr = options.learningRate;
     this.nonFinite = policy;
@@ -125,10 +126,14 @@ export class RobustOptimizer extends tf.Optimizer {
         return;
       }
       const bad = names.find((n) => !allFinite({ [n]: grads[n]! }))!;
-      throw new RobustFtError('NON_FINITE', `the gradient of "${bad}" holds NaN or Inf; the step was not applied`, {
-        argument: `grads["${bad}"]`,
-        expected: 'finite values',
-      });
+      throw new RobustFtError(
+        'NON_FINITE',
+        `the gradient of "${bad}" holds NaN or Inf; the step was not applied`,
+        {
+          argument: `grads["${bad}"]`,
+          expected: 'finite values',
+        },
+      );
     }
 
     const fresh = names.filter((n) => this.adapterState.seen[n] === undefined);
@@ -154,23 +159,36 @@ export class RobustOptimizer extends tf.Optimizer {
       const stepInput = inner;
       const result = tf.tidy(() => {
         const r = this.transformation.update(grads, stepInput, params, ctx);
-        return { updates: r.updates, state: r.state } as unknown as tf.TensorContainer;
-      }) as unknown as { updates: NamedTensorMap; state: StateTree };
+        return {
+          updates: r.updates,
+          state: r.state,
+          assign: r.assign ?? {},
+        } as unknown as tf.TensorContainer;
+      }) as unknown as { updates: NamedTensorMap; state: StateTree; assign: NamedTensorMap };
       for (const n of names) {
-        const u = result.updates[n];
+        const u = result.assign[n] ?? result.updates[n];
         if (!u || !sameShape(u.shape, vars[n]!.shape)) {
           disposeStateExcept(result.state, collectTensors(inner));
-          throw new RobustFtError('STATE_MISMATCH', `the transformation returned no valid update for "${n}"`, { argument: n });
+          throw new RobustFtError(
+            'STATE_MISMATCH',
+            `the transformation returned no valid update for "${n}"`,
+            { argument: n },
+          );
         }
       }
       // Commit: nothing above mutated a variable or the stored state.
       tf.tidy(() => {
-        for (const n of names) vars[n]!.assign(tf.add(vars[n]!, result.updates[n]!));
+        for (const n of names) {
+          const absolute = result.assign[n];
+          vars[n]!.assign(absolute ?? tf.add(vars[n]!, result.updates[n]!));
+        }
       });
       const keep = collectTensors(result.state);
       for (const t of keep) tf.keep(t);
       for (const g of Object.values(grads)) keep.add(g);
-      for (const [n, u] of Object.entries(result.updates)) if (!keep.has(u) && u !== vars[n]) u.dispose();
+      for (const [n, u] of [...Object.entries(result.updates), ...Object.entries(result.assign)]) {
+        if (!keep.has(u) && u !== vars[n] && !u.isDisposed) u.dispose();
+      }
       disposeStateExcept(inner, keep);
       const seen = { ...this.adapterState.seen };
       for (const n of fresh) seen[n] = 1;
@@ -198,7 +216,8 @@ export class RobustOptimizer extends tf.Optimizer {
     }
     if (this.ownsAnchors) {
       const snap = this.anchors.snapshot();
-      for (const name of Object.keys(snap).sort()) out.push({ name: JSON.stringify(['a', name]), tensor: snap[name]! });
+      for (const name of Object.keys(snap).sort())
+        out.push({ name: JSON.stringify(['a', name]), tensor: snap[name]! });
     }
     return out;
   }
@@ -213,28 +232,43 @@ export class RobustOptimizer extends tf.Optimizer {
       if (kind === 'n') leaves.push({ path, value: decodeNumber(tensor) });
       else if (kind === 't') leaves.push({ path, value: tf.keep(tf.clone(tensor)) });
       else if (kind === 'a' && path.length === 1) anchors.push([path[0]!, tensor]);
-      else throw new RobustFtError('STATE_MISMATCH', `unrecognised optimizer weight "${name}"`, { argument: 'weightValues' });
+      else
+        throw new RobustFtError('STATE_MISMATCH', `unrecognised optimizer weight "${name}"`, {
+          argument: 'weightValues',
+        });
     }
     const tree = unflattenState(leaves) as Partial<AdapterState>;
     if (typeof tree.step !== 'number') {
       for (const l of leaves) if (isTensor(l.value)) l.value.dispose();
-      throw new RobustFtError('STATE_MISMATCH', 'the weights hold no robust-ft optimizer state (missing step)', {
-        argument: 'weightValues',
-        expected: 'the output of getWeights() of a robust-ft optimizer',
-      });
+      throw new RobustFtError(
+        'STATE_MISMATCH',
+        'the weights hold no robust-ft optimizer state (missing step)',
+        {
+          argument: 'weightValues',
+          expected: 'the output of getWeights() of a robust-ft optimizer',
+        },
+      );
     }
     disposeStateExcept(this.adapterState.inner, new Set());
     for (const [name, t] of anchors) if (this.ownsAnchors) this.anchors.restore(name, tf.clone(t));
-    this.adapterState = { step: tree.step, seen: (tree.seen as Record<string, number>) ?? {}, inner: (tree.inner as StateTree) ?? {} };
+    this.adapterState = {
+      step: tree.step,
+      seen: (tree.seen as Record<string, number>) ?? {},
+      inner: (tree.inner as StateTree) ?? {},
+    };
     this.iterations_ = tree.step;
     this.unclaimed = new Set(Object.keys(this.adapterState.seen));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     if (!this.factory) {
-      throw new RobustFtError('UNSUPPORTED', 'this optimizer was built without a registered factory and cannot be serialised', {
-        argument: 'options.factory',
-      });
+      throw new RobustFtError(
+        'UNSUPPORTED',
+        'this optimizer was built without a registered factory and cannot be serialised',
+        {
+          argument: 'options.factory',
+        },
+      );
     }
     return { factory: this.factory.name, options: JSON.stringify(this.factory.options) };
   }
@@ -246,9 +280,13 @@ export class RobustOptimizer extends tf.Optimizer {
     const name = config.factory;
     const options = config.options;
     if (typeof name !== 'string' || typeof options !== 'string') {
-      throw new RobustFtError('STATE_MISMATCH', 'optimizer config must hold { factory: string, options: JSON string }', {
-        argument: 'config',
-      });
+      throw new RobustFtError(
+        'STATE_MISMATCH',
+        'optimizer config must hold { factory: string, options: JSON string }',
+        {
+          argument: 'config',
+        },
+      );
     }
     return getOptimizerFactory(name)(JSON.parse(options) as JsonObject) as T;
   }
@@ -294,7 +332,8 @@ function toGradMap(input: NamedTensorMap | NamedTensor[]): NamedTensorMap {
     for (const { name, tensor } of input) if (tensor != null) out[name] = tensor;
     return out;
   }
-  if (typeof input !== 'object' || input === null) throw invalidArgument('variableGradients', 'a name → tensor map or NamedTensor[]', input);
+  if (typeof input !== 'object' || input === null)
+    throw invalidArgument('variableGradients', 'a name → tensor map or NamedTensor[]', input);
   const out: NamedTensorMap = {};
   for (const [name, t] of Object.entries(input)) if (t != null) out[name] = t;
   return out;
@@ -326,7 +365,9 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
 
 /** One host sync for all gradients. */
 function allFinite(grads: NamedTensorMap): boolean {
-  const bad = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')))));
+  const bad = tf.tidy(() =>
+    tf.addN(Object.values(grads).map((g) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')))),
+  );
   const n = bad.dataSync()[0]!;
   bad.dispose();
   return n === 0;
@@ -336,7 +377,8 @@ function parseWeightName(name: string): string[] | null {
   if (!name.startsWith('[')) return null;
   try {
     const parsed: unknown = JSON.parse(name);
-    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string') && parsed.length >= 2) return parsed as string[];
+    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string') && parsed.length >= 2)
+      return parsed as string[];
   } catch {
     // not ours
   }

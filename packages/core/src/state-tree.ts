@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from './errors';
 
 /**
@@ -50,7 +50,8 @@ export function mergeState(base: StateTree, fresh: StateTree): StateTree {
 /** Renames every object key equal to `from` (a variable name) to `to`, anywhere in the tree. */
 export function renameKey(tree: StateTree, from: string, to: string): StateTree {
   const out: StateTree = {};
-  for (const [k, v] of Object.entries(tree)) out[k === from ? to : k] = isTree(v) ? renameKey(v, from, to) : v;
+  for (const [k, v] of Object.entries(tree))
+    out[k === from ? to : k] = isTree(v) ? renameKey(v, from, to) : v;
   return out;
 }
 

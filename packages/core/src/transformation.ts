@@ -1,4 +1,5 @@
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import { RobustFtError } from './errors';
 import type { StateTree } from './state-tree';
 
 /**
@@ -21,8 +22,15 @@ export interface TransformContext {
 }
 
 export interface UpdateResult<S extends StateTree = StateTree> {
+  /** Deltas added to the parameters, by name. */
   updates: NamedTensorMap;
   state: S;
+  /**
+   * New parameter values, by name, for transformations that produce them directly (a projection, a
+   * fused kernel writing θ' in one pass). A name present here is assigned, not incremented; only the
+   * last transformation of a chain may return it.
+   */
+  assign?: NamedTensorMap;
 }
 
 export interface GradientTransformation<S extends StateTree = StateTree> {
@@ -59,13 +67,24 @@ export function chain(...transforms: AnyTransformation[]): GradientTransformatio
     },
     update(grads, state, params, ctx) {
       let updates = grads;
+      let assign: NamedTensorMap | undefined;
       const next: StateTree = {};
       transforms.forEach((t, i) => {
         const r = t.update(updates, state[`${i}`] as StateTree, params, ctx);
+        if (r.assign && i !== transforms.length - 1) {
+          throw new RobustFtError(
+            'UNSUPPORTED',
+            `${t.label} returns absolute parameters and must be last in a chain`,
+            {
+              argument: 'transforms',
+            },
+          );
+        }
+        if (r.assign) assign = r.assign;
         updates = r.updates;
         next[`${i}`] = r.state;
       });
-      return { updates, state: next };
+      return assign ? { updates, state: next, assign } : { updates, state: next };
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { RobustFtError, invalidArgument } from './errors';
+import { invalidArgument, RobustFtError } from './errors';
 
 /** Argument checks that throw a `RobustFtError` naming the argument; used before anything is mutated. */
 export function assertFiniteNumber(argument: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidArgument(argument, 'a finite number', value);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalidArgument(argument, 'a finite number', value);
 }
 
 export function assertNonNegative(argument: string, value: unknown): asserts value is number {
@@ -28,7 +29,11 @@ export function assertInRange(
   const belowLow = openLow ? value <= low : value < low;
   const aboveHigh = openHigh ? value >= high : value > high;
   if (belowLow || aboveHigh) {
-    throw invalidArgument(argument, `a number in ${openLow ? '(' : '['}${low}, ${high}${openHigh ? ')' : ']'}`, value);
+    throw invalidArgument(
+      argument,
+      `a number in ${openLow ? '(' : '['}${low}, ${high}${openHigh ? ')' : ']'}`,
+      value,
+    );
   }
 }
 
@@ -38,7 +43,11 @@ export function assertInteger(argument: string, value: unknown, min = 0): assert
   }
 }
 
-export function assertOneOf<T extends string>(argument: string, value: unknown, allowed: readonly T[]): asserts value is T {
+export function assertOneOf<T extends string>(
+  argument: string,
+  value: unknown,
+  allowed: readonly T[],
+): asserts value is T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw invalidArgument(argument, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
   }
@@ -64,9 +73,13 @@ export function assertShape(argument: string, tensor: Tensor, expected: readonly
 
 export function assertRank(argument: string, tensor: Tensor, rank: number): void {
   if (tensor.rank !== rank) {
-    throw new RobustFtError('SHAPE_MISMATCH', `${argument} must have rank ${rank}, got shape ${shapeToString(tensor.shape)}`, {
-      argument,
-      expected: `a rank-${rank} tensor`,
-    });
+    throw new RobustFtError(
+      'SHAPE_MISMATCH',
+      `${argument} must have rank ${rank}, got shape ${shapeToString(tensor.shape)}`,
+      {
+        argument,
+        expected: `a rank-${rank} tensor`,
+      },
+    );
   }
 }

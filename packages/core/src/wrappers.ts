@@ -1,9 +1,9 @@
 import type { NamedTensorMap } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { RobustFtError } from './errors';
 import { type NameSelector, nameMatcher } from './selectors';
 import type { StateTree } from './state-tree';
 import type { AnyTransformation, GradientTransformation } from './transformation';
-import { RobustFtError } from './errors';
 
 function pick(map: NamedTensorMap, keep: (name: string) => boolean): NamedTensorMap {
   const out: NamedTensorMap = {};
@@ -37,8 +37,15 @@ export interface ParameterGroup {
  * Parameter groups (optax `multi_transform`): each parameter goes to the first group whose selector
  * matches it, the rest to `fallback`. Use it to give a head its own learning rate or to exclude biases.
  */
-export function multiTransform(groups: readonly ParameterGroup[], fallback: AnyTransformation): GradientTransformation<StateTree> {
-  if (groups.length === 0) throw new RobustFtError('INVALID_ARGUMENT', 'groups must hold at least one group', { argument: 'groups', expected: 'a non-empty array' });
+export function multiTransform(
+  groups: readonly ParameterGroup[],
+  fallback: AnyTransformation,
+): GradientTransformation<StateTree> {
+  if (groups.length === 0)
+    throw new RobustFtError('INVALID_ARGUMENT', 'groups must hold at least one group', {
+      argument: 'groups',
+      expected: 'a non-empty array',
+    });
   const matchers = groups.map((g) => nameMatcher(g.select));
   const groupOf = (name: string) => {
     const i = matchers.findIndex((m) => m(name));

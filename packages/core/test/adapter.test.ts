@@ -1,23 +1,38 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Anchors,
-  RobustFtError,
-  RobustOptimizer,
   addDecayedWeights,
   chain,
+  RobustFtError,
+  RobustOptimizer,
   registerOptimizerFactory,
+  scale,
   scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
 import { expectNoTensorLeaks } from '../src/testing/index';
 import './setup-backend';
 
-const adamwTransform = (wd: number, eps = 1e-8) => chain(scaleByAdam({ epsilon: eps }), addDecayedWeights(wd), scaleByLearningRate());
-registerOptimizerFactory('test-adamw', (o) => new RobustOptimizer({ transformation: adamwTransform(Number(o.wd)), learningRate: Number(o.lr), factory: { name: 'test-adamw', options: o } }));
-const makeOpt = (lr: number, wd: number) => new RobustOptimizer({ transformation: adamwTransform(wd), learningRate: lr, factory: { name: 'test-adamw', options: { lr, wd } } });
+const adamwTransform = (wd: number, eps = 1e-8) =>
+  chain(scaleByAdam({ epsilon: eps }), addDecayedWeights(wd), scaleByLearningRate());
+registerOptimizerFactory(
+  'test-adamw',
+  (o) =>
+    new RobustOptimizer({
+      transformation: adamwTransform(Number(o.wd)),
+      learningRate: Number(o.lr),
+      factory: { name: 'test-adamw', options: o },
+    }),
+);
+const makeOpt = (lr: number, wd: number) =>
+  new RobustOptimizer({
+    transformation: adamwTransform(wd),
+    learningRate: lr,
+    factory: { name: 'test-adamw', options: { lr, wd } },
+  });
 
 let counter = 0;
 function vars(values: Record<string, number[][] | number[]>): Record<string, tf.Variable> {
@@ -31,10 +46,20 @@ describe('RobustOptimizer adapter', () => {
   beforeAll(() => tf.setBackend('cpu'));
 
   it('matches torch AdamW on the golden adamw trajectory (sanity; full replay lives in optimizers)', () => {
-    const file = JSON.parse(readFileSync(resolve(__dirname, '../../../../shared/golden/optimizers/adamw_lr1e-2_wd0.01.json'), 'utf8'));
+    const file = JSON.parse(
+      readFileSync(
+        resolve(__dirname, '../../../../shared/golden/optimizers/adamw_lr1e-2_wd0.01.json'),
+        'utf8',
+      ),
+    );
     const names: string[] = file.problem.param_order;
     const v: Record<string, tf.Variable> = {};
-    for (const n of names) v[n] = tf.variable(tf.tensor(file.problem.initial[n], file.problem.shapes[n]), true, `golden-${counter++}-${n}`);
+    for (const n of names)
+      v[n] = tf.variable(
+        tf.tensor(file.problem.initial[n], file.problem.shapes[n]),
+        true,
+        `golden-${counter++}-${n}`,
+      );
     const opt = makeOpt(file.hyperparameters.lr, file.hyperparameters.weight_decay);
     let maxErr = 0;
     for (const step of file.steps) {
@@ -55,19 +80,32 @@ describe('RobustOptimizer adapter', () => {
   });
 
   it('with weight decay 0 matches tf.train.adam', () => {
-    const a = vars({ w: [[0.5, -1.2], [0.3, 2.0]], b: [0.1, -0.1] });
-    const b = vars({ w: [[0.5, -1.2], [0.3, 2.0]], b: [0.1, -0.1] });
+    const a = vars({
+      w: [
+        [0.5, -1.2],
+        [0.3, 2.0],
+      ],
+      b: [0.1, -0.1],
+    });
+    const b = vars({
+      w: [
+        [0.5, -1.2],
+        [0.3, 2.0],
+      ],
+      b: [0.1, -0.1],
+    });
     const ours = makeOpt(0.05, 0);
     const theirs = tf.train.adam(0.05, 0.9, 0.999, 1e-8);
     for (let s = 0; s < 20; s++) {
-      const loss = (p: Record<string, tf.Variable>) => () => tf.sum(tf.add(tf.sum(tf.square(tf.sub(p.w!, s * 0.1))), tf.sum(tf.sin(p.b!)))) as tf.Scalar;
-      tf.dispose(ours.minimize(loss(a), true));
-      tf.dispose(theirs.minimize(loss(b), true));
+      const loss = (p: Record<string, tf.Variable>) => () =>
+        tf.sum(tf.add(tf.sum(tf.square(tf.sub(p.w!, s * 0.1))), tf.sum(tf.sin(p.b!)))) as tf.Scalar;
+      ours.minimize(loss(a), true)?.dispose();
+      theirs.minimize(loss(b), true)?.dispose();
     }
     for (const k of ['w', 'b']) {
       const x = a[k]!.dataSync();
       const y = b[k]!.dataSync();
-      x.forEach((xi, i) => expect(Math.abs(xi - y[i]!)).toBeLessThan(1e-5));
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-5);
     }
     ours.dispose();
     theirs.dispose();
@@ -79,7 +117,12 @@ describe('RobustOptimizer adapter', () => {
     const opt = makeOpt(0.1, 0.01);
     const g1 = { [p.w!.name]: tf.tensor([0.1, 0.2, 0.3]), [p.b!.name]: tf.tensor([1]) };
     opt.applyGradients(g1);
-    const before = { w: Array.from(p.w!.dataSync()), b: Array.from(p.b!.dataSync()), step: opt.step, tensors: tf.memory().numTensors };
+    const before = {
+      w: Array.from(p.w!.dataSync()),
+      b: Array.from(p.b!.dataSync()),
+      step: opt.step,
+      tensors: tf.memory().numTensors,
+    };
     const bad = { [p.w!.name]: tf.tensor([0.1, Number.NaN, 0.3]), [p.b!.name]: tf.tensor([1]) };
     let err: unknown;
     try {
@@ -104,7 +147,9 @@ describe('RobustOptimizer adapter', () => {
     const opt = makeOpt(0.1, 0);
     const g = tf.tensor([1, 2]);
     expect(() => opt.applyGradients({ [p.w!.name]: g })).toThrow(/shape \[2\].*\[3\]/);
-    expect(() => opt.applyGradients({ nope: g })).toThrowError(expect.objectContaining({ code: 'UNKNOWN_VARIABLE' }));
+    expect(() => opt.applyGradients({ nope: g })).toThrowError(
+      expect.objectContaining({ code: 'UNKNOWN_VARIABLE' }),
+    );
     expect(Array.from(p.w!.dataSync())).toEqual([1, 2, 3]);
     expect(opt.step).toBe(0);
     expect(() => new RobustOptimizer({ transformation: adamwTransform(0), learningRate: -1 })).toThrowError(
@@ -117,7 +162,11 @@ describe('RobustOptimizer adapter', () => {
 
   it("'skip' policy leaves the step out and counts it", () => {
     const p = vars({ w: [1, 2] });
-    const opt = new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1, nonFinite: 'skip' });
+    const opt = new RobustOptimizer({
+      transformation: adamwTransform(0),
+      learningRate: 0.1,
+      nonFinite: 'skip',
+    });
     const g = tf.tensor([Number.POSITIVE_INFINITY, 0]);
     opt.applyGradients({ [p.w!.name]: g });
     expect(opt.skippedSteps).toBe(1);
@@ -161,13 +210,22 @@ describe('RobustOptimizer adapter', () => {
   });
 
   it('getWeights/setWeights round-trips and resumes bit-identically', async () => {
-    const init = { w: [[0.5, -1.2, 0.7], [0.3, 2.0, -0.4]], b: [0.1, -0.1, 0.2] };
+    const init = {
+      w: [
+        [0.5, -1.2, 0.7],
+        [0.3, 2.0, -0.4],
+      ],
+      b: [0.1, -0.1, 0.2],
+    };
     const a = vars(init);
     const b = vars(init);
     const steps = (p: Record<string, tf.Variable>, o: RobustOptimizer, from: number, to: number) => {
       for (let s = from; s < to; s++) {
-        const f = () => tf.sum(tf.add(tf.sum(tf.square(tf.sub(p.w!, Math.sin(s)))), tf.sum(tf.mul(p.b!, p.b!)))) as tf.Scalar;
-        tf.dispose(o.minimize(f, true));
+        const f = () =>
+          tf.sum(
+            tf.add(tf.sum(tf.square(tf.sub(p.w!, Math.sin(s)))), tf.sum(tf.mul(p.b!, p.b!))),
+          ) as tf.Scalar;
+        o.minimize(f, true)?.dispose();
       }
     };
     const full = makeOpt(0.05, 0.1);
@@ -203,8 +261,14 @@ describe('RobustOptimizer adapter', () => {
     own.applyGradients({ [p.w!.name]: g });
     expect(Array.from(own.anchors.get(p.w!.name).dataSync())).not.toEqual(Array.from(p.w!.dataSync()));
     own.dispose();
-    const missing = new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1, anchor: Anchors.from({}) });
-    expect(() => missing.applyGradients({ [p.w!.name]: g })).toThrowError(expect.objectContaining({ code: 'MISSING_ANCHOR' }));
+    const missing = new RobustOptimizer({
+      transformation: adamwTransform(0),
+      learningRate: 0.1,
+      anchor: Anchors.from({}),
+    });
+    expect(() => missing.applyGradients({ [p.w!.name]: g })).toThrowError(
+      expect.objectContaining({ code: 'MISSING_ANCHOR' }),
+    );
     expect(missing.step).toBe(0);
     missing.dispose();
     shared.dispose();
@@ -213,12 +277,49 @@ describe('RobustOptimizer adapter', () => {
   });
 
   it('leaks no tensors over repeated steps', async () => {
-    const p = vars({ w: [[1, 2], [3, 4]], b: [0.5, 0.5] });
+    const p = vars({
+      w: [
+        [1, 2],
+        [3, 4],
+      ],
+      b: [0.5, 0.5],
+    });
     const opt = makeOpt(0.01, 0.01);
     const f = () => tf.sum(tf.add(tf.sum(tf.square(p.w!)), tf.sum(tf.abs(p.b!)))) as tf.Scalar;
     await expectNoTensorLeaks(() => opt.minimize(f, true), { repeats: 10, label: 'adamw step' });
     await expectNoTensorLeaks(() => opt.getWeights().then(() => undefined), { label: 'getWeights' });
     opt.dispose();
     tf.dispose(Object.values(p));
+  });
+});
+
+describe('absolute updates', () => {
+  it('assigns `assign` values directly and leaks nothing', async () => {
+    const v = tf.variable(tf.tensor([1, 2, 3]), true, 'abs/w');
+    const halve = {
+      label: 'halve',
+      init: () => ({}),
+      update: (_g: tf.NamedTensorMap, state: Record<string, never>, params: tf.NamedTensorMap) => ({
+        updates: {},
+        state,
+        assign: { 'abs/w': tf.mul(params['abs/w']!, 0.5) },
+      }),
+    };
+    const opt = new RobustOptimizer({ transformation: chain(scale(1), halve), learningRate: 1 });
+    const g = tf.tensor([0, 0, 0]);
+    opt.applyGradients({ 'abs/w': g });
+    expect(Array.from(v.dataSync())).toEqual([0.5, 1, 1.5]);
+    await expectNoTensorLeaks(() => opt.applyGradients({ 'abs/w': g }));
+    expect(() =>
+      chain(halve, scale(1)).update(
+        { 'abs/w': g },
+        { 0: {}, 1: {} },
+        { 'abs/w': v },
+        { step: 1, learningRate: 1, anchor: () => v },
+      ),
+    ).toThrow(/last in a chain/);
+    g.dispose();
+    opt.dispose();
+    v.dispose();
   });
 });

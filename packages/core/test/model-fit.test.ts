@@ -1,21 +1,43 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { RobustOptimizer, addDecayedWeights, chain, registerOptimizerFactory, scaleByAdam, scaleByLearningRate } from '../src/index';
+import {
+  addDecayedWeights,
+  chain,
+  RobustOptimizer,
+  registerOptimizerFactory,
+  scaleByAdam,
+  scaleByLearningRate,
+} from '../src/index';
 import './setup-backend';
 
-registerOptimizerFactory('fit-test-adamw', (o) =>
-  new RobustOptimizer({
-    transformation: chain(scaleByAdam(), addDecayedWeights(Number(o.wd)), scaleByLearningRate()),
-    learningRate: Number(o.lr),
-    factory: { name: 'fit-test-adamw', options: o },
-  }),
+registerOptimizerFactory(
+  'fit-test-adamw',
+  (o) =>
+    new RobustOptimizer({
+      transformation: chain(scaleByAdam(), addDecayedWeights(Number(o.wd)), scaleByLearningRate()),
+      learningRate: Number(o.lr),
+      factory: { name: 'fit-test-adamw', options: o },
+    }),
 );
 
 function buildModel(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.dense({ units: 8, inputShape: [4], activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }));
+  m.add(
+    tfl.layers.dense({
+      units: 8,
+      inputShape: [4],
+      activation: 'relu',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
+  m.add(
+    tfl.layers.dense({
+      units: 3,
+      activation: 'softmax',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+    }),
+  );
   m.compile({
     optimizer: new RobustOptimizer({
       transformation: chain(scaleByAdam(), addDecayedWeights(0.01), scaleByLearningRate()),
@@ -30,7 +52,13 @@ function buildModel(): tfl.LayersModel {
 describe('model.fit integration', () => {
   it('trains with model.fit, saves with its optimizer, restores and continues bit-identically', async () => {
     const x = tf.randomNormal([32, 4], 0, 1, 'float32', 7);
-    const y = tf.oneHot(tf.tensor1d([...Array(32)].map((_, i) => i % 3), 'int32'), 3);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        [...Array(32)].map((_, i) => i % 3),
+        'int32',
+      ),
+      3,
+    );
     const reference = buildModel();
     const h = await reference.fit(x, y, { epochs: 6, batchSize: 8, shuffle: false, verbose: 0 });
     expect((h.history.loss as number[])[5]!).toBeLessThan((h.history.loss as number[])[0]!);

@@ -1,22 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  RobustFtError,
   cosineDecaySchedule,
   createRng,
   decodeNumber,
   encodeNumber,
   flattenState,
   linearSchedule,
+  masked,
   matchesName,
   mergeState,
   multiTransform,
+  RobustFtError,
   scale,
   scheduleFromSpec,
   setToZero,
   unflattenState,
   warmupCosineSchedule,
-  masked,
 } from '../src/index';
 import './setup-backend';
 
@@ -98,15 +98,27 @@ describe('parameter groups', () => {
     const mt = multiTransform([{ select: 'head/*', transform: setToZero() }], scale(10));
     const r = tf.tidy(() => {
       const out = mt.update(grads, mt.init(params), params, ctx);
-      return [Array.from(out.updates['head/kernel']!.dataSync()), Array.from(out.updates['body/kernel']!.dataSync())];
+      return [
+        Array.from(out.updates['head/kernel']!.dataSync()),
+        Array.from(out.updates['body/kernel']!.dataSync()),
+      ];
     });
-    expect(r).toEqual([[0, 0], [30, 30]]);
+    expect(r).toEqual([
+      [0, 0],
+      [30, 30],
+    ]);
     const m = masked(scale(10), /body/);
     const r2 = tf.tidy(() => {
       const out = m.update(grads, m.init(params), params, ctx);
-      return [Array.from(out.updates['head/kernel']!.dataSync()), Array.from(out.updates['body/kernel']!.dataSync())];
+      return [
+        Array.from(out.updates['head/kernel']!.dataSync()),
+        Array.from(out.updates['body/kernel']!.dataSync()),
+      ];
     });
-    expect(r2).toEqual([[2, 2], [30, 30]]);
+    expect(r2).toEqual([
+      [2, 2],
+      [30, 30],
+    ]);
     tf.dispose([...Object.values(params), ...Object.values(grads)]);
   });
 });

@@ -1,1 +1,1 @@
-export { expectNoTensorLeaks, liveTensors, type LeakCheckOptions } from './leaks';
+export { expectNoTensorLeaks, type LeakCheckOptions, liveTensors } from './leaks';

@@ -27,7 +27,9 @@ export async function expectNoTensorLeaks(fn: () => unknown, options: LeakCheckO
   for (let i = 0; i < repeats; i++) disposeResult(await fn());
   const after = tf.memory().numTensors;
   if (after !== before) {
-    throw new Error(`${label} leaked ${after - before} tensor(s) over ${repeats} call(s) (${before} → ${after})`);
+    throw new Error(
+      `${label} leaked ${after - before} tensor(s) over ${repeats} call(s) (${before} → ${after})`,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../transformation';
 import { carryOver } from '../transformation';
 import { assertInRange, assertNonNegative } from '../validate';
@@ -78,7 +78,11 @@ export function scaleByAdam(options: AdamMomentsOptions = {}): GradientTransform
       }
       return {
         updates,
-        state: { mu: carryOver(state.mu, mu, grads), nu: carryOver(state.nu, nu, grads), count: carryOver(state.count, count, grads) },
+        state: {
+          mu: carryOver(state.mu, mu, grads),
+          nu: carryOver(state.nu, nu, grads),
+          count: carryOver(state.count, count, grads),
+        },
       };
     },
   };

@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
-import { mapTensors, globalNorm } from '../named-tensors';
+import * as tf from '@tensorflow/tfjs-core';
+import { globalNorm, mapTensors } from '../named-tensors';
 import type { StateTree } from '../state-tree';
 import type { GradientTransformation } from '../transformation';
 import { carryOver } from '../transformation';
@@ -11,7 +11,11 @@ type Stateless = GradientTransformation<StateTree>;
 /** Multiplies updates by a constant. */
 export function scale(factor: number): Stateless {
   assertFiniteNumber('factor', factor);
-  return { label: 'scale', init: () => ({}), update: (g, state) => ({ updates: mapTensors(g, (u) => tf.mul(u, factor)), state }) };
+  return {
+    label: 'scale',
+    init: () => ({}),
+    update: (g, state) => ({ updates: mapTensors(g, (u) => tf.mul(u, factor)), state }),
+  };
 }
 
 /** Multiplies updates by −learningRate (the adapter supplies the rate in force, schedule included). */
@@ -33,7 +37,8 @@ export function addDecayedWeights(weightDecay: number): Stateless {
     label: 'addDecayedWeights',
     init: () => ({}),
     update: (g, state, params) => ({
-      updates: weightDecay === 0 ? g : mapTensors(g, (u, name) => tf.add(u, tf.mul(params[name]!, weightDecay))),
+      updates:
+        weightDecay === 0 ? g : mapTensors(g, (u, name) => tf.add(u, tf.mul(params[name]!, weightDecay))),
       state,
     }),
   };
@@ -50,7 +55,10 @@ export type MomentumState = { buf: Record<string, Tensor>; started: Record<strin
  * torch SGD momentum (dampening 0): b ← μb + g (b = g on the first step), update b, or g + μb with
  * Nesterov.
  */
-export function traceMomentum({ momentum, nesterov = false }: MomentumOptions): GradientTransformation<MomentumState> {
+export function traceMomentum({
+  momentum,
+  nesterov = false,
+}: MomentumOptions): GradientTransformation<MomentumState> {
   assertInRange('momentum', momentum, 0, 1, { openHigh: true });
   return {
     label: 'traceMomentum',
@@ -73,7 +81,10 @@ export function traceMomentum({ momentum, nesterov = false }: MomentumOptions): 
         started[name] = 1;
         updates[name] = nesterov ? tf.add(g, tf.mul(b, momentum)) : b;
       }
-      return { updates, state: { buf: carryOver(state.buf, buf, grads), started: carryOver(state.started, started, grads) } };
+      return {
+        updates,
+        state: { buf: carryOver(state.buf, buf, grads), started: carryOver(state.started, started, grads) },
+      };
     },
   };
 }
