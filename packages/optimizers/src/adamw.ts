@@ -1,0 +1,90 @@
+import {
+  addDecayedWeights,
+  chain,
+  type GradientTransformation,
+  type JsonObject,
+  type RobustOptimizer,
+  registerOptimizerFactory,
+  type StateTree,
+  scaleByAdam,
+  scaleByLearningRate,
+} from '@robust-ft/core';
+import {
+  buildOptimizer,
+  type CommonOptions,
+  checkLearningRate,
+  commonFromJson,
+  learningRateFromJson,
+  num,
+} from './options';
+
+export interface AdamMomentOptions {
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Added after √v/√(1−β₂ˢ), as torch does. Default 1e-8. */
+  epsilon?: number;
+}
+
+export interface AdamWOptions extends AdamMomentOptions, CommonOptions {
+  /** Decoupled decay toward zero, scaled by the learning rate (torch AdamW). Default 0.01. */
+  weightDecay?: number;
+}
+
+export const ADAMW_DEFAULTS = { learningRate: 1e-3, weightDecay: 0.01 } as const;
+
+/**
+ * torch's AdamW as a chain of core transformations: Adam direction, plus wd·θ, times −lr. Equals
+ * θ ← θ(1 − η·wd) − η·m̂/(√v̂ + ε) with both terms evaluated at the pre-step θ.
+ */
+export function adamwTransformation(
+  options: AdamMomentOptions & { weightDecay?: number } = {},
+): GradientTransformation<StateTree> {
+  const { beta1, beta2, epsilon, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
+  return chain(
+    scaleByAdam({
+      ...(beta1 === undefined ? {} : { beta1 }),
+      ...(beta2 === undefined ? {} : { beta2 }),
+      ...(epsilon === undefined ? {} : { epsilon }),
+    }),
+    addDecayedWeights(weightDecay),
+    scaleByLearningRate(),
+  );
+}
+
+/** AdamW as a `tf.Optimizer` (usable in `model.compile`), serialisable with the model. */
+export function adamw(options: AdamWOptions = {}): RobustOptimizer {
+  const learningRate = checkLearningRate(options.learningRate, ADAMW_DEFAULTS.learningRate);
+  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
+  return buildOptimizer(
+    ADAMW_FACTORY,
+    adamwTransformation({ beta1, beta2, epsilon, weightDecay }),
+    options,
+    learningRate,
+    { beta1, beta2, epsilon, weightDecay },
+  );
+}
+
+export const ADAMW_FACTORY = 'robust-ft/adamw';
+
+export function adamMomentsFromJson(o: JsonObject): AdamMomentOptions {
+  const out: AdamMomentOptions = {};
+  const b1 = num(o, 'beta1');
+  const b2 = num(o, 'beta2');
+  const eps = num(o, 'epsilon');
+  if (b1 !== undefined) out.beta1 = b1;
+  if (b2 !== undefined) out.beta2 = b2;
+  if (eps !== undefined) out.epsilon = eps;
+  return out;
+}
+
+registerOptimizerFactory(ADAMW_FACTORY, (o) => {
+  const wd = num(o, 'weightDecay');
+  return adamw({
+    ...commonFromJson(o),
+    ...adamMomentsFromJson(o),
+    ...(wd === undefined ? {} : { weightDecay: wd }),
+    learningRate: learningRateFromJson(o.learningRate, ADAMW_DEFAULTS.learningRate),
+  });
+});

@@ -1,0 +1,48 @@
+import { isTensor, type RobustOptimizer, type StateTree } from '@robust-ft/core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+
+/**
+ * Typed read access to the diagnostics an optimizer keeps in its state (FTP's γ, SPD's ratio, ...).
+ * The state is a plain tree; these helpers find the node a transformation of this package wrote (by its
+ * marker key, so they also work when the transformation sits inside a chain) and read it to numbers.
+ */
+export type StateSource = RobustOptimizer | Readonly<StateTree>;
+
+function rootOf(source: StateSource): Readonly<StateTree> {
+  return 'transformation' in source && 'state' in source
+    ? (source as RobustOptimizer).state
+    : (source as Readonly<StateTree>);
+}
+
+function isTree(v: unknown): v is StateTree {
+  return typeof v === 'object' && v !== null && !isTensor(v);
+}
+
+/** All nodes of the tree that carry `marker` as a key (depth-first, in key order). */
+export function findNodes(source: StateSource, marker: string): StateTree[] {
+  const out: StateTree[] = [];
+  const visit = (node: Readonly<StateTree>) => {
+    if (marker in node) out.push(node as StateTree);
+    for (const v of Object.values(node)) if (isTree(v)) visit(v);
+  };
+  visit(rootOf(source));
+  return out;
+}
+
+/** Reads a name → (0-d tensor | number) map to name → number. */
+export function scalars(node: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!isTree(node)) return out;
+  for (const [name, v] of Object.entries(node)) {
+    if (typeof v === 'number') out[name] = v;
+    else if (isTensor(v)) out[name] = (v as Tensor).dataSync()[0]!;
+  }
+  return out;
+}
+
+/** Per-parameter Adam step counts (torch's `state['step']`), from any Adam core in the state. */
+export function adamStepCounts(source: StateSource): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const node of findNodes(source, 'nu')) if ('mu' in node) Object.assign(out, scalars(node.count));
+  return out;
+}

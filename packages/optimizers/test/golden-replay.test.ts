@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { goldenDir, listGoldenFiles, loadGolden } from './golden/load';
+import { mapGolden } from './golden/map';
+import './setup-backend';
+
+/**
+ * Tolerance. The golden runs are float64; the same reference run in float32 differs from them by at
+ * most 4.4e-7 over 12 steps (each file's `float32_max_abs_diff_vs_float64`). Our port computes in
+ * float32 with a different but equivalent op order, so its own rounding is of the same order. We allow
+ * |ours − golden| ≤ ATOL + RTOL·|golden|: ATOL = 1e-5 is >20× the reference's own float32 drift yet far
+ * below any behavioural difference (one Adam step here moves a weight by ≥1e-4, a branch flip in SPD or
+ * DiGraP by more); RTOL = 1e-5 covers hyper-state that is not O(1) (FTP's γ moments reach ~1, their
+ * inverse row norms ~1e2), i.e. ~100 float32 ulps of accumulated rounding.
+ */
+const ATOL = 1e-5;
+const RTOL = 1e-5;
+
+const totals = { files: 0, cases: 0, failed: 0 };
+
+function close(a: number, b: number): boolean {
+  return Math.abs(a - b) <= ATOL + RTOL * Math.abs(b);
+}
+
+/** Step fields that are inputs (fed, not compared). */
+const INPUT_FIELDS = new Set(['step', 'grad']);
+
+function compareMap(
+  label: string,
+  want: Record<string, unknown>,
+  got: Record<string, number[] | number | null>,
+  problems: string[],
+): void {
+  for (const [name, w] of Object.entries(want)) {
+    const g = got[name];
+    if (w === null) {
+      if (g !== null && g !== undefined) problems.push(`${label}[${name}]: expected null, got ${String(g)}`);
+      continue;
+    }
+    const wa = Array.isArray(w) ? (w as number[]) : [w as number];
+    const ga = g === null || g === undefined ? [] : Array.isArray(g) ? g : [g];
+    if (wa.length !== ga.length) {
+      problems.push(`${label}[${name}]: expected ${wa.length} values, got ${ga.length}`);
+      continue;
+    }
+    let worst = 0;
+    let bad = -1;
+    for (let i = 0; i < wa.length; i++) {
+      if (!close(ga[i]!, wa[i]!)) {
+        const d = Math.abs(ga[i]! - wa[i]!);
+        if (!(d <= worst)) {
+          worst = d;
+          bad = i;
+        }
+      }
+    }
+    if (bad >= 0) problems.push(`${label}[${name}][${bad}]: got ${ga[bad]}, want ${wa[bad]} (|Δ| ${worst})`);
+  }
+  for (const name of Object.keys(got))
+    if (!(name in want) && got[name] !== null) problems.push(`${label}: unexpected entry ${name}`);
+}
+
+function replay(fileName: string): { cases: number; problems: string[] } {
+  const file = loadGolden(fileName);
+  const { param_order: order, shapes, initial, pretrained } = file.problem;
+  const vars: Record<string, tf.Variable> = {};
+  const anchors: tf.NamedTensorMap = {};
+  for (const n of order) {
+    vars[n] = tf.variable(tf.tensor(initial[n]!, shapes[n]!, 'float32'), true, n);
+    anchors[n] = tf.tensor(pretrained[n]!, shapes[n]!, 'float32');
+  }
+  const problems: string[] = [];
+  let cases = 0;
+  let mapped: ReturnType<typeof mapGolden> | undefined;
+  try {
+    mapped = mapGolden(file, anchors, vars);
+    const { optimizer, observe, beforeStep } = mapped;
+    if (file.steps.length !== file.num_steps)
+      problems.push(`num_steps ${file.num_steps} ≠ ${file.steps.length} records`);
+    for (const [k, step] of file.steps.entries()) {
+      const lr = file.lr_schedule?.[k];
+      if (lr !== undefined) optimizer.learningRate = lr;
+      const before = beforeStep?.(step);
+      const grads: tf.NamedTensorMap = {};
+      for (const n of Object.keys(step.grad)) grads[n] = tf.tensor(step.grad[n]!, shapes[n]!, 'float32');
+      const usedLr = optimizer.learningRate;
+      optimizer.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+      for (const [field, want] of Object.entries(step)) {
+        if (INPUT_FIELDS.has(field)) continue;
+        cases++;
+        const label = `step ${step.step} ${field}`;
+        const before0 = problems.length;
+        if (field === 'params_after') {
+          const got: Record<string, number[]> = {};
+          for (const n of order) got[n] = Array.from(vars[n]!.dataSync());
+          compareMap(label, want as Record<string, unknown>, got, problems);
+        } else if (field === 'lr') {
+          if (!close(usedLr, want as number)) problems.push(`${label}: used ${usedLr}, want ${String(want)}`);
+        } else if (before && field in before) {
+          const got = before[field]!;
+          compareMap(label, want as Record<string, unknown>, got, problems);
+        } else if (field in observe) {
+          const got = observe[field]!();
+          if (typeof got === 'number') {
+            if (!close(got, want as number)) problems.push(`${label}: got ${got}, want ${String(want)}`);
+          } else if (typeof want === 'number') {
+            // A per-step scalar observed per tensor (e.g. a global counter): every tensor must agree.
+            for (const [n, v] of Object.entries(got))
+              if (v === null || !close(v, want)) problems.push(`${label}[${n}]: got ${v}, want ${want}`);
+          } else compareMap(label, want as Record<string, unknown>, got, problems);
+        } else problems.push(`${label}: no observer for this field (method ${file.method})`);
+        if (problems.length > before0) totals.failed++;
+      }
+    }
+  } finally {
+    mapped?.optimizer.dispose();
+    tf.dispose([...Object.values(vars), ...Object.values(anchors)]);
+  }
+  return { cases, problems };
+}
+
+const files = listGoldenFiles();
+
+describe(`golden replay (${goldenDir()})`, () => {
+  it('finds golden files', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  for (const f of files) {
+    it(f, () => {
+      totals.files++;
+      let result: { cases: number; problems: string[] };
+      try {
+        result = replay(f);
+      } catch (error) {
+        totals.failed++;
+        throw error;
+      }
+      totals.cases += result.cases;
+      expect(result.problems.slice(0, 8)).toEqual([]);
+    });
+  }
+
+  afterAll(() => {
+    console.log(
+      `golden-replay @robust-ft/optimizers: ${totals.files} files, ${totals.cases} cases compared, ${totals.failed} failed`,
+    );
+  });
+});
