@@ -1,0 +1,28 @@
+export {
+  type CheckpointParts,
+  checkpointModelUrl,
+  deleteCheckpoint,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  type SavableModel,
+  type StatefulOptimizer,
+  saveCheckpoint,
+} from './checkpoint';
+export {
+  type CheckpointRecord,
+  packCheckpoint,
+  unpackCheckpoint,
+  type VariableSource,
+} from './checkpoint-format';
+export {
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendLogger,
+  selectBackend,
+  WEB_BACKENDS,
+  type WebBackendName,
+} from './select-backend';
+export { type UseBestBackendOptions, useBestBackend } from './use-best-backend';
+export { type WasmFileMap, type WebCandidateOptions, webCandidates } from './web-candidates';

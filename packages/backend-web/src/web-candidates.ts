@@ -1,0 +1,181 @@
+import { invalidArgument } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendCandidate, WebBackendName } from './select-backend';
+
+/** A map from each tfjs wasm binary name to its URL, as `setWasmPaths` accepts. */
+export type WasmFileMap = Record<
+  'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm',
+  string
+>;
+
+export interface WebCandidateOptions {
+  /**
+   * Where the `.wasm` binaries are served: a URL prefix ending in `/`, or one URL per file. Default: the
+   * directory of the current page (`new URL('./', location.href)`).
+   */
+  wasmPath?: string | WasmFileMap;
+  /**
+   * Accept a software GPU (SwiftShader, llvmpipe, a WebGPU fallback adapter) in automatic selection.
+   * Default false: software GPUs are 10–150× slower than wasm, so they are skipped unless forced.
+   */
+  allowSoftwareGpu?: boolean;
+  /** Runs after a backend is set and before its smoke test, e.g. to register extra kernels for it. */
+  prepare?: (name: WebBackendName) => void | Promise<void>;
+}
+
+/** The minimal slices of WebGPU's types we touch (lib.dom in TypeScript 5.9 has no WebGPU). */
+interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface GpuAdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: GpuAdapterInfoLike;
+}
+interface GpuLike {
+  requestAdapter(): Promise<GpuAdapterLike | null>;
+}
+
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|lavapipe|software|basic render/i;
+
+/**
+ * A forward check with values worked out by hand, so a backend that initialises but computes garbage
+ * (a broken driver, a shader that fails to compile lazily) is caught before training starts on it.
+ * relu([[1,2],[3,4]] @ [[5,-6],[7,1]]) = relu([[19,-4],[43,-14]]).
+ */
+async function smokeTest(name: WebBackendName): Promise<void> {
+  const expected = [19, 0, 43, 0];
+  const out = tf.tidy(() =>
+    tf.relu(tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, -6, 7, 1], [2, 2]))),
+  );
+  try {
+    const got = Array.from(await out.data());
+    if (got.length !== 4 || got.some((v, i) => !(Math.abs(v - expected[i]!) < 1e-3))) {
+      throw new Error(`${name} smoke test computed [${got.join(', ')}] instead of [${expected.join(', ')}]`);
+    }
+  } finally {
+    out.dispose();
+  }
+}
+
+async function setAndCheck(name: WebBackendName, options: WebCandidateOptions): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise it (see the tfjs warning above)`);
+  await options.prepare?.(name);
+  await smokeTest(name);
+}
+
+function gpu(): GpuLike | undefined {
+  return (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
+}
+
+function describeAdapter(adapter: GpuAdapterLike): { software: boolean; text: string } {
+  const info = adapter.info ?? {};
+  const text = [info.vendor, info.architecture, info.description].filter((s) => s).join(' ') || 'unknown';
+  const software =
+    adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE_RENDERER.test(text);
+  return { software, text };
+}
+
+function webglRenderer(): string | null {
+  const canvas =
+    typeof OffscreenCanvas !== 'undefined'
+      ? new OffscreenCanvas(1, 1)
+      : typeof document !== 'undefined'
+        ? document.createElement('canvas')
+        : undefined;
+  if (canvas === undefined) return null;
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  if (gl === null) return null;
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  // Free the probe's context at once: browsers cap live WebGL contexts and tfjs needs its own.
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return renderer;
+}
+
+function defaultWasmPath(): string | undefined {
+  const href = (globalThis as { location?: { href?: string } }).location?.href;
+  return href === undefined ? undefined : new URL('./', href).href;
+}
+
+function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
+  if (path === undefined) return;
+  if (typeof path === 'string') {
+    if (!path.endsWith('/')) {
+      throw invalidArgument('options.wasmPath', 'a URL prefix ending in "/" or a map of file URLs', path);
+    }
+    return;
+  }
+  if (typeof path !== 'object' || path === null) {
+    throw invalidArgument('options.wasmPath', 'a URL prefix ending in "/" or a map of file URLs', path);
+  }
+}
+
+/** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
+export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate[] {
+  validateWasmPath(options.wasmPath);
+  const allowSoftware = options.allowSoftwareGpu === true;
+  return [
+    {
+      name: 'webgpu',
+      async check({ forced }) {
+        const g = gpu();
+        if (g === undefined) return 'navigator.gpu is missing (no WebGPU in this browser or context)';
+        const adapter = await g.requestAdapter();
+        if (adapter === null) return 'navigator.gpu.requestAdapter() returned no adapter';
+        const { software, text } = describeAdapter(adapter);
+        if (software && !allowSoftware && !forced) {
+          return `only a software adapter (${text}); set allowSoftwareGpu to use it`;
+        }
+        return null;
+      },
+      async activate() {
+        await import('@tensorflow/tfjs-backend-webgpu');
+        await setAndCheck('webgpu', options);
+      },
+    },
+    {
+      name: 'webgl',
+      async check({ forced }) {
+        const renderer = webglRenderer();
+        if (renderer === null) return 'no WebGL context could be created';
+        if (SOFTWARE_RENDERER.test(renderer) && !allowSoftware && !forced) {
+          return `software renderer (${renderer}); set allowSoftwareGpu to use it`;
+        }
+        return null;
+      },
+      async activate() {
+        await import('@tensorflow/tfjs-backend-webgl');
+        await setAndCheck('webgl', options);
+      },
+    },
+    {
+      name: 'wasm',
+      async check() {
+        return typeof WebAssembly === 'object' ? null : 'WebAssembly is not available';
+      },
+      async activate() {
+        const wasm = await import('@tensorflow/tfjs-backend-wasm');
+        // setWasmPaths must run before the first initialisation; later calls would be ignored or throw.
+        if (tf.findBackend('wasm') === null) {
+          const path = options.wasmPath ?? defaultWasmPath();
+          if (path !== undefined) wasm.setWasmPaths(path);
+        }
+        await setAndCheck('wasm', options);
+      },
+    },
+    {
+      name: 'cpu',
+      async check() {
+        return null;
+      },
+      async activate() {
+        await import('@tensorflow/tfjs-backend-cpu');
+        await setAndCheck('cpu', options);
+      },
+    },
+  ];
+}
