@@ -1,0 +1,64 @@
+import { assertInRange, assertNonNegative, invalidArgument, RobustFtError, sameShape } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { assertScores } from '../checks';
+
+export interface EnsembleMember {
+  logits: tf.Tensor;
+  /** Non-negative; weights are normalised to sum to 1. Default 1. */
+  weight?: number;
+  /** Softmax temperature applied before mixing probabilities. Default 1. */
+  temperature?: number;
+}
+
+/**
+ * Output-space ensemble of several models' logits `[N, K]`. `'probabilities'` (default) returns
+ * Σ w_m softmax(z_m / T_m); `'logits'` returns Σ w_m z_m / T_m (the VRF paper's logit-space variant).
+ */
+export function outputEnsemble(
+  members: readonly EnsembleMember[],
+  space: 'probabilities' | 'logits' = 'probabilities',
+): tf.Tensor2D {
+  if (members.length === 0) throw invalidArgument('members', 'at least one ensemble member', 0);
+  const first = members[0] as EnsembleMember;
+  assertScores('members[0].logits', first.logits);
+  let total = 0;
+  members.forEach((m, i) => {
+    assertScores(`members[${i}].logits`, m.logits);
+    if (!sameShape(m.logits.shape, first.logits.shape)) {
+      throw new RobustFtError(
+        'SHAPE_MISMATCH',
+        `members[${i}].logits has shape [${m.logits.shape}], expected [${first.logits.shape}]`,
+        {
+          argument: `members[${i}].logits`,
+        },
+      );
+    }
+    assertNonNegative(`members[${i}].weight`, m.weight ?? 1);
+    if (!((m.temperature ?? 1) > 0))
+      throw invalidArgument(`members[${i}].temperature`, 'a number > 0', m.temperature);
+    total += m.weight ?? 1;
+  });
+  if (!(total > 0)) throw invalidArgument('members', 'weights with a positive sum', total);
+  return tf.tidy(() => {
+    const parts = members.map((m) => {
+      const z = tf.div(m.logits, m.temperature ?? 1);
+      return tf.mul(space === 'logits' ? z : tf.softmax(z), (m.weight ?? 1) / total);
+    });
+    return tf.addN(parts) as tf.Tensor2D;
+  });
+}
+
+/**
+ * OSE (VRF `baselines.py`): p = α·softmax(z_ft) + (1 − α)·softmax(z_zs), no temperature scaling.
+ */
+export function outputSpaceEnsemble(
+  zeroShotLogits: tf.Tensor,
+  fineTunedLogits: tf.Tensor,
+  alpha: number,
+): tf.Tensor2D {
+  assertInRange('alpha', alpha, 0, 1);
+  return outputEnsemble([
+    { logits: zeroShotLogits, weight: 1 - alpha },
+    { logits: fineTunedLogits, weight: alpha },
+  ]);
+}

@@ -1,0 +1,11 @@
+export type { Labels } from './checks';
+export * from './ensembles/output-ensemble';
+export * from './ensembles/temperature';
+export * from './ensembles/vrf';
+export * from './ensembles/wise-ft';
+export * from './metrics/accuracy';
+export * from './metrics/calibration';
+export * from './metrics/corruption-metrics';
+export * from './metrics/effective-robustness';
+export * from './metrics/representation';
+export * from './metrics/retrieval';
