@@ -1,0 +1,78 @@
+import { assertPositive } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { softCrossEntropy } from './cross-entropy';
+import { geodesicMixup } from './geodesic-mixup';
+import { identityTargets } from './mix-targets';
+import { assertEmbeddingPair, assertLambda, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
+
+export interface M2mixOptions {
+  /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
+  temperature?: number;
+  /** Identical/antipodal threshold of the geodesic mixup. Default 1e-4. */
+  epsilon?: number;
+  /** Check shapes, finiteness and unit-norm rows first. Default true. */
+  validate?: boolean;
+  /** Tolerance on |‖row‖ − 1|. Default 1e-3. */
+  unitNormTolerance?: number;
+}
+
+export interface M2mixLogits {
+  /** `[N, N]`: ⟨img_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩/τ₂ on it. */
+  perImage: tf.Tensor2D;
+  /** `[N, N]`: ⟨txt_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩/τ₂ on it. */
+  perText: tf.Tensor2D;
+}
+
+/**
+ * m²-mix logits. The hard negatives `neg = slerp(img, txt, λ)` mix image j with its OWN caption j; every
+ * off-diagonal logit of both rows (image rows and text rows) is replaced by the similarity to a mixed
+ * negative, and the diagonal keeps the original positive ⟨img_i, txt_i⟩.
+ */
+export function m2mixLogits(
+  image: tf.Tensor2D,
+  text: tf.Tensor2D,
+  lambda: number,
+  options: M2mixOptions = {},
+): M2mixLogits {
+  const { temperature = 0.07, epsilon = 1e-4, validate = true } = options;
+  assertPositive('options.temperature', temperature);
+  assertLambda('lambda', lambda);
+  if (validate) {
+    assertEmbeddingPair(image, text, {
+      unitNorm: true,
+      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
+    });
+  }
+  const n = image.shape[0];
+  const [perImage, perText] = tf.tidy(() => {
+    const negatives = geodesicMixup(image, text, lambda, { epsilon, validate: false });
+    const eye = identityTargets(n);
+    const offDiagonal = tf.sub(1, eye);
+    const positives = tf.mul(eye, tf.sum(tf.mul(image, text), 1, true));
+    const withPositives = (x: tf.Tensor2D) =>
+      tf.div(tf.add(positives, tf.mul(offDiagonal, tf.matMul(x, negatives, false, true))), temperature);
+    return [withPositives(image), withPositives(text)] as tf.Tensor2D[];
+  });
+  return { perImage: perImage!, perText: perText! };
+}
+
+/**
+ * The m²-mix term: `CE(perImage, I) + CE(perText, I)` over the m2mixLogits — the SUM of the two
+ * directions (the reference's `clip_loss2`), not their average. It contains only mixed negatives; the
+ * original negatives enter through the base CLIP loss it is added to.
+ */
+export function m2mixLoss(
+  image: tf.Tensor2D,
+  text: tf.Tensor2D,
+  lambda: number,
+  options: M2mixOptions = {},
+): tf.Scalar {
+  const { perImage, perText } = m2mixLogits(image, text, lambda, options);
+  return tf.tidy(() => {
+    const eye = identityTargets(image.shape[0]);
+    const loss = tf.add(softCrossEntropy(perImage, eye), softCrossEntropy(perText, eye)) as tf.Scalar;
+    perImage.dispose();
+    perText.dispose();
+    return loss;
+  });
+}
