@@ -1,0 +1,28 @@
+export {
+  FUSED_KERNELS,
+  type FusedKernelName,
+  type FusedMethod,
+  ftpRowShape,
+  ftpRows,
+  fusedKernelsEnabled,
+  hasFusedKernel,
+  registerFusedOptimizerKernels,
+  setFusedKernelsEnabled,
+  unregisterFusedOptimizerKernels,
+} from './kernels';
+export {
+  type AdamHyperparameters,
+  canFuse,
+  type FusedAdamItem,
+  type FusedAdamResult,
+  type FusedAnchoredItem,
+  type FusedDigrapItem,
+  type FusedDigrapResult,
+  type FusedFtpItem,
+  type FusedFtpResult,
+  fusedAdamWStep,
+  fusedDigrapStep,
+  fusedFtpStep,
+  fusedL2spStep,
+  fusedSpdStep,
+} from './ops';

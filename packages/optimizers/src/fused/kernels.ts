@@ -1,0 +1,390 @@
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  adamCoefficients,
+  adamwLoop,
+  type DigrapScalars,
+  digrapLoop,
+  type FtpScalars,
+  ftpLoop,
+  l2spLoop,
+  spdLoop,
+} from './loops';
+import { type KernelStorage, type StorageKind, storageFor } from './storage';
+
+/**
+ * Fused optimizer-step kernels, registered in tfjs's kernel registry per backend. Each call steps a
+ * batch of tensors (inputs `param0, grad0, m0, v0, param1, …`), so a model with many small tensors
+ * pays the engine's per-kernel overhead once per step, not once per tensor.
+ */
+export const FUSED_KERNELS = {
+  adamw: 'RobustFtAdamWStep',
+  l2sp: 'RobustFtL2spStep',
+  ftp: 'RobustFtFtpStep',
+  spd: 'RobustFtSpdStep',
+  digrap: 'RobustFtDigrapStep',
+} as const;
+
+export type FusedMethod = keyof typeof FUSED_KERNELS;
+export type FusedKernelName = (typeof FUSED_KERNELS)[FusedMethod];
+
+/** Backends that have fused kernels, with the storage layout each one uses. */
+const BACKENDS: Record<string, StorageKind> = { cpu: 'cpu', wasm: 'wasm' };
+
+function num(attrs: NamedAttrMap | undefined, key: string): number {
+  const v = attrs?.[key];
+  if (typeof v !== 'number') throw new Error(`fused optimizer kernel: attribute "${key}" must be a number`);
+  return v;
+}
+
+function numAt(attrs: NamedAttrMap | undefined, key: string, i: number): number {
+  const v = attrs?.[key];
+  const x = Array.isArray(v) ? v[i] : undefined;
+  if (typeof x !== 'number')
+    throw new Error(`fused optimizer kernel: attribute "${key}[${i}]" must be a number`);
+  return x;
+}
+
+function input(inputs: NamedTensorInfoMap, key: string): TensorInfo {
+  const t = inputs[key];
+  if (!t) throw new Error(`fused optimizer kernel: missing input "${key}"`);
+  return t;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** FTP's row count: axis 0 for rank ≥ 2, the whole tensor otherwise (the reference's torch.sum(dim=())). */
+export function ftpRows(shape: readonly number[]): number {
+  return shape.length >= 2 ? shape[0]! : 1;
+}
+
+/** Shape of FTP's stored 1/n: the row norms with dims kept. */
+export function ftpRowShape(shape: readonly number[]): number[] {
+  if (shape.length >= 2) return [shape[0]!, ...shape.slice(1).map(() => 1)];
+  return shape.length === 1 ? [1] : [];
+}
+
+interface Prepared {
+  storage: KernelStorage;
+  count: number;
+}
+
+function prepare(
+  kind: StorageKind,
+  backend: unknown,
+  inputs: NamedTensorInfoMap,
+  attrs?: NamedAttrMap,
+): Prepared {
+  const storage = storageFor(kind, backend);
+  if (!storage) throw new Error(`fused optimizer kernel: the active backend is not a ${kind} backend`);
+  for (const info of Object.values(inputs)) if (info) storage.touch(info);
+  return { storage, count: num(attrs, 'n') };
+}
+
+function checkSameSize(main: TensorInfo, others: (TensorInfo | undefined)[]): void {
+  const n = sizeOf(main.shape);
+  for (const o of others) {
+    if (o && sizeOf(o.shape) !== n)
+      throw new Error('fused optimizer kernel: a state tensor does not match its parameter size');
+  }
+}
+
+function adamwKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage, count } = prepare(kind, backend, inputs, attrs);
+    const lr = num(attrs, 'learningRate');
+    const b1 = num(attrs, 'beta1');
+    const b2 = num(attrs, 'beta2');
+    const eps = num(attrs, 'epsilon');
+    const wd = num(attrs, 'weightDecay');
+    const outs: TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      checkSameSize(p, [input(inputs, `grad${i}`), input(inputs, `m${i}`), input(inputs, `v${i}`)]);
+      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
+    }
+    for (let i = 0; i < count; i++) {
+      const k = adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i));
+      adamwLoop(
+        storage.view(input(inputs, `param${i}`)),
+        storage.view(input(inputs, `grad${i}`)),
+        storage.view(input(inputs, `m${i}`)),
+        storage.view(input(inputs, `v${i}`)),
+        storage.view(outs[3 * i]!),
+        storage.view(outs[3 * i + 1]!),
+        storage.view(outs[3 * i + 2]!),
+        k,
+        lr * wd,
+      );
+    }
+    return outs;
+  };
+}
+
+function l2spKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage, count } = prepare(kind, backend, inputs, attrs);
+    const lr = num(attrs, 'learningRate');
+    const b1 = num(attrs, 'beta1');
+    const b2 = num(attrs, 'beta2');
+    const eps = num(attrs, 'epsilon');
+    const alpha = num(attrs, 'alpha');
+    const outs: TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      checkSameSize(p, [
+        input(inputs, `grad${i}`),
+        input(inputs, `m${i}`),
+        input(inputs, `v${i}`),
+        input(inputs, `anchor${i}`),
+      ]);
+      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
+    }
+    for (let i = 0; i < count; i++) {
+      l2spLoop(
+        storage.view(input(inputs, `param${i}`)),
+        storage.view(input(inputs, `grad${i}`)),
+        storage.view(input(inputs, `m${i}`)),
+        storage.view(input(inputs, `v${i}`)),
+        storage.view(input(inputs, `anchor${i}`)),
+        storage.view(outs[3 * i]!),
+        storage.view(outs[3 * i + 1]!),
+        storage.view(outs[3 * i + 2]!),
+        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        alpha,
+      );
+    }
+    return outs;
+  };
+}
+
+function spdKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage, count } = prepare(kind, backend, inputs, attrs);
+    const lr = num(attrs, 'learningRate');
+    const b1 = num(attrs, 'beta1');
+    const b2 = num(attrs, 'beta2');
+    const eps = num(attrs, 'epsilon');
+    const lambda = num(attrs, 'lambda');
+    const outs: TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      checkSameSize(p, [
+        input(inputs, `grad${i}`),
+        input(inputs, `m${i}`),
+        input(inputs, `v${i}`),
+        input(inputs, `anchor${i}`),
+      ]);
+      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
+    }
+    for (let i = 0; i < count; i++) {
+      spdLoop(
+        storage.view(input(inputs, `param${i}`)),
+        storage.view(input(inputs, `grad${i}`)),
+        storage.view(input(inputs, `m${i}`)),
+        storage.view(input(inputs, `v${i}`)),
+        storage.view(input(inputs, `anchor${i}`)),
+        storage.view(outs[3 * i]!),
+        storage.view(outs[3 * i + 1]!),
+        storage.view(outs[3 * i + 2]!),
+        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        lambda,
+      );
+    }
+    return outs;
+  };
+}
+
+/** Outputs per tensor: param, m, v, c (next C_prev), r (next R_prev = 1/n), hyper [γ, m_γ, v_γ]. */
+function ftpKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage, count } = prepare(kind, backend, inputs, attrs);
+    const lr = num(attrs, 'learningRate');
+    const b1 = num(attrs, 'beta1');
+    const b2 = num(attrs, 'beta2');
+    const eps = num(attrs, 'epsilon');
+    const wd = num(attrs, 'weightDecay');
+    const t = num(attrs, 't');
+    const annealK = num(attrs, 'k');
+    const outs: TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      checkSameSize(p, [
+        input(inputs, `grad${i}`),
+        input(inputs, `m${i}`),
+        input(inputs, `v${i}`),
+        input(inputs, `anchor${i}`),
+        inputs[`cPrev${i}`],
+      ]);
+      const rPrev = inputs[`rPrev${i}`];
+      if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
+        throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
+      outs.push(
+        storage.makeOutput(p.shape),
+        storage.makeOutput(p.shape),
+        storage.makeOutput(p.shape),
+        storage.makeOutput(p.shape),
+        storage.makeOutput(ftpRowShape(p.shape)),
+        storage.makeOutput([3]),
+      );
+    }
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      const cPrev = inputs[`cPrev${i}`];
+      const rPrev = inputs[`rPrev${i}`];
+      const hyper = inputs[`hyper${i}`];
+      const h = hyper ? storage.view(hyper) : null;
+      const prev: FtpScalars = { gamma: h?.[0] ?? 1e-8, mGamma: h?.[1] ?? 0, vGamma: h?.[2] ?? 0 };
+      const o = outs.slice(6 * i, 6 * i + 6);
+      const next = ftpLoop(
+        storage.view(p),
+        storage.view(input(inputs, `grad${i}`)),
+        storage.view(input(inputs, `m${i}`)),
+        storage.view(input(inputs, `v${i}`)),
+        storage.view(input(inputs, `anchor${i}`)),
+        cPrev ? storage.view(cPrev) : null,
+        rPrev ? storage.view(rPrev) : null,
+        storage.view(o[0]!),
+        storage.view(o[1]!),
+        storage.view(o[2]!),
+        storage.view(o[3]!),
+        storage.view(o[4]!),
+        ftpRows(p.shape),
+        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        lr * wd,
+        prev,
+        t,
+        annealK,
+      );
+      storage.view(o[5]!).set([next.gamma, next.mGamma, next.vGamma]);
+    }
+    return outs;
+  };
+}
+
+/** Outputs per tensor: param, m, v, P, Q, hyper [ω_loss, ω_reg, m_loss, v_loss, m_reg, v_reg]. */
+function digrapKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage, count } = prepare(kind, backend, inputs, attrs);
+    const lr = num(attrs, 'learningRate');
+    const b1 = num(attrs, 'beta1');
+    const b2 = num(attrs, 'beta2');
+    const eps = num(attrs, 'epsilon');
+    const lambda = num(attrs, 'lambda');
+    const lrPrev = num(attrs, 'lrPrev');
+    const t = num(attrs, 't');
+    const outs: TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      checkSameSize(p, [
+        input(inputs, `grad${i}`),
+        input(inputs, `m${i}`),
+        input(inputs, `v${i}`),
+        input(inputs, `anchor${i}`),
+        inputs[`pPrev${i}`],
+        inputs[`qPrev${i}`],
+      ]);
+      for (let j = 0; j < 5; j++) outs.push(storage.makeOutput(p.shape));
+      outs.push(storage.makeOutput([6]));
+    }
+    for (let i = 0; i < count; i++) {
+      const p = input(inputs, `param${i}`);
+      const pPrev = inputs[`pPrev${i}`];
+      const qPrev = inputs[`qPrev${i}`];
+      const hyper = inputs[`hyper${i}`];
+      const h = hyper ? storage.view(hyper) : null;
+      const prev: DigrapScalars = {
+        omegaLoss: h?.[0] ?? 0,
+        omegaReg: h?.[1] ?? 0,
+        mLoss: h?.[2] ?? 0,
+        vLoss: h?.[3] ?? 0,
+        mReg: h?.[4] ?? 0,
+        vReg: h?.[5] ?? 0,
+      };
+      const o = outs.slice(6 * i, 6 * i + 6);
+      const next = digrapLoop(
+        storage.view(p),
+        storage.view(input(inputs, `grad${i}`)),
+        storage.view(input(inputs, `m${i}`)),
+        storage.view(input(inputs, `v${i}`)),
+        storage.view(input(inputs, `anchor${i}`)),
+        pPrev ? storage.view(pPrev) : null,
+        qPrev ? storage.view(qPrev) : null,
+        storage.view(o[0]!),
+        storage.view(o[1]!),
+        storage.view(o[2]!),
+        storage.view(o[3]!),
+        storage.view(o[4]!),
+        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        lambda,
+        lrPrev,
+        prev,
+        t,
+      );
+      storage.view(o[5]!).set([next.omegaLoss, next.omegaReg, next.mLoss, next.vLoss, next.mReg, next.vReg]);
+    }
+    return outs;
+  };
+}
+
+const FACTORIES: Record<FusedMethod, (kind: StorageKind) => KernelFunc> = {
+  adamw: adamwKernel,
+  l2sp: l2spKernel,
+  ftp: ftpKernel,
+  spd: spdKernel,
+  digrap: digrapKernel,
+};
+
+let enabled = true;
+let registered = false;
+
+/**
+ * Registers every fused kernel for the cpu and wasm backends (idempotent; a kernel someone else
+ * registered under the same name is left alone). Registration does not need the backend to exist yet.
+ */
+export function registerFusedOptimizerKernels(): void {
+  registered = true;
+  for (const [method, kernelName] of Object.entries(FUSED_KERNELS) as [FusedMethod, FusedKernelName][]) {
+    for (const [backendName, kind] of Object.entries(BACKENDS)) {
+      if (tf.getKernel(kernelName, backendName)) continue;
+      tf.registerKernel({ kernelName, backendName, kernelFunc: FACTORIES[method](kind) });
+    }
+  }
+}
+
+/** Removes the kernels registered here (for tests and benchmarks that compare with the composed path). */
+export function unregisterFusedOptimizerKernels(): void {
+  registered = false;
+  for (const kernelName of Object.values(FUSED_KERNELS)) {
+    for (const backendName of Object.keys(BACKENDS)) {
+      if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    }
+  }
+}
+
+/**
+ * Switches automatic use of the fused kernels by the optimizers on or off (on by default). Off, every
+ * optimizer runs its composed-op path, which is also the oracle the fused kernels are tested against.
+ */
+export function setFusedKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+
+export function fusedKernelsEnabled(): boolean {
+  return enabled;
+}
+
+/**
+ * Whether the fused kernel of `method` (or a kernel name) exists for `backendName` (default: the
+ * active backend) and fused kernels are enabled. Registers the kernels on first use.
+ */
+export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendName?: string): boolean {
+  if (!enabled) return false;
+  if (!registered) registerFusedOptimizerKernels();
+  const name = method in FUSED_KERNELS ? FUSED_KERNELS[method as FusedMethod] : method;
+  return tf.getKernel(name, backendName ?? tf.getBackend()) !== undefined;
+}
