@@ -1,3 +1,13 @@
+export * from './attacks/apgd';
+export {
+  type AttackBudget,
+  type AttackNorm,
+  crossEntropyPerSample,
+  type LogitsModel,
+} from './attacks/attack-common';
+export * from './attacks/fgsm';
+export * from './attacks/pgd';
+export * from './attacks/robust-accuracy';
 export type { Labels } from './checks';
 export * from './ensembles/output-ensemble';
 export * from './ensembles/temperature';
