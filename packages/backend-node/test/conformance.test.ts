@@ -1,0 +1,53 @@
+import { CONFORMANCE_CASES, compareCase, computeCase, runConformance } from '@robust-ft/core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  registerCpuTrainingKernels,
+  registerWasmTrainingKernels,
+  unpatchCpuBackend,
+  unpatchWasmBackend,
+} from '../src/index';
+import './setup-backends';
+
+// The oracle is always stock cpu: the cpu patch is applied only around the computation under test.
+afterAll(() => {
+  unpatchCpuBackend();
+  unpatchWasmBackend();
+});
+
+describe('conformance: patched wasm against stock cpu', () => {
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    registerWasmTrainingKernels();
+    const [result] = await runConformance('wasm', { cases: [testCase] });
+    expect(result?.detail, JSON.stringify(result)).toBeDefined();
+    expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+  });
+});
+
+describe('conformance: patched cpu against stock cpu', () => {
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    const expected = await computeCase(testCase, 'cpu');
+    registerCpuTrainingKernels();
+    try {
+      const actual = await computeCase(testCase, 'cpu');
+      const result = compareCase(testCase, expected, actual, 'cpu (patched)');
+      expect(result.ok, `${result.detail} (worst ${result.worst})`).toBe(true);
+    } finally {
+      unpatchCpuBackend();
+    }
+  });
+});
+
+describe('the suite catches the stock wasm defects it was written for', () => {
+  it('flags stock wasm maxPool gradients and missing filter gradients', async () => {
+    unpatchWasmBackend();
+    const pick = (s: string) => CONFORMANCE_CASES.filter((c) => c.name.startsWith(s));
+    const results = await runConformance('wasm', {
+      cases: [...pick('maxPool'), ...pick('conv2d 3x3 stride 1')],
+    });
+    expect(results.length).toBe(3);
+    for (const r of results) expect(r.ok, r.name).toBe(false);
+    registerWasmTrainingKernels();
+  });
+});

@@ -1,0 +1,407 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRng } from '../rng';
+
+/**
+ * Backend conformance: forward values and gradients of every op robust-ft differentiates through,
+ * computed on a backend under test and compared with an oracle backend (normally 'cpu'). Written once,
+ * backend-agnostic (only tfjs-core), and run by backend-node (cpu, wasm, Node WebGPU) and backend-web
+ * (Chromium WebGPU/WebGL/wasm). Gradients are of `sum(f(x) · r)` for a fixed random `r`, so every
+ * output element carries a distinct weight and a gradient routed to the wrong element is caught.
+ */
+
+/** How one input is generated (deterministically, from the case's seed). */
+export interface ConformanceInput {
+  shape: number[];
+  /** Default 'float32'. int32 inputs (indices) are never differentiated. */
+  dtype?: 'float32' | 'int32';
+  /** Uniform range for floats / integers in [low, high). Default [-1, 1). */
+  range?: [number, number];
+  /** Exact values instead of random ones. */
+  values?: number[];
+  /** Differentiate with respect to this input. Default: true for float32. */
+  grad?: boolean;
+}
+
+/** `|actual − expected| ≤ atol + rtol·|expected|`, element-wise, for outputs and gradients. */
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+export interface ConformanceCase {
+  name: string;
+  inputs: ConformanceInput[];
+  fn: (...xs: tf.Tensor[]) => tf.Tensor;
+  tolerance: Tolerance;
+  /** Default 1. */
+  seed?: number;
+}
+
+export interface CaseValues {
+  shape: number[];
+  output: number[];
+  /** One per differentiated input, in input order. */
+  grads: number[][];
+}
+
+export interface CaseComparison {
+  name: string;
+  backend: string;
+  ok: boolean;
+  /** Largest |Δ| / (atol + rtol·|expected|) seen; ≤ 1 passes. */
+  worst: number;
+  /** Where the worst element was, e.g. `grad[1][17]: 0.51 vs 0.50`. */
+  detail: string;
+}
+
+/** Tolerances, stated once: float32 accumulations over a few hundred terms. */
+export const TOLERANCE = {
+  exact: { rtol: 1e-5, atol: 1e-6 },
+  elementwise: { rtol: 1e-4, atol: 1e-5 },
+  reduction: { rtol: 1e-3, atol: 1e-4 },
+  /** Convolutions and matmuls: different summation orders (XNNPACK, GPU shaders). */
+  conv: { rtol: 2e-3, atol: 5e-4 },
+} as const satisfies Record<string, Tolerance>;
+
+const f = (shape: number[], range?: [number, number]): ConformanceInput =>
+  range === undefined ? { shape } : { shape, range };
+const ints = (shape: number[], high: number): ConformanceInput => ({
+  shape,
+  dtype: 'int32',
+  range: [0, high],
+});
+const positive = (shape: number[]): ConformanceInput => ({ shape, range: [0.5, 2] });
+
+type T4 = tf.Tensor4D;
+
+/** The cases. Shapes are tiny so a software GPU finishes in seconds. */
+export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
+  {
+    name: 'conv2d 3x3 stride 1 same',
+    inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 4])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, 1, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d 3x3 stride 2 valid',
+    inputs: [f([2, 9, 9, 3]), f([3, 3, 3, 5])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'valid'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d 3x3 stride 2 same (asymmetric padding, unread rows)',
+    inputs: [f([2, 8, 8, 2]), f([3, 3, 2, 3])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d 2x3 strides [1,2] valid, non-square',
+    inputs: [f([1, 6, 7, 2]), f([2, 3, 2, 3])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, [1, 2], 'valid'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d 1x1 (pointwise)',
+    inputs: [f([2, 5, 5, 4]), f([1, 1, 4, 6])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, 1, 'valid'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'fused conv2d + bias + relu',
+    inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 4]), f([4])],
+    fn: (x, w, b) =>
+      tf.fused.conv2d({ x: x as T4, filter: w as T4, strides: 1, pad: 'same', bias: b, activation: 'relu' }),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2dTranspose stride 2',
+    inputs: [f([1, 4, 4, 3]), f([3, 3, 2, 3])],
+    fn: (x, w) => tf.conv2dTranspose(x as T4, w as T4, [1, 8, 8, 2], 2, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'depthwiseConv2d 3x3 stride 1 same',
+    inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 1])],
+    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 1, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'depthwiseConv2d 3x3 stride 2 same, multiplier 2',
+    inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 2])],
+    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'separableConv2d',
+    inputs: [f([1, 6, 6, 3]), f([3, 3, 3, 2]), f([1, 1, 6, 4])],
+    fn: (x, d, p) => tf.separableConv2d(x as T4, d as T4, p as T4, 1, 'same'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'batchNorm (x, mean, variance, offset, scale)',
+    inputs: [f([4, 3, 3, 5]), f([5]), positive([5]), f([5]), positive([5])],
+    fn: (x, m, v, o, s) => tf.batchNorm(x, m, v, o, s, 1e-3),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'batch statistics (moments) as in training-mode batchNorm',
+    inputs: [f([6, 2, 2, 4]), f([4]), positive([4])],
+    fn: (x, beta, gamma) => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.batchNorm(x, mean, variance, beta, gamma, 1e-3);
+    },
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'matMul',
+    inputs: [f([5, 7]), f([7, 3])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'matMul transposeA',
+    inputs: [f([7, 5]), f([7, 3])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, false),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'matMul transposeB',
+    inputs: [f([5, 7]), f([3, 7])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'matMul transposeA and transposeB',
+    inputs: [f([7, 5]), f([3, 7])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, true),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'batched matMul 3D transposeB',
+    inputs: [f([2, 4, 5]), f([2, 3, 5])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'fused matMul + bias + relu',
+    inputs: [f([6, 8]), f([8, 4]), f([4])],
+    fn: (a, b, bias) =>
+      tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'maxPool 2x2 stride 2, mostly negative windows',
+    inputs: [f([2, 6, 6, 3], [-3, 0.5])],
+    fn: (x) => tf.maxPool(x as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'maxPool 3x3 stride 2 same, all negative',
+    inputs: [f([1, 7, 7, 2], [-4, -0.1])],
+    fn: (x) => tf.maxPool(x as T4, 3, 2, 'same'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'avgPool 2x2 stride 2 and 3x3 same',
+    inputs: [f([2, 6, 6, 3])],
+    fn: (x) => tf.add(tf.mean(tf.avgPool(x as T4, 2, 2, 'valid')), tf.avgPool(x as T4, 3, 1, 'same')),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'softmax',
+    inputs: [f([4, 6], [-3, 3])],
+    fn: (x) => tf.softmax(x),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'logSoftmax',
+    inputs: [f([4, 6], [-3, 3])],
+    fn: (x) => tf.logSoftmax(x),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'norm (euclidean, per-row, ord 1)',
+    inputs: [f([5, 6])],
+    fn: (x) => tf.concat([tf.reshape(tf.norm(x), [1]), tf.norm(x, 'euclidean', 1), tf.norm(x, 1, 0)]),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    name: 'acos',
+    inputs: [f([12], [-0.9, 0.9])],
+    fn: (x) => tf.acos(x),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'atan2',
+    inputs: [f([12]), f([12])],
+    fn: (y, x) => tf.atan2(y, x),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'where(greaterEqual) and maximum',
+    inputs: [f([4, 5]), f([4, 5])],
+    fn: (a, b) => tf.add(tf.where(tf.greaterEqual(a, 0), a, tf.mul(b, 2)), tf.maximum(a, b)),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'elementwise chain (relu, sigmoid, tanh, exp, log, sqrt)',
+    inputs: [f([10]), positive([10])],
+    fn: (x, p) =>
+      tf.addN([tf.relu(x), tf.sigmoid(x), tf.tanh(x), tf.exp(x), tf.log(p), tf.sqrt(p), tf.square(x)]),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'gather rows (embedding, repeated indices)',
+    inputs: [f([6, 4]), { shape: [7], dtype: 'int32', values: [0, 3, 3, 5, 1, 0, 3] }],
+    fn: (table, idx) => tf.gather(table, idx),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'gather axis 1',
+    inputs: [f([3, 5, 2]), ints([4], 5)],
+    fn: (x, idx) => tf.gather(x, idx, 1),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'unsortedSegmentSum',
+    inputs: [f([6, 3]), { shape: [6], dtype: 'int32', values: [2, 0, 2, 1, 0, 2] }],
+    fn: (x, ids) => tf.unsortedSegmentSum(x, ids as tf.Tensor1D, 4),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'softmax cross-entropy loss',
+    inputs: [f([4, 5], [-2, 2]), { shape: [4, 5], values: oneHotRows(4, 5, [1, 4, 0, 2]), grad: false }],
+    fn: (logits, labels) => tf.losses.softmaxCrossEntropy(labels, logits),
+    tolerance: TOLERANCE.reduction,
+  },
+];
+
+function oneHotRows(rows: number, cols: number, hot: number[]): number[] {
+  const out = new Array<number>(rows * cols).fill(0);
+  hot.forEach((c, r) => {
+    out[r * cols + c] = 1;
+  });
+  return out;
+}
+
+function inputValues(input: ConformanceInput, rng: ReturnType<typeof createRng>): number[] {
+  const size = input.shape.reduce((a, d) => a * d, 1);
+  if (input.values !== undefined) {
+    if (input.values.length !== size) throw new Error(`values length ${input.values.length} ≠ size ${size}`);
+    return input.values;
+  }
+  const [low, high] = input.range ?? [-1, 1];
+  if (input.dtype === 'int32') return Array.from({ length: size }, () => low + rng.int(high - low));
+  return Array.from({ length: size }, () => low + (high - low) * rng.uniform());
+}
+
+/** Computes a case's output and input gradients on `backendName`, restoring the previous backend. */
+export async function computeCase(testCase: ConformanceCase, backendName: string): Promise<CaseValues> {
+  const previous = tf.getBackend();
+  const ok = await tf.setBackend(backendName);
+  if (!ok) throw new Error(`backend '${backendName}' could not be initialised`);
+  try {
+    const rng = createRng(testCase.seed ?? 1);
+    const raw = testCase.inputs.map((input) => inputValues(input, rng));
+    const diffIndex = testCase.inputs
+      .map((input, i) => ((input.grad ?? input.dtype !== 'int32') ? i : -1))
+      .filter((i) => i >= 0);
+    const result = tf.tidy(() => {
+      const xs = testCase.inputs.map((input, i) => tf.tensor(raw[i]!, input.shape, input.dtype ?? 'float32'));
+      const probe = testCase.fn(...xs);
+      const r = tf.tensor(
+        Array.from({ length: probe.size }, () => 0.5 + rng.uniform()),
+        probe.shape,
+      );
+      const grads = tf.grads((...diff: tf.Tensor[]) => {
+        const all = xs.slice();
+        diffIndex.forEach((at, k) => {
+          all[at] = diff[k]!;
+        });
+        return tf.sum(tf.mul(testCase.fn(...all), r));
+      })(diffIndex.map((i) => xs[i]!));
+      return { output: probe, grads };
+    });
+    const values: CaseValues = {
+      shape: result.output.shape.slice(),
+      output: Array.from(await result.output.data()),
+      grads: [],
+    };
+    for (const g of result.grads) values.grads.push(Array.from(await g.data()));
+    tf.dispose([result.output, ...result.grads]);
+    return values;
+  } finally {
+    if (previous && previous !== backendName) await tf.setBackend(previous);
+  }
+}
+
+function worstOf(expected: number[], actual: number[], tol: Tolerance, label: string) {
+  let worst = 0;
+  let detail = '';
+  if (expected.length !== actual.length)
+    return { worst: Number.POSITIVE_INFINITY, detail: `${label}: length` };
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const a = actual[i]!;
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    const v =
+      Number.isNaN(e) || Number.isNaN(a)
+        ? Number.POSITIVE_INFINITY
+        : Math.abs(a - e) / (tol.atol + tol.rtol * Math.abs(e));
+    if (v > worst || detail === '') {
+      worst = Math.max(worst, v);
+      detail = `${label}[${i}]: ${a} vs ${e}`;
+    }
+  }
+  return { worst, detail };
+}
+
+/** Element-wise comparison of two results of the same case under the case's tolerance. */
+export function compareCase(
+  testCase: ConformanceCase,
+  expected: CaseValues,
+  actual: CaseValues,
+  backend = 'backend',
+): CaseComparison {
+  const parts = [worstOf(expected.output, actual.output, testCase.tolerance, 'output')];
+  if (expected.shape.join() !== actual.shape.join())
+    parts.push({ worst: Number.POSITIVE_INFINITY, detail: `shape ${actual.shape} vs ${expected.shape}` });
+  if (expected.grads.length !== actual.grads.length)
+    parts.push({ worst: Number.POSITIVE_INFINITY, detail: 'number of gradients' });
+  expected.grads.forEach((g, i) => {
+    parts.push(worstOf(g, actual.grads[i] ?? [], testCase.tolerance, `grad[${i}]`));
+  });
+  const top = parts.reduce((a, b) => (b.worst > a.worst ? b : a));
+  return { name: testCase.name, backend, ok: top.worst <= 1, worst: top.worst, detail: top.detail };
+}
+
+export interface RunConformanceOptions {
+  /** Default 'cpu'. */
+  oracle?: string;
+  cases?: readonly ConformanceCase[];
+}
+
+/** Runs every case on `backendName` and on the oracle; one comparison per case (errors count as failures). */
+export async function runConformance(
+  backendName: string,
+  options: RunConformanceOptions = {},
+): Promise<CaseComparison[]> {
+  const oracle = options.oracle ?? 'cpu';
+  const out: CaseComparison[] = [];
+  for (const c of options.cases ?? CONFORMANCE_CASES) {
+    try {
+      const expected = await computeCase(c, oracle);
+      const actual = await computeCase(c, backendName);
+      out.push(compareCase(c, expected, actual, backendName));
+    } catch (error) {
+      out.push({
+        name: c.name,
+        backend: backendName,
+        ok: false,
+        worst: Number.POSITIVE_INFINITY,
+        detail: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return out;
+}
