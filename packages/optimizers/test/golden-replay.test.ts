@@ -7,11 +7,12 @@ import './setup-backend';
 /**
  * Tolerance. The golden runs are float64; the same reference run in float32 differs from them by at
  * most 4.4e-7 over 12 steps (each file's `float32_max_abs_diff_vs_float64`). Our port computes in
- * float32 with a different but equivalent op order, so its own rounding is of the same order. We allow
- * |ours − golden| ≤ ATOL + RTOL·|golden|: ATOL = 1e-5 is >20× the reference's own float32 drift yet far
- * below any behavioural difference (one Adam step here moves a weight by ≥1e-4, a branch flip in SPD or
- * DiGraP by more); RTOL = 1e-5 covers hyper-state that is not O(1) (FTP's γ moments reach ~1, their
- * inverse row norms ~1e2), i.e. ~100 float32 ulps of accumulated rounding.
+ * float32 with a different but equivalent op order. Measured with ATOL 1e-6 / RTOL 0, every parameter
+ * and every state value passes except FTP's hyper-moment m_γ (|m_γ| ≈ 2, Δ ≤ 1.8e-6: h = Σ g·c/n sums
+ * ~30 products with cancellation and m_γ accumulates it). We therefore allow
+ * |ours − golden| ≤ ATOL + RTOL·|golden| with ATOL = 1e-5 (the spec's suggestion, >20× the reference's
+ * own float32 drift yet far below any behavioural difference: one Adam step here moves a weight by
+ * ≥1e-4, and a flipped SPD/DiGraP/FTP branch by more) and RTOL = 1e-5 for hyper-state that is not O(1).
  */
 const ATOL = 1e-5;
 const RTOL = 1e-5;

@@ -1,6 +1,18 @@
 import type { RobustOptimizer } from '@robust-ft/core';
-import type * as tf from '@tensorflow/tfjs-core';
-import { adamw } from '../../src/index';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  adamw,
+  digrap,
+  digrapState,
+  ftp,
+  ftpState,
+  l2sp,
+  l2spTensorGradient,
+  spd,
+  spdState,
+  tpgm,
+  tpgmState,
+} from '../../src/index';
 import { adamStepCounts } from '../../src/inspect';
 import type { GoldenFile } from './load';
 
@@ -80,11 +92,160 @@ export function mapGolden(
       mapped = { optimizer, observe: { adam_step_count: () => adamStepCounts(optimizer) } };
       break;
     }
+    case 'l2sp_adam': {
+      const alpha = p.num('alpha');
+      const optimizer = l2sp({ learningRate: p.num('lr'), alpha, anchor, ...p.adam() });
+      mapped = {
+        optimizer,
+        observe: { adam_step_count: () => adamStepCounts(optimizer) },
+        // The reference's fed gradient g + α(θ − θ₀), from our pre-step parameters and anchors.
+        beforeStep: (step) => ({
+          grad_fed_to_adam: tf.tidy(() => {
+            const out: Record<string, number[]> = {};
+            for (const [n, g] of Object.entries(step.grad))
+              out[n] = Array.from(
+                l2spTensorGradient(tf.tensor(g, vars[n]!.shape), vars[n]!, anchors[n]!, alpha).dataSync(),
+              );
+            return out;
+          }),
+        }),
+      };
+      break;
+    }
+    case 'spd': {
+      const optimizer = spd({
+        learningRate: p.num('lr'),
+        weightDecay: p.num('weight_decay'),
+        anchor,
+        ...p.adam(),
+      });
+      const read =
+        <K extends 'condition' | 'ratio'>(k: K) =>
+        () =>
+          Object.fromEntries(Object.entries(spdState(optimizer)).map(([n, d]) => [n, d[k]]));
+      mapped = {
+        optimizer,
+        observe: {
+          adam_step_count: () => adamStepCounts(optimizer),
+          spd_condition: read('condition'),
+          spd_ratio: read('ratio'),
+        },
+      };
+      break;
+    }
+    case 'ftp_adamp':
+    case 'ftp_sgdp': {
+      const sgdInner = file.method === 'ftp_sgdp';
+      const common = {
+        learningRate: p.num('lr'),
+        weightDecay: p.num('weight_decay', 0),
+        k: p.num('k', 1),
+        exclude: p.strings('exclude_set'),
+        anchor,
+      };
+      const optimizer = sgdInner
+        ? ftp({
+            ...common,
+            inner: 'sgd',
+            momentum: p.num('momentum', 0),
+            nesterov: p.bool('nesterov', false),
+          })
+        : ftp({ ...common, inner: 'adam', ...p.adam() });
+      if (sgdInner && p.num('dampening', 0) !== 0)
+        throw new Error(`${file.name}: dampening is not supported`);
+      const read = (k: 'gamma' | 'gammaM' | 'gammaV') => () =>
+        Object.fromEntries(Object.entries(ftpState(optimizer).tensors).map(([n, d]) => [n, d[k]]));
+      mapped = {
+        optimizer,
+        observe: {
+          adam_step_count: () => adamStepCounts(optimizer),
+          ftp_gamma: read('gamma'),
+          ftp_gamma_m: read('gammaM'),
+          ftp_gamma_v: read('gammaV'),
+          ftp_t_after: () => ftpState(optimizer).t,
+        },
+      };
+      break;
+    }
+    case 'digrap': {
+      if (p.bool('use_lora', false)) throw new Error(`${file.name}: use_lora is not mapped`);
+      const projTerm = p.str('proj_term', 'both');
+      if (projTerm !== 'both' && projTerm !== 'grad' && projTerm !== 'reg')
+        throw new Error(`${file.name}: unknown proj_term ${projTerm}`);
+      const optimizer = digrap({
+        learningRate: p.num('lr'),
+        weightDecay: p.num('weight_decay', 0),
+        trainableStrength: p.bool('trainable_strength', false),
+        strength: p.num('strength', 1),
+        projTerm,
+        exclude: p.strings('exclude_set'),
+        anchor,
+        ...p.adam(),
+      });
+      const read = (k: 'dot' | 'lossStrength' | 'regStrength') => () =>
+        Object.fromEntries(Object.entries(digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
+      mapped = {
+        optimizer,
+        observe: {
+          adam_step_count: () => adamStepCounts(optimizer),
+          digrap_dot: read('dot'),
+          digrap_loss_strength: read('lossStrength'),
+          digrap_reg_strength: read('regStrength'),
+        },
+      };
+      break;
+    }
+    case 'tpgm': {
+      const val = file.problem.val_loss;
+      if (!val) throw new Error(`${file.name}: tpgm file without problem.val_loss`);
+      const cVal: tf.NamedTensorMap = {};
+      const tVal: tf.NamedTensorMap = {};
+      for (const n of Object.keys(val.c_val)) {
+        cVal[n] = tf.tensor(val.c_val[n]!, vars[n]!.shape);
+        tVal[n] = tf.tensor(val.t_val[n]!, vars[n]!.shape);
+      }
+      // V(w) = Σ 0.5·c_val·(w − t_val)², the file's validation objective.
+      const validationLoss = (params: tf.NamedTensorMap): tf.Scalar =>
+        tf.addN(
+          Object.keys(cVal).map((n) =>
+            tf.sum(tf.mul(tf.mul(cVal[n]!, 0.5), tf.square(tf.sub(params[n]!, tVal[n]!)))),
+          ),
+        ) as tf.Scalar;
+      const normMode = p.str('norm_mode', 'mars');
+      if (normMode !== 'mars' && normMode !== 'l2')
+        throw new Error(`${file.name}: unknown norm_mode ${normMode}`);
+      const optimizer = tpgm({
+        inner: 'sgd',
+        learningRate: p.num('lr'),
+        momentum: p.num('momentum', 0),
+        nesterov: p.bool('nesterov', false),
+        weightDecay: p.num('weight_decay', 0),
+        normMode,
+        projLr: p.num('proj_lr', 1e-2),
+        maxIters: p.num('max_iters', 1),
+        projFreq: p.num('proj_freq', 1),
+        exclude: p.strings('exclude_list'),
+        validationLoss,
+        anchor,
+      });
+      const dispose = optimizer.dispose.bind(optimizer);
+      optimizer.dispose = () => {
+        dispose();
+        tf.dispose([...Object.values(cVal), ...Object.values(tVal)]);
+      };
+      mapped = {
+        optimizer,
+        observe: {
+          tpgm_constraints: () =>
+            Object.fromEntries(Object.entries(tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
+          val_loss_after: () => tf.tidy(() => validationLoss(vars).dataSync()[0]!),
+        },
+      };
+      break;
+    }
     default:
       throw new Error(`${file.name}: no mapping for method "${file.method}"`);
   }
   p.assertAllUsed();
-  void anchor;
-  void vars;
   return mapped;
 }

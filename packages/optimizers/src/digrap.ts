@@ -1,0 +1,388 @@
+import {
+  type AdamState,
+  adamMomentStep,
+  assertInRange,
+  assertNonNegative,
+  assertOneOf,
+  carryOver,
+  type GradientTransformation,
+  type NameSelector,
+  nameMatcher,
+  type RobustOptimizer,
+  registerOptimizerFactory,
+  validateAdamMoments,
+} from '@robust-ft/core';
+import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { hyperAdamStep } from './hyper-adam';
+import { findNodes, type StateSource, scalars } from './inspect';
+import {
+  bool,
+  buildOptimizer,
+  type CommonOptions,
+  checkLearningRate,
+  commonFromJson,
+  learningRateFromJson,
+  num,
+  selectorFromJson,
+  selectorToJson,
+} from './options';
+
+/** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
+const DIGRAP_EPS = 1e-8;
+
+export type DigrapProjTerm = 'both' | 'grad' | 'reg';
+
+export interface DigrapTransformOptions extends AdamMomentOptions {
+  /** λ ≥ 0 of the coupled L2-SP term λ(θ − θ₀) (the reference's `weight_decay`). Default 0. */
+  weightDecay?: number;
+  /** Learn the two strengths by hyper-Adam (default true, the reference runner's default). */
+  trainableStrength?: boolean;
+  /** Fixed projection strength ω ∈ [0, 1] when `trainableStrength` is false. Default 1. */
+  strength?: number;
+  /** Fixed mode only: project the task gradient ('grad'), the regulariser ('reg') or both (default). */
+  projTerm?: DigrapProjTerm;
+  /** Parameters on plain Adam (no L2-SP, no projection). The reference stored this list but ignored it. */
+  exclude?: NameSelector;
+}
+
+export interface DigrapOptions extends DigrapTransformOptions, CommonOptions {}
+
+export const DIGRAP_DEFAULTS = {
+  learningRate: 1e-3,
+  weightDecay: 0,
+  trainableStrength: true,
+  strength: 1,
+  projTerm: 'both' as DigrapProjTerm,
+} as const;
+export const DIGRAP_FACTORY = 'robust-ft/digrap';
+
+export type DigrapState = AdamState & {
+  /** Σ g ⊙ (θ − θ₀) of the last step; the projection ran iff it was < 0. */
+  digrapDot: Record<string, Tensor>;
+  lossStrength: Record<string, Tensor>;
+  regStrength: Record<string, Tensor>;
+  lossM: Record<string, Tensor>;
+  lossV: Record<string, Tensor>;
+  regM: Record<string, Tensor>;
+  regV: Record<string, Tensor>;
+  pPrev: Record<string, Tensor>;
+  qPrev: Record<string, Tensor>;
+  lrPrev: Record<string, number>;
+  t: number;
+};
+
+export interface DigrapTensorInput {
+  param: Tensor;
+  grad: Tensor;
+  anchor: Tensor;
+  m: Tensor;
+  v: Tensor;
+  count: number;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  trainableStrength: boolean;
+  strength: number;
+  projTerm: DigrapProjTerm;
+  lossStrength: Tensor;
+  regStrength: Tensor;
+  lossM: Tensor;
+  lossV: Tensor;
+  regM: Tensor;
+  regV: Tensor;
+  pPrev: Tensor;
+  qPrev: Tensor;
+  lrPrev: number;
+  /** DiGraP's global step counter (1 on the first step). */
+  t: number;
+}
+
+export interface DigrapTensorOutput {
+  /** The delta added to the parameter (−lr · Adam direction of the modified gradient). */
+  update: Tensor;
+  m: Tensor;
+  v: Tensor;
+  dot: Tensor;
+  lossStrength: Tensor;
+  regStrength: Tensor;
+  lossM: Tensor;
+  lossV: Tensor;
+  regM: Tensor;
+  regV: Tensor;
+  pPrev: Tensor;
+  qPrev: Tensor;
+}
+
+/** a − ω·(⟨a,b⟩/⟨b,b⟩)·b per last-axis row; a zero row of b leaves a unchanged (the reference gave NaN). */
+function orth(a: Tensor, b: Tensor, strength: number): Tensor {
+  const axis = a.rank === 0 ? undefined : -1;
+  const ab = tf.sum(tf.mul(a, b), axis, true);
+  const bb = tf.sum(tf.square(b), axis, true);
+  const nonzero = tf.greater(bb, 0);
+  const coef = tf.where(nonzero, tf.div(ab, tf.where(nonzero, bb, tf.onesLike(bb))), tf.zerosLike(bb));
+  return tf.sub(a, tf.mul(tf.mul(coef, strength), b));
+}
+
+/**
+ * DiGraP for one tensor. With c = θ − θ₀ and dot = ⟨g, c⟩: when the task gradient and the L2-SP pull
+ * conflict (dot < 0) the gradient fed to Adam is projected, otherwise it is g + λc.
+ * Trainable mode: ĝ = (g − ω_loss·P) + λ(c − ω_reg·Q) with P, Q the components of g along c and of c
+ * along g; ω_loss, ω_reg take one hyper-Adam step each on the hyper-gradients lr_prev·⟨g+λc, P_prev⟩ and
+ * λ·lr_prev·⟨g+λc, Q_prev⟩, then are clamped to [0, 1]. Fixed mode: per-row orthogonalisation with ω.
+ * With λ = 0 there is no regulariser to conflict with, so ĝ = g (plain Adam).
+ */
+export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
+  const lambda = i.weightDecay;
+  const g = i.grad;
+  const c = tf.sub(i.param, i.anchor);
+  const dot = tf.sum(tf.mul(g, c));
+  const regularised = lambda === 0 ? g : tf.add(g, tf.mul(c, lambda));
+  let hatG = regularised;
+  let out: Omit<DigrapTensorOutput, 'update' | 'm' | 'v' | 'dot'>;
+  if (i.trainableStrength) {
+    const p = tf.mul(tf.div(dot, tf.add(tf.sum(tf.square(c)), DIGRAP_EPS)), c);
+    const q = tf.mul(tf.div(dot, tf.add(tf.sum(tf.square(g)), DIGRAP_EPS)), g);
+    const hLoss = tf.mul(tf.sum(tf.mul(regularised, i.pPrev)), i.lrPrev);
+    const hReg = tf.mul(tf.sum(tf.mul(regularised, i.qPrev)), lambda * i.lrPrev);
+    const l = hyperAdamStep(i.lossStrength, i.lossM, i.lossV, hLoss, i.t);
+    const r = hyperAdamStep(i.regStrength, i.regM, i.regV, hReg, i.t);
+    const lossStrength = tf.clipByValue(l.x, 0, 1);
+    const regStrength = tf.clipByValue(r.x, 0, 1);
+    if (lambda !== 0) {
+      const projected = tf.add(
+        tf.sub(g, tf.mul(lossStrength, p)),
+        tf.mul(tf.sub(c, tf.mul(regStrength, q)), lambda),
+      );
+      hatG = tf.where(tf.less(dot, 0), projected, regularised);
+    }
+    out = { lossStrength, regStrength, lossM: l.m, lossV: l.v, regM: r.m, regV: r.v, pPrev: p, qPrev: q };
+  } else {
+    if (lambda !== 0) {
+      const w = i.strength;
+      const gPart = i.projTerm === 'reg' ? g : orth(g, c, w);
+      const cPart = i.projTerm === 'grad' ? c : orth(c, g, w);
+      hatG = tf.where(tf.less(dot, 0), tf.add(gPart, tf.mul(cPart, lambda)), regularised);
+    }
+    out = {
+      lossStrength: i.lossStrength,
+      regStrength: i.regStrength,
+      lossM: i.lossM,
+      lossV: i.lossV,
+      regM: i.regM,
+      regV: i.regV,
+      pPrev: i.pPrev,
+      qPrev: i.qPrev,
+    };
+  }
+  const a = adamMomentStep(hatG, i.m, i.v, i.count, i.beta1, i.beta2, i.epsilon);
+  return { update: tf.mul(a.u, -i.learningRate), m: a.m, v: a.v, dot, ...out };
+}
+
+export function digrapTransformation(
+  options: DigrapTransformOptions = {},
+): GradientTransformation<DigrapState> {
+  const { beta1, beta2, epsilon } = validateAdamMoments(options);
+  const weightDecay = options.weightDecay ?? DIGRAP_DEFAULTS.weightDecay;
+  assertNonNegative('weightDecay', weightDecay);
+  const trainableStrength = options.trainableStrength ?? DIGRAP_DEFAULTS.trainableStrength;
+  const strength = options.strength ?? DIGRAP_DEFAULTS.strength;
+  assertInRange('strength', strength, 0, 1);
+  const projTerm = options.projTerm ?? DIGRAP_DEFAULTS.projTerm;
+  assertOneOf('projTerm', projTerm, ['both', 'grad', 'reg']);
+  const excluded = nameMatcher(options.exclude);
+  const tensorKeys = [
+    'digrapDot',
+    'lossStrength',
+    'regStrength',
+    'lossM',
+    'lossV',
+    'regM',
+    'regV',
+    'pPrev',
+    'qPrev',
+  ] as const;
+  return {
+    label: 'digrap',
+    init(params) {
+      const s: DigrapState = {
+        mu: {},
+        nu: {},
+        count: {},
+        digrapDot: {},
+        lossStrength: {},
+        regStrength: {},
+        lossM: {},
+        lossV: {},
+        regM: {},
+        regV: {},
+        pPrev: {},
+        qPrev: {},
+        lrPrev: {},
+        t: 1,
+      };
+      for (const [name, p] of Object.entries(params)) {
+        s.mu[name] = tf.zerosLike(p);
+        s.nu[name] = tf.zerosLike(p);
+        s.count[name] = 0;
+        if (excluded(name)) continue;
+        for (const key of [
+          'digrapDot',
+          'lossStrength',
+          'regStrength',
+          'lossM',
+          'lossV',
+          'regM',
+          'regV',
+        ] as const)
+          s[key][name] = tf.scalar(0);
+        if (trainableStrength) {
+          s.pPrev[name] = tf.zerosLike(p);
+          s.qPrev[name] = tf.zerosLike(p);
+        }
+        s.lrPrev[name] = 0;
+      }
+      return s;
+    },
+    update(grads, state, params, ctx) {
+      const updates: NamedTensorMap = {};
+      const next = Object.fromEntries(tensorKeys.map((k) => [k, {} as Record<string, Tensor>])) as Record<
+        (typeof tensorKeys)[number],
+        Record<string, Tensor>
+      >;
+      const mu: Record<string, Tensor> = {};
+      const nu: Record<string, Tensor> = {};
+      const count: Record<string, number> = {};
+      const lrPrev: Record<string, number> = {};
+      for (const [name, g] of Object.entries(grads)) {
+        const c = (state.count[name] ?? 0) + 1;
+        count[name] = c;
+        if (excluded(name)) {
+          const r = adamMomentStep(g, state.mu[name]!, state.nu[name]!, c, beta1, beta2, epsilon);
+          updates[name] = tf.mul(r.u, -ctx.learningRate);
+          mu[name] = r.m;
+          nu[name] = r.v;
+          continue;
+        }
+        const zeros = trainableStrength ? undefined : tf.scalar(0);
+        const out = digrapTensorStep({
+          param: params[name]!,
+          grad: g,
+          anchor: ctx.anchor(name),
+          m: state.mu[name]!,
+          v: state.nu[name]!,
+          count: c,
+          learningRate: ctx.learningRate,
+          beta1,
+          beta2,
+          epsilon,
+          weightDecay,
+          trainableStrength,
+          strength,
+          projTerm,
+          lossStrength: state.lossStrength[name]!,
+          regStrength: state.regStrength[name]!,
+          lossM: state.lossM[name]!,
+          lossV: state.lossV[name]!,
+          regM: state.regM[name]!,
+          regV: state.regV[name]!,
+          pPrev: state.pPrev[name] ?? zeros!,
+          qPrev: state.qPrev[name] ?? zeros!,
+          lrPrev: state.lrPrev[name] ?? 0,
+          t: state.t,
+        });
+        updates[name] = out.update;
+        mu[name] = out.m;
+        nu[name] = out.v;
+        next.digrapDot[name] = out.dot;
+        for (const key of ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const)
+          next[key][name] = out[key];
+        if (trainableStrength) {
+          next.pPrev[name] = out.pPrev;
+          next.qPrev[name] = out.qPrev;
+        }
+        lrPrev[name] = ctx.learningRate;
+      }
+      const carried = Object.fromEntries(
+        tensorKeys.map((k) => [k, carryOver(state[k], next[k], grads)]),
+      ) as Record<(typeof tensorKeys)[number], Record<string, Tensor>>;
+      return {
+        updates,
+        state: {
+          mu: carryOver(state.mu, mu, grads),
+          nu: carryOver(state.nu, nu, grads),
+          count: carryOver(state.count, count, grads),
+          ...carried,
+          lrPrev: carryOver(state.lrPrev, lrPrev, grads),
+          t: state.t + 1,
+        },
+      };
+    },
+  };
+}
+
+/** DiGraP (pre-release PCGrad semantics) over Adam as a `tf.Optimizer`. */
+export function digrap(options: DigrapOptions = {}): RobustOptimizer {
+  const learningRate = checkLearningRate(options.learningRate, DIGRAP_DEFAULTS.learningRate);
+  const {
+    beta1 = 0.9,
+    beta2 = 0.999,
+    epsilon = 1e-8,
+    weightDecay = DIGRAP_DEFAULTS.weightDecay,
+    trainableStrength = DIGRAP_DEFAULTS.trainableStrength,
+    strength = DIGRAP_DEFAULTS.strength,
+    projTerm = DIGRAP_DEFAULTS.projTerm,
+  } = options;
+  const exclude = selectorToJson(options.exclude);
+  const settings = { beta1, beta2, epsilon, weightDecay, trainableStrength, strength, projTerm };
+  return buildOptimizer(
+    DIGRAP_FACTORY,
+    digrapTransformation({
+      ...settings,
+      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    }),
+    options,
+    learningRate,
+    exclude === undefined ? undefined : { ...settings, exclude },
+  );
+}
+
+export interface DigrapTensorDiagnostics {
+  /** ⟨g, θ − θ₀⟩ of the last step (the projection ran iff < 0 and λ > 0). */
+  dot: number;
+  /** ω_loss and ω_reg computed and used in the last step (trainable mode; 0 in fixed mode). */
+  lossStrength: number;
+  regStrength: number;
+}
+
+export function digrapState(source: StateSource): Record<string, DigrapTensorDiagnostics> {
+  const out: Record<string, DigrapTensorDiagnostics> = {};
+  for (const node of findNodes(source, 'digrapDot')) {
+    const dot = scalars(node.digrapDot);
+    const ls = scalars(node.lossStrength);
+    const rs = scalars(node.regStrength);
+    for (const name of Object.keys(dot))
+      out[name] = { dot: dot[name]!, lossStrength: ls[name]!, regStrength: rs[name]! };
+  }
+  return out;
+}
+
+registerOptimizerFactory(DIGRAP_FACTORY, (o) => {
+  const wd = num(o, 'weightDecay');
+  const ts = bool(o, 'trainableStrength');
+  const strength = num(o, 'strength');
+  const exclude = selectorFromJson(o.exclude);
+  return digrap({
+    ...commonFromJson(o),
+    ...adamMomentsFromJson(o),
+    ...(wd === undefined ? {} : { weightDecay: wd }),
+    ...(ts === undefined ? {} : { trainableStrength: ts }),
+    ...(strength === undefined ? {} : { strength }),
+    ...(typeof o.projTerm === 'string' ? { projTerm: o.projTerm as DigrapProjTerm } : {}),
+    ...(exclude === undefined ? {} : { exclude }),
+    learningRate: learningRateFromJson(o.learningRate, DIGRAP_DEFAULTS.learningRate),
+  });
+});
