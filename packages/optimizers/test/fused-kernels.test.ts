@@ -168,16 +168,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const dt = zip(p.theta, p.anchor, (t, a) => t - a);
       const dq = zip(q, p.anchor, (x, a) => x - a);
       const kappa = -dotp(p.g, dt);
+      const nq = Math.sqrt(dotp(dq, dq));
+      const ratio = Math.min(Math.max((nq - Math.sqrt(dotp(dt, dt))) / nq, 0), 1);
       let fired = false;
       if (kappa < 0) {
-        const nq = Math.sqrt(dotp(dq, dq));
-        const ratio = Math.min(Math.max((nq - Math.sqrt(dotp(dt, dt))) / nq, 0), 1);
         if (lambda * ratio > 0) {
           fired = true;
           for (let i = 0; i < q.length; i++) q[i] = q[i]! - lambda * ratio * dq[i]!;
         }
       }
-      return { theta: q, m: r.m, v: r.v, fired };
+      return { theta: q, m: r.m, v: r.v, fired, kappa, ratio };
     }
 
     it('SPD decays exactly when κ < 0 and the Adam step moves away (both branches)', () => {
@@ -207,6 +207,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
           { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, lambda: 0.7 },
         );
         refs.forEach((r, i) => {
+          expectClose(out[i]!.condition, Float64Array.of(r.kappa));
+          expectClose(out[i]!.ratio, Float64Array.of(r.ratio));
           expectClose(out[i]!.param, r.theta);
           expectClose(out[i]!.m, r.m);
           expectClose(out[i]!.v, r.v);
@@ -299,47 +301,39 @@ for (const backend of ['cpu', 'wasm'] as const) {
           randn(rng, p0.theta.length, 0.02).map((x, i) => Math.fround(x + (s < 5 ? -1 : 1) * away[i]!)),
         );
         const want = ftpRefRun(p0, grads, 1e-2, wd, k);
-        let state = {
+        let state: Record<string, tf.Tensor | null> = {
           param: T(p0.theta, shape),
           m: T(p0.m, shape),
           v: T(p0.v, shape),
-          c: null as tf.Tensor | null,
-          r: null as tf.Tensor | null,
-          hyper: null as tf.Tensor | null,
+          cPrev: null,
+          rPrev: null,
+          gamma: null,
+          gammaM: null,
+          gammaV: null,
         };
         const anchor = T(p0.anchor, shape);
         grads.forEach((g, step) => {
           const gt = T(g, shape);
           const [out] = fusedFtpStep(
-            [
-              {
-                param: state.param,
-                grad: gt,
-                m: state.m,
-                v: state.v,
-                anchor,
-                cPrev: state.c,
-                rPrev: state.r,
-                hyper: state.hyper,
-                count: step + 1,
-              },
-            ],
+            [{ ...state, param: state.param!, m: state.m!, v: state.v!, grad: gt, anchor, count: step + 1 }],
             { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, weightDecay: wd, k, t: step + 1 },
           );
           const w = want[step]!;
           expectClose(out!.param, w.theta, 1e-5, 1e-4);
           expectClose(out!.m, w.m);
           expectClose(out!.v, w.v);
-          expectClose(out!.c, w.c, 1e-5, 1e-4);
-          expectClose(out!.r, w.r, 1e-5, 1e-4);
-          expectClose(out!.hyper, w.hyper, 1e-9, 1e-4);
+          expectClose(out!.cPrev, w.c, 1e-5, 1e-4);
+          expectClose(out!.rPrev, w.r, 1e-5, 1e-4);
+          expectClose(tf.stack([out!.gamma, out!.gammaM, out!.gammaV]), w.hyper, 1e-9, 1e-4);
           if (step === 0) expectClose(out!.param, p0.anchor, 1e-6, 0);
           for (const t of [gt, ...Object.values(state)]) t?.dispose();
-          state = { param: out!.param, m: out!.m, v: out!.v, c: out!.c, r: out!.r, hyper: out!.hyper };
+          state = { ...out! };
         });
         // γ moved off its initial 1e-8 (the hyper step ran), so the later steps were not trivial.
         expect(Math.max(...want.map((w) => w.hyper[0]!))).toBeGreaterThan(1e-3);
-        expect(state.r!.shape).toEqual(shape.length >= 2 ? [shape[0], ...shape.slice(1).map(() => 1)] : [1]);
+        expect(state.rPrev!.shape).toEqual(
+          shape.length >= 2 ? [shape[0], ...shape.slice(1).map(() => 1)] : [],
+        );
         for (const t of [anchor, ...Object.values(state)]) t?.dispose();
       }
     });
@@ -411,28 +405,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(Math.max(...want.map((w) => w.hyper[0]! + w.hyper[1]!))).toBeGreaterThan(0);
       const shape = p0.shape;
       const anchor = T(p0.anchor, shape);
-      let state = {
+      let state: Record<string, tf.Tensor | null> = {
         param: T(p0.theta, shape),
         m: T(p0.m, shape),
         v: T(p0.v, shape),
-        p: null as tf.Tensor | null,
-        q: null as tf.Tensor | null,
-        hyper: null as tf.Tensor | null,
       };
       grads.forEach((g, step) => {
         const gt = T(g, shape);
         const [out] = fusedDigrapStep(
           [
             {
-              param: state.param,
+              ...state,
+              param: state.param!,
+              m: state.m!,
+              v: state.v!,
               grad: gt,
-              m: state.m,
-              v: state.v,
               anchor,
-              pPrev: state.p,
-              qPrev: state.q,
-              hyper: state.hyper,
               count: step + 1,
+              lrPrev: step === 0 ? 0 : lrs[step - 1]!,
             },
           ],
           {
@@ -441,7 +431,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
             beta2: B2,
             epsilon: EPS,
             lambda,
-            lrPrev: step === 0 ? 0 : lrs[step - 1]!,
             t: step + 1,
           },
         );
@@ -449,13 +438,52 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expectClose(out!.param, w.theta, 1e-5, 1e-4);
         expectClose(out!.m, w.m, 1e-6, 1e-4);
         expectClose(out!.v, w.v, 1e-7, 1e-4);
-        expectClose(out!.p, w.p, 1e-6, 1e-4);
-        expectClose(out!.q, w.q, 1e-6, 1e-4);
-        expectClose(out!.hyper, w.hyper, 1e-7, 1e-4);
+        expectClose(out!.pPrev, w.p, 1e-6, 1e-4);
+        expectClose(out!.qPrev, w.q, 1e-6, 1e-4);
+        const o = out!;
+        expectClose(
+          tf.stack([o.lossStrength, o.regStrength, o.lossM, o.lossV, o.regM, o.regV]),
+          w.hyper,
+          1e-7,
+          1e-4,
+        );
+        expect(o.dot.dataSync()[0]! < 0).toBe(w.conflict);
         for (const t of [gt, ...Object.values(state)]) t?.dispose();
-        state = { param: out!.param, m: out!.m, v: out!.v, p: out!.p, q: out!.q, hyper: out!.hyper };
+        state = { ...out! };
       });
       for (const t of [anchor, ...Object.values(state)]) t?.dispose();
+    });
+
+    it('DiGraP with λ = 0 is plain Adam even when ⟨g, θ − θ₀⟩ < 0', () => {
+      const p = problem(55, [4, 6]);
+      const g = p.theta.map((t, i) => Math.fround(-(t - p.anchor[i]!)));
+      tf.tidy(() => {
+        const item = {
+          param: T(p.theta, p.shape),
+          grad: T(g, p.shape),
+          m: T(p.m, p.shape),
+          v: T(p.v, p.shape),
+          anchor: T(p.anchor, p.shape),
+          lossStrength: tf.scalar(0.8),
+          regStrength: tf.scalar(0.3),
+          count: 3,
+          lrPrev: 1e-2,
+        };
+        const [out] = fusedDigrapStep([item], {
+          learningRate: 1e-2,
+          beta1: B1,
+          beta2: B2,
+          epsilon: EPS,
+          lambda: 0,
+          t: 3,
+        });
+        expect(out!.dot.dataSync()[0]!).toBeLessThan(0);
+        const r = adamRef(g, p.m, p.v, 3, 1e-2);
+        expectClose(
+          out!.param,
+          zip(p.theta, r.u, (t, u) => t - u),
+        );
+      });
     });
 
     it('one batched call equals one call per tensor', () => {
@@ -474,7 +502,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         ps.forEach((p, i) => {
           const [single] = fusedFtpStep([item(p)], opts);
           expect(Array.from(batched[i]!.param.dataSync())).toEqual(Array.from(single!.param.dataSync()));
-          expect(Array.from(batched[i]!.r.dataSync())).toEqual(Array.from(single!.r.dataSync()));
+          expect(Array.from(batched[i]!.rPrev.dataSync())).toEqual(Array.from(single!.rPrev.dataSync()));
         });
       });
     });
@@ -506,7 +534,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         { label: 'fusedFtpStep' },
       );
       await expectNoTensorLeaks(
-        () => fusedDigrapStep([{ ...inputs, count: 1 }], { ...opts, lambda: 1, lrPrev: 0, t: 1 }),
+        () => fusedDigrapStep([{ ...inputs, count: 1, lrPrev: 0 }], { ...opts, lambda: 1, t: 1 }),
         { label: 'fusedDigrapStep' },
       );
       expectClose(inputs.param, p.theta, 0, 0);

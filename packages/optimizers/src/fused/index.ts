@@ -1,3 +1,4 @@
+export { withFusedAdamW, withFusedDigrap, withFusedFtp, withFusedL2sp, withFusedSpd } from './dispatch';
 export {
   FUSED_KERNELS,
   type FusedKernelName,
@@ -20,6 +21,7 @@ export {
   type FusedDigrapResult,
   type FusedFtpItem,
   type FusedFtpResult,
+  type FusedSpdResult,
   fusedAdamWStep,
   fusedDigrapStep,
   fusedFtpStep,

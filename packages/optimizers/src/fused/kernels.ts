@@ -62,10 +62,9 @@ export function ftpRows(shape: readonly number[]): number {
   return shape.length >= 2 ? shape[0]! : 1;
 }
 
-/** Shape of FTP's stored 1/n: the row norms with dims kept. */
+/** Shape of FTP's stored 1/n: the row norms with dims kept; a scalar for rank ≤ 1. */
 export function ftpRowShape(shape: readonly number[]): number[] {
-  if (shape.length >= 2) return [shape[0]!, ...shape.slice(1).map(() => 1)];
-  return shape.length === 1 ? [1] : [];
+  return shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : [];
 }
 
 interface Prepared {
@@ -162,6 +161,7 @@ function l2spKernel(kind: StorageKind): KernelFunc {
   };
 }
 
+/** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
 function spdKernel(kind: StorageKind): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { storage, count } = prepare(kind, backend, inputs, attrs);
@@ -180,26 +180,46 @@ function spdKernel(kind: StorageKind): KernelFunc {
         input(inputs, `anchor${i}`),
       ]);
       outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
+      outs.push(storage.makeOutput([]), storage.makeOutput([]));
     }
     for (let i = 0; i < count; i++) {
-      spdLoop(
+      const o = outs.slice(5 * i, 5 * i + 5);
+      const r = spdLoop(
         storage.view(input(inputs, `param${i}`)),
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
         storage.view(input(inputs, `v${i}`)),
         storage.view(input(inputs, `anchor${i}`)),
-        storage.view(outs[3 * i]!),
-        storage.view(outs[3 * i + 1]!),
-        storage.view(outs[3 * i + 2]!),
+        storage.view(o[0]!),
+        storage.view(o[1]!),
+        storage.view(o[2]!),
         adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
         lambda,
       );
+      storage.view(o[3]!)[0] = r.condition;
+      storage.view(o[4]!)[0] = r.ratio;
     }
     return outs;
   };
 }
 
-/** Outputs per tensor: param, m, v, c (next C_prev), r (next R_prev = 1/n), hyper [γ, m_γ, v_γ]. */
+/** The first element of an optional 0-d input, or `fallback`. */
+function scalarIn(storage: KernelStorage, inputs: NamedTensorInfoMap, key: string, fallback: number): number {
+  const t = inputs[key];
+  return t ? (storage.view(t)[0] ?? fallback) : fallback;
+}
+
+function writeScalars(storage: KernelStorage, outs: TensorInfo[], values: number[]): void {
+  values.forEach((x, j) => {
+    storage.view(outs[j]!)[0] = x;
+  });
+}
+
+/**
+ * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) cPrev, rPrev, gamma,
+ * gammaM, gammaV. Outputs per tensor: param, m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM,
+ * gammaV (0-d).
+ */
 function ftpKernel(kind: StorageKind): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { storage, count } = prepare(kind, backend, inputs, attrs);
@@ -223,23 +243,20 @@ function ftpKernel(kind: StorageKind): KernelFunc {
       const rPrev = inputs[`rPrev${i}`];
       if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
         throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
-      outs.push(
-        storage.makeOutput(p.shape),
-        storage.makeOutput(p.shape),
-        storage.makeOutput(p.shape),
-        storage.makeOutput(p.shape),
-        storage.makeOutput(ftpRowShape(p.shape)),
-        storage.makeOutput([3]),
-      );
+      for (let j = 0; j < 4; j++) outs.push(storage.makeOutput(p.shape));
+      outs.push(storage.makeOutput(ftpRowShape(p.shape)));
+      for (let j = 0; j < 3; j++) outs.push(storage.makeOutput([]));
     }
     for (let i = 0; i < count; i++) {
       const p = input(inputs, `param${i}`);
       const cPrev = inputs[`cPrev${i}`];
       const rPrev = inputs[`rPrev${i}`];
-      const hyper = inputs[`hyper${i}`];
-      const h = hyper ? storage.view(hyper) : null;
-      const prev: FtpScalars = { gamma: h?.[0] ?? 1e-8, mGamma: h?.[1] ?? 0, vGamma: h?.[2] ?? 0 };
-      const o = outs.slice(6 * i, 6 * i + 6);
+      const prev: FtpScalars = {
+        gamma: scalarIn(storage, inputs, `gamma${i}`, 1e-8),
+        mGamma: scalarIn(storage, inputs, `gammaM${i}`, 0),
+        vGamma: scalarIn(storage, inputs, `gammaV${i}`, 0),
+      };
+      const o = outs.slice(8 * i, 8 * i + 8);
       const next = ftpLoop(
         storage.view(p),
         storage.view(input(inputs, `grad${i}`)),
@@ -260,13 +277,19 @@ function ftpKernel(kind: StorageKind): KernelFunc {
         t,
         annealK,
       );
-      storage.view(o[5]!).set([next.gamma, next.mGamma, next.vGamma]);
+      writeScalars(storage, o.slice(5), [next.gamma, next.mGamma, next.vGamma]);
     }
     return outs;
   };
 }
 
-/** Outputs per tensor: param, m, v, P, Q, hyper [ω_loss, ω_reg, m_loss, v_loss, m_reg, v_reg]. */
+const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
+
+/**
+ * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) pPrev, qPrev and the six
+ * hyper scalars; attribute `lrPrevs` per tensor. Outputs per tensor: param, m, v, pPrev, qPrev, dot,
+ * lossStrength, regStrength, lossM, lossV, regM, regV (the last seven 0-d).
+ */
 function digrapKernel(kind: StorageKind): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { storage, count } = prepare(kind, backend, inputs, attrs);
@@ -275,7 +298,6 @@ function digrapKernel(kind: StorageKind): KernelFunc {
     const b2 = num(attrs, 'beta2');
     const eps = num(attrs, 'epsilon');
     const lambda = num(attrs, 'lambda');
-    const lrPrev = num(attrs, 'lrPrev');
     const t = num(attrs, 't');
     const outs: TensorInfo[] = [];
     for (let i = 0; i < count; i++) {
@@ -289,23 +311,17 @@ function digrapKernel(kind: StorageKind): KernelFunc {
         inputs[`qPrev${i}`],
       ]);
       for (let j = 0; j < 5; j++) outs.push(storage.makeOutput(p.shape));
-      outs.push(storage.makeOutput([6]));
+      for (let j = 0; j < 7; j++) outs.push(storage.makeOutput([]));
     }
     for (let i = 0; i < count; i++) {
       const p = input(inputs, `param${i}`);
       const pPrev = inputs[`pPrev${i}`];
       const qPrev = inputs[`qPrev${i}`];
-      const hyper = inputs[`hyper${i}`];
-      const h = hyper ? storage.view(hyper) : null;
-      const prev: DigrapScalars = {
-        omegaLoss: h?.[0] ?? 0,
-        omegaReg: h?.[1] ?? 0,
-        mLoss: h?.[2] ?? 0,
-        vLoss: h?.[3] ?? 0,
-        mReg: h?.[4] ?? 0,
-        vReg: h?.[5] ?? 0,
-      };
-      const o = outs.slice(6 * i, 6 * i + 6);
+      const [omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg] = DIGRAP_SCALARS.map((key) =>
+        scalarIn(storage, inputs, `${key}${i}`, 0),
+      ) as [number, number, number, number, number, number];
+      const prev: DigrapScalars = { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg };
+      const o = outs.slice(12 * i, 12 * i + 12);
       const next = digrapLoop(
         storage.view(p),
         storage.view(input(inputs, `grad${i}`)),
@@ -321,11 +337,19 @@ function digrapKernel(kind: StorageKind): KernelFunc {
         storage.view(o[4]!),
         adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
         lambda,
-        lrPrev,
+        numAt(attrs, 'lrPrevs', i),
         prev,
         t,
       );
-      storage.view(o[5]!).set([next.omegaLoss, next.omegaReg, next.mLoss, next.vLoss, next.mReg, next.vReg]);
+      writeScalars(storage, o.slice(5), [
+        next.dot,
+        next.omegaLoss,
+        next.omegaReg,
+        next.mLoss,
+        next.vLoss,
+        next.mReg,
+        next.vReg,
+      ]);
     }
     return outs;
   };

@@ -141,6 +141,7 @@ export function ftpLoop(
   const c2 = 1 - beta2;
   const rowLen = rows === 0 ? 0 : theta.length / rows;
   const usePrev = t > 1 && cPrev !== null && rPrev !== null;
+  // A missing C_prev/R_prev (t > 1) reads as zeros: h = 0, the hyper step still runs.
   let h = 0;
   let maxN = 0;
   for (let r = 0; r < rows; r++) {
@@ -167,7 +168,7 @@ export function ftpLoop(
     if (usePrev) h += hRow * rPrev[r]!;
   }
   let next: FtpScalars;
-  if (!usePrev) next = { gamma: 1e-8, mGamma: 0, vGamma: 0 };
+  if (t <= 1) next = { gamma: 1e-8, mGamma: 0, vGamma: 0 };
   else {
     const hk = h > 0 ? annealK * h : h;
     const s = hyperAdamStep(scalars.gamma, scalars.mGamma, scalars.vGamma, hk, t);
@@ -186,7 +187,8 @@ export function ftpLoop(
 /**
  * SPD over Adam for one tensor: q = θ − u is written straight into θ'; the whole-tensor sums decide the
  * condition; only a decayed tensor takes the second pass (in place over θ', 2R + 1W).
- * Returns whether the decay fired (κ < 0 and λr > 0).
+ * Returns κ = −⟨g, θ − a⟩ and the clamped growth ratio r (0 where ‖q − a‖ = 0: the reference's 0/0
+ * would give NaN parameters; a step that does not leave the anchor has nothing to decay).
  */
 export function spdLoop(
   theta: Float32Array,
@@ -199,7 +201,7 @@ export function spdLoop(
   vOut: Float32Array,
   k: AdamCoefficients,
   lambda: number,
-): boolean {
+): { condition: number; ratio: number } {
   const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
@@ -223,19 +225,18 @@ export function spdLoop(
     qq += dq * dq;
     tt += dt * dt;
   }
-  // κ = −⟨g, θ − a⟩ < 0 ⇔ dot > 0 (a zero dot, e.g. at the anchor, does not fire).
-  if (!(dot > 0)) return false;
+  const condition = -dot;
   const nq = Math.sqrt(qq);
-  // The reference divides 0/0 here (NaN parameters); a step that does not move away from the anchor
-  // has nothing to decay, so r = 0.
   const ratio = nq > 0 ? Math.min(Math.max((nq - Math.sqrt(tt)) / nq, 0), 1) : 0;
-  const s = lambda * ratio;
-  if (s === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const q = thetaOut[i]!;
-    thetaOut[i] = q - s * (q - anchor[i]!);
+  // κ < 0 fires; κ = −0 (a zero dot, e.g. at the anchor) does not.
+  const s = condition < 0 ? lambda * ratio : 0;
+  if (s !== 0) {
+    for (let i = 0; i < n; i++) {
+      const q = thetaOut[i]!;
+      thetaOut[i] = q - s * (q - anchor[i]!);
+    }
   }
-  return true;
+  return { condition, ratio };
 }
 
 export interface DigrapScalars {
@@ -270,7 +271,7 @@ export function digrapLoop(
   lrPrev: number,
   scalars: DigrapScalars,
   t: number,
-): DigrapScalars {
+): DigrapScalars & { dot: number } {
   const n = theta.length;
   const usePrev = t > 1 && pPrev !== null && qPrev !== null;
   let dot = 0;
@@ -291,7 +292,7 @@ export function digrapLoop(
     }
   }
   let next: DigrapScalars;
-  if (!usePrev) next = { omegaLoss: 0, omegaReg: 0, mLoss: 0, vLoss: 0, mReg: 0, vReg: 0 };
+  if (t <= 1) next = { omegaLoss: 0, omegaReg: 0, mLoss: 0, vLoss: 0, mReg: 0, vReg: 0 };
   else {
     const sl = hyperAdamStep(scalars.omegaLoss, scalars.mLoss, scalars.vLoss, lrPrev * hl, t);
     const sr = hyperAdamStep(scalars.omegaReg, scalars.mReg, scalars.vReg, lambda * lrPrev * hr, t);
@@ -306,7 +307,8 @@ export function digrapLoop(
   }
   const alpha = dot / (cc + 1e-8);
   const beta = dot / (gg + 1e-8);
-  const conflict = dot < 0;
+  // With λ = 0 there is no regulariser to conflict with: plain Adam on g.
+  const conflict = dot < 0 && lambda !== 0;
   // ĝ = (g − ω_l·αc) + λ(c − ω_r·βg) on conflict, else g + λc: one affine form in g and c.
   const gScale = conflict ? 1 - lambda * next.omegaReg * beta : 1;
   const cScale = conflict ? lambda - next.omegaLoss * alpha : lambda;
@@ -326,5 +328,5 @@ export function digrapLoop(
     pOut[i] = alpha * ci;
     qOut[i] = beta * gi;
   }
-  return next;
+  return { ...next, dot };
 }

@@ -36,31 +36,55 @@ export interface FusedAnchoredItem extends FusedAdamItem {
 }
 
 export interface FusedFtpItem extends FusedAnchoredItem {
-  /** Last step's deviation c (absent at the first step). */
+  /** Last step's deviation c (absent, or ignored, at the first step). */
   cPrev?: Tensor | null;
-  /** Last step's 1/n, one value per row (absent at the first step). */
+  /** Last step's 1/n, row-shaped (absent at the first step). */
   rPrev?: Tensor | null;
-  /** [γ, m_γ, v_γ] (absent at the first step). */
-  hyper?: Tensor | null;
+  /** γ and its hyper-Adam moments, 0-d (absent at the first step). */
+  gamma?: Tensor | null;
+  gammaM?: Tensor | null;
+  gammaV?: Tensor | null;
 }
 
 export interface FusedFtpResult extends FusedAdamResult {
-  c: Tensor;
-  r: Tensor;
-  hyper: Tensor;
+  cPrev: Tensor;
+  rPrev: Tensor;
+  gamma: Tensor;
+  gammaM: Tensor;
+  gammaV: Tensor;
+}
+
+export interface FusedSpdResult extends FusedAdamResult {
+  /** κ = −Σ g ⊙ (θ − a), 0-d; the tensor was decayed iff κ < 0 (and λr > 0). */
+  condition: Tensor;
+  /** The clamped deviation-growth ratio r, 0-d. */
+  ratio: Tensor;
 }
 
 export interface FusedDigrapItem extends FusedAnchoredItem {
   pPrev?: Tensor | null;
   qPrev?: Tensor | null;
-  /** [ω_loss, ω_reg, m_loss, v_loss, m_reg, v_reg] (absent at the first step). */
-  hyper?: Tensor | null;
+  lossStrength?: Tensor | null;
+  regStrength?: Tensor | null;
+  lossM?: Tensor | null;
+  lossV?: Tensor | null;
+  regM?: Tensor | null;
+  regV?: Tensor | null;
+  /** This tensor's learning rate of the previous step (0 before the first). */
+  lrPrev: number;
 }
 
 export interface FusedDigrapResult extends FusedAdamResult {
-  p: Tensor;
-  q: Tensor;
-  hyper: Tensor;
+  pPrev: Tensor;
+  qPrev: Tensor;
+  /** Σ g ⊙ (θ − θ₀), 0-d; the projection ran iff < 0 and λ > 0. */
+  dot: Tensor;
+  lossStrength: Tensor;
+  regStrength: Tensor;
+  lossM: Tensor;
+  lossV: Tensor;
+  regM: Tensor;
+  regV: Tensor;
 }
 
 /** True when every tensor is float32 and the fused kernel of `method` runs on the active backend. */
@@ -76,7 +100,7 @@ function run(
   roles: readonly string[],
   attrs: NamedAttrMap,
   outputsPerItem: number,
-): Tensor[] {
+): Tensor[][] {
   if (!hasFusedKernel(method)) {
     throw new RobustFtError(
       'BACKEND_UNAVAILABLE',
@@ -99,24 +123,25 @@ function run(
       inputs[`${role}${i}`] = t;
     }
   });
-  const out = tf
-    .engine()
-    .runKernel(FUSED_KERNELS[method], inputs as unknown as tf.NamedTensorMap, {
-      ...attrs,
-      n: items.length,
-      counts: items.map((it) => it.count),
-    }) as Tensor[];
+  const out = tf.engine().runKernel(FUSED_KERNELS[method], inputs as unknown as tf.NamedTensorMap, {
+    ...attrs,
+    n: items.length,
+    counts: items.map((it) => it.count),
+  }) as Tensor[];
   if (out.length !== items.length * outputsPerItem) throw new Error(`fused ${method}: unexpected outputs`);
-  return out;
+  const groups: Tensor[][] = [];
+  for (let i = 0; i < out.length; i += outputsPerItem) groups.push(out.slice(i, i + outputsPerItem));
+  return groups;
 }
 
 const ADAM_ROLES = ['param', 'grad', 'm', 'v'] as const;
 
-function triples(out: Tensor[], stride: number): FusedAdamResult[] {
-  const res: FusedAdamResult[] = [];
-  for (let i = 0; i < out.length; i += stride) res.push({ param: out[i]!, m: out[i + 1]!, v: out[i + 2]! });
-  return res;
+/** Names the outputs of each item in kernel order. */
+function named<K extends string>(groups: Tensor[][], keys: readonly K[]): Record<K, Tensor>[] {
+  return groups.map((g) => Object.fromEntries(keys.map((k, j) => [k, g[j]!])) as Record<K, Tensor>);
 }
+
+const ADAM_OUT = ['param', 'm', 'v'] as const;
 
 /** torch AdamW: θ ← θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). */
 export function fusedAdamWStep(
@@ -124,7 +149,10 @@ export function fusedAdamWStep(
   opts: AdamHyperparameters & { weightDecay: number },
 ): FusedAdamResult[] {
   const { learningRate, beta1, beta2, epsilon, weightDecay } = opts;
-  return triples(run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3), 3);
+  return named(
+    run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3),
+    ADAM_OUT,
+  );
 }
 
 /** Adam on the coupled L2-SP gradient g + α(θ − θ₀). */
@@ -133,9 +161,9 @@ export function fusedL2spStep(
   opts: AdamHyperparameters & { alpha: number },
 ): FusedAdamResult[] {
   const { learningRate, beta1, beta2, epsilon, alpha } = opts;
-  return triples(
+  return named(
     run('l2sp', items, [...ADAM_ROLES, 'anchor'], { learningRate, beta1, beta2, epsilon, alpha }, 3),
-    3,
+    ADAM_OUT,
   );
 }
 
@@ -143,11 +171,11 @@ export function fusedL2spStep(
 export function fusedSpdStep(
   items: readonly FusedAnchoredItem[],
   opts: AdamHyperparameters & { lambda: number },
-): FusedAdamResult[] {
+): FusedSpdResult[] {
   const { learningRate, beta1, beta2, epsilon, lambda } = opts;
-  return triples(
-    run('spd', items, [...ADAM_ROLES, 'anchor'], { learningRate, beta1, beta2, epsilon, lambda }, 3),
-    3,
+  return named(
+    run('spd', items, [...ADAM_ROLES, 'anchor'], { learningRate, beta1, beta2, epsilon, lambda }, 5),
+    [...ADAM_OUT, 'condition', 'ratio'],
   );
 }
 
@@ -160,53 +188,33 @@ export function fusedFtpStep(
   opts: AdamHyperparameters & { weightDecay: number; k: number; t: number },
 ): FusedFtpResult[] {
   const { learningRate, beta1, beta2, epsilon, weightDecay, k, t } = opts;
-  const out = run(
+  const groups = run(
     'ftp',
     items,
-    [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'hyper'],
+    [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
     { learningRate, beta1, beta2, epsilon, weightDecay, k, t },
-    6,
+    8,
   );
-  const res: FusedFtpResult[] = [];
-  for (let i = 0; i < out.length; i += 6) {
-    res.push({
-      param: out[i]!,
-      m: out[i + 1]!,
-      v: out[i + 2]!,
-      c: out[i + 3]!,
-      r: out[i + 4]!,
-      hyper: out[i + 5]!,
-    });
-  }
-  return res;
+  return named(groups, [...ADAM_OUT, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV']);
 }
 
 /**
- * DiGraP with trainable strengths over Adam (spec §6). `lrPrev` is last step's learning rate and `t`
- * DiGraP's global step (1-based).
+ * DiGraP with trainable strengths over Adam (spec §6); `t` is DiGraP's global step (1-based). With
+ * λ = 0 nothing is projected (plain Adam).
  */
 export function fusedDigrapStep(
   items: readonly FusedDigrapItem[],
-  opts: AdamHyperparameters & { lambda: number; lrPrev: number; t: number },
+  opts: AdamHyperparameters & { lambda: number; t: number },
 ): FusedDigrapResult[] {
-  const { learningRate, beta1, beta2, epsilon, lambda, lrPrev, t } = opts;
-  const out = run(
+  const { learningRate, beta1, beta2, epsilon, lambda, t } = opts;
+  const groups = run(
     'digrap',
     items,
-    [...ADAM_ROLES, 'anchor', 'pPrev', 'qPrev', 'hyper'],
-    { learningRate, beta1, beta2, epsilon, lambda, lrPrev, t },
-    6,
+    [...ADAM_ROLES, 'anchor', 'pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
+    { learningRate, beta1, beta2, epsilon, lambda, t, lrPrevs: items.map((it) => it.lrPrev) },
+    12,
   );
-  const res: FusedDigrapResult[] = [];
-  for (let i = 0; i < out.length; i += 6) {
-    res.push({
-      param: out[i]!,
-      m: out[i + 1]!,
-      v: out[i + 2]!,
-      p: out[i + 3]!,
-      q: out[i + 4]!,
-      hyper: out[i + 5]!,
-    });
-  }
-  return res;
+  return named(groups, [...ADAM_OUT, 'pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES]);
 }
+
+const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;

@@ -1,0 +1,380 @@
+import {
+  carryOver,
+  type GradientTransformation,
+  type NameSelector,
+  nameMatcher,
+  type StateTree,
+  type TransformContext,
+  type UpdateResult,
+} from '@robust-ft/core';
+import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import { type FusedMethod, hasFusedKernel } from './kernels';
+import {
+  type AdamHyperparameters,
+  type FusedAdamResult,
+  fusedAdamWStep,
+  fusedDigrapStep,
+  fusedFtpStep,
+  fusedL2spStep,
+  fusedSpdStep,
+} from './ops';
+
+/**
+ * Drop-in fused versions of the package's composed transformations. Each wrapper keeps the composed
+ * transformation's label, `init` and state layout, so state, checkpoints and diagnostics are the same
+ * either way; `update` runs one batched fused kernel when the active backend has it and every tensor is
+ * float32, and otherwise (or with fused kernels disabled) the composed path, which is the oracle.
+ */
+
+type Tensors = Record<string, Tensor>;
+type Counts = Record<string, number>;
+interface AdamLike {
+  mu: Tensors;
+  nu: Tensors;
+  count: Counts;
+}
+
+type AdamOptions = Omit<AdamHyperparameters, 'learningRate'>;
+
+function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], names: string[]): boolean {
+  if (!hasFusedKernel(method)) return false;
+  for (const group of groups) {
+    for (const n of names) {
+      const t = group[n];
+      if (t && t.dtype !== 'float32') return false;
+    }
+  }
+  return true;
+}
+
+function anchorsOf(names: string[], ctx: TransformContext): Tensors {
+  const out: Tensors = {};
+  for (const n of names) out[n] = ctx.anchor(n);
+  return out;
+}
+
+/** Splits names into (excluded, projected) by a selector. */
+function split(names: string[], exclude: NameSelector | undefined): [string[], string[]] {
+  const excluded = nameMatcher(exclude);
+  const plain: string[] = [];
+  const rest: string[] = [];
+  for (const n of names) (exclude !== undefined && excluded(n) ? plain : rest).push(n);
+  return [plain, rest];
+}
+
+/** Plain Adam(W) for `names` with the shared moments; fills assign/mu/nu/count. */
+function adamInto(
+  names: string[],
+  grads: NamedTensorMap,
+  params: NamedTensorMap,
+  adam: AdamLike,
+  hp: AdamHyperparameters & { weightDecay: number },
+  into: { assign: NamedTensorMap; mu: Tensors; nu: Tensors; count: Counts },
+): void {
+  if (names.length === 0) return;
+  const items = names.map((n) => ({
+    param: params[n]!,
+    grad: grads[n]!,
+    m: adam.mu[n]!,
+    v: adam.nu[n]!,
+    count: (adam.count[n] ?? 0) + 1,
+  }));
+  fusedAdamWStep(items, hp).forEach((r, i) => {
+    const n = names[i]!;
+    into.assign[n] = r.param;
+    into.mu[n] = r.m;
+    into.nu[n] = r.v;
+    into.count[n] = items[i]!.count;
+  });
+}
+
+function adamResults(names: string[], results: FusedAdamResult[], counts: number[], into: AdamInto): void {
+  results.forEach((r, i) => {
+    const n = names[i]!;
+    into.assign[n] = r.param;
+    into.mu[n] = r.m;
+    into.nu[n] = r.v;
+    into.count[n] = counts[i]!;
+  });
+}
+
+interface AdamInto {
+  assign: NamedTensorMap;
+  mu: Tensors;
+  nu: Tensors;
+  count: Counts;
+}
+
+function emptyInto(): AdamInto {
+  return { assign: {}, mu: {}, nu: {}, count: {} };
+}
+
+function carriedAdam(prev: AdamLike, next: AdamInto, grads: NamedTensorMap): AdamLike {
+  return {
+    mu: carryOver(prev.mu, next.mu, grads),
+    nu: carryOver(prev.nu, next.nu, grads),
+    count: carryOver(prev.count, next.count, grads),
+  };
+}
+
+function wrap<S extends StateTree>(
+  composed: GradientTransformation<S>,
+  fused: (
+    grads: NamedTensorMap,
+    state: S,
+    params: NamedTensorMap,
+    ctx: TransformContext,
+  ) => UpdateResult<S> | null,
+): GradientTransformation<S> {
+  return {
+    label: composed.label,
+    init: (params) => composed.init(params),
+    update: (grads, state, params, ctx) =>
+      fused(grads, state, params, ctx) ?? composed.update(grads, state, params, ctx),
+  };
+}
+
+/** AdamW as `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`: state `{0: adam, 1, 2}`. */
+export function withFusedAdamW(
+  composed: GradientTransformation<StateTree>,
+  options: AdamOptions & { weightDecay: number },
+): GradientTransformation<StateTree> {
+  return wrap(composed, (grads, state, params, ctx) => {
+    const adam = state['0'] as unknown as AdamLike;
+    const names = Object.keys(grads);
+    if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
+    const into = emptyInto();
+    adamInto(names, grads, params, adam, { ...options, learningRate: ctx.learningRate }, into);
+    return {
+      updates: {},
+      assign: into.assign,
+      state: { ...state, '0': carriedAdam(adam, into, grads) as unknown as StateTree },
+    };
+  });
+}
+
+/** L2-SP as `chain(addL2spGradient, scaleByAdam, scaleByLearningRate)`: state `{0, 1: adam, 2}`. */
+export function withFusedL2sp(
+  composed: GradientTransformation<StateTree>,
+  options: AdamOptions & { alpha: number; exclude?: NameSelector },
+): GradientTransformation<StateTree> {
+  const { alpha, exclude, ...adamOptions } = options;
+  return wrap(composed, (grads, state, params, ctx) => {
+    const adam = state['1'] as unknown as AdamLike;
+    const names = Object.keys(grads);
+    const [plain, pulled] = alpha === 0 ? [names, []] : split(names, exclude);
+    const anchors = anchorsOf(pulled, ctx);
+    if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
+    if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
+    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const into = emptyInto();
+    adamInto(plain, grads, params, adam, { ...hp, weightDecay: 0 }, into);
+    if (pulled.length > 0) {
+      const counts = pulled.map((n) => (adam.count[n] ?? 0) + 1);
+      const items = pulled.map((n, i) => ({
+        param: params[n]!,
+        grad: grads[n]!,
+        m: adam.mu[n]!,
+        v: adam.nu[n]!,
+        anchor: anchors[n]!,
+        count: counts[i]!,
+      }));
+      adamResults(pulled, fusedL2spStep(items, { ...hp, alpha }), counts, into);
+    }
+    return {
+      updates: {},
+      assign: into.assign,
+      state: { ...state, '1': carriedAdam(adam, into, grads) as unknown as StateTree },
+    };
+  });
+}
+
+type SpdLike = AdamLike & { spdCondition: Tensors; spdRatio: Tensors };
+
+/** SPD (`spdTransformation`): state `{mu, nu, count, spdCondition, spdRatio}`; excluded names get Adam. */
+export function withFusedSpd<S extends StateTree>(
+  composed: GradientTransformation<S>,
+  options: AdamOptions & { weightDecay: number; exclude?: NameSelector },
+): GradientTransformation<S> {
+  const { weightDecay: lambda, exclude, ...adamOptions } = options;
+  return wrap(composed, (grads, state, params, ctx) => {
+    const s = state as unknown as SpdLike;
+    const names = Object.keys(grads);
+    const [plain, decayed] = split(names, exclude);
+    const anchors = anchorsOf(decayed, ctx);
+    if (!fusable('spd', [grads, params, s.mu, s.nu, anchors], names) || !hasFusedKernel('adamw')) return null;
+    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const into = emptyInto();
+    adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
+    const spdCondition: Tensors = {};
+    const spdRatio: Tensors = {};
+    if (decayed.length > 0) {
+      const counts = decayed.map((n) => (s.count[n] ?? 0) + 1);
+      const items = decayed.map((n, i) => ({
+        param: params[n]!,
+        grad: grads[n]!,
+        m: s.mu[n]!,
+        v: s.nu[n]!,
+        anchor: anchors[n]!,
+        count: counts[i]!,
+      }));
+      const results = fusedSpdStep(items, { ...hp, lambda });
+      adamResults(decayed, results, counts, into);
+      results.forEach((r, i) => {
+        spdCondition[decayed[i]!] = r.condition;
+        spdRatio[decayed[i]!] = r.ratio;
+      });
+    }
+    const next: SpdLike = {
+      ...carriedAdam(s, into, grads),
+      spdCondition: carryOver(s.spdCondition, spdCondition, grads),
+      spdRatio: carryOver(s.spdRatio, spdRatio, grads),
+    };
+    return { updates: {}, assign: into.assign, state: next as unknown as S };
+  });
+}
+
+interface FtpLike {
+  inner: StateTree;
+  ftp: { gamma: Tensors; gammaM: Tensors; gammaV: Tensors; cPrev: Tensors; rPrev: Tensors };
+  t: number;
+}
+
+/**
+ * FTP over the AdamW chain (`ftpTransformation(adamwTransformation(...))`, the reference AdamP): state
+ * `{inner: {0: adam, 1, 2}, ftp: {gamma, gammaM, gammaV, cPrev, rPrev}, t}`.
+ */
+export function withFusedFtp<S extends StateTree>(
+  composed: GradientTransformation<S>,
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+): GradientTransformation<S> {
+  const { weightDecay, k, exclude, ...adamOptions } = options;
+  return wrap(composed, (grads, state, params, ctx) => {
+    const s = state as unknown as FtpLike;
+    const adam = s.inner['0'] as unknown as AdamLike;
+    const names = Object.keys(grads);
+    const [plain, projected] = split(names, exclude);
+    const anchors = anchorsOf(projected, ctx);
+    if (!fusable('ftp', [grads, params, adam.mu, adam.nu, anchors], names) || !hasFusedKernel('adamw'))
+      return null;
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
+    const into = emptyInto();
+    adamInto(plain, grads, params, adam, hp, into);
+    const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
+    if (projected.length > 0) {
+      const f = s.ftp;
+      const counts = projected.map((n) => (adam.count[n] ?? 0) + 1);
+      const items = projected.map((n, i) => ({
+        param: params[n]!,
+        grad: grads[n]!,
+        m: adam.mu[n]!,
+        v: adam.nu[n]!,
+        anchor: anchors[n]!,
+        count: counts[i]!,
+        cPrev: f.cPrev[n] ?? null,
+        rPrev: f.rPrev[n] ?? null,
+        gamma: f.gamma[n] ?? null,
+        gammaM: f.gammaM[n] ?? null,
+        gammaV: f.gammaV[n] ?? null,
+      }));
+      const results = fusedFtpStep(items, { ...hp, k, t: s.t });
+      adamResults(projected, results, counts, into);
+      results.forEach((r, i) => {
+        const n = projected[i]!;
+        next.gamma[n] = r.gamma;
+        next.gammaM[n] = r.gammaM;
+        next.gammaV[n] = r.gammaV;
+        next.cPrev[n] = r.cPrev;
+        next.rPrev[n] = r.rPrev;
+      });
+    }
+    const ftp = {
+      gamma: carryOver(s.ftp.gamma, next.gamma, grads),
+      gammaM: carryOver(s.ftp.gammaM, next.gammaM, grads),
+      gammaV: carryOver(s.ftp.gammaV, next.gammaV, grads),
+      cPrev: carryOver(s.ftp.cPrev, next.cPrev, grads),
+      rPrev: carryOver(s.ftp.rPrev, next.rPrev, grads),
+    };
+    const out: FtpLike = {
+      inner: { ...s.inner, '0': carriedAdam(adam, into, grads) as unknown as StateTree },
+      ftp,
+      t: s.t + 1,
+    };
+    return { updates: {}, assign: into.assign, state: out as unknown as S };
+  });
+}
+
+const DIGRAP_TENSOR_KEYS = [
+  'digrapDot',
+  'lossStrength',
+  'regStrength',
+  'lossM',
+  'lossV',
+  'regM',
+  'regV',
+  'pPrev',
+  'qPrev',
+] as const;
+type DigrapKey = (typeof DIGRAP_TENSOR_KEYS)[number];
+type DigrapLike = AdamLike & Record<DigrapKey, Tensors> & { lrPrev: Counts; t: number };
+
+/**
+ * DiGraP with trainable strengths (`digrapTransformation`): state `{mu, nu, count, digrapDot,
+ * lossStrength, regStrength, lossM, lossV, regM, regV, pPrev, qPrev, lrPrev, t}`. The fixed-strength
+ * mode has no fused kernel: pass `trainableStrength: false` and the composed path always runs.
+ */
+export function withFusedDigrap<S extends StateTree>(
+  composed: GradientTransformation<S>,
+  options: AdamOptions & { weightDecay: number; trainableStrength: boolean; exclude?: NameSelector },
+): GradientTransformation<S> {
+  const { weightDecay: lambda, trainableStrength, exclude, ...adamOptions } = options;
+  if (!trainableStrength) return composed;
+  return wrap(composed, (grads, state, params, ctx) => {
+    const s = state as unknown as DigrapLike;
+    const names = Object.keys(grads);
+    const [plain, projected] = split(names, exclude);
+    const anchors = anchorsOf(projected, ctx);
+    if (!fusable('digrap', [grads, params, s.mu, s.nu, anchors], names) || !hasFusedKernel('adamw'))
+      return null;
+    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const into = emptyInto();
+    adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
+    const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;
+    const lrPrev: Counts = {};
+    if (projected.length > 0) {
+      const counts = projected.map((n) => (s.count[n] ?? 0) + 1);
+      const items = projected.map((n, i) => ({
+        param: params[n]!,
+        grad: grads[n]!,
+        m: s.mu[n]!,
+        v: s.nu[n]!,
+        anchor: anchors[n]!,
+        count: counts[i]!,
+        pPrev: s.pPrev[n] ?? null,
+        qPrev: s.qPrev[n] ?? null,
+        lossStrength: s.lossStrength[n] ?? null,
+        regStrength: s.regStrength[n] ?? null,
+        lossM: s.lossM[n] ?? null,
+        lossV: s.lossV[n] ?? null,
+        regM: s.regM[n] ?? null,
+        regV: s.regV[n] ?? null,
+        lrPrev: s.lrPrev[n] ?? 0,
+      }));
+      const results = fusedDigrapStep(items, { ...hp, lambda, t: s.t });
+      adamResults(projected, results, counts, into);
+      results.forEach((r, i) => {
+        const n = projected[i]!;
+        next.digrapDot[n] = r.dot;
+        for (const key of DIGRAP_TENSOR_KEYS) if (key !== 'digrapDot') next[key][n] = r[key];
+        lrPrev[n] = ctx.learningRate;
+      });
+    }
+    const out = {
+      ...carriedAdam(s, into, grads),
+      ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, carryOver(s[key], next[key], grads)])),
+      lrPrev: carryOver(s.lrPrev, lrPrev, grads),
+      t: s.t + 1,
+    };
+    return { updates: {}, assign: into.assign, state: out as unknown as S };
+  });
+}
