@@ -1,0 +1,97 @@
+/**
+ * Files the site serves that live elsewhere in the repo, copied in when the config loads (for both
+ * `vitepress dev` and `vitepress build`), into git-ignored folders:
+ * - tfjs' wasm binaries → public/tfjs-wasm/ (the wasm backend fetches them from the site, not a CDN);
+ * - apps/bench/report/ → benchmark/report/ plus the generated benchmark/_report.md the page includes;
+ * - the bench's pre-trained digits model and data → public/demo/ for the live demo.
+ * A missing bench report or model is not an error: the pages then say how to produce them.
+ */
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+export interface SiteAssetsReport {
+  wasmFiles: number;
+  benchReport: boolean;
+  demoFiles: string[];
+}
+
+function copyTree(from: string, to: string, keep: (file: string) => boolean): string[] {
+  const copied: string[] = [];
+  for (const entry of readdirSync(from, { recursive: true, encoding: 'utf8' })) {
+    const source = join(from, entry);
+    if (!statSync(source).isFile() || !keep(entry)) continue;
+    mkdirSync(dirname(join(to, entry)), { recursive: true });
+    copyFileSync(source, join(to, entry));
+    copied.push(entry);
+  }
+  return copied;
+}
+
+export function prepareSiteAssets(docsRoot: string, srcDir: string): SiteAssetsReport {
+  const repoRoot = resolve(docsRoot, '../..');
+  const publicDir = join(srcDir, 'public');
+
+  const wasmDist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  const wasmOut = join(publicDir, 'tfjs-wasm');
+  rmSync(wasmOut, { recursive: true, force: true });
+  const wasmFiles = copyTree(join(wasmDist, 'dist'), wasmOut, (f) => !f.includes('/') && f.endsWith('.wasm'));
+
+  const benchReport = copyBenchReport(join(repoRoot, 'apps/bench/report'), join(srcDir, 'benchmark'));
+
+  const demoOut = join(publicDir, 'demo');
+  rmSync(demoOut, { recursive: true, force: true });
+  const demoFiles: string[] = [];
+  for (const folder of ['assets', 'data']) {
+    const from = join(repoRoot, 'apps/bench', folder);
+    if (existsSync(from)) {
+      demoFiles.push(...copyTree(from, join(demoOut, folder), () => true).map((f) => `${folder}/${f}`));
+    }
+  }
+  return { wasmFiles: wasmFiles.length, benchReport, demoFiles };
+}
+
+const REPORT_MISSING = `::: warning The benchmark report has not been produced yet
+The site copies \`apps/bench/report/\` when it is built. Produce it with \`pnpm bench\` at the
+repository root (a few minutes on a laptop CPU), then rebuild the docs with \`pnpm docs:build\`.
+:::
+`;
+
+/** Copies report.md and its plots next to the benchmark page; relative links keep working there. */
+function copyBenchReport(reportDir: string, pageDir: string): boolean {
+  const out = join(pageDir, 'report');
+  rmSync(out, { recursive: true, force: true });
+  const include = join(pageDir, '_report.md');
+  const source = join(reportDir, 'report.md');
+  if (!existsSync(source)) {
+    writeFileSync(include, REPORT_MISSING);
+    return false;
+  }
+  copyTree(reportDir, out, (f) => /\.(svg|png|json|html|csv)$/.test(f));
+  const prefix = relative(pageDir, out);
+  // Images and links in report.md are relative to the report folder; re-root them at the page.
+  const markdown = readFileSync(source, 'utf8')
+    .replace(
+      /(!?\[[^\]]*\]\()(?!https?:|\/|#)([^)\s]+)/g,
+      (_, head: string, path: string) => `${head}./${prefix}/${path}`,
+    )
+    .replace(
+      /(<img[^>]*\ssrc=")(?!https?:|\/|#)([^"]+)/g,
+      (_, head: string, path: string) => `${head}./${prefix}/${path}`,
+    )
+    // Headings of the report sit under the page's own heading.
+    .replace(/^(#{1,5}) /gm, '#$1 ');
+  writeFileSync(include, markdown);
+  return true;
+}
