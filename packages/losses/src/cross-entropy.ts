@@ -9,7 +9,7 @@ export type Reduction = 'mean' | 'none';
 
 /** −Σ_j T_ij · log_softmax(L_i)_j per row `[N]`; targets may be soft and need not sum to one. */
 export function softCrossEntropyPerRow(logits: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1)));
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1)) as tf.Tensor1D);
 }
 
 /** Mean over rows of the soft-target cross-entropy (the reference's `cross_entropy(..., 'mean')`). */

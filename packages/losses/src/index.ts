@@ -1,4 +1,12 @@
 export {
+  type AdversarialLossOptions,
+  type Attack,
+  adversarialTrainingLoss,
+  type TradesOptions,
+  tradesLoss,
+  tradesLossFromLogits,
+} from './adversarial';
+export {
   type ClipContrastiveOptions,
   clipContrastive,
   clipContrastiveLoss,
@@ -6,7 +14,32 @@ export {
   resolveLogitScale,
   symmetricContrastiveLoss,
 } from './clip-contrastive';
+export {
+  type ConsistencyOptions,
+  type ConsistencyRegularizerConfig,
+  consistencyLoss,
+  consistencyRegularizer,
+} from './consistency';
 export { labelCrossEntropy, type Reduction, softCrossEntropy, softCrossEntropyPerRow } from './cross-entropy';
+export {
+  cosineDistance,
+  type DivergenceOptions,
+  jsDivergence,
+  klDivergence,
+  klFromLogProbs,
+  logitMse,
+  OUTPUT_DISTANCES,
+  type OutputDistance,
+  outputDistance,
+  symmetricKlDivergence,
+} from './divergences';
+export {
+  type BatchModel,
+  type FunctionSpaceRegularizer,
+  type FunctionSpaceRegularizerConfig,
+  functionSpaceRegularizer,
+  type ViewFn,
+} from './function-space';
 export { flipBatch, type GeodesicMixupOptions, geodesicAngle, geodesicMixup } from './geodesic-mixup';
 export { type M2mixLogits, type M2mixOptions, m2mixLogits, m2mixLoss } from './m2mix';
 export {

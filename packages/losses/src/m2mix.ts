@@ -1,4 +1,4 @@
-import { assertPositive } from '@robust-ft/core';
+import { assertOneOf, assertPositive } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
@@ -8,6 +8,16 @@ import { assertEmbeddingPair, assertLambda, DEFAULT_UNIT_NORM_TOLERANCE } from '
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
   temperature?: number;
+  /**
+   * Scale of the diagonal (positive) logits. Default 1/temperature, as in `main.py`. The README's
+   * OpenCLIP preview uses the model's logit scale here and `m_tau` (= 1/temperature) off the diagonal.
+   */
+  positiveScale?: number;
+  /**
+   * How the image-row and text-row losses are combined: 'sum' (`main.py`'s `clip_loss2`, default) or
+   * 'mean' (the README's OpenCLIP preview).
+   */
+  combineDirections?: 'sum' | 'mean';
   /** Identical/antipodal threshold of the geodesic mixup. Default 1e-4. */
   epsilon?: number;
   /** Check shapes, finiteness and unit-norm rows first. Default true. */
@@ -17,9 +27,9 @@ export interface M2mixOptions {
 }
 
 export interface M2mixLogits {
-  /** `[N, N]`: ⟨img_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩/τ₂ on it. */
+  /** `[N, N]`: ⟨img_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩·positiveScale on it. */
   perImage: tf.Tensor2D;
-  /** `[N, N]`: ⟨txt_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩/τ₂ on it. */
+  /** `[N, N]`: ⟨txt_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩·positiveScale on it. */
   perText: tf.Tensor2D;
 }
 
@@ -36,6 +46,8 @@ export function m2mixLogits(
 ): M2mixLogits {
   const { temperature = 0.07, epsilon = 1e-4, validate = true } = options;
   assertPositive('options.temperature', temperature);
+  const positiveScale = options.positiveScale ?? 1 / temperature;
+  assertPositive('options.positiveScale', positiveScale);
   assertLambda('lambda', lambda);
   if (validate) {
     assertEmbeddingPair(image, text, {
@@ -48,9 +60,9 @@ export function m2mixLogits(
     const negatives = geodesicMixup(image, text, lambda, { epsilon, validate: false });
     const eye = identityTargets(n);
     const offDiagonal = tf.sub(1, eye);
-    const positives = tf.mul(eye, tf.sum(tf.mul(image, text), 1, true));
+    const positives = tf.mul(tf.mul(eye, positiveScale), tf.sum(tf.mul(image, text), 1, true));
     const withPositives = (x: tf.Tensor2D) =>
-      tf.div(tf.add(positives, tf.mul(offDiagonal, tf.matMul(x, negatives, false, true))), temperature);
+      tf.add(positives, tf.div(tf.mul(offDiagonal, tf.matMul(x, negatives, false, true)), temperature));
     return [withPositives(image), withPositives(text)] as tf.Tensor2D[];
   });
   return { perImage: perImage!, perText: perText! };
@@ -58,7 +70,8 @@ export function m2mixLogits(
 
 /**
  * The m²-mix term: `CE(perImage, I) + CE(perText, I)` over the m2mixLogits — the SUM of the two
- * directions (the reference's `clip_loss2`), not their average. It contains only mixed negatives; the
+ * directions (the reference's `clip_loss2`), not their average (`combineDirections: 'mean'` gives the
+ * README preview's average). It contains only mixed negatives; the
  * original negatives enter through the base CLIP loss it is added to.
  */
 export function m2mixLoss(
@@ -67,10 +80,12 @@ export function m2mixLoss(
   lambda: number,
   options: M2mixOptions = {},
 ): tf.Scalar {
+  assertOneOf('options.combineDirections', options.combineDirections ?? 'sum', ['sum', 'mean']);
   const { perImage, perText } = m2mixLogits(image, text, lambda, options);
   return tf.tidy(() => {
     const eye = identityTargets(image.shape[0]);
-    const loss = tf.add(softCrossEntropy(perImage, eye), softCrossEntropy(perText, eye)) as tf.Scalar;
+    const sum = tf.add(softCrossEntropy(perImage, eye), softCrossEntropy(perText, eye));
+    const loss = (options.combineDirections === 'mean' ? tf.mul(0.5, sum) : sum) as tf.Scalar;
     perImage.dispose();
     perText.dispose();
     return loss;

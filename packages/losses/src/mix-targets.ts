@@ -24,8 +24,8 @@ export function flippedIdentity(n: number): tf.Tensor2D {
 export function unimodalMixTargets(n: number, lambda: number): tf.Tensor2D {
   const values = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
-    values[i * n + i] += lambda;
-    values[i * n + (n - 1 - i)] += 1 - lambda;
+    values[i * n + i] = values[i * n + i]! + lambda;
+    values[i * n + (n - 1 - i)] = values[i * n + (n - 1 - i)]! + (1 - lambda);
   }
   return tf.tensor2d(values, [n, n]);
 }
@@ -37,8 +37,8 @@ export function unimodalMixTargets(n: number, lambda: number): tf.Tensor2D {
 export function bimodalMixTargets(n: number): tf.Tensor2D {
   const values = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
-    values[i * n + i] += 1;
-    values[i * n + (n - 1 - i)] += 1;
+    values[i * n + i] = values[i * n + i]! + 1;
+    values[i * n + (n - 1 - i)] = values[i * n + (n - 1 - i)]! + 1;
   }
   return tf.tensor2d(values, [n, n]);
 }

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * one without reading the values back to the host.
  */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const op = tf.customGrad((input: tf.Tensor) => ({
-    value: tf.clone(input),
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
     gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
   }));
   return op(x) as T;

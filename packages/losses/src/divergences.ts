@@ -1,0 +1,158 @@
+import { assertPositive, RobustFtError, shapeToString } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Reduction } from './cross-entropy';
+import { assertBatchMatrix } from './validate-inputs';
+
+/**
+ * Distances between two models' outputs on the same inputs `[N, K]` (logits) or `[N, D]` (features).
+ * Per-sample values are reduced by the mean over the batch unless `reduction: 'none'`. The first
+ * argument is the target side where the distance is asymmetric (KL(p‖q) with p from `target`).
+ */
+
+export interface DivergenceOptions {
+  /** Softmax temperature T for the distribution distances; the result is scaled by T² (Hinton et al.). Default 1. */
+  temperature?: number;
+  reduction?: Reduction;
+  /** Check shapes and finiteness first (reads values back). Default true. */
+  validate?: boolean;
+}
+
+function checkPair(
+  target: tf.Tensor,
+  prediction: tf.Tensor,
+  validate: boolean,
+  names: [string, string],
+): void {
+  if (!validate) return;
+  assertBatchMatrix(names[0], target, 1);
+  assertBatchMatrix(names[1], prediction, 1);
+  if (target.shape[0] !== prediction.shape[0] || target.shape[1] !== prediction.shape[1]) {
+    throw new RobustFtError(
+      'SHAPE_MISMATCH',
+      `${names[1]} has shape ${shapeToString(prediction.shape)} but ${names[0]} has shape ${shapeToString(target.shape)}`,
+      { argument: names[1], expected: `shape ${shapeToString(target.shape)}` },
+    );
+  }
+}
+
+function reduce(perSample: tf.Tensor1D, reduction: Reduction): tf.Tensor {
+  return reduction === 'mean' ? tf.mean(perSample) : perSample;
+}
+
+/** Σ_j exp(lp)_j (lp_j − lq_j) per row from log-probabilities: KL(p‖q). Finite when p underflows to 0. */
+export function klFromLogProbs(logP: tf.Tensor2D, logQ: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1));
+}
+
+/**
+ * KL(softmax(target/T) ‖ softmax(prediction/T))·T² — with `target` the frozen teacher this is the
+ * distillation direction: the student is penalised for putting little mass where the teacher puts much.
+ */
+export function klDivergence(
+  targetLogits: tf.Tensor2D,
+  predictionLogits: tf.Tensor2D,
+  options: DivergenceOptions = {},
+): tf.Tensor {
+  const { temperature = 1, reduction = 'mean', validate = true } = options;
+  assertPositive('options.temperature', temperature);
+  checkPair(targetLogits, predictionLogits, validate, ['targetLogits', 'predictionLogits']);
+  return tf.tidy(() => {
+    const kl = klFromLogProbs(
+      tf.logSoftmax(tf.div<tf.Tensor2D>(targetLogits, temperature)),
+      tf.logSoftmax(tf.div<tf.Tensor2D>(predictionLogits, temperature)),
+    );
+    return reduce(tf.mul(kl, temperature * temperature), reduction);
+  });
+}
+
+/** ½(KL(a‖b) + KL(b‖a))·T², the mean of the two directions (half of Jeffreys' divergence). */
+export function symmetricKlDivergence(
+  logitsA: tf.Tensor2D,
+  logitsB: tf.Tensor2D,
+  options: DivergenceOptions = {},
+): tf.Tensor {
+  const { temperature = 1, reduction = 'mean', validate = true } = options;
+  assertPositive('options.temperature', temperature);
+  checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
+  return tf.tidy(() => {
+    const la = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsA, temperature));
+    const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsB, temperature));
+    const sym = tf.mul(0.5, tf.add(klFromLogProbs(la, lb), klFromLogProbs(lb, la)));
+    return reduce(tf.mul(sym, temperature * temperature) as tf.Tensor1D, reduction);
+  });
+}
+
+/**
+ * Jensen–Shannon divergence ½KL(a‖m) + ½KL(b‖m), m = ½(p_a + p_b), times T². Bounded by ln 2·T².
+ * log m is taken as logsumexp(log p_a, log p_b) − ln 2, which stays finite where both p underflow.
+ */
+export function jsDivergence(
+  logitsA: tf.Tensor2D,
+  logitsB: tf.Tensor2D,
+  options: DivergenceOptions = {},
+): tf.Tensor {
+  const { temperature = 1, reduction = 'mean', validate = true } = options;
+  assertPositive('options.temperature', temperature);
+  checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
+  return tf.tidy(() => {
+    const la = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsA, temperature));
+    const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsB, temperature));
+    const lm = tf.sub(tf.logSumExp(tf.stack([la, lb]), 0), Math.LN2) as tf.Tensor2D;
+    const js = tf.mul(0.5, tf.add(klFromLogProbs(la, lm), klFromLogProbs(lb, lm)));
+    return reduce(tf.mul(js, temperature * temperature) as tf.Tensor1D, reduction);
+  });
+}
+
+/** Mean squared difference of logits, averaged over classes per sample. */
+export function logitMse(
+  logitsA: tf.Tensor2D,
+  logitsB: tf.Tensor2D,
+  options: Omit<DivergenceOptions, 'temperature'> = {},
+) {
+  const { reduction = 'mean', validate = true } = options;
+  checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
+  return tf.tidy(() => reduce(tf.mean(tf.square(tf.sub(logitsA, logitsB)), 1), reduction));
+}
+
+/**
+ * 1 − cos(a_i, b_i) per sample, for feature vectors. Norms are floored at 1e-12 so a zero feature gives
+ * distance 1 (cosine 0), not NaN.
+ */
+export function cosineDistance(
+  featuresA: tf.Tensor2D,
+  featuresB: tf.Tensor2D,
+  options: Omit<DivergenceOptions, 'temperature'> = {},
+) {
+  const { reduction = 'mean', validate = true } = options;
+  checkPair(featuresA, featuresB, validate, ['featuresA', 'featuresB']);
+  return tf.tidy(() => {
+    const norm = (x: tf.Tensor2D) => tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1), 1e-24));
+    const cos = tf.div(tf.sum(tf.mul(featuresA, featuresB), 1), tf.mul(norm(featuresA), norm(featuresB)));
+    return reduce(tf.sub(1, cos) as tf.Tensor1D, reduction);
+  });
+}
+
+export type OutputDistance = 'kl' | 'symmetric-kl' | 'js' | 'mse' | 'cosine';
+
+/** Dispatch by name; `target` is the first argument (the teacher for 'kl'). */
+export function outputDistance(
+  distance: OutputDistance,
+  target: tf.Tensor2D,
+  prediction: tf.Tensor2D,
+  options: DivergenceOptions = {},
+): tf.Tensor {
+  switch (distance) {
+    case 'kl':
+      return klDivergence(target, prediction, options);
+    case 'symmetric-kl':
+      return symmetricKlDivergence(target, prediction, options);
+    case 'js':
+      return jsDivergence(target, prediction, options);
+    case 'mse':
+      return logitMse(target, prediction, options);
+    case 'cosine':
+      return cosineDistance(target, prediction, options);
+  }
+}
+
+export const OUTPUT_DISTANCES: readonly OutputDistance[] = ['kl', 'symmetric-kl', 'js', 'mse', 'cosine'];
