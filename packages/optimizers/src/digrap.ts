@@ -28,6 +28,7 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
+import { withMaps } from './state-maps';
 
 /** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
 const DIGRAP_EPS = 1e-8;
@@ -247,7 +248,8 @@ export function digrapTransformation(
       }
       return s;
     },
-    update(grads, state, params, ctx) {
+    update(grads, saved, params, ctx) {
+      const state = withMaps(saved, ['mu', 'nu', 'count', 'lrPrev', ...tensorKeys]);
       const updates: NamedTensorMap = {};
       const next = Object.fromEntries(tensorKeys.map((k) => [k, {} as Record<string, Tensor>])) as Record<
         (typeof tensorKeys)[number],

@@ -29,6 +29,7 @@ import {
 } from './options';
 import { rowL1, rowShape } from './row-norms';
 import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
+import { withMaps } from './state-maps';
 
 /** FTP's fixed constants (reference `FTP.__init__`): norm epsilon and lower clip of γ, initial γ. */
 const FTP_EPS = 1e-8;
@@ -140,7 +141,9 @@ export function ftpTransformation(
       }
       return { inner: inner.init(params) as StateTree, ftp, t: 1 };
     },
-    update(grads, state, params, ctx) {
+    update(grads, saved, params, ctx) {
+      const state = withMaps(saved, ['inner', 'ftp']);
+      state.ftp = withMaps(state.ftp, ['gamma', 'gammaM', 'gammaV', 'cPrev', 'rPrev']);
       const r = inner.update(grads, state.inner, params, ctx);
       if (r.assign) {
         throw new RobustFtError(

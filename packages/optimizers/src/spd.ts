@@ -24,6 +24,7 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
+import { withMaps } from './state-maps';
 
 export interface SpdTransformOptions extends AdamMomentOptions {
   /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is plain Adam. */
@@ -108,7 +109,8 @@ export function spdTransformation(options: SpdTransformOptions = {}): GradientTr
       }
       return s;
     },
-    update(grads, state, params, ctx) {
+    update(grads, saved, params, ctx) {
+      const state = withMaps(saved, ['mu', 'nu', 'count', 'spdCondition', 'spdRatio']);
       const assign: NamedTensorMap = {};
       const mu: Record<string, Tensor> = {};
       const nu: Record<string, Tensor> = {};

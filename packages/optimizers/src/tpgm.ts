@@ -31,6 +31,7 @@ import {
 } from './options';
 import { rowL1 } from './row-norms';
 import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
+import { withMaps } from './state-maps';
 
 /** TPGM's fixed epsilon (in the ratio only) and lower clip of γ. */
 const TPGM_EPS = 1e-8;
@@ -168,7 +169,8 @@ export function tpgmTransformation(
       }
       return s;
     },
-    update(grads, state, params, ctx) {
+    update(grads, saved, params, ctx) {
+      const state = withMaps(saved, ['inner', 'constraint', 'gammaM', 'gammaV', 'gammaCount', 'started']);
       const r = inner.update(grads, state.inner, params, ctx);
       if (r.assign)
         throw new RobustFtError(
