@@ -88,7 +88,7 @@ describe('saveOptimizerState / loadOptimizerState', () => {
     await loadOptimizerState(restored, dir);
     restored.minimize(loss);
     const got = Array.from(w.dataSync());
-    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
     // Negative control: a fresh Adam (no restored moments) lands somewhere measurably different.
     w.assign(tf.tensor1d(Array.from(saved)));
     const fresh = tf.train.adam(0.1);
