@@ -7,10 +7,6 @@ function finiteRows(value: Golden): boolean[] {
   return (value as Golden[]).map((row) => flat(row).every(Number.isFinite));
 }
 
-function rowNorms(t: tf.Tensor2D): number[] {
-  return tf.tidy(() => Array.from(tf.norm(t, 'euclidean', 1).dataSync()));
-}
-
 /** A guarded row: the reference is NaN or not unit-norm; ours must be finite, unit-norm and `expected`. */
 function guardedRow(name: string, ours: number[], expected: number[], note: string): CaseResult {
   const norm = Math.sqrt(ours.reduce((s, v) => s + v * v, 0));

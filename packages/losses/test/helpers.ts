@@ -1,0 +1,34 @@
+import { createRng } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Unit-norm rows drawn from a seeded normal (test inputs only). */
+export function unitRows(n: number, d: number, seed: number): tf.Tensor2D {
+  const rng = createRng(seed);
+  const values = Array.from({ length: n * d }, () => rng.normal());
+  return tf.tidy(() => {
+    const x = tf.tensor2d(values, [n, d]);
+    return tf.div(x, tf.norm(x, 'euclidean', 1, true)) as tf.Tensor2D;
+  });
+}
+
+export function randomMatrix(n: number, d: number, seed: number, scale = 1): tf.Tensor2D {
+  const rng = createRng(seed);
+  return tf.tensor2d(
+    Array.from({ length: n * d }, () => scale * rng.normal()),
+    [n, d],
+  );
+}
+
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/** Runs `fn` and returns the RobustFtError it throws (fails the test when it does not throw). */
+export function caught(fn: () => unknown): { code: string; argument: string | undefined; message: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code: string; argument: string | undefined; message: string };
+  }
+  throw new Error('expected a RobustFtError, nothing was thrown');
+}
