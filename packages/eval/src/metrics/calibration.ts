@@ -28,7 +28,7 @@ export interface EceOptions {
 
 /** Binned expected calibration error of the max-softmax confidence. */
 export function expectedCalibrationError(
-  scores: Tensor,
+  scores: tf.Tensor,
   labels: Labels,
   options: EceOptions = {},
 ): CalibrationReport {
