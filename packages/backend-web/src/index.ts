@@ -24,5 +24,5 @@ export {
   WEB_BACKENDS,
   type WebBackendName,
 } from './select-backend';
-export { type UseBestBackendOptions, useBestBackend } from './use-best-backend';
+export { type BackendDescription, type UseBestBackendOptions, useBestBackend } from './use-best-backend';
 export { type WasmFileMap, type WebCandidateOptions, webCandidates } from './web-candidates';

@@ -7,13 +7,16 @@ export type WebBackendName = (typeof WEB_BACKENDS)[number];
 /** Where log lines go. `console` fits; tests inject a recorder. */
 export interface BackendLogger {
   info(message: string): void;
+  warn?(message: string): void;
 }
 
 /** The outcome of a selection: the backend now active, and why each better one was passed over. */
 export interface BackendChoice {
   name: WebBackendName;
-  /** One entry per candidate tried before `name` (or left out), in order: why it was skipped. */
+  /** One entry per candidate tried before `name`, in order: why it was skipped. */
   reasons: Partial<Record<WebBackendName, string>>;
+  /** Kernels added or replaced on the chosen backend (by `prepare`). */
+  patchedKernels: string[];
 }
 
 /**
@@ -24,7 +27,8 @@ export interface BackendChoice {
 export interface BackendCandidate {
   name: WebBackendName;
   check(context: { forced: boolean }): Promise<string | null>;
-  activate(): Promise<void>;
+  /** Resolves to the names of kernels added or replaced while preparing the backend. */
+  activate(): Promise<string[]>;
 }
 
 export interface SelectOptions {
@@ -32,15 +36,20 @@ export interface SelectOptions {
   forced?: WebBackendName | undefined;
   /** Where the forced choice came from, named in errors (e.g. `options.backend` or `?backend=`). */
   forcedBy?: string;
-  logger?: BackendLogger | false;
+  /** Receives the one line describing the choice; `null` silences it. Default `console`. */
+  logger?: BackendLogger | null;
 }
 
-/** Validates a backend name from user input (option, query string); `'auto'` and empty mean no forcing. */
+/**
+ * Validates a backend name from user input (option, query string), ignoring case and surrounding
+ * space; `'auto'` and empty mean no forcing.
+ */
 export function parseBackendName(value: unknown, argument: string): WebBackendName | undefined {
-  if (value === undefined || value === null || value === '' || value === 'auto') return undefined;
-  if (typeof value === 'string' && (WEB_BACKENDS as readonly string[]).includes(value)) {
-    return value as WebBackendName;
-  }
+  if (value === undefined || value === null) return undefined;
+  const name = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  if (name === '' || name === 'auto') return undefined;
+  if (name !== undefined && (WEB_BACKENDS as readonly string[]).includes(name)) return name as WebBackendName;
+  if (name === 'webgl2') return 'webgl';
   throw invalidArgument(
     argument,
     `one of ${[...WEB_BACKENDS, 'auto'].map((n) => `'${n}'`).join(', ')}`,
@@ -67,8 +76,8 @@ export async function selectBackend(
   if (forced !== undefined && order.length === 0) {
     throw new RobustFtError(
       'BACKEND_UNAVAILABLE',
-      `backend '${forced}' (forced by ${options.forcedBy ?? 'options.backend'}) is not among the candidates ${candidates.map((c) => c.name).join(', ')}`,
-      { argument: options.forcedBy ?? 'options.backend' },
+      `backend '${forced}' (forced by ${options.forcedBy ?? 'options.force'}) is not among the candidates ${candidates.map((c) => c.name).join(', ')}`,
+      { argument: options.forcedBy ?? 'options.force' },
     );
   }
   for (const candidate of order) {
@@ -77,9 +86,9 @@ export async function selectBackend(
     try {
       reason = await candidate.check({ forced: forced !== undefined });
       if (reason === null) {
-        await candidate.activate();
-        const choice = { name: candidate.name, reasons };
-        log(options.logger, choice, forced);
+        const patchedKernels = await candidate.activate();
+        const choice = { name: candidate.name, reasons, patchedKernels };
+        log(options.logger, choice, forced === undefined ? undefined : (options.forcedBy ?? 'options.force'));
         return choice;
       }
     } catch (error) {
@@ -89,8 +98,8 @@ export async function selectBackend(
     if (forced !== undefined) {
       throw new RobustFtError(
         'BACKEND_UNAVAILABLE',
-        `backend '${forced}' was forced by ${options.forcedBy ?? 'options.backend'} but cannot start: ${reason}`,
-        { argument: options.forcedBy ?? 'options.backend', cause },
+        `backend '${forced}' was forced by ${options.forcedBy ?? 'options.force'} but cannot start: ${reason}`,
+        { argument: options.forcedBy ?? 'options.force', cause },
       );
     }
     reasons[candidate.name] = reason;
@@ -103,10 +112,21 @@ export async function selectBackend(
   );
 }
 
-function log(logger: BackendLogger | false | undefined, choice: BackendChoice, forced: unknown): void {
-  if (logger === false) return;
-  const skipped = Object.entries(choice.reasons).map(([n, r]) => `${n} skipped: ${r}`);
-  const how = forced === undefined ? 'selected' : 'forced';
-  const tail = skipped.length > 0 ? ` (${skipped.join('; ')})` : '';
-  (logger ?? console).info(`robust-ft: using the ${choice.name} backend, ${how}${tail}`);
+let lastLogged: string | undefined;
+
+/** One line per distinct decision: repeated calls that reach the same choice stay quiet. */
+function log(
+  logger: BackendLogger | null | undefined,
+  choice: BackendChoice,
+  forcedBy: string | undefined,
+): void {
+  if (logger === null) return;
+  const skipped = Object.entries(choice.reasons).map(([n, r]) => `${n}: ${r}`);
+  const line =
+    `robust-ft: using backend '${choice.name}'${forcedBy === undefined ? '' : ` (forced by ${forcedBy})`}` +
+    (choice.patchedKernels.length > 0 ? ` with training kernels [${choice.patchedKernels.join(', ')}]` : '') +
+    (skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '');
+  if (line === lastLogged) return;
+  lastLogged = line;
+  (logger ?? console).info(line);
 }

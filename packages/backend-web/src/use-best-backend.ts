@@ -1,7 +1,7 @@
 import { invalidArgument } from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   type BackendCandidate,
-  type BackendChoice,
   type BackendLogger,
   parseBackendName,
   selectBackend,
@@ -11,21 +11,37 @@ import {
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
 export interface UseBestBackendOptions extends WebCandidateOptions {
-  /**
-   * Force one backend (`'auto'` or absent: choose). A forced backend that cannot start throws
-   * `BACKEND_UNAVAILABLE` rather than falling back, so a misconfigured page fails loudly.
-   */
-  backend?: WebBackendName | 'auto';
-  /**
-   * The page query parameter that may force a backend when `backend` is not given, e.g.
-   * `?backend=wasm` (the browser's counterpart of `ROBUST_FT_BACKEND`). Default `'backend'`; `false`
-   * ignores the URL.
-   */
-  queryParam?: string | false;
-  /** Which backends to consider, in order. Default `['webgpu', 'webgl', 'wasm', 'cpu']`. */
+  /** Candidates to try, in order. Default: all of `WEB_BACKENDS` (webgpu, webgl, wasm, cpu). */
   candidates?: readonly WebBackendName[];
-  /** Receives the one line describing the choice. Default `console`; `false` silences it. */
-  logger?: BackendLogger | false;
+  /**
+   * Force one backend (`'auto'` or empty: choose). A forced backend that cannot start throws
+   * `BACKEND_UNAVAILABLE` instead of falling back, so a misconfigured page fails loudly. Default: the
+   * page's `?backend=` query parameter (see `queryParam`).
+   */
+  force?: string;
+  /**
+   * The query parameter read when `force` is not given: the browser's counterpart of Node's
+   * `ROBUST_FT_BACKEND`. Default `'backend'`; `null` ignores the URL.
+   */
+  queryParam?: string | null;
+  /** Where the one-line choice is reported; `null` silences it. Default: `console`. */
+  logger?: BackendLogger | null;
+}
+
+/** What `useBestBackend` chose; the same shape as `@robust-ft/backend-node`'s description. */
+export interface BackendDescription {
+  /** The robust-ft candidate that was chosen. */
+  name: WebBackendName;
+  /** `tf.getBackend()` after selection. */
+  tfBackend: string;
+  /** True when chosen through `force` or the query parameter. */
+  forced: boolean;
+  /** Why each better candidate was skipped. */
+  reasons: Partial<Record<WebBackendName, string>>;
+  /** Kernels added or replaced on the chosen backend (reported by `prepare`). */
+  patchedKernels: string[];
+  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
+  gradients: boolean;
 }
 
 function queryValue(param: string): string | null {
@@ -35,18 +51,18 @@ function queryValue(param: string): string | null {
 
 /** Resolves the forced backend and where it came from; exported for tests. */
 export function resolveForcedBackend(
-  options: Pick<UseBestBackendOptions, 'backend' | 'queryParam'>,
+  options: Pick<UseBestBackendOptions, 'force' | 'queryParam'>,
   readQuery: (param: string) => string | null = queryValue,
 ): { forced: WebBackendName | undefined; forcedBy: string } {
-  if (options.backend !== undefined) {
-    return { forced: parseBackendName(options.backend, 'options.backend'), forcedBy: 'options.backend' };
+  if (options.force !== undefined) {
+    return { forced: parseBackendName(options.force, 'options.force'), forcedBy: 'options.force' };
   }
-  const param = options.queryParam ?? 'backend';
-  if (param === false) return { forced: undefined, forcedBy: 'options.backend' };
+  const param = options.queryParam === undefined ? 'backend' : options.queryParam;
+  if (param === null) return { forced: undefined, forcedBy: 'options.force' };
   if (typeof param !== 'string' || param === '') {
-    throw invalidArgument('options.queryParam', 'a non-empty string or false', param);
+    throw invalidArgument('options.queryParam', 'a non-empty string or null', param);
   }
-  const by = `the page URL (?${param}=)`;
+  const by = `?${param}=`;
   return { forced: parseBackendName(readQuery(param) ?? undefined, by), forcedBy: by };
 }
 
@@ -57,7 +73,7 @@ export function orderCandidates(
 ): BackendCandidate[] {
   if (names === undefined) return [...all];
   if (!Array.isArray(names) || names.length === 0) {
-    throw invalidArgument('options.candidates', `a non-empty array of ${WEB_BACKENDS.join(', ')}`, names);
+    throw invalidArgument('options.candidates', `a non-empty list of ${WEB_BACKENDS.join(', ')}`, names);
   }
   return names.map((n, i) => {
     const found = all.find((c) => c.name === n);
@@ -70,16 +86,25 @@ export function orderCandidates(
 
 /**
  * Picks and activates the best backend this browser offers: WebGPU, then WebGL, then wasm, then cpu.
- * Each is loaded, initialised and smoke-tested before it is accepted; software GPUs are skipped unless
- * `allowSoftwareGpu` is set or the backend is forced. Logs one line with the choice and the reasons for
- * every skip, and returns the same as `{ name, reasons }`.
+ * Each is loaded only when tried, initialised and smoke-tested before it is accepted; software GPUs
+ * are skipped unless `allowSoftwareGpu` is set or the backend is forced. Logs one line with the
+ * choice and the reason for every skip, and returns the same.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendChoice> {
+export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
   const { forced, forcedBy } = resolveForcedBackend(options);
   const candidates = orderCandidates(webCandidates(options), options.candidates);
-  return selectBackend(candidates, {
+  const choice = await selectBackend(candidates, {
     forced,
     forcedBy,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  const gradients = tf.getGradient(tf.Conv2D) !== undefined;
+  if (!gradients && options.logger !== null) {
+    const logger = options.logger ?? console;
+    (logger.warn ?? logger.info).call(
+      logger,
+      "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
+    );
+  }
+  return { ...choice, tfBackend: tf.getBackend(), forced: forced !== undefined, gradients };
 }

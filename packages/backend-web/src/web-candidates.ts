@@ -19,8 +19,11 @@ export interface WebCandidateOptions {
    * Default false: software GPUs are 10–150× slower than wasm, so they are skipped unless forced.
    */
   allowSoftwareGpu?: boolean;
-  /** Runs after a backend is set and before its smoke test, e.g. to register extra kernels for it. */
-  prepare?: (name: WebBackendName) => void | Promise<void>;
+  /**
+   * Runs after a backend is set and before its smoke test, e.g. to register training kernels for wasm.
+   * Return the names of the kernels it added or replaced; they are reported in `patchedKernels`.
+   */
+  prepare?: (name: WebBackendName) => string[] | undefined | Promise<string[] | undefined>;
 }
 
 /** The minimal slices of WebGPU's types we touch (lib.dom in TypeScript 5.9 has no WebGPU). */
@@ -60,11 +63,36 @@ async function smokeTest(name: WebBackendName): Promise<void> {
   }
 }
 
-async function setAndCheck(name: WebBackendName, options: WebCandidateOptions): Promise<void> {
+/**
+ * tfjs's GPU backends run small ops on the CPU when their inputs still live there (`*_CPU_FORWARD`);
+ * the smoke test turns that off so it exercises the GPU kernels it is meant to vouch for.
+ */
+async function withoutCpuForward<T>(fn: () => Promise<T>): Promise<T> {
+  const env = tf.env();
+  const saved: [string, boolean][] = [];
+  for (const flag of ['WEBGL_CPU_FORWARD', 'WEBGPU_CPU_FORWARD']) {
+    try {
+      saved.push([flag, env.getBool(flag)]);
+      env.set(flag, false);
+    } catch {
+      // The flag is registered only once its backend package is loaded.
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [flag, value] of saved) env.set(flag, value);
+  }
+}
+
+async function setAndCheck(name: WebBackendName, options: WebCandidateOptions): Promise<string[]> {
   const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend('${name}') failed to initialise it (see the tfjs warning above)`);
-  await options.prepare?.(name);
-  await smokeTest(name);
+  if (!ok || tf.getBackend() !== name) {
+    throw new Error(`tf.setBackend('${name}') failed to initialise it (see the tfjs warning above)`);
+  }
+  const patched = (await options.prepare?.(name)) ?? [];
+  await withoutCpuForward(() => smokeTest(name));
+  return patched;
 }
 
 function gpu(): GpuLike | undefined {
@@ -134,7 +162,7 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
       },
       async activate() {
         await import('@tensorflow/tfjs-backend-webgpu');
-        await setAndCheck('webgpu', options);
+        return setAndCheck('webgpu', options);
       },
     },
     {
@@ -149,7 +177,7 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
       },
       async activate() {
         await import('@tensorflow/tfjs-backend-webgl');
-        await setAndCheck('webgl', options);
+        return setAndCheck('webgl', options);
       },
     },
     {
@@ -164,7 +192,7 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
           const path = options.wasmPath ?? defaultWasmPath();
           if (path !== undefined) wasm.setWasmPaths(path);
         }
-        await setAndCheck('wasm', options);
+        return setAndCheck('wasm', options);
       },
     },
     {
@@ -174,7 +202,7 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
       },
       async activate() {
         await import('@tensorflow/tfjs-backend-cpu');
-        await setAndCheck('cpu', options);
+        return setAndCheck('cpu', options);
       },
     },
   ];

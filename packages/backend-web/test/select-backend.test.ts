@@ -10,7 +10,11 @@ import { orderCandidates, resolveForcedBackend } from '../src/use-best-backend';
 import { webCandidates } from '../src/web-candidates';
 
 /** A fake candidate: `skip` makes check() return a reason, `fail` makes activate() throw. */
-function fake(name: WebBackendName, how: { skip?: string; fail?: string } = {}, calls: string[] = []) {
+function fake(
+  name: WebBackendName,
+  how: { skip?: string; fail?: string; patched?: string[] } = {},
+  calls: string[] = [],
+) {
   return {
     name,
     async check({ forced }: { forced: boolean }) {
@@ -20,6 +24,7 @@ function fake(name: WebBackendName, how: { skip?: string; fail?: string } = {}, 
     async activate() {
       calls.push(`activate ${name}`);
       if (how.fail !== undefined) throw new Error(how.fail);
+      return how.patched ?? [];
     },
   } satisfies BackendCandidate;
 }
@@ -51,24 +56,38 @@ describe('selectBackend', () => {
       ],
       { logger },
     );
-    expect(choice).toEqual({ name: 'wasm', reasons: { webgpu: 'no adapter', webgl: 'context lost' } });
+    expect(choice).toEqual({
+      name: 'wasm',
+      reasons: { webgpu: 'no adapter', webgl: 'context lost' },
+      patchedKernels: [],
+    });
     // cpu is never touched once wasm started; webgpu is never activated after its check failed.
     expect(calls).toEqual(['check webgpu', 'check webgl', 'activate webgl', 'check wasm', 'activate wasm']);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('wasm');
-    expect(lines[0]).toContain('webgpu skipped: no adapter');
-    expect(lines[0]).toContain('webgl skipped: context lost');
+    expect(lines[0]).toBe("robust-ft: using backend 'wasm'; skipped webgpu: no adapter; webgl: context lost");
   });
 
-  it('logs nothing with logger: false, and reports no reasons when the first candidate starts', async () => {
-    const choice = await selectBackend([fake('webgl'), fake('cpu')], { logger: false });
-    expect(choice).toEqual({ name: 'webgl', reasons: {} });
+  it('logs nothing with logger: null, and reports no reasons when the first candidate starts', async () => {
+    const choice = await selectBackend([fake('webgl', { patched: ['K'] }), fake('cpu')], { logger: null });
+    expect(choice).toEqual({ name: 'webgl', reasons: {}, patchedKernels: ['K'] });
+  });
+
+  it('logs a repeated identical decision only once, and a different one again', async () => {
+    const { lines, logger } = recorder();
+    const cands = [fake('webgpu', { skip: 'repeat-test' }), fake('cpu', { patched: ['A', 'B'] })];
+    await selectBackend(cands, { logger });
+    await selectBackend(cands, { logger });
+    await selectBackend([fake('webgpu', { skip: 'other reason' }), fake('cpu')], { logger });
+    expect(lines).toEqual([
+      "robust-ft: using backend 'cpu' with training kernels [A, B]; skipped webgpu: repeat-test",
+      "robust-ft: using backend 'cpu'; skipped webgpu: other reason",
+    ]);
   });
 
   it('throws BACKEND_UNAVAILABLE listing every reason when nothing starts', async () => {
     const error = await rejection(
       selectBackend([fake('wasm', { skip: 'no WebAssembly' }), fake('cpu', { fail: 'boom' })], {
-        logger: false,
+        logger: null,
       }),
     );
     expect(error.code).toBe('BACKEND_UNAVAILABLE');
@@ -84,7 +103,7 @@ describe('selectBackend', () => {
         {
           forced: 'webgl',
           forcedBy: '?backend=',
-          logger: false,
+          logger: null,
         },
       ),
     );
@@ -99,7 +118,7 @@ describe('selectBackend', () => {
     const error = await rejection(
       selectBackend([fake('webgpu', { skip: 'navigator.gpu is missing' }), fake('cpu')], {
         forced: 'webgpu',
-        logger: false,
+        logger: null,
       }),
     );
     expect(error.code).toBe('BACKEND_UNAVAILABLE');
@@ -107,39 +126,39 @@ describe('selectBackend', () => {
   });
 
   it('a forced backend outside the candidate list fails loudly', async () => {
-    const error = await rejection(selectBackend([fake('cpu')], { forced: 'wasm', logger: false }));
+    const error = await rejection(selectBackend([fake('cpu')], { forced: 'wasm', logger: null }));
     expect(error.code).toBe('BACKEND_UNAVAILABLE');
   });
 
   it('a successful forced choice is logged as forced', async () => {
     const { lines, logger } = recorder();
     await selectBackend([fake('webgpu'), fake('cpu')], { forced: 'cpu', logger });
-    expect(lines).toEqual(['robust-ft: using the cpu backend, forced']);
+    expect(lines).toEqual(["robust-ft: using backend 'cpu' (forced by options.force)"]);
   });
 });
 
 describe('option parsing', () => {
-  it('parseBackendName accepts the four names, treats auto/empty as no forcing, rejects the rest', () => {
+  it('parseBackendName accepts the four names (any case), treats auto/empty as no forcing, rejects the rest', () => {
     expect(parseBackendName('webgl', 'x')).toBe('webgl');
+    expect(parseBackendName(' WebGPU ', 'x')).toBe('webgpu');
+    expect(parseBackendName('webgl2', 'x')).toBe('webgl');
     expect(parseBackendName('auto', 'x')).toBeUndefined();
     expect(parseBackendName('', 'x')).toBeUndefined();
     expect(parseBackendName(undefined, 'x')).toBeUndefined();
-    expect(() => parseBackendName('tensorflow', 'options.backend')).toThrow(
-      /options\.backend must be one of/,
-    );
-    expect(() => parseBackendName('WebGL', 'x')).toThrow(RobustFtError);
+    expect(() => parseBackendName('tensorflow', 'options.force')).toThrow(/options\.force must be one of/);
+    expect(() => parseBackendName('metal', 'x')).toThrow(RobustFtError);
   });
 
-  it('options.backend wins over the query string; the query string forces when the option is absent', () => {
+  it('options.force wins over the query string; the query string forces when the option is absent', () => {
     const query = (p: string) => (p === 'backend' ? 'wasm' : null);
-    expect(resolveForcedBackend({ backend: 'cpu' }, query)).toEqual({
+    expect(resolveForcedBackend({ force: 'cpu' }, query)).toEqual({
       forced: 'cpu',
-      forcedBy: 'options.backend',
+      forcedBy: 'options.force',
     });
-    expect(resolveForcedBackend({}, query).forced).toBe('wasm');
-    expect(resolveForcedBackend({ queryParam: false }, query).forced).toBeUndefined();
+    expect(resolveForcedBackend({}, query)).toEqual({ forced: 'wasm', forcedBy: '?backend=' });
+    expect(resolveForcedBackend({ queryParam: null }, query).forced).toBeUndefined();
     expect(resolveForcedBackend({ queryParam: 'tfBackend' }, query).forced).toBeUndefined();
-    expect(resolveForcedBackend({ backend: 'auto' }, query).forced).toBeUndefined();
+    expect(resolveForcedBackend({ force: 'auto' }, query).forced).toBeUndefined();
   });
 
   it('a bad query value names the URL parameter', () => {
