@@ -60,7 +60,7 @@ describe('geodesicMixup', () => {
     const weights = unitRows(3, 4, 7);
     const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
       tf.sum(tf.mul(geodesicMixup(p as tf.Tensor2D, q as tf.Tensor2D, 0.3), weights)),
-    )([x, other]);
+    )([x, other]) as tf.Tensor2D[];
     expect(ga!.arraySync().flat().every(Number.isFinite)).toBe(true);
     expect(gb!.arraySync().flat().every(Number.isFinite)).toBe(true);
     // Identical rows: d/da of nlerp at a = b is λ·(I − aaᵀ)w, non-zero in general.

@@ -40,7 +40,7 @@ describe('output distances', () => {
     for (const t of [1, 2]) {
       const ours = klDivergence(p, q, { temperature: t, reduction: 'none' }).dataSync();
       const ref = klByHand(p.arraySync(), q.arraySync(), t);
-      ref.forEach((r, i) => expect(ours[i]).toBeCloseTo(r, 5));
+      for (const [i, r] of ref.entries()) expect(ours[i]).toBeCloseTo(r, 5);
     }
   });
 
@@ -79,7 +79,7 @@ describe('output distances', () => {
 /** A linear classifier with its own variables. */
 function linear(seed: number, trainable = true) {
   const w = tf.variable(randomMatrix(6, 3, seed, 0.5), trainable);
-  return { w, model: (x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, w) };
+  return { w, model: (x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, w) as tf.Tensor2D };
 }
 
 const noise: ViewFn = (x: tf.Tensor, rng: Rng) =>
@@ -117,7 +117,7 @@ describe('functionSpaceRegularizer', () => {
 
   it('evaluates both models on the same view, drawn from the given Rng', () => {
     const seen: number[][] = [];
-    const recording = (m: (x: tf.Tensor) => tf.Tensor) => (input: tf.Tensor) => {
+    const recording = (m: (x: tf.Tensor) => tf.Tensor2D) => (input: tf.Tensor) => {
       seen.push(Array.from(input.dataSync()));
       return m(input) as tf.Tensor2D;
     };
