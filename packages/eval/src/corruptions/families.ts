@@ -211,7 +211,7 @@ export const CORRUPTION_OPS: Readonly<Record<CorruptionFamily, Op>> = {
     const wb = (w + pw) / b;
     const means = tf.mean(tf.reshape(padded, [n, hb, b, wb, b, c]), [2, 4], true);
     const up = tf.reshape(tf.tile(means, [1, 1, b, 1, b, 1]), [n, hb * b, wb * b, c]);
-    return tf.slice(up, [0, 0, 0, 0], [-1, h, w, -1]);
+    return tf.slice(up, [0, 0, 0, 0], [-1, h, w, -1]) as tf.Tensor4D;
   },
 
   jpeg_compression: (x, s) => jpegCompress(x, p('jpeg_compression', 'quality', s)),

@@ -36,7 +36,7 @@ export function expectedCalibrationError(
   assertInteger('options.bins', bins, 1);
   const { n, k } = assertScores('scores', scores);
   const y = readLabels('labels', labels, n, k);
-  const probs = input === 'logits' ? tf.tidy(() => tf.softmax(scores)).dataSync() : scores.dataSync();
+  const probs = input === 'logits' ? readSoftmax(scores) : scores.dataSync();
   const count = new Array<number>(bins).fill(0);
   const correct = new Array<number>(bins).fill(0);
   const confSum = new Array<number>(bins).fill(0);
@@ -64,4 +64,13 @@ export function expectedCalibrationError(
     out.push({ lower: b / bins, upper: (b + 1) / bins, count: c, accuracy: acc, confidence: conf });
   }
   return { ece, mce, bins: out };
+}
+
+function readSoftmax(logits: tf.Tensor): Float32Array {
+  const p = tf.softmax(logits);
+  try {
+    return p.dataSync() as Float32Array;
+  } finally {
+    p.dispose();
+  }
 }
