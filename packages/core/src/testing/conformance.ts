@@ -95,6 +95,12 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     tolerance: TOLERANCE.conv,
   },
   {
+    name: 'conv2d 3x3 stride 2 valid, last row and column never read',
+    inputs: [f([2, 8, 8, 2]), f([3, 3, 2, 3])],
+    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'valid'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
     name: 'conv2d 2x3 strides [1,2] valid, non-square',
     inputs: [f([1, 6, 7, 2]), f([2, 3, 2, 3])],
     fn: (x, w) => tf.conv2d(x as T4, w as T4, [1, 2], 'valid'),
