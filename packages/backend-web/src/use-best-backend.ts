@@ -99,12 +99,22 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const gradients = tf.getGradient(tf.Conv2D) !== undefined;
-  if (!gradients && options.logger !== null) {
-    const logger = options.logger ?? console;
-    (logger.warn ?? logger.info).call(
-      logger,
+  const warnings: string[] = [];
+  if (!gradients) {
+    warnings.push(
       "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
     );
+  }
+  // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter (and a MaxPoolGrad that drops the gradient of
+  // all-negative windows): say so rather than let a CNN fail mid-training or train on a wrong gradient.
+  if (choice.name === 'wasm' && tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
+    warnings.push(
+      'robust-ft: the wasm backend has no training kernels (CNN gradients are missing or wrong); register them in options.prepare (see the README)',
+    );
+  }
+  if (options.logger !== null) {
+    const logger = options.logger ?? console;
+    for (const w of warnings) (logger.warn ?? logger.info).call(logger, w);
   }
   return { ...choice, tfBackend: tf.getBackend(), forced: forced !== undefined, gradients };
 }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useBestBackend } from '../src/index';
 import './browser-setup';
+import { registerWasmTrainingKernels } from '../../backend-node/src/kernels/wasm';
 import { WASM_PATH } from './browser-harness';
 
 function recorder() {
@@ -25,8 +26,9 @@ describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
     expect(d.gradients).toBe(true);
     expect(d.reasons.webgpu).toMatch(/software adapter/);
     expect(d.reasons.webgl).toMatch(/software renderer.*SwiftShader/);
-    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^robust-ft: using backend 'wasm'; skipped webgpu: .*; webgl: /);
+    // Stock wasm cannot train CNNs; without prepare() registering kernels the user is told so.
+    expect(lines.slice(1)).toEqual([expect.stringMatching(/wasm backend has no training kernels/)]);
   });
 
   it('with allowSoftwareGpu, takes WebGPU first', async () => {
@@ -58,5 +60,20 @@ describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
     const error = await useBestBackend({ logger: null }).catch((e: unknown) => e);
     expect(RobustFtError.isInstance(error) && error.code).toBe('INVALID_ARGUMENT');
     expect((error as RobustFtError).argument).toBe('?backend=');
+  });
+
+  it('prepare() registers kernels, they are reported, and the wasm warning goes away', async () => {
+    const { lines, logger } = recorder();
+    const d = await useBestBackend({
+      force: 'wasm',
+      wasmPath: WASM_PATH,
+      prepare: registerWasmTrainingKernels,
+      logger,
+    });
+    expect(d.patchedKernels).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'MaxPoolGrad']));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^robust-ft: using backend 'wasm' \(forced by options.force\) with training kernels \[/,
+    );
   });
 });
