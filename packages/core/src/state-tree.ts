@@ -11,8 +11,12 @@ export interface StateTree {
   [key: string]: StateLeaf | StateTree;
 }
 
+/** Structural as well as `instanceof`, so tensors from a second copy of tfjs-core (ESM beside CJS) count. */
 export function isTensor(value: unknown): value is Tensor {
-  return value instanceof tf.Tensor;
+  if (value instanceof tf.Tensor) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Partial<Tensor>;
+  return t.dataId !== undefined && Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.dispose === 'function';
 }
 
 function isTree(value: unknown): value is StateTree {
