@@ -64,12 +64,14 @@ describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
 
   it('prepare() registers kernels, they are reported, and the wasm warning goes away', async () => {
     const { lines, logger } = recorder();
+    const before = tf.memory().numTensors;
     const d = await useBestBackend({
       force: 'wasm',
       wasmPath: WASM_PATH,
       prepare: registerWasmTrainingKernels,
       logger,
     });
+    expect(tf.memory().numTensors).toBe(before); // the smoke test cleans up after itself
     expect(d.patchedKernels).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'MaxPoolGrad']));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
