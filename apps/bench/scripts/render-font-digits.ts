@@ -26,7 +26,10 @@ const FONT_ROOT = '/usr/share/fonts';
 const EXCLUDE = /symbol|d050000l|math|standardsymbols|opensymbol/i;
 
 interface CanvasModule {
-  createCanvas(w: number, h: number): {
+  createCanvas(
+    w: number,
+    h: number,
+  ): {
     getContext(kind: '2d'): {
       fillStyle: string;
       strokeStyle: string;
@@ -108,7 +111,10 @@ async function main(): Promise<void> {
     dataPath('font-digits-images-idx3-ubyte.gz'),
     gzipSync(encodeIdx([n, 28, 28], Uint8Array.from(images)), { level: 9 }),
   );
-  writeFileSync(dataPath('font-digits-labels-idx1-ubyte.gz'), gzipSync(encodeIdx([n], Uint8Array.from(labels))));
+  writeFileSync(
+    dataPath('font-digits-labels-idx1-ubyte.gz'),
+    gzipSync(encodeIdx([n], Uint8Array.from(labels))),
+  );
   writeFileSync(dataPath('font-digits-fonts.txt'), `${used.join('\n')}\n`);
   console.log(`rendered ${n} images from ${used.length} fonts`);
 }

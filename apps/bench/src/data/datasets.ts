@@ -85,7 +85,11 @@ export function loadFontDigits(): Dataset {
 }
 
 /** A seeded, class-stratified split: `trainFraction` of each class goes to train. */
-export function stratifiedSplit(ds: Dataset, trainFraction: number, seed: number): { train: Dataset; test: Dataset } {
+export function stratifiedSplit(
+  ds: Dataset,
+  trainFraction: number,
+  seed: number,
+): { train: Dataset; test: Dataset } {
   const rng = createRng(seed);
   const train: number[] = [];
   const test: number[] = [];
@@ -99,6 +103,10 @@ export function stratifiedSplit(ds: Dataset, trainFraction: number, seed: number
   }
   return {
     train: subset(ds, rng.shuffle(train), `${ds.name}-train`),
-    test: subset(ds, test.sort((a, b) => a - b), `${ds.name}-test`),
+    test: subset(
+      ds,
+      test.sort((a, b) => a - b),
+      `${ds.name}-test`,
+    ),
   };
 }

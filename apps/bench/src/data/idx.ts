@@ -9,9 +9,8 @@ export interface IdxArray {
 
 /** Reads an IDX file of unsigned bytes (type 0x08), gzipped or not (decided by the magic bytes). */
 export function readIdx(path: string): IdxArray {
-  let buf = readFileSync(path);
-  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
-  return parseIdx(buf);
+  const raw: Uint8Array = readFileSync(path);
+  return parseIdx(raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw);
 }
 
 export function parseIdx(buf: Uint8Array): IdxArray {
@@ -24,7 +23,8 @@ export function parseIdx(buf: Uint8Array): IdxArray {
   for (let i = 0; i < dims; i++) shape.push(view.getUint32(4 + 4 * i));
   const offset = 4 + 4 * dims;
   const size = shape.reduce((a, b) => a * b, 1);
-  if (buf.byteLength < offset + size) throw new Error(`truncated IDX file: ${buf.byteLength} < ${offset + size}`);
+  if (buf.byteLength < offset + size)
+    throw new Error(`truncated IDX file: ${buf.byteLength} < ${offset + size}`);
   return { shape, data: buf.subarray(offset, offset + size) };
 }
 
@@ -34,7 +34,9 @@ export function encodeIdx(shape: number[], data: Uint8Array): Uint8Array {
   const view = new DataView(header.buffer);
   view.setUint8(2, 0x08);
   view.setUint8(3, shape.length);
-  shape.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  shape.forEach((d, i) => {
+    view.setUint32(4 + 4 * i, d);
+  });
   const out = new Uint8Array(header.length + data.length);
   out.set(header, 0);
   out.set(data, header.length);

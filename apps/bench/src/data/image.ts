@@ -4,7 +4,13 @@ export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
 
 /** Bilinear resize with pixel-centre alignment (the convention of `tf.image.resizeBilinear(halfPixelCenters)`). */
-export function resizeBilinear(src: ArrayLike<number>, sw: number, sh: number, dw: number, dh: number): Float32Array {
+export function resizeBilinear(
+  src: ArrayLike<number>,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+): Float32Array {
   const out = new Float32Array(dw * dh);
   const sx = sw / dw;
   const sy = sh / dh;
@@ -33,7 +39,13 @@ export function resizeBilinear(src: ArrayLike<number>, sw: number, sh: number, d
  * ratio, and paste it into a 28×28 canvas so that its centre of mass lands on the centre, as LeCun et
  * al. did for MNIST. Input and output are intensities in [0, 1]; the output is rescaled to max 1.
  */
-export function frameLikeMnist(gray: ArrayLike<number>, w: number, h: number, box = 20, threshold = 0.05): Float32Array {
+export function frameLikeMnist(
+  gray: ArrayLike<number>,
+  w: number,
+  h: number,
+  box = 20,
+  threshold = 0.05,
+): Float32Array {
   let x0 = w;
   let y0 = h;
   let x1 = -1;
@@ -53,7 +65,8 @@ export function frameLikeMnist(gray: ArrayLike<number>, w: number, h: number, bo
   const cw = x1 - x0 + 1;
   const ch = y1 - y0 + 1;
   const crop = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) crop[y * cw + x] = gray[(y + y0) * w + x + x0] ?? 0;
+  for (let y = 0; y < ch; y++)
+    for (let x = 0; x < cw; x++) crop[y * cw + x] = gray[(y + y0) * w + x + x0] ?? 0;
   const scale = box / Math.max(cw, ch);
   const nw = Math.max(1, Math.round(cw * scale));
   const nh = Math.max(1, Math.round(ch * scale));

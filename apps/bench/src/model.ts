@@ -1,0 +1,124 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { assetPath } from './data/paths';
+
+/** Layer names the methods rely on: the head is what linear probing trains and VRF/WiSE-FT ensemble. */
+export const FEATURE_LAYER = 'features';
+export const HEAD_LAYER = 'head';
+
+/**
+ * The small digit CNN (55 k parameters): two conv+pool stages, a 32-d feature layer, a 10-way head.
+ * Conv/pool/dense only: every gradient kernel it needs exists (or is patched) on wasm, so it trains at a
+ * few hundred images per second on one core. Batch normalisation was left out on purpose: with batches
+ * of 32–64 from a 1.2k-image target set its running statistics would dominate the shift story.
+ */
+export function buildCnn(seed: number): tf.LayersModel {
+  const init = (s: number) => tf.initializers.glorotUniform({ seed: seed * 100 + s });
+  const input = tf.input({ shape: [28, 28, 1], name: 'image' });
+  let h = tf.layers
+    .conv2d({
+      filters: 16,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv1',
+      kernelInitializer: init(1),
+    })
+    .apply(input) as tf.SymbolicTensor;
+  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers
+    .conv2d({
+      filters: 32,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+      kernelInitializer: init(2),
+    })
+    .apply(h) as tf.SymbolicTensor;
+  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers
+    .dense({ units: 32, activation: 'relu', name: FEATURE_LAYER, kernelInitializer: init(3) })
+    .apply(h) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: 10, name: HEAD_LAYER, kernelInitializer: init(4) })
+    .apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name: 'digit_cnn' });
+}
+
+/** A model split into its feature extractor and head, sharing the same layer objects. */
+export interface SplitModel {
+  model: tf.LayersModel;
+  features: tf.LayersModel;
+}
+
+export function split(model: tf.LayersModel): SplitModel {
+  return {
+    model,
+    features: tf.model({ inputs: model.inputs, outputs: model.getLayer(FEATURE_LAYER).output }),
+  };
+}
+
+export const PRETRAINED_DIR = 'pretrained-cnn';
+
+/**
+ * Loads the committed pre-trained weights (tfjs layers format: `model.json` + `weights.bin`) from
+ * `assets/pretrained-cnn/`. Read with fs and `tf.io.fromMemory` because only tfjs-node registers a
+ * `file://` handler.
+ */
+export async function loadPretrained(dir = assetPath(PRETRAINED_DIR)): Promise<tf.LayersModel> {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const buffers = json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dir, p))));
+  const bytes = Buffer.concat(buffers);
+  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }),
+  );
+}
+
+/** Writes `model` in tfjs layers format (`model.json` + one `weights.bin`) into `dir`. */
+export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      if (data === undefined || Array.isArray(data)) throw new Error('expected one weight buffer');
+      writeFileSync(join(dir, 'weights.bin'), Buffer.from(data));
+      const manifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }];
+      writeFileSync(
+        join(dir, 'model.json'),
+        `${JSON.stringify({ format: 'layers-model', generatedBy: 'robust-ft bench scripts/pretrain.ts', modelTopology: artifacts.modelTopology, weightsManifest: manifest })}\n`,
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+    }),
+  );
+}
+
+/** A fresh model with the same architecture and the given weights (in `model.getWeights()` order). */
+export function cloneWithWeights(weights: tf.Tensor[]): tf.LayersModel {
+  const m = buildCnn(0);
+  m.setWeights(weights);
+  return m;
+}
+
+/** Logits for `x` (N×784 in [0,1]) in batches, as a Float32Array N×10. */
+export function predictLogits(model: tf.LayersModel, x: Float32Array, batch = 500): Float32Array {
+  const n = x.length / 784;
+  const out = new Float32Array(n * 10);
+  for (let i = 0; i < n; i += batch) {
+    const m = Math.min(batch, n - i);
+    const logits = tf.tidy(() => {
+      const xb = tf.tensor4d(x.subarray(i * 784, (i + m) * 784), [m, 28, 28, 1]);
+      return model.predict(xb) as tf.Tensor;
+    });
+    out.set(logits.dataSync(), i * 10);
+    logits.dispose();
+  }
+  return out;
+}
