@@ -37,12 +37,13 @@ describe('with @robust-ft/eval', () => {
       const attack: Attack = (m, input, y) => apgdCe(m, input, y, { epsilon, steps: 10 });
       const trades = tradesLoss(model, x, labels, { attack, beta: 1, reduction: 'none' }).dataSync();
       const at = adversarialTrainingLoss(model, x, labels, { attack, reduction: 'none' }).dataSync();
-      // Looser than the replay (1e-3 relative): the attack itself runs in float32 here.
+      // The attack itself now runs in float32 too (APGD's sign steps can flip on rounding), so allow 1e-4
+      // relative; observed errors are ~1e-6.
       flat(record(run, 'trades_loss_per_sample')).forEach((ref, i) => {
-        expect(Math.abs(trades[i]! - ref)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref)));
+        expect(Math.abs(trades[i]! - ref)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
       });
       flat(record(run, 'classic_at_loss_per_sample')).forEach((ref, i) => {
-        expect(Math.abs(at[i]! - ref)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref)));
+        expect(Math.abs(at[i]! - ref)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
       });
     }
   });
