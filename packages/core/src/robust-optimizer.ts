@@ -9,7 +9,9 @@ import {
   collectTensors,
   decodeNumber,
   disposeStateExcept,
+  emptyPaths,
   encodeNumber,
+  ensurePath,
   flattenState,
   isTensor,
   mergeState,
@@ -214,6 +216,12 @@ export class RobustOptimizer extends tf.Optimizer {
         out.push({ name: JSON.stringify(['n', ...path]), tensor });
       }
     }
+    // Empty maps carry structure (a transformation may index into them) but no leaves: mark them.
+    for (const path of emptyPaths(this.adapterState)) {
+      const tensor = encodeNumber(0);
+      this.encodedNumbers.push(tensor);
+      out.push({ name: JSON.stringify(['e', ...path]), tensor });
+    }
     if (this.ownsAnchors) {
       const snap = this.anchors.snapshot();
       for (const name of Object.keys(snap).sort())
@@ -225,6 +233,7 @@ export class RobustOptimizer extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const leaves: { path: string[]; value: Tensor | number }[] = [];
     const anchors: [string, Tensor][] = [];
+    const empties: string[][] = [];
     for (const { name, tensor } of weightValues) {
       const parsed = parseWeightName(name);
       if (parsed === null) continue; // foreign entries such as tfjs's "iter"
@@ -232,12 +241,14 @@ export class RobustOptimizer extends tf.Optimizer {
       if (kind === 'n') leaves.push({ path, value: decodeNumber(tensor) });
       else if (kind === 't') leaves.push({ path, value: tf.keep(tf.clone(tensor)) });
       else if (kind === 'a' && path.length === 1) anchors.push([path[0]!, tensor]);
+      else if (kind === 'e') empties.push(path);
       else
         throw new RobustFtError('STATE_MISMATCH', `unrecognised optimizer weight "${name}"`, {
           argument: 'weightValues',
         });
     }
     const tree = unflattenState(leaves) as Partial<AdapterState>;
+    for (const path of empties) ensurePath(tree as StateTree, path);
     if (typeof tree.step !== 'number') {
       for (const l of leaves) if (isTensor(l.value)) l.value.dispose();
       throw new RobustFtError(

@@ -83,6 +83,28 @@ export function flattenState(tree: StateTree, prefix: string[] = [], out: FlatLe
   return out;
 }
 
+/** Paths of empty sub-trees (e.g. a per-name map before any name was seen), which have no leaves to carry them. */
+export function emptyPaths(tree: StateTree, prefix: string[] = [], out: string[][] = []): string[][] {
+  for (const k of Object.keys(tree).sort()) {
+    const v = tree[k]!;
+    if (!isTree(v)) continue;
+    if (Object.keys(v).length === 0) out.push([...prefix, k]);
+    else emptyPaths(v, [...prefix, k], out);
+  }
+  return out;
+}
+
+/** Re-creates an empty sub-tree at `path` (the counterpart of `emptyPaths` on restore). */
+export function ensurePath(tree: StateTree, path: readonly string[]): void {
+  let node = tree;
+  for (const k of path) {
+    const next = node[k];
+    if (next === undefined) node = node[k] = {};
+    else if (isTree(next)) node = next;
+    else throw new RobustFtError('STATE_MISMATCH', `state path ${JSON.stringify(path)} crosses a leaf`);
+  }
+}
+
 export function unflattenState(leaves: readonly FlatLeaf[]): StateTree {
   const root: StateTree = {};
   for (const { path, value } of leaves) {

@@ -122,3 +122,20 @@ describe('parameter groups', () => {
     tf.dispose([...Object.values(params), ...Object.values(grads)]);
   });
 });
+
+describe('empty state maps survive a checkpoint', () => {
+  it('restores empty sub-trees', async () => {
+    const { RobustOptimizer, identity } = await import('../src/index');
+    const withEmpty = { label: 'e', init: () => ({ perName: {}, nested: { inner: {} } }), update: identity().update };
+    const v = tf.variable(tf.tensor([1]), true, 'empty-maps/w');
+    const a = new RobustOptimizer({ transformation: withEmpty, learningRate: 1 });
+    const g = tf.tensor([0]);
+    a.applyGradients({ 'empty-maps/w': g });
+    const b = new RobustOptimizer({ transformation: withEmpty, learningRate: 1 });
+    await b.setWeights(await a.getWeights());
+    expect(b.state).toEqual({ perName: {}, nested: { inner: {} } });
+    tf.dispose([g, v]);
+    a.dispose();
+    b.dispose();
+  });
+});
