@@ -9,7 +9,7 @@ export type BatchModel = (x: tf.Tensor) => tf.Tensor2D;
 
 /**
  * A view of the batch: `(x, rng) => x'`, e.g. a corruption from `@robust-ft/eval` or any augmentation.
- * It must not dispose `x`; the regularizer disposes the returned view.
+ * It must not dispose `x`; whatever it creates is released by the regularizer's `tf.tidy`.
  */
 export type ViewFn = (x: tf.Tensor, rng: Rng) => tf.Tensor;
 
