@@ -9,6 +9,7 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
+import { withFusedAdamW } from './fused';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -59,7 +60,12 @@ export function adamw(options: AdamWOptions = {}): RobustOptimizer {
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
   return buildOptimizer(
     ADAMW_FACTORY,
-    adamwTransformation({ beta1, beta2, epsilon, weightDecay }),
+    withFusedAdamW(adamwTransformation({ beta1, beta2, epsilon, weightDecay }), {
+      beta1,
+      beta2,
+      epsilon,
+      weightDecay,
+    }),
     options,
     learningRate,
     { beta1, beta2, epsilon, weightDecay },

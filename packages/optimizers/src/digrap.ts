@@ -15,6 +15,7 @@ import {
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
@@ -342,10 +343,20 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   const settings = { beta1, beta2, epsilon, weightDecay, trainableStrength, strength, projTerm };
   return buildOptimizer(
     DIGRAP_FACTORY,
-    digrapTransformation({
-      ...settings,
-      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    }),
+    withFusedDigrap(
+      digrapTransformation({
+        ...settings,
+        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+      }),
+      {
+        beta1,
+        beta2,
+        epsilon,
+        weightDecay,
+        trainableStrength,
+        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+      },
+    ),
     options,
     learningRate,
     exclude === undefined ? undefined : { ...settings, exclude },

@@ -15,6 +15,7 @@ import {
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { withFusedL2sp } from './fused';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -69,13 +70,22 @@ export function l2sp(options: L2spOptions = {}): RobustOptimizer {
   const exclude = selectorToJson(options.exclude);
   return buildOptimizer(
     L2SP_FACTORY,
-    l2spTransformation({
-      beta1,
-      beta2,
-      epsilon,
-      alpha,
-      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    }),
+    withFusedL2sp(
+      l2spTransformation({
+        beta1,
+        beta2,
+        epsilon,
+        alpha,
+        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+      }),
+      {
+        beta1,
+        beta2,
+        epsilon,
+        alpha,
+        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+      },
+    ),
     options,
     learningRate,
     exclude === undefined ? undefined : { beta1, beta2, epsilon, alpha, exclude },

@@ -13,6 +13,7 @@ import {
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { withFusedSpd } from './fused';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
   buildOptimizer,
@@ -168,7 +169,13 @@ export function spd(options: SpdOptions = {}): RobustOptimizer {
   const exclude = selectorToJson(options.exclude);
   return buildOptimizer(
     SPD_FACTORY,
-    spdTransformation({ ...options, beta1, beta2, epsilon, weightDecay }),
+    withFusedSpd(spdTransformation({ ...options, beta1, beta2, epsilon, weightDecay }), {
+      beta1,
+      beta2,
+      epsilon,
+      weightDecay,
+      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+    }),
     options,
     learningRate,
     exclude === undefined ? undefined : { beta1, beta2, epsilon, weightDecay, exclude },

@@ -378,3 +378,12 @@ export function withFusedDigrap<S extends StateTree>(
     return { updates: {}, assign: into.assign, state: out as unknown as S };
   });
 }
+
+/** `withFusedFtp` when FTP runs over the AdamW chain (`inner: 'adam'`); any other inner stays composed. */
+export function withFusedFtpWhenAdam<S extends StateTree>(
+  overAdam: boolean,
+  composed: GradientTransformation<S>,
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+): GradientTransformation<S> {
+  return overAdam ? withFusedFtp(composed, options) : composed;
+}

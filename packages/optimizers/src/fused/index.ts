@@ -1,4 +1,11 @@
-export { withFusedAdamW, withFusedDigrap, withFusedFtp, withFusedL2sp, withFusedSpd } from './dispatch';
+export {
+  withFusedAdamW,
+  withFusedDigrap,
+  withFusedFtp,
+  withFusedFtpWhenAdam,
+  withFusedL2sp,
+  withFusedSpd,
+} from './dispatch';
 export {
   FUSED_KERNELS,
   type FusedKernelName,

@@ -107,7 +107,6 @@ function adamwKernel(kind: StorageKind): KernelFunc {
       outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
     }
     for (let i = 0; i < count; i++) {
-      const k = adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i));
       adamwLoop(
         storage.view(input(inputs, `param${i}`)),
         storage.view(input(inputs, `grad${i}`)),
@@ -116,8 +115,12 @@ function adamwKernel(kind: StorageKind): KernelFunc {
         storage.view(outs[3 * i]!),
         storage.view(outs[3 * i + 1]!),
         storage.view(outs[3 * i + 2]!),
-        k,
-        lr * wd,
+        lr,
+        b1,
+        b2,
+        eps,
+        numAt(attrs, 'counts', i),
+        wd,
       );
     }
     return outs;
@@ -272,7 +275,7 @@ function ftpKernel(kind: StorageKind): KernelFunc {
         storage.view(o[4]!),
         ftpRows(p.shape),
         adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
-        lr * wd,
+        wd,
         prev,
         t,
         annealK,

@@ -7,15 +7,22 @@
  * second one only where the method needs a whole-tensor or per-row reduction first.
  */
 
-/** Adam settings of one step of one tensor, with the bias corrections already folded in. */
+/**
+ * Adam constants of one step of one tensor, as the float32 scalars the composed ops multiply by
+ * (tfjs turns each JS number operand into a float32 scalar tensor).
+ */
 export interface AdamCoefficients {
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  /** η / (1 − β₁ˢ). */
-  stepSize: number;
-  /** 1 / √(1 − β₂ˢ). */
-  invSqrtBc2: number;
+  B1: number;
+  C1: number;
+  B2: number;
+  C2: number;
+  /** √(1 − β₂ˢ). */
+  S2: number;
+  /** 1 − β₁ˢ. */
+  BC1: number;
+  E: number;
+  /** −η. */
+  NLR: number;
 }
 
 export function adamCoefficients(
@@ -25,16 +32,25 @@ export function adamCoefficients(
   epsilon: number,
   count: number,
 ): AdamCoefficients {
+  const f = Math.fround;
   return {
-    beta1,
-    beta2,
-    epsilon,
-    stepSize: learningRate / (1 - beta1 ** count),
-    invSqrtBc2: 1 / Math.sqrt(1 - beta2 ** count),
+    B1: f(beta1),
+    C1: f(1 - beta1),
+    B2: f(beta2),
+    C2: f(1 - beta2),
+    S2: f(Math.sqrt(1 - beta2 ** count)),
+    BC1: f(1 - beta1 ** count),
+    E: f(epsilon),
+    NLR: f(-learningRate),
   };
 }
 
-/** AdamW (torch): θ' = θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). `decay` = η·wd. */
+/**
+ * AdamW with the composed transformation's float32 rounding reproduced op by op (Adam moments, then
+ * + wd·θ, then × −η, then + θ, each rounded to float32 as tfjs stores it), so on cpu the fused step
+ * is bit-identical to `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)` — the oracle — at
+ * a cost of a few Math.fround per element.
+ */
 export function adamwLoop(
   theta: Float32Array,
   g: Float32Array,
@@ -43,21 +59,35 @@ export function adamwLoop(
   thetaOut: Float32Array,
   mOut: Float32Array,
   vOut: Float32Array,
-  k: AdamCoefficients,
-  decay: number,
+  learningRate: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+  count: number,
+  weightDecay: number,
 ): void {
-  const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  const keep = 1 - decay;
+  const f = Math.fround;
+  const B1 = f(beta1);
+  const C1 = f(1 - beta1);
+  const B2 = f(beta2);
+  const C2 = f(1 - beta2);
+  const S2 = f(Math.sqrt(1 - beta2 ** count));
+  const BC1 = f(1 - beta1 ** count);
+  const E = f(epsilon);
+  const WD = f(weightDecay);
+  const NLR = f(-learningRate);
+  const decay = weightDecay !== 0;
   const n = theta.length;
   for (let i = 0; i < n; i++) {
     const gi = g[i]!;
-    const mi = beta1 * m[i]! + c1 * gi;
-    const vi = beta2 * v[i]! + c2 * gi * gi;
+    const ti = theta[i]!;
+    const mi = f(f(m[i]! * B1) + f(gi * C1));
+    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
     mOut[i] = mi;
     vOut[i] = vi;
-    thetaOut[i] = theta[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + epsilon);
+    let u = f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1);
+    if (decay) u = f(u + f(ti * WD));
+    thetaOut[i] = ti + f(u * NLR);
   }
 }
 
@@ -74,18 +104,18 @@ export function l2spLoop(
   k: AdamCoefficients,
   alpha: number,
 ): void {
-  const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const f = Math.fround;
+  const A = f(alpha);
+  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
   const n = theta.length;
   for (let i = 0; i < n; i++) {
     const ti = theta[i]!;
-    const gi = g[i]! + alpha * (ti - anchor[i]!);
-    const mi = beta1 * m[i]! + c1 * gi;
-    const vi = beta2 * v[i]! + c2 * gi * gi;
+    const gi = f(g[i]! + f(f(ti - anchor[i]!) * A));
+    const mi = f(f(m[i]! * B1) + f(gi * C1));
+    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
     mOut[i] = mi;
     vOut[i] = vi;
-    thetaOut[i] = ti - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + epsilon);
+    thetaOut[i] = ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR);
   }
 }
 
@@ -131,14 +161,15 @@ export function ftpLoop(
   rOut: Float32Array,
   rows: number,
   k: AdamCoefficients,
-  decay: number,
+  weightDecay: number,
   scalars: FtpScalars,
   t: number,
   annealK: number,
 ): FtpScalars {
-  const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const f = Math.fround;
+  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
+  const WD = f(weightDecay);
+  const decay = weightDecay !== 0;
   const rowLen = rows === 0 ? 0 : theta.length / rows;
   const usePrev = t > 1 && cPrev !== null && rPrev !== null;
   // A missing C_prev/R_prev (t > 1) reads as zeros: h = 0, the hyper step still runs.
@@ -152,12 +183,13 @@ export function ftpLoop(
     for (let i = start; i < end; i++) {
       const gi = g[i]!;
       const ti = theta[i]!;
-      const mi = beta1 * m[i]! + c1 * gi;
-      const vi = beta2 * v[i]! + c2 * gi * gi;
+      const mi = f(f(m[i]! * B1) + f(gi * C1));
+      const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
       mOut[i] = mi;
       vOut[i] = vi;
-      const d = (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + epsilon) + decay * ti;
-      const c = Math.fround(ti - d - anchor[i]!);
+      let u = f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1);
+      if (decay) u = f(u + f(ti * WD));
+      const c = f(f(ti + f(u * NLR)) - anchor[i]!);
       cOut[i] = c;
       l1 += Math.abs(c);
       if (usePrev) hRow += gi * cPrev[i]!;
@@ -202,9 +234,8 @@ export function spdLoop(
   k: AdamCoefficients,
   lambda: number,
 ): { condition: number; ratio: number } {
-  const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const f = Math.fround;
+  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
   const n = theta.length;
   let dot = 0;
   let qq = 0;
@@ -213,11 +244,11 @@ export function spdLoop(
     const gi = g[i]!;
     const ti = theta[i]!;
     const ai = anchor[i]!;
-    const mi = beta1 * m[i]! + c1 * gi;
-    const vi = beta2 * v[i]! + c2 * gi * gi;
+    const mi = f(f(m[i]! * B1) + f(gi * C1));
+    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
     mOut[i] = mi;
     vOut[i] = vi;
-    const q = Math.fround(ti - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + epsilon));
+    const q = f(ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR));
     thetaOut[i] = q;
     const dt = ti - ai;
     const dq = q - ai;
@@ -312,19 +343,19 @@ export function digrapLoop(
   // ĝ = (g − ω_l·αc) + λ(c − ω_r·βg) on conflict, else g + λc: one affine form in g and c.
   const gScale = conflict ? 1 - lambda * next.omegaReg * beta : 1;
   const cScale = conflict ? lambda - next.omegaLoss * alpha : lambda;
-  const { beta1, beta2, epsilon, stepSize, invSqrtBc2 } = k;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const f = Math.fround;
+  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
   for (let i = 0; i < n; i++) {
     const gi = g[i]!;
     const ti = theta[i]!;
-    const ci = Math.fround(ti - anchor[i]!);
-    const gh = gScale * gi + cScale * ci;
-    const mi = beta1 * m[i]! + c1 * gh;
-    const vi = beta2 * v[i]! + c2 * gh * gh;
+    const ci = f(ti - anchor[i]!);
+    // λ = 0: gScale = 1 and cScale = 0, so ĝ = g exactly and the step is bit-identical to AdamW's.
+    const gh = f(gScale * gi + cScale * ci);
+    const mi = f(f(m[i]! * B1) + f(gh * C1));
+    const vi = f(f(v[i]! * B2) + f(f(gh * gh) * C2));
     mOut[i] = mi;
     vOut[i] = vi;
-    thetaOut[i] = ti - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + epsilon);
+    thetaOut[i] = ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR);
     pOut[i] = alpha * ci;
     qOut[i] = beta * gi;
   }
