@@ -1,4 +1,6 @@
 import { defineConfig } from 'tsup';
 import { libraryConfig } from '../../tsup.base';
 
-export default defineConfig(libraryConfig({ index: 'src/index.ts', testing: 'src/testing/index.ts' }));
+export default defineConfig(
+  libraryConfig({ index: 'src/index.ts', testing: 'src/testing/index.ts', kernels: 'src/kernels/index.ts' }),
+);

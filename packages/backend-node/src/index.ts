@@ -1,7 +1,12 @@
+export {
+  patchedKernels,
+  registerCpuTrainingKernels,
+  registerWasmTrainingKernels,
+  unpatchCpuBackend,
+  unpatchWasmBackend,
+} from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
-export { patchCpuBackend, registerCpuTrainingKernels, unpatchCpuBackend } from './kernels/cpu';
-export { patchedKernels } from './kernels/registry';
-export { patchWasmBackend, registerWasmTrainingKernels, unpatchWasmBackend } from './kernels/wasm';
+export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
   type BackendDescription,
   type BackendLogger,

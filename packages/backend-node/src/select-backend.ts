@@ -1,7 +1,6 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { patchCpuBackend } from './kernels/cpu';
-import { patchWasmBackend } from './kernels/wasm';
+import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 
 /** The Node backends robust-ft knows, best first. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;

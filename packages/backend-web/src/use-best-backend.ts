@@ -109,7 +109,7 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
   // all-negative windows): say so rather than let a CNN fail mid-training or train on a wrong gradient.
   if (choice.name === 'wasm' && tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
     warnings.push(
-      'robust-ft: the wasm backend has no training kernels (CNN gradients are missing or wrong); register them in options.prepare (see the README)',
+      'robust-ft: the wasm backend has no training kernels (CNN gradients are missing or wrong); leave options.patch on or register them in options.prepare (see the README)',
     );
   }
   if (options.logger !== null) {

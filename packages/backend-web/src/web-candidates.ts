@@ -1,4 +1,5 @@
 import { invalidArgument } from '@robust-ft/core';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendCandidate, WebBackendName } from './select-backend';
 
@@ -24,6 +25,11 @@ export interface WebCandidateOptions {
    * Return the names of the kernels it added or replaced; they are reported in `patchedKernels`.
    */
   prepare?: (name: WebBackendName) => string[] | undefined | Promise<string[] | undefined>;
+  /**
+   * Register robust-ft's training kernels (wasm: the missing conv/depthwise gradients and a correct
+   * MaxPoolGrad; cpu: a fast conv filter gradient) when no `prepare` is given. Default true.
+   */
+  patch?: boolean;
 }
 
 /** The minimal slices of WebGPU's types we touch (lib.dom in TypeScript 5.9 has no WebGPU). */
@@ -90,9 +96,16 @@ async function setAndCheck(name: WebBackendName, options: WebCandidateOptions): 
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`tf.setBackend('${name}') failed to initialise it (see the tfjs warning above)`);
   }
-  const patched = (await options.prepare?.(name)) ?? [];
+  const prepare = options.prepare ?? (options.patch === false ? undefined : defaultPrepare);
+  const patched = (await prepare?.(name)) ?? [];
   await withoutCpuForward(() => smokeTest(name));
   return patched;
+}
+
+function defaultPrepare(name: WebBackendName): string[] | undefined {
+  if (name === 'wasm') return registerWasmTrainingKernels();
+  if (name === 'cpu') return registerCpuTrainingKernels();
+  return undefined;
 }
 
 function gpu(): GpuLike | undefined {

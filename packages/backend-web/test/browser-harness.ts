@@ -1,7 +1,5 @@
+import { registerWasmTrainingKernels } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
-// backend-node's wasm training kernels are pure tfjs-core code; until they move to a shared package
-// (see README), the browser suite takes them from source to show the same fix works in Chromium.
-import { registerWasmTrainingKernels } from '../../backend-node/src/kernels/wasm';
 import { useBestBackend } from '../src/index';
 
 /** The browser backends under test; cpu (in the same page) is the oracle. */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useBestBackend } from '../src/index';
 import './browser-setup';
-import { registerWasmTrainingKernels } from '../../backend-node/src/kernels/wasm';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '@robust-ft/core/kernels';
 import { WASM_PATH } from './browser-harness';
 
 function recorder() {
@@ -16,9 +16,10 @@ afterEach(() => history.replaceState(null, '', originalUrl));
 
 // These expectations describe the CI browser: headless Chromium whose only GPU is SwiftShader.
 describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
-  it('skips both software GPUs by default and lands on wasm, saying why, in one log line', async () => {
+  it('skips both software GPUs by default and lands on wasm, saying why; unpatched wasm is flagged', async () => {
     const { lines, logger } = recorder();
-    const d = await useBestBackend({ wasmPath: WASM_PATH, logger });
+    unpatchWasmBackend();
+    const d = await useBestBackend({ wasmPath: WASM_PATH, logger, patch: false });
     expect(d.name).toBe('wasm');
     expect(d.tfBackend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
@@ -27,8 +28,17 @@ describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
     expect(d.reasons.webgpu).toMatch(/software adapter/);
     expect(d.reasons.webgl).toMatch(/software renderer.*SwiftShader/);
     expect(lines[0]).toMatch(/^robust-ft: using backend 'wasm'; skipped webgpu: .*; webgl: /);
-    // Stock wasm cannot train CNNs; without prepare() registering kernels the user is told so.
+    // Stock wasm cannot train CNNs; with patch: false the user is told so.
     expect(lines.slice(1)).toEqual([expect.stringMatching(/wasm backend has no training kernels/)]);
+  });
+
+  it('registers the wasm training kernels by default', async () => {
+    unpatchWasmBackend();
+    const { lines, logger } = recorder();
+    const d = await useBestBackend({ wasmPath: WASM_PATH, logger });
+    expect(d.name).toBe('wasm');
+    expect(d.patchedKernels).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'MaxPoolGrad']));
+    expect(lines).toHaveLength(1);
   });
 
   it('with allowSoftwareGpu, takes WebGPU first', async () => {
@@ -47,7 +57,9 @@ describe('useBestBackend in headless Chromium (SwiftShader only)', () => {
     const { lines, logger } = recorder();
     const d = await useBestBackend({ wasmPath: WASM_PATH, logger });
     expect(d).toMatchObject({ name: 'cpu', forced: true, reasons: {} });
-    expect(lines).toEqual(["robust-ft: using backend 'cpu' (forced by ?backend=)"]);
+    expect(lines).toEqual([
+      "robust-ft: using backend 'cpu' (forced by ?backend=) with training kernels [Conv2DBackpropFilter]",
+    ]);
   });
 
   it('a forced software GPU is used even without allowSoftwareGpu', async () => {

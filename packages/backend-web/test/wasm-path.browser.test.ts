@@ -16,7 +16,9 @@ it('a wasm path that serves no binaries falls through to cpu, and fails loudly w
   expect(d.name).toBe('cpu');
   expect(tf.getBackend()).toBe('cpu');
   expect(d.reasons.wasm).toBeDefined();
-  expect(lines[0]).toMatch(/^robust-ft: using backend 'cpu'; skipped wasm: /);
+  expect(lines[0]).toMatch(
+    /^robust-ft: using backend 'cpu' with training kernels \[Conv2DBackpropFilter\]; skipped wasm: /,
+  );
 
   const error = await useBestBackend({ force: 'wasm', logger: null }).catch((e: unknown) => e);
   expect(RobustFtError.isInstance(error) && error.code).toBe('BACKEND_UNAVAILABLE');

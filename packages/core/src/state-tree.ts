@@ -16,7 +16,12 @@ export function isTensor(value: unknown): value is Tensor {
   if (value instanceof tf.Tensor) return true;
   if (typeof value !== 'object' || value === null) return false;
   const t = value as Partial<Tensor>;
-  return t.dataId !== undefined && Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.dispose === 'function';
+  return (
+    t.dataId !== undefined &&
+    Array.isArray(t.shape) &&
+    typeof t.dtype === 'string' &&
+    typeof t.dispose === 'function'
+  );
 }
 
 function isTree(value: unknown): value is StateTree {

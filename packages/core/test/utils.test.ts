@@ -126,7 +126,11 @@ describe('parameter groups', () => {
 describe('empty state maps survive a checkpoint', () => {
   it('restores empty sub-trees', async () => {
     const { RobustOptimizer, identity } = await import('../src/index');
-    const withEmpty = { label: 'e', init: () => ({ perName: {}, nested: { inner: {} } }), update: identity().update };
+    const withEmpty = {
+      label: 'e',
+      init: () => ({ perName: {}, nested: { inner: {} } }),
+      update: identity().update,
+    };
     const v = tf.variable(tf.tensor([1]), true, 'empty-maps/w');
     const a = new RobustOptimizer({ transformation: withEmpty, learningRate: 1 });
     const g = tf.tensor([0]);

@@ -1,5 +1,5 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { RobustFtError } from '../errors';
 import { wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
 import {
@@ -176,22 +176,6 @@ export function registerWasmTrainingKernels(): string[] {
   overrideKernel(maxPoolGradConfig(WASM, wasmHost));
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   return patchedKernels(WASM);
-}
-
-/** Loads tfjs-backend-wasm (registering the 'wasm' backend) and patches it; see `registerWasmTrainingKernels`. */
-export async function patchWasmBackend(): Promise<string[]> {
-  try {
-    await import('@tensorflow/tfjs-backend-wasm');
-  } catch (cause) {
-    throw new RobustFtError(
-      'BACKEND_UNAVAILABLE',
-      `cannot load @tensorflow/tfjs-backend-wasm: ${String(cause)}`,
-      {
-        cause,
-      },
-    );
-  }
-  return registerWasmTrainingKernels();
 }
 
 /** Puts back wasm's stock kernels (for side-by-side comparisons). */

@@ -1,5 +1,5 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { RobustFtError } from '../errors';
 import { cpuHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
 import { conv2dBackpropFilterConfig } from './training-kernels';
@@ -22,12 +22,6 @@ export function registerCpuTrainingKernels(): string[] {
   }
   overrideKernel(conv2dBackpropFilterConfig(CPU, cpuHost, stockFilter));
   return patchedKernels(CPU);
-}
-
-/** Loads tfjs-backend-cpu and patches it; see `registerCpuTrainingKernels`. */
-export async function patchCpuBackend(): Promise<string[]> {
-  await import('@tensorflow/tfjs-backend-cpu');
-  return registerCpuTrainingKernels();
 }
 
 /** Puts back cpu's stock kernels (the conformance oracle and the benchmark baseline use them). */
