@@ -7,7 +7,7 @@ import { getOptimizerFactory, type JsonObject } from './optimizer-registry';
 import { isSchedule, type LearningRate, learningRateAt } from './schedules';
 import {
   collectTensors,
-  decodeNumber,
+  decodeNumberWords,
   disposeStateExcept,
   emptyPaths,
   encodeNumber,
@@ -33,6 +33,8 @@ export interface RobustOptimizerOptions {
   /**
    * `'error'` (default): throw `NON_FINITE` before anything is mutated (costs one host sync per step);
    * `'skip'`: leave the step out and count it in `skippedSteps`; `'off'`: no check.
+   * The check reads one number back synchronously; on WebGPU in browsers synchronous reads are
+   * unreliable (seen on SwiftShader), so use `'off'` there and check losses asynchronously.
    */
   nonFinite?: NonFinitePolicy;
   /** How `getConfig`/`fromConfig` rebuild this optimizer: a registered factory and its JSON options. */
@@ -238,7 +240,8 @@ export class RobustOptimizer extends tf.Optimizer {
       const parsed = parseWeightName(name);
       if (parsed === null) continue; // foreign entries such as tfjs's "iter"
       const [kind, ...path] = parsed;
-      if (kind === 'n') leaves.push({ path, value: decodeNumber(tensor) });
+      // Read asynchronously: synchronous reads are unreliable on WebGPU.
+      if (kind === 'n') leaves.push({ path, value: decodeNumberWords(tensor.dtype, await tensor.data()) });
       else if (kind === 't') leaves.push({ path, value: tf.keep(tf.clone(tensor)) });
       else if (kind === 'a' && path.length === 1) anchors.push([path[0]!, tensor]);
       else if (kind === 'e') empties.push(path);

@@ -137,8 +137,12 @@ export function encodeNumber(value: number): Tensor {
 }
 
 export function decodeNumber(tensor: Tensor): number {
-  const words = tensor.dataSync();
-  if (tensor.dtype !== 'int32' || words.length !== 2) {
+  return decodeNumberWords(tensor.dtype, tensor.dataSync());
+}
+
+/** `decodeNumber` on values already read (e.g. with `await tensor.data()`). */
+export function decodeNumberWords(dtype: string, words: ArrayLike<number>): number {
+  if (dtype !== 'int32' || words.length !== 2) {
     throw new RobustFtError('STATE_MISMATCH', 'an encoded number must be an int32 tensor of 2 words');
   }
   const buf = new DataView(new ArrayBuffer(8));
