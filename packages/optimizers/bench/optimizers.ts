@@ -345,7 +345,7 @@ async function main(): Promise<void> {
         optimizer: 'tf.train.adam',
         fused: false,
         msPerStep: tfMs,
-        ratioToAdamw: tfMs / ms.get('adamw:true')!,
+        ratioToAdamw: tfMs / (ms.get('adamw:true') ?? ms.get('adamw:false')!),
         ratioToTfAdam: 1,
         bytesPerParam: 28,
         gbPerSec: (28 * nParams) / tfMs / 1e6,
@@ -353,7 +353,7 @@ async function main(): Promise<void> {
         ratioToFloor: tfMs / floorOf(28),
       });
       for (const spec of specs) {
-        for (const fused of [true, false]) {
+        for (const fused of MODES) {
           const t = ms.get(`${spec.optimizer}:${fused}`)!;
           const base = ms.get(`adamw:${fused}`) ?? Number.NaN;
           rows.push({
@@ -368,7 +368,9 @@ async function main(): Promise<void> {
             gbPerSec: (spec.bytesPerParam * nParams) / t / 1e6,
             floorMs: floorOf(spec.bytesPerParam),
             ratioToFloor: t / floorOf(spec.bytesPerParam),
-            ...(fused ? { fusedSpeedup: ms.get(`${spec.optimizer}:false`)! / t } : {}),
+            ...(fused && ms.has(`${spec.optimizer}:false`)
+              ? { fusedSpeedup: ms.get(`${spec.optimizer}:false`)! / t }
+              : {}),
           });
         }
       }
