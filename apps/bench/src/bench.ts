@@ -199,11 +199,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   const { run, report } = resolveMethods(o.methods);
+  const say = (m: string) => {
+    if (!o.quiet) log(m);
+  };
   tf.engine().startScope();
   const sets = buildSets(o);
   const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: sets.idVal }];
   const trainSet: EvalSet[] = [{ key: 'train', kind: 'id', data: sets.idTrain }];
-  log(
+  say(
     `digits tier: fine-tune on ${sets.idTrain.n} UCI digits (val ${sets.idVal.n}, test ${sets.eval[0]?.data.n}); ` +
       `OOD: MNIST test ${o.mnistLimit}, font digits, ${o.families.length} corruptions × severities ${o.severities.join(',')}`,
   );
@@ -240,7 +243,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       corruptions: s.corruptions,
       hyperparameters: r.hyperparameters,
     });
-    log(
+    say(
       `${METHOD_LABELS[name].padEnd(24)} ID ${(100 * s.id).toFixed(1)}  OOD avg ${(100 * s.oodAvg).toFixed(1)}  ` +
         `(${Object.entries(s.ood)
           .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`)

@@ -1,8 +1,9 @@
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 import { type BackendChoice, selectBackend } from './backend';
-import { DEFAULTS, runBench } from './bench';
+import { type BenchReport, DEFAULTS, runBench } from './bench';
 import { benchRoot } from './data/paths';
 import { ALL_METHODS, HYPERPARAMETERS, type MethodName } from './methods';
 import { fmtTime, log } from './progress';
@@ -36,6 +37,7 @@ Options:
                       available: ${CORRUPTION_FAMILIES.join(', ')}
   --severities <l>    comma-separated severities 1–5                                  (default ${DEFAULTS.severities.join(',')})
   --model <dir>       pre-trained model folder (default apps/bench/assets/pretrained-cnn)
+  --render <json>     re-render report.md/SVG/HTML from an existing report.json into --out; no run
   --quiet             no progress output
   --help              this text
 
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
       corruptions: { type: 'string' },
       severities: { type: 'string' },
       model: { type: 'string' },
+      render: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -93,6 +96,13 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.render !== undefined) {
+    const report = JSON.parse(readFileSync(values.render, 'utf8')) as BenchReport;
+    const dir = values.out === undefined ? dirname(resolve(values.render)) : resolve(values.out);
+    writeReport(report, dir);
+    console.log(textTable(report));
     return;
   }
   const tier = values.tier ?? 'digits';

@@ -123,11 +123,10 @@ export function scatterSvg(r: BenchReport): string {
   const H = 440;
   const m = { l: 60, r: 190, t: 40, b: 50 };
   const pts = [...r.methods.map((x) => ({ id: x.id, ood: x.oodAvg })), ...r.wiseCurve];
-  const pad = 0.03;
-  const x0 = Math.max(0, Math.min(...pts.map((p) => p.id)) - pad);
-  const x1 = Math.min(1, Math.max(...pts.map((p) => p.id)) + pad);
-  const y0 = Math.max(0, Math.min(...pts.map((p) => ('oodAvg' in p ? p.oodAvg : p.ood))) - pad);
-  const y1 = Math.min(1, Math.max(...pts.map((p) => ('oodAvg' in p ? p.oodAvg : p.ood))) + pad);
+  const ids = pts.map((p) => p.id);
+  const oods = pts.map((p) => ('oodAvg' in p ? p.oodAvg : p.ood));
+  const [x0, x1, xStep] = niceRange(Math.min(...ids), Math.max(...ids));
+  const [y0, y1, yStep] = niceRange(Math.min(...oods), Math.max(...oods));
   const sx = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
   const out: string[] = [
@@ -135,14 +134,16 @@ export function scatterSvg(r: BenchReport): string {
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${m.l}" y="22" font-size="14" font-weight="bold">ID vs average OOD accuracy (digits tier, seed ${r.seed})</text>`,
   ];
-  for (let i = 0; i <= 5; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 5;
-    const yv = y0 + ((y1 - y0) * i) / 5;
+  for (let xv = x0; xv <= x1 + 1e-9; xv += xStep) {
     out.push(
       `<line x1="${sx(xv)}" y1="${m.t}" x2="${sx(xv)}" y2="${H - m.b}" stroke="#eee"/>`,
+      `<text x="${sx(xv)}" y="${H - m.b + 16}" text-anchor="middle">${Math.round(100 * xv)}</text>`,
+    );
+  }
+  for (let yv = y0; yv <= y1 + 1e-9; yv += yStep) {
+    out.push(
       `<line x1="${m.l}" y1="${sy(yv)}" x2="${W - m.r}" y2="${sy(yv)}" stroke="#eee"/>`,
-      `<text x="${sx(xv)}" y="${H - m.b + 16}" text-anchor="middle">${pct(xv)}</text>`,
-      `<text x="${m.l - 6}" y="${sy(yv) + 4}" text-anchor="end">${pct(yv)}</text>`,
+      `<text x="${m.l - 6}" y="${sy(yv) + 4}" text-anchor="end">${Math.round(100 * yv)}</text>`,
     );
   }
   out.push(
@@ -176,6 +177,15 @@ export function scatterSvg(r: BenchReport): string {
     '</svg>',
   );
   return out.join('\n');
+}
+
+/** An axis range padded and snapped to a round step (1, 2, 5 or 10 points), with that step. */
+function niceRange(lo: number, hi: number): [number, number, number] {
+  const span = Math.max(hi - lo, 0.01);
+  const step = [0.01, 0.02, 0.05, 0.1, 0.2].find((s) => span / s <= 6) ?? 0.2;
+  const a = Math.max(0, Math.floor((lo - 0.2 * step) / step) * step);
+  const b = Math.min(1, Math.ceil((hi + 0.2 * step) / step) * step);
+  return [a, b, step];
 }
 
 /** Heat map: methods × (corruption, severity), accuracy in each cell. */
