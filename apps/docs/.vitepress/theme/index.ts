@@ -1,5 +1,6 @@
 import type { Theme } from 'vitepress';
 import DefaultTheme from 'vitepress/theme';
+import FineTuneDemo from './fine-tune-demo';
 import LiveCode from './live-code';
 import './style.css';
 
@@ -7,6 +8,7 @@ const theme: Theme = {
   extends: DefaultTheme,
   enhanceApp({ app }) {
     app.component('LiveCode', LiveCode);
+    app.component('FineTuneDemo', FineTuneDemo);
   },
 };
 
