@@ -18,7 +18,15 @@ import {
   stratifiedSplit,
 } from './data/datasets';
 import { argmaxAccuracy, corruptedSets, type EvalSet, ece, type Outputs, runModel } from './evaluate';
-import { ALL_METHODS, fineTune, HYPERPARAMETERS, METHOD_LABELS, type MethodName, NEEDS } from './methods';
+import {
+  ALL_METHODS,
+  fineTune,
+  HYPERPARAMETERS,
+  type Hyperparameters,
+  METHOD_LABELS,
+  type MethodName,
+  NEEDS,
+} from './methods';
 import { buildCnn, cloneWithWeights, loadPretrained } from './model';
 import { fmtTime, log } from './progress';
 
@@ -36,6 +44,8 @@ export interface BenchOptions {
   wiseAlphas: number[];
   quiet: boolean;
   backend: string;
+  /** Method hyper-parameters (default `HYPERPARAMETERS`). */
+  hyperparameters?: Hyperparameters;
   /** Folder with the pre-trained model (tfjs layers format); default the committed assets/pretrained-cnn. */
   modelDir?: string;
 }
@@ -73,6 +83,8 @@ export interface MethodResult {
   effectiveRobustness: number;
   ece: number;
   wallSeconds: number;
+  /** Accuracy on the ID validation split (hyper-parameter selection uses this, never the test sets). */
+  idVal?: number;
   trainSeconds: number;
   evalSeconds: number;
   corruptions: Record<string, Record<string, number>>;
@@ -226,13 +238,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     name: MethodName,
     scores: Map<string, Float32Array>,
     input: 'logits' | 'probabilities',
-    r: { trainSeconds: number; evalSeconds: number; hyperparameters: Record<string, number | string> },
+    r: {
+      trainSeconds: number;
+      evalSeconds: number;
+      hyperparameters: Record<string, number | string>;
+      idVal?: number;
+    },
   ) => {
     const s = summarise(sets.eval, scores, input);
     results.set(name, {
       method: name,
       label: METHOD_LABELS[name],
       id: s.id,
+      ...(r.idVal === undefined ? {} : { idVal: r.idVal }),
       ood: s.ood,
       oodAvg: s.oodAvg,
       effectiveRobustness: 0,
@@ -253,6 +271,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   record('zero-shot', logitsOf(zs.out), 'logits', {
     trainSeconds: 0,
     evalSeconds: zs.seconds,
+    idVal: argmaxAccuracy(zsVal.get('id')?.logits ?? new Float32Array(), sets.idVal.y),
     hyperparameters: { weights: 'assets/pretrained-cnn (MNIST)' },
   });
 
@@ -272,11 +291,17 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       sets.idTrain,
       { epochs: o.epochs, batchSize: o.batchSize, quiet: o.quiet },
       seed,
+      o.hyperparameters,
     );
     const ev = evalOf(model, name === 'adamw');
     if (name === 'adamw') adamwOut = ev.out;
     models.set(name, model);
+    const idVal = argmaxAccuracy(
+      runModel(model, valSet).get('id')?.logits ?? new Float32Array(),
+      sets.idVal.y,
+    );
     record(name, logitsOf(ev.out), 'logits', {
+      idVal,
       trainSeconds: tr.seconds,
       evalSeconds: ev.seconds,
       hyperparameters: tr.hyperparameters,
@@ -310,6 +335,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     mix.dispose();
     if (best) {
       record('wise-ft', best.scores, 'logits', {
+        idVal: best.val,
         trainSeconds: results.get('adamw')?.trainSeconds ?? 0,
         evalSeconds: (performance.now() - s0) / 1000,
         hyperparameters: {
@@ -429,7 +455,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     },
     shifts,
     baseline: { points: distinct ? baselineNames : [], space: 'logit' },
-    options: { epochs: o.epochs, batchSize: o.batchSize, hyperparameters: HYPERPARAMETERS },
+    options: {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      hyperparameters: o.hyperparameters ?? HYPERPARAMETERS,
+    },
     methods: ALL_METHODS.filter((m) => report.has(m) || m === 'zero-shot').flatMap((m) => {
       const r = results.get(m);
       return r ? [r] : [];

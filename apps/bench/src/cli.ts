@@ -5,7 +5,7 @@ import { CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 import { type BackendChoice, selectBackend } from './backend';
 import { type BenchReport, DEFAULTS, runBench } from './bench';
 import { benchRoot } from './data/paths';
-import { ALL_METHODS, HYPERPARAMETERS, type MethodName } from './methods';
+import { ALL_METHODS, HYPERPARAMETERS, type MethodName, withOverrides } from './methods';
 import { fmtTime, log } from './progress';
 import { textTable, writeReport } from './report';
 
@@ -37,6 +37,7 @@ Options:
                       available: ${CORRUPTION_FAMILIES.join(', ')}
   --severities <l>    comma-separated severities 1–5                                  (default ${DEFAULTS.severities.join(',')})
   --model <dir>       pre-trained model folder (default apps/bench/assets/pretrained-cnn)
+  --set <key=value>   override a hyper-parameter below (repeatable), e.g. --set spdLambda=0.5
   --render <json>     re-render report.md/SVG/HTML from an existing report.json into --out; no run
   --quiet             no progress output
   --help              this text
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       severities: { type: 'string' },
       model: { type: 'string' },
       render: { type: 'string' },
+      set: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
     severities,
     quiet,
     backend,
+    hyperparameters: withOverrides(HYPERPARAMETERS, values.set ?? []),
     ...(values.model === undefined ? {} : { modelDir: resolve(values.model) }),
   });
   writeReport(report, out);

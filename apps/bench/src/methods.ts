@@ -56,7 +56,19 @@ export interface TrainBudget {
  * the method-specific strengths are the defaults of the papers' reference code where those transfer,
  * otherwise one value chosen on ID validation accuracy in a short sweep (see README).
  */
-export const HYPERPARAMETERS = {
+export interface Hyperparameters {
+  learningRate: number;
+  linearProbeLearningRate: number;
+  adamwWeightDecay: number;
+  l2spAlpha: number;
+  ftpK: number;
+  spdLambda: number;
+  digrapLambda: number;
+  fsrWeight: number;
+  fsrViews: CorruptionFamily[];
+}
+
+export const HYPERPARAMETERS: Readonly<Hyperparameters> = {
   learningRate: 1e-3,
   linearProbeLearningRate: 1e-2,
   adamwWeightDecay: 0.01,
@@ -65,8 +77,27 @@ export const HYPERPARAMETERS = {
   spdLambda: 1,
   digrapLambda: 0.1,
   fsrWeight: 1,
-  fsrViews: ['shot_noise', 'glass_blur', 'zoom_blur'] as CorruptionFamily[],
-} as const;
+  fsrViews: ['shot_noise', 'glass_blur', 'zoom_blur'],
+};
+
+/** Applies `key=value` overrides (numeric keys only) from the CLI's --set. */
+export function withOverrides(base: Readonly<Hyperparameters>, pairs: readonly string[]): Hyperparameters {
+  const out: Hyperparameters = { ...base, fsrViews: [...base.fsrViews] };
+  for (const pair of pairs) {
+    const [key, raw] = pair.split('=');
+    if (key === undefined || raw === undefined || !(key in out) || key === 'fsrViews') {
+      throw new Error(
+        `--set ${pair}: expected key=number with key one of ${Object.keys(base)
+          .filter((k) => k !== 'fsrViews')
+          .join(', ')}`,
+      );
+    }
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`--set ${pair}: not a non-negative number`);
+    (out as unknown as Record<string, number>)[key] = v;
+  }
+  return out;
+}
 
 function variablesOf(model: tf.LayersModel, onlyHead = false): tf.Variable[] {
   const weights = onlyHead ? model.getLayer(HEAD_LAYER).trainableWeights : model.trainableWeights;
@@ -91,8 +122,8 @@ export function fineTune(
   data: Dataset,
   budget: TrainBudget,
   seed: number,
+  H: Readonly<Hyperparameters> = HYPERPARAMETERS,
 ): TrainedRun {
-  const H = HYPERPARAMETERS;
   const lr = H.learningRate;
   const rng = createRng(seed).fork('batches');
   const common = {
