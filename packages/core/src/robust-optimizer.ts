@@ -23,7 +23,7 @@ import type { AnyTransformation, TransformContext } from './transformation';
 import { assertNonNegative, sameShape, shapeToString } from './validate';
 
 /** What to do when a gradient holds NaN or ±Inf. */
-export type NonFinitePolicy = 'error' | 'skip' | 'off';
+export type NonFinitePolicy = 'error' | 'skip' | 'guard' | 'off';
 
 export interface RobustOptimizerOptions {
   transformation: AnyTransformation;
@@ -31,10 +31,13 @@ export interface RobustOptimizerOptions {
   /** Where the anchor comes from: `'initial'` (default), `'zero'`, a shared `Anchors`, or explicit tensors. */
   anchor?: AnchorOption;
   /**
-   * `'error'` (default): throw `NON_FINITE` before anything is mutated (costs one host sync per step);
-   * `'skip'`: leave the step out and count it in `skippedSteps`; `'off'`: no check.
-   * The check reads one number back synchronously; on WebGPU in browsers synchronous reads are
-   * unreliable (seen on SwiftShader), so use `'off'` there and check losses asynchronously.
+   * `'error'`: throw `NON_FINITE` before anything is mutated (costs one host sync per step);
+   * `'skip'`: leave the step out and count it in `skippedSteps` (one host sync too);
+   * `'guard'`: no host sync — the step is computed and then masked on the device, so a non-finite
+   * step leaves parameters and tensor state unchanged (only step counters advance); count such steps
+   * with `await nonFiniteSteps()`; `'off'`: no check.
+   * Default: `'guard'` on WebGPU (synchronous reads there are slow, and unreliable on software
+   * adapters), `'error'` elsewhere.
    */
   nonFinite?: NonFinitePolicy;
   /** How `getConfig`/`fromConfig` rebuild this optimizer: a registered factory and its JSON options. */
@@ -63,7 +66,7 @@ export class RobustOptimizer extends tf.Optimizer {
 
   readonly transformation: AnyTransformation;
   readonly anchors: Anchors;
-  readonly nonFinite: NonFinitePolicy;
+  private readonly nonFiniteOption: NonFinitePolicy | undefined;
   private readonly ownsAnchors: boolean;
   private readonly factory: { name: string; options: JsonObject } | undefined;
   private lr: LearningRate;
@@ -72,6 +75,8 @@ export class RobustOptimizer extends tf.Optimizer {
   private unclaimed = new Set<string>();
   private encodedNumbers: Tensor[] = [];
   private skipped = 0;
+  /** Device-side count of steps masked under the 'guard' policy (read asynchronously). */
+  private guardedBad: Tensor | undefined;
 
   constructor(options: RobustOptimizerOptions) {
     super();
@@ -79,12 +84,13 @@ export class RobustOptimizer extends tf.Optimizer {
       throw invalidArgument('options.transformation', 'a gradient transformation ({ init, update })');
     }
     validateLearningRate('options.learningRate', options.learningRate);
-    const policy = options.nonFinite ?? 'error';
-    if (!['error', 'skip', 'off'].includes(policy))
-      throw invalidArgument('options.nonFinite', "'error', 'skip' or 'off'", policy);
+    const policy = options.nonFinite;
+    if (policy !== undefined && !['error', 'skip', 'guard', 'off'].includes(policy)) {
+      throw invalidArgument('options.nonFinite', "'error', 'skip', 'guard' or 'off'", policy);
+    }
     this.transformation = options.transformation;
     this.lr = options.learningRate;
-    this.nonFinite = policy;
+    this.nonFiniteOption = policy;
     this.factory = options.factory;
     const { anchors, owned } = resolveAnchors(options.anchor);
     this.anchors = anchors;
@@ -107,9 +113,20 @@ export class RobustOptimizer extends tf.Optimizer {
     return this.adapterState.step;
   }
 
+  /** The policy in force for the next step (the default depends on the backend). */
+  get nonFinite(): NonFinitePolicy {
+    return this.nonFiniteOption ?? (tf.getBackend() === 'webgpu' ? 'guard' : 'error');
+  }
+
   /** Steps left out under `nonFinite: 'skip'`. */
   get skippedSteps(): number {
     return this.skipped;
+  }
+
+  /** Steps whose gradients were not finite: skipped ones plus those masked under 'guard'. */
+  async nonFiniteSteps(): Promise<number> {
+    const guarded = this.guardedBad ? (await this.guardedBad.data())[0]! : 0;
+    return this.skipped + guarded;
   }
 
   /** The transformation's current state (read-only view, for diagnostics such as FTP's γ). */
@@ -124,8 +141,9 @@ export class RobustOptimizer extends tf.Optimizer {
     for (const name of names) this.claimRenamed(name);
 
     const vars = resolveVariables(grads);
-    if (this.nonFinite !== 'off' && !allFinite(grads)) {
-      if (this.nonFinite === 'skip') {
+    const policy = this.nonFinite;
+    if ((policy === 'error' || policy === 'skip') && !allFinite(grads)) {
+      if (policy === 'skip') {
         this.skipped++;
         return;
       }
@@ -142,6 +160,7 @@ export class RobustOptimizer extends tf.Optimizer {
 
     const fresh = names.filter((n) => this.adapterState.seen[n] === undefined);
     const createdAnchors: string[] = [];
+    const ok = policy === 'guard' ? tf.keep(finiteFlag(grads)) : undefined;
     let inner = this.adapterState.inner;
     const before = collectTensors(inner);
     try {
@@ -180,14 +199,32 @@ export class RobustOptimizer extends tf.Optimizer {
           );
         }
       }
+      let nextState = result.state;
+      if (ok) {
+        const previous = inner;
+        const guarded = tf.tidy(
+          () => guardState(result.state, previous, ok) as unknown as tf.TensorContainer,
+        ) as unknown as StateTree;
+        const retained = collectTensors(guarded);
+        for (const t of collectTensors(inner)) retained.add(t);
+        disposeStateExcept(result.state, retained);
+        nextState = guarded;
+      }
       // Commit: nothing above mutated a variable or the stored state.
       tf.tidy(() => {
         for (const n of names) {
           const absolute = result.assign[n];
-          vars[n]!.assign(absolute ?? tf.add(vars[n]!, result.updates[n]!));
+          const next = absolute ?? tf.add(vars[n]!, result.updates[n]!);
+          vars[n]!.assign(ok ? tf.where(ok, next, vars[n]!) : next);
+        }
+        if (ok) {
+          const bad = tf.sub(1, tf.cast(ok, 'float32'));
+          const total = tf.keep(this.guardedBad ? tf.add(this.guardedBad, bad) : bad);
+          this.guardedBad?.dispose();
+          this.guardedBad = total;
         }
       });
-      const keep = collectTensors(result.state);
+      const keep = collectTensors(nextState);
       for (const t of keep) tf.keep(t);
       for (const g of Object.values(grads)) keep.add(g);
       for (const [n, u] of [...Object.entries(result.updates), ...Object.entries(result.assign)]) {
@@ -196,13 +233,15 @@ export class RobustOptimizer extends tf.Optimizer {
       disposeStateExcept(inner, keep);
       const seen = { ...this.adapterState.seen };
       for (const n of fresh) seen[n] = 1;
-      this.adapterState = { step: this.adapterState.step + 1, seen, inner: result.state };
+      this.adapterState = { step: this.adapterState.step + 1, seen, inner: nextState };
       this.incrementIterations();
     } catch (error) {
       // Undo what this call created: fresh state and first-sight anchors.
       if (inner !== this.adapterState.inner) disposeStateExcept(inner, before);
       for (const n of createdAnchors) this.anchors.forget(n);
       throw error;
+    } finally {
+      ok?.dispose();
     }
   }
 
@@ -310,6 +349,8 @@ export class RobustOptimizer extends tf.Optimizer {
     this.adapterState = { step: 0, seen: {}, inner: {} };
     for (const t of this.encodedNumbers) t.dispose();
     this.encodedNumbers = [];
+    this.guardedBad?.dispose();
+    this.guardedBad = undefined;
     if (this.ownsAnchors) this.anchors.dispose();
     super.dispose();
   }
@@ -375,6 +416,28 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
     vars[name] = v;
   }
   return vars;
+}
+
+/** A boolean scalar on the device: every gradient entry is finite. */
+function finiteFlag(grads: NamedTensorMap): Tensor {
+  return tf.tidy(() => tf.all(tf.stack(Object.values(grads).map((g) => tf.all(tf.isFinite(g))))));
+}
+
+/**
+ * `where(ok, next, previous)` for every tensor of the new state that replaces one of the same shape
+ * (fresh entries and numbers pass through): a masked step leaves tensor state as it was.
+ */
+function guardState(next: StateTree, previous: StateTree | undefined, ok: Tensor): StateTree {
+  const out: StateTree = {};
+  for (const [k, v] of Object.entries(next)) {
+    const p = previous?.[k];
+    if (isTensor(v)) {
+      out[k] = isTensor(p) && p !== v && sameShape(p.shape, v.shape) ? tf.where(ok, v, p) : v;
+    } else if (typeof v === 'object') {
+      out[k] = guardState(v, isTensor(p) || typeof p !== 'object' ? undefined : p, ok);
+    } else out[k] = v;
+  }
+  return out;
 }
 
 /** One host sync for all gradients. */

@@ -323,3 +323,38 @@ describe('absolute updates', () => {
     v.dispose();
   });
 });
+
+describe("'guard' policy (no host sync)", () => {
+  it('masks a non-finite step on the device, counts it asynchronously and leaks nothing', async () => {
+    const v = tf.variable(tf.tensor([1, 2, 3]), true, 'guard/w');
+    const opt = new RobustOptimizer({
+      transformation: adamwTransform(0.01),
+      learningRate: 0.1,
+      nonFinite: 'guard',
+    });
+    expect(opt.nonFinite).toBe('guard');
+    const good = tf.tensor([0.1, -0.2, 0.3]);
+    const bad = tf.tensor([0.1, Number.NaN, 0.3]);
+    opt.applyGradients({ 'guard/w': good });
+    const before = Array.from(v.dataSync());
+    const moments = (opt.state['0'] as { mu: Record<string, tf.Tensor> }).mu['guard/w']!.arraySync();
+    opt.applyGradients({ 'guard/w': bad });
+    expect(Array.from(v.dataSync())).toEqual(before);
+    expect((opt.state['0'] as { mu: Record<string, tf.Tensor> }).mu['guard/w']!.arraySync()).toEqual(moments);
+    expect(await opt.nonFiniteSteps()).toBe(1);
+    opt.applyGradients({ 'guard/w': good });
+    expect(Array.from(v.dataSync())).not.toEqual(before);
+    expect(v.dataSync().every(Number.isFinite)).toBe(true);
+    await expectNoTensorLeaks(() => opt.applyGradients({ 'guard/w': bad }));
+    await expectNoTensorLeaks(() => opt.applyGradients({ 'guard/w': good }));
+    expect(await opt.nonFiniteSteps()).toBe(7);
+    tf.dispose([good, bad, v]);
+    opt.dispose();
+  });
+
+  it('defaults to error on cpu', () => {
+    expect(new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1 }).nonFinite).toBe(
+      'error',
+    );
+  });
+});
