@@ -15,6 +15,7 @@ import {
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
@@ -209,8 +210,8 @@ export function ftp(options: FtpOptions = {}): RobustOptimizer {
   const k = options.k ?? FTP_DEFAULTS.k;
   let innerT: AnyTransformation;
   let json: JsonObject | undefined;
+  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
   if (inner === 'adam') {
-    const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
     innerT = adamwTransformation({ beta1, beta2, epsilon, weightDecay });
     json = { inner, beta1, beta2, epsilon, weightDecay };
   } else if (inner === 'sgd') {
@@ -221,13 +222,22 @@ export function ftp(options: FtpOptions = {}): RobustOptimizer {
   const exclude = selectorToJson(options.exclude);
   if (json && exclude !== undefined) json = { ...json, k, exclude };
   else json = undefined;
-  return buildOptimizer(
-    FTP_FACTORY,
-    ftpTransformation(innerT, { k, ...(options.exclude === undefined ? {} : { exclude: options.exclude }) }),
-    options,
-    learningRate,
-    json,
+  const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
+  // Over Adam (the reference AdamP) the step runs as one fused kernel where the backend has it (same
+  // state layout; the composed transformation is the fallback and the oracle).
+  const transformation = withFusedFtpWhenAdam(
+    inner === 'adam',
+    ftpTransformation(innerT, { k, ...exclusion }),
+    {
+      beta1,
+      beta2,
+      epsilon,
+      weightDecay,
+      k,
+      ...exclusion,
+    },
   );
+  return buildOptimizer(FTP_FACTORY, transformation, options, learningRate, json);
 }
 
 export interface FtpDiagnostics {

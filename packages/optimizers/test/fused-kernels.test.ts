@@ -12,8 +12,10 @@ import {
   fusedFtpStep,
   fusedL2spStep,
   fusedSpdStep,
+  fusedStepEngine,
   hasFusedKernel,
   setFusedKernelsEnabled,
+  setWasmSimdEnabled,
 } from '../src/fused';
 
 tf.env().set('PROD', true);
@@ -91,12 +93,53 @@ function expectClose(got: tf.Tensor, want: Arr, atol = 2e-6, rtol = 2e-5): void 
 
 const SHAPES: number[][] = [[7, 5], [13], [4, 3, 3, 2], [], [3, 0]];
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`fused optimizer kernels on ${backend}`, () => {
+/*
+ * Three engines: the JS loops on cpu, our SIMD module on the wasm heap, and the JS loops on the wasm
+ * heap (SIMD off; also what runs the last n mod 4 elements of every SIMD range).
+ */
+const CONFIGS = [
+  { backend: 'cpu', simd: true, engine: 'js' },
+  { backend: 'wasm', simd: true, engine: 'wasm-simd' },
+  { backend: 'wasm', simd: false, engine: 'js' },
+] as const;
+
+for (const { backend, simd, engine } of CONFIGS) {
+  describe(`fused optimizer kernels on ${backend} (${engine})`, () => {
     beforeAll(async () => {
       expect(await tf.setBackend(backend)).toBe(true);
+      setWasmSimdEnabled(simd);
     });
-    afterAll(() => setFusedKernelsEnabled(true));
+    afterAll(() => {
+      setFusedKernelsEnabled(true);
+      setWasmSimdEnabled(true);
+    });
+
+    it(`runs on the ${engine} engine`, () => {
+      expect(fusedStepEngine()).toBe(engine);
+    });
+
+    it('whole-tensor sums keep float64 accuracy over 200k elements (SPD κ, DiGraP ⟨g,c⟩)', () => {
+      // 200k float32 terms of mixed sign: a float32 running sum would be off by ~1e-4 relative.
+      const p = problem(80, [400, 500]);
+      const dt = zip(p.theta, p.anchor, (t, a) => t - a);
+      const want = dotp(p.g, dt);
+      tf.tidy(() => {
+        const item = {
+          param: T(p.theta, p.shape),
+          grad: T(p.g, p.shape),
+          m: T(p.m, p.shape),
+          v: T(p.v, p.shape),
+          anchor: T(p.anchor, p.shape),
+          count: 1,
+        };
+        const opts = { learningRate: 1e-3, beta1: B1, beta2: B2, epsilon: EPS };
+        const [spd] = fusedSpdStep([item], { ...opts, lambda: 0.5 });
+        const [dg] = fusedDigrapStep([{ ...item, lrPrev: 0 }], { ...opts, lambda: 0.5, t: 1 });
+        // Read back as float32: compare at float32 resolution of the sum itself.
+        expectClose(spd!.condition, Float64Array.of(-want), 0, 1e-6);
+        expectClose(dg!.dot, Float64Array.of(want), 0, 1e-6);
+      });
+    });
 
     it('registers every kernel for this backend', () => {
       for (const method of Object.keys(FUSED_KERNELS) as (keyof typeof FUSED_KERNELS)[])

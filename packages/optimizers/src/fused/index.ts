@@ -13,6 +13,7 @@ export {
   ftpRowShape,
   ftpRows,
   fusedKernelsEnabled,
+  fusedStepEngine,
   hasFusedKernel,
   registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
@@ -35,3 +36,5 @@ export {
   fusedL2spStep,
   fusedSpdStep,
 } from './ops';
+export { setWasmSimdEnabled, wasmSimdEnabled } from './storage';
+export { wasmStepsAvailable } from './wasm/engine';

@@ -1,15 +1,6 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  adamCoefficients,
-  adamwLoop,
-  type DigrapScalars,
-  digrapLoop,
-  type FtpScalars,
-  ftpLoop,
-  l2spLoop,
-  spdLoop,
-} from './loops';
+import { adamConstants, type DigrapScalars, digrapStep, type FtpScalars, ftpStep, spdStep } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 
 /**
@@ -106,21 +97,20 @@ function adamwKernel(kind: StorageKind): KernelFunc {
       checkSameSize(p, [input(inputs, `grad${i}`), input(inputs, `m${i}`), input(inputs, `v${i}`)]);
       outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
     }
+    const E = storage.engine();
     for (let i = 0; i < count; i++) {
-      adamwLoop(
-        storage.view(input(inputs, `param${i}`)),
+      const th = storage.view(input(inputs, `param${i}`));
+      E.adam(
+        th,
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
         storage.view(input(inputs, `v${i}`)),
         storage.view(outs[3 * i]!),
         storage.view(outs[3 * i + 1]!),
         storage.view(outs[3 * i + 2]!),
-        lr,
-        b1,
-        b2,
-        eps,
-        numAt(attrs, 'counts', i),
-        wd,
+        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), wd),
+        0,
+        th.length,
       );
     }
     return outs;
@@ -146,9 +136,11 @@ function l2spKernel(kind: StorageKind): KernelFunc {
       ]);
       outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
     }
+    const E = storage.engine();
     for (let i = 0; i < count; i++) {
-      l2spLoop(
-        storage.view(input(inputs, `param${i}`)),
+      const th = storage.view(input(inputs, `param${i}`));
+      E.l2sp(
+        th,
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
         storage.view(input(inputs, `v${i}`)),
@@ -156,8 +148,10 @@ function l2spKernel(kind: StorageKind): KernelFunc {
         storage.view(outs[3 * i]!),
         storage.view(outs[3 * i + 1]!),
         storage.view(outs[3 * i + 2]!),
-        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
         alpha,
+        0,
+        th.length,
       );
     }
     return outs;
@@ -185,9 +179,11 @@ function spdKernel(kind: StorageKind): KernelFunc {
       outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
       outs.push(storage.makeOutput([]), storage.makeOutput([]));
     }
+    const E = storage.engine();
     for (let i = 0; i < count; i++) {
       const o = outs.slice(5 * i, 5 * i + 5);
-      const r = spdLoop(
+      const r = spdStep(
+        E,
         storage.view(input(inputs, `param${i}`)),
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
@@ -196,7 +192,7 @@ function spdKernel(kind: StorageKind): KernelFunc {
         storage.view(o[0]!),
         storage.view(o[1]!),
         storage.view(o[2]!),
-        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
         lambda,
       );
       storage.view(o[3]!)[0] = r.condition;
@@ -250,6 +246,7 @@ function ftpKernel(kind: StorageKind): KernelFunc {
       outs.push(storage.makeOutput(ftpRowShape(p.shape)));
       for (let j = 0; j < 3; j++) outs.push(storage.makeOutput([]));
     }
+    const E = storage.engine();
     for (let i = 0; i < count; i++) {
       const p = input(inputs, `param${i}`);
       const cPrev = inputs[`cPrev${i}`];
@@ -260,7 +257,8 @@ function ftpKernel(kind: StorageKind): KernelFunc {
         vGamma: scalarIn(storage, inputs, `gammaV${i}`, 0),
       };
       const o = outs.slice(8 * i, 8 * i + 8);
-      const next = ftpLoop(
+      const next = ftpStep(
+        E,
         storage.view(p),
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
@@ -274,8 +272,7 @@ function ftpKernel(kind: StorageKind): KernelFunc {
         storage.view(o[3]!),
         storage.view(o[4]!),
         ftpRows(p.shape),
-        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
-        wd,
+        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), wd),
         prev,
         t,
         annealK,
@@ -316,6 +313,7 @@ function digrapKernel(kind: StorageKind): KernelFunc {
       for (let j = 0; j < 5; j++) outs.push(storage.makeOutput(p.shape));
       for (let j = 0; j < 7; j++) outs.push(storage.makeOutput([]));
     }
+    const E = storage.engine();
     for (let i = 0; i < count; i++) {
       const p = input(inputs, `param${i}`);
       const pPrev = inputs[`pPrev${i}`];
@@ -325,7 +323,8 @@ function digrapKernel(kind: StorageKind): KernelFunc {
       ) as [number, number, number, number, number, number];
       const prev: DigrapScalars = { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg };
       const o = outs.slice(12 * i, 12 * i + 12);
-      const next = digrapLoop(
+      const next = digrapStep(
+        E,
         storage.view(p),
         storage.view(input(inputs, `grad${i}`)),
         storage.view(input(inputs, `m${i}`)),
@@ -338,7 +337,7 @@ function digrapKernel(kind: StorageKind): KernelFunc {
         storage.view(o[2]!),
         storage.view(o[3]!),
         storage.view(o[4]!),
-        adamCoefficients(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
+        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
         lambda,
         numAt(attrs, 'lrPrevs', i),
         prev,
@@ -414,4 +413,14 @@ export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendNam
   if (!registered) registerFusedOptimizerKernels();
   const name = method in FUSED_KERNELS ? FUSED_KERNELS[method as FusedMethod] : method;
   return tf.getKernel(name, backendName ?? tf.getBackend()) !== undefined;
+}
+
+/**
+ * Which implementation the fused kernels use on the active backend: 'wasm-simd' (our SIMD module on
+ * the wasm heap), 'js' (JS loops: cpu, or wasm without SIMD), or null (no fused kernels there).
+ */
+export function fusedStepEngine(): 'js' | 'wasm-simd' | null {
+  const kind = BACKENDS[tf.getBackend()];
+  if (!kind) return null;
+  return storageFor(kind, tf.backend())?.engine().name ?? null;
 }

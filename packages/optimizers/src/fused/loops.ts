@@ -1,123 +1,370 @@
 /**
- * The per-tensor math of every fused step, as plain loops over Float32Arrays. The cpu and wasm kernels
- * share these: both hand in views of the backend's own memory, so no data is copied. Scalars and sums
- * are held in doubles (JS numbers); every element is rounded to float32 once, when stored.
+ * The per-tensor math of every fused step. The passes (one loop over an element range each) are
+ * written twice with the same operation order: as plain JS loops here (the cpu backend, and the last
+ * n mod 4 elements on wasm) and as f32x4 loops in `wasm/steps.wat` (the wasm backend, run in place
+ * on its heap). The per-tensor drivers below (`adamwStep`, `ftpStep`, …) decide everything scalar —
+ * bias corrections, FTP's γ, SPD's and DiGraP's conditions — and call the passes of a `StepEngine`.
  *
- * Each loop touches the minimum traffic of spec §7: one pass for AdamW/L2-SP/SPD-without-decay, a
+ * Each driver touches the minimum traffic of spec §7: one pass for AdamW/L2-SP/SPD-without-decay, a
  * second one only where the method needs a whole-tensor or per-row reduction first.
+ *
+ * Rounding: every stored element is float32 (the typed-array store rounds), intermediates in the JS
+ * loops are doubles and in wasm float32. Neither is bit-identical to the composed ops (which round
+ * after every op); the tests compare them with a stated tolerance (a few float32 ulps per step).
  */
 
 /**
- * Adam constants of one step of one tensor, as the float32 scalars the composed ops multiply by
- * (tfjs turns each JS number operand into a float32 scalar tensor).
+ * Adam constants of one step of one tensor, hoisted out of the loops and rounded to float32 so both
+ * engines multiply by the same numbers: m' = b1·m + c1·g, v' = b2·v + c2·g², θ' = dk·θ + sk·m'/(√v'·rs2 + e).
  */
-export interface AdamCoefficients {
-  B1: number;
-  C1: number;
-  B2: number;
-  C2: number;
-  /** √(1 − β₂ˢ). */
-  S2: number;
-  /** 1 − β₁ˢ. */
-  BC1: number;
-  E: number;
-  /** −η. */
-  NLR: number;
+export interface AdamConstants {
+  b1: number;
+  c1: number;
+  b2: number;
+  c2: number;
+  /** 1/√(1 − β₂ˢ). */
+  rs2: number;
+  e: number;
+  /** −η/(1 − β₁ˢ). */
+  sk: number;
+  /** 1 − η·wd (decoupled decay; 1 without). */
+  dk: number;
 }
 
-export function adamCoefficients(
+export function adamConstants(
   learningRate: number,
   beta1: number,
   beta2: number,
   epsilon: number,
   count: number,
-): AdamCoefficients {
+  weightDecay = 0,
+): AdamConstants {
   const f = Math.fround;
   return {
-    B1: f(beta1),
-    C1: f(1 - beta1),
-    B2: f(beta2),
-    C2: f(1 - beta2),
-    S2: f(Math.sqrt(1 - beta2 ** count)),
-    BC1: f(1 - beta1 ** count),
-    E: f(epsilon),
-    NLR: f(-learningRate),
+    b1: f(beta1),
+    c1: f(1 - beta1),
+    b2: f(beta2),
+    c2: f(1 - beta2),
+    rs2: f(1 / Math.sqrt(1 - beta2 ** count)),
+    e: f(epsilon),
+    sk: f(-learningRate / (1 - beta1 ** count)),
+    dk: f(1 - learningRate * weightDecay),
   };
 }
 
+type F32 = Float32Array;
+
 /**
- * AdamW with the composed transformation's float32 rounding reproduced op by op (Adam moments, then
- * + wd·θ, then × −η, then + θ, each rounded to float32 as tfjs stores it), so on cpu the fused step
- * is bit-identical to `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)` — the oracle — at
- * a cost of a few Math.fround per element.
+ * One pass each; [start, end) is an element range. Passes that reduce ADD their sums into `sums`
+ * (a scratch Float64Array the driver zeroes), so a range can be split between engines.
  */
-export function adamwLoop(
-  theta: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  thetaOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  learningRate: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-  count: number,
-  weightDecay: number,
-): void {
-  const f = Math.fround;
-  const B1 = f(beta1);
-  const C1 = f(1 - beta1);
-  const B2 = f(beta2);
-  const C2 = f(1 - beta2);
-  const S2 = f(Math.sqrt(1 - beta2 ** count));
-  const BC1 = f(1 - beta1 ** count);
-  const E = f(epsilon);
-  const WD = f(weightDecay);
-  const NLR = f(-learningRate);
-  const decay = weightDecay !== 0;
-  const n = theta.length;
-  for (let i = 0; i < n; i++) {
+export interface StepEngine {
+  /** Which implementation runs the passes (reported by `fusedStepEngine`). */
+  readonly name: 'js' | 'wasm-simd';
+  /** θ, g, m, v → θ', m', v' (AdamW). */
+  adam(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    tho: F32,
+    mo: F32,
+    vo: F32,
+    k: AdamConstants,
+    s: number,
+    e: number,
+  ): void;
+  /** Adam on g + α(θ − θ₀), no decoupled decay. */
+  l2sp(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    an: F32,
+    tho: F32,
+    mo: F32,
+    vo: F32,
+    k: AdamConstants,
+    alpha: number,
+    s: number,
+    e: number,
+  ): void;
+  /** AdamW, then c = θ' − θ₀ into `co`; sums[0] += Σ|c|, sums[1] += Σ g·cp. */
+  ftp1(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    an: F32,
+    cp: F32,
+    co: F32,
+    mo: F32,
+    vo: F32,
+    k: AdamConstants,
+    s: number,
+    e: number,
+    sums: Float64Array,
+  ): void;
+  /** out = a·x + b·y (may alias x or y). */
+  axpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number): void;
+  /** Adam → q into `tho`; sums[0..2] += Σ g·(θ−θ₀), Σ (q−θ₀)², Σ (θ−θ₀)². */
+  spd1(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    an: F32,
+    tho: F32,
+    mo: F32,
+    vo: F32,
+    k: AdamConstants,
+    s: number,
+    e: number,
+    sums: Float64Array,
+  ): void;
+  /** c = θ − θ₀, G = g + λc; sums[0..4] += Σ g·c, Σ g², Σ c², Σ G·pp, Σ G·qp. */
+  digrap1(
+    th: F32,
+    g: F32,
+    an: F32,
+    pp: F32,
+    qp: F32,
+    lambda: number,
+    s: number,
+    e: number,
+    sums: Float64Array,
+  ): void;
+  /** ĝ = gs·g + cs·c, Adam on ĝ → θ', m', v'; P = α·c, Q = β·g. */
+  digrap2(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    an: F32,
+    tho: F32,
+    mo: F32,
+    vo: F32,
+    po: F32,
+    qo: F32,
+    k: AdamConstants,
+    gs: number,
+    cs: number,
+    alpha: number,
+    beta: number,
+    s: number,
+    e: number,
+  ): void;
+}
+
+/*
+ * The JS passes. Each is a monomorphic loop over Float32Arrays with the constants in locals (no
+ * closures, no Math.pow, no per-element Math.fround: the store rounds to float32).
+ */
+
+function jsAdam(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  k: AdamConstants,
+  s: number,
+  e: number,
+) {
+  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
+  for (let i = s; i < e; i++) {
     const gi = g[i]!;
-    const ti = theta[i]!;
-    const mi = f(f(m[i]! * B1) + f(gi * C1));
-    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
-    mOut[i] = mi;
-    vOut[i] = vi;
-    let u = f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1);
-    if (decay) u = f(u + f(ti * WD));
-    thetaOut[i] = ti + f(u * NLR);
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * (gi * gi);
+    mo[i] = mi;
+    vo[i] = vi;
+    tho[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
   }
 }
 
-/** Adam on the coupled L2-SP gradient ĝ = g + α(θ − θ₀). */
-export function l2spLoop(
-  theta: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  anchor: Float32Array,
-  thetaOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  k: AdamCoefficients,
+function jsL2sp(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  k: AdamConstants,
   alpha: number,
-): void {
-  const f = Math.fround;
-  const A = f(alpha);
-  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
-  const n = theta.length;
-  for (let i = 0; i < n; i++) {
-    const ti = theta[i]!;
-    const gi = f(g[i]! + f(f(ti - anchor[i]!) * A));
-    const mi = f(f(m[i]! * B1) + f(gi * C1));
-    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
-    mOut[i] = mi;
-    vOut[i] = vi;
-    thetaOut[i] = ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR);
+  s: number,
+  e: number,
+) {
+  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+  for (let i = s; i < e; i++) {
+    const ti = th[i]!;
+    const gi = g[i]! + alpha * (ti - an[i]!);
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * (gi * gi);
+    mo[i] = mi;
+    vo[i] = vi;
+    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
   }
 }
+
+function jsFtp1(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  cp: F32,
+  co: F32,
+  mo: F32,
+  vo: F32,
+  k: AdamConstants,
+  s: number,
+  e: number,
+  sums: Float64Array,
+) {
+  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
+  let l1 = 0;
+  let h = 0;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * (gi * gi);
+    mo[i] = mi;
+    vo[i] = vi;
+    // c is stored (next step's C_prev) and summed as the stored float32, like the wasm pass.
+    co[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps) - an[i]!;
+    const c = co[i]!;
+    l1 += Math.abs(c);
+    h += gi * cp[i]!;
+  }
+  sums[0] = sums[0]! + l1;
+  sums[1] = sums[1]! + h;
+}
+
+function jsAxpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number) {
+  for (let i = s; i < e; i++) out[i] = a * x[i]! + b * y[i]!;
+}
+
+function jsSpd1(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  k: AdamConstants,
+  s: number,
+  e: number,
+  sums: Float64Array,
+) {
+  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+  let dot = 0;
+  let qq = 0;
+  let tt = 0;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    const ti = th[i]!;
+    const ai = an[i]!;
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * (gi * gi);
+    mo[i] = mi;
+    vo[i] = vi;
+    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
+    const dt = ti - ai;
+    const dq = tho[i]! - ai;
+    dot += gi * dt;
+    qq += dq * dq;
+    tt += dt * dt;
+  }
+  sums[0] = sums[0]! + dot;
+  sums[1] = sums[1]! + qq;
+  sums[2] = sums[2]! + tt;
+}
+
+function jsDigrap1(
+  th: F32,
+  g: F32,
+  an: F32,
+  pp: F32,
+  qp: F32,
+  lambda: number,
+  s: number,
+  e: number,
+  sums: Float64Array,
+) {
+  let dot = 0;
+  let gg = 0;
+  let cc = 0;
+  let hl = 0;
+  let hr = 0;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    // θ − θ₀ rounded to float32, as the composed path (and pass 2) sees it.
+    const ci = Math.fround(th[i]! - an[i]!);
+    const G = gi + lambda * ci;
+    dot += gi * ci;
+    gg += gi * gi;
+    cc += ci * ci;
+    hl += G * pp[i]!;
+    hr += G * qp[i]!;
+  }
+  sums[0] = sums[0]! + dot;
+  sums[1] = sums[1]! + gg;
+  sums[2] = sums[2]! + cc;
+  sums[3] = sums[3]! + hl;
+  sums[4] = sums[4]! + hr;
+}
+
+function jsDigrap2(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  po: F32,
+  qo: F32,
+  k: AdamConstants,
+  gs: number,
+  cs: number,
+  alpha: number,
+  beta: number,
+  s: number,
+  e: number,
+) {
+  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    const ti = th[i]!;
+    const ci = Math.fround(ti - an[i]!);
+    const gh = gs * gi + cs * ci;
+    const mi = b1 * m[i]! + c1 * gh;
+    const vi = b2 * v[i]! + c2 * (gh * gh);
+    mo[i] = mi;
+    vo[i] = vi;
+    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
+    po[i] = alpha * ci;
+    qo[i] = beta * gi;
+  }
+}
+
+export const JS_ENGINE: StepEngine = {
+  name: 'js',
+  adam: jsAdam,
+  l2sp: jsL2sp,
+  ftp1: jsFtp1,
+  axpby: jsAxpby,
+  spd1: jsSpd1,
+  digrap1: jsDigrap1,
+  digrap2: jsDigrap2,
+};
 
 /** One hyper-Adam step on a scalar (FTP's γ, DiGraP's strengths): μ = 1e-2, betas 0.9/0.999, eps 1e-8. */
 export function hyperAdamStep(
@@ -140,64 +387,51 @@ export interface FtpScalars {
   vGamma: number;
 }
 
+/** Scratch for the passes' sums (a driver zeroes what it reads; kernels run one at a time). */
+const SUMS = new Float64Array(5);
+
 /**
- * FTP over Adam (AdamP) for one projected tensor. Pass 1 updates the moments, writes the deviation
- * c = θ − d − θ₀ (it is next step's C_prev, so it is stored anyway) and sums the row-L1 norms and the
- * hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `rows` is shape[0] for
- * rank ≥ 2 and 1 otherwise (torch reduces a rank-1 tensor as a whole).
+ * FTP over Adam (AdamP) for one projected tensor. Pass 1 (per row) updates the moments, writes the
+ * deviation c = θ − d − θ₀ (next step's C_prev, so it is stored anyway) and sums the row-L1 norm and
+ * the hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `rows` is shape[0]
+ * for rank ≥ 2 and 1 otherwise (torch reduces a rank-1 tensor as a whole). A missing C_prev/R_prev
+ * (t > 1) reads as zeros: h = 0, the hyper step still runs.
  */
-export function ftpLoop(
-  theta: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  anchor: Float32Array,
-  cPrev: Float32Array | null,
-  rPrev: Float32Array | null,
-  thetaOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  cOut: Float32Array,
-  rOut: Float32Array,
+export function ftpStep(
+  E: StepEngine,
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  cPrev: F32 | null,
+  rPrev: F32 | null,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  co: F32,
+  ro: F32,
   rows: number,
-  k: AdamCoefficients,
-  weightDecay: number,
+  k: AdamConstants,
   scalars: FtpScalars,
   t: number,
   annealK: number,
 ): FtpScalars {
-  const f = Math.fround;
-  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
-  const WD = f(weightDecay);
-  const decay = weightDecay !== 0;
-  const rowLen = rows === 0 ? 0 : theta.length / rows;
+  const rowLen = rows === 0 ? 0 : th.length / rows;
   const usePrev = t > 1 && cPrev !== null && rPrev !== null;
-  // A missing C_prev/R_prev (t > 1) reads as zeros: h = 0, the hyper step still runs.
+  // Without C_prev the pass reads g in its place; its second sum is then ignored.
+  const cp = usePrev ? cPrev : g;
   let h = 0;
   let maxN = 0;
   for (let r = 0; r < rows; r++) {
     const start = r * rowLen;
-    const end = start + rowLen;
-    let l1 = 0;
-    let hRow = 0;
-    for (let i = start; i < end; i++) {
-      const gi = g[i]!;
-      const ti = theta[i]!;
-      const mi = f(f(m[i]! * B1) + f(gi * C1));
-      const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
-      mOut[i] = mi;
-      vOut[i] = vi;
-      let u = f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1);
-      if (decay) u = f(u + f(ti * WD));
-      const c = f(f(ti + f(u * NLR)) - anchor[i]!);
-      cOut[i] = c;
-      l1 += Math.abs(c);
-      if (usePrev) hRow += gi * cPrev[i]!;
-    }
-    const n = l1 + 1e-8;
-    rOut[r] = 1 / n;
+    SUMS[0] = 0;
+    SUMS[1] = 0;
+    E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + rowLen, SUMS);
+    const n = SUMS[0] + 1e-8;
+    ro[r] = 1 / n;
     if (n > maxN) maxN = n;
-    if (usePrev) h += hRow * rPrev[r]!;
+    if (usePrev) h += SUMS[1] * rPrev[r]!;
   }
   let next: FtpScalars;
   if (t <= 1) next = { gamma: 1e-8, mGamma: 0, vGamma: 0 };
@@ -206,12 +440,10 @@ export function ftpLoop(
     const s = hyperAdamStep(scalars.gamma, scalars.mGamma, scalars.vGamma, hk, t);
     next = { gamma: Math.min(Math.max(s.value, 1e-8), maxN), mGamma: s.m, vGamma: s.v };
   }
-  const gamma = next.gamma;
   for (let r = 0; r < rows; r++) {
     const start = r * rowLen;
-    const end = start + rowLen;
-    const ratio = Math.min(Math.max(gamma * rOut[r]!, 0), 1);
-    for (let i = start; i < end; i++) thetaOut[i] = anchor[i]! + ratio * cOut[i]!;
+    const ratio = Math.min(Math.max(next.gamma * ro[r]!, 0), 1);
+    E.axpby(an, co, tho, 1, ratio, start, start + rowLen);
   }
   return next;
 }
@@ -222,51 +454,28 @@ export function ftpLoop(
  * Returns κ = −⟨g, θ − a⟩ and the clamped growth ratio r (0 where ‖q − a‖ = 0: the reference's 0/0
  * would give NaN parameters; a step that does not leave the anchor has nothing to decay).
  */
-export function spdLoop(
-  theta: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  anchor: Float32Array,
-  thetaOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  k: AdamCoefficients,
+export function spdStep(
+  E: StepEngine,
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  k: AdamConstants,
   lambda: number,
 ): { condition: number; ratio: number } {
-  const f = Math.fround;
-  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
-  const n = theta.length;
-  let dot = 0;
-  let qq = 0;
-  let tt = 0;
-  for (let i = 0; i < n; i++) {
-    const gi = g[i]!;
-    const ti = theta[i]!;
-    const ai = anchor[i]!;
-    const mi = f(f(m[i]! * B1) + f(gi * C1));
-    const vi = f(f(v[i]! * B2) + f(f(gi * gi) * C2));
-    mOut[i] = mi;
-    vOut[i] = vi;
-    const q = f(ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR));
-    thetaOut[i] = q;
-    const dt = ti - ai;
-    const dq = q - ai;
-    dot += gi * dt;
-    qq += dq * dq;
-    tt += dt * dt;
-  }
-  const condition = -dot;
-  const nq = Math.sqrt(qq);
-  const ratio = nq > 0 ? Math.min(Math.max((nq - Math.sqrt(tt)) / nq, 0), 1) : 0;
+  const n = th.length;
+  SUMS.fill(0);
+  E.spd1(th, g, m, v, an, tho, mo, vo, k, 0, n, SUMS);
+  const condition = -SUMS[0]!;
+  const nq = Math.sqrt(SUMS[1]!);
+  const ratio = nq > 0 ? Math.min(Math.max((nq - Math.sqrt(SUMS[2]!)) / nq, 0), 1) : 0;
   // κ < 0 fires; κ = −0 (a zero dot, e.g. at the anchor) does not.
   const s = condition < 0 ? lambda * ratio : 0;
-  if (s !== 0) {
-    for (let i = 0; i < n; i++) {
-      const q = thetaOut[i]!;
-      thetaOut[i] = q - s * (q - anchor[i]!);
-    }
-  }
+  if (s !== 0) E.axpby(tho, an, tho, 1 - s, s, 0, n);
   return { condition, ratio };
 }
 
@@ -284,44 +493,36 @@ export interface DigrapScalars {
  * hyper-gradients against the stored P/Q; the strengths step; pass 2 forms ĝ, runs Adam, and writes the
  * new P = αc and Q = βg (10R + 5W in all).
  */
-export function digrapLoop(
-  theta: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  anchor: Float32Array,
-  pPrev: Float32Array | null,
-  qPrev: Float32Array | null,
-  thetaOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  pOut: Float32Array,
-  qOut: Float32Array,
-  k: AdamCoefficients,
+export function digrapStep(
+  E: StepEngine,
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  pPrev: F32 | null,
+  qPrev: F32 | null,
+  tho: F32,
+  mo: F32,
+  vo: F32,
+  po: F32,
+  qo: F32,
+  k: AdamConstants,
   lambda: number,
   lrPrev: number,
   scalars: DigrapScalars,
   t: number,
 ): DigrapScalars & { dot: number } {
-  const n = theta.length;
+  const n = th.length;
   const usePrev = t > 1 && pPrev !== null && qPrev !== null;
-  let dot = 0;
-  let gg = 0;
-  let cc = 0;
-  let hl = 0;
-  let hr = 0;
-  for (let i = 0; i < n; i++) {
-    const gi = g[i]!;
-    const ci = Math.fround(theta[i]! - anchor[i]!);
-    dot += gi * ci;
-    gg += gi * gi;
-    cc += ci * ci;
-    if (usePrev) {
-      const G = gi + lambda * ci;
-      hl += G * pPrev[i]!;
-      hr += G * qPrev[i]!;
-    }
-  }
+  SUMS.fill(0);
+  // Without P/Q the pass reads g in their place; those two sums are then ignored.
+  E.digrap1(th, g, an, usePrev ? pPrev : g, usePrev ? qPrev : g, lambda, 0, n, SUMS);
+  const dot = SUMS[0]!;
+  const gg = SUMS[1]!;
+  const cc = SUMS[2]!;
+  const hl = usePrev ? SUMS[3]! : 0;
+  const hr = usePrev ? SUMS[4]! : 0;
   let next: DigrapScalars;
   if (t <= 1) next = { omegaLoss: 0, omegaReg: 0, mLoss: 0, vLoss: 0, mReg: 0, vReg: 0 };
   else {
@@ -341,23 +542,9 @@ export function digrapLoop(
   // With λ = 0 there is no regulariser to conflict with: plain Adam on g.
   const conflict = dot < 0 && lambda !== 0;
   // ĝ = (g − ω_l·αc) + λ(c − ω_r·βg) on conflict, else g + λc: one affine form in g and c.
-  const gScale = conflict ? 1 - lambda * next.omegaReg * beta : 1;
-  const cScale = conflict ? lambda - next.omegaLoss * alpha : lambda;
-  const f = Math.fround;
-  const { B1, C1, B2, C2, S2, BC1, E, NLR } = k;
-  for (let i = 0; i < n; i++) {
-    const gi = g[i]!;
-    const ti = theta[i]!;
-    const ci = f(ti - anchor[i]!);
-    // λ = 0: gScale = 1 and cScale = 0, so ĝ = g exactly and the step is bit-identical to AdamW's.
-    const gh = f(gScale * gi + cScale * ci);
-    const mi = f(f(m[i]! * B1) + f(gh * C1));
-    const vi = f(f(v[i]! * B2) + f(f(gh * gh) * C2));
-    mOut[i] = mi;
-    vOut[i] = vi;
-    thetaOut[i] = ti + f(f(f(mi / f(f(f(Math.sqrt(vi)) / S2) + E)) / BC1) * NLR);
-    pOut[i] = alpha * ci;
-    qOut[i] = beta * gi;
-  }
+  // λ = 0: gs = 1 and cs = 0, so ĝ = g exactly and the step is AdamW's.
+  const gs = conflict ? 1 - lambda * next.omegaReg * beta : 1;
+  const cs = conflict ? lambda - next.omegaLoss * alpha : lambda;
+  E.digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, 0, n);
   return { ...next, dot };
 }

@@ -1,4 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { JS_ENGINE, type StepEngine } from './loops';
+import { wasmEngineFor } from './wasm/engine';
 
 /**
  * Direct access to a backend's float32 memory, so a fused kernel reads and writes the tensors in place
@@ -12,6 +14,22 @@ export interface KernelStorage {
   makeOutput(shape: number[]): TensorInfo;
   /** A Float32Array over the tensor's memory. Take views only after all outputs are made (wasm memory may grow). */
   view(info: TensorInfo): Float32Array;
+  /** The passes to run on these views: the SIMD module on the wasm heap where it links, else JS loops. */
+  engine(): StepEngine;
+}
+
+let simdEnabled = true;
+
+/**
+ * Switches the wasm backend's SIMD step module on or off (on by default). Off, the wasm kernels run
+ * the JS passes on the same heap views; tests use it to check both paths, the bench to measure them.
+ */
+export function setWasmSimdEnabled(on: boolean): void {
+  simdEnabled = on;
+}
+
+export function wasmSimdEnabled(): boolean {
+  return simdEnabled;
 }
 
 /** tfjs-backend-cpu: each tensor's values live in a JS typed array. */
@@ -23,6 +41,8 @@ interface CpuLikeBackend {
 /** tfjs-backend-wasm: each tensor is a region of the wasm module's heap. */
 interface WasmLikeBackend {
   dataIdMap: { get(dataId: object): unknown };
+  /** The emscripten module; `asm.memory` is the heap every tensor lives in (tfjs 4.x). */
+  wasm?: { asm?: { memory?: unknown } };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): unknown;
 }
@@ -72,6 +92,7 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       view(info) {
         return asFloat32(backend.data.get(info.dataId).values, 'a cpu tensor');
       },
+      engine: () => JS_ENGINE,
     };
   }
   if (kind === 'wasm' && isWasmLike(backend)) {
@@ -84,6 +105,11 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       },
       view(info) {
         return asFloat32(backend.typedArrayFromHeap(info), 'a wasm tensor');
+      },
+      engine() {
+        const memory = backend.wasm?.asm?.memory;
+        if (!simdEnabled || !(memory instanceof WebAssembly.Memory)) return JS_ENGINE;
+        return wasmEngineFor(memory) ?? JS_ENGINE;
       },
     };
   }
