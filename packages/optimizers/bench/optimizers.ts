@@ -30,6 +30,7 @@ import {
   withFusedSpd,
 } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
+import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { l2spTransformation } from '../src/l2sp';
 import { spdTransformation } from '../src/spd';
 
@@ -361,8 +362,8 @@ async function main(): Promise<void> {
         parts.push(['fused AdamW kernel alone, JS loops on the wasm heap (SIMD off)', timed(kernelOnce)]);
         setWasmSimdEnabled(true);
       } else {
-        // The JS pass alone, into buffers allocated once, against the same pass into 3 fresh arrays
-        // per tensor (what a tfjs cpu kernel must return): the difference is first-touch page faults.
+        // The pass alone, into buffers allocated once, against the same pass into 3 fresh arrays per
+        // tensor (what a tfjs cpu kernel must return): the difference is zeroing + first-touch faults.
         const views = names.map((n, j) => ({
           th: vars[n]!.dataSync() as Float32Array,
           g: grads[n]!.dataSync() as Float32Array,
@@ -371,35 +372,28 @@ async function main(): Promise<void> {
         }));
         const held = views.map((x) => [0, 1, 2].map(() => new Float32Array(x.th.length)));
         const k = adamConstants(LR, ADAM.beta1, ADAM.beta2, ADAM.epsilon, 1, 0.01);
-        parts.push([
-          'JS AdamW pass into preallocated outputs',
-          timed(() =>
-            views.forEach((x, j) => {
-              const [a, b, c] = held[j]!;
-              JS_ENGINE.adam(x.th, x.g, x.m, x.v, a!, b!, c!, k, 0, x.th.length);
-            }),
-          ),
-        ]);
-        parts.push([
-          'JS AdamW pass into 3 fresh Float32Arrays per tensor',
-          timed(() =>
-            views.forEach((x) => {
-              const n = x.th.length;
-              JS_ENGINE.adam(
-                x.th,
-                x.g,
-                x.m,
-                x.v,
-                new Float32Array(n),
-                new Float32Array(n),
-                new Float32Array(n),
-                k,
-                0,
-                n,
-              );
-            }),
-          ),
-        ]);
+        for (const engine of [wasmCopyEngine(), JS_ENGINE]) {
+          if (!engine) continue;
+          parts.push([
+            `${engine.name} AdamW pass into preallocated outputs`,
+            timed(() =>
+              views.forEach((x, j) => {
+                const [a, b, c] = held[j]!;
+                engine.adam(x.th, x.g, x.m, x.v, a!, b!, c!, k, 0, x.th.length);
+              }),
+            ),
+          ]);
+          parts.push([
+            `${engine.name} AdamW pass into 3 fresh Float32Arrays per tensor`,
+            timed(() =>
+              views.forEach((x) => {
+                const n = x.th.length;
+                const fresh = () => new Float32Array(n);
+                engine.adam(x.th, x.g, x.m, x.v, fresh(), fresh(), fresh(), k, 0, n);
+              }),
+            ),
+          ]);
+        }
       }
       parts.push([
         'allocating + filling 3 fresh param-sized outputs (tf.zerosLike)',

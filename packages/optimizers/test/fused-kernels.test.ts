@@ -94,11 +94,13 @@ function expectClose(got: tf.Tensor, want: Arr, atol = 2e-6, rtol = 2e-5): void 
 const SHAPES: number[][] = [[7, 5], [13], [4, 3, 3, 2], [], [3, 0]];
 
 /*
- * Three engines: the JS loops on cpu, our SIMD module on the wasm heap, and the JS loops on the wasm
- * heap (SIMD off; also what runs the last n mod 4 elements of every SIMD range).
+ * Four engine/backend pairs: our SIMD module streaming cpu tensors through its own memory, the JS
+ * loops on cpu, the SIMD module in place on the wasm heap, and the JS loops on the wasm heap (the JS
+ * loops also run the last n mod 4 elements of every SIMD range).
  */
 const CONFIGS = [
-  { backend: 'cpu', simd: true, engine: 'js' },
+  { backend: 'cpu', simd: true, engine: 'wasm-simd-copy' },
+  { backend: 'cpu', simd: false, engine: 'js' },
   { backend: 'wasm', simd: true, engine: 'wasm-simd' },
   { backend: 'wasm', simd: false, engine: 'js' },
 ] as const;
@@ -138,6 +140,11 @@ for (const { backend, simd, engine } of CONFIGS) {
         // Read back as float32: compare at float32 resolution of the sum itself.
         expectClose(spd!.condition, Float64Array.of(-want), 0, 1e-6);
         expectClose(dg!.dot, Float64Array.of(want), 0, 1e-6);
+        // The element-wise outputs over many chunks of the copying engine (8192 elements each).
+        const r = spdRef(p, 0.5, 1, 1e-3);
+        expectClose(spd!.param, r.theta);
+        expectClose(spd!.m, r.m);
+        expectClose(spd!.v, r.v);
       });
     });
 
@@ -334,6 +341,8 @@ for (const { backend, simd, engine } of CONFIGS) {
         [[6, 5], 1, 0],
         [[11], 0.5, 0],
         [[4, 2, 3, 3], 1, 0.1],
+        // Rows of 9001: several chunks of the copying engine, unaligned row starts, a 1-element tail.
+        [[3, 9001], 1, 0.05],
       ] as [number[], number, number][]) {
         const p0 = problem(40 + shape.length, shape);
         const rng = createRng(41);

@@ -416,10 +416,11 @@ export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendNam
 }
 
 /**
- * Which implementation the fused kernels use on the active backend: 'wasm-simd' (our SIMD module on
- * the wasm heap), 'js' (JS loops: cpu, or wasm without SIMD), or null (no fused kernels there).
+ * Which implementation the fused kernels use on the active backend: 'wasm-simd' (our SIMD module in
+ * place on the wasm heap), 'wasm-simd-copy' (the same module streaming cpu tensors through a private
+ * memory), 'js' (JS loops: no wasm SIMD here, or it is switched off), or null (no fused kernels there).
  */
-export function fusedStepEngine(): 'js' | 'wasm-simd' | null {
+export function fusedStepEngine(): 'js' | 'wasm-simd' | 'wasm-simd-copy' | null {
   const kind = BACKENDS[tf.getBackend()];
   if (!kind) return null;
   return storageFor(kind, tf.backend())?.engine().name ?? null;

@@ -60,7 +60,7 @@ type F32 = Float32Array;
  */
 export interface StepEngine {
   /** Which implementation runs the passes (reported by `fusedStepEngine`). */
-  readonly name: 'js' | 'wasm-simd';
+  readonly name: 'js' | 'wasm-simd' | 'wasm-simd-copy';
   /** θ, g, m, v → θ', m', v' (AdamW). */
   adam(
     th: F32,

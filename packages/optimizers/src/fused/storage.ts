@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { JS_ENGINE, type StepEngine } from './loops';
-import { wasmEngineFor } from './wasm/engine';
+import { wasmCopyEngine, wasmEngineFor } from './wasm/engine';
 
 /**
  * Direct access to a backend's float32 memory, so a fused kernel reads and writes the tensors in place
@@ -21,8 +21,8 @@ export interface KernelStorage {
 let simdEnabled = true;
 
 /**
- * Switches the wasm backend's SIMD step module on or off (on by default). Off, the wasm kernels run
- * the JS passes on the same heap views; tests use it to check both paths, the bench to measure them.
+ * Switches our SIMD step module on or off (on by default) for both backends. Off, the kernels run the
+ * JS passes on the same views; tests use it to check both paths, the bench to measure them.
  */
 export function setWasmSimdEnabled(on: boolean): void {
   simdEnabled = on;
@@ -92,7 +92,7 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       view(info) {
         return asFloat32(backend.data.get(info.dataId).values, 'a cpu tensor');
       },
-      engine: () => JS_ENGINE,
+      engine: () => (simdEnabled ? (wasmCopyEngine() ?? JS_ENGINE) : JS_ENGINE),
     };
   }
   if (kind === 'wasm' && isWasmLike(backend)) {

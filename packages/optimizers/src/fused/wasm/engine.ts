@@ -2,10 +2,14 @@ import { type AdamConstants, JS_ENGINE, type StepEngine } from '../loops';
 import { STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
- * The SIMD step module (steps.wat) instantiated over a tfjs-backend-wasm heap. The module imports the
- * backend's own WebAssembly.Memory, so every pass runs in place on the tensors' bytes: a Float32Array
- * view handed in by the kernel becomes a byte pointer (its byteOffset). The module handles the first
- * ⌊n/4⌋·4 elements of each range with f32x4 ops and the JS pass finishes the last n mod 4.
+ * The SIMD step module (steps.wat) as a StepEngine, two ways:
+ * - on the wasm backend ('wasm-simd') it is instantiated over the backend's own WebAssembly.Memory, so
+ *   every pass runs in place on the tensors' bytes: a Float32Array view handed in by the kernel
+ *   becomes a byte pointer (its byteOffset);
+ * - on the cpu backend ('wasm-simd-copy') it gets a small private memory, and each pass streams its
+ *   arrays through it in cache-sized chunks (copy in, f32x4 pass, copy out): the copies hit L1/L2, and
+ *   the module's float32 SIMD arithmetic is several times faster than a scalar JS loop in doubles.
+ * Either way the module handles the first ⌊n/4⌋·4 elements of each range and the JS pass the rest.
  */
 
 type Ptr = number;
@@ -48,10 +52,21 @@ function stepModule(): WebAssembly.Module | null {
 }
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
+let copyEngine: StepEngine | null | undefined;
 
 /** Whether the SIMD module is usable here at all (compiles; does not need a backend). */
 export function wasmStepsAvailable(): boolean {
   return stepModule() !== null;
+}
+
+function instantiate(memory: WebAssembly.Memory): StepExports | null {
+  const mod = stepModule();
+  if (!mod) return null;
+  try {
+    return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as StepExports;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -62,147 +77,142 @@ export function wasmStepsAvailable(): boolean {
 export function wasmEngineFor(memory: WebAssembly.Memory): StepEngine | null {
   const cached = engines.get(memory);
   if (cached !== undefined) return cached;
-  let engine: StepEngine | null = null;
-  const mod = stepModule();
-  if (mod) {
-    try {
-      const instance = new WebAssembly.Instance(mod, { env: { memory } });
-      engine = makeEngine(instance.exports as unknown as StepExports, memory);
-    } catch {
-      engine = null;
-    }
-  }
+  const x = instantiate(memory);
+  const engine = x ? buildEngine('wasm-simd', x, directExec(x, memory)) : null;
   engines.set(memory, engine);
   return engine;
 }
 
-function makeEngine(x: StepExports, memory: WebAssembly.Memory): StepEngine {
-  const js = JS_ENGINE;
-  /** Byte pointer of element `s` of a view on the heap. */
-  const at = (a: Float32Array, s: number): Ptr => {
-    // A view of another buffer (a detached or stale heap after growth) would be read at wrong bytes.
-    if (a.buffer !== memory.buffer) throw new Error('fused optimizer kernel: a view is not on the wasm heap');
-    return a.byteOffset + 4 * s;
+/** Elements per chunk of the copying engine: 10 slots (DiGraP pass 2's arrays) × 32 KiB fit in L2. */
+const CHUNK = 8192;
+const SLOTS = 10;
+
+/** The copying engine for JS-heap tensors (cpu backend), or null without wasm SIMD. */
+export function wasmCopyEngine(): StepEngine | null {
+  if (copyEngine === undefined) {
+    const pages = Math.ceil((SLOTS * CHUNK * 4) / 65536);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const x = instantiate(memory);
+    copyEngine = x ? buildEngine('wasm-simd-copy', x, copyExec(x, memory)) : null;
+  }
+  return copyEngine;
+}
+
+/**
+ * Runs one module pass over [s, s + n4) of `arrays` (the first `nIn` are read, the rest written; an
+ * array may appear as both, e.g. an in-place update) with `call(pointers, count)`, adds the pass's
+ * `nSums` sums into `sums`, and returns n4 = (e − s) rounded down to a multiple of 4.
+ */
+type Exec = (
+  arrays: readonly F32[],
+  nIn: number,
+  s: number,
+  e: number,
+  nSums: number,
+  sums: Float64Array | null,
+  call: (p: readonly Ptr[], n: number) => void,
+) => number;
+
+type F32 = Float32Array;
+
+function addSums(x: StepExports, nSums: number, sums: Float64Array | null): void {
+  if (!sums) return;
+  const globals = [x.s0, x.s1, x.s2, x.s3, x.s4];
+  for (let j = 0; j < nSums; j++) sums[j] = sums[j]! + (globals[j]!.value as number);
+}
+
+function directExec(x: StepExports, memory: WebAssembly.Memory): Exec {
+  return (arrays, _nIn, s, e, nSums, sums, call) => {
+    const n4 = (e - s) & ~3;
+    if (n4 === 0) return 0;
+    const ptrs = arrays.map((a) => {
+      // A view of another buffer (a detached or stale heap after growth) would be read at wrong bytes.
+      if (a.buffer !== memory.buffer)
+        throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+      return a.byteOffset + 4 * s;
+    });
+    call(ptrs, n4);
+    addSums(x, nSums, sums);
+    return n4;
   };
-  const adamArgs = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
+}
+
+function copyExec(x: StepExports, memory: WebAssembly.Memory): Exec {
+  const heap = new Float32Array(memory.buffer);
+  return (arrays, nIn, s, e, nSums, sums, call) => {
+    const n4 = (e - s) & ~3;
+    const ptrs = arrays.map((_, j) => j * CHUNK * 4);
+    for (let c = s; c < s + n4; c += CHUNK) {
+      const len = Math.min(CHUNK, s + n4 - c);
+      for (let j = 0; j < nIn; j++) heap.set(arrays[j]!.subarray(c, c + len), j * CHUNK);
+      call(ptrs, len);
+      for (let j = nIn; j < arrays.length; j++) arrays[j]!.set(heap.subarray(j * CHUNK, j * CHUNK + len), c);
+      addSums(x, nSums, sums);
+    }
+    return n4;
+  };
+}
+
+function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): StepEngine {
+  const js = JS_ENGINE;
+  const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
   return {
-    name: 'wasm-simd',
+    name,
     adam(th, g, m, v, tho, mo, vo, k, s, e) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0)
-        x.adam(
-          at(th, s),
-          at(g, s),
-          at(m, s),
-          at(v, s),
-          at(tho, s),
-          at(mo, s),
-          at(vo, s),
-          n4,
-          ...adamArgs(k),
-          k.dk,
-        );
+      const n4 = exec([th, g, m, v, tho, mo, vo], 4, s, e, 0, null, (p, n) =>
+        x.adam(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, n, ...K(k), k.dk),
+      );
       if (s + n4 < e) js.adam(th, g, m, v, tho, mo, vo, k, s + n4, e);
     },
     l2sp(th, g, m, v, an, tho, mo, vo, k, alpha, s, e) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0)
-        x.l2sp(
-          at(th, s),
-          at(g, s),
-          at(m, s),
-          at(v, s),
-          at(an, s),
-          at(tho, s),
-          at(mo, s),
-          at(vo, s),
-          n4,
-          ...adamArgs(k),
-          alpha,
-        );
+      const n4 = exec([th, g, m, v, an, tho, mo, vo], 5, s, e, 0, null, (p, n) =>
+        x.l2sp(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, n, ...K(k), alpha),
+      );
       if (s + n4 < e) js.l2sp(th, g, m, v, an, tho, mo, vo, k, alpha, s + n4, e);
     },
     ftp1(th, g, m, v, an, cp, co, mo, vo, k, s, e, sums) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0) {
-        x.ftp1(
-          at(th, s),
-          at(g, s),
-          at(m, s),
-          at(v, s),
-          at(an, s),
-          at(cp, s),
-          at(co, s),
-          at(mo, s),
-          at(vo, s),
-          n4,
-          ...adamArgs(k),
-          k.dk,
-        );
-        sums[0] = sums[0]! + (x.s0.value as number);
-        sums[1] = sums[1]! + (x.s1.value as number);
-      }
+      const n4 = exec([th, g, m, v, an, cp, co, mo, vo], 6, s, e, 2, sums, (p, n) =>
+        x.ftp1(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, p[8]!, n, ...K(k), k.dk),
+      );
       if (s + n4 < e) js.ftp1(th, g, m, v, an, cp, co, mo, vo, k, s + n4, e, sums);
     },
     axpby(xs, ys, out, a, b, s, e) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0) x.axpby(at(xs, s), at(ys, s), at(out, s), n4, a, b);
+      const n4 = exec([xs, ys, out], 2, s, e, 0, null, (p, n) => x.axpby(p[0]!, p[1]!, p[2]!, n, a, b));
       if (s + n4 < e) js.axpby(xs, ys, out, a, b, s + n4, e);
     },
     spd1(th, g, m, v, an, tho, mo, vo, k, s, e, sums) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0) {
-        x.spd1(
-          at(th, s),
-          at(g, s),
-          at(m, s),
-          at(v, s),
-          at(an, s),
-          at(tho, s),
-          at(mo, s),
-          at(vo, s),
-          n4,
-          ...adamArgs(k),
-        );
-        sums[0] = sums[0]! + (x.s0.value as number);
-        sums[1] = sums[1]! + (x.s1.value as number);
-        sums[2] = sums[2]! + (x.s2.value as number);
-      }
+      const n4 = exec([th, g, m, v, an, tho, mo, vo], 5, s, e, 3, sums, (p, n) =>
+        x.spd1(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, n, ...K(k)),
+      );
       if (s + n4 < e) js.spd1(th, g, m, v, an, tho, mo, vo, k, s + n4, e, sums);
     },
     digrap1(th, g, an, pp, qp, lambda, s, e, sums) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0) {
-        x.digrap1(at(th, s), at(g, s), at(an, s), at(pp, s), at(qp, s), n4, lambda);
-        sums[0] = sums[0]! + (x.s0.value as number);
-        sums[1] = sums[1]! + (x.s1.value as number);
-        sums[2] = sums[2]! + (x.s2.value as number);
-        sums[3] = sums[3]! + (x.s3.value as number);
-        sums[4] = sums[4]! + (x.s4.value as number);
-      }
+      const n4 = exec([th, g, an, pp, qp], 5, s, e, 5, sums, (p, n) =>
+        x.digrap1(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, n, lambda),
+      );
       if (s + n4 < e) js.digrap1(th, g, an, pp, qp, lambda, s + n4, e, sums);
     },
     digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, s, e) {
-      const n4 = (e - s) & ~3;
-      if (n4 > 0)
+      const n4 = exec([th, g, m, v, an, tho, mo, vo, po, qo], 5, s, e, 0, null, (p, n) =>
         x.digrap2(
-          at(th, s),
-          at(g, s),
-          at(m, s),
-          at(v, s),
-          at(an, s),
-          at(tho, s),
-          at(mo, s),
-          at(vo, s),
-          at(po, s),
-          at(qo, s),
-          n4,
-          ...adamArgs(k),
+          p[0]!,
+          p[1]!,
+          p[2]!,
+          p[3]!,
+          p[4]!,
+          p[5]!,
+          p[6]!,
+          p[7]!,
+          p[8]!,
+          p[9]!,
+          n,
+          ...K(k),
           gs,
           cs,
           alpha,
           beta,
-        );
+        ),
+      );
       if (s + n4 < e) js.digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, s + n4, e);
     },
   };
