@@ -43,7 +43,7 @@ function flag(name: string, fallback: string): string {
 const BACKENDS = flag('backends', 'cpu,wasm').split(',');
 const SETS = flag('sets', 'resnet18,vit').split(',');
 const STEPS = Number(flag('steps', '0'));
-const WARMUP = Number(flag('warmup', '1'));
+const WARMUP = Number(flag('warmup', '0'));
 const ONLY = flag('optimizers', '');
 const PROFILE = process.argv.includes('--profile');
 const MODES = flag('modes', 'fused,unfused')
@@ -124,6 +124,8 @@ interface Spec {
   /** Minimal bytes touched per parameter by a fused step (spec §7). */
   bytesPerParam: number;
   build: (fused: boolean) => tf.Optimizer;
+  /** Timed alone, fused only (a row much slower than the others would stretch the interleaved rounds). */
+  solo?: boolean;
 }
 
 function ours(t: AnyTransformation, nonFinite: 'off' | 'error' | 'guard' = 'off'): tf.Optimizer {
@@ -152,6 +154,7 @@ const SPECS: Spec[] = [
     // No host sync: the step is computed, then masked on the device (tf.where per tensor and state).
     optimizer: 'adamw+guard',
     bytesPerParam: 28,
+    solo: true,
     build: (f) => {
       const t = adamwTransformation({ ...ADAM, weightDecay: 0.01 });
       return ours(f ? withFusedAdamW(t, { ...ADAM, weightDecay: 0.01 }) : t, 'guard');
@@ -230,17 +233,22 @@ interface Row {
   fusedSpeedup?: number;
 }
 
-/** Composed-op rows on the cpu backend take seconds per step: past this, one timed step is enough. */
+/** Composed-op rows on the cpu backend take seconds per step: past this, one warm-up and one timed step. */
 const SLOW_STEP_MS = 1000;
 
-function timeSteps(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number, steps: number): number {
+/** Runs up to `warmup` steps (stopping after a slow one); returns the last step's time. */
+function warm(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number): number {
   let last = 0;
-  for (let i = 0; i < warmup; i++) {
+  for (let i = 0; i < warmup && last <= SLOW_STEP_MS; i++) {
     const t0 = performance.now();
     opt.applyGradients(grads);
     last = performance.now() - t0;
   }
-  const n = last > SLOW_STEP_MS ? 1 : steps;
+  return last;
+}
+
+function timeSteps(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number, steps: number): number {
+  const n = warm(opt, grads, warmup) > SLOW_STEP_MS ? 1 : steps;
   const ts: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -299,8 +307,8 @@ async function main(): Promise<void> {
       const shapes = PARAM_SETS[setName]!();
       const nParams = shapes.reduce((s, [, sh]) => s + sh.reduce((a, b) => a * b, 1), 0);
       const big = nParams > 5e6;
-      const steps = STEPS || (big ? 3 : 9);
-      const warmup = WARMUP;
+      const steps = STEPS || (big ? 5 : 11);
+      const warmup = WARMUP || (big ? 2 : 4);
       console.log(
         `\n[${backend}] ${setName}: ${shapes.length} tensors, ${(nParams / 1e6).toFixed(3)}M params; median of ${steps} steps after ${warmup} warm-up (1 step where a warm-up step took over 1 s)`,
       );
@@ -312,20 +320,49 @@ async function main(): Promise<void> {
         grads[name] = tf.randomUniform(sh, -1e-2, 1e-2, 'float32', 2);
       }
       const ms = new Map<string, number>();
-      const tfAdam = tf.train.adam(LR);
-      ms.set('tfAdam', timeSteps(tfAdam, grads, warmup, steps));
-      tfAdam.dispose();
-      console.log(`  tf.train.adam            ${ms.get('tfAdam')!.toFixed(1)} ms`);
-      for (const spec of specs) {
-        for (const fused of MODES) {
-          setFusedKernelsEnabled(fused);
-          const opt = spec.build(fused);
-          const t = timeSteps(opt, grads, warmup, steps);
-          if (PROFILE) await profileStep(`${spec.optimizer}${fused ? '' : ' (unfused)'}`, opt, grads);
-          opt.dispose();
-          ms.set(`${spec.optimizer}:${fused}`, t);
-          console.log(`  ${(spec.optimizer + (fused ? ' fused' : ' unfused')).padEnd(25)}${t.toFixed(1)} ms`);
+      // Interleaved: every round steps each optimizer of a group once, so a change of machine load
+      // during the run hits all of them alike and the same-run ratios stay meaningful.
+      for (const fused of MODES) {
+        setFusedKernelsEnabled(fused);
+        const group: { key: string; label: string; opt: tf.Optimizer; ts: number[]; n: number }[] = [];
+        if (fused || !MODES.includes(true)) {
+          group.push({ key: 'tfAdam', label: 'tf.train.adam', opt: tf.train.adam(LR), ts: [], n: steps });
         }
+        for (const spec of specs) {
+          if (spec.solo) continue;
+          group.push({
+            key: `${spec.optimizer}:${fused}`,
+            label: `${spec.optimizer}${fused ? ' fused' : ' unfused'}`,
+            opt: spec.build(fused),
+            ts: [],
+            n: steps,
+          });
+        }
+        for (const g of group) g.n = warm(g.opt, grads, warmup) > SLOW_STEP_MS ? 1 : steps;
+        for (let r = 0; r < steps; r++) {
+          for (const g of group) {
+            if (r >= g.n) continue;
+            const t0 = performance.now();
+            g.opt.applyGradients(grads);
+            g.ts.push(performance.now() - t0);
+          }
+        }
+        for (const g of group) {
+          if (PROFILE) await profileStep(g.label, g.opt, grads);
+          g.opt.dispose();
+          ms.set(g.key, median(g.ts));
+          console.log(`  ${g.label.padEnd(26)}${median(g.ts).toFixed(1)} ms`);
+        }
+      }
+      // Solo rows (far slower than the rest, fused only): measured on their own after the groups.
+      setFusedKernelsEnabled(true);
+      for (const spec of specs) {
+        if (!spec.solo || !MODES.includes(true)) continue;
+        const opt = spec.build(true);
+        const t = timeSteps(opt, grads, warmup, steps);
+        opt.dispose();
+        ms.set(`${spec.optimizer}:true`, t);
+        console.log(`  ${`${spec.optimizer} fused (solo)`.padEnd(26)}${t.toFixed(1)} ms`);
       }
       setFusedKernelsEnabled(true);
       // Where a fused AdamW step goes: the kernel alone on the same tensors, outside the adapter, and
@@ -432,7 +469,8 @@ async function main(): Promise<void> {
       });
       for (const spec of specs) {
         for (const fused of MODES) {
-          const t = ms.get(`${spec.optimizer}:${fused}`)!;
+          const t = ms.get(`${spec.optimizer}:${fused}`);
+          if (t === undefined) continue; // a solo row has no unfused measurement
           const base = ms.get(`adamw:${fused}`) ?? Number.NaN;
           rows.push({
             backend,

@@ -343,6 +343,9 @@ for (const { backend, simd, engine } of CONFIGS) {
         [[4, 2, 3, 3], 1, 0.1],
         // Rows of 9001: several chunks of the copying engine, unaligned row starts, a 1-element tail.
         [[3, 9001], 1, 0.05],
+        // Row lengths that are multiples of 4: the wasm engine's one-call-per-tensor row kernels.
+        [[8, 12], 0.5, 0.02],
+        [[2, 4, 3, 4], 1, 0],
       ] as [number[], number, number][]) {
         const p0 = problem(40 + shape.length, shape);
         const rng = createRng(41);

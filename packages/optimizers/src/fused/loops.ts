@@ -105,6 +105,29 @@ export interface StepEngine {
     e: number,
     sums: Float64Array,
   ): void;
+  /**
+   * FTP pass 1 over all `rows` rows of `rowLen`: ftp1 per row, ro[r] = 1/n_r (n_r = Σ|c| + 1e-8);
+   * out[0] = max n_r, out[1] = Σ_r rp[r]·Σ g·cp (0 when rp is null).
+   */
+  ftpRows(
+    th: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    an: F32,
+    cp: F32,
+    rp: F32 | null,
+    co: F32,
+    mo: F32,
+    vo: F32,
+    ro: F32,
+    rows: number,
+    rowLen: number,
+    k: AdamConstants,
+    out: Float64Array,
+  ): void;
+  /** FTP pass 2: θ' = θ₀ + clamp(γ·ro[r], 0, 1)·c per row. */
+  ftpProject(an: F32, co: F32, tho: F32, ro: F32, rows: number, rowLen: number, gamma: number): void;
   /** out = a·x + b·y (may alias x or y). */
   axpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number): void;
   /** Adam → q into `tho`; sums[0..2] += Σ g·(θ−θ₀), Σ (q−θ₀)², Σ (θ−θ₀)². */
@@ -355,11 +378,72 @@ function jsDigrap2(
   }
 }
 
+/** Scratch for one row's sums in `ftpRowsByPasses` (kernels run one at a time). */
+const ROW_SUMS = new Float64Array(2);
+
+/** `ftpRows` as one `ftp1` call per row (the JS engine; any engine whose rows cannot be batched). */
+export function ftpRowsByPasses(
+  E: StepEngine,
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  cp: F32,
+  rp: F32 | null,
+  co: F32,
+  mo: F32,
+  vo: F32,
+  ro: F32,
+  rows: number,
+  rowLen: number,
+  k: AdamConstants,
+  out: Float64Array,
+): void {
+  let maxN = 0;
+  let h = 0;
+  for (let r = 0; r < rows; r++) {
+    const start = r * rowLen;
+    ROW_SUMS[0] = 0;
+    ROW_SUMS[1] = 0;
+    E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + rowLen, ROW_SUMS);
+    const n = ROW_SUMS[0] + 1e-8;
+    ro[r] = 1 / n;
+    if (n > maxN) maxN = n;
+    if (rp) h += ROW_SUMS[1] * rp[r]!;
+  }
+  out[0] = maxN;
+  out[1] = h;
+}
+
+/** `ftpProject` as one `axpby` call per row. */
+export function ftpProjectByPasses(
+  E: StepEngine,
+  an: F32,
+  co: F32,
+  tho: F32,
+  ro: F32,
+  rows: number,
+  rowLen: number,
+  gamma: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const start = r * rowLen;
+    E.axpby(an, co, tho, 1, Math.min(Math.max(gamma * ro[r]!, 0), 1), start, start + rowLen);
+  }
+}
+
 export const JS_ENGINE: StepEngine = {
   name: 'js',
   adam: jsAdam,
   l2sp: jsL2sp,
   ftp1: jsFtp1,
+  ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
+    ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+  },
+  ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
+    ftpProjectByPasses(JS_ENGINE, an, co, tho, ro, rows, rowLen, gamma);
+  },
   axpby: jsAxpby,
   spd1: jsSpd1,
   digrap1: jsDigrap1,
@@ -421,18 +505,11 @@ export function ftpStep(
   const usePrev = t > 1 && cPrev !== null && rPrev !== null;
   // Without C_prev the pass reads g in its place; its second sum is then ignored.
   const cp = usePrev ? cPrev : g;
-  let h = 0;
-  let maxN = 0;
-  for (let r = 0; r < rows; r++) {
-    const start = r * rowLen;
-    SUMS[0] = 0;
-    SUMS[1] = 0;
-    E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + rowLen, SUMS);
-    const n = SUMS[0] + 1e-8;
-    ro[r] = 1 / n;
-    if (n > maxN) maxN = n;
-    if (usePrev) h += SUMS[1] * rPrev[r]!;
-  }
+  SUMS[0] = 0;
+  SUMS[1] = 0;
+  E.ftpRows(th, g, m, v, an, cp, usePrev ? rPrev : null, co, mo, vo, ro, rows, rowLen, k, SUMS);
+  const maxN = SUMS[0];
+  const h = SUMS[1];
   let next: FtpScalars;
   if (t <= 1) next = { gamma: 1e-8, mGamma: 0, vGamma: 0 };
   else {
@@ -440,11 +517,7 @@ export function ftpStep(
     const s = hyperAdamStep(scalars.gamma, scalars.mGamma, scalars.vGamma, hk, t);
     next = { gamma: Math.min(Math.max(s.value, 1e-8), maxN), mGamma: s.m, vGamma: s.v };
   }
-  for (let r = 0; r < rows; r++) {
-    const start = r * rowLen;
-    const ratio = Math.min(Math.max(next.gamma * ro[r]!, 0), 1);
-    E.axpby(an, co, tho, 1, ratio, start, start + rowLen);
-  }
+  E.ftpProject(an, co, tho, ro, rows, rowLen, next.gamma);
   return next;
 }
 

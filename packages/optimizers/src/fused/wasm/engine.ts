@@ -1,4 +1,10 @@
-import { type AdamConstants, JS_ENGINE, type StepEngine } from '../loops';
+import {
+  type AdamConstants,
+  ftpProjectByPasses,
+  ftpRowsByPasses,
+  JS_ENGINE,
+  type StepEngine,
+} from '../loops';
 import { STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
@@ -19,6 +25,8 @@ interface StepExports {
   adam(...args: number[]): void;
   l2sp(...args: number[]): void;
   ftp1(...args: number[]): void;
+  ftp1rows(...args: number[]): void;
+  ftp2rows(...args: number[]): void;
   axpby(...args: number[]): void;
   spd1(...args: number[]): void;
   digrap1(...args: number[]): void;
@@ -78,7 +86,7 @@ export function wasmEngineFor(memory: WebAssembly.Memory): StepEngine | null {
   const cached = engines.get(memory);
   if (cached !== undefined) return cached;
   const x = instantiate(memory);
-  const engine = x ? buildEngine('wasm-simd', x, directExec(x, memory)) : null;
+  const engine = x ? withRowKernels(buildEngine('wasm-simd', x, directExec(x, memory)), x, memory) : null;
   engines.set(memory, engine);
   return engine;
 }
@@ -153,10 +161,58 @@ function copyExec(x: StepExports, memory: WebAssembly.Memory): Exec {
   };
 }
 
+const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
+
+/**
+ * On the shared heap, FTP's per-row passes run as one module call per tensor when every row is whole
+ * f32x4 vectors (rowLen % 4 = 0: the row kernels have no scalar tail); otherwise one call per row.
+ * A call per row cost ~1 µs of JS → wasm overhead, which dominated on sets with thousands of short rows.
+ */
+function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
+  const at = (a: Float32Array): Ptr => {
+    if (a.buffer !== memory.buffer) throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+    return a.byteOffset;
+  };
+  return {
+    ...engine,
+    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
+      if (rowLen % 4 !== 0) {
+        ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+        return;
+      }
+      // Without R_prev the row sums of g·cp are not needed: pass ro as a valid pointer and ignore s1.
+      const rpp = rp ? at(rp) : at(ro);
+      x.ftp1rows(
+        at(th),
+        at(g),
+        at(m),
+        at(v),
+        at(an),
+        at(cp),
+        at(co),
+        at(mo),
+        at(vo),
+        at(ro),
+        rpp,
+        rows,
+        rowLen,
+        rp ? 1 : 0,
+        ...K(k),
+        k.dk,
+      );
+      out[0] = x.s0.value as number;
+      out[1] = rp ? (x.s1.value as number) : 0;
+    },
+    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
+      if (rowLen % 4 !== 0) ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
+      else x.ftp2rows(at(an), at(co), at(tho), at(ro), rows, rowLen, gamma);
+    },
+  };
+}
+
 function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): StepEngine {
   const js = JS_ENGINE;
-  const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
-  return {
+  const engine: StepEngine = {
     name,
     adam(th, g, m, v, tho, mo, vo, k, s, e) {
       const n4 = exec([th, g, m, v, tho, mo, vo], 4, s, e, 0, null, (p, n) =>
@@ -215,5 +271,12 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
       );
       if (s + n4 < e) js.digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, s + n4, e);
     },
+    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
+      ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+    },
+    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
+      ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
+    },
   };
+  return engine;
 }

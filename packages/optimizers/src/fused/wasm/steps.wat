@@ -360,4 +360,109 @@
         (v128.store (i32.add (local.get $qo) (local.get $i)) (f32x4.mul (local.get $BE) (local.get $gv)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br_if $next (i32.lt_u (local.get $i) (local.get $end))))))
+
+  ;; FTP pass 1 over a whole tensor of `rows` rows of `rl` elements (rl a multiple of 4): per row as
+  ;; ftp1, then ro[r] = 1/n with n = Σ|c| + 1e-8, s0 = max n, and (with $use ≠ 0) s1 = Σ_r rp[r]·Σ g·c_prev.
+  ;; One call per tensor instead of one per row: a ViT-like set has thousands of short rows.
+  (func (export "ftp1rows")
+    (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $an i32) (param $cp i32)
+    (param $co i32) (param $mo i32) (param $vo i32) (param $ro i32) (param $rp i32)
+    (param $rows i32) (param $rl i32) (param $use i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+    (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
+    (local $i i32) (local $w v128) (local $end i32) (local $r i32) (local $n f64) (local $maxn f64) (local $h f64)
+    (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
+    (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
+    (local $gv v128) (local $mv v128) (local $vv v128) (local $cv v128)
+    (local $l1 v128) (local $hr v128)
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $RS2 (f32x4.splat (local.get $rs2)))
+    (local.set $E (f32x4.splat (local.get $e)))
+    (local.set $SK (f32x4.splat (local.get $sk)))
+    (local.set $DK (f32x4.splat (local.get $dk)))
+    (block $rowsdone
+      (br_if $rowsdone (i32.eqz (local.get $rows)))
+      (loop $row
+        (local.set $l1 (v128.const i64x2 0 0))
+        (local.set $hr (v128.const i64x2 0 0))
+        (local.set $end (i32.add (local.get $i) (i32.shl (local.get $rl) (i32.const 2))))
+        (block $done
+          (br_if $done (i32.eqz (local.get $rl)))
+          (loop $next
+            (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+            (local.set $mv
+              (f32x4.add
+                (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
+                (f32x4.mul (local.get $C1) (local.get $gv))))
+            (local.set $vv
+              (f32x4.add
+                (f32x4.mul (local.get $B2) (v128.load (i32.add (local.get $v) (local.get $i))))
+                (f32x4.mul (local.get $C2) (f32x4.mul (local.get $gv) (local.get $gv)))))
+            (v128.store (i32.add (local.get $mo) (local.get $i)) (local.get $mv))
+            (v128.store (i32.add (local.get $vo) (local.get $i)) (local.get $vv))
+            (local.set $cv
+              (f32x4.sub
+                (f32x4.add
+                  (f32x4.mul (local.get $DK) (v128.load (i32.add (local.get $th) (local.get $i))))
+                  (f32x4.mul (local.get $SK)
+                    (f32x4.div (local.get $mv)
+                      (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $RS2)) (local.get $E)))))
+                (v128.load (i32.add (local.get $an) (local.get $i)))))
+            (v128.store (i32.add (local.get $co) (local.get $i)) (local.get $cv))
+            (local.set $w (f32x4.abs (local.get $cv)))
+            (local.set $l1
+              (f64x2.add (local.get $l1)
+                (f64x2.add (f64x2.promote_low_f32x4 (local.get $w))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $w (f32x4.mul (local.get $gv) (v128.load (i32.add (local.get $cp) (local.get $i)))))
+            (local.set $hr
+              (f64x2.add (local.get $hr)
+                (f64x2.add (f64x2.promote_low_f32x4 (local.get $w))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
+        (local.set $n (f64.add (call $hsum (local.get $l1)) (f64.const 1e-8)))
+        (f32.store (i32.add (local.get $ro) (i32.shl (local.get $r) (i32.const 2)))
+          (f32.demote_f64 (f64.div (f64.const 1) (local.get $n))))
+        (local.set $maxn (f64.max (local.get $maxn) (local.get $n)))
+        (if (local.get $use)
+          (then
+            (local.set $h
+              (f64.add (local.get $h)
+                (f64.mul (call $hsum (local.get $hr))
+                  (f64.promote_f32 (f32.load (i32.add (local.get $rp) (i32.shl (local.get $r) (i32.const 2))))))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $row (i32.lt_u (local.get $r) (local.get $rows)))))
+    (global.set $s0 (local.get $maxn))
+    (global.set $s1 (local.get $h)))
+
+  ;; FTP pass 2 over a whole tensor: θ' = θ₀ + clamp(γ·ro[r], 0, 1)·c, row by row (rl a multiple of 4).
+  (func (export "ftp2rows")
+    (param $an i32) (param $co i32) (param $tho i32) (param $ro i32)
+    (param $rows i32) (param $rl i32) (param $gamma f64)
+    (local $i i32) (local $end i32) (local $r i32) (local $R v128)
+    (block $rowsdone
+      (br_if $rowsdone (i32.eqz (local.get $rows)))
+      (loop $row
+        (local.set $R
+          (f32x4.splat
+            (f32.demote_f64
+              (f64.min (f64.const 1)
+                (f64.max (f64.const 0)
+                  (f64.mul (local.get $gamma)
+                    (f64.promote_f32 (f32.load (i32.add (local.get $ro) (i32.shl (local.get $r) (i32.const 2)))))))))))
+        (local.set $end (i32.add (local.get $i) (i32.shl (local.get $rl) (i32.const 2))))
+        (block $done
+          (br_if $done (i32.eqz (local.get $rl)))
+          (loop $next
+            (v128.store (i32.add (local.get $tho) (local.get $i))
+              (f32x4.add (v128.load (i32.add (local.get $an) (local.get $i)))
+                (f32x4.mul (local.get $R) (v128.load (i32.add (local.get $co) (local.get $i))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $row (i32.lt_u (local.get $r) (local.get $rows))))))
 )
