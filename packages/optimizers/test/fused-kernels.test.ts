@@ -346,6 +346,8 @@ for (const { backend, simd, engine } of CONFIGS) {
         // Row lengths that are multiples of 4: the wasm engine's one-call-per-tensor row kernels.
         [[8, 12], 0.5, 0.02],
         [[2, 4, 3, 4], 1, 0],
+        // 1500 rows of 8: the copying engine moves them in two blocks of whole rows.
+        [[1500, 8], 1, 0],
       ] as [number[], number, number][]) {
         const p0 = problem(40 + shape.length, shape);
         const rng = createRng(41);

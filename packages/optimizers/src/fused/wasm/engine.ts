@@ -101,7 +101,9 @@ export function wasmCopyEngine(): StepEngine | null {
     const pages = Math.ceil((SLOTS * CHUNK * 4) / 65536);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const x = instantiate(memory);
-    copyEngine = x ? buildEngine('wasm-simd-copy', x, copyExec(x, memory)) : null;
+    copyEngine = x
+      ? withCopyRowKernels(buildEngine('wasm-simd-copy', x, copyExec(x, memory)), x, memory)
+      : null;
   }
   return copyEngine;
 }
@@ -279,4 +281,82 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
     },
   };
   return engine;
+}
+
+/**
+ * The copying engine's FTP passes move blocks of whole rows through the private memory (as many rows
+ * of `rowLen` as fit in a chunk) and run the row kernels on each block, instead of one copy-and-call
+ * per row: on a ViT-like set the per-row calls cost more than the arithmetic. Rows longer than a chunk
+ * or not whole f32x4 vectors take the per-row path.
+ */
+function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
+  const heap = new Float32Array(memory.buffer);
+  const slot = (j: number) => j * CHUNK;
+  // Slot 9 holds a block's R_prev (first half) and its 1/n (second half): a block has ≤ CHUNK/4 rows.
+  const RP = slot(9);
+  const RO = slot(9) + CHUNK / 2;
+  const fits = (rowLen: number) => rowLen > 0 && rowLen % 4 === 0 && rowLen <= CHUNK;
+  return {
+    ...engine,
+    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
+      if (!fits(rowLen)) {
+        ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+        return;
+      }
+      const per = Math.floor(CHUNK / rowLen);
+      const ins = [th, g, m, v, an, cp];
+      let maxN = 0;
+      let h = 0;
+      for (let r0 = 0; r0 < rows; r0 += per) {
+        const nr = Math.min(per, rows - r0);
+        const a = r0 * rowLen;
+        const b = a + nr * rowLen;
+        for (let j = 0; j < ins.length; j++) heap.set(ins[j]!.subarray(a, b), slot(j));
+        if (rp) heap.set(rp.subarray(r0, r0 + nr), RP);
+        x.ftp1rows(
+          0,
+          slot(1) * 4,
+          slot(2) * 4,
+          slot(3) * 4,
+          slot(4) * 4,
+          slot(5) * 4,
+          slot(6) * 4,
+          slot(7) * 4,
+          slot(8) * 4,
+          RO * 4,
+          RP * 4,
+          nr,
+          rowLen,
+          rp ? 1 : 0,
+          ...K(k),
+          k.dk,
+        );
+        co.set(heap.subarray(slot(6), slot(6) + nr * rowLen), a);
+        mo.set(heap.subarray(slot(7), slot(7) + nr * rowLen), a);
+        vo.set(heap.subarray(slot(8), slot(8) + nr * rowLen), a);
+        ro.set(heap.subarray(RO, RO + nr), r0);
+        maxN = Math.max(maxN, x.s0.value as number);
+        if (rp) h += x.s1.value as number;
+      }
+      out[0] = maxN;
+      out[1] = h;
+    },
+    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
+      if (!fits(rowLen)) {
+        ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
+        return;
+      }
+      const per = Math.floor(CHUNK / rowLen);
+      for (let r0 = 0; r0 < rows; r0 += per) {
+        const nr = Math.min(per, rows - r0);
+        const a = r0 * rowLen;
+        const b = a + nr * rowLen;
+        heap.set(an.subarray(a, b), slot(0));
+        heap.set(co.subarray(a, b), slot(1));
+        heap.set(ro.subarray(r0, r0 + nr), RO);
+        x.ftp2rows(0, slot(1) * 4, slot(2) * 4, RO * 4, nr, rowLen, gamma);
+        tho.set(heap.subarray(slot(2), slot(2) + nr * rowLen), a);
+      }
+    },
+  };
 }
