@@ -99,7 +99,7 @@ export interface WisePoint {
 }
 
 export interface BenchReport {
-  tier: 'digits';
+  tier: 'digits' | 'mobilenetv2';
   seed: number;
   backend: string;
   startedAt: string;
@@ -148,7 +148,7 @@ function buildSets(o: BenchOptions): Sets {
 }
 
 /** Scores (logits or probabilities) per set → the report's accuracy fields. */
-function summarise(
+export function summarise(
   sets: readonly EvalSet[],
   scores: Map<string, Float32Array>,
   input: 'logits' | 'probabilities',
@@ -198,12 +198,12 @@ function countZeroShotFailures(zs: Float32Array, ft: Float32Array, y: Int32Array
   return n;
 }
 
-function logitsOf(out: Outputs): Map<string, Float32Array> {
+export function logitsOf(out: Outputs): Map<string, Float32Array> {
   return new Map([...out].map(([k, v]) => [k, v.logits]));
 }
 
 /** Named weights keyed by their layer-scoped names, identical across copies of the architecture. */
-function namedWeights(model: tf.LayersModel): Record<string, tf.Tensor> {
+export function namedWeights(model: tf.LayersModel): Record<string, tf.Tensor> {
   return Object.fromEntries(model.weights.map((w) => [w.originalName, w.read()]));
 }
 

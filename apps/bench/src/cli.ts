@@ -6,6 +6,7 @@ import { type BackendChoice, selectBackend } from './backend';
 import { type BenchReport, DEFAULTS, runBench } from './bench';
 import { benchRoot } from './data/paths';
 import { ALL_METHODS, HYPERPARAMETERS, type MethodName, withOverrides } from './methods';
+import { MOBILENET_METHODS, runMobilenet } from './mobilenet';
 import { fmtTime, log } from './progress';
 import { textTable, writeReport } from './report';
 
@@ -27,7 +28,12 @@ Options:
                       probe; those runs are added automatically. zero-shot is always reported.
   --backend <name>    auto | wasm | cpu | tfjs-node | tfjs-node-gpu   (default auto: the best that
                       starts; ROBUST_FT_BACKEND overrides). Same backend + seed = same table.
-  --tier <name>       digits (the only tier implemented; mobilenetv2 is not implemented yet)
+  --tier <name>       digits (default) | mobilenetv2: the ImageNet MobileNetV2 shipped in nsfwjs@4.4.0
+                      (MIT; trunk to block_12 frozen, block_13_expand + new head fine-tuned) on
+                      Fashion-MNIST (1,000 train / 500 test), OOD = 4 corruptions × severities 2, 4.
+                      Needs Fashion-MNIST: apt-get install dataset-fashion-mnist, or --data <dir>.
+                      Methods: ${MOBILENET_METHODS.join(', ')} (no zero-shot head). 10 epochs.
+  --data <dir>        Fashion-MNIST IDX .gz folder (default /usr/share/datasets/fashion-mnist)
   --out <dir>         report folder (default apps/bench/report, whatever the current directory)
   --epochs <n>        fine-tuning epochs over the ID train split                      (default ${DEFAULTS.epochs})
   --batch-size <n>    (default ${DEFAULTS.batchSize})
@@ -89,6 +95,7 @@ async function main(): Promise<void> {
       corruptions: { type: 'string' },
       severities: { type: 'string' },
       model: { type: 'string' },
+      data: { type: 'string' },
       render: { type: 'string' },
       set: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
@@ -108,11 +115,8 @@ async function main(): Promise<void> {
     return;
   }
   const tier = values.tier ?? 'digits';
-  if (tier !== 'digits') {
-    throw new Error(
-      `--tier ${tier}: only "digits" is implemented (the mobilenetv2 tier is planned, see apps/bench/README.md)`,
-    );
-  }
+  if (tier !== 'digits' && tier !== 'mobilenetv2')
+    throw new Error(`--tier ${tier}: choose digits or mobilenetv2`);
   const methodList = list(values.methods);
   const methods = (
     methodList === undefined || methodList.includes('all') ? [...ALL_METHODS] : methodList
@@ -132,11 +136,11 @@ async function main(): Promise<void> {
   const quiet = values.quiet ?? false;
   const backend = await selectBackend(backendChoice, quiet);
   const out = values.out === undefined ? join(benchRoot(), 'report') : resolve(values.out);
-  const report = await runBench({
+  const options = {
     ...DEFAULTS,
     seed: int('seed', values.seed, DEFAULTS.seed, 0),
     methods,
-    epochs: int('epochs', values.epochs, DEFAULTS.epochs, 1),
+    epochs: int('epochs', values.epochs, tier === 'digits' ? DEFAULTS.epochs : 10, 1),
     batchSize: int('batch-size', values['batch-size'], DEFAULTS.batchSize, 1),
     mnistLimit: int('mnist', values.mnist, DEFAULTS.mnistLimit, 1, 10000),
     trainLimit:
@@ -149,7 +153,15 @@ async function main(): Promise<void> {
     backend,
     hyperparameters: withOverrides(HYPERPARAMETERS, values.set ?? []),
     ...(values.model === undefined ? {} : { modelDir: resolve(values.model) }),
-  });
+  };
+  const report =
+    tier === 'digits'
+      ? await runBench(options)
+      : await runMobilenet({
+          ...options,
+          methods: methods.filter((m) => MOBILENET_METHODS.includes(m)),
+          ...(values.data === undefined ? {} : { dataDir: resolve(values.data) }),
+        });
   writeReport(report, out);
   console.log('');
   console.log(textTable(report));

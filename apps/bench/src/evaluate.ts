@@ -56,7 +56,9 @@ export function runModel(
   sets: readonly EvalSet[],
   withFeatures = false,
   batch = 512,
+  shape: [number, number, number] = [28, 28, 1],
 ): Outputs {
+  const size = shape[0] * shape[1] * shape[2];
   const net = withFeatures
     ? tf.model({
         inputs: model.inputs,
@@ -74,7 +76,7 @@ export function runModel(
     for (let i = 0; i < n; i += batch) {
       const m = Math.min(batch, n - i);
       const res = tf.tidy(() => {
-        const xb = tf.tensor4d(x.subarray(i * 784, (i + m) * 784), [m, 28, 28, 1]);
+        const xb = tf.tensor4d(x.subarray(i * size, (i + m) * size), [m, shape[0], shape[1], shape[2]]);
         const r = net.predict(xb);
         return Array.isArray(r) ? r : [r];
       });

@@ -48,6 +48,10 @@ export interface TrainBudget {
   epochs: number;
   batchSize: number;
   quiet: boolean;
+  inputShape?: [number, number, number];
+  trainingMode?: boolean;
+  /** Variables the anchor-based optimizers leave on plain Adam (a new, randomly initialised head). */
+  exclude?: RegExp;
 }
 
 /**
@@ -132,7 +136,10 @@ export function fineTune(
     rng,
     quiet: budget.quiet,
     label: method,
+    ...(budget.inputShape ? { inputShape: budget.inputShape } : {}),
+    ...(budget.trainingMode === undefined ? {} : { trainingMode: budget.trainingMode }),
   };
+  const ex = budget.exclude ? { exclude: budget.exclude } : {};
   let optimizer: tf.Optimizer;
   let hyperparameters: Record<string, number | string>;
   let extraLoss: ((x: tf.Tensor4D, logits: tf.Tensor, step: number) => tf.Scalar) | undefined;
@@ -155,19 +162,19 @@ export function fineTune(
       if (method === 'lp-ft') hyperparameters.init = 'linear-probe head';
       break;
     case 'l2sp':
-      optimizer = l2sp({ learningRate: lr, alpha: H.l2spAlpha });
+      optimizer = l2sp({ learningRate: lr, alpha: H.l2spAlpha, ...ex });
       hyperparameters = { optimizer: 'l2sp (Adam)', learningRate: lr, alpha: H.l2spAlpha };
       break;
     case 'ftp':
-      optimizer = ftp({ learningRate: lr, k: H.ftpK });
+      optimizer = ftp({ learningRate: lr, k: H.ftpK, ...ex });
       hyperparameters = { optimizer: 'ftp (Adam inner)', learningRate: lr, k: H.ftpK };
       break;
     case 'spd':
-      optimizer = spd({ learningRate: lr, weightDecay: H.spdLambda });
+      optimizer = spd({ learningRate: lr, weightDecay: H.spdLambda, ...ex });
       hyperparameters = { optimizer: 'spd (Adam)', learningRate: lr, lambda: H.spdLambda };
       break;
     case 'digrap':
-      optimizer = digrap({ learningRate: lr, weightDecay: H.digrapLambda, trainableStrength: true });
+      optimizer = digrap({ learningRate: lr, weightDecay: H.digrapLambda, trainableStrength: true, ...ex });
       hyperparameters = {
         optimizer: 'digrap (Adam, trainable strength)',
         learningRate: lr,

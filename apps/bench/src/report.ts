@@ -55,13 +55,17 @@ export function markdown(r: BenchReport): string {
   const fams = Object.keys(r.methods[0]?.corruptions ?? {});
   const sevs = Object.keys(r.methods[0]?.corruptions[fams[0] ?? ''] ?? {});
   return [
-    '# robust-ft benchmark: digits tier',
+    `# robust-ft benchmark: ${r.tier} tier`,
     '',
     `Seed ${r.seed}, backend ${r.backend}, ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}. Total ${r.totalSeconds.toFixed(0)} s.`,
     '',
-    `ID: UCI handwritten digits (fine-tune ${r.data.idTrain}, validation ${r.data.idVal}, test ${r.data.idTest}). ` +
-      `OOD: MNIST test (first ${r.data.mnistTest}; the pre-training domain), ${r.data.fontDigits} printed font digits, and ` +
-      `the ID test set under ${r.data.corruptions}. Accuracies in %; OOD avg = mean of the ${r.shifts.length} shift columns; ` +
+    (r.tier === 'digits'
+      ? `ID: UCI handwritten digits (fine-tune ${r.data.idTrain}, validation ${r.data.idVal}, test ${r.data.idTest}). ` +
+        `OOD: MNIST test (first ${r.data.mnistTest}; the pre-training domain), ${r.data.fontDigits} printed font digits, and ` +
+        `the ID test set under ${r.data.corruptions}. `
+      : `Model: ${r.data.model}. ID: Fashion-MNIST (fine-tune ${r.data.idTrain}, validation ${r.data.idVal}, test ${r.data.idTest}). ` +
+        `OOD: the ID test set under ${r.data.corruptions}. ${r.notes.join(' ')} `) +
+      `Accuracies in %; OOD avg = mean of the ${r.shifts.length} shift column(s); ` +
       `effective robustness = OOD avg minus the logit-space line through ${r.baseline.points.join(', ') || '(not enough baseline points)'}; ECE on the ID test set (15 bins).`,
     '',
     md(head ?? []),
@@ -132,7 +136,7 @@ export function scatterSvg(r: BenchReport): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${m.l}" y="22" font-size="14" font-weight="bold">ID vs average OOD accuracy (digits tier, seed ${r.seed})</text>`,
+    `<text x="${m.l}" y="22" font-size="14" font-weight="bold">ID vs average OOD accuracy (${r.tier} tier, seed ${r.seed})</text>`,
   ];
   for (let xv = x0; xv <= x1 + 1e-9; xv += xStep) {
     out.push(
@@ -148,7 +152,7 @@ export function scatterSvg(r: BenchReport): string {
   }
   out.push(
     `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#999"/>`,
-    `<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">ID accuracy, UCI digits test (%)</text>`,
+    `<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">ID accuracy, ${r.tier === 'digits' ? 'UCI digits' : 'Fashion-MNIST'} test (%)</text>`,
     `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">average OOD accuracy (%)</text>`,
   );
   if (r.wiseCurve.length > 1) {
@@ -192,12 +196,14 @@ function niceRange(lo: number, hi: number): [number, number, number] {
 export function corruptionSvg(r: BenchReport): string {
   const fams = Object.keys(r.methods[0]?.corruptions ?? {});
   const sevs = Object.keys(r.methods[0]?.corruptions[fams[0] ?? ''] ?? {});
-  const cell = 30;
+  // Cells widen when there are few severities so that each family's label fits above its group.
+  const cell = Math.max(30, Math.ceil(110 / Math.max(sevs.length, 1)));
+  const rowH = 30;
   const left = 170;
   const top = 100;
   const cols = fams.length * sevs.length;
-  const W = left + cols * cell + fams.length * 4 + 20;
-  const H = top + r.methods.length * cell + 40;
+  const W = Math.max(left + cols * cell + fams.length * 4 + 20, 760);
+  const H = top + r.methods.length * rowH + 40;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
@@ -215,15 +221,15 @@ export function corruptionSvg(r: BenchReport): string {
     });
   });
   r.methods.forEach((m: MethodResult, mi) => {
-    const y = top + mi * cell;
-    out.push(`<text x="${left - 8}" y="${y + cell / 2 + 4}" text-anchor="end">${esc(m.label)}</text>`);
+    const y = top + mi * rowH;
+    out.push(`<text x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${esc(m.label)}</text>`);
     fams.forEach((f, fi) => {
       sevs.forEach((s, si) => {
         const v = m.corruptions[f]?.[s] ?? 0;
         const x = left + fi * (sevs.length * cell + 4) + si * cell;
         out.push(
-          `<rect x="${x}" y="${y}" width="${cell - 1}" height="${cell - 1}" fill="${heat(v)}"/>`,
-          `<text x="${x + cell / 2 - 0.5}" y="${y + cell / 2 + 4}" text-anchor="middle" fill="${v < 0.55 ? '#fff' : '#000'}">${Math.round(100 * v)}</text>`,
+          `<rect x="${x}" y="${y}" width="${cell - 1}" height="${rowH - 1}" fill="${heat(v)}"/>`,
+          `<text x="${x + cell / 2 - 0.5}" y="${y + rowH / 2 + 4}" text-anchor="middle" fill="${v < 0.55 ? '#fff' : '#000'}">${Math.round(100 * v)}</text>`,
         );
       });
     });
@@ -256,9 +262,9 @@ function heat(v: number): string {
 export function html(r: BenchReport): string {
   const rows = tableRows(r);
   const [head, ...body] = rows;
-  return `<!doctype html><html><head><meta charset="utf-8"><title>robust-ft benchmark (digits)</title>
+  return `<!doctype html><html><head><meta charset="utf-8"><title>robust-ft benchmark (${r.tier})</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>
-<h1>robust-ft benchmark: digits tier</h1>
+<h1>robust-ft benchmark: ${r.tier} tier</h1>
 <p>Seed ${r.seed}, backend ${esc(r.backend)}, ${r.machine.cpus} × ${esc(r.machine.cpuModel)}, total ${r.totalSeconds.toFixed(0)} s. Accuracies in %.</p>
 <table><tr>${(head ?? []).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
 ${body.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n')}</table>

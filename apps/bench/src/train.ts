@@ -18,6 +18,10 @@ export interface TrainOptions {
   afterStep?: (step: number) => void;
   label: string;
   quiet?: boolean;
+  /** Per-sample shape (default 28×28×1). */
+  inputShape?: [number, number, number];
+  /** `training` flag of the forward pass (false keeps batch-norm on its moving statistics). */
+  trainingMode?: boolean;
 }
 
 export interface TrainResult {
@@ -33,14 +37,15 @@ export function* batches(
   epochs: number,
   rng: Rng,
 ): Generator<[Float32Array, Int32Array]> {
+  const size = ds.x.length / ds.n;
   for (let e = 0; e < epochs; e++) {
     const order = rng.shuffle(Array.from({ length: ds.n }, (_, i) => i));
     for (let b = 0; b + batchSize <= ds.n; b += batchSize) {
-      const x = new Float32Array(batchSize * 784);
+      const x = new Float32Array(batchSize * size);
       const y = new Int32Array(batchSize);
       for (let i = 0; i < batchSize; i++) {
         const j = order[b + i] ?? 0;
-        x.set(ds.x.subarray(j * 784, (j + 1) * 784), i * 784);
+        x.set(ds.x.subarray(j * size, (j + 1) * size), i * size);
         y[i] = ds.y[j] ?? 0;
       }
       yield [x, y];
@@ -67,10 +72,11 @@ export function train(model: tf.LayersModel, ds: Dataset, opts: TrainOptions): T
   for (const [xs, ys] of batches(ds, opts.batchSize, opts.epochs, opts.rng)) {
     const loss = tf.tidy(() => {
       if (opts.augment) opts.augment(xs, opts.rng);
-      const x = tf.tensor4d(xs, [opts.batchSize, 28, 28, 1]);
+      const [h, w, c] = opts.inputShape ?? [28, 28, 1];
+      const x = tf.tensor4d(xs, [opts.batchSize, h, w, c]);
       const labels = tf.oneHot(tf.tensor1d(ys, 'int32'), 10);
       const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor;
+        const logits = model.apply(x, { training: opts.trainingMode ?? true }) as tf.Tensor;
         let l = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
         if (opts.extraLoss) l = tf.add(l, opts.extraLoss(x, logits, step));
         return l;
