@@ -81,7 +81,10 @@ function int(
 }
 
 async function main(): Promise<void> {
+  // `pnpm bench -- --flag` forwards the `--` separator itself; drop it so the flags still parse.
+  const argv = process.argv.slice(2);
   const { values } = parseArgs({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
     options: {
       seed: { type: 'string' },
       methods: { type: 'string' },
