@@ -46,6 +46,8 @@ const STEPS = Number(flag('steps', '0'));
 const WARMUP = Number(flag('warmup', '0'));
 const ONLY = flag('optimizers', '');
 const PROFILE = process.argv.includes('--profile');
+/** `--tfadam off` leaves tf.train.adam out (e.g. for a cpu profile of our steps alone). */
+const TF_ADAM = flag('tfadam', 'on') !== 'off';
 const MODES = flag('modes', 'fused,unfused')
   .split(',')
   .map((m) => m === 'fused');
@@ -320,14 +322,19 @@ async function main(): Promise<void> {
         grads[name] = tf.randomUniform(sh, -1e-2, 1e-2, 'float32', 2);
       }
       const ms = new Map<string, number>();
+      // tf.train.adam first and on its own: on cpu its composed ops leave hundreds of MB of garbage
+      // per step, and interleaved, the collections it caused landed in whichever step ran next.
+      if (TF_ADAM) {
+        const opt = tf.train.adam(LR);
+        ms.set('tfAdam', timeSteps(opt, grads, warmup, steps));
+        opt.dispose();
+        console.log(`  ${'tf.train.adam'.padEnd(26)}${ms.get('tfAdam')!.toFixed(1)} ms`);
+      }
       // Interleaved: every round steps each optimizer of a group once, so a change of machine load
       // during the run hits all of them alike and the same-run ratios stay meaningful.
       for (const fused of MODES) {
         setFusedKernelsEnabled(fused);
         const group: { key: string; label: string; opt: tf.Optimizer; ts: number[]; n: number }[] = [];
-        if (fused || !MODES.includes(true)) {
-          group.push({ key: 'tfAdam', label: 'tf.train.adam', opt: tf.train.adam(LR), ts: [], n: steps });
-        }
         for (const spec of specs) {
           if (spec.solo) continue;
           group.push({
@@ -452,7 +459,7 @@ async function main(): Promise<void> {
         breakdown.push({ backend, paramSet: setName, what, ms: Math.round(t * 1000) / 1000 });
       }
 
-      const tfMs = ms.get('tfAdam')!;
+      const tfMs = ms.get('tfAdam') ?? Number.NaN;
       const floorOf = (bytes: number) => (bytes * nParams) / (copyGbPerSec * 1e6);
       rows.push({
         backend,
