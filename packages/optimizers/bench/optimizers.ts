@@ -48,6 +48,8 @@ const ONLY = flag('optimizers', '');
 const PROFILE = process.argv.includes('--profile');
 /** `--tfadam off` leaves tf.train.adam out (e.g. for a cpu profile of our steps alone). */
 const TF_ADAM = flag('tfadam', 'on') !== 'off';
+/** `--breakdown off` skips the kernel-alone / allocation measurements (cleaner profiles). */
+const BREAKDOWN = flag('breakdown', 'on') !== 'off';
 const MODES = flag('modes', 'fused,unfused')
   .split(',')
   .map((m) => m === 'fused');
@@ -398,58 +400,59 @@ async function main(): Promise<void> {
         );
         for (const r of out) for (const x of Object.values(r)) x.dispose();
       };
-      const parts: [string, number][] = [
-        [`fused AdamW kernel alone (${fusedStepEngine()})`, timed(kernelOnce)],
-      ];
-      if (backend === 'wasm') {
-        setWasmSimdEnabled(false);
-        parts.push(['fused AdamW kernel alone, JS loops on the wasm heap (SIMD off)', timed(kernelOnce)]);
-        setWasmSimdEnabled(true);
-      } else {
-        // The pass alone, into buffers allocated once, against the same pass into 3 fresh arrays per
-        // tensor (what a tfjs cpu kernel must return): the difference is zeroing + first-touch faults.
-        const views = names.map((n, j) => ({
-          th: vars[n]!.dataSync() as Float32Array,
-          g: grads[n]!.dataSync() as Float32Array,
-          m: state[j]!.m.dataSync() as Float32Array,
-          v: state[j]!.v.dataSync() as Float32Array,
-        }));
-        const held = views.map((x) => [0, 1, 2].map(() => new Float32Array(x.th.length)));
-        const k = adamConstants(LR, ADAM.beta1, ADAM.beta2, ADAM.epsilon, 1, 0.01);
-        for (const engine of [wasmCopyEngine(), JS_ENGINE]) {
-          if (!engine) continue;
-          parts.push([
-            `${engine.name} AdamW pass into preallocated outputs`,
-            timed(() =>
-              views.forEach((x, j) => {
-                const [a, b, c] = held[j]!;
-                engine.adam(x.th, x.g, x.m, x.v, a!, b!, c!, k, 0, x.th.length);
-              }),
-            ),
-          ]);
-          parts.push([
-            `${engine.name} AdamW pass into 3 fresh Float32Arrays per tensor`,
-            timed(() =>
-              views.forEach((x) => {
-                const n = x.th.length;
-                const fresh = () => new Float32Array(n);
-                engine.adam(x.th, x.g, x.m, x.v, fresh(), fresh(), fresh(), k, 0, n);
-              }),
-            ),
-          ]);
+      const parts: [string, number][] = [];
+      if (BREAKDOWN) {
+        parts.push([`fused AdamW kernel alone (${fusedStepEngine()})`, timed(kernelOnce)]);
+        if (backend === 'wasm') {
+          setWasmSimdEnabled(false);
+          parts.push(['fused AdamW kernel alone, JS loops on the wasm heap (SIMD off)', timed(kernelOnce)]);
+          setWasmSimdEnabled(true);
+        } else {
+          // The pass alone, into buffers allocated once, against the same pass into 3 fresh arrays per
+          // tensor (what a tfjs cpu kernel must return): the difference is zeroing + first-touch faults.
+          const views = names.map((n, j) => ({
+            th: vars[n]!.dataSync() as Float32Array,
+            g: grads[n]!.dataSync() as Float32Array,
+            m: state[j]!.m.dataSync() as Float32Array,
+            v: state[j]!.v.dataSync() as Float32Array,
+          }));
+          const held = views.map((x) => [0, 1, 2].map(() => new Float32Array(x.th.length)));
+          const k = adamConstants(LR, ADAM.beta1, ADAM.beta2, ADAM.epsilon, 1, 0.01);
+          for (const engine of [wasmCopyEngine(), JS_ENGINE]) {
+            if (!engine) continue;
+            parts.push([
+              `${engine.name} AdamW pass into preallocated outputs`,
+              timed(() =>
+                views.forEach((x, j) => {
+                  const [a, b, c] = held[j]!;
+                  engine.adam(x.th, x.g, x.m, x.v, a!, b!, c!, k, 0, x.th.length);
+                }),
+              ),
+            ]);
+            parts.push([
+              `${engine.name} AdamW pass into 3 fresh Float32Arrays per tensor`,
+              timed(() =>
+                views.forEach((x) => {
+                  const n = x.th.length;
+                  const fresh = () => new Float32Array(n);
+                  engine.adam(x.th, x.g, x.m, x.v, fresh(), fresh(), fresh(), k, 0, n);
+                }),
+              ),
+            ]);
+          }
         }
+        parts.push([
+          'allocating + filling 3 fresh param-sized outputs (tf.zerosLike)',
+          timed(() => {
+            const t = names.map((n) => [
+              tf.zerosLike(grads[n]!),
+              tf.zerosLike(grads[n]!),
+              tf.zerosLike(grads[n]!),
+            ]);
+            for (const h of t) for (const x of h) x.dispose();
+          }),
+        ]);
       }
-      parts.push([
-        'allocating + filling 3 fresh param-sized outputs (tf.zerosLike)',
-        timed(() => {
-          const t = names.map((n) => [
-            tf.zerosLike(grads[n]!),
-            tf.zerosLike(grads[n]!),
-            tf.zerosLike(grads[n]!),
-          ]);
-          for (const h of t) for (const x of h) x.dispose();
-        }),
-      ]);
       for (const st of state) {
         st.m.dispose();
         st.v.dispose();
