@@ -23,6 +23,8 @@ export * from './metrics/corruption-metrics';
 export * from './metrics/effective-robustness';
 export * from './metrics/representation';
 export * from './metrics/retrieval';
+export * from './report/corruption-heatmap';
 export * from './report/corruption-preview';
+export * from './report/id-ood-scatter';
 export { base64, encodePng, pngDataUri } from './report/png';
 export * from './report/render';

@@ -54,7 +54,11 @@ describe('evaluate', () => {
     const md = reportToMarkdown([report]);
     expect(md).toContain('| halves | 100.0 |');
     expect(JSON.parse(reportToJson(report)).model).toBe('halves');
-    expect(corruptionAccuracySvg(report)).toContain('<polyline');
+    // Heat map from the report: a clean cell plus 2 families × 2 severities, the clean cell reading 100 %.
+    const heat = corruptionAccuracySvg(report);
+    expect(heat.match(/<rect x=/g)).toHaveLength(1 + 2 * 2);
+    expect(heat).toContain('>contrast</text>');
+    expect(heat).toMatch(/>100<\/text>/);
     await expectNoTensorLeaks(() => evaluate(model, suites), { repeats: 1 });
   });
 
@@ -81,7 +85,41 @@ describe('evaluate', () => {
     });
     expect(svg.match(/α=/g)).toHaveLength(3);
     expect(svg).toContain('stroke-dasharray');
+    // Legend: the three labelled points, the curve and the baseline.
+    for (const entry of [
+      '>a</text>',
+      '>b</text>',
+      '>c</text>',
+      '>WiSE-FT α sweep</text>',
+      '>baseline fit</text>',
+    ])
+      expect(svg).toContain(entry);
     // Valid XML: rsvg-convert, when installed, must be able to render it.
+    try {
+      execFileSync('rsvg-convert', ['--version']);
+    } catch {
+      return;
+    }
+    const png = execFileSync('rsvg-convert', ['-f', 'png'], { input: svg });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('draws the corruption heat map from plain data, a cell per family and severity', () => {
+    const svg = corruptionAccuracySvg({
+      title: 'two models & <three> severities',
+      severities: [1, 3, 5],
+      rows: [
+        { label: 'zero-shot', accuracy: { gaussian_noise: [0.82, 0.56, 0.34], contrast: [0.9, 0.5, 0.1] } },
+        { label: 'fine-tuned', accuracy: { gaussian_noise: [0.96, 0.77], contrast: [0.96, 0.57, 0.15] } },
+      ],
+    });
+    expect(svg.match(/<rect x=/g)).toHaveLength(2 * 2 * 3);
+    expect(svg).toContain('two models &amp; &lt;three&gt; severities');
+    expect(svg).toContain('>gaussian noise</text>');
+    expect(svg).toContain('>82</text>');
+    // The missing severity-5 value of the second row is a grey dash, not a zero.
+    expect(svg.match(/>–<\/text>/g)).toHaveLength(1);
+    expect(svg).not.toContain('clean');
     try {
       execFileSync('rsvg-convert', ['--version']);
     } catch {
