@@ -3,7 +3,10 @@ export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Marker colours in series order; grey first because the first series is usually the reference model. */
+/**
+ * Marker colours in series order (15 before they repeat); grey first because the first series is
+ * usually the reference model.
+ */
 export const PALETTE = [
   '#444444',
   '#8c564b',
@@ -16,6 +19,10 @@ export const PALETTE = [
   '#e377c2',
   '#bcbd22',
   '#7f7f7f',
+  '#aec7e8',
+  '#98df8a',
+  '#ffbb78',
+  '#c5b0d5',
 ];
 
 /** Rounds to 2 decimals for compact coordinates. */
