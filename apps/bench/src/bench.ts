@@ -26,6 +26,7 @@ import {
   METHOD_LABELS,
   type MethodName,
   NEEDS,
+  tpgmValidationLoss,
 } from './methods';
 import { buildCnn, cloneWithWeights, loadPretrained } from './model';
 import { fmtTime, log } from './progress';
@@ -284,12 +285,20 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const seed = createRng(o.seed)
       .fork(name)
       .int(2 ** 31 - 1);
+    // TPGM learns its projection radii on the ID validation split (never a test or OOD set).
+    const validationLoss =
+      name === 'tpgm' ? tpgmValidationLoss(model, sets.idVal, o.batchSize, seed) : undefined;
     const tr = fineTune(
       name,
       model,
       pretrained,
       sets.idTrain,
-      { epochs: o.epochs, batchSize: o.batchSize, quiet: o.quiet },
+      {
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        quiet: o.quiet,
+        ...(validationLoss ? { validationLoss } : {}),
+      },
       seed,
       o.hyperparameters,
     );

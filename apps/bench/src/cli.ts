@@ -26,6 +26,7 @@ Options:
                         ${ALL_METHODS.join(', ')}
                       or "all" (default). wise-ft and vrf reuse the adamw run, lp-ft the linear
                       probe; those runs are added automatically. zero-shot is always reported.
+                      tpgm learns its projection radii on batches of the ID validation split.
   --backend <name>    auto | wasm | cpu | tfjs-node | tfjs-node-gpu   (default auto: the best that
                       starts; ROBUST_FT_BACKEND overrides). Same backend + seed = same table.
   --tier <name>       digits (default) | mobilenetv2: the ImageNet MobileNetV2 shipped in nsfwjs@4.4.0

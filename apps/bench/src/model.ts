@@ -48,6 +48,26 @@ export function buildCnn(seed: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits, name: 'digit_cnn' });
 }
 
+/**
+ * The forward pass of `buildCnn` written with tfjs ops on weights given by layer-scoped name
+ * (`conv1/kernel`, `head/bias`, ...). TPGM needs its validation loss as a differentiable function of
+ * the projected weights, which `model.apply` (reading the variables themselves) cannot be; a test keeps
+ * this in step with `buildCnn`.
+ */
+export function cnnLogits(weight: (name: string) => tf.Tensor, x: tf.Tensor4D): tf.Tensor2D {
+  const conv = (h: tf.Tensor4D, layer: string) =>
+    tf.relu(
+      tf.add(tf.conv2d(h, weight(`${layer}/kernel`) as tf.Tensor4D, 1, 'same'), weight(`${layer}/bias`)),
+    ) as tf.Tensor4D;
+  const dense = (h: tf.Tensor2D, layer: string) =>
+    tf.add(tf.matMul(h, weight(`${layer}/kernel`) as tf.Tensor2D), weight(`${layer}/bias`)) as tf.Tensor2D;
+  let h = tf.maxPool(conv(x, 'conv1'), 2, 2, 'valid');
+  h = tf.maxPool(conv(h, 'conv2'), 2, 2, 'valid');
+  // Keras' flatten on NHWC is a row-major reshape.
+  const flat = tf.reshape(h, [x.shape[0], -1]) as tf.Tensor2D;
+  return dense(tf.relu(dense(flat, FEATURE_LAYER)), HEAD_LAYER);
+}
+
 /** A model split into its feature extractor and head, sharing the same layer objects. */
 export interface SplitModel {
   model: tf.LayersModel;
