@@ -45,6 +45,27 @@ export function klFromLogProbs(logP: tf.Tensor2D, logQ: tf.Tensor2D): tf.Tensor1
 }
 
 /**
+ * The frame every softmax divergence shares: validate, take both sides' log-softmax at temperature T,
+ * compute the per-row divergence, scale by T² (so gradients keep their size as T changes) and reduce.
+ */
+function temperedDivergence(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  options: DivergenceOptions,
+  names: [string, string],
+  perRow: (logA: tf.Tensor2D, logB: tf.Tensor2D) => tf.Tensor1D,
+): tf.Tensor {
+  const { temperature = 1, reduction = 'mean', validate = true } = options;
+  assertPositive('options.temperature', temperature);
+  checkPair(a, b, validate, names);
+  return tf.tidy(() => {
+    const la = tf.logSoftmax(tf.div<tf.Tensor2D>(a, temperature));
+    const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(b, temperature));
+    return reduce(tf.mul(perRow(la, lb), temperature * temperature) as tf.Tensor1D, reduction);
+  });
+}
+
+/**
  * KL(softmax(target/T) ‖ softmax(prediction/T))·T² — with `target` the frozen teacher this is the
  * distillation direction: the student is penalised for putting little mass where the teacher puts much.
  */
@@ -53,16 +74,13 @@ export function klDivergence(
   predictionLogits: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
-  const { temperature = 1, reduction = 'mean', validate = true } = options;
-  assertPositive('options.temperature', temperature);
-  checkPair(targetLogits, predictionLogits, validate, ['targetLogits', 'predictionLogits']);
-  return tf.tidy(() => {
-    const kl = klFromLogProbs(
-      tf.logSoftmax(tf.div<tf.Tensor2D>(targetLogits, temperature)),
-      tf.logSoftmax(tf.div<tf.Tensor2D>(predictionLogits, temperature)),
-    );
-    return reduce(tf.mul(kl, temperature * temperature), reduction);
-  });
+  return temperedDivergence(
+    targetLogits,
+    predictionLogits,
+    options,
+    ['targetLogits', 'predictionLogits'],
+    klFromLogProbs,
+  );
 }
 
 /** ½(KL(a‖b) + KL(b‖a))·T², the mean of the two directions (half of Jeffreys' divergence). */
@@ -71,15 +89,9 @@ export function symmetricKlDivergence(
   logitsB: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
-  const { temperature = 1, reduction = 'mean', validate = true } = options;
-  assertPositive('options.temperature', temperature);
-  checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
-  return tf.tidy(() => {
-    const la = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsA, temperature));
-    const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsB, temperature));
-    const sym = tf.mul(0.5, tf.add(klFromLogProbs(la, lb), klFromLogProbs(lb, la)));
-    return reduce(tf.mul(sym, temperature * temperature) as tf.Tensor1D, reduction);
-  });
+  return temperedDivergence(logitsA, logitsB, options, ['logitsA', 'logitsB'], (la, lb) =>
+    tf.mul(0.5, tf.add(klFromLogProbs(la, lb), klFromLogProbs(lb, la))),
+  );
 }
 
 /**
@@ -91,15 +103,9 @@ export function jsDivergence(
   logitsB: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
-  const { temperature = 1, reduction = 'mean', validate = true } = options;
-  assertPositive('options.temperature', temperature);
-  checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
-  return tf.tidy(() => {
-    const la = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsA, temperature));
-    const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(logitsB, temperature));
+  return temperedDivergence(logitsA, logitsB, options, ['logitsA', 'logitsB'], (la, lb) => {
     const lm = tf.sub(tf.logSumExp(tf.stack([la, lb]), 0), Math.LN2) as tf.Tensor2D;
-    const js = tf.mul(0.5, tf.add(klFromLogProbs(la, lm), klFromLogProbs(lb, lm)));
-    return reduce(tf.mul(js, temperature * temperature) as tf.Tensor1D, reduction);
+    return tf.mul(0.5, tf.add(klFromLogProbs(la, lm), klFromLogProbs(lb, lm)));
   });
 }
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
 import { identityTargets } from './mix-targets';
-import { assertEmbeddingPair, assertLambda, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
+import { assertMixupInputs } from './validate-inputs';
 
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
@@ -44,17 +44,11 @@ export function m2mixLogits(
   lambda: number,
   options: M2mixOptions = {},
 ): M2mixLogits {
-  const { temperature = 0.07, epsilon = 1e-4, validate = true } = options;
+  const { temperature = 0.07, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
   const positiveScale = options.positiveScale ?? 1 / temperature;
   assertPositive('options.positiveScale', positiveScale);
-  assertLambda('lambda', lambda);
-  if (validate) {
-    assertEmbeddingPair(image, text, {
-      unitNorm: true,
-      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
-    });
-  }
+  assertMixupInputs(image, text, lambda, options);
   const n = image.shape[0];
   const [perImage, perText] = tf.tidy(() => {
     const negatives = geodesicMixup(image, text, lambda, { epsilon, validate: false });

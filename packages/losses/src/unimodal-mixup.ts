@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { symmetricContrastiveLoss } from './clip-contrastive';
 import { flipBatch, geodesicMixup } from './geodesic-mixup';
 import { bimodalMixTargets, diagonalAndFlipMask, unimodalMixTargets } from './mix-targets';
-import { assertEmbeddingPair, assertLambda, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
+import { assertMixupInputs } from './validate-inputs';
 
 /** Options shared by V-Mix, L-Mix and VL-Mix (m²-mix's uni-modal and bi-modal ablations). */
 export interface MixupLossOptions {
@@ -31,15 +31,9 @@ function mixupLoss(
   lambda: number,
   options: MixupLossOptions,
 ): tf.Scalar {
-  const { temperature = 0.01, originalNegatives = false, epsilon = 1e-4, validate = true } = options;
+  const { temperature = 0.01, originalNegatives = false, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
-  assertLambda('lambda', lambda);
-  if (validate) {
-    assertEmbeddingPair(image, text, {
-      unitNorm: true,
-      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
-    });
-  }
+  assertMixupInputs(image, text, lambda, options);
   const n = image.shape[0];
   const mix = (x: tf.Tensor2D) => geodesicMixup(x, flipBatch(x), lambda, { epsilon, validate: false });
   return tf.tidy(() => {
@@ -56,38 +50,23 @@ function mixupLoss(
   });
 }
 
+/** The public signature of the three ablations; `mode` alone tells them apart. */
+function ablation(mode: Mode) {
+  return (image: tf.Tensor2D, text: tf.Tensor2D, lambda: number, options: MixupLossOptions = {}): tf.Scalar =>
+    mixupLoss(mode, image, text, lambda, options);
+}
+
 /**
  * V-Mix: image rows mixed with their flip partners, `pos = slerp(img, flip(img), λ)`, logits
  * `pos·txtᵀ/τ`, soft targets `λ·I + (1−λ)·flip(I)`, the symmetric CLIP loss. Unit-norm `[N, D]` inputs.
  */
-export function vmixLoss(
-  image: tf.Tensor2D,
-  text: tf.Tensor2D,
-  lambda: number,
-  options: MixupLossOptions = {},
-) {
-  return mixupLoss('vmix', image, text, lambda, options);
-}
+export const vmixLoss = ablation('vmix');
 
 /** L-Mix: as V-Mix with the text rows mixed, logits `img·slerp(txt, flip(txt), λ)ᵀ/τ`. */
-export function lmixLoss(
-  image: tf.Tensor2D,
-  text: tf.Tensor2D,
-  lambda: number,
-  options: MixupLossOptions = {},
-) {
-  return mixupLoss('lmix', image, text, lambda, options);
-}
+export const lmixLoss = ablation('lmix');
 
 /**
  * VL-Mix: both modalities mixed with the same λ, logits `mix(img)·mix(txt)ᵀ/τ`, targets `I + flip(I)`
  * (un-normalised, as in the reference).
  */
-export function vlmixLoss(
-  image: tf.Tensor2D,
-  text: tf.Tensor2D,
-  lambda: number,
-  options: MixupLossOptions = {},
-) {
-  return mixupLoss('vlmix', image, text, lambda, options);
-}
+export const vlmixLoss = ablation('vlmix');

@@ -112,6 +112,25 @@ export function assertLambda(argument: string, lambda: unknown): asserts lambda 
   assertInRange(argument, lambda, 0, 1);
 }
 
+/**
+ * What every mixup loss checks before it builds a tensor: λ in [0, 1] and, unless `validate` is false,
+ * a pair of unit-norm embedding batches (the geodesic mixup is only defined on the sphere).
+ */
+export function assertMixupInputs(
+  image: unknown,
+  text: unknown,
+  lambda: unknown,
+  options: { validate?: boolean; unitNormTolerance?: number },
+): asserts lambda is number {
+  assertLambda('lambda', lambda);
+  if (options.validate ?? true) {
+    assertEmbeddingPair(image, text, {
+      unitNorm: true,
+      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
+    });
+  }
+}
+
 /** Integer class labels `[N]` (int32) matching a batch of N rows, each in [0, numClasses). */
 export function assertLabels(argument: string, labels: unknown, batch: number, numClasses: number): void {
   if (typeof labels !== 'object' || labels === null || !('dtype' in labels) || !('shape' in labels)) {
