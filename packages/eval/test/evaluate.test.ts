@@ -30,6 +30,17 @@ const X = tf.keep(
 );
 const Y = [0, 1, 0, 1];
 
+/** Valid SVG: rsvg-convert, when installed, must be able to render it to a PNG. */
+function expectRendersIfRsvg(svg: string): void {
+  try {
+    execFileSync('rsvg-convert', ['--version']);
+  } catch {
+    return;
+  }
+  const png = execFileSync('rsvg-convert', ['-f', 'png'], { input: svg });
+  expect(png.subarray(1, 4).toString()).toBe('PNG');
+}
+
 describe('evaluate', () => {
   const suites = {
     id: { x: X, y: Y },
@@ -94,14 +105,7 @@ describe('evaluate', () => {
       '>baseline fit</text>',
     ])
       expect(svg).toContain(entry);
-    // Valid XML: rsvg-convert, when installed, must be able to render it.
-    try {
-      execFileSync('rsvg-convert', ['--version']);
-    } catch {
-      return;
-    }
-    const png = execFileSync('rsvg-convert', ['-f', 'png'], { input: svg });
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expectRendersIfRsvg(svg);
   });
 
   it('draws the corruption heat map from plain data, a cell per family and severity', () => {
@@ -120,12 +124,6 @@ describe('evaluate', () => {
     // The missing severity-5 value of the second row is a grey dash, not a zero.
     expect(svg.match(/>–<\/text>/g)).toHaveLength(1);
     expect(svg).not.toContain('clean');
-    try {
-      execFileSync('rsvg-convert', ['--version']);
-    } catch {
-      return;
-    }
-    const png = execFileSync('rsvg-convert', ['-f', 'png'], { input: svg });
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expectRendersIfRsvg(svg);
   });
 });

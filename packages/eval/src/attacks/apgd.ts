@@ -40,6 +40,18 @@ export function apgdCe(model: LogitsModel, x: tf.Tensor, y: Labels, options: Apg
         bshape,
       ),
     );
+  // Per sample, the (adversarial input, gradient) pair of `chosen` where `flags` is set, of `other`
+  // elsewhere: how both the running best and the restarts swap rows.
+  const pickRows = (
+    flags: ArrayLike<number>,
+    chosen: [tf.Tensor, tf.Tensor],
+    other: [tf.Tensor, tf.Tensor],
+  ) => {
+    const m = rowMask(flags);
+    const picked = [tf.where(m, chosen[0], other[0]), tf.where(m, chosen[1], other[1])] as const;
+    m.dispose();
+    return picked;
+  };
 
   const n2 = Math.max(Math.floor(0.22 * steps), 1);
   const nMin = Math.max(Math.floor(0.06 * steps), 1);
@@ -87,10 +99,8 @@ export function apgdCe(model: LogitsModel, x: tf.Tensor, y: Labels, options: Apg
         lossBest[s] = l;
       }
     }
-    const imp = rowMask(improved);
-    const newBest = tf.where(imp, adv, best);
-    const newGradBest = tf.where(imp, grad, gradBest);
-    tf.dispose([imp, best, gradBest]);
+    const [newBest, newGradBest] = pickRows(improved, [adv, grad], [best, gradBest]);
+    tf.dispose([best, gradBest]);
     best = newBest;
     gradBest = newGradBest;
 
@@ -115,10 +125,8 @@ export function apgdCe(model: LogitsModel, x: tf.Tensor, y: Labels, options: Apg
       lossBestLastCheck = Float64Array.from(lossBest);
       if (reduce.some((r) => r === 1)) {
         for (let s = 0; s < n; s++) if (reduce[s]) stepSize[s] = (stepSize[s] as number) / 2;
-        const m = rowMask(reduce);
-        const restarted = tf.where(m, best, adv);
-        const restartedGrad = tf.where(m, gradBest, grad);
-        tf.dispose([m, adv, grad]);
+        const [restarted, restartedGrad] = pickRows(reduce, [best, gradBest], [adv, grad]);
+        tf.dispose([adv, grad]);
         adv = restarted;
         grad = restartedGrad;
       }
