@@ -9,17 +9,18 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
+import { saveToMemory } from '../src/testing';
 import './setup-backend';
 
-registerOptimizerFactory(
-  'fit-test-adamw',
-  (o) =>
-    new RobustOptimizer({
-      transformation: chain(scaleByAdam(), addDecayedWeights(Number(o.wd)), scaleByLearningRate()),
-      learningRate: Number(o.lr),
-      factory: { name: 'fit-test-adamw', options: o },
-    }),
-);
+// One constructor for the compiled optimizer and the one tfjs rebuilds from the saved config, so the
+// restored model continues with exactly the optimizer it was saved with.
+const fitTestAdamw = (o: { lr: number; wd: number }) =>
+  new RobustOptimizer({
+    transformation: chain(scaleByAdam(), addDecayedWeights(o.wd), scaleByLearningRate()),
+    learningRate: o.lr,
+    factory: { name: 'fit-test-adamw', options: o },
+  });
+registerOptimizerFactory('fit-test-adamw', (o) => fitTestAdamw({ lr: Number(o.lr), wd: Number(o.wd) }));
 
 function buildModel(): tfl.LayersModel {
   const m = tfl.sequential();
@@ -39,11 +40,7 @@ function buildModel(): tfl.LayersModel {
     }),
   );
   m.compile({
-    optimizer: new RobustOptimizer({
-      transformation: chain(scaleByAdam(), addDecayedWeights(0.01), scaleByLearningRate()),
-      learningRate: 0.01,
-      factory: { name: 'fit-test-adamw', options: { lr: 0.01, wd: 0.01 } },
-    }),
+    optimizer: fitTestAdamw({ lr: 0.01, wd: 0.01 }),
     loss: 'categoricalCrossentropy',
   });
   return m;
@@ -65,15 +62,7 @@ describe('model.fit integration', () => {
 
     const first = buildModel();
     await first.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await first.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const restored = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const restored = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(first)));
     expect(restored.optimizer).toBeInstanceOf(RobustOptimizer);
     expect((restored.optimizer as RobustOptimizer).step).toBe(12);
     await restored.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });

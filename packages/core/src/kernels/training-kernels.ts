@@ -15,7 +15,7 @@ import {
  */
 type HostFactory = (backend: unknown) => KernelHost;
 
-interface ConvAttrs {
+export interface ConvAttrs {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat?: 'NHWC' | 'NCHW';
@@ -33,6 +33,27 @@ function attrsOf<T>(attrs: tf.NamedAttrMap | undefined): T {
   return attrs as unknown as T;
 }
 
+/**
+ * The convolution geometry of a gradient kernel from its attributes. Depthwise kernels honour the
+ * dilations and pass `depthwise`, as tfjs' own do; Conv2DBackpropFilter uses dilation 1 like tfjs-cpu.
+ */
+export function convInfoOf(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  a: Omit<ConvAttrs, 'filterShape' | 'inputShape'>,
+  depthwise = false,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    depthwise ? (a.dilations ?? 1) : 1,
+    a.pad,
+    a.dimRoundingMode,
+    depthwise,
+  );
+}
+
 export function conv2dBackpropFilterConfig(
   backendName: string,
   host: HostFactory,
@@ -48,14 +69,7 @@ export function conv2dBackpropFilterConfig(
         if (fallback) return fallback.kernelFunc(args);
         throw unsupported('Conv2DBackpropFilter', `dataFormat ${a.dataFormat}`);
       }
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        a.filterShape!,
-        a.strides,
-        1,
-        a.pad,
-        a.dimRoundingMode,
-      );
+      const info = convInfoOf(x.shape, a.filterShape!, a);
       const h = host(args.backend);
       const out = h.alloc(info.filterShape, 'float32');
       conv2dBackpropFilterNhwc(h.read(x), h.read(dy), out.values as Float32Array, info);
@@ -71,15 +85,7 @@ export function depthwiseBackpropFilterConfig(backendName: string, host: HostFac
     kernelFunc: (args) => {
       const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
       const a = attrsOf<ConvAttrs>(args.attrs);
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        a.filterShape!,
-        a.strides,
-        a.dilations ?? 1,
-        a.pad,
-        a.dimRoundingMode,
-        true,
-      );
+      const info = convInfoOf(x.shape, a.filterShape!, a, true);
       const h = host(args.backend);
       const out = h.alloc(info.filterShape, 'float32');
       depthwiseBackpropFilterNhwc(h.read(x), h.read(dy), out.values as Float32Array, info);
@@ -95,15 +101,7 @@ export function depthwiseBackpropInputConfig(backendName: string, host: HostFact
     kernelFunc: (args) => {
       const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const a = attrsOf<ConvAttrs>(args.attrs);
-      const info = tf.backend_util.computeConv2DInfo(
-        a.inputShape!,
-        filter.shape as [number, number, number, number],
-        a.strides,
-        a.dilations ?? 1,
-        a.pad,
-        a.dimRoundingMode,
-        true,
-      );
+      const info = convInfoOf(a.inputShape!, filter.shape, a, true);
       const h = host(args.backend);
       const out = h.alloc(info.inShape, 'float32');
       depthwiseBackpropInputNhwc(h.read(dy), h.read(filter), out.values as Float32Array, info);

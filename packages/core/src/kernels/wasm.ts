@@ -3,6 +3,8 @@ import { RobustFtError } from '../errors';
 import { wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
 import {
+  type ConvAttrs,
+  convInfoOf,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   maxPoolGradConfig,
@@ -50,27 +52,14 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
     backendName: WASM,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const a = attrs as unknown as {
-        strides: [number, number] | number;
-        pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-        dataFormat?: 'NHWC' | 'NCHW';
-        dimRoundingMode?: 'floor' | 'round' | 'ceil';
-        filterShape: [number, number, number, number];
-      };
+      const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
       if ((a.dataFormat ?? 'NHWC') !== 'NHWC') {
         throw new RobustFtError('UNSUPPORTED', 'Conv2DBackpropFilter on wasm supports only NHWC', {
           argument: 'dataFormat',
           expected: 'NHWC',
         });
       }
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        a.filterShape,
-        a.strides,
-        1,
-        a.pad,
-        a.dimRoundingMode,
-      );
+      const info = convInfoOf(x.shape, a.filterShape, a);
       const { run, free } = runner(backend as tf.KernelBackend);
       const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO } = info;
       const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;

@@ -74,44 +74,54 @@ const positive = (shape: number[]): ConformanceInput => ({ shape, range: [0.5, 2
 
 type T4 = tf.Tensor4D;
 
+/** A plain conv2d case: the family most cases belong to, differing only in shapes, stride and padding. */
+const conv2dCase = (
+  name: string,
+  x: number[],
+  w: number[],
+  strides: number | [number, number],
+  pad: 'same' | 'valid',
+): ConformanceCase => ({
+  name,
+  inputs: [f(x), f(w)],
+  fn: (a, b) => tf.conv2d(a as T4, b as T4, strides, pad),
+  tolerance: TOLERANCE.conv,
+});
+
+/** A 2-D matMul case with the given transposes. */
+const matMulCase = (
+  name: string,
+  a: number[],
+  b: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): ConformanceCase => ({
+  name,
+  inputs: [f(a), f(b)],
+  fn: (x, y) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D, transposeA, transposeB),
+  tolerance: TOLERANCE.conv,
+});
+
 /** The cases. Shapes are tiny so a software GPU finishes in seconds. */
 export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
-  {
-    name: 'conv2d 3x3 stride 1 same',
-    inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 4])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, 1, 'same'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'conv2d 3x3 stride 2 valid',
-    inputs: [f([2, 9, 9, 3]), f([3, 3, 3, 5])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'valid'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'conv2d 3x3 stride 2 same (asymmetric padding, unread rows)',
-    inputs: [f([2, 8, 8, 2]), f([3, 3, 2, 3])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'same'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'conv2d 3x3 stride 2 valid, last row and column never read',
-    inputs: [f([2, 8, 8, 2]), f([3, 3, 2, 3])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, 2, 'valid'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'conv2d 2x3 strides [1,2] valid, non-square',
-    inputs: [f([1, 6, 7, 2]), f([2, 3, 2, 3])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, [1, 2], 'valid'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'conv2d 1x1 (pointwise)',
-    inputs: [f([2, 5, 5, 4]), f([1, 1, 4, 6])],
-    fn: (x, w) => tf.conv2d(x as T4, w as T4, 1, 'valid'),
-    tolerance: TOLERANCE.conv,
-  },
+  conv2dCase('conv2d 3x3 stride 1 same', [2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'),
+  conv2dCase('conv2d 3x3 stride 2 valid', [2, 9, 9, 3], [3, 3, 3, 5], 2, 'valid'),
+  conv2dCase(
+    'conv2d 3x3 stride 2 same (asymmetric padding, unread rows)',
+    [2, 8, 8, 2],
+    [3, 3, 2, 3],
+    2,
+    'same',
+  ),
+  conv2dCase(
+    'conv2d 3x3 stride 2 valid, last row and column never read',
+    [2, 8, 8, 2],
+    [3, 3, 2, 3],
+    2,
+    'valid',
+  ),
+  conv2dCase('conv2d 2x3 strides [1,2] valid, non-square', [1, 6, 7, 2], [2, 3, 2, 3], [1, 2], 'valid'),
+  conv2dCase('conv2d 1x1 (pointwise)', [2, 5, 5, 4], [1, 1, 4, 6], 1, 'valid'),
   {
     name: 'fused conv2d + bias + relu',
     inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 4]), f([4])],
@@ -158,30 +168,10 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     },
     tolerance: TOLERANCE.reduction,
   },
-  {
-    name: 'matMul',
-    inputs: [f([5, 7]), f([7, 3])],
-    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'matMul transposeA',
-    inputs: [f([7, 5]), f([7, 3])],
-    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, false),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'matMul transposeB',
-    inputs: [f([5, 7]), f([3, 7])],
-    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'matMul transposeA and transposeB',
-    inputs: [f([7, 5]), f([3, 7])],
-    fn: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, true),
-    tolerance: TOLERANCE.conv,
-  },
+  matMulCase('matMul', [5, 7], [7, 3], false, false),
+  matMulCase('matMul transposeA', [7, 5], [7, 3], true, false),
+  matMulCase('matMul transposeB', [5, 7], [3, 7], false, true),
+  matMulCase('matMul transposeA and transposeB', [7, 5], [3, 7], true, true),
   {
     name: 'batched matMul 3D transposeB',
     inputs: [f([2, 4, 5]), f([2, 3, 5])],

@@ -12,3 +12,4 @@ export {
   type Tolerance,
 } from './conformance';
 export { expectNoTensorLeaks, type LeakCheckOptions, liveTensors } from './leaks';
+export { type SavableModel, saveToMemory } from './save-to-memory';
