@@ -1,5 +1,6 @@
 import { createRng } from '@robust-ft/core';
 import {
+  type BaselineFit,
   type CorruptionFamily,
   disposeVrf,
   effectiveRobustness,
@@ -113,6 +114,46 @@ export interface BenchReport {
   methods: MethodResult[];
   wiseCurve: WisePoint[];
   notes: string[];
+}
+
+/**
+ * The logit-space line through the named (non-robust) methods that effective robustness is measured
+ * against; undefined unless at least two of them have distinct ID accuracies. The tiers fit it to set
+ * each row's effective robustness, and the report refits it from report.json to draw it.
+ */
+export function baselineFitOf(
+  methods: readonly Pick<MethodResult, 'method' | 'id' | 'oodAvg'>[],
+  names: readonly string[],
+): BaselineFit | undefined {
+  const points = names.flatMap((name) => {
+    const m = methods.find((x) => x.method === name);
+    return m ? [{ id: m.id, ood: m.oodAvg }] : [];
+  });
+  return new Set(points.map((p) => p.id)).size >= 2 ? fitBaseline(points, 'logit') : undefined;
+}
+
+/** Sets every result's effective robustness against `baselineFitOf`; returns the report's baseline field. */
+export function applyEffectiveRobustness(
+  results: ReadonlyMap<string, MethodResult>,
+  baselineNames: readonly MethodName[],
+): BenchReport['baseline'] {
+  const names = baselineNames.filter((m) => results.has(m));
+  const fit = baselineFitOf([...results.values()], names);
+  if (fit)
+    for (const r of results.values())
+      r.effectiveRobustness = effectiveRobustness({ id: r.id, ood: r.oodAvg }, fit);
+  return { points: fit ? names : [], space: 'logit' };
+}
+
+/** The machine a report was measured on. */
+export async function machineInfo(): Promise<BenchReport['machine']> {
+  const os = await import('node:os');
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
 }
 
 /** Expands the requested methods with the runs they need (LP-FT needs the probe, WiSE/VRF need AdamW). */
@@ -423,37 +464,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
 
   // Effective robustness against the line through the standard (non-robust) procedures, in logit space.
-  const baselineNames = (['zero-shot', 'linear-probe', 'adamw'] as MethodName[]).filter((m) =>
-    results.has(m),
-  );
-  const points = baselineNames.map((m) => ({
-    id: results.get(m)?.id ?? 0,
-    ood: results.get(m)?.oodAvg ?? 0,
-  }));
-  const distinct = new Set(points.map((p) => p.id)).size >= 2;
-  if (distinct) {
-    const fit = fitBaseline(points, 'logit');
-    for (const r of results.values())
-      r.effectiveRobustness = effectiveRobustness({ id: r.id, ood: r.oodAvg }, fit);
-  }
+  const baseline = applyEffectiveRobustness(results, ['zero-shot', 'linear-probe', 'adamw']);
 
   for (const m of models.values()) m.dispose();
   pretrained.dispose();
   tf.engine().endScope();
   const shifts = Object.keys(results.get('zero-shot')?.ood ?? {});
-  const os = await import('node:os');
   return {
     tier: 'digits',
     seed: o.seed,
     backend: o.backend,
     startedAt,
     totalSeconds: (performance.now() - t0) / 1000,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      platform: `${os.platform()} ${os.arch()}`,
-    },
+    machine: await machineInfo(),
     data: {
       idTrain: sets.idTrain.n,
       idVal: sets.idVal.n,
@@ -463,7 +486,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       corruptions: `${o.families.join(', ')} at severities ${o.severities.join(', ')}`,
     },
     shifts,
-    baseline: { points: distinct ? baselineNames : [], space: 'logit' },
+    baseline,
     options: {
       epochs: o.epochs,
       batchSize: o.batchSize,

@@ -2,13 +2,15 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createRng } from '@robust-ft/core';
-import { type CorruptionFamily, corrupt, effectiveRobustness, fitBaseline, wiseFt } from '@robust-ft/eval';
+import { type CorruptionFamily, corrupt, wiseFt } from '@robust-ft/eval';
 import * as tf from '@tensorflow/tfjs';
 import {
+  applyEffectiveRobustness,
   type BenchOptions,
   type BenchReport,
   logitsOf,
   type MethodResult,
+  machineInfo,
   namedWeights,
   summarise,
   type WisePoint,
@@ -305,33 +307,17 @@ export async function runMobilenet(
       );
     }
   }
-  const baselineNames = (['linear-probe', 'adamw'] as MethodName[]).filter((m) => results.has(m));
-  const points = baselineNames.map((m) => ({
-    id: results.get(m)?.id ?? 0,
-    ood: results.get(m)?.oodAvg ?? 0,
-  }));
-  const distinct = new Set(points.map((p) => p.id)).size >= 2;
-  if (distinct) {
-    const fit = fitBaseline(points, 'logit');
-    for (const r of results.values())
-      r.effectiveRobustness = effectiveRobustness({ id: r.id, ood: r.oodAvg }, fit);
-  }
+  const baseline = applyEffectiveRobustness(results, ['linear-probe', 'adamw']);
   for (const m of models.values()) m.dispose();
   full.dispose();
   tf.engine().endScope();
-  const os = await import('node:os');
   return {
     tier: 'mobilenetv2',
     seed: o.seed,
     backend: o.backend,
     startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(),
     totalSeconds: (performance.now() - t0) / 1000,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      platform: `${os.platform()} ${os.arch()}`,
-    },
+    machine: await machineInfo(),
     data: {
       idTrain: idTrain.n,
       idVal: idVal.n,
@@ -340,7 +326,7 @@ export async function runMobilenet(
       corruptions: `${FAMILIES.join(', ')} at severities ${SEVERITIES.join(', ')}`,
     },
     shifts: Object.keys(results.values().next().value?.ood ?? {}),
-    baseline: { points: distinct ? baselineNames : [], space: 'logit' },
+    baseline,
     options: {
       epochs: o.epochs,
       batchSize: o.batchSize,

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BaselineFit, corruptionAccuracySvg, fitBaseline, idOodScatterSvg } from '@robust-ft/eval';
-import type { BenchReport } from './bench';
+import { corruptionAccuracySvg, idOodScatterSvg } from '@robust-ft/eval';
+import { type BenchReport, baselineFitOf } from './bench';
 
 // The plots come from @robust-ft/eval; the tables stay here because their columns (shifts, effective
 // robustness, the WiSE-FT sweep, hyper-parameters) are this benchmark's own report shape.
@@ -109,19 +109,9 @@ export function markdown(r: BenchReport): string {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** The logit-space line effective robustness was measured against, refitted from the named methods. */
-function baselineFit(r: BenchReport): BaselineFit | undefined {
-  const points = r.baseline.points.flatMap((name) => {
-    const m = r.methods.find((x) => x.method === name);
-    return m ? [{ id: m.id, ood: m.oodAvg }] : [];
-  });
-  if (new Set(points.map((p) => p.id)).size < 2) return undefined;
-  return fitBaseline(points, r.baseline.space === 'linear' ? 'linear' : 'logit');
-}
-
 /** ID vs average OOD accuracy, one point per method, with the WiSE-FT α curve through the AdamW run. */
 export function scatterSvg(r: BenchReport): string {
-  const baseline = baselineFit(r);
+  const baseline = baselineFitOf(r.methods, r.baseline.points);
   return idOodScatterSvg({
     title: `ID vs average OOD accuracy (${r.tier} tier, seed ${r.seed})`,
     points: r.methods.map((m) => ({ id: m.id, ood: m.oodAvg, label: m.label })),
