@@ -358,3 +358,19 @@ describe("'guard' policy (no host sync)", () => {
     );
   });
 });
+
+describe('finite check', () => {
+  it('does not mistake an overflowing sum of finite gradients for NaN', () => {
+    const v = tf.variable(tf.tensor([1, 2]), true, 'overflow/w');
+    const opt = makeOpt(1e-3, 0);
+    const g = tf.tensor([3e38, 3e38]);
+    opt.applyGradients({ 'overflow/w': g });
+    expect(opt.step).toBe(1);
+    const inf = tf.tensor([Number.NEGATIVE_INFINITY, 1]);
+    expect(() => opt.applyGradients({ 'overflow/w': inf })).toThrowError(
+      expect.objectContaining({ code: 'NON_FINITE' }),
+    );
+    tf.dispose([v, g, inf]);
+    opt.dispose();
+  });
+});
