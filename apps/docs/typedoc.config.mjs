@@ -15,7 +15,14 @@ export default {
   plugin: ['typedoc-plugin-markdown'],
   entryPointStrategy: 'packages',
   entryPoints: present,
-  packageOptions: { entryPoints: ['src/index.ts'], excludeExternals: true },
+  // With the 'packages' strategy each package is converted with its own options: source links and git
+  // lookups must be turned off here too, or every package warns that the git remote is not valid.
+  packageOptions: {
+    entryPoints: ['src/index.ts'],
+    excludeExternals: true,
+    disableSources: true,
+    disableGit: true,
+  },
   out: 'content/api',
   cleanOutputDir: true,
   readme: 'none',

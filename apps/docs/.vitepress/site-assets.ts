@@ -68,19 +68,51 @@ repository root (a few minutes on a laptop CPU), then rebuild the docs with \`pn
 :::
 `;
 
-/** Copies report.md and its plots next to the benchmark page; relative links keep working there. */
+const TIER_MISSING = `::: info The optional mobilenetv2 tier has not been run
+Run \`node apps/bench/dist/cli.js --tier mobilenetv2 --out apps/bench/report/mobilenetv2\` (see the
+bench README), then rebuild the docs.
+:::
+`;
+
+/**
+ * Copies the report folder (plots, JSON, HTML) next to the benchmark page and writes two includes:
+ * `_report.md` (the default digits run) and `_report-mobilenetv2.md` (the optional tier). Relative
+ * links in each report.md are re-rooted at the page; its headings are demoted below the page's.
+ */
 function copyBenchReport(reportDir: string, pageDir: string): boolean {
   const out = join(pageDir, 'report');
   rmSync(out, { recursive: true, force: true });
-  const include = join(pageDir, '_report.md');
-  const source = join(reportDir, 'report.md');
+  const found = existsSync(join(reportDir, 'report.md'));
+  if (found) copyTree(reportDir, out, (f) => /\.(svg|png|json|html|csv)$/.test(f));
+  writeInclude(
+    join(reportDir, 'report.md'),
+    join(pageDir, '_report.md'),
+    relative(pageDir, out),
+    1,
+    REPORT_MISSING,
+  );
+  writeInclude(
+    join(reportDir, 'mobilenetv2', 'report.md'),
+    join(pageDir, '_report-mobilenetv2.md'),
+    relative(pageDir, join(out, 'mobilenetv2')),
+    2,
+    TIER_MISSING,
+  );
+  return found;
+}
+
+function writeInclude(
+  source: string,
+  include: string,
+  prefix: string,
+  demote: number,
+  missing: string,
+): void {
   if (!existsSync(source)) {
-    writeFileSync(include, REPORT_MISSING);
-    return false;
+    writeFileSync(include, missing);
+    return;
   }
-  copyTree(reportDir, out, (f) => /\.(svg|png|json|html|csv)$/.test(f));
-  const prefix = relative(pageDir, out);
-  // Images and links in report.md are relative to the report folder; re-root them at the page.
+  const hashes = '#'.repeat(demote);
   const markdown = readFileSync(source, 'utf8')
     .replace(
       /(!?\[[^\]]*\]\()(?!https?:|\/|#)([^)\s]+)/g,
@@ -90,8 +122,6 @@ function copyBenchReport(reportDir: string, pageDir: string): boolean {
       /(<img[^>]*\ssrc=")(?!https?:|\/|#)([^"]+)/g,
       (_, head: string, path: string) => `${head}./${prefix}/${path}`,
     )
-    // Headings of the report sit under the page's own heading.
-    .replace(/^(#{1,5}) /gm, '#$1 ');
+    .replace(/^(#{1,6}) /gm, (_, h: string) => `${`${h}${hashes}`.slice(0, 6)} `);
   writeFileSync(include, markdown);
-  return true;
 }

@@ -30,22 +30,3 @@ export async function activateBackend(tf: typeof TF, name: BackendName, wasmBase
   if (!ok) throw new Error(`the ${name} backend failed to initialise in this browser`);
   await tf.ready();
 }
-
-/**
- * The first backend that initialises here: what the demo page trains on. WebGPU comes after WebGL and
- * wasm because synchronous reads (which the training loop and the optimizers use) returned zeros on
- * tfjs-webgpu 4.22 in our Chromium tests.
- */
-const DEMO_ORDER: readonly BackendName[] = ['webgl', 'wasm', 'webgpu', 'cpu'];
-
-export async function bestBackend(tf: typeof TF, wasmBase: string): Promise<BackendName> {
-  for (const name of DEMO_ORDER) {
-    try {
-      await activateBackend(tf, name, wasmBase);
-      return name;
-    } catch {
-      // Not available in this browser: try the next one.
-    }
-  }
-  throw new Error('no tfjs backend initialised');
-}
