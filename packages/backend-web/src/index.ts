@@ -13,6 +13,7 @@ export {
 export {
   type CheckpointRecord,
   packCheckpoint,
+  type UnpackedCheckpoint,
   unpackCheckpoint,
   type VariableSource,
 } from './checkpoint-format';
@@ -20,6 +21,7 @@ export {
   type BackendCandidate,
   type BackendChoice,
   type BackendLogger,
+  type SelectOptions,
   selectBackend,
   WEB_BACKENDS,
   type WebBackendName,

@@ -67,6 +67,7 @@ export {
   clipByGlobalNorm,
   type MomentumOptions,
   type MomentumState,
+  type Stateless,
   scale,
   scaleByLearningRate,
   traceMomentum,

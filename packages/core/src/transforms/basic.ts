@@ -6,7 +6,8 @@ import type { GradientTransformation } from '../transformation';
 import { carryOver } from '../transformation';
 import { assertFiniteNumber, assertInRange, assertNonNegative, assertPositive } from '../validate';
 
-type Stateless = GradientTransformation<StateTree>;
+/** A transformation that keeps no state of its own. */
+export type Stateless = GradientTransformation<StateTree>;
 
 /** Multiplies updates by a constant. */
 export function scale(factor: number): Stateless {
