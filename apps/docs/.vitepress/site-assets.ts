@@ -3,7 +3,8 @@
  * `vitepress dev` and `vitepress build`), into git-ignored folders:
  * - tfjs' wasm binaries → public/tfjs-wasm/ (the wasm backend fetches them from the site, not a CDN);
  * - apps/bench/report/ → benchmark/report/ plus the generated benchmark/_report.md the page includes;
- * - the bench's pre-trained digits model and data → public/demo/ for the live demo.
+ * - the bench's pre-trained digits model and data → public/demo/ for the live demo;
+ * - @robust-ft/eval's corruption preview sheet → public/eval/ for the corruptions page.
  * A missing bench report or model is not an error: the pages then say how to produce them.
  */
 import {
@@ -59,6 +60,10 @@ export function prepareSiteAssets(docsRoot: string, srcDir: string): SiteAssetsR
       demoFiles.push(...copyTree(from, join(demoOut, folder), () => true).map((f) => `${folder}/${f}`));
     }
   }
+  const evalOut = join(publicDir, 'eval');
+  rmSync(evalOut, { recursive: true, force: true });
+  copyTree(join(repoRoot, 'packages/eval/assets'), evalOut, (f) => f.endsWith('.svg'));
+
   return { wasmFiles: wasmFiles.length, benchReport, demoFiles };
 }
 
