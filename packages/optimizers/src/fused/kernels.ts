@@ -2,6 +2,7 @@ import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@
 import * as tf from '@tensorflow/tfjs-core';
 import { adamConstants, type DigrapScalars, digrapStep, type FtpScalars, ftpStep, spdStep } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
+import { webgpuAdamWKernel } from './webgpu';
 
 /**
  * Fused optimizer-step kernels, registered in tfjs's kernel registry per backend. Each call steps a
@@ -21,6 +22,12 @@ export type FusedKernelName = (typeof FUSED_KERNELS)[FusedMethod];
 
 /** Backends that have fused kernels, with the storage layout each one uses. */
 const BACKENDS: Record<string, StorageKind> = { cpu: 'cpu', wasm: 'wasm' };
+
+/**
+ * WGSL kernels for the `webgpu` backend (see `webgpu.ts`). Only AdamW so far: every other method has no
+ * webgpu kernel, so its `withFused*` wrapper finds none there and runs the composed path.
+ */
+const WEBGPU_KERNELS: Partial<Record<FusedMethod, KernelFunc>> = { adamw: webgpuAdamWKernel };
 
 function num(attrs: NamedAttrMap | undefined, key: string): number {
   const v = attrs?.[key];
@@ -369,8 +376,8 @@ let enabled = true;
 let registered = false;
 
 /**
- * Registers every fused kernel for the cpu and wasm backends (idempotent; a kernel someone else
- * registered under the same name is left alone). Registration does not need the backend to exist yet.
+ * Registers every fused kernel for the cpu and wasm backends, and those in WEBGPU_KERNELS for webgpu
+ * (idempotent; a kernel someone else registered under the same name is left alone). Registration does not need the backend to exist yet.
  */
 export function registerFusedOptimizerKernels(): void {
   registered = true;
@@ -379,6 +386,9 @@ export function registerFusedOptimizerKernels(): void {
       if (tf.getKernel(kernelName, backendName)) continue;
       tf.registerKernel({ kernelName, backendName, kernelFunc: FACTORIES[method](kind) });
     }
+    const wgsl = WEBGPU_KERNELS[method];
+    if (wgsl && !tf.getKernel(kernelName, 'webgpu'))
+      tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: wgsl });
   }
 }
 
@@ -386,7 +396,7 @@ export function registerFusedOptimizerKernels(): void {
 export function unregisterFusedOptimizerKernels(): void {
   registered = false;
   for (const kernelName of Object.values(FUSED_KERNELS)) {
-    for (const backendName of Object.keys(BACKENDS)) {
+    for (const backendName of [...Object.keys(BACKENDS), 'webgpu']) {
       if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
     }
   }
@@ -418,9 +428,11 @@ export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendNam
 /**
  * Which implementation the fused kernels use on the active backend: 'wasm-simd' (our SIMD module in
  * place on the wasm heap), 'wasm-simd-copy' (the same module streaming cpu tensors through a private
- * memory), 'js' (JS loops: no wasm SIMD here, or it is switched off), or null (no fused kernels there).
+ * memory), 'js' (JS loops: no wasm SIMD here, or it is switched off), 'wgsl' (WebGPU compute shaders;
+ * AdamW only), or null (no fused kernels there).
  */
-export function fusedStepEngine(): 'js' | 'wasm-simd' | 'wasm-simd-copy' | null {
+export function fusedStepEngine(): 'js' | 'wasm-simd' | 'wasm-simd-copy' | 'wgsl' | null {
+  if (tf.getBackend() === 'webgpu') return hasFusedKernel('adamw') ? 'wgsl' : null;
   const kind = BACKENDS[tf.getBackend()];
   if (!kind) return null;
   return storageFor(kind, tf.backend())?.engine().name ?? null;
