@@ -1,6 +1,15 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamConstants, type DigrapScalars, digrapStep, type FtpScalars, ftpStep, spdStep } from './loops';
+import { adamAttrs, checkSameSize, input, num, numAt, sizeOf } from './args';
+import {
+  type AdamConstants,
+  type DigrapScalars,
+  digrapStep,
+  type FtpScalars,
+  ftpStep,
+  type StepEngine,
+  spdStep,
+} from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 import { webgpuAdamWKernel } from './webgpu';
 
@@ -29,32 +38,6 @@ const BACKENDS: Record<string, StorageKind> = { cpu: 'cpu', wasm: 'wasm' };
  */
 const WEBGPU_KERNELS: Partial<Record<FusedMethod, KernelFunc>> = { adamw: webgpuAdamWKernel };
 
-function num(attrs: NamedAttrMap | undefined, key: string): number {
-  const v = attrs?.[key];
-  if (typeof v !== 'number') throw new Error(`fused optimizer kernel: attribute "${key}" must be a number`);
-  return v;
-}
-
-function numAt(attrs: NamedAttrMap | undefined, key: string, i: number): number {
-  const v = attrs?.[key];
-  const x = Array.isArray(v) ? v[i] : undefined;
-  if (typeof x !== 'number')
-    throw new Error(`fused optimizer kernel: attribute "${key}[${i}]" must be a number`);
-  return x;
-}
-
-function input(inputs: NamedTensorInfoMap, key: string): TensorInfo {
-  const t = inputs[key];
-  if (!t) throw new Error(`fused optimizer kernel: missing input "${key}"`);
-  return t;
-}
-
-function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 /** FTP's row count: axis 0 for rank ≥ 2, the whole tensor otherwise (the reference's torch.sum(dim=())). */
 export function ftpRows(shape: readonly number[]): number {
   return shape.length >= 2 ? shape[0]! : 1;
@@ -82,213 +65,195 @@ function prepare(
   return { storage, count: num(attrs, 'n') };
 }
 
-function checkSameSize(main: TensorInfo, others: (TensorInfo | undefined)[]): void {
-  const n = sizeOf(main.shape);
-  for (const o of others) {
-    if (o && sizeOf(o.shape) !== n)
-      throw new Error('fused optimizer kernel: a state tensor does not match its parameter size');
-  }
+/** One tensor of a batch, as a method's step sees it. */
+interface BatchItem {
+  /** The parameter input `param${i}`. */
+  param: TensorInfo;
+  /** A view of the required input `${role}${i}`. */
+  view(role: string): Float32Array;
+  /** A view of the optional input `${role}${i}`, or null when absent. */
+  viewOpt(role: string): Float32Array | null;
+  /** The first element of the optional 0-d input `${role}${i}`, or `fallback`. */
+  scalar(role: string, fallback: number): number;
+  /** A view of this tensor's output `j`. */
+  out(j: number): Float32Array;
+  /** This tensor's Adam step constants. */
+  constants(weightDecay?: number): AdamConstants;
+  /** This tensor's entry of the array attribute `key`. */
+  attrAt(key: string): number;
 }
 
-function adamwKernel(kind: StorageKind): KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { storage, count } = prepare(kind, backend, inputs, attrs);
-    const lr = num(attrs, 'learningRate');
-    const b1 = num(attrs, 'beta1');
-    const b2 = num(attrs, 'beta2');
-    const eps = num(attrs, 'epsilon');
-    const wd = num(attrs, 'weightDecay');
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      checkSameSize(p, [input(inputs, `grad${i}`), input(inputs, `m${i}`), input(inputs, `v${i}`)]);
-      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
-    }
-    const E = storage.engine();
-    for (let i = 0; i < count; i++) {
-      const th = storage.view(input(inputs, `param${i}`));
-      E.adam(
-        th,
-        storage.view(input(inputs, `grad${i}`)),
-        storage.view(input(inputs, `m${i}`)),
-        storage.view(input(inputs, `v${i}`)),
-        storage.view(outs[3 * i]!),
-        storage.view(outs[3 * i + 1]!),
-        storage.view(outs[3 * i + 2]!),
-        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), wd),
-        0,
-        th.length,
-      );
-    }
-    return outs;
-  };
+/**
+ * A method's batched kernel, per tensor: `required` inputs besides param (each the param's size),
+ * `optional` inputs that must match it when present, the output shapes in kernel order (`outputs` may
+ * also check inputs), and the step, which returns the values of the trailing 0-d outputs.
+ */
+interface MethodSpec<H> {
+  required: readonly string[];
+  optional?: readonly string[];
+  /** The method's own attributes, read once per call after the Adam ones. */
+  hyper(attrs: NamedAttrMap | undefined): H;
+  outputs(param: TensorInfo, inputs: NamedTensorInfoMap, i: number): number[][];
+  step(E: StepEngine, h: H, item: BatchItem): number[];
 }
 
-function l2spKernel(kind: StorageKind): KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { storage, count } = prepare(kind, backend, inputs, attrs);
-    const lr = num(attrs, 'learningRate');
-    const b1 = num(attrs, 'beta1');
-    const b2 = num(attrs, 'beta2');
-    const eps = num(attrs, 'epsilon');
-    const alpha = num(attrs, 'alpha');
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      checkSameSize(p, [
-        input(inputs, `grad${i}`),
-        input(inputs, `m${i}`),
-        input(inputs, `v${i}`),
-        input(inputs, `anchor${i}`),
-      ]);
-      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
-    }
-    const E = storage.engine();
-    for (let i = 0; i < count; i++) {
-      const th = storage.view(input(inputs, `param${i}`));
-      E.l2sp(
-        th,
-        storage.view(input(inputs, `grad${i}`)),
-        storage.view(input(inputs, `m${i}`)),
-        storage.view(input(inputs, `v${i}`)),
-        storage.view(input(inputs, `anchor${i}`)),
-        storage.view(outs[3 * i]!),
-        storage.view(outs[3 * i + 1]!),
-        storage.view(outs[3 * i + 2]!),
-        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
-        alpha,
-        0,
-        th.length,
-      );
-    }
-    return outs;
-  };
+function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc {
+  return (kind) =>
+    ({ inputs, backend, attrs }) => {
+      const { storage, count } = prepare(kind, backend, inputs, attrs);
+      const constants = adamAttrs(attrs);
+      const h = spec.hyper(attrs);
+      const groups: TensorInfo[][] = [];
+      for (let i = 0; i < count; i++) {
+        const p = input(inputs, `param${i}`);
+        checkSameSize(p, [
+          ...spec.required.map((role) => input(inputs, `${role}${i}`)),
+          ...(spec.optional ?? []).map((role) => inputs[`${role}${i}`]),
+        ]);
+        groups.push(spec.outputs(p, inputs, i).map((shape) => storage.makeOutput(shape)));
+      }
+      const E = storage.engine();
+      groups.forEach((o, i) => {
+        const item: BatchItem = {
+          param: input(inputs, `param${i}`),
+          view: (role) => storage.view(input(inputs, `${role}${i}`)),
+          viewOpt: (role) => {
+            const t = inputs[`${role}${i}`];
+            return t ? storage.view(t) : null;
+          },
+          scalar: (role, fallback) => {
+            const t = inputs[`${role}${i}`];
+            return t ? (storage.view(t)[0] ?? fallback) : fallback;
+          },
+          out: (j) => storage.view(o[j]!),
+          constants: (weightDecay) => constants(i, weightDecay),
+          attrAt: (key) => numAt(attrs, key, i),
+        };
+        const scalars = spec.step(E, h, item);
+        scalars.forEach((x, j) => {
+          storage.view(o[o.length - scalars.length + j]!)[0] = x;
+        });
+      });
+      return groups.flat();
+    };
 }
+
+const ADAM_INPUTS = ['grad', 'm', 'v'] as const;
+const ANCHORED_INPUTS = [...ADAM_INPUTS, 'anchor'] as const;
+
+const adamwKernel = batchKernel({
+  required: ADAM_INPUTS,
+  hyper: (attrs) => ({ wd: num(attrs, 'weightDecay') }),
+  outputs: (p) => [p.shape, p.shape, p.shape],
+  step: (E, { wd }, it) => {
+    const th = it.view('param');
+    E.adam(
+      th,
+      it.view('grad'),
+      it.view('m'),
+      it.view('v'),
+      it.out(0),
+      it.out(1),
+      it.out(2),
+      it.constants(wd),
+      0,
+      th.length,
+    );
+    return [];
+  },
+});
+
+const l2spKernel = batchKernel({
+  required: ANCHORED_INPUTS,
+  hyper: (attrs) => ({ alpha: num(attrs, 'alpha') }),
+  outputs: (p) => [p.shape, p.shape, p.shape],
+  step: (E, { alpha }, it) => {
+    const th = it.view('param');
+    E.l2sp(
+      th,
+      it.view('grad'),
+      it.view('m'),
+      it.view('v'),
+      it.view('anchor'),
+      it.out(0),
+      it.out(1),
+      it.out(2),
+      it.constants(),
+      alpha,
+      0,
+      th.length,
+    );
+    return [];
+  },
+});
 
 /** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
-function spdKernel(kind: StorageKind): KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { storage, count } = prepare(kind, backend, inputs, attrs);
-    const lr = num(attrs, 'learningRate');
-    const b1 = num(attrs, 'beta1');
-    const b2 = num(attrs, 'beta2');
-    const eps = num(attrs, 'epsilon');
-    const lambda = num(attrs, 'lambda');
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      checkSameSize(p, [
-        input(inputs, `grad${i}`),
-        input(inputs, `m${i}`),
-        input(inputs, `v${i}`),
-        input(inputs, `anchor${i}`),
-      ]);
-      outs.push(storage.makeOutput(p.shape), storage.makeOutput(p.shape), storage.makeOutput(p.shape));
-      outs.push(storage.makeOutput([]), storage.makeOutput([]));
-    }
-    const E = storage.engine();
-    for (let i = 0; i < count; i++) {
-      const o = outs.slice(5 * i, 5 * i + 5);
-      const r = spdStep(
-        E,
-        storage.view(input(inputs, `param${i}`)),
-        storage.view(input(inputs, `grad${i}`)),
-        storage.view(input(inputs, `m${i}`)),
-        storage.view(input(inputs, `v${i}`)),
-        storage.view(input(inputs, `anchor${i}`)),
-        storage.view(o[0]!),
-        storage.view(o[1]!),
-        storage.view(o[2]!),
-        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
-        lambda,
-      );
-      storage.view(o[3]!)[0] = r.condition;
-      storage.view(o[4]!)[0] = r.ratio;
-    }
-    return outs;
-  };
-}
-
-/** The first element of an optional 0-d input, or `fallback`. */
-function scalarIn(storage: KernelStorage, inputs: NamedTensorInfoMap, key: string, fallback: number): number {
-  const t = inputs[key];
-  return t ? (storage.view(t)[0] ?? fallback) : fallback;
-}
-
-function writeScalars(storage: KernelStorage, outs: TensorInfo[], values: number[]): void {
-  values.forEach((x, j) => {
-    storage.view(outs[j]!)[0] = x;
-  });
-}
+const spdKernel = batchKernel({
+  required: ANCHORED_INPUTS,
+  hyper: (attrs) => ({ lambda: num(attrs, 'lambda') }),
+  outputs: (p) => [p.shape, p.shape, p.shape, [], []],
+  step: (E, { lambda }, it) => {
+    const r = spdStep(
+      E,
+      it.view('param'),
+      it.view('grad'),
+      it.view('m'),
+      it.view('v'),
+      it.view('anchor'),
+      it.out(0),
+      it.out(1),
+      it.out(2),
+      it.constants(),
+      lambda,
+    );
+    return [r.condition, r.ratio];
+  },
+});
 
 /**
  * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) cPrev, rPrev, gamma,
  * gammaM, gammaV. Outputs per tensor: param, m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM,
  * gammaV (0-d).
  */
-function ftpKernel(kind: StorageKind): KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { storage, count } = prepare(kind, backend, inputs, attrs);
-    const lr = num(attrs, 'learningRate');
-    const b1 = num(attrs, 'beta1');
-    const b2 = num(attrs, 'beta2');
-    const eps = num(attrs, 'epsilon');
-    const wd = num(attrs, 'weightDecay');
-    const t = num(attrs, 't');
-    const annealK = num(attrs, 'k');
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      checkSameSize(p, [
-        input(inputs, `grad${i}`),
-        input(inputs, `m${i}`),
-        input(inputs, `v${i}`),
-        input(inputs, `anchor${i}`),
-        inputs[`cPrev${i}`],
-      ]);
-      const rPrev = inputs[`rPrev${i}`];
-      if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
-        throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
-      for (let j = 0; j < 4; j++) outs.push(storage.makeOutput(p.shape));
-      outs.push(storage.makeOutput(ftpRowShape(p.shape)));
-      for (let j = 0; j < 3; j++) outs.push(storage.makeOutput([]));
-    }
-    const E = storage.engine();
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      const cPrev = inputs[`cPrev${i}`];
-      const rPrev = inputs[`rPrev${i}`];
-      const prev: FtpScalars = {
-        gamma: scalarIn(storage, inputs, `gamma${i}`, 1e-8),
-        mGamma: scalarIn(storage, inputs, `gammaM${i}`, 0),
-        vGamma: scalarIn(storage, inputs, `gammaV${i}`, 0),
-      };
-      const o = outs.slice(8 * i, 8 * i + 8);
-      const next = ftpStep(
-        E,
-        storage.view(p),
-        storage.view(input(inputs, `grad${i}`)),
-        storage.view(input(inputs, `m${i}`)),
-        storage.view(input(inputs, `v${i}`)),
-        storage.view(input(inputs, `anchor${i}`)),
-        cPrev ? storage.view(cPrev) : null,
-        rPrev ? storage.view(rPrev) : null,
-        storage.view(o[0]!),
-        storage.view(o[1]!),
-        storage.view(o[2]!),
-        storage.view(o[3]!),
-        storage.view(o[4]!),
-        ftpRows(p.shape),
-        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), wd),
-        prev,
-        t,
-        annealK,
-      );
-      writeScalars(storage, o.slice(5), [next.gamma, next.mGamma, next.vGamma]);
-    }
-    return outs;
-  };
-}
+const ftpKernel = batchKernel({
+  required: ANCHORED_INPUTS,
+  optional: ['cPrev'],
+  hyper: (attrs) => ({ wd: num(attrs, 'weightDecay'), t: num(attrs, 't'), annealK: num(attrs, 'k') }),
+  outputs: (p, inputs, i) => {
+    const rPrev = inputs[`rPrev${i}`];
+    if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
+      throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
+    return [p.shape, p.shape, p.shape, p.shape, ftpRowShape(p.shape), [], [], []];
+  },
+  step: (E, { wd, t, annealK }, it) => {
+    const prev: FtpScalars = {
+      gamma: it.scalar('gamma', 1e-8),
+      mGamma: it.scalar('gammaM', 0),
+      vGamma: it.scalar('gammaV', 0),
+    };
+    const next = ftpStep(
+      E,
+      it.view('param'),
+      it.view('grad'),
+      it.view('m'),
+      it.view('v'),
+      it.view('anchor'),
+      it.viewOpt('cPrev'),
+      it.viewOpt('rPrev'),
+      it.out(0),
+      it.out(1),
+      it.out(2),
+      it.out(3),
+      it.out(4),
+      ftpRows(it.param.shape),
+      it.constants(wd),
+      prev,
+      t,
+      annealK,
+    );
+    return [next.gamma, next.mGamma, next.vGamma];
+  },
+});
 
 const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
 
@@ -297,72 +262,39 @@ const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM',
  * hyper scalars; attribute `lrPrevs` per tensor. Outputs per tensor: param, m, v, pPrev, qPrev, dot,
  * lossStrength, regStrength, lossM, lossV, regM, regV (the last seven 0-d).
  */
-function digrapKernel(kind: StorageKind): KernelFunc {
-  return ({ inputs, backend, attrs }) => {
-    const { storage, count } = prepare(kind, backend, inputs, attrs);
-    const lr = num(attrs, 'learningRate');
-    const b1 = num(attrs, 'beta1');
-    const b2 = num(attrs, 'beta2');
-    const eps = num(attrs, 'epsilon');
-    const lambda = num(attrs, 'lambda');
-    const t = num(attrs, 't');
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      checkSameSize(p, [
-        input(inputs, `grad${i}`),
-        input(inputs, `m${i}`),
-        input(inputs, `v${i}`),
-        input(inputs, `anchor${i}`),
-        inputs[`pPrev${i}`],
-        inputs[`qPrev${i}`],
-      ]);
-      for (let j = 0; j < 5; j++) outs.push(storage.makeOutput(p.shape));
-      for (let j = 0; j < 7; j++) outs.push(storage.makeOutput([]));
-    }
-    const E = storage.engine();
-    for (let i = 0; i < count; i++) {
-      const p = input(inputs, `param${i}`);
-      const pPrev = inputs[`pPrev${i}`];
-      const qPrev = inputs[`qPrev${i}`];
-      const [omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg] = DIGRAP_SCALARS.map((key) =>
-        scalarIn(storage, inputs, `${key}${i}`, 0),
-      ) as [number, number, number, number, number, number];
-      const prev: DigrapScalars = { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg };
-      const o = outs.slice(12 * i, 12 * i + 12);
-      const next = digrapStep(
-        E,
-        storage.view(p),
-        storage.view(input(inputs, `grad${i}`)),
-        storage.view(input(inputs, `m${i}`)),
-        storage.view(input(inputs, `v${i}`)),
-        storage.view(input(inputs, `anchor${i}`)),
-        pPrev ? storage.view(pPrev) : null,
-        qPrev ? storage.view(qPrev) : null,
-        storage.view(o[0]!),
-        storage.view(o[1]!),
-        storage.view(o[2]!),
-        storage.view(o[3]!),
-        storage.view(o[4]!),
-        adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i)),
-        lambda,
-        numAt(attrs, 'lrPrevs', i),
-        prev,
-        t,
-      );
-      writeScalars(storage, o.slice(5), [
-        next.dot,
-        next.omegaLoss,
-        next.omegaReg,
-        next.mLoss,
-        next.vLoss,
-        next.mReg,
-        next.vReg,
-      ]);
-    }
-    return outs;
-  };
-}
+const digrapKernel = batchKernel({
+  required: ANCHORED_INPUTS,
+  optional: ['pPrev', 'qPrev'],
+  hyper: (attrs) => ({ lambda: num(attrs, 'lambda'), t: num(attrs, 't') }),
+  outputs: (p) => [p.shape, p.shape, p.shape, p.shape, p.shape, [], [], [], [], [], [], []],
+  step: (E, { lambda, t }, it) => {
+    const [omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg] = DIGRAP_SCALARS.map((key) =>
+      it.scalar(key, 0),
+    ) as [number, number, number, number, number, number];
+    const prev: DigrapScalars = { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg };
+    const next = digrapStep(
+      E,
+      it.view('param'),
+      it.view('grad'),
+      it.view('m'),
+      it.view('v'),
+      it.view('anchor'),
+      it.viewOpt('pPrev'),
+      it.viewOpt('qPrev'),
+      it.out(0),
+      it.out(1),
+      it.out(2),
+      it.out(3),
+      it.out(4),
+      it.constants(),
+      lambda,
+      it.attrAt('lrPrevs'),
+      prev,
+      t,
+    );
+    return [next.dot, next.omegaLoss, next.omegaReg, next.mLoss, next.vLoss, next.mReg, next.vReg];
+  },
+});
 
 const FACTORIES: Record<FusedMethod, (kind: StorageKind) => KernelFunc> = {
   adamw: adamwKernel,

@@ -1,11 +1,5 @@
-import type {
-  DataType,
-  KernelFunc,
-  NamedAttrMap,
-  NamedTensorInfoMap,
-  TensorInfo,
-} from '@tensorflow/tfjs-core';
-import { adamConstants } from './loops';
+import type { DataType, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { adamAttrs, checkSameSize, input, num, sizeOf } from './args';
 
 /**
  * Fused AdamW for the `webgpu` backend as WGSL compute shaders run through the backend's own program
@@ -84,8 +78,7 @@ const BODY: Record<AdamOutput, { variables: string[]; code: string }> = {
 
 function adamProgram(out: AdamOutput, shape: number[]): WgslProgram {
   const { variables, code } = BODY[out];
-  let n = 1;
-  for (const d of shape) n *= d;
+  const n = sizeOf(shape);
   return {
     outputShape: shape,
     shaderKey: `robustFtAdamW_${out}`,
@@ -107,43 +100,12 @@ fn main(index : i32) {
   };
 }
 
-function num(attrs: NamedAttrMap | undefined, key: string): number {
-  const v = attrs?.[key];
-  if (typeof v !== 'number') throw new Error(`fused optimizer kernel: attribute "${key}" must be a number`);
-  return v;
-}
-
-function numAt(attrs: NamedAttrMap | undefined, key: string, i: number): number {
-  const v = attrs?.[key];
-  const x = Array.isArray(v) ? v[i] : undefined;
-  if (typeof x !== 'number')
-    throw new Error(`fused optimizer kernel: attribute "${key}[${i}]" must be a number`);
-  return x;
-}
-
-function input(inputs: NamedTensorInfoMap, key: string): TensorInfo {
-  const t = inputs[key];
-  if (!t) throw new Error(`fused optimizer kernel: missing input "${key}"`);
-  return t;
-}
-
-function sameSize(a: TensorInfo, b: TensorInfo): boolean {
-  let na = 1;
-  let nb = 1;
-  for (const d of a.shape) na *= d;
-  for (const d of b.shape) nb *= d;
-  return na === nb;
-}
-
 /** Same contract as the cpu/wasm `RobustFtAdamWStep`: inputs `param_i, grad_i, m_i, v_i`; outputs θ', m', v' per i. */
 export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   if (!isWebGPUBackend(backend))
     throw new Error('fused optimizer kernel: the active backend is not a webgpu backend');
   const count = num(attrs, 'n');
-  const lr = num(attrs, 'learningRate');
-  const b1 = num(attrs, 'beta1');
-  const b2 = num(attrs, 'beta2');
-  const eps = num(attrs, 'epsilon');
+  const constants = adamAttrs(attrs);
   const wd = num(attrs, 'weightDecay');
   const outs: TensorInfo[] = [];
   for (let i = 0; i < count; i++) {
@@ -151,9 +113,8 @@ export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const g = input(inputs, `grad${i}`);
     const m = input(inputs, `m${i}`);
     const v = input(inputs, `v${i}`);
-    if (![g, m, v].every((t) => sameSize(p, t)))
-      throw new Error('fused optimizer kernel: a state tensor does not match its parameter size');
-    const k = adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), wd);
+    checkSameSize(p, [g, m, v]);
+    const k = constants(i, wd);
     const uniforms: ProgramUniform = [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk, k.dk].map((x) => ({
       type: 'float32',
       data: [x],

@@ -1,0 +1,52 @@
+import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { type AdamConstants, adamConstants } from './loops';
+
+/** Attribute and input unpacking shared by the fused kernels of every backend (`kernels.ts`, `webgpu.ts`). */
+
+export function num(attrs: NamedAttrMap | undefined, key: string): number {
+  const v = attrs?.[key];
+  if (typeof v !== 'number') throw new Error(`fused optimizer kernel: attribute "${key}" must be a number`);
+  return v;
+}
+
+export function numAt(attrs: NamedAttrMap | undefined, key: string, i: number): number {
+  const v = attrs?.[key];
+  const x = Array.isArray(v) ? v[i] : undefined;
+  if (typeof x !== 'number')
+    throw new Error(`fused optimizer kernel: attribute "${key}[${i}]" must be a number`);
+  return x;
+}
+
+export function input(inputs: NamedTensorInfoMap, key: string): TensorInfo {
+  const t = inputs[key];
+  if (!t) throw new Error(`fused optimizer kernel: missing input "${key}"`);
+  return t;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function checkSameSize(main: TensorInfo, others: (TensorInfo | undefined)[]): void {
+  const n = sizeOf(main.shape);
+  for (const o of others) {
+    if (o && sizeOf(o.shape) !== n)
+      throw new Error('fused optimizer kernel: a state tensor does not match its parameter size');
+  }
+}
+
+/**
+ * Reads the Adam attributes (`learningRate, beta1, beta2, epsilon`, in that order) once per call and
+ * returns the step constants of tensor `i` (its count from attribute `counts`).
+ */
+export function adamAttrs(
+  attrs: NamedAttrMap | undefined,
+): (i: number, weightDecay?: number) => AdamConstants {
+  const lr = num(attrs, 'learningRate');
+  const b1 = num(attrs, 'beta1');
+  const b2 = num(attrs, 'beta2');
+  const eps = num(attrs, 'epsilon');
+  return (i, weightDecay) => adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), weightDecay);
+}
