@@ -12,6 +12,7 @@ import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
   type FusedAdamResult,
+  type FusedAnchoredItem,
   fusedAdamWStep,
   fusedDigrapStep,
   fusedFtpStep,
@@ -72,20 +73,61 @@ function adamInto(
   into: { assign: NamedTensorMap; mu: Tensors; nu: Tensors; count: Counts },
 ): void {
   if (names.length === 0) return;
-  const items = names.map((n) => ({
+  const counts = nextCounts(names, adam);
+  const items = names.map((n, i) => ({
     param: params[n]!,
     grad: grads[n]!,
     m: adam.mu[n]!,
     v: adam.nu[n]!,
-    count: (adam.count[n] ?? 0) + 1,
+    count: counts[i]!,
   }));
-  fusedAdamWStep(items, hp).forEach((r, i) => {
-    const n = names[i]!;
-    into.assign[n] = r.param;
-    into.mu[n] = r.m;
-    into.nu[n] = r.v;
-    into.count[n] = items[i]!.count;
-  });
+  adamResults(names, fusedAdamWStep(items, hp), counts, into);
+}
+
+function nextCounts(names: string[], adam: AdamLike): number[] {
+  return names.map((n) => (adam.count[n] ?? 0) + 1);
+}
+
+/** The anchored items of `names` (param, grad, moments, anchor, next count) plus `extra(n)` each. */
+function anchoredItems<X extends object>(
+  names: string[],
+  grads: NamedTensorMap,
+  params: NamedTensorMap,
+  adam: AdamLike,
+  anchors: Tensors,
+  extra: (n: string) => X,
+): { counts: number[]; items: (FusedAnchoredItem & X)[] } {
+  const counts = nextCounts(names, adam);
+  const items = names.map((n, i) => ({
+    param: params[n]!,
+    grad: grads[n]!,
+    m: adam.mu[n]!,
+    v: adam.nu[n]!,
+    anchor: anchors[n]!,
+    count: counts[i]!,
+    ...extra(n),
+  }));
+  return { counts, items };
+}
+
+/**
+ * Splits `grads`' names by `exclude` into (plain Adam, the method's own) and takes the anchors of the
+ * latter; null when the method's kernel or the AdamW kernel is missing or a tensor is not float32.
+ */
+function splitFusable(
+  method: FusedMethod,
+  grads: NamedTensorMap,
+  params: NamedTensorMap,
+  adam: AdamLike,
+  exclude: NameSelector | undefined,
+  ctx: TransformContext,
+): { plain: string[]; own: string[]; anchors: Tensors } | null {
+  const names = Object.keys(grads);
+  const [plain, own] = split(names, exclude);
+  const anchors = anchorsOf(own, ctx);
+  if (!fusable(method, [grads, params, adam.mu, adam.nu, anchors], names) || !hasFusedKernel('adamw'))
+    return null;
+  return { plain, own, anchors };
 }
 
 function adamResults(names: string[], results: FusedAdamResult[], counts: number[], into: AdamInto): void {
@@ -170,15 +212,7 @@ export function withFusedL2sp(
     const into = emptyInto();
     adamInto(plain, grads, params, adam, { ...hp, weightDecay: 0 }, into);
     if (pulled.length > 0) {
-      const counts = pulled.map((n) => (adam.count[n] ?? 0) + 1);
-      const items = pulled.map((n, i) => ({
-        param: params[n]!,
-        grad: grads[n]!,
-        m: adam.mu[n]!,
-        v: adam.nu[n]!,
-        anchor: anchors[n]!,
-        count: counts[i]!,
-      }));
+      const { counts, items } = anchoredItems(pulled, grads, params, adam, anchors, () => ({}));
       adamResults(pulled, fusedL2spStep(items, { ...hp, alpha }), counts, into);
     }
     return {
@@ -199,25 +233,16 @@ export function withFusedSpd<S extends StateTree>(
   const { weightDecay: lambda, exclude, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as SpdLike;
-    const names = Object.keys(grads);
-    const [plain, decayed] = split(names, exclude);
-    const anchors = anchorsOf(decayed, ctx);
-    if (!fusable('spd', [grads, params, s.mu, s.nu, anchors], names) || !hasFusedKernel('adamw')) return null;
+    const parts = splitFusable('spd', grads, params, s, exclude, ctx);
+    if (!parts) return null;
+    const { plain, own: decayed, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate };
     const into = emptyInto();
     adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
     const spdCondition: Tensors = {};
     const spdRatio: Tensors = {};
     if (decayed.length > 0) {
-      const counts = decayed.map((n) => (s.count[n] ?? 0) + 1);
-      const items = decayed.map((n, i) => ({
-        param: params[n]!,
-        grad: grads[n]!,
-        m: s.mu[n]!,
-        v: s.nu[n]!,
-        anchor: anchors[n]!,
-        count: counts[i]!,
-      }));
+      const { counts, items } = anchoredItems(decayed, grads, params, s, anchors, () => ({}));
       const results = fusedSpdStep(items, { ...hp, lambda });
       adamResults(decayed, results, counts, into);
       results.forEach((r, i) => {
@@ -252,25 +277,16 @@ export function withFusedFtp<S extends StateTree>(
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as FtpLike;
     const adam = s.inner['0'] as unknown as AdamLike;
-    const names = Object.keys(grads);
-    const [plain, projected] = split(names, exclude);
-    const anchors = anchorsOf(projected, ctx);
-    if (!fusable('ftp', [grads, params, adam.mu, adam.nu, anchors], names) || !hasFusedKernel('adamw'))
-      return null;
+    const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
+    if (!parts) return null;
+    const { plain, own: projected, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
     const into = emptyInto();
     adamInto(plain, grads, params, adam, hp, into);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
     if (projected.length > 0) {
       const f = s.ftp;
-      const counts = projected.map((n) => (adam.count[n] ?? 0) + 1);
-      const items = projected.map((n, i) => ({
-        param: params[n]!,
-        grad: grads[n]!,
-        m: adam.mu[n]!,
-        v: adam.nu[n]!,
-        anchor: anchors[n]!,
-        count: counts[i]!,
+      const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
         cPrev: f.cPrev[n] ?? null,
         rPrev: f.rPrev[n] ?? null,
         gamma: f.gamma[n] ?? null,
@@ -331,25 +347,16 @@ export function withFusedDigrap<S extends StateTree>(
   if (!trainableStrength) return composed;
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as DigrapLike;
-    const names = Object.keys(grads);
-    const [plain, projected] = split(names, exclude);
-    const anchors = anchorsOf(projected, ctx);
-    if (!fusable('digrap', [grads, params, s.mu, s.nu, anchors], names) || !hasFusedKernel('adamw'))
-      return null;
+    const parts = splitFusable('digrap', grads, params, s, exclude, ctx);
+    if (!parts) return null;
+    const { plain, own: projected, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate };
     const into = emptyInto();
     adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
     const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;
     const lrPrev: Counts = {};
     if (projected.length > 0) {
-      const counts = projected.map((n) => (s.count[n] ?? 0) + 1);
-      const items = projected.map((n, i) => ({
-        param: params[n]!,
-        grad: grads[n]!,
-        m: s.mu[n]!,
-        v: s.nu[n]!,
-        anchor: anchors[n]!,
-        count: counts[i]!,
+      const { counts, items } = anchoredItems(projected, grads, params, s, anchors, (n) => ({
         pPrev: s.pPrev[n] ?? null,
         qPrev: s.qPrev[n] ?? null,
         lossStrength: s.lossStrength[n] ?? null,
