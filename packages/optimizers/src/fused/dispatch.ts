@@ -84,6 +84,19 @@ function adamInto(
   adamResults(names, fusedAdamWStep(items, hp), counts, into);
 }
 
+/** A fresh result set with plain Adam(W) already run for `names` (the names a method leaves to Adam). */
+function plainAdam(
+  names: string[],
+  grads: NamedTensorMap,
+  params: NamedTensorMap,
+  adam: AdamLike,
+  hp: AdamHyperparameters & { weightDecay: number },
+): AdamInto {
+  const into = emptyInto();
+  adamInto(names, grads, params, adam, hp, into);
+  return into;
+}
+
 function nextCounts(names: string[], adam: AdamLike): number[] {
   return names.map((n) => (adam.count[n] ?? 0) + 1);
 }
@@ -185,8 +198,7 @@ export function withFusedAdamW(
     const adam = state['0'] as unknown as AdamLike;
     const names = Object.keys(grads);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
-    const into = emptyInto();
-    adamInto(names, grads, params, adam, { ...options, learningRate: ctx.learningRate }, into);
+    const into = plainAdam(names, grads, params, adam, { ...options, learningRate: ctx.learningRate });
     return {
       updates: {},
       assign: into.assign,
@@ -209,8 +221,7 @@ export function withFusedL2sp(
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
     if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
     const hp = { ...adamOptions, learningRate: ctx.learningRate };
-    const into = emptyInto();
-    adamInto(plain, grads, params, adam, { ...hp, weightDecay: 0 }, into);
+    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     if (pulled.length > 0) {
       const { counts, items } = anchoredItems(pulled, grads, params, adam, anchors, () => ({}));
       adamResults(pulled, fusedL2spStep(items, { ...hp, alpha }), counts, into);
@@ -237,8 +248,7 @@ export function withFusedSpd<S extends StateTree>(
     if (!parts) return null;
     const { plain, own: decayed, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate };
-    const into = emptyInto();
-    adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
+    const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const spdCondition: Tensors = {};
     const spdRatio: Tensors = {};
     if (decayed.length > 0) {
@@ -281,8 +291,7 @@ export function withFusedFtp<S extends StateTree>(
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
-    const into = emptyInto();
-    adamInto(plain, grads, params, adam, hp, into);
+    const into = plainAdam(plain, grads, params, adam, hp);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
     if (projected.length > 0) {
       const f = s.ftp;
@@ -351,8 +360,7 @@ export function withFusedDigrap<S extends StateTree>(
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
     const hp = { ...adamOptions, learningRate: ctx.learningRate };
-    const into = emptyInto();
-    adamInto(plain, grads, params, s, { ...hp, weightDecay: 0 }, into);
+    const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;
     const lrPrev: Counts = {};
     if (projected.length > 0) {
