@@ -11,6 +11,7 @@ import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
+  type FusedAdamItem,
   type FusedAdamResult,
   type FusedAnchoredItem,
   fusedAdamWStep,
@@ -63,27 +64,6 @@ function split(names: string[], exclude: NameSelector | undefined): [string[], s
   return [plain, rest];
 }
 
-/** Plain Adam(W) for `names` with the shared moments; fills assign/mu/nu/count. */
-function adamInto(
-  names: string[],
-  grads: NamedTensorMap,
-  params: NamedTensorMap,
-  adam: AdamLike,
-  hp: AdamHyperparameters & { weightDecay: number },
-  into: { assign: NamedTensorMap; mu: Tensors; nu: Tensors; count: Counts },
-): void {
-  if (names.length === 0) return;
-  const counts = nextCounts(names, adam);
-  const items = names.map((n, i) => ({
-    param: params[n]!,
-    grad: grads[n]!,
-    m: adam.mu[n]!,
-    v: adam.nu[n]!,
-    count: counts[i]!,
-  }));
-  adamResults(names, fusedAdamWStep(items, hp), counts, into);
-}
-
 /** A fresh result set with plain Adam(W) already run for `names` (the names a method leaves to Adam). */
 function plainAdam(
   names: string[],
@@ -93,15 +73,33 @@ function plainAdam(
   hp: AdamHyperparameters & { weightDecay: number },
 ): AdamInto {
   const into = emptyInto();
-  adamInto(names, grads, params, adam, hp, into);
+  if (names.length === 0) return into;
+  const { counts, items } = adamItems(names, grads, params, adam, () => ({}));
+  adamResults(names, fusedAdamWStep(items, hp), counts, into);
   return into;
 }
 
-function nextCounts(names: string[], adam: AdamLike): number[] {
-  return names.map((n) => (adam.count[n] ?? 0) + 1);
+/** The items of `names` (param, grad, moments, next count) plus `extra(n)` each, and those counts. */
+function adamItems<X extends object>(
+  names: string[],
+  grads: NamedTensorMap,
+  params: NamedTensorMap,
+  adam: AdamLike,
+  extra: (n: string) => X,
+): { counts: number[]; items: (FusedAdamItem & X)[] } {
+  const counts = names.map((n) => (adam.count[n] ?? 0) + 1);
+  const items = names.map((n, i) => ({
+    param: params[n]!,
+    grad: grads[n]!,
+    m: adam.mu[n]!,
+    v: adam.nu[n]!,
+    count: counts[i]!,
+    ...extra(n),
+  }));
+  return { counts, items };
 }
 
-/** The anchored items of `names` (param, grad, moments, anchor, next count) plus `extra(n)` each. */
+/** `adamItems` with each name's anchor. */
 function anchoredItems<X extends object>(
   names: string[],
   grads: NamedTensorMap,
@@ -110,17 +108,7 @@ function anchoredItems<X extends object>(
   anchors: Tensors,
   extra: (n: string) => X,
 ): { counts: number[]; items: (FusedAnchoredItem & X)[] } {
-  const counts = nextCounts(names, adam);
-  const items = names.map((n, i) => ({
-    param: params[n]!,
-    grad: grads[n]!,
-    m: adam.mu[n]!,
-    v: adam.nu[n]!,
-    anchor: anchors[n]!,
-    count: counts[i]!,
-    ...extra(n),
-  }));
-  return { counts, items };
+  return adamItems(names, grads, params, adam, (n) => ({ anchor: anchors[n]!, ...extra(n) }));
 }
 
 /**
