@@ -1,9 +1,7 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CONFORMANCE_CASES, runConformance } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { installNodeWebGpu } from '../src/index';
 import './setup-backends';
 
 /**
@@ -11,34 +9,7 @@ import './setup-backends';
  * Debian's chromium package ships (Dawn rejects Mesa lavapipe). Software WebGPU takes seconds per op,
  * so only a handful of cases run. Without the driver the test is reported as skipped, with the reason.
  */
-const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-interface DawnModule {
-  create: (flags: string[]) => { requestAdapter(): Promise<unknown> };
-  globals: Record<string, unknown>;
-}
-
-/** Returns the reason WebGPU cannot run here, or null after installing `navigator.gpu`. */
-async function probe(): Promise<string | null> {
-  if (!existsSync(ICD))
-    return `${ICD} not found (apt-get install chromium provides SwiftShader's Vulkan ICD)`;
-  process.env.VK_ICD_FILENAMES = ICD;
-  process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
-  let dawn: DawnModule;
-  try {
-    dawn = (await import('webgpu')) as unknown as DawnModule;
-  } catch (error) {
-    return `the webgpu package does not load: ${String(error)}`;
-  }
-  const gpu = dawn.create([]);
-  if ((await gpu.requestAdapter()) === null)
-    return 'Dawn found no adapter (is libvulkan1 installed? Dawn needs libvulkan.so.1 to open the ICD)';
-  Object.assign(globalThis, dawn.globals);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  return null;
-}
-
-const skipReason = await probe();
+const skipReason = await installNodeWebGpu(() => import('webgpu'));
 if (skipReason !== null) console.warn(`[webgpu-node] SKIPPED: ${skipReason}`);
 
 const SUBSET = [

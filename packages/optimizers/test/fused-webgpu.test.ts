@@ -1,7 +1,5 @@
+import { installNodeWebGpu } from '@robust-ft/backend-node';
 import '@tensorflow/tfjs-backend-cpu';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type AnyTransformation,
   collectTensors,
@@ -29,34 +27,7 @@ tf.env().set('PROD', true);
  * driver (software, slow: tiny tensors only). Only async reads on webgpu: `dataSync` is unreliable there.
  * Without an adapter the tests are reported as skipped and the reason is printed.
  */
-const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-interface DawnModule {
-  create: (flags: string[]) => { requestAdapter(): Promise<unknown> };
-  globals: Record<string, unknown>;
-}
-
-/** Returns the reason WebGPU cannot run here, or null after installing `navigator.gpu`. */
-async function probe(): Promise<string | null> {
-  if (!existsSync(ICD))
-    return `${ICD} not found (apt-get install chromium provides SwiftShader's Vulkan ICD)`;
-  process.env.VK_ICD_FILENAMES = ICD;
-  process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
-  let dawn: DawnModule;
-  try {
-    dawn = (await import('webgpu')) as unknown as DawnModule;
-  } catch (error) {
-    return `the webgpu package does not load: ${String(error)}`;
-  }
-  const gpu = dawn.create([]);
-  if ((await gpu.requestAdapter()) === null)
-    return 'Dawn found no adapter (is libvulkan1 installed? Dawn needs libvulkan.so.1 to open the ICD)';
-  Object.assign(globalThis, dawn.globals);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  return null;
-}
-
-const skipReason = await probe();
+const skipReason = await installNodeWebGpu(() => import('webgpu'));
 if (skipReason !== null) console.warn(`[fused-webgpu] SKIPPED: ${skipReason}`);
 
 // Ranks 0–3, sizes not multiples of the workgroup (64), so the bounds check and flat indexing are hit.
