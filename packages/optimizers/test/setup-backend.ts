@@ -4,5 +4,17 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 
 tf.env().set('PROD', true);
-// cpu by default; ROBUST_FT_TEST_BACKEND=wasm reruns the same suites (e.g. the golden replay) on wasm.
-await tf.setBackend(process.env.ROBUST_FT_TEST_BACKEND ?? 'cpu');
+// cpu by default; ROBUST_FT_TEST_BACKEND=wasm|webgpu reruns the same suites (e.g. the golden replay)
+// there. webgpu runs on Dawn in Node (`webgpu` package); without an adapter its suites report skipped.
+export const testBackend = process.env.ROBUST_FT_TEST_BACKEND ?? 'cpu';
+
+/** Why the requested backend cannot run here (only webgpu can be missing: no adapter), or null. */
+export let backendUnavailable: string | null = null;
+if (testBackend === 'webgpu') {
+  const { installNodeWebGpu } = await import('@robust-ft/backend-node');
+  backendUnavailable = await installNodeWebGpu(() => import('webgpu'));
+  if (backendUnavailable === null) await import('@tensorflow/tfjs-backend-webgpu');
+  else console.warn(`[webgpu] suites SKIPPED: ${backendUnavailable}`);
+}
+if (backendUnavailable === null && !(await tf.setBackend(testBackend)))
+  throw new Error(`backend ${testBackend} did not initialise`);

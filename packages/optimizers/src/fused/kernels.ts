@@ -11,7 +11,14 @@ import {
   spdStep,
 } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
-import { webgpuAdamWKernel } from './webgpu';
+import { webgpuInternals } from './webgpu/backend';
+import {
+  webgpuAdamWKernel,
+  webgpuDigrapKernel,
+  webgpuFtpKernel,
+  webgpuL2spKernel,
+  webgpuSpdKernel,
+} from './webgpu/kernels';
 
 /**
  * Fused optimizer-step kernels, registered in tfjs's kernel registry per backend. Each call steps a
@@ -32,11 +39,14 @@ export type FusedKernelName = (typeof FUSED_KERNELS)[FusedMethod];
 /** Backends that have fused kernels, with the storage layout each one uses. */
 const BACKENDS: Record<string, StorageKind> = { cpu: 'cpu', wasm: 'wasm' };
 
-/**
- * WGSL kernels for the `webgpu` backend (see `webgpu.ts`). Only AdamW so far: every other method has no
- * webgpu kernel, so its `withFused*` wrapper finds none there and runs the composed path.
- */
-const WEBGPU_KERNELS: Partial<Record<FusedMethod, KernelFunc>> = { adamw: webgpuAdamWKernel };
+/** WGSL kernels for the `webgpu` backend (see `webgpu/kernels.ts`). */
+const WEBGPU_KERNELS: Record<FusedMethod, KernelFunc> = {
+  adamw: webgpuAdamWKernel,
+  l2sp: webgpuL2spKernel,
+  ftp: webgpuFtpKernel,
+  spd: webgpuSpdKernel,
+  digrap: webgpuDigrapKernel,
+};
 
 /** FTP's row count: axis 0 for rank ≥ 2, the whole tensor otherwise (the reference's torch.sum(dim=())). */
 export function ftpRows(shape: readonly number[]): number {
@@ -308,7 +318,7 @@ let enabled = true;
 let registered = false;
 
 /**
- * Registers every fused kernel for the cpu and wasm backends, and those in WEBGPU_KERNELS for webgpu
+ * Registers every fused kernel for the cpu, wasm and webgpu backends
  * (idempotent; a kernel someone else registered under the same name is left alone). Registration does not need the backend to exist yet.
  */
 export function registerFusedOptimizerKernels(): void {
@@ -318,9 +328,8 @@ export function registerFusedOptimizerKernels(): void {
       if (tf.getKernel(kernelName, backendName)) continue;
       tf.registerKernel({ kernelName, backendName, kernelFunc: FACTORIES[method](kind) });
     }
-    const wgsl = WEBGPU_KERNELS[method];
-    if (wgsl && !tf.getKernel(kernelName, 'webgpu'))
-      tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: wgsl });
+    if (!tf.getKernel(kernelName, 'webgpu'))
+      tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: WEBGPU_KERNELS[method] });
   }
 }
 
@@ -354,14 +363,16 @@ export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendNam
   if (!enabled) return false;
   if (!registered) registerFusedOptimizerKernels();
   const name = method in FUSED_KERNELS ? FUSED_KERNELS[method as FusedMethod] : method;
-  return tf.getKernel(name, backendName ?? tf.getBackend()) !== undefined;
+  const backend = backendName ?? tf.getBackend();
+  if (tf.getKernel(name, backend) === undefined) return false;
+  // The WGSL kernels record into tfjs-webgpu's own encoder: only where its internals are as expected.
+  return backend !== 'webgpu' || webgpuInternals(tf.findBackend('webgpu')) !== null;
 }
 
 /**
  * Which implementation the fused kernels use on the active backend: 'wasm-simd' (our SIMD module in
  * place on the wasm heap), 'wasm-simd-copy' (the same module streaming cpu tensors through a private
- * memory), 'js' (JS loops: no wasm SIMD here, or it is switched off), 'wgsl' (WebGPU compute shaders;
- * AdamW only), or null (no fused kernels there).
+ * memory), 'js' (JS loops: no wasm SIMD here, or it is switched off), 'wgsl' (WebGPU compute shaders), or null (no fused kernels there).
  */
 export function fusedStepEngine(): 'js' | 'wasm-simd' | 'wasm-simd-copy' | 'wgsl' | null {
   if (tf.getBackend() === 'webgpu') return hasFusedKernel('adamw') ? 'wgsl' : null;

@@ -21,14 +21,16 @@ import type { GoldenFile } from './load';
  * per-file cases). Every hyperparameter must be consumed; an unknown key or method throws, so a file
  * the replay cannot represent fails instead of being skipped.
  */
+type Observed = Record<string, number | null> | number;
+
 export interface Mapped {
   optimizer: RobustOptimizer;
   /** Readers of the per-step quantities this method exposes, keyed by the golden step field. */
-  observe: Record<string, () => Record<string, number | null> | number>;
+  observe: Record<string, () => Observed | Promise<Observed>>;
   /** Quantities the reference computed from the pre-step inputs (read before `applyGradients`). */
   beforeStep?: (
     step: GoldenFile['steps'][number],
-  ) => Record<string, Record<string, number[] | number | null>>;
+  ) => Promise<Record<string, Record<string, number[] | number | null>>>;
 }
 
 class Params {
@@ -99,16 +101,18 @@ export function mapGolden(
         optimizer,
         observe: { adam_step_count: () => adamStepCounts(optimizer) },
         // The reference's fed gradient g + α(θ − θ₀), from our pre-step parameters and anchors.
-        beforeStep: (step) => ({
-          grad_fed_to_adam: tf.tidy(() => {
-            const out: Record<string, number[]> = {};
-            for (const [n, g] of Object.entries(step.grad))
-              out[n] = Array.from(
-                l2spTensorGradient(tf.tensor(g, vars[n]!.shape), vars[n]!, anchors[n]!, alpha).dataSync(),
-              );
-            return out;
-          }),
-        }),
+        // Read asynchronously: the replay also runs on webgpu, which has no sync read in Node.
+        beforeStep: async (step) => {
+          const out: Record<string, number[]> = {};
+          for (const [n, g] of Object.entries(step.grad)) {
+            const fed = tf.tidy(() =>
+              l2spTensorGradient(tf.tensor(g, vars[n]!.shape), vars[n]!, anchors[n]!, alpha),
+            );
+            out[n] = Array.from(await fed.data());
+            fed.dispose();
+          }
+          return { grad_fed_to_adam: out };
+        },
       };
       break;
     }
@@ -238,7 +242,12 @@ export function mapGolden(
         observe: {
           tpgm_constraints: () =>
             Object.fromEntries(Object.entries(tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
-          val_loss_after: () => tf.tidy(() => validationLoss(vars).dataSync()[0]!),
+          val_loss_after: async () => {
+            const loss = tf.tidy(() => validationLoss(vars));
+            const value = (await loss.data())[0]!;
+            loss.dispose();
+            return value;
+          },
         },
       };
       break;

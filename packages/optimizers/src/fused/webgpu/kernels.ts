@@ -1,0 +1,330 @@
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { adamAttrs, checkSameSize, input, num, numAt } from '../args';
+import type { AdamConstants } from '../loops';
+import { webgpuInternals } from './backend';
+import { groupsFor, type ScratchRegion, StepRecorder, sizeOfShape } from './recorder';
+import {
+  ADAMW,
+  DIGRAP_ADAM,
+  DIGRAP_SCALARS,
+  DIGRAP_STATE,
+  DIGRAP_SUMS,
+  F,
+  FLOAT_BASE_BYTES,
+  FTP_ADAM,
+  FTP_PROJECT,
+  FTP_ROW_SUMS,
+  FTP_SCALARS,
+  L2SP,
+  SLOT_BYTES,
+  SPD_DECAY,
+  SPD_SCALARS,
+  SPD_SUMS,
+  WORKGROUP,
+} from './shaders';
+
+/**
+ * The fused steps as WGSL kernels (same inputs, attributes and outputs as the cpu/wasm kernels). Every
+ * scalar decision (SPD's condition, FTP's γ, DiGraP's strengths) is taken on the device from on-device
+ * sums and reaches the next pass through a buffer copy into its uniform slot, so a step never waits on
+ * the host. Bytes per parameter (floor of spec §7 in brackets): AdamW 28 [28], L2-SP 32 [32], SPD 44,
+ * +12 where it decays [32/44], FTP 56 [48], DiGraP 72 [60]. The excess is what the default limit of 8
+ * storage buffers per shader costs: the sums cannot share a pass with a full Adam pass.
+ */
+
+type Attrs = NamedAttrMap | undefined;
+
+interface Call {
+  rec: StepRecorder;
+  count: number;
+  constants: (i: number, weightDecay?: number) => AdamConstants;
+  /** Input `${role}${i}`. */
+  at(role: string, i: number): TensorInfo;
+  /** Optional input `${role}${i}`. */
+  opt(role: string, i: number): TensorInfo | undefined;
+}
+
+function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles: readonly string[]): Call {
+  const b = webgpuInternals(backend);
+  if (!b) throw new Error('fused optimizer kernel: the active backend is not a tfjs-webgpu backend');
+  const count = num(attrs, 'n');
+  const constants = adamAttrs(attrs);
+  const at = (role: string, i: number) => input(inputs, `${role}${i}`);
+  const opt = (role: string, i: number) => inputs[`${role}${i}`];
+  // Validate the whole batch before anything is allocated: a failed call leaves nothing behind.
+  for (let i = 0; i < count; i++) {
+    constants(i);
+    checkSameSize(
+      at('param', i),
+      roles.map((role) => (role.endsWith('?') ? opt(role.slice(0, -1), i) : at(role, i))),
+    );
+  }
+  return { rec: new StepRecorder(b, count), count, constants, at, opt };
+}
+
+function adamFloats(k: AdamConstants): Record<number, number> {
+  return {
+    [F.b1]: k.b1,
+    [F.c1]: k.c1,
+    [F.b2]: k.b2,
+    [F.c2]: k.c2,
+    [F.rs2]: k.rs2,
+    [F.e]: k.e,
+    [F.sk]: k.sk,
+    [F.dk]: k.dk,
+  };
+}
+
+/** The scalar hyper-Adam's flags and bias corrections at the method's step t. */
+function hyperFloats(t: number, usePrev: boolean, hasScalars: boolean): Record<number, number> {
+  return {
+    [F.first]: t <= 1 ? 1 : 0,
+    [F.usePrev]: usePrev ? 1 : 0,
+    [F.hasScalars]: hasScalars ? 1 : 0,
+    [F.bc1]: 1 - 0.9 ** t,
+    [F.bc2]: 1 - 0.999 ** t,
+  };
+}
+
+/** Byte offset of float `f` of slot `slot` in the uniform buffer. */
+function uniformOffset(slot: number, f: number): number {
+  return slot * SLOT_BYTES + FLOAT_BASE_BYTES + 4 * f;
+}
+
+/** Copies the 0-d inputs `roles` of tensor i into its `sin` region (before phase 0); false if any is absent. */
+function copyScalarsIn(c: Call, i: number, roles: readonly string[], sin: ScratchRegion): boolean {
+  const ts = roles.map((role) => c.opt(role, i));
+  if (ts.some((t) => t === undefined)) return false;
+  ts.forEach((t, j) => {
+    c.rec.bind(t!);
+    c.rec.copy(0, c.rec.bufferOf(t!), 0, sin.binding.buffer, sin.offset + 4 * j, 4);
+  });
+  return true;
+}
+
+/** Copies device scalars coef[from…] of tensor i to the 0-d outputs `outs` (before phase 1). */
+function copyScalarsOut(c: Call, coef: ScratchRegion, from: number, outs: readonly TensorInfo[]): void {
+  outs.forEach((o, j) => {
+    c.rec.copy(1, coef.binding.buffer, coef.offset + 4 * (from + j), c.rec.bufferOf(o), 0, 4);
+  });
+}
+
+const ADAM_ROLES = ['grad', 'm', 'v'] as const;
+const ANCHORED_ROLES = [...ADAM_ROLES, 'anchor'] as const;
+
+function adamLike(
+  c: Call,
+  i: number,
+  source: typeof ADAMW,
+  extra: readonly TensorInfo[],
+  floats: Record<number, number>,
+): TensorInfo[] {
+  const p = c.at('param', i);
+  const n = sizeOfShape(p.shape);
+  const outs = [c.rec.output(p.shape), c.rec.output(p.shape), c.rec.output(p.shape)];
+  const [tho, mo, vo] = outs as [TensorInfo, TensorInfo, TensorInfo];
+  c.rec.setSlot(i, { n }, floats);
+  const ins = [p, c.at('grad', i), c.at('m', i), c.at('v', i), ...extra];
+  c.rec.dispatch(
+    0,
+    source,
+    i,
+    [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
+    groupsFor(n),
+  );
+  return outs;
+}
+
+export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const c = begin(backend, inputs, attrs, ADAM_ROLES);
+  const wd = num(attrs, 'weightDecay');
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < c.count; i++) outs.push(...adamLike(c, i, ADAMW, [], adamFloats(c.constants(i, wd))));
+  c.rec.finish();
+  return outs;
+};
+
+export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const c = begin(backend, inputs, attrs, ANCHORED_ROLES);
+  const alpha = num(attrs, 'alpha');
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha };
+    outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats));
+  }
+  c.rec.finish();
+  return outs;
+};
+
+/** Outputs per tensor: θ', m', v', κ, r. Adam writes q into θ'; sums and the decision on the device; decay in place. */
+export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const c = begin(backend, inputs, attrs, ANCHORED_ROLES);
+  const lambda = num(attrs, 'lambda');
+  const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
+  const parts = c.rec.scratchRegions(sizes.map((n) => 3 * groupsFor(n)));
+  const coefs = c.rec.scratchRegions(sizes.map(() => 4));
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const n = sizes[i]!;
+    const [q, mo, vo] = adamLike(c, i, ADAMW, [], { ...adamFloats(c.constants(i)), [F.hyper]: lambda }) as [
+      TensorInfo,
+      TensorInfo,
+      TensorInfo,
+    ];
+    c.rec.setSlot(i, { n, parts: groupsFor(n) }, {});
+    const p = c.at('param', i);
+    const an = c.at('anchor', i);
+    const part = parts[i]!;
+    const coef = coefs[i]!;
+    c.rec.dispatch(
+      0,
+      SPD_SUMS,
+      i,
+      [p, c.at('grad', i), an, q].map((t) => c.rec.bind(t)).concat(part.binding),
+      groupsFor(n),
+    );
+    c.rec.dispatch(0, SPD_SCALARS, i, [part.binding, coef.binding], 1);
+    const cond = c.rec.output([]);
+    const ratio = c.rec.output([]);
+    copyScalarsOut(c, coef, 0, [cond, ratio]);
+    c.rec.copy(1, coef.binding.buffer, coef.offset + 8, 'uniforms', uniformOffset(i, F.coef + 2), 4);
+    c.rec.dispatch(1, SPD_DECAY, i, [c.rec.bind(an), c.rec.bind(q)], groupsFor(n));
+    outs.push(q, mo, vo, cond, ratio);
+  }
+  c.rec.finish();
+  return outs;
+};
+
+const FTP_SCALAR_ROLES = ['gamma', 'gammaM', 'gammaV'] as const;
+
+/** Outputs per tensor: θ', m', v', c, 1/n (row-shaped), γ, m_γ, v_γ (0-d). */
+export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const c = begin(backend, inputs, attrs, [...ANCHORED_ROLES, 'cPrev?']);
+  const wd = num(attrs, 'weightDecay');
+  const t = num(attrs, 't');
+  const anneal = num(attrs, 'k');
+  const shapes = Array.from({ length: c.count }, (_, i) => [...c.at('param', i).shape]);
+  const geometry = shapes.map((shape) => {
+    const rows = shape.length >= 2 ? shape[0]! : 1;
+    const n = sizeOfShape(shape);
+    const rowLen = rows === 0 ? 0 : n / rows;
+    return { n, rows, rowLen, parts: rows * Math.ceil(rowLen / WORKGROUP) };
+  });
+  for (let i = 0; i < c.count; i++) {
+    const rPrev = c.opt('rPrev', i);
+    if (rPrev && sizeOfShape(rPrev.shape) !== geometry[i]!.rows)
+      throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
+  }
+  const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.parts));
+  const sins = c.rec.scratchRegions(geometry.map(() => 4));
+  const coefs = c.rec.scratchRegions(geometry.map(() => 4));
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const geo = geometry[i]!;
+    const shape = shapes[i]!;
+    const cPrev = c.opt('cPrev', i);
+    const rPrev = c.opt('rPrev', i);
+    const usePrev = t > 1 && cPrev !== undefined && rPrev !== undefined;
+    const sin = sins[i]!;
+    const has = copyScalarsIn(c, i, FTP_SCALAR_ROLES, sin);
+    const p = c.at('param', i);
+    const g = c.at('grad', i);
+    const an = c.at('anchor', i);
+    const [tho, mo, vo, co] = [0, 1, 2, 3].map(() => c.rec.output(shape)) as TensorInfo[];
+    const ro = c.rec.output(shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : []);
+    const scalars = [c.rec.output([]), c.rec.output([]), c.rec.output([])];
+    c.rec.setSlot(i, geo, {
+      ...adamFloats(c.constants(i, wd)),
+      ...hyperFloats(t, usePrev, has),
+      [F.anneal]: anneal,
+    });
+    const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
+    c.rec.dispatch(
+      0,
+      FTP_ADAM,
+      i,
+      bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]),
+      groupsFor(geo.n),
+    );
+    const cp = usePrev ? cPrev : g;
+    c.rec.dispatch(0, FTP_ROW_SUMS, i, [...bind([co, g, cp]), parts[i]!.binding], geo.parts);
+    // Without R_prev the shader never reads `rp` (usePrev = 0); `sin` stands in as a read-only buffer.
+    const rp = usePrev && rPrev ? c.rec.bind(rPrev) : sin.binding;
+    c.rec.dispatch(
+      0,
+      FTP_SCALARS,
+      i,
+      [parts[i]!.binding, rp, sin.binding, c.rec.bind(ro!), coefs[i]!.binding],
+      1,
+    );
+    copyScalarsOut(c, coefs[i]!, 0, scalars);
+    c.rec.copy(1, coefs[i]!.binding.buffer, coefs[i]!.offset, 'uniforms', uniformOffset(i, F.coef), 4);
+    c.rec.dispatch(1, FTP_PROJECT, i, bind([an, co, ro, tho]), groupsFor(geo.n));
+    outs.push(tho!, mo!, vo!, co!, ro!, ...scalars);
+  }
+  c.rec.finish();
+  return outs;
+};
+
+const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
+
+/** Outputs per tensor: θ', m', v', P, Q, ⟨g,c⟩, then the six strength scalars (0-d). */
+export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const c = begin(backend, inputs, attrs, [...ANCHORED_ROLES, 'pPrev?', 'qPrev?']);
+  const lambda = num(attrs, 'lambda');
+  const t = num(attrs, 't');
+  const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
+  const parts = c.rec.scratchRegions(sizes.map((n) => 5 * groupsFor(n)));
+  const sins = c.rec.scratchRegions(sizes.map(() => 8));
+  const coefs = c.rec.scratchRegions(sizes.map(() => 12));
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < c.count; i++) {
+    const n = sizes[i]!;
+    const p = c.at('param', i);
+    const shape = [...p.shape];
+    const g = c.at('grad', i);
+    const an = c.at('anchor', i);
+    const pPrev = c.opt('pPrev', i);
+    const qPrev = c.opt('qPrev', i);
+    const usePrev = t > 1 && pPrev !== undefined && qPrev !== undefined;
+    const has = copyScalarsIn(c, i, DIGRAP_SCALAR_ROLES, sins[i]!);
+    const [tho, mo, vo, po, qo] = [0, 1, 2, 3, 4].map(() => c.rec.output(shape)) as TensorInfo[];
+    const scalars = DIGRAP_SCALAR_ROLES.map(() => c.rec.output([]));
+    const dot = c.rec.output([]);
+    c.rec.setSlot(
+      i,
+      { n, parts: groupsFor(n) },
+      {
+        ...adamFloats(c.constants(i)),
+        ...hyperFloats(t, usePrev, has),
+        [F.hyper]: lambda,
+        [F.lrPrev]: numAt(attrs, 'lrPrevs', i),
+      },
+    );
+    const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
+    const [pp, qp] = usePrev ? [pPrev, qPrev] : [g, g];
+    c.rec.dispatch(0, DIGRAP_SUMS, i, [...bind([p, g, an, pp, qp]), parts[i]!.binding], groupsFor(n));
+    c.rec.dispatch(0, DIGRAP_SCALARS, i, [parts[i]!.binding, sins[i]!.binding, coefs[i]!.binding], 1);
+    copyScalarsOut(c, coefs[i]!, 0, [dot, ...scalars]);
+    // gs, cs, α, β (coef[7…10]) into this slot's F(coef + 7…10) in one copy.
+    c.rec.copy(
+      1,
+      coefs[i]!.binding.buffer,
+      coefs[i]!.offset + 28,
+      'uniforms',
+      uniformOffset(i, F.coef + 7),
+      16,
+    );
+    c.rec.dispatch(
+      1,
+      DIGRAP_ADAM,
+      i,
+      bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, tho]),
+      groupsFor(n),
+    );
+    c.rec.dispatch(1, DIGRAP_STATE, i, bind([p, g, an, po, qo]), groupsFor(n));
+    outs.push(tho!, mo!, vo!, po!, qo!, dot, ...scalars);
+  }
+  c.rec.finish();
+  return outs;
+};

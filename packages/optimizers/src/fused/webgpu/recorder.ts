@@ -1,0 +1,211 @@
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  bufferOf,
+  type GpuBuffer,
+  type GpuBufferBinding,
+  type GpuDevice,
+  type GpuPipeline,
+  USAGE,
+  type WebGPUBackendInternals,
+} from './backend';
+import { FLOAT_BASE_BYTES, type ShaderSource, SLOT_BYTES, WORKGROUP } from './shaders';
+
+/** Pipelines compiled once per device and shader. */
+const pipelines = new WeakMap<GpuDevice, Map<string, GpuPipeline>>();
+
+function pipelineFor(device: GpuDevice, source: ShaderSource): GpuPipeline {
+  let cache = pipelines.get(device);
+  if (!cache) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
+  let pipeline = cache.get(source.key);
+  if (!pipeline) {
+    const module = device.createShaderModule({ code: source.code });
+    pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    cache.set(source.key, pipeline);
+  }
+  return pipeline;
+}
+
+/** A region of a scratch buffer, aligned for binding at an offset. */
+export interface ScratchRegion {
+  binding: GpuBufferBinding;
+  /** Byte offset in the scratch buffer. */
+  offset: number;
+}
+
+interface Dispatch {
+  source: ShaderSource;
+  slot: number;
+  bindings: GpuBufferBinding[];
+  workgroups: number;
+}
+
+interface Copy {
+  src: GpuBuffer;
+  srcOffset: number;
+  dst: GpuBuffer | 'uniforms';
+  dstOffset: number;
+  bytes: number;
+}
+
+/**
+ * Records one fused kernel call: per-dispatch uniform slots, scratch regions, and dispatches grouped in
+ * phases with buffer copies between them (a copy cannot sit inside a compute pass). `finish` writes the
+ * uniforms, records everything into the backend's command encoder after the work already queued there
+ * (so the gradients' producers run first) and submits, with no host read anywhere.
+ */
+export class StepRecorder {
+  private readonly floats: Float32Array;
+  private readonly words: Uint32Array;
+  private readonly phases: { copies: Copy[]; dispatches: Dispatch[] }[] = [];
+  private readonly scratch: TensorInfo[] = [];
+  private readonly align: number;
+  private dummy: GpuBufferBinding | null = null;
+
+  constructor(
+    readonly backend: WebGPUBackendInternals,
+    slots: number,
+  ) {
+    const { limits } = backend.device;
+    this.align = Math.max(limits.minStorageBufferOffsetAlignment, 4);
+    if (limits.minUniformBufferOffsetAlignment > SLOT_BYTES)
+      throw new Error('fused optimizer kernel: the device needs uniform slots larger than 256 B');
+    const buffer = new ArrayBuffer(Math.max(slots, 1) * SLOT_BYTES);
+    this.floats = new Float32Array(buffer);
+    this.words = new Uint32Array(buffer);
+  }
+
+  /** Sets a slot's header words (n, rows, rowLen, parts) and floats. */
+  setSlot(
+    slot: number,
+    header: { n: number; rows?: number; rowLen?: number; parts?: number },
+    floats: Record<number, number>,
+  ): void {
+    const base = (slot * SLOT_BYTES) / 4;
+    this.words[base] = header.n;
+    this.words[base + 1] = header.rows ?? 0;
+    this.words[base + 2] = header.rowLen ?? 0;
+    this.words[base + 3] = header.parts ?? 0;
+    const fbase = base + FLOAT_BASE_BYTES / 4;
+    for (const [k, v] of Object.entries(floats)) this.floats[fbase + Number(k)] = v;
+  }
+
+  /** A fresh float32 output on the GPU (released by tfjs like any kernel output). */
+  output(shape: number[]): TensorInfo {
+    const info = this.backend.makeTensorInfo(shape, 'float32');
+    if (sizeOfShape(shape) > 0) this.backend.uploadToGPU(info.dataId);
+    return info;
+  }
+
+  /** Binds a tensor's whole buffer (a 4-byte dummy for an empty tensor, which WebGPU cannot bind). */
+  bind(info: TensorInfo): GpuBufferBinding {
+    if (sizeOfShape(info.shape) === 0) return this.dummyBinding();
+    this.backend.uploadToGPU(info.dataId);
+    return { buffer: bufferOf(this.backend, info) };
+  }
+
+  bufferOf(info: TensorInfo): GpuBuffer {
+    return bufferOf(this.backend, info);
+  }
+
+  private dummyBinding(): GpuBufferBinding {
+    if (!this.dummy) this.dummy = this.scratchRegions([1])[0]!.binding;
+    return this.dummy;
+  }
+
+  /** One scratch buffer (freed after the submit) split into aligned regions of `floats[k]` floats. */
+  scratchRegions(floats: readonly number[]): ScratchRegion[] {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const n of floats) {
+      offsets.push(total);
+      total += Math.ceil((Math.max(n, 1) * 4) / this.align) * this.align;
+    }
+    const info = this.backend.makeTensorInfo([total / 4], 'float32');
+    this.backend.uploadToGPU(info.dataId);
+    this.scratch.push(info);
+    const buffer = bufferOf(this.backend, info);
+    return floats.map((n, k) => ({
+      offset: offsets[k]!,
+      binding: { buffer, offset: offsets[k]!, size: Math.max(n, 1) * 4 },
+    }));
+  }
+
+  private phase(p: number): { copies: Copy[]; dispatches: Dispatch[] } {
+    while (this.phases.length <= p) this.phases.push({ copies: [], dispatches: [] });
+    return this.phases[p]!;
+  }
+
+  /** A dispatch of `workgroups` workgroups of `source` in phase `p`; bindings follow `source.bindings`. */
+  dispatch(p: number, source: ShaderSource, slot: number, bindings: GpuBufferBinding[], workgroups: number) {
+    if (bindings.length !== source.bindings.length)
+      throw new Error(`fused optimizer kernel: ${source.key} takes ${source.bindings.length} buffers`);
+    if (workgroups > 0) this.phase(p).dispatches.push({ source, slot, bindings, workgroups });
+  }
+
+  /** Copies `bytes` before phase `p` runs; `dst` 'uniforms' targets this call's uniform buffer. */
+  copy(
+    p: number,
+    src: GpuBuffer,
+    srcOffset: number,
+    dst: GpuBuffer | 'uniforms',
+    dstOffset: number,
+    bytes: number,
+  ) {
+    this.phase(p).copies.push({ src, srcOffset, dst, dstOffset, bytes });
+  }
+
+  finish(): void {
+    const b = this.backend;
+    const { device } = b;
+    const uniforms = b.bufferManager.acquireBuffer(this.floats.byteLength, USAGE.UNIFORM | USAGE.COPY_DST);
+    // Queue-ordered before the submit below; the buffer is fresh (or released after an earlier submit).
+    b.queue.writeBuffer(uniforms, 0, this.floats.buffer as ArrayBuffer);
+    b.uniformPendingDisposal.push(uniforms);
+    b.endComputePassEncoder();
+    b.ensureCommandEncoderReady();
+    const encoder = b.commandEncoder;
+    if (!encoder) throw new Error('fused optimizer kernel: webgpu command encoder unavailable');
+    const maxX = device.limits.maxComputeWorkgroupsPerDimension;
+    for (const { copies, dispatches } of this.phases) {
+      for (const c of copies)
+        encoder.copyBufferToBuffer(
+          c.src,
+          c.srcOffset,
+          c.dst === 'uniforms' ? uniforms : c.dst,
+          c.dstOffset,
+          c.bytes,
+        );
+      if (dispatches.length === 0) continue;
+      const pass = encoder.beginComputePass();
+      for (const d of dispatches) {
+        const pipeline = pipelineFor(device, d.source);
+        pass.setPipeline(pipeline);
+        const entries = [
+          { binding: 0, resource: { buffer: uniforms, offset: d.slot * SLOT_BYTES, size: SLOT_BYTES } },
+          ...d.bindings.map((resource, k) => ({ binding: k + 1, resource })),
+        ];
+        pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+        const x = Math.min(d.workgroups, maxX);
+        pass.dispatchWorkgroups(x, Math.ceil(d.workgroups / x), 1);
+      }
+      pass.end();
+    }
+    // Submitting now releases this call's uniforms and lets the scratch go back to the pool.
+    b.submitQueue();
+    for (const info of this.scratch) b.disposeData(info.dataId);
+  }
+}
+
+export function sizeOfShape(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Workgroups of an element pass over n elements. */
+export function groupsFor(n: number): number {
+  return Math.ceil(n / WORKGROUP);
+}

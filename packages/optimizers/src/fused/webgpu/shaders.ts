@@ -1,0 +1,405 @@
+/**
+ * WGSL for the fused steps on WebGPU. Every dispatch gets one 256-byte uniform slot:
+ *   words 0–3 (u32): n (elements), rows, rowLen, parts (workgroups of the reduction pass);
+ *   floats F(0…59): the Adam constants, the method's hyper-parameters, and at F(COEF…) the scalars the
+ *   device computed in the scalar phase (copied there from the scratch buffer, never read by the host).
+ * Storage bindings follow the uniform in the order each program lists them; every program stays within
+ * WebGPU's default limit of 8 storage buffers per stage (tfjs does not raise it), which is what splits
+ * some passes (see `webgpu/kernels.ts` for the bytes each method then touches).
+ */
+
+export const WORKGROUP = 256;
+
+/** Float indices in the uniform slot. */
+export const F = {
+  b1: 0,
+  c1: 1,
+  b2: 2,
+  c2: 3,
+  rs2: 4,
+  e: 5,
+  sk: 6,
+  dk: 7,
+  /** L2-SP α; SPD λ; DiGraP λ. */
+  hyper: 8,
+  /** FTP's annealing k of positive hyper-gradients. */
+  anneal: 9,
+  /** 1 at the method's first step (t ≤ 1): the hyper state restarts. */
+  first: 10,
+  /** 1 when last step's state (C_prev/R_prev, P/Q) is read. */
+  usePrev: 11,
+  /** Bias corrections of the scalar hyper-Adam at this t: 1 − 0.9ᵗ, 1 − 0.999ᵗ. */
+  bc1: 12,
+  bc2: 13,
+  /** 1 when the previous hyper scalars were passed in (else their defaults). */
+  hasScalars: 14,
+  /** DiGraP: this tensor's learning rate of the previous step. */
+  lrPrev: 15,
+  /** Device-computed scalars (16 floats). */
+  coef: 32,
+} as const;
+
+/** Bytes from the slot start to F(0). */
+export const FLOAT_BASE_BYTES = 16;
+export const SLOT_BYTES = 256;
+export const SLOT_FLOATS = 60;
+
+const f = (i: number): string => `F(${i}u)`;
+
+interface Binding {
+  name: string;
+  access: 'read' | 'read_write';
+}
+
+const r = (name: string): Binding => ({ name, access: 'read' });
+const w = (name: string): Binding => ({ name, access: 'read_write' });
+
+function prelude(bindings: readonly Binding[]): string {
+  const decls = bindings
+    .map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.access}> ${b.name}: array<f32>;`)
+    .join('\n');
+  return `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<f32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+${decls}
+fn F(i: u32) -> f32 { return u.f[i >> 2u][i & 3u]; }
+`;
+}
+
+const ENTRY = `@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  // Large tensors dispatch a 2-D grid (one dimension is capped at 65535 workgroups).
+  let wg = wid.y * nwg.x + wid.x;
+  let i = wg * ${WORKGROUP}u + lid;`;
+
+/**
+ * A workgroup tree reduction of `ops.length` values held in `var s: array<f32, K>` (sum or max per
+ * component); afterwards red[0] holds the workgroup's totals. Callers reach it in uniform control flow.
+ */
+function reduce(ops: readonly ('sum' | 'max')[]): { decl: string; code: string } {
+  const k = ops.length;
+  const combine = ops
+    .map((op, j) =>
+      op === 'sum'
+        ? `red[lid][${j}] = red[lid][${j}] + red[lid + step][${j}];`
+        : `red[lid][${j}] = max(red[lid][${j}], red[lid + step][${j}]);`,
+    )
+    .join(' ');
+  return {
+    decl: `var<workgroup> red: array<array<f32, ${k}>, ${WORKGROUP}>;`,
+    code: `red[lid] = s;
+  workgroupBarrier();
+  for (var step = ${WORKGROUP / 2}u; step > 0u; step = step >> 1u) {
+    if (lid < step) { ${combine} }
+    workgroupBarrier();
+  }`,
+  };
+}
+
+export interface ShaderSource {
+  /** Pipeline cache key. */
+  key: string;
+  code: string;
+  /** Storage bindings in order (binding i + 1). */
+  bindings: readonly string[];
+}
+
+function shader(key: string, bindings: readonly Binding[], body: string, extra = ''): ShaderSource {
+  return { key, code: `${prelude(bindings)}${extra}\n${body}`, bindings: bindings.map((b) => b.name) };
+}
+
+/**
+ * The Adam pass every method shares: m' = b1·m + c1·ĝ, v' = b2·v + c2·ĝ², step = sk·m'/(√v'·rs2 + e),
+ * with the gradient ĝ and what is stored from dk·θ + step chosen by the method. Same operation order
+ * as the cpu/wasm passes (`loops.ts`).
+ */
+function adamPass(
+  key: string,
+  extraInputs: readonly string[],
+  outputs: readonly string[],
+  grad: string,
+  store: string,
+): ShaderSource {
+  const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
+  return shader(
+    key,
+    bindings,
+    `${ENTRY}
+  if (i >= u.n) { return; }
+  let ti = th[i];
+  let gi = ${grad};
+  let mi = ${f(F.b1)} * m[i] + ${f(F.c1)} * gi;
+  let vi = ${f(F.b2)} * v[i] + ${f(F.c2)} * (gi * gi);
+  mo[i] = mi;
+  vo[i] = vi;
+  let next = ${f(F.dk)} * ti + (${f(F.sk)} * mi) / (sqrt(vi) * ${f(F.rs2)} + ${f(F.e)});
+  ${store}
+}`,
+  );
+}
+
+/** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
+export const ADAMW = adamPass('adamw', [], ['tho'], 'g[i]', 'tho[i] = next;');
+
+/** L2-SP: Adam on g + α(θ − θ₀). 32 B. */
+export const L2SP = adamPass(
+  'l2sp',
+  ['an'],
+  ['tho'],
+  `g[i] + ${f(F.hyper)} * (ti - an[i])`,
+  'tho[i] = next;',
+);
+
+/** FTP pass 1: Adam, then the deviation c = θ' − θ₀ (next step's C_prev) instead of θ'. 32 B. */
+export const FTP_ADAM = adamPass('ftpAdam', ['an'], ['co'], 'g[i]', 'co[i] = next - an[i];');
+
+/** DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. */
+export const DIGRAP_ADAM = adamPass(
+  'digrapAdam',
+  ['an'],
+  ['tho'],
+  `${f(F.coef + 7)} * g[i] + ${f(F.coef + 8)} * (ti - an[i])`,
+  'tho[i] = next;',
+);
+
+/** A reduction pass over elements: each workgroup writes its K partial sums to part[wg·K + j]. */
+function sumsPass(
+  key: string,
+  inputs: readonly string[],
+  values: readonly string[],
+  pre: string,
+): ShaderSource {
+  const k = values.length;
+  const red = reduce(values.map(() => 'sum'));
+  return shader(
+    key,
+    [...inputs.map(r), w('part')],
+    `${ENTRY}
+  if (wg >= u.parts) { return; }
+  var s: array<f32, ${k}>;
+  if (i < u.n) {
+    ${pre}
+    ${values.map((v, j) => `s[${j}] = ${v};`).join('\n    ')}
+  }
+  ${red.code}
+  if (lid == 0u) { for (var j = 0u; j < ${k}u; j++) { part[wg * ${k}u + j] = red[0][j]; } }
+}`,
+    red.decl,
+  );
+}
+
+/** SPD sums ⟨g, θ − a⟩, ‖q − a‖², ‖θ − a‖² over θ, g, a and q (= θ' before decay). 16 B. */
+export const SPD_SUMS = sumsPass(
+  'spdSums',
+  ['th', 'g', 'an', 'q'],
+  ['g[i] * dt', 'dq * dq', 'dt * dt'],
+  'let dt = th[i] - an[i];\n    let dq = q[i] - an[i];',
+);
+
+/** DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. */
+export const DIGRAP_SUMS = sumsPass(
+  'digrapSums',
+  ['th', 'g', 'an', 'pp', 'qp'],
+  ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
+  `let gi = g[i];\n    let ci = th[i] - an[i];\n    let G = gi + ${f(F.hyper)} * ci;`,
+);
+
+/**
+ * FTP per-row sums Σ|c| and Σ g·C_prev: workgroup wg covers chunk (wg mod cpr) of row (wg div cpr),
+ * cpr = ⌈rowLen / 256⌉. 12 B.
+ */
+export const FTP_ROW_SUMS = (() => {
+  const red = reduce(['sum', 'sum']);
+  return shader(
+    'ftpRowSums',
+    [r('co'), r('g'), r('cp'), w('part')],
+    `${ENTRY}
+  if (wg >= u.parts) { return; }
+  let cpr = (u.rowLen + ${WORKGROUP - 1}u) / ${WORKGROUP}u;
+  let k = (wg % cpr) * ${WORKGROUP}u + lid;
+  var s: array<f32, 2>;
+  if (k < u.rowLen) {
+    let e = (wg / cpr) * u.rowLen + k;
+    s[0] = abs(co[e]);
+    s[1] = g[e] * cp[e];
+  }
+  ${red.code}
+  if (lid == 0u) { part[wg * 2u] = red[0][0]; part[wg * 2u + 1u] = red[0][1]; }
+}`,
+    red.decl,
+  );
+})();
+
+/** The scalar hyper-Adam of FTP's γ and DiGraP's strengths: μ = 1e-2, betas 0.9/0.999, eps 1e-8. */
+const HYPER = `fn hyper(x: f32, m: f32, v: f32, h: f32) -> vec3<f32> {
+  let m2 = 0.9 * m + 0.1 * h;
+  let v2 = 0.999 * v + 0.001 * (h * h);
+  let mh = m2 / ${f(F.bc1)};
+  let vh = v2 / ${f(F.bc2)};
+  return vec3<f32>(x - 0.01 * mh / (sqrt(vh) + 1e-8), m2, v2);
+}`;
+
+/** Sums K partials per workgroup into s (one workgroup, dispatched alone). */
+function sumPartials(k: number): string {
+  return `var s: array<f32, ${k}>;
+  for (var p = lid; p < u.parts; p = p + ${WORKGROUP}u) {
+    for (var j = 0u; j < ${k}u; j++) { s[j] = s[j] + part[p * ${k}u + j]; }
+  }`;
+}
+
+const SCALAR_ENTRY = `@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(local_invocation_index) lid: u32) {`;
+
+/** SPD: κ = −⟨g, θ − a⟩, r = clamp((‖q − a‖ − ‖θ − a‖)/‖q − a‖, 0, 1) (0 when ‖q − a‖ = 0), s = λr if κ < 0. */
+export const SPD_SCALARS = (() => {
+  const red = reduce(['sum', 'sum', 'sum']);
+  return shader(
+    'spdScalars',
+    [r('part'), w('coef')],
+    `${SCALAR_ENTRY}
+  ${sumPartials(3)}
+  ${red.code}
+  if (lid == 0u) {
+    let cond = -red[0][0];
+    let nq = sqrt(red[0][1]);
+    var ratio = 0.0;
+    if (nq > 0.0) { ratio = clamp((nq - sqrt(red[0][2])) / nq, 0.0, 1.0); }
+    var decay = 0.0;
+    if (cond < 0.0) { decay = ${f(F.hyper)} * ratio; }
+    coef[0] = cond;
+    coef[1] = ratio;
+    coef[2] = decay;
+  }
+}`,
+    red.decl,
+  );
+})();
+
+/** SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. */
+export const SPD_DECAY = shader(
+  'spdDecay',
+  [r('an'), w('q')],
+  `${ENTRY}
+  if (i >= u.n) { return; }
+  let s = ${f(F.coef + 2)};
+  if (s == 0.0) { return; }
+  q[i] = (1.0 - s) * q[i] + s * an[i];
+}`,
+);
+
+/**
+ * FTP's rows and γ (one workgroup): n_r = Σ|c| + 1e-8 per row, R = 1/n_r stored; then
+ * h = Σ_r R_prev[r]·Σ g·C_prev, γ ← clamp(hyperAdam(γ, k·h if h > 0 else h), 1e-8, max n_r).
+ * coef = [γ, m_γ, v_γ]; `sin` holds last step's [γ, m_γ, v_γ].
+ */
+export const FTP_SCALARS = (() => {
+  const red = reduce(['max', 'sum']);
+  return shader(
+    'ftpScalars',
+    [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
+    `${SCALAR_ENTRY}
+  let cpr = (u.rowLen + ${WORKGROUP - 1}u) / ${WORKGROUP}u;
+  var s: array<f32, 2>;
+  for (var row = lid; row < u.rows; row = row + ${WORKGROUP}u) {
+    var l1 = 0.0;
+    var h = 0.0;
+    for (var c = 0u; c < cpr; c++) {
+      l1 = l1 + part[(row * cpr + c) * 2u];
+      h = h + part[(row * cpr + c) * 2u + 1u];
+    }
+    let n = l1 + 1e-8;
+    ro[row] = 1.0 / n;
+    s[0] = max(s[0], n);
+    if (${f(F.usePrev)} != 0.0) { s[1] = s[1] + h * rp[row]; }
+  }
+  ${red.code}
+  if (lid == 0u) {
+    var gamma = 1e-8;
+    var gm = 0.0;
+    var gv = 0.0;
+    if (${f(F.first)} == 0.0) {
+      if (${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
+      var h = red[0][1];
+      if (h > 0.0) { h = ${f(F.anneal)} * h; }
+      let next = hyper(gamma, gm, gv, h);
+      gamma = min(max(next.x, 1e-8), red[0][0]);
+      gm = next.y;
+      gv = next.z;
+    }
+    coef[0] = gamma;
+    coef[1] = gm;
+    coef[2] = gv;
+  }
+}`,
+    `${red.decl}\n${HYPER}`,
+  );
+})();
+
+/** FTP projection: θ' = θ₀ + clamp(γ·R[row], 0, 1)·c. 12 B. */
+export const FTP_PROJECT = shader(
+  'ftpProject',
+  [r('an'), r('co'), r('ro'), w('tho')],
+  `${ENTRY}
+  if (i >= u.n) { return; }
+  let b = clamp(${f(F.coef)} * ro[i / u.rowLen], 0.0, 1.0);
+  tho[i] = an[i] + b * co[i];
+}`,
+);
+
+/**
+ * DiGraP's strengths and coefficients (one workgroup). `sin` holds last step's
+ * [ω_loss, ω_reg, m_loss, v_loss, m_reg, v_reg]. coef = [dot, ω_loss, ω_reg, m_loss, v_loss, m_reg,
+ * v_reg, gs, cs, α, β]: ĝ = gs·g + cs·c, P = α·c, Q = β·g.
+ */
+export const DIGRAP_SCALARS = (() => {
+  const red = reduce(['sum', 'sum', 'sum', 'sum', 'sum']);
+  return shader(
+    'digrapScalars',
+    [r('part'), r('sin'), w('coef')],
+    `${SCALAR_ENTRY}
+  ${sumPartials(5)}
+  ${red.code}
+  if (lid == 0u) {
+    let lambda = ${f(F.hyper)};
+    let dot = red[0][0];
+    var hl = 0.0;
+    var hr = 0.0;
+    if (${f(F.usePrev)} != 0.0) { hl = red[0][3]; hr = red[0][4]; }
+    var st = array<f32, 6>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    if (${f(F.first)} == 0.0) {
+      if (${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
+      let lr = ${f(F.lrPrev)};
+      let sl = hyper(st[0], st[2], st[3], lr * hl);
+      let sr = hyper(st[1], st[4], st[5], lambda * lr * hr);
+      st = array<f32, 6>(clamp(sl.x, 0.0, 1.0), clamp(sr.x, 0.0, 1.0), sl.y, sl.z, sr.y, sr.z);
+    }
+    let alpha = dot / (red[0][2] + 1e-8);
+    let beta = dot / (red[0][1] + 1e-8);
+    var gs = 1.0;
+    var cs = lambda;
+    if (dot < 0.0 && lambda != 0.0) {
+      gs = 1.0 - lambda * st[1] * beta;
+      cs = lambda - st[0] * alpha;
+    }
+    coef[0] = dot;
+    for (var j = 0u; j < 6u; j++) { coef[1u + j] = st[j]; }
+    coef[7] = gs;
+    coef[8] = cs;
+    coef[9] = alpha;
+    coef[10] = beta;
+  }
+}`,
+    `${red.decl}\n${HYPER}`,
+  );
+})();
+
+/** DiGraP's new state: P = α·c, Q = β·g (a pass of its own: one more output would pass 8 bindings). 20 B. */
+export const DIGRAP_STATE = shader(
+  'digrapState',
+  [r('th'), r('g'), r('an'), w('po'), w('qo')],
+  `${ENTRY}
+  if (i >= u.n) { return; }
+  po[i] = ${f(F.coef + 9)} * (th[i] - an[i]);
+  qo[i] = ${f(F.coef + 10)} * g[i];
+}`,
+);

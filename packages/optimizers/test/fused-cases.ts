@@ -1,0 +1,141 @@
+import {
+  type AnyTransformation,
+  collectTensors,
+  createRng,
+  flattenState,
+  isTensor,
+  RobustOptimizer,
+} from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
+import { adamwTransformation } from '../src/adamw';
+import { digrapTransformation } from '../src/digrap';
+import { ftpTransformation } from '../src/ftp';
+import { withFusedAdamW, withFusedDigrap, withFusedFtp, withFusedL2sp, withFusedSpd } from '../src/fused';
+import { l2spTransformation } from '../src/l2sp';
+import { spdTransformation } from '../src/spd';
+
+/*
+ * The fused-vs-composed cases shared by the cpu/wasm and the WebGPU integration tests. The composed-op
+ * transformations are the oracle: the same optimizer with its fused wrapper must give the same
+ * parameters and the same state (every leaf, by path) over several steps, including a step where one
+ * parameter has no gradient and an excluded tensor.
+ */
+
+export const SHAPES: Record<string, number[]> = {
+  'conv/kernel': [3, 3, 4, 6],
+  'conv/bias': [6],
+  'dense/kernel': [12, 5],
+  'head/kernel': [5, 3],
+  scale: [],
+};
+
+export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+export interface Case {
+  name: string;
+  make: () => AnyTransformation;
+  fused: (t: AnyTransformation) => AnyTransformation;
+  lr: number;
+}
+
+export const CASES: Case[] = [
+  {
+    name: 'adamw',
+    make: () => adamwTransformation({ ...ADAM, weightDecay: 0.05 }),
+    fused: (t) => withFusedAdamW(t, { ...ADAM, weightDecay: 0.05 }),
+    lr: 1e-2,
+  },
+  {
+    name: 'l2sp',
+    make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: 'head/*' }),
+    fused: (t) => withFusedL2sp(t, { ...ADAM, alpha: 0.3, exclude: 'head/*' }),
+    lr: 1e-2,
+  },
+  {
+    name: 'spd',
+    make: () => spdTransformation({ ...ADAM, weightDecay: 0.8, exclude: 'head/*' }),
+    fused: (t) => withFusedSpd(t, { ...ADAM, weightDecay: 0.8, exclude: 'head/*' }),
+    lr: 5e-2,
+  },
+  {
+    name: 'ftp',
+    make: () =>
+      ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), { k: 0.5, exclude: 'head/*' }),
+    fused: (t) => withFusedFtp(t, { ...ADAM, weightDecay: 0.1, k: 0.5, exclude: 'head/*' }),
+    lr: 1e-2,
+  },
+  {
+    name: 'digrap',
+    make: () => digrapTransformation({ ...ADAM, weightDecay: 0.5, exclude: 'head/*' }),
+    fused: (t) =>
+      withFusedDigrap(t, { ...ADAM, weightDecay: 0.5, trainableStrength: true, exclude: 'head/*' }),
+    lr: 1e-2,
+  },
+];
+
+/**
+ * Runs `steps` steps through the real tf.Optimizer adapter; gradients are a fixed function of the step
+ * and of θ (so the two runs can diverge). Reads back asynchronously (webgpu has no sync read in Node).
+ */
+export async function run(
+  transformation: AnyTransformation,
+  lr: number,
+  prefix: string,
+  steps: number,
+  shapes: Record<string, number[]> = SHAPES,
+) {
+  const rng = createRng(7);
+  const vars: Record<string, tf.Variable> = {};
+  const target: Record<string, tf.Tensor> = {};
+  for (const [n, shape] of Object.entries(shapes)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const init = Float32Array.from({ length: size }, () => rng.normal() * 0.3);
+    const t0 = tf.tensor(init, shape);
+    vars[n] = tf.variable(t0, true, `${prefix}${n}`);
+    t0.dispose();
+    target[n] = tf.tensor(
+      Float32Array.from({ length: size }, () => rng.normal() * 0.5),
+      shape,
+    );
+  }
+  const opt = new RobustOptimizer({ transformation, learningRate: lr, nonFinite: 'off' });
+  for (let s = 0; s < steps; s++) {
+    tf.tidy(() => {
+      const grads: tf.NamedTensorMap = {};
+      for (const n of Object.keys(shapes)) {
+        if (s === 3 && n === 'dense/kernel') continue; // a missing gradient: its state carries over
+        // g = θ − target, flipped on some steps so that SPD's/DiGraP's conditions take both branches.
+        const sign = s % 4 === 2 ? -1 : 1;
+        grads[`${prefix}${n}`] = tf.mul(tf.sub(vars[n]!, target[n]!), sign);
+      }
+      opt.applyGradients(grads);
+    });
+  }
+  const params: Record<string, number[]> = {};
+  for (const [n, v] of Object.entries(vars)) params[n] = Array.from(await v.data());
+  const state: Record<string, number[]> = {};
+  for (const { path, value } of flattenState(opt.state))
+    state[path.join('/').replaceAll(prefix, '')] = isTensor(value)
+      ? Array.from(await value.data())
+      : [Number(value)];
+  const stateTensors = collectTensors(opt.state).size;
+  opt.dispose();
+  for (const v of Object.values(vars)) v.dispose();
+  for (const t of Object.values(target)) t.dispose();
+  return { params, state, stateTensors };
+}
+
+export function expectAllClose(
+  got: Record<string, number[]>,
+  want: Record<string, number[]>,
+  what: string,
+): void {
+  expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+  for (const [k, w] of Object.entries(want)) {
+    const g = got[k]!;
+    expect(g.length, `${what} ${k}`).toBe(w.length);
+    const worst = Math.max(0, ...w.map((x, i) => Math.abs(g[i]! - x) - (2e-6 + 2e-5 * Math.abs(x))));
+    expect(worst, `${what} ${k}`).toBe(0);
+  }
+}
