@@ -1,3 +1,4 @@
+export { addMany } from './add-many';
 export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
 export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
 export {

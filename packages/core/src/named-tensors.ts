@@ -1,5 +1,6 @@
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { addMany } from './add-many';
 import { RobustFtError } from './errors';
 
 /**
@@ -72,7 +73,7 @@ export function globalNorm(map: NamedTensorMap): tf.Scalar {
   return tf.tidy((): tf.Scalar => {
     const parts = Object.values(map).map((t) => tf.sum(tf.square(t)));
     if (parts.length === 0) return tf.scalar(0);
-    return tf.sqrt(tf.addN(parts)) as tf.Scalar;
+    return tf.sqrt(addMany(parts)) as tf.Scalar;
   });
 }
 

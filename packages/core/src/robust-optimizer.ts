@@ -1,5 +1,6 @@
 import type { NamedTensorMap, Tensor, Variable } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { addMany } from './add-many';
 import { type AnchorOption, type Anchors, resolveAnchors } from './anchors';
 import { invalidArgument, RobustFtError } from './errors';
 import type { NamedTensor } from './named-tensors';
@@ -424,7 +425,7 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
  * ruinous anyway) also counts as non-finite.
  */
 function finiteFlag(grads: NamedTensorMap): Tensor {
-  return tf.tidy(() => tf.isFinite(tf.addN(Object.values(grads).map((g) => tf.sum(g)))));
+  return tf.tidy(() => tf.isFinite(addMany(Object.values(grads).map((g) => tf.sum(g)))));
 }
 
 /**
@@ -455,7 +456,7 @@ function allFinite(grads: NamedTensorMap): boolean {
   quick.dispose();
   if (ok) return true;
   const bad = tf.tidy(() =>
-    tf.addN(Object.values(grads).map((g) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')))),
+    addMany(Object.values(grads).map((g) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')))),
   );
   const n = bad.dataSync()[0]!;
   bad.dispose();

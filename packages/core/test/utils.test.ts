@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
+  addMany,
   cosineDecaySchedule,
   createRng,
   decodeNumber,
@@ -141,5 +142,33 @@ describe('empty state maps survive a checkpoint', () => {
     tf.dispose([g, v]);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('addMany', () => {
+  it('sums like tf.addN, in AddN kernels of at most 7 inputs (WebGPU binds each input)', async () => {
+    for (const count of [1, 2, 7, 8, 15, 49, 64]) {
+      const xs = Array.from({ length: count }, (_, i) => tf.tensor1d([i + 1, -2 * i, 0.5]));
+      const before = tf.memory().numTensors;
+      const info = await tf.profile(() => {
+        tf.tidy(() => {
+          addMany(xs);
+        });
+      });
+      const got = tf.tidy(() => addMany(xs));
+      expect(Array.from(got.dataSync())).toEqual([
+        (count * (count + 1)) / 2,
+        -count * (count - 1),
+        0.5 * count,
+      ]);
+      if (count > 1) got.dispose(); // one tensor is returned as is
+      expect(tf.memory().numTensors).toBe(before);
+      const addNs = info.kernels.filter((k) => k.name === 'AddN');
+      for (const k of addNs) expect(k.inputShapes.length).toBeLessThanOrEqual(7);
+      // Each k-input AddN removes k − 1 operands: together they fold `count` tensors into one.
+      expect(addNs.reduce((s, k) => s + k.inputShapes.length - 1, 0)).toBe(count - 1);
+      tf.dispose(xs);
+    }
+    expect(() => addMany([])).toThrow(/at least one/);
   });
 });

@@ -1,8 +1,10 @@
 import { installNodeWebGpu } from '@robust-ft/backend-node';
 import '@tensorflow/tfjs-backend-cpu';
+import { RobustOptimizer } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adamwTransformation } from '../src/adamw';
 import {
   FUSED_KERNELS,
   type FusedMethod,
@@ -80,4 +82,30 @@ describe.skipIf(skipReason !== null)('fused WGSL kernels on WebGPU in Node (Dawn
       });
     });
   }
+
+  it('the default non-finite policy there (guard) steps 12 tensors and masks a NaN step', async () => {
+    // Regression: the guard's one finite flag summed all tensors in one AddN, which binds every input
+    // as a storage buffer; past 7 tensors WebGPU rejected the shader.
+    expect(await tf.setBackend('webgpu')).toBe(true);
+    const vars = Array.from({ length: 12 }, (_, i) =>
+      tf.variable(tf.fill([5], i / 10), true, `g${counter}/${i}`),
+    );
+    counter++;
+    const opt = new RobustOptimizer({
+      transformation: adamwTransformation({ weightDecay: 0 }),
+      learningRate: 0.1,
+    });
+    const grads = (bad: boolean) =>
+      Object.fromEntries(vars.map((v, i) => [v.name, tf.fill([5], bad && i === 3 ? Number.NaN : 1)]));
+    const read = async () => Promise.all(vars.map(async (v) => Array.from(await v.data())));
+    const g1 = grads(false);
+    opt.applyGradients(g1);
+    const afterGood = await read();
+    expect(afterGood[0]![0]).toBeCloseTo(-0.1, 5);
+    const g2 = grads(true);
+    opt.applyGradients(g2);
+    expect(await read()).toEqual(afterGood);
+    tf.dispose([...Object.values(g1), ...Object.values(g2), ...vars]);
+    opt.dispose();
+  });
 });

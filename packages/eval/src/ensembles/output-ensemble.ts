@@ -1,4 +1,11 @@
-import { assertInRange, assertNonNegative, invalidArgument, RobustFtError, sameShape } from '@robust-ft/core';
+import {
+  addMany,
+  assertInRange,
+  assertNonNegative,
+  invalidArgument,
+  RobustFtError,
+  sameShape,
+} from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 
@@ -44,7 +51,7 @@ export function outputEnsemble(
       const z = tf.div(m.logits, m.temperature ?? 1);
       return tf.mul(space === 'logits' ? z : tf.softmax(z), (m.weight ?? 1) / total);
     });
-    return tf.addN(parts) as tf.Tensor2D;
+    return addMany(parts) as tf.Tensor2D;
   });
 }
 
