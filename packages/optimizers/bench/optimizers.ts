@@ -1,18 +1,24 @@
 /**
  * Optimizer step benchmark (issue: fused optimizer-step kernels). Run: pnpm --filter @robust-ft/optimizers bench
  *
- * For each backend (cpu, wasm) and parameter set (ResNet-18's real tensor shapes, 11.69M parameters in
+ * For each backend (cpu, wasm; webgpu on request) and parameter set (ResNet-18's real tensor shapes, 11.69M parameters in
  * 62 tensors; a ViT-like set of 1.0M parameters in 64 tensors) it times `applyGradients` of our AdamW,
  * FTP, SPD, DiGraP and L2-SP (fused kernels and the composed-op path) and of `tf.train.adam`, all side
  * by side in one process: the median of several steps after warm-up. Ratios are the robust numbers on a
  * shared machine; the absolute figures are labelled with the machine and backend.
  *
- * Flags: --backends cpu,wasm  --sets resnet18,vit  --steps N  --warmup N  --optimizers a,b  --profile
+ * webgpu runs in Node on Dawn (`webgpu` package) over whatever Vulkan driver is installed: here that is
+ * SwiftShader, a CPU rasterizer, so its rows check that the WGSL path runs end to end and how its
+ * traffic compares with its own measured copy bandwidth; they say nothing about a real GPU's speed.
+ * A webgpu step is timed until the device has finished it (flush + onSubmittedWorkDone).
+ *
+ * Flags: --backends cpu,wasm[,webgpu]  --sets resnet18,vit  --steps N  --warmup N  --optimizers a,b  --profile
  * Last line: RESULT {"rows":[...],"copyGbPerSec":...}
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
+import { installNodeWebGpu } from '@robust-ft/backend-node';
 import { type AnyTransformation, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwTransformation } from '../src/adamw';
@@ -31,6 +37,7 @@ import {
 } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
+import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
 import { l2spTransformation } from '../src/l2sp';
 import { spdTransformation } from '../src/spd';
 
@@ -125,8 +132,10 @@ const LR = 1e-3;
 
 interface Spec {
   optimizer: string;
-  /** Minimal bytes touched per parameter by a fused step (spec §7). */
+  /** Minimal bytes touched per parameter by a fused step (spec §7); the cpu/wasm kernels touch exactly these. */
   bytesPerParam: number;
+  /** Bytes the WGSL kernels touch (more where WebGPU's 8-storage-buffer limit splits a pass). */
+  wgslBytes?: number;
   build: (fused: boolean) => tf.Optimizer;
   /** Timed alone, fused only (a row much slower than the others would stretch the interleaved rounds). */
   solo?: boolean;
@@ -174,6 +183,7 @@ const SPECS: Spec[] = [
   {
     optimizer: 'ftp',
     bytesPerParam: 48,
+    wgslBytes: 56,
     build: (f) => {
       const t = ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { k: 1 });
       return ours(f ? withFusedFtp(t, { ...ADAM, weightDecay: 0, k: 1 }) : t);
@@ -183,6 +193,7 @@ const SPECS: Spec[] = [
     // λ = 1: bytes are 32 for a tensor that is not decayed, 44 for one that is; 32 is the floor quoted.
     optimizer: 'spd',
     bytesPerParam: 32,
+    wgslBytes: 44,
     build: (f) => {
       const t = spdTransformation({ ...ADAM, weightDecay: 1 });
       return ours(f ? withFusedSpd(t, { ...ADAM, weightDecay: 1 }) : t);
@@ -191,6 +202,7 @@ const SPECS: Spec[] = [
   {
     optimizer: 'digrap',
     bytesPerParam: 60,
+    wgslBytes: 72,
     build: (f) => {
       const t = digrapTransformation({ ...ADAM, weightDecay: 0.1 });
       return ours(f ? withFusedDigrap(t, { ...ADAM, weightDecay: 0.1, trainableStrength: true }) : t);
@@ -237,7 +249,10 @@ interface Row {
   msPerStep: number;
   ratioToAdamw: number;
   ratioToTfAdam: number;
+  /** Bytes per parameter the step touches (the fused WGSL kernels touch more than the floor). */
   bytesPerParam: number;
+  /** The spec's minimum; `floorMs` and `ratioToFloor` are for this many bytes at the measured bandwidth. */
+  floorBytesPerParam: number;
   gbPerSec: number;
   floorMs: number;
   ratioToFloor: number;
@@ -250,26 +265,74 @@ interface Row {
  */
 const SLOW_STEP_MS = 1000;
 
+/** The WebGPU device's queue, when that is the active backend. */
+interface WebGpuQueue {
+  onSubmittedWorkDone(): Promise<void>;
+  submit(buffers: unknown[]): void;
+}
+
+/**
+ * Waits until the backend has finished the work issued so far: nothing on cpu/wasm (their kernels
+ * are synchronous); on webgpu, submit what tfjs still batches in its encoder and wait for the queue.
+ */
+async function settle(): Promise<void> {
+  if (tf.getBackend() !== 'webgpu') return;
+  const b = webgpuInternals(tf.backend());
+  if (!b) throw new Error('bench: the webgpu backend does not expose the expected internals');
+  b.endComputePassEncoder();
+  if (b.commandEncoder) b.submitQueue();
+  await (b.queue as unknown as WebGpuQueue).onSubmittedWorkDone();
+}
+
+/** One step, timed until the backend has finished it. */
+async function timedStep(opt: tf.Optimizer, grads: tf.NamedTensorMap): Promise<number> {
+  await settle();
+  const t0 = performance.now();
+  opt.applyGradients(grads);
+  await settle();
+  return performance.now() - t0;
+}
+
 /** Runs up to `warmup` steps (stopping after a slow one); returns the last step's time. */
-function warm(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number): number {
+async function warm(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number): Promise<number> {
   let last = 0;
-  for (let i = 0; i < warmup && last <= SLOW_STEP_MS; i++) {
-    const t0 = performance.now();
-    opt.applyGradients(grads);
-    last = performance.now() - t0;
-  }
+  for (let i = 0; i < warmup && last <= SLOW_STEP_MS; i++) last = await timedStep(opt, grads);
   return last;
 }
 
-function timeSteps(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number, steps: number): number {
-  const n = warm(opt, grads, warmup) > SLOW_STEP_MS ? 1 : steps;
+async function timeSteps(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number, steps: number) {
+  const n = (await warm(opt, grads, warmup)) > SLOW_STEP_MS ? 1 : steps;
   const ts: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) ts.push(await timedStep(opt, grads));
+  return median(ts);
+}
+
+/**
+ * The device's copy bandwidth (read + write, GB/s) for the same 47 MB as `copyBandwidth`: one
+ * copyBufferToBuffer per submit, best of 9, each timed to onSubmittedWorkDone.
+ */
+async function webgpuCopyBandwidth(): Promise<number> {
+  const b = webgpuInternals(tf.backend());
+  if (!b) throw new Error('bench: the webgpu backend does not expose the expected internals');
+  const bytes = 11_689_512 * 4;
+  const usage = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+  const src = b.bufferManager.acquireBuffer(bytes, usage);
+  const dst = b.bufferManager.acquireBuffer(bytes, usage);
+  const device = b.device as unknown as {
+    createCommandEncoder(): { copyBufferToBuffer: (...a: unknown[]) => void; finish(): unknown };
+  };
+  const queue = b.queue as unknown as WebGpuQueue;
+  await settle();
+  const ts: number[] = [];
+  for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
-    opt.applyGradients(grads);
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    queue.submit([encoder.finish()]);
+    await queue.onSubmittedWorkDone();
     ts.push(performance.now() - t0);
   }
-  return median(ts);
+  return (2 * bytes) / Math.min(...ts) / 1e6;
 }
 
 function profileStep(label: string, opt: tf.Optimizer, grads: tf.NamedTensorMap): Promise<void> {
@@ -312,11 +375,31 @@ async function main(): Promise<void> {
         .join(' ')}`,
   );
   const rows: Row[] = [];
+  let webgpuBandwidth: number | null = null;
   const breakdown: { backend: string; paramSet: string; what: string; ms: number }[] = [];
   const specs = ONLY ? SPECS.filter((s) => ONLY.split(',').includes(s.optimizer)) : SPECS;
 
   for (const backend of BACKENDS) {
+    if (backend === 'webgpu') {
+      const reason = await installNodeWebGpu(() => import('webgpu'));
+      if (reason !== null) {
+        console.log(`\n[webgpu] not measured: ${reason}`);
+        continue;
+      }
+      await import('@tensorflow/tfjs-backend-webgpu');
+    }
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not initialise`);
+    // The floor of each backend: host memory copies for cpu/wasm, the device's own copy on webgpu.
+    const bandwidth = backend === 'webgpu' ? await webgpuCopyBandwidth() : copyGbPerSec;
+    if (backend === 'webgpu') webgpuBandwidth = bandwidth;
+    if (backend === 'webgpu') {
+      const adapter = (
+        tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }
+      ).adapterInfo;
+      console.log(
+        `[webgpu] adapter ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? ''}; device copy bandwidth ${bandwidth.toFixed(2)} GB/s (read + write)`,
+      );
+    }
     for (const setName of SETS) {
       const shapes = PARAM_SETS[setName]!();
       const nParams = shapes.reduce((s, [, sh]) => s + sh.reduce((a, b) => a * b, 1), 0);
@@ -338,7 +421,7 @@ async function main(): Promise<void> {
       // per step, and interleaved, the collections it caused landed in whichever step ran next.
       if (TF_ADAM) {
         const opt = tf.train.adam(LR);
-        ms.set('tfAdam', timeSteps(opt, grads, warmup, steps));
+        ms.set('tfAdam', await timeSteps(opt, grads, warmup, steps));
         opt.dispose();
         console.log(`  ${'tf.train.adam'.padEnd(26)}${ms.get('tfAdam')!.toFixed(1)} ms`);
       }
@@ -358,14 +441,9 @@ async function main(): Promise<void> {
             n: steps,
           });
         }
-        for (const g of group) g.n = warm(g.opt, grads, warmup) > SLOW_STEP_MS ? 1 : steps;
+        for (const g of group) g.n = (await warm(g.opt, grads, warmup)) > SLOW_STEP_MS ? 1 : steps;
         for (let r = 0; r < steps; r++) {
-          for (const g of group) {
-            if (r >= g.n) continue;
-            const t0 = performance.now();
-            g.opt.applyGradients(grads);
-            g.ts.push(performance.now() - t0);
-          }
+          for (const g of group) if (r < g.n) g.ts.push(await timedStep(g.opt, grads));
         }
         for (const g of group) {
           if (PROFILE) await profileStep(g.label, g.opt, grads);
@@ -379,7 +457,7 @@ async function main(): Promise<void> {
       for (const spec of specs) {
         if (!spec.solo || !MODES.includes(true) || (spec.sets && !spec.sets.includes(setName))) continue;
         const opt = spec.build(true);
-        const t = timeSteps(opt, grads, warmup, steps);
+        const t = await timeSteps(opt, grads, warmup, steps);
         opt.dispose();
         ms.set(`${spec.optimizer}:true`, t);
         console.log(`  ${`${spec.optimizer} fused (solo)`.padEnd(26)}${t.toFixed(1)} ms`);
@@ -412,7 +490,7 @@ async function main(): Promise<void> {
         for (const r of out) for (const x of Object.values(r)) x.dispose();
       };
       const parts: [string, number][] = [];
-      if (BREAKDOWN) {
+      if (BREAKDOWN && backend !== 'webgpu') {
         parts.push([`fused AdamW kernel alone (${fusedStepEngine()})`, timed(kernelOnce)]);
         if (backend === 'wasm') {
           setWasmSimdEnabled(false);
@@ -474,25 +552,30 @@ async function main(): Promise<void> {
       }
 
       const tfMs = ms.get('tfAdam') ?? Number.NaN;
-      const floorOf = (bytes: number) => (bytes * nParams) / (copyGbPerSec * 1e6);
-      rows.push({
-        backend,
-        paramSet: setName,
-        optimizer: 'tf.train.adam',
-        fused: false,
-        msPerStep: tfMs,
-        ratioToAdamw: tfMs / (ms.get('adamw:true') ?? ms.get('adamw:false')!),
-        ratioToTfAdam: 1,
-        bytesPerParam: 28,
-        gbPerSec: (28 * nParams) / tfMs / 1e6,
-        floorMs: floorOf(28),
-        ratioToFloor: tfMs / floorOf(28),
-      });
+      const floorOf = (bytes: number) => (bytes * nParams) / (bandwidth * 1e6);
+      if (TF_ADAM)
+        rows.push({
+          backend,
+          paramSet: setName,
+          optimizer: 'tf.train.adam',
+          fused: false,
+          msPerStep: tfMs,
+          ratioToAdamw: tfMs / (ms.get('adamw:true') ?? ms.get('adamw:false')!),
+          ratioToTfAdam: 1,
+          bytesPerParam: 28,
+          floorBytesPerParam: 28,
+          gbPerSec: (28 * nParams) / tfMs / 1e6,
+          floorMs: floorOf(28),
+          ratioToFloor: tfMs / floorOf(28),
+        });
       for (const spec of specs) {
         for (const fused of MODES) {
           const t = ms.get(`${spec.optimizer}:${fused}`);
           if (t === undefined) continue; // not measured in this mode or on this set
           const base = ms.get(`adamw:${fused}`) ?? Number.NaN;
+          // Bytes this step touches: the floor on cpu/wasm (and composed, where it is a lower bound).
+          const bytes =
+            backend === 'webgpu' && fused ? (spec.wgslBytes ?? spec.bytesPerParam) : spec.bytesPerParam;
           rows.push({
             backend,
             paramSet: setName,
@@ -501,8 +584,9 @@ async function main(): Promise<void> {
             msPerStep: t,
             ratioToAdamw: t / base,
             ratioToTfAdam: t / tfMs,
-            bytesPerParam: spec.bytesPerParam,
-            gbPerSec: (spec.bytesPerParam * nParams) / t / 1e6,
+            bytesPerParam: bytes,
+            floorBytesPerParam: spec.bytesPerParam,
+            gbPerSec: (bytes * nParams) / t / 1e6,
             floorMs: floorOf(spec.bytesPerParam),
             ratioToFloor: t / floorOf(spec.bytesPerParam),
             ...(fused && ms.has(`${spec.optimizer}:false`)
@@ -545,6 +629,7 @@ async function main(): Promise<void> {
       ...(r.fusedSpeedup === undefined ? {} : { fusedSpeedup: round(r.fusedSpeedup) }),
     })),
     copyGbPerSec: round(copyGbPerSec),
+    ...(webgpuBandwidth === null ? {} : { webgpuCopyGbPerSec: round(webgpuBandwidth) }),
     loadavg: os.loadavg().map(round),
     breakdown,
   };
