@@ -27,10 +27,10 @@ if (skipReason !== null) console.warn(`[fused-webgpu] SKIPPED: ${skipReason}`);
 
 /**
  * The shared shapes plus tensors that take the multi-workgroup paths: whole-tensor sums over several
- * workgroups with a partial last one (2000 = 7·256 + 208) and FTP rows spanning several workgroup
- * chunks (3 rows of 700: 3 chunks each).
+ * reduction workgroups (4096 elements each) with a partial last one (9000 = 2·4096 + 808), and FTP
+ * rows spanning two chunks (3 rows of 5000).
  */
-const WEBGPU_SHAPES: Record<string, number[]> = { ...SHAPES, 'wide/bias': [2000], 'tall/kernel': [3, 700] };
+const WEBGPU_SHAPES: Record<string, number[]> = { ...SHAPES, 'wide/bias': [9000], 'tall/kernel': [3, 5000] };
 
 let counter = 0;
 

@@ -2,7 +2,7 @@ import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@
 import { adamAttrs, checkSameSize, input, num, numAt } from '../args';
 import type { AdamConstants } from '../loops';
 import { webgpuInternals } from './backend';
-import { groupsFor, type ScratchRegion, StepRecorder, sizeOfShape } from './recorder';
+import { groupsFor, partsFor, type ScratchRegion, StepRecorder, sizeOfShape } from './recorder';
 import {
   ADAMW,
   DIGRAP_ADAM,
@@ -15,12 +15,13 @@ import {
   FTP_PROJECT,
   FTP_ROW_SUMS,
   FTP_SCALARS,
+  ITEMS_PER_THREAD,
   L2SP,
+  REDUCE_WORKGROUP,
   SLOT_BYTES,
   SPD_DECAY,
   SPD_SCALARS,
   SPD_SUMS,
-  WORKGROUP,
 } from './shaders';
 
 /**
@@ -109,6 +110,17 @@ function copyScalarsOut(c: Call, coef: ScratchRegion, from: number, outs: readon
   });
 }
 
+/**
+ * FTP's row-sum pass on the host side (ROW_GEOMETRY in shaders.ts): segments of L threads, 64/L rows
+ * per workgroup, cpr chunks per row; `parts` workgroups, `partials` = rows·cpr.
+ */
+function ftpRowGeometry(rows: number, rowLen: number): { parts: number; partials: number } {
+  const perThread = Math.max(Math.ceil(rowLen / ITEMS_PER_THREAD), 1);
+  const seg = Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(perThread)));
+  const cpr = Math.ceil(rowLen / (seg * ITEMS_PER_THREAD));
+  return { parts: Math.ceil(rows / (REDUCE_WORKGROUP / seg)) * cpr, partials: rows * cpr };
+}
+
 const ADAM_ROLES = ['grad', 'm', 'v'] as const;
 const ANCHORED_ROLES = [...ADAM_ROLES, 'anchor'] as const;
 
@@ -161,7 +173,7 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ANCHORED_ROLES);
   const lambda = num(attrs, 'lambda');
   const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
-  const parts = c.rec.scratchRegions(sizes.map((n) => 3 * groupsFor(n)));
+  const parts = c.rec.scratchRegions(sizes.map((n) => 3 * partsFor(n)));
   const coefs = c.rec.scratchRegions(sizes.map(() => 4));
   const outs: TensorInfo[] = [];
   for (let i = 0; i < c.count; i++) {
@@ -171,7 +183,7 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       TensorInfo,
       TensorInfo,
     ];
-    c.rec.setSlot(i, { n, parts: groupsFor(n) }, {});
+    c.rec.setSlot(i, { n, parts: partsFor(n) }, {});
     const p = c.at('param', i);
     const an = c.at('anchor', i);
     const part = parts[i]!;
@@ -181,7 +193,7 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       SPD_SUMS,
       i,
       [p, c.at('grad', i), an, q].map((t) => c.rec.bind(t)).concat(part.binding),
-      groupsFor(n),
+      partsFor(n),
     );
     c.rec.dispatch(0, SPD_SCALARS, i, [part.binding, coef.binding], 1);
     const cond = c.rec.output([]);
@@ -208,14 +220,14 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const rows = shape.length >= 2 ? shape[0]! : 1;
     const n = sizeOfShape(shape);
     const rowLen = rows === 0 ? 0 : n / rows;
-    return { n, rows, rowLen, parts: rows * Math.ceil(rowLen / WORKGROUP) };
+    return { n, rows, rowLen, ...ftpRowGeometry(rows, rowLen) };
   });
   for (let i = 0; i < c.count; i++) {
     const rPrev = c.opt('rPrev', i);
     if (rPrev && sizeOfShape(rPrev.shape) !== geometry[i]!.rows)
       throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
   }
-  const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.parts));
+  const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.partials));
   const sins = c.rec.scratchRegions(geometry.map(() => 4));
   const coefs = c.rec.scratchRegions(geometry.map(() => 4));
   const outs: TensorInfo[] = [];
@@ -233,11 +245,15 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const [tho, mo, vo, co] = [0, 1, 2, 3].map(() => c.rec.output(shape)) as TensorInfo[];
     const ro = c.rec.output(shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : []);
     const scalars = [c.rec.output([]), c.rec.output([]), c.rec.output([])];
-    c.rec.setSlot(i, geo, {
-      ...adamFloats(c.constants(i, wd)),
-      ...hyperFloats(t, usePrev, has),
-      [F.anneal]: anneal,
-    });
+    c.rec.setSlot(
+      i,
+      { n: geo.n, rows: geo.rows, rowLen: geo.rowLen, parts: geo.parts },
+      {
+        ...adamFloats(c.constants(i, wd)),
+        ...hyperFloats(t, usePrev, has),
+        [F.anneal]: anneal,
+      },
+    );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
     c.rec.dispatch(
       0,
@@ -274,7 +290,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const lambda = num(attrs, 'lambda');
   const t = num(attrs, 't');
   const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
-  const parts = c.rec.scratchRegions(sizes.map((n) => 5 * groupsFor(n)));
+  const parts = c.rec.scratchRegions(sizes.map((n) => 5 * partsFor(n)));
   const sins = c.rec.scratchRegions(sizes.map(() => 8));
   const coefs = c.rec.scratchRegions(sizes.map(() => 12));
   const outs: TensorInfo[] = [];
@@ -293,7 +309,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const dot = c.rec.output([]);
     c.rec.setSlot(
       i,
-      { n, parts: groupsFor(n) },
+      { n, parts: partsFor(n) },
       {
         ...adamFloats(c.constants(i)),
         ...hyperFloats(t, usePrev, has),
@@ -303,7 +319,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
     const [pp, qp] = usePrev ? [pPrev, qPrev] : [g, g];
-    c.rec.dispatch(0, DIGRAP_SUMS, i, [...bind([p, g, an, pp, qp]), parts[i]!.binding], groupsFor(n));
+    c.rec.dispatch(0, DIGRAP_SUMS, i, [...bind([p, g, an, pp, qp]), parts[i]!.binding], partsFor(n));
     c.rec.dispatch(0, DIGRAP_SCALARS, i, [parts[i]!.binding, sins[i]!.binding, coefs[i]!.binding], 1);
     copyScalarsOut(c, coefs[i]!, 0, [dot, ...scalars]);
     // gs, cs, α, β (coef[7…10]) into this slot's F(coef + 7…10) in one copy.

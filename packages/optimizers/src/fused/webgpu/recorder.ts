@@ -8,7 +8,7 @@ import {
   USAGE,
   type WebGPUBackendInternals,
 } from './backend';
-import { FLOAT_BASE_BYTES, type ShaderSource, SLOT_BYTES, WORKGROUP } from './shaders';
+import { FLOAT_BASE_BYTES, REDUCE_SPAN, type ShaderSource, SLOT_BYTES, WORKGROUP } from './shaders';
 
 /** Pipelines compiled once per device and shader. */
 const pipelines = new WeakMap<GpuDevice, Map<string, GpuPipeline>>();
@@ -208,4 +208,9 @@ export function sizeOfShape(shape: readonly number[]): number {
 /** Workgroups of an element pass over n elements. */
 export function groupsFor(n: number): number {
   return Math.ceil(n / WORKGROUP);
+}
+
+/** Workgroups (= partial sums) of a reduction pass over n elements. */
+export function partsFor(n: number): number {
+  return Math.ceil(n / REDUCE_SPAN);
 }

@@ -9,6 +9,17 @@
  */
 
 export const WORKGROUP = 256;
+/**
+ * Threads of a reduction-pass workgroup, and elements per thread: a 6-round tree over 64 threads per
+ * 4096 elements (barrier rounds and workgroup memory are what reductions pay for, most of all on
+ * software adapters).
+ */
+export const REDUCE_WORKGROUP = 64;
+export const ITEMS_PER_THREAD = 64;
+const RW = REDUCE_WORKGROUP;
+const ITEMS = ITEMS_PER_THREAD;
+/** Elements one reduction-pass workgroup covers (per row for FTP's row sums). */
+export const REDUCE_SPAN = RW * ITEMS;
 
 /** Float indices in the uniform slot. */
 export const F = {
@@ -74,9 +85,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /**
  * A workgroup tree reduction of `ops.length` values held in `var s: array<f32, K>` (sum or max per
- * component); afterwards red[0] holds the workgroup's totals. Callers reach it in uniform control flow.
+ * component); afterwards red[0] holds the workgroup's totals. With `segment` (the name of a WGSL u32,
+ * a power of two ≤ 256, uniform across the workgroup) each run of that many threads is reduced on its
+ * own into red[its first thread]. Callers reach it in uniform control flow.
  */
-function reduce(ops: readonly ('sum' | 'max')[]): { decl: string; code: string } {
+function reduce(
+  ops: readonly ('sum' | 'max')[],
+  size: number,
+  segment?: string,
+): { decl: string; code: string } {
   const k = ops.length;
   const combine = ops
     .map((op, j) =>
@@ -85,12 +102,14 @@ function reduce(ops: readonly ('sum' | 'max')[]): { decl: string; code: string }
         : `red[lid][${j}] = max(red[lid][${j}], red[lid + step][${j}]);`,
     )
     .join(' ');
+  const start = segment ? `${segment} / 2u` : `${size / 2}u`;
+  const active = segment ? `lid % ${segment} < step` : 'lid < step';
   return {
-    decl: `var<workgroup> red: array<array<f32, ${k}>, ${WORKGROUP}>;`,
+    decl: `var<workgroup> red: array<array<f32, ${k}>, ${size}>;`,
     code: `red[lid] = s;
   workgroupBarrier();
-  for (var step = ${WORKGROUP / 2}u; step > 0u; step = step >> 1u) {
-    if (lid < step) { ${combine} }
+  for (var step = ${start}; step > 0u; step = step >> 1u) {
+    if (${active}) { ${combine} }
     workgroupBarrier();
   }`,
   };
@@ -162,6 +181,16 @@ export const DIGRAP_ADAM = adamPass(
   'tho[i] = next;',
 );
 
+/**
+ * Entry of a reduction pass: workgroup wg covers REDUCE_SPAN elements, each thread ITEMS of them RW
+ * apart (coalesced), so the barrier-bound tree reduction runs once per REDUCE_SPAN elements, not per 256.
+ */
+const REDUCE_ENTRY = `@compute @workgroup_size(${RW})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.y * nwg.x + wid.x;
+  if (wg >= u.parts) { return; }`;
+
 /** A reduction pass over elements: each workgroup writes its K partial sums to part[wg·K + j]. */
 function sumsPass(
   key: string,
@@ -170,16 +199,22 @@ function sumsPass(
   pre: string,
 ): ShaderSource {
   const k = values.length;
-  const red = reduce(values.map(() => 'sum'));
+  const red = reduce(
+    values.map(() => 'sum'),
+    RW,
+  );
+  const add = values.map((v, j) => `s[${j}] = s[${j}] + ${v};`).join('\n      ');
   return shader(
     key,
     [...inputs.map(r), w('part')],
-    `${ENTRY}
-  if (wg >= u.parts) { return; }
+    `${REDUCE_ENTRY}
   var s: array<f32, ${k}>;
-  if (i < u.n) {
-    ${pre}
-    ${values.map((v, j) => `s[${j}] = ${v};`).join('\n    ')}
+  for (var it = 0u; it < ${ITEMS}u; it++) {
+    let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
+    if (i < u.n) {
+      ${pre}
+      ${add}
+    }
   }
   ${red.code}
   if (lid == 0u) { for (var j = 0u; j < ${k}u; j++) { part[wg * ${k}u + j] = red[0][j]; } }
@@ -193,7 +228,7 @@ export const SPD_SUMS = sumsPass(
   'spdSums',
   ['th', 'g', 'an', 'q'],
   ['g[i] * dt', 'dq * dq', 'dt * dt'],
-  'let dt = th[i] - an[i];\n    let dq = q[i] - an[i];',
+  'let dt = th[i] - an[i];\n      let dq = q[i] - an[i];',
 );
 
 /** DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. */
@@ -201,32 +236,57 @@ export const DIGRAP_SUMS = sumsPass(
   'digrapSums',
   ['th', 'g', 'an', 'pp', 'qp'],
   ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
-  `let gi = g[i];\n    let ci = th[i] - an[i];\n    let G = gi + ${f(F.hyper)} * ci;`,
+  `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
 );
 
 /**
- * FTP per-row sums Σ|c| and Σ g·C_prev: workgroup wg covers chunk (wg mod cpr) of row (wg div cpr),
- * cpr = ⌈rowLen / 256⌉. 12 B.
+ * FTP's row geometry, shared by the row-sum and scalar shaders (and `ftpRowGeometry` on the host):
+ * a row is reduced by a segment of L = min(64, next power of two ≥ ⌈rowLen/64⌉) threads, each
+ * summing up to 64 of its elements, so one workgroup reduces 64/L rows at once: a workgroup's
+ * barrier-bound reduction covers ~4096 elements whatever the row length (real models have many short
+ * rows); a row longer than 4096 is cut into cpr = ⌈rowLen / (64·L)⌉ chunks, one workgroup each.
+ */
+const ROW_GEOMETRY = `fn segmentOf(rowLen: u32) -> u32 {
+  let perThread = max((rowLen + ${ITEMS - 1}u) / ${ITEMS}u, 1u);
+  return min(${RW}u, 1u << (32u - countLeadingZeros(perThread - 1u)));
+}
+fn chunksOf(rowLen: u32) -> u32 {
+  let span = segmentOf(rowLen) * ${ITEMS}u;
+  return (rowLen + span - 1u) / span;
+}`;
+
+/**
+ * FTP per-row sums Σ|c| and Σ g·C_prev into part[(row·cpr + chunk)·2 + j]. Workgroup wg covers chunk
+ * (wg mod cpr) of rows (wg div cpr)·(64/L) … + 64/L − 1. 12 B.
  */
 export const FTP_ROW_SUMS = (() => {
-  const red = reduce(['sum', 'sum']);
+  const red = reduce(['sum', 'sum'], RW, 'seg');
   return shader(
     'ftpRowSums',
     [r('co'), r('g'), r('cp'), w('part')],
-    `${ENTRY}
-  if (wg >= u.parts) { return; }
-  let cpr = (u.rowLen + ${WORKGROUP - 1}u) / ${WORKGROUP}u;
-  let k = (wg % cpr) * ${WORKGROUP}u + lid;
+    `${REDUCE_ENTRY}
+  let seg = segmentOf(u.rowLen);
+  let cpr = chunksOf(u.rowLen);
+  let chunk = wg % cpr;
+  let row = (wg / cpr) * (${RW}u / seg) + lid / seg;
   var s: array<f32, 2>;
-  if (k < u.rowLen) {
-    let e = (wg / cpr) * u.rowLen + k;
-    s[0] = abs(co[e]);
-    s[1] = g[e] * cp[e];
+  if (row < u.rows) {
+    let base = row * u.rowLen;
+    for (var it = 0u; it < ${ITEMS}u; it++) {
+      let k = (chunk * ${ITEMS}u + it) * seg + lid % seg;
+      if (k < u.rowLen) {
+        s[0] = s[0] + abs(co[base + k]);
+        s[1] = s[1] + g[base + k] * cp[base + k];
+      }
+    }
   }
   ${red.code}
-  if (lid == 0u) { part[wg * 2u] = red[0][0]; part[wg * 2u + 1u] = red[0][1]; }
+  if (lid % seg == 0u && row < u.rows) {
+    part[(row * cpr + chunk) * 2u] = red[lid][0];
+    part[(row * cpr + chunk) * 2u + 1u] = red[lid][1];
+  }
 }`,
-    red.decl,
+    `${red.decl}\n${ROW_GEOMETRY}`,
   );
 })();
 
@@ -242,17 +302,17 @@ const HYPER = `fn hyper(x: f32, m: f32, v: f32, h: f32) -> vec3<f32> {
 /** Sums K partials per workgroup into s (one workgroup, dispatched alone). */
 function sumPartials(k: number): string {
   return `var s: array<f32, ${k}>;
-  for (var p = lid; p < u.parts; p = p + ${WORKGROUP}u) {
+  for (var p = lid; p < u.parts; p = p + ${RW}u) {
     for (var j = 0u; j < ${k}u; j++) { s[j] = s[j] + part[p * ${k}u + j]; }
   }`;
 }
 
-const SCALAR_ENTRY = `@compute @workgroup_size(${WORKGROUP})
+const SCALAR_ENTRY = `@compute @workgroup_size(${RW})
 fn main(@builtin(local_invocation_index) lid: u32) {`;
 
 /** SPD: κ = −⟨g, θ − a⟩, r = clamp((‖q − a‖ − ‖θ − a‖)/‖q − a‖, 0, 1) (0 when ‖q − a‖ = 0), s = λr if κ < 0. */
 export const SPD_SCALARS = (() => {
-  const red = reduce(['sum', 'sum', 'sum']);
+  const red = reduce(['sum', 'sum', 'sum'], RW);
   return shader(
     'spdScalars',
     [r('part'), w('coef')],
@@ -293,14 +353,14 @@ export const SPD_DECAY = shader(
  * coef = [γ, m_γ, v_γ]; `sin` holds last step's [γ, m_γ, v_γ].
  */
 export const FTP_SCALARS = (() => {
-  const red = reduce(['max', 'sum']);
+  const red = reduce(['max', 'sum'], RW);
   return shader(
     'ftpScalars',
     [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
     `${SCALAR_ENTRY}
-  let cpr = (u.rowLen + ${WORKGROUP - 1}u) / ${WORKGROUP}u;
+  let cpr = chunksOf(u.rowLen);
   var s: array<f32, 2>;
-  for (var row = lid; row < u.rows; row = row + ${WORKGROUP}u) {
+  for (var row = lid; row < u.rows; row = row + ${RW}u) {
     var l1 = 0.0;
     var h = 0.0;
     for (var c = 0u; c < cpr; c++) {
@@ -331,7 +391,7 @@ export const FTP_SCALARS = (() => {
     coef[2] = gv;
   }
 }`,
-    `${red.decl}\n${HYPER}`,
+    `${red.decl}\n${HYPER}\n${ROW_GEOMETRY}`,
   );
 })();
 
@@ -352,7 +412,7 @@ export const FTP_PROJECT = shader(
  * v_reg, gs, cs, α, β]: ĝ = gs·g + cs·c, P = α·c, Q = β·g.
  */
 export const DIGRAP_SCALARS = (() => {
-  const red = reduce(['sum', 'sum', 'sum', 'sum', 'sum']);
+  const red = reduce(['sum', 'sum', 'sum', 'sum', 'sum'], RW);
   return shader(
     'digrapScalars',
     [r('part'), r('sin'), w('coef')],
