@@ -119,6 +119,7 @@ export default defineConfig({
             { text: 'TPGM', link: '/optimizers/tpgm' },
             { text: 'L2-SP', link: '/optimizers/l2sp' },
             { text: 'AdamW and SGD', link: '/optimizers/adamw-sgd' },
+            { text: 'Step speed (fused kernels)', link: '/optimizers/speed' },
           ],
         },
         {

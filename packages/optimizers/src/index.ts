@@ -36,6 +36,14 @@ export {
   ftpTensorStep,
   ftpTransformation,
 } from './ftp';
+export {
+  FUSED_KERNELS,
+  type FusedMethod,
+  fusedKernelsEnabled,
+  fusedStepEngine,
+  hasFusedKernel,
+  setFusedKernelsEnabled,
+} from './fused';
 export { HYPER, hyperAdamStep } from './hyper-adam';
 export { adamStepCounts, findNodes, type StateSource } from './inspect';
 export {
