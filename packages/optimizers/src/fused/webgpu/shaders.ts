@@ -18,7 +18,7 @@ export const REDUCE_WORKGROUP = 64;
 export const ITEMS_PER_THREAD = 64;
 const RW = REDUCE_WORKGROUP;
 const ITEMS = ITEMS_PER_THREAD;
-/** Elements one reduction-pass workgroup covers (per row for FTP's row sums). */
+/** Elements one whole-tensor reduction workgroup covers (FTP rows: see ROW_GEOMETRY). */
 export const REDUCE_SPAN = RW * ITEMS;
 
 /** Float indices in the uniform slot. */
