@@ -1,7 +1,7 @@
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type AdamConstants, adamConstants } from './loops';
 
-/** Attribute and input unpacking shared by the fused kernels of every backend (`kernels.ts`, `webgpu.ts`). */
+/** Attribute and input unpacking shared by the fused kernels of every backend (`kernels.ts`, `webgpu/kernels.ts`). */
 
 export function num(attrs: NamedAttrMap | undefined, key: string): number {
   const v = attrs?.[key];

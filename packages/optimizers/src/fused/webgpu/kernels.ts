@@ -1,8 +1,8 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { adamAttrs, checkSameSize, input, num, numAt } from '../args';
+import { adamAttrs, checkSameSize, input, num, numAt, sizeOf } from '../args';
 import type { AdamConstants } from '../loops';
 import { webgpuInternals } from './backend';
-import { groupsFor, partsFor, type ScratchRegion, StepRecorder, sizeOfShape } from './recorder';
+import { groupsFor, partsFor, type ScratchRegion, StepRecorder } from './recorder';
 import {
   ADAMW,
   DIGRAP_ADAM,
@@ -132,7 +132,7 @@ function adamLike(
   floats: Record<number, number>,
 ): TensorInfo[] {
   const p = c.at('param', i);
-  const n = sizeOfShape(p.shape);
+  const n = sizeOf(p.shape);
   const outs = [c.rec.output(p.shape), c.rec.output(p.shape), c.rec.output(p.shape)];
   const [tho, mo, vo] = outs as [TensorInfo, TensorInfo, TensorInfo];
   c.rec.setSlot(i, { n }, floats);
@@ -172,7 +172,7 @@ export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ANCHORED_ROLES);
   const lambda = num(attrs, 'lambda');
-  const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
+  const sizes = Array.from({ length: c.count }, (_, i) => sizeOf(c.at('param', i).shape));
   const parts = c.rec.scratchRegions(sizes.map((n) => 3 * partsFor(n)));
   const coefs = c.rec.scratchRegions(sizes.map(() => 4));
   const outs: TensorInfo[] = [];
@@ -218,13 +218,13 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const shapes = Array.from({ length: c.count }, (_, i) => [...c.at('param', i).shape]);
   const geometry = shapes.map((shape) => {
     const rows = shape.length >= 2 ? shape[0]! : 1;
-    const n = sizeOfShape(shape);
+    const n = sizeOf(shape);
     const rowLen = rows === 0 ? 0 : n / rows;
     return { n, rows, rowLen, ...ftpRowGeometry(rows, rowLen) };
   });
   for (let i = 0; i < c.count; i++) {
     const rPrev = c.opt('rPrev', i);
-    if (rPrev && sizeOfShape(rPrev.shape) !== geometry[i]!.rows)
+    if (rPrev && sizeOf(rPrev.shape) !== geometry[i]!.rows)
       throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
   }
   const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.partials));
@@ -289,7 +289,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, [...ANCHORED_ROLES, 'pPrev?', 'qPrev?']);
   const lambda = num(attrs, 'lambda');
   const t = num(attrs, 't');
-  const sizes = Array.from({ length: c.count }, (_, i) => sizeOfShape(c.at('param', i).shape));
+  const sizes = Array.from({ length: c.count }, (_, i) => sizeOf(c.at('param', i).shape));
   const parts = c.rec.scratchRegions(sizes.map((n) => 5 * partsFor(n)));
   const sins = c.rec.scratchRegions(sizes.map(() => 8));
   const coefs = c.rec.scratchRegions(sizes.map(() => 12));

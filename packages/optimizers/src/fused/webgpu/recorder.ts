@@ -1,4 +1,5 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { sizeOf } from '../args';
 import {
   bufferOf,
   type GpuBuffer,
@@ -62,7 +63,6 @@ export class StepRecorder {
   private readonly phases: { copies: Copy[]; dispatches: Dispatch[] }[] = [];
   private readonly scratch: TensorInfo[] = [];
   private readonly align: number;
-  private dummy: GpuBufferBinding | null = null;
 
   constructor(
     readonly backend: WebGPUBackendInternals,
@@ -95,24 +95,22 @@ export class StepRecorder {
   /** A fresh float32 output on the GPU (released by tfjs like any kernel output). */
   output(shape: number[]): TensorInfo {
     const info = this.backend.makeTensorInfo(shape, 'float32');
-    if (sizeOfShape(shape) > 0) this.backend.uploadToGPU(info.dataId);
+    if (sizeOf(shape) > 0) this.backend.uploadToGPU(info.dataId);
     return info;
   }
 
-  /** Binds a tensor's whole buffer (a 4-byte dummy for an empty tensor, which WebGPU cannot bind). */
+  /**
+   * Binds a tensor's whole buffer. WebGPU cannot bind an empty one: it gets a 4-byte scratch of its
+   * own (one per tensor, so an empty output and an empty input never alias in one dispatch).
+   */
   bind(info: TensorInfo): GpuBufferBinding {
-    if (sizeOfShape(info.shape) === 0) return this.dummyBinding();
+    if (sizeOf(info.shape) === 0) return this.scratchRegions([1])[0]!.binding;
     this.backend.uploadToGPU(info.dataId);
     return { buffer: bufferOf(this.backend, info) };
   }
 
   bufferOf(info: TensorInfo): GpuBuffer {
     return bufferOf(this.backend, info);
-  }
-
-  private dummyBinding(): GpuBufferBinding {
-    if (!this.dummy) this.dummy = this.scratchRegions([1])[0]!.binding;
-    return this.dummy;
   }
 
   /** One scratch buffer (freed after the submit) split into aligned regions of `floats[k]` floats. */
@@ -197,12 +195,6 @@ export class StepRecorder {
     b.submitQueue();
     for (const info of this.scratch) b.disposeData(info.dataId);
   }
-}
-
-export function sizeOfShape(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 /** Workgroups of an element pass over n elements. */
