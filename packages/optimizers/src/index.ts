@@ -55,8 +55,17 @@ export {
   l2spTensorGradient,
   l2spTransformation,
 } from './l2sp';
+export {
+  type AxisMap,
+  axisMap,
+  DEFAULT_LAYOUT,
+  type LayoutFunction,
+  type LayoutOption,
+  lastAxisSum,
+  rowL1,
+  rowShape,
+} from './layout';
 export type { CommonOptions } from './options';
-export { rowL1, rowShape } from './row-norms';
 export {
   SGD_DEFAULTS,
   SGD_FACTORY,

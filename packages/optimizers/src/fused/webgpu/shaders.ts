@@ -46,6 +46,12 @@ export const F = {
   hasScalars: 14,
   /** DiGraP: this tensor's learning rate of the previous step. */
   lrPrev: 15,
+  /**
+   * FTP (a u32, read with bitcast): the tensor is [rowLen / inner, rows, inner] and element
+   * ((k / inner)·rows + row)·inner + k mod inner is the k-th of a row (inner = rowLen: torch layout,
+   * contiguous rows; inner = 1: tfjs layouts, strided rows = output channels).
+   */
+  inner: 16,
   /** Device-computed scalars (16 floats). */
   coef: 32,
 } as const;
@@ -255,6 +261,12 @@ fn chunksOf(rowLen: u32) -> u32 {
   return (rowLen + span - 1u) / span;
 }`;
 
+/** The flat index of the k-th element of row `row` (see F.inner). */
+const ROW_INDEX = `fn rowIndex(row: u32, k: u32) -> u32 {
+  let inner = bitcast<u32>(${f(F.inner)});
+  return ((k / inner) * u.rows + row) * inner + k % inner;
+}`;
+
 /**
  * FTP per-row sums Σ|c| and Σ g·C_prev into part[(row·cpr + chunk)·2 + j]. Workgroup wg covers chunk
  * (wg mod cpr) of rows (wg div cpr)·(64/L) … + 64/L − 1. 12 B.
@@ -271,12 +283,12 @@ export const FTP_ROW_SUMS = (() => {
   let row = (wg / cpr) * (${RW}u / seg) + lid / seg;
   var s: array<f32, 2>;
   if (row < u.rows) {
-    let base = row * u.rowLen;
     for (var it = 0u; it < ${ITEMS}u; it++) {
       let k = (chunk * ${ITEMS}u + it) * seg + lid % seg;
       if (k < u.rowLen) {
-        s[0] = s[0] + abs(co[base + k]);
-        s[1] = s[1] + g[base + k] * cp[base + k];
+        let e = rowIndex(row, k);
+        s[0] = s[0] + abs(co[e]);
+        s[1] = s[1] + g[e] * cp[e];
       }
     }
   }
@@ -286,7 +298,7 @@ export const FTP_ROW_SUMS = (() => {
     part[(row * cpr + chunk) * 2u + 1u] = red[lid][1];
   }
 }`,
-    `${red.decl}\n${ROW_GEOMETRY}`,
+    `${red.decl}\n${ROW_GEOMETRY}\n${ROW_INDEX}`,
   );
 })();
 
@@ -401,7 +413,7 @@ export const FTP_PROJECT = shader(
   [r('an'), r('co'), r('ro'), w('tho')],
   `${ENTRY}
   if (i >= u.n) { return; }
-  let b = clamp(${f(F.coef)} * ro[i / u.rowLen], 0.0, 1.0);
+  let b = clamp(${f(F.coef)} * ro[(i / bitcast<u32>(${f(F.inner)})) % u.rows], 0.0, 1.0);
   tho[i] = an[i] + b * co[i];
 }`,
 );
