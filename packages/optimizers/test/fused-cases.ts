@@ -11,7 +11,14 @@ import { expect } from 'vitest';
 import { adamwTransformation } from '../src/adamw';
 import { digrapTransformation } from '../src/digrap';
 import { ftpTransformation } from '../src/ftp';
-import { withFusedAdamW, withFusedDigrap, withFusedFtp, withFusedL2sp, withFusedSpd } from '../src/fused';
+import {
+  type FusedMethod,
+  withFusedAdamW,
+  withFusedDigrap,
+  withFusedFtp,
+  withFusedL2sp,
+  withFusedSpd,
+} from '../src/fused';
 import { l2spTransformation } from '../src/l2sp';
 import { spdTransformation } from '../src/spd';
 
@@ -52,6 +59,8 @@ export interface Case {
   lr: number;
   /** The parameter set (default `SHAPES`). */
   shapes?: Record<string, number[]>;
+  /** The fused kernel it dispatches to, when not its name. */
+  method?: FusedMethod;
 }
 
 export const CASES: Case[] = [
@@ -84,6 +93,7 @@ export const CASES: Case[] = [
   {
     // The same FTP on weights declared to be in torch layout (rows on axis 0, contiguous).
     name: 'ftp (torch layout)',
+    method: 'ftp',
     make: () =>
       ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), {
         k: 0.5,

@@ -19,7 +19,6 @@ import { backendUnavailable, testBackend } from './setup-backend';
 const ATOL = 1e-5;
 const RTOL = 1e-5;
 
-
 function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= ATOL + RTOL * Math.abs(b);
 }
