@@ -55,7 +55,7 @@ describe('the layout rule (layout.ts)', () => {
     expect((error as RobustFtError).argument).toBe('options.layout');
     expect((error as RobustFtError).message).toContain('conv3d/kernel');
     // A function says how to read it (Conv3D [kd,kh,kw,cin,cout] ↔ torch [cout,cin,kd,kh,kw]).
-    const conv3d: LayoutOption = (name, shape) =>
+    const conv3d: LayoutOption = (_name, shape) =>
       shape.length === 5 ? { rowAxes: [4], lastAxis: 2 } : 'tfjs';
     expect(axisMap(conv3d, 'conv3d/kernel', [3, 3, 3, 4, 8])).toEqual({ rowAxes: [4], lastAxis: 2 });
     expect(axisMap(conv3d, 'dense/kernel', [4, 2])).toEqual({ rowAxes: [1], lastAxis: 0 });

@@ -409,7 +409,7 @@ function finishRows(acc: ArrayLike<number>, ro: F32, rows: number): number {
 
 /**
  * `ftpRows` by segments: one `ftp1` call per run of `inner` contiguous elements of a row (torch
- * layout, outer = 1: one call per row). Any engine; slow only where runs are short (see `ftpColumns`).
+ * layout, outer = 1: one call per row). Any engine; slow only where runs are short (strided rows: `jsFtp1Columns`).
  */
 export function ftpRowsByPasses(
   E: StepEngine,
@@ -506,22 +506,8 @@ export function ftpScales(ro: F32, rows: number, gamma: number, into: { [i: numb
 }
 
 /** `ftpRows` in JS: a column loop for strided rows (inner = 1, outer > 1), else by segments. */
-function jsFtpRows(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  cp: F32,
-  rp: F32 | null,
-  co: F32,
-  mo: F32,
-  vo: F32,
-  ro: F32,
-  geo: Geometry,
-  k: AdamConstants,
-  out: Float64Array,
-): void {
+function jsFtpRows(...a: Parameters<StepEngine['ftpRows']>): void {
+  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, , geo, k, out] = a;
   if (geo.inner !== 1 || geo.outer === 1) {
     ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
     return;
@@ -561,9 +547,7 @@ export const JS_ENGINE: StepEngine = {
   adam: jsAdam,
   l2sp: jsL2sp,
   ftp1: jsFtp1,
-  ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, _acc, geo, k, out) {
-    jsFtpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
-  },
+  ftpRows: jsFtpRows,
   ftpProject(an, co, tho, ro, _acc, geo, gamma) {
     ftpProjectByPasses(JS_ENGINE, an, co, tho, ro, geo, gamma);
   },

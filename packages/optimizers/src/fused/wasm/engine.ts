@@ -203,25 +203,11 @@ function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.
     ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out) {
       // Without R_prev the row sums of g·cp are not needed: pass ro as a valid pointer and ignore s1.
       const rpp = rp ? at(rp) : at(ro);
+      // Pass 1's pointers (both kernels): θ, g, m, v, θ₀, C_prev → c, m', v', then their per-row array.
+      const pass1 = (rowArray: F32) => [th, g, m, v, an, cp, co, mo, vo, rowArray].map(at);
       if (byColumns(geo, acc)) {
         acc.fill(0, 0, 2 * geo.rows);
-        x.ftp1cols(
-          at(th),
-          at(g),
-          at(m),
-          at(v),
-          at(an),
-          at(cp),
-          at(co),
-          at(mo),
-          at(vo),
-          at(acc),
-          rpp,
-          geo.rows,
-          th.length,
-          ...K(k),
-          k.dk,
-        );
+        x.ftp1cols(...pass1(acc), rpp, geo.rows, th.length, ...K(k), k.dk);
         const h = x.s1.value as number;
         x.ftpcolsfin(at(acc), at(ro), geo.rows);
         out[0] = x.s0.value as number;
@@ -232,24 +218,7 @@ function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.
         ftpRowsFallback(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
         return;
       }
-      x.ftp1rows(
-        at(th),
-        at(g),
-        at(m),
-        at(v),
-        at(an),
-        at(cp),
-        at(co),
-        at(mo),
-        at(vo),
-        at(ro),
-        rpp,
-        geo.rows,
-        geo.inner,
-        rp ? 1 : 0,
-        ...K(k),
-        k.dk,
-      );
+      x.ftp1rows(...pass1(ro), rpp, geo.rows, geo.inner, rp ? 1 : 0, ...K(k), k.dk);
       out[0] = x.s0.value as number;
       out[1] = rp ? (x.s1.value as number) : 0;
     },
@@ -350,6 +319,8 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
   const RO = slot(9) + CHUNK / 2;
   // Strided rows: R_prev, then 1/n, in slot 9 (≤ CHUNK columns); f64 accumulators, then scales, in 10–11.
   const ACC = slot(10);
+  // Pass 1's byte pointers: θ, g, m, v, θ₀, C_prev in slots 0–5 → c, m', v' in slots 6–8.
+  const SLOT_PTRS = Array.from({ length: 9 }, (_, j) => slot(j) * 4);
   const fits = (rowLen: number) => rowLen > 0 && rowLen % 4 === 0 && rowLen <= CHUNK;
   const byColumns = (geo: Geometry) => columns(geo) && geo.rows % 4 === 0 && geo.rows <= CHUNK;
   const ins = (th: F32, g: F32, m: F32, v: F32, an: F32, cp: F32) => [th, g, m, v, an, cp];
@@ -366,23 +337,7 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
         for (let a = 0; a < th.length; a += per) {
           const b = Math.min(a + per, th.length);
           for (let j = 0; j < inputs.length; j++) heap.set(inputs[j]!.subarray(a, b), slot(j));
-          x.ftp1cols(
-            0,
-            slot(1) * 4,
-            slot(2) * 4,
-            slot(3) * 4,
-            slot(4) * 4,
-            slot(5) * 4,
-            slot(6) * 4,
-            slot(7) * 4,
-            slot(8) * 4,
-            ACC * 4,
-            slot(9) * 4,
-            rows,
-            b - a,
-            ...K(k),
-            k.dk,
-          );
+          x.ftp1cols(...SLOT_PTRS, ACC * 4, slot(9) * 4, rows, b - a, ...K(k), k.dk);
           co.set(heap.subarray(slot(6), slot(6) + b - a), a);
           mo.set(heap.subarray(slot(7), slot(7) + b - a), a);
           vo.set(heap.subarray(slot(8), slot(8) + b - a), a);
@@ -408,24 +363,7 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
         const b = a + nr * rowLen;
         for (let j = 0; j < inputs.length; j++) heap.set(inputs[j]!.subarray(a, b), slot(j));
         if (rp) heap.set(rp.subarray(r0, r0 + nr), RP);
-        x.ftp1rows(
-          0,
-          slot(1) * 4,
-          slot(2) * 4,
-          slot(3) * 4,
-          slot(4) * 4,
-          slot(5) * 4,
-          slot(6) * 4,
-          slot(7) * 4,
-          slot(8) * 4,
-          RO * 4,
-          RP * 4,
-          nr,
-          rowLen,
-          rp ? 1 : 0,
-          ...K(k),
-          k.dk,
-        );
+        x.ftp1rows(...SLOT_PTRS, RO * 4, RP * 4, nr, rowLen, rp ? 1 : 0, ...K(k), k.dk);
         co.set(heap.subarray(slot(6), slot(6) + nr * rowLen), a);
         mo.set(heap.subarray(slot(7), slot(7) + nr * rowLen), a);
         vo.set(heap.subarray(slot(8), slot(8) + nr * rowLen), a);
