@@ -111,12 +111,15 @@ function copyScalarsOut(c: Call, coef: ScratchRegion, from: number, outs: readon
 }
 
 /**
- * FTP's row-sum pass on the host side (ROW_GEOMETRY in shaders.ts): segments of L threads, 64/L rows
- * per workgroup, cpr chunks per row; `parts` workgroups, `partials` = rows·cpr.
+ * FTP's row-sum pass on the host side (ROW_GEOMETRY in shaders.ts): segments of L threads (1 for ≥ 64
+ * strided rows), 64/L rows per workgroup, cpr chunks per row; `parts` workgroups, `partials` = rows·cpr.
  */
-function ftpRowGeometry(rows: number, rowLen: number): { parts: number; partials: number } {
+function ftpRowGeometry(rows: number, rowLen: number, inner: number): { parts: number; partials: number } {
   const perThread = Math.max(Math.ceil(rowLen / ITEMS_PER_THREAD), 1);
-  const seg = Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(perThread)));
+  const seg =
+    inner === 1 && rows >= REDUCE_WORKGROUP
+      ? 1
+      : Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(perThread)));
   const cpr = Math.ceil(rowLen / (seg * ITEMS_PER_THREAD));
   return { parts: Math.ceil(rows / (REDUCE_WORKGROUP / seg)) * cpr, partials: rows * cpr };
 }
@@ -221,7 +224,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const { outer, rows, inner, rowShape } = ftpGeometry(attrs, i, shape);
     const n = sizeOf(shape);
     const rowLen = outer * inner;
-    return { n, rows, rowLen, inner, rowShape, ...ftpRowGeometry(rows, rowLen) };
+    return { n, rows, rowLen, inner, rowShape, ...ftpRowGeometry(rows, rowLen, inner) };
   });
   for (let i = 0; i < c.count; i++) {
     const rPrev = c.opt('rPrev', i);

@@ -251,14 +251,17 @@ export const DIGRAP_SUMS = sumsPass(
  * summing up to 64 of its elements, so one workgroup reduces 64/L rows at once: a workgroup's
  * barrier-bound reduction covers ~4096 elements whatever the row length (real models have many short
  * rows); a row longer than 4096 is cut into cpr = ⌈rowLen / (64·L)⌉ chunks, one workgroup each.
+ * Strided rows (tfjs layouts: inner = 1) of at least 64 columns take L = 1: one thread per (row,
+ * chunk of 64), so neighbouring threads read neighbouring columns of a line and no tree rounds run.
  */
-const ROW_GEOMETRY = `fn segmentOf(rowLen: u32) -> u32 {
-  let perThread = max((rowLen + ${ITEMS - 1}u) / ${ITEMS}u, 1u);
+const ROW_GEOMETRY = `fn segmentOf() -> u32 {
+  if (bitcast<u32>(${f(F.inner)}) == 1u && u.rows >= ${RW}u) { return 1u; }
+  let perThread = max((u.rowLen + ${ITEMS - 1}u) / ${ITEMS}u, 1u);
   return min(${RW}u, 1u << (32u - countLeadingZeros(perThread - 1u)));
 }
-fn chunksOf(rowLen: u32) -> u32 {
-  let span = segmentOf(rowLen) * ${ITEMS}u;
-  return (rowLen + span - 1u) / span;
+fn chunksOf() -> u32 {
+  let span = segmentOf() * ${ITEMS}u;
+  return (u.rowLen + span - 1u) / span;
 }`;
 
 /** The flat index of the k-th element of row `row` (see F.inner). */
@@ -277,8 +280,8 @@ export const FTP_ROW_SUMS = (() => {
     'ftpRowSums',
     [r('co'), r('g'), r('cp'), w('part')],
     `${REDUCE_ENTRY}
-  let seg = segmentOf(u.rowLen);
-  let cpr = chunksOf(u.rowLen);
+  let seg = segmentOf();
+  let cpr = chunksOf();
   let chunk = wg % cpr;
   let row = (wg / cpr) * (${RW}u / seg) + lid / seg;
   var s: array<f32, 2>;
@@ -370,7 +373,7 @@ export const FTP_SCALARS = (() => {
     'ftpScalars',
     [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
     `${SCALAR_ENTRY}
-  let cpr = chunksOf(u.rowLen);
+  let cpr = chunksOf();
   var s: array<f32, 2>;
   for (var row = lid; row < u.rows; row = row + ${RW}u) {
     var l1 = 0.0;
