@@ -146,18 +146,18 @@ export interface RowGeometry {
 /**
  * The geometry the fused kernels reduce by, from a row span: torch layout is outer = 1 (each row a
  * contiguous run of `inner`), every tfjs default is inner = 1 (row = e mod rows: a strided, column-wise
- * reduction over the leading axes). An empty span is the whole tensor as one row (a 0-d row shape).
+ * reduction over the leading axes). An empty span is the whole tensor as one row (a 0-d row shape); a
+ * single row of any span is read as one contiguous run too.
  */
 export function spanGeometry(shape: readonly number[], span: readonly [number, number]): RowGeometry {
   const [first, end] = span;
   const prod = (a: number, b: number) => shape.slice(a, b).reduce((x, y) => x * y, 1);
   if (first === end) return { outer: 1, rows: 1, inner: prod(0, shape.length), rowShape: [] };
-  return {
-    outer: prod(0, first),
-    rows: prod(first, end),
-    inner: prod(end, shape.length),
-    rowShape: shape.map((d, i) => (i >= first && i < end ? d : 1)),
-  };
+  const rowShape = shape.map((d, i) => (i >= first && i < end ? d : 1));
+  const rows = prod(first, end);
+  // One row is the whole tensor, in any layout: one contiguous run.
+  if (rows === 1) return { outer: 1, rows, inner: prod(0, shape.length), rowShape };
+  return { outer: prod(0, first), rows, inner: prod(end, shape.length), rowShape };
 }
 
 /** The `layout` of a factory record (absent in records written before the option existed: the default). */

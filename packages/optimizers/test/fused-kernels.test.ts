@@ -365,6 +365,9 @@ for (const { backend, simd, engine } of CONFIGS) {
         [[3, 9000], 0.5, 0, [1, 2]],
         // Row axes in the middle (outer > 1 and inner > 1): by contiguous runs.
         [[2, 3, 4, 5], 1, 0, [1, 3]],
+        // One line of 8 output units (a [1, 8] Dense), and one output unit of 7 (read as one run).
+        [[1, 8], 1, 0, [1, 2]],
+        [[7, 1], 0.5, 0, [1, 2]],
       ] as [number[], number, number, [number, number]][]) {
         const p0 = problem(40 + shape.length, shape);
         const rng = createRng(41);

@@ -9,6 +9,7 @@ import {
   ftpStep,
   type StepEngine,
   spdStep,
+  stridedRows,
 } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 import { webgpuInternals } from './webgpu/backend';
@@ -241,7 +242,17 @@ const ftpKernel = batchKernel({
     if (rPrev && sizeOf(rPrev.shape) !== geo.rows)
       throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
     // The last output is scratch for strided rows (an f64 per row), freed after the step.
-    return [p.shape, p.shape, p.shape, p.shape, geo.rowShape, [], [], [], [geo.outer > 1 ? 2 * geo.rows : 0]];
+    return [
+      p.shape,
+      p.shape,
+      p.shape,
+      p.shape,
+      geo.rowShape,
+      [],
+      [],
+      [],
+      [stridedRows(geo) ? 2 * geo.rows : 0],
+    ];
   },
   scratchOutputs: 1,
   step: (E, { wd, t, annealK, geometry }, it) => {

@@ -505,10 +505,18 @@ export function ftpScales(ro: F32, rows: number, gamma: number, into: { [i: numb
   for (let r = 0; r < rows; r++) into[r] = Math.min(Math.max(gamma * ro[r]!, 0), 1);
 }
 
-/** `ftpRows` in JS: a column loop for strided rows (inner = 1, outer > 1), else by segments. */
+/**
+ * Rows of one element per line (inner = 1: every tfjs default layout), reduced as columns. Runs of one
+ * element would cost a pass call each.
+ */
+export function stridedRows(geo: Geometry): boolean {
+  return geo.inner === 1 && geo.rows > 1;
+}
+
+/** `ftpRows` in JS: a column loop for strided rows, else by segments. */
 function jsFtpRows(...a: Parameters<StepEngine['ftpRows']>): void {
   const [th, g, m, v, an, cp, rp, co, mo, vo, ro, , geo, k, out] = a;
-  if (geo.inner !== 1 || geo.outer === 1) {
+  if (!stridedRows(geo)) {
     ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
     return;
   }
@@ -528,7 +536,7 @@ export function ftpProjectByPasses(
   gamma: number,
 ): void {
   const { outer, rows, inner } = geo;
-  if (inner === 1 && outer > 1) {
+  if (stridedRows(geo)) {
     const scale = rowScratchOf(rows);
     ftpScales(ro, rows, gamma, scale);
     jsFtp2Columns(an, co, tho, scale, rows, 0, tho.length);

@@ -5,6 +5,7 @@ import {
   type Geometry,
   JS_ENGINE,
   type StepEngine,
+  stridedRows,
 } from '../loops';
 import { STEPS_WASM_BASE64 } from './steps.generated';
 
@@ -173,13 +174,10 @@ function copyExec(x: StepExports, memory: WebAssembly.Memory): Exec {
 
 const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
 
-/** Strided rows (inner = 1, outer > 1: every tfjs default layout) the column kernels take. */
-const columns = (geo: Geometry) => geo.inner === 1 && geo.outer > 1;
-
 /** Rows the module cannot take: JS columns for strided rows, else one `ftp1` call per contiguous run. */
 function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRows']>): void {
   const [th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out] = a;
-  if (columns(geo)) JS_ENGINE.ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
+  if (stridedRows(geo)) JS_ENGINE.ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
   else ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
 }
 
@@ -196,7 +194,7 @@ function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.
     return a.byteOffset;
   };
   const byColumns = (geo: Geometry, acc: F32) =>
-    columns(geo) && geo.rows % 4 === 0 && acc.length >= 2 * geo.rows;
+    stridedRows(geo) && geo.rows % 4 === 0 && acc.length >= 2 * geo.rows;
   const byRows = (geo: Geometry) => geo.outer === 1 && geo.inner % 4 === 0;
   return {
     ...engine,
@@ -322,7 +320,7 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
   // Pass 1's byte pointers: θ, g, m, v, θ₀, C_prev in slots 0–5 → c, m', v' in slots 6–8.
   const SLOT_PTRS = Array.from({ length: 9 }, (_, j) => slot(j) * 4);
   const fits = (rowLen: number) => rowLen > 0 && rowLen % 4 === 0 && rowLen <= CHUNK;
-  const byColumns = (geo: Geometry) => columns(geo) && geo.rows % 4 === 0 && geo.rows <= CHUNK;
+  const byColumns = (geo: Geometry) => stridedRows(geo) && geo.rows % 4 === 0 && geo.rows <= CHUNK;
   const ins = (th: F32, g: F32, m: F32, v: F32, an: F32, cp: F32) => [th, g, m, v, an, cp];
   return {
     ...engine,
