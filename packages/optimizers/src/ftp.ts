@@ -22,6 +22,7 @@ import {
   type AxisMap,
   axisMap,
   checkLayout,
+  checkRowState,
   type LayoutOption,
   layoutFromJson,
   rowL1,
@@ -162,6 +163,12 @@ export function ftpTransformation(
     update(grads, saved, params, ctx) {
       const state = withMaps(saved, ['inner', 'ftp']);
       state.ftp = withMaps(state.ftp, ['gamma', 'gammaM', 'gammaV', 'cPrev', 'rPrev']);
+      const axes: Record<string, AxisMap> = {};
+      for (const [name, g] of Object.entries(grads)) {
+        if (excluded(name)) continue;
+        axes[name] = axisMap(layout, name, g.shape);
+        checkRowState(name, state.ftp.rPrev[name], g.shape, axes[name]);
+      }
       const r = inner.update(grads, state.inner, params, ctx);
       if (r.assign) {
         throw new RobustFtError(
@@ -194,7 +201,7 @@ export function ftpTransformation(
           rPrev: s.rPrev[name]!,
           t: state.t,
           k,
-          axes: axisMap(layout, name, g.shape),
+          axes: axes[name]!,
         });
         assign[name] = out.param;
         next.gamma[name] = out.gamma;

@@ -1,6 +1,7 @@
 import { RobustFtError, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { setFusedKernelsEnabled } from '../src/fused';
 import {
   type AxisMap,
   axisMap,
@@ -261,6 +262,43 @@ describe('each method on tfjs weights computes the tfjs image of its torch-layou
         torch[n]!.some((x, i) => Math.abs(axis0[n]![i]! - x) > 1e-4 + 1e-3 * Math.abs(x)),
       );
       expect(differs).toBe(true);
+    });
+  }
+});
+
+describe('FTP state saved under another layout', () => {
+  for (const fused of [true, false]) {
+    it(`is a typed STATE_MISMATCH, before anything changes (fused kernels ${fused ? 'on' : 'off'})`, async () => {
+      setFusedKernelsEnabled(fused);
+      try {
+        const w = tf.variable(
+          tf.randomNormal([4, 3], 0, 1, 'float32', 3),
+          true,
+          `saved${fused}/dense/kernel`,
+        );
+        const grad = () => ({ [w.name]: tf.onesLike(w) });
+        // Steps with rows along axis 0 (the behaviour before the layout rule), then saves.
+        const old = ftp({ learningRate: 0.1, layout: 'torch' });
+        for (let s = 0; s < 3; s++) tf.tidy(() => old.applyGradients(grad()));
+        const saved = await old.getWeights();
+        const restored = ftp({ learningRate: 0.1 });
+        await restored.setWeights(saved);
+        const before = Array.from(await w.data());
+        let error: unknown;
+        try {
+          tf.tidy(() => restored.applyGradients(grad()));
+        } catch (e) {
+          error = e;
+        }
+        expect(RobustFtError.isInstance(error)).toBe(true);
+        expect((error as RobustFtError).code).toBe('STATE_MISMATCH');
+        expect((error as RobustFtError).argument).toBe(`state.rPrev["${w.name}"]`);
+        expect(Array.from(await w.data())).toEqual(before);
+        for (const o of [old, restored]) o.dispose();
+        w.dispose();
+      } finally {
+        setFusedKernelsEnabled(true);
+      }
     });
   }
 });

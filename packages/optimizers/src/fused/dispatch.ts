@@ -8,7 +8,7 @@ import {
   type UpdateResult,
 } from '@robust-ft/core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
-import { axisMap, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
+import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
 import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
@@ -283,7 +283,9 @@ export function withFusedFtp<S extends StateTree>(
     // (only a custom layout function gives those) leave the step to the composed path.
     const spans: Record<string, [number, number]> = {};
     for (const n of projected) {
-      const span = rowSpan(axisMap(layout, n, grads[n]!.shape));
+      const map = axisMap(layout, n, grads[n]!.shape);
+      checkRowState(n, s.ftp.rPrev[n], grads[n]!.shape, map);
+      const span = rowSpan(map);
       if (!span) return null;
       spans[n] = span;
     }
