@@ -1,9 +1,6 @@
 import {
   type AdamState,
   adamMomentStep,
-  assertInRange,
-  assertNonNegative,
-  assertOneOf,
   carryOver,
   type GradientTransformation,
   type NameSelector,
@@ -12,6 +9,7 @@ import {
   registerOptimizerFactory,
   validateAdamMoments,
 } from '@robust-ft/core';
+import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';

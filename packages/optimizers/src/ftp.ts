@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  assertInRange,
   carryOver,
   type GradientTransformation,
   invalidArgument,
@@ -12,6 +11,7 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
+import { assertInRange } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';

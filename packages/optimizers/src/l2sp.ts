@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  assertNonNegative,
   chain,
   type GradientTransformation,
   mapTensors,
@@ -12,6 +11,7 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
+import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';

@@ -1,7 +1,6 @@
 import {
   type AdamState,
   adamMomentStep,
-  assertNonNegative,
   carryOver,
   type GradientTransformation,
   type NameSelector,
@@ -10,6 +9,7 @@ import {
   registerOptimizerFactory,
   validateAdamMoments,
 } from '@robust-ft/core';
+import { assertNonNegative } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';

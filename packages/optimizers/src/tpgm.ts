@@ -1,9 +1,6 @@
 import {
   type AnyTransformation,
   adamMomentStep,
-  assertInteger,
-  assertOneOf,
-  assertPositive,
   carryOver,
   type GradientTransformation,
   invalidArgument,
@@ -15,6 +12,7 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
+import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
