@@ -14,7 +14,7 @@ import {
 import { assertInRange } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
@@ -45,7 +45,7 @@ export interface FtpTransformOptions {
 
 export interface FtpOptions
   extends FtpTransformOptions,
-    AdamMomentOptions,
+    AdamMomentsOptions,
     SgdMomentumOptions,
     CommonOptions {
   /**
