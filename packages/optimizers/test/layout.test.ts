@@ -2,18 +2,8 @@ import { RobustFtError, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { setFusedKernelsEnabled } from '../src/fused';
-import {
-  type AxisMap,
-  axisMap,
-  DEFAULT_LAYOUT,
-  digrap,
-  ftp,
-  type LayoutOption,
-  rowL1,
-  rowShape,
-  tpgm,
-} from '../src/index';
-import { rowSpan, spanGeometry } from '../src/layout';
+import { type AxisMap, axisMap, DEFAULT_LAYOUT, digrap, ftp, type LayoutOption, tpgm } from '../src/index';
+import { rowL1, rowShape, rowSpan, spanGeometry } from '../src/layout';
 import './setup-backend';
 
 describe('the layout rule (layout.ts)', () => {
