@@ -1,11 +1,15 @@
 export * from './attacks/apgd';
 export {
+  type ApgdNorm,
   type AttackBudget,
   type AttackNorm,
   crossEntropyPerSample,
   type LogitsModel,
 } from './attacks/attack-common';
+export * from './attacks/auto-attack';
+export { dlrLossPerSample, dlrTargetedLossPerSample, rankedClass } from './attacks/dlr';
 export * from './attacks/fgsm';
+export { L1_PROJECTION_HALVINGS, projectL1Box } from './attacks/l1-projection';
 export * from './attacks/pgd';
 export * from './attacks/robust-accuracy';
 export type { Labels } from './checks';
