@@ -5,6 +5,7 @@ import { CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 import { type BackendChoice, selectBackend } from './backend';
 import { type BenchReport, DEFAULTS, runBench } from './bench';
 import { benchRoot } from './data/paths';
+import { guideCli } from './guide/cli';
 import { ALL_METHODS, HYPERPARAMETERS, type MethodName, withOverrides } from './methods';
 import { MOBILENET_METHODS, runMobilenet } from './mobilenet';
 import { fmtTime, log } from './progress';
@@ -34,6 +35,10 @@ Options:
                       Fashion-MNIST (1,000 train / 500 test), OOD = 4 corruptions × severities 2, 4.
                       Needs Fashion-MNIST: apt-get install dataset-fashion-mnist, or --data <dir>.
                       Methods: ${MOBILENET_METHODS.join(', ')} (no zero-shot head). 10 epochs.
+                      guide: the adversarial robust fine-tuning grid of "A Guide to Robust
+                      Generalization" on the digits CNN: {CE, Classic AT, TRADES} x {linear probe,
+                      short FT, long FT} x {AdamW, FTP, SPD}, clean / Linf / L2 / L1 (AutoAttack-style)
+                      / corruptions, 3 seeds; report in report/guide. --seeds 0,1,2 picks the seeds.
   --data <dir>        Fashion-MNIST IDX .gz folder (default /usr/share/datasets/fashion-mnist)
   --out <dir>         report folder (default apps/bench/report, whatever the current directory)
   --epochs <n>        fine-tuning epochs over the ID train split                      (default ${DEFAULTS.epochs})
@@ -102,6 +107,7 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       render: { type: 'string' },
       set: { type: 'string', multiple: true },
+      seeds: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -119,6 +125,10 @@ async function main(): Promise<void> {
     return;
   }
   const tier = values.tier ?? 'digits';
+  if (tier === 'guide') {
+    await guideCli(values);
+    return;
+  }
   if (tier !== 'digits' && tier !== 'mobilenetv2')
     throw new Error(`--tier ${tier}: choose digits or mobilenetv2`);
   const methodList = list(values.methods);

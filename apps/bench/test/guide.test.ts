@@ -1,0 +1,102 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend';
+import {
+  GUIDE_CORRUPTIONS,
+  GUIDE_SEVERITY,
+  gridCells,
+  STRONG_FACTOR,
+  scaledEpsilons,
+} from '../src/guide/grid';
+import { writeGuideReport } from '../src/guide/report';
+import { GUIDE_DEFAULTS, type GuideReport, runGuide } from '../src/guide/run';
+
+// Tiny sizes: the whole pipeline (training each loss, every measurement, the report contract), not the numbers.
+describe('guide tier smoke run', () => {
+  let report: GuideReport;
+  let leaked = 0;
+  beforeAll(async () => {
+    const backend = await selectBackend('wasm', true);
+    const before = tf.memory().numTensors;
+    report = await runGuide({
+      ...GUIDE_DEFAULTS,
+      seeds: [0, 1],
+      losses: ['ce', 'at', 'trades'],
+      protocols: ['lp', 'fft-short'],
+      optimizers: ['spd'],
+      trainSize: 32,
+      budget: {
+        ...GUIDE_DEFAULTS.budget,
+        batchSize: 16,
+        epochs: { lp: 1, 'fft-short': 1, 'fft-long': 1 },
+        trainAttackSteps: 1,
+      },
+      robust: { images: 4, steps: 2, targets: 1, seed: 0 },
+      quiet: true,
+      backend,
+    });
+    leaked = tf.memory().numTensors - before;
+  });
+
+  it('writes report.json with one cell per grid cell and the contract fields', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'guide-smoke-'));
+    writeGuideReport(report, dir);
+    const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as GuideReport;
+    expect(json.cells.map((c) => `${c.loss}/${c.protocol}/${c.optimizer}`)).toEqual([
+      'ce/lp/spd',
+      'ce/fft-short/spd',
+      'at/lp/spd',
+      'at/fft-short/spd',
+      'trades/lp/spd',
+      'trades/fft-short/spd',
+    ]);
+    for (const c of json.cells) {
+      expect(c.backbone).toBe('digits-cnn');
+      for (const k of ['clean', 'linf', 'l2', 'l1', 'corruptions', 'wallSeconds'] as const) {
+        expect(typeof c[k]).toBe('number');
+        expect(Number.isFinite(c[k])).toBe(true);
+      }
+      for (const k of ['clean', 'linf', 'l2', 'l1', 'corruptions'] as const) {
+        expect(c[k]).toBeGreaterThanOrEqual(0);
+        expect(c[k]).toBeLessThanOrEqual(1);
+        // The cell is the mean of its seeds.
+        expect(c[k]).toBeCloseTo((c.seeds[0]![k] + c.seeds[1]![k]) / 2, 10);
+      }
+      expect(c.seeds.map((s) => s.seed)).toEqual([0, 1]);
+      expect(c.hyperparameters.trained).toBe(c.protocol === 'lp' ? 'head' : 'all');
+      if (c.loss !== 'ce') expect(String(c.hyperparameters.attack)).toContain('APGD-CE');
+    }
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('### digits-cnn');
+    for (const norm of ['linf', 'l2', 'l1'])
+      expect(readFileSync(join(dir, `clean-vs-${norm}.svg`), 'utf8')).toContain('<svg');
+  });
+
+  it('training and measuring every cell leaks no tensors', () => {
+    expect(leaked).toBe(0);
+  });
+
+  it('pins the ε rule, the corruption portfolio and the default budget', () => {
+    const e = scaledEpsilons(784);
+    expect(e.linf).toBe(4 / 255);
+    expect(e.l2).toBeCloseTo(0.14434, 4);
+    expect(e.l1).toBeCloseTo(0.39063, 4);
+    expect(STRONG_FACTOR).toBe(4);
+    expect(GUIDE_CORRUPTIONS).toHaveLength(11);
+    expect(GUIDE_SEVERITY).toBe(3);
+    expect(gridCells('b')).toHaveLength(27);
+    expect(GUIDE_DEFAULTS.seeds).toEqual([0, 1, 2]);
+    expect(GUIDE_DEFAULTS.trainSize).toBe(256);
+    expect(GUIDE_DEFAULTS.budget).toEqual({
+      batchSize: 32,
+      epochs: { lp: 3, 'fft-short': 1, 'fft-long': 3 },
+      trainAttackSteps: 3,
+      trainEpsilon: 4 / 255,
+      tradesBeta: 1,
+    });
+    expect(GUIDE_DEFAULTS.robust).toEqual({ images: 32, steps: 10, targets: 1, seed: 0 });
+  });
+});
