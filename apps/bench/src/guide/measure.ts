@@ -10,24 +10,14 @@ export interface RobustEval {
   seed: number;
 }
 
-export interface CellScores {
-  clean: number;
+/** The attacked measurements of one model: AutoAttack-style robust accuracy per norm, both budgets. */
+export interface RobustScores {
   linf: number;
   l2: number;
   l1: number;
-  corruptions: number;
   linfStrong: number;
   l2Strong: number;
   l1Strong: number;
-}
-
-export interface EvalData {
-  /** The ID test set (clean accuracy). */
-  test: Dataset;
-  /** The test set with one corruption per image (see `mixedCorruptions`). */
-  corrupted: Dataset;
-  /** The attacked subset. */
-  robust: Dataset;
 }
 
 /**
@@ -60,34 +50,20 @@ export async function mixedCorruptions(
   return { name: `${test.name}-corrupted`, x, y: test.y, n: test.n };
 }
 
-async function accuracy(model: tf.LayersModel, ds: Dataset, batch = 512): Promise<number> {
-  let ok = 0;
-  for (let i = 0; i < ds.n; i += batch) {
-    const m = Math.min(batch, ds.n - i);
-    const pred = tf.tidy(() =>
-      tf.argMax(
-        model.predict(tf.tensor4d(ds.x.subarray(i * 784, (i + m) * 784), [m, 28, 28, 1])) as tf.Tensor,
-        1,
-      ),
-    );
-    const p = await pred.data();
-    pred.dispose();
-    for (let j = 0; j < m; j++) if (p[j] === ds.y[i + j]) ok++;
-  }
-  return ok / ds.n;
-}
-
-/** Clean, corruption and AutoAttack-style robust accuracy (both budgets of every norm) of one model. */
-export async function measureCell(
+/**
+ * AutoAttack-style robust accuracy of `model` on the fixed subset `data` (APGD-CE, then APGD-T, each on the
+ * samples still standing), for every norm at its scaled budget and at `strongFactor` times it.
+ */
+export async function robustScores(
   model: tf.LayersModel,
-  data: EvalData,
+  data: Dataset,
   epsilons: Record<ApgdNorm, number>,
   strongFactor: number,
   r: RobustEval,
-): Promise<CellScores> {
+): Promise<RobustScores> {
   const logits = (v: tf.Tensor) => model.predict(v) as tf.Tensor2D;
-  const x = tf.tensor4d(data.robust.x, [data.robust.n, 28, 28, 1]);
-  const y = Array.from(data.robust.y);
+  const x = tf.tensor4d(data.x, [data.n, 28, 28, 1]);
+  const y = Array.from(data.y);
   const robust = async (norm: ApgdNorm, epsilon: number) =>
     (
       await autoAttack(logits, x, y, {
@@ -101,8 +77,6 @@ export async function measureCell(
     ).robustAccuracy;
   try {
     return {
-      clean: await accuracy(model, data.test),
-      corruptions: await accuracy(model, data.corrupted),
       linf: await robust('linf', epsilons.linf),
       l2: await robust('l2', epsilons.l2),
       l1: await robust('l1', epsilons.l1),

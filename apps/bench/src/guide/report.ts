@@ -1,8 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { idOodScatterSvg } from '@robust-ft/eval';
+import type { CellResult, CellScores, GuideSummary } from './cells';
 import { LOSS_LABELS, OPTIMIZER_LABELS, PROTOCOL_LABELS } from './grid';
-import type { CellResult, GuideReport } from './run';
 
 const pct = (v: number) => (100 * v).toFixed(1);
 
@@ -15,7 +13,7 @@ function spread(c: CellResult, key: 'clean' | 'linf' | 'l2' | 'l1' | 'corruption
 }
 
 /** One Markdown table per backbone: rows loss × protocol × optimizer, the five measurements and wall time. */
-export function guideTables(r: GuideReport): string {
+export function guideTables(r: GuideSummary): string {
   const backbones = [...new Set(r.cells.map((c) => c.backbone))];
   const e = r.epsilons;
   return backbones
@@ -25,8 +23,10 @@ export function guideTables(r: GuideReport): string {
         `| Loss | Protocol | Optimizer | Clean | L∞ ${(255 * e.linf).toFixed(0)}/255 | L2 ${e.l2.toFixed(3)} | L1 ${e.l1.toFixed(3)} | Corrupt. | ` +
         `L∞ ×${e.strongFactor} | L2 ×${e.strongFactor} | L1 ×${e.strongFactor} | Sum of 5 | Time/seed (s) |\n` +
         '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
-      const zs = r.zeroShot;
-      const zsRow = `| (pre-trained, no FT) | — | — | ${pct(zs.clean)} | ${pct(zs.linf)} | ${pct(zs.l2)} | ${pct(zs.l1)} | ${pct(zs.corruptions)} | ${pct(zs.linfStrong)} | ${pct(zs.l2Strong)} | ${pct(zs.l1Strong)} | ${pct(zs.clean + zs.linf + zs.l2 + zs.l1 + zs.corruptions)} | — |`;
+      const zs: CellScores | undefined = r.zeroShot;
+      const zsRow = zs
+        ? `| (pre-trained, no FT) | — | — | ${pct(zs.clean)} | ${pct(zs.linf)} | ${pct(zs.l2)} | ${pct(zs.l1)} | ${pct(zs.corruptions)} | ${pct(zs.linfStrong)} | ${pct(zs.l2Strong)} | ${pct(zs.l1Strong)} | ${pct(zs.clean + zs.linf + zs.l2 + zs.l1 + zs.corruptions)} | — |\n`
+        : '';
       const body = rows.map(
         (c) =>
           `| ${LOSS_LABELS[c.loss]} | ${PROTOCOL_LABELS[c.protocol]} | ${OPTIMIZER_LABELS[c.optimizer]} | ` +
@@ -34,7 +34,7 @@ export function guideTables(r: GuideReport): string {
           `${pct(c.l1)}${spread(c, 'l1')} | ${pct(c.corruptions)}${spread(c, 'corruptions')} | ${pct(c.linfStrong)} | ` +
           `${pct(c.l2Strong)} | ${pct(c.l1Strong)} | ${pct(c.clean + c.linf + c.l2 + c.l1 + c.corruptions)} | ${c.wallSeconds.toFixed(1)} |`,
       );
-      return `### ${b}\n\n${head}\n${zsRow}\n${body.join('\n')}\n`;
+      return `### ${b}\n\n${head}\n${zsRow}${body.join('\n')}\n`;
     })
     .join('\n');
 }
@@ -46,13 +46,13 @@ const NORMS = [
 ] as const;
 
 /** Clean vs robust accuracy, one plot per norm, one marker per cell (seed means), through eval's scatter. */
-export function guidePlots(r: GuideReport): Record<string, string> {
+export function guidePlots(r: GuideSummary): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [norm, label] of NORMS) {
     out[`clean-vs-${norm}.svg`] = idOodScatterSvg({
       title: `Clean vs ${label} robust accuracy (ε = ${r.epsilons[norm].toFixed(3)}), digits CNN`,
       points: [
-        { id: r.zeroShot.clean, ood: r.zeroShot[norm], label: 'pre-trained' },
+        ...(r.zeroShot ? [{ id: r.zeroShot.clean, ood: r.zeroShot[norm], label: 'pre-trained' }] : []),
         ...r.cells.map((c) => ({
           id: c.clean,
           ood: c[norm],
@@ -64,19 +64,4 @@ export function guidePlots(r: GuideReport): Record<string, string> {
     });
   }
   return out;
-}
-
-/** Writes report.json (with the `cells` array), report.md (tables) and the three plots into `dir`. */
-export function writeGuideReport(r: GuideReport, dir: string, readme = ''): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
-  const md =
-    `# Guide tier: adversarial robust fine-tuning grid\n\n` +
-    `Run ${r.startedAt}, ${r.backend} backend, ${r.machine.cpus} CPUs (load average ${r.machine.loadAverage.join(', ')} at the end), ` +
-    `total ${(r.totalSeconds / 60).toFixed(1)} min. Seeds: ${(r.options.seeds as number[]).join(', ')} (± = sample std over seeds, points).\n\n` +
-    `${Object.entries(r.data)
-      .map(([k, v]) => `- ${k}: ${v}`)
-      .join('\n')}\n\n${guideTables(r)}\n${readme}`;
-  writeFileSync(join(dir, 'report.md'), md);
-  for (const [file, svg] of Object.entries(guidePlots(r))) writeFileSync(join(dir, file), svg);
 }
