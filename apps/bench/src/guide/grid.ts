@@ -1,4 +1,4 @@
-import type { ApgdNorm, CorruptionFamily } from '@robust-ft/eval';
+import { type ApgdNorm, CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 
 /** The Guide's losses (Classic AT, TRADES β = 1) and plain cross-entropy as the non-robust reference. */
 export const GUIDE_LOSSES = ['ce', 'at', 'trades'] as const;
@@ -60,18 +60,17 @@ export function scaledEpsilons(dim: number): Record<ApgdNorm, number> {
 }
 export const STRONG_FACTOR = 4;
 
-/** The Guide's common-corruption portfolio (11 types at severity 3, one type per test image). */
-export const GUIDE_CORRUPTIONS: readonly CorruptionFamily[] = [
-  'shot_noise',
-  'impulse_noise',
-  'defocus_blur',
-  'motion_blur',
-  'zoom_blur',
-  'snow',
-  'brightness',
-  'contrast',
-  'elastic_transform',
-  'pixelate',
-  'jpeg_compression',
+/**
+ * The Guide's common-corruption portfolio: 11 types at severity 3, one type per test image. It is the
+ * ImageNet-C set minus the four its loader comments out (Gaussian noise, glass blur, frost, fog).
+ */
+export const GUIDE_EXCLUDED_CORRUPTIONS: readonly CorruptionFamily[] = [
+  'gaussian_noise',
+  'glass_blur',
+  'frost',
+  'fog',
 ];
+export const GUIDE_CORRUPTIONS: readonly CorruptionFamily[] = CORRUPTION_FAMILIES.filter(
+  (f) => !GUIDE_EXCLUDED_CORRUPTIONS.includes(f),
+);
 export const GUIDE_SEVERITY = 3;

@@ -42,6 +42,8 @@ export interface GuideConfig {
   optimizers: readonly GuideOptimizer[];
   /** ID train images (the first of the seeded UCI train split; `--train-limit` lowers it further). */
   trainSize: number;
+  /** Cap on the ID test images (clean and corruptions); the default runs all 539. Smoke tests lower it. */
+  testSize?: number;
   budget: CellBudget;
   robust: RobustEval;
 }
@@ -128,7 +130,8 @@ export function guideTier(config: GuideConfig = GUIDE_DEFAULTS): BenchTier {
     async load(o, say) {
       const uci = loadUciDigits();
       // The digits tier's split (seed 0 / 1): every cell and seed sees the same images.
-      const { train: trainVal, test } = stratifiedSplit(uci, 0.7, 0);
+      const { train: trainVal, test: testSplit } = stratifiedSplit(uci, 0.7, 0);
+      const test = head(testSplit, config.testSize ?? testSplit.n);
       const { train, test: val } = stratifiedSplit(trainVal, 0.88, 1);
       const idTrain = head(train, Math.min(config.trainSize, o.trainLimit));
       const order = createRng(config.robust.seed)
