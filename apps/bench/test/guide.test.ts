@@ -89,7 +89,8 @@ describe('guide tier smoke run', () => {
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).toContain('### digits-cnn');
     for (const norm of ['linf', 'l2', 'l1'])
-      expect(readFileSync(join(dir, `clean-vs-${norm}.svg`), 'utf8')).toContain('<svg');
+      for (const suffix of ['', '-strong'])
+        expect(readFileSync(join(dir, `clean-vs-${norm}${suffix}.svg`), 'utf8')).toContain('<svg');
   });
 
   it('training and measuring every run leaks no tensors', () => {

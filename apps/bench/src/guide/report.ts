@@ -45,23 +45,29 @@ const NORMS = [
   ['l1', 'L1'],
 ] as const;
 
-/** Clean vs robust accuracy, one plot per norm, one marker per cell (seed means), through eval's scatter. */
+/**
+ * Clean vs robust accuracy, one plot per norm and budget (`clean-vs-<norm>.svg` at the scaled ε,
+ * `clean-vs-<norm>-strong.svg` at the stronger one), one marker per cell (seed means), drawn with eval's scatter.
+ */
 export function guidePlots(r: GuideSummary): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [norm, label] of NORMS) {
-    out[`clean-vs-${norm}.svg`] = idOodScatterSvg({
-      title: `Clean vs ${label} robust accuracy (ε = ${r.epsilons[norm].toFixed(3)}), digits CNN`,
-      points: [
-        ...(r.zeroShot ? [{ id: r.zeroShot.clean, ood: r.zeroShot[norm], label: 'pre-trained' }] : []),
-        ...r.cells.map((c) => ({
-          id: c.clean,
-          ood: c[norm],
-          label: `${LOSS_LABELS[c.loss]} · ${PROTOCOL_LABELS[c.protocol]} · ${OPTIMIZER_LABELS[c.optimizer]}`,
-        })),
-      ],
-      xLabel: 'clean accuracy (%)',
-      yLabel: `${label} robust accuracy (%)`,
-    });
-  }
+  for (const [norm, label] of NORMS)
+    for (const strong of [false, true]) {
+      const key = strong ? (`${norm}Strong` as const) : norm;
+      const eps = r.epsilons[norm] * (strong ? r.epsilons.strongFactor : 1);
+      out[`clean-vs-${norm}${strong ? '-strong' : ''}.svg`] = idOodScatterSvg({
+        title: `Clean vs ${label} robust accuracy (ε = ${eps.toFixed(3)}), digits CNN`,
+        points: [
+          ...(r.zeroShot ? [{ id: r.zeroShot.clean, ood: r.zeroShot[key], label: 'pre-trained' }] : []),
+          ...r.cells.map((c) => ({
+            id: c.clean,
+            ood: c[key],
+            label: `${LOSS_LABELS[c.loss]} · ${PROTOCOL_LABELS[c.protocol]} · ${OPTIMIZER_LABELS[c.optimizer]}`,
+          })),
+        ],
+        xLabel: 'clean accuracy (%)',
+        yLabel: `${label} robust accuracy (%)`,
+      });
+    }
   return out;
 }
