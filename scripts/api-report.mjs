@@ -30,13 +30,47 @@ function entries(pkgDir) {
   return { name: pkg.name, entries: out };
 }
 
-/** Declarations without comments, one canonical layout (so doc-comment edits do not churn the report). */
-function normalise(file) {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
-  return ts
-    .createPrinter({ removeComments: true, newLine: ts.NewLineKind.LineFeed })
-    .printFile(source)
-    .trim();
+/**
+ * The public surface of one entry: every export, sorted by name, with its declaration printed without
+ * comments. Declarations are read through the type checker, so exports that tsup moved into a shared
+ * (hash-named) chunk print the same as those in the entry file; an export re-exported from another
+ * package prints as a re-export of it.
+ */
+function surface(file) {
+  const program = ts.createProgram([file], {
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    types: [],
+  });
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(file);
+  const moduleSymbol = source && checker.getSymbolAtLocation(source);
+  if (!moduleSymbol) throw new Error(`${file}: not a module`);
+  const distDir = dirname(file);
+  const printer = ts.createPrinter({ removeComments: true, newLine: ts.NewLineKind.LineFeed });
+  const out = [];
+  const exported = checker.getExportsOfModule(moduleSymbol).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const symbol of exported) {
+    const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+    const declarations = target.declarations ?? [];
+    const local = declarations.filter((d) => dirname(d.getSourceFile().fileName) === distDir);
+    if (local.length === 0) {
+      const spec = symbol.declarations?.[0]?.parent?.parent?.moduleSpecifier;
+      out.push(`export { ${symbol.name} } from ${spec ? spec.getText() : "'(external)'"};`);
+      continue;
+    }
+    for (const d of local) {
+      const node = ts.isVariableDeclaration(d) ? d.parent.parent : d;
+      let text = printer.printNode(ts.EmitHint.Unspecified, node, d.getSourceFile()).trim();
+      // Names are the public ones (a chunk may declare `X` and export it as `Y`; show `Y`).
+      if (target.name !== symbol.name) text = `/* exported as ${symbol.name} */ ${text}`;
+      out.push(text.startsWith('export ') ? text : `export ${text.replace(/^declare /, 'declare ')}`);
+    }
+  }
+  return out.join('\n');
 }
 
 export function reportPath(pkgDir) {
@@ -55,7 +89,7 @@ export function apiReport(pkgDir) {
   ];
   for (const { specifier, file } of list) {
     if (!existsSync(file)) throw new Error(`${file} is missing: build ${name} first`);
-    parts.push(`## \`${specifier}\``, '', '```ts', normalise(file), '```', '');
+    parts.push(`## \`${specifier}\``, '', '```ts', surface(file), '```', '');
   }
   return parts.join('\n');
 }

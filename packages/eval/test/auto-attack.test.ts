@@ -2,6 +2,8 @@ import { createRng, RobustFtError } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rankedClass } from '../src/attacks/dlr';
+import { L1_PROJECTION_HALVINGS } from '../src/attacks/l1-projection';
 import {
   APGD_DEFAULTS,
   APGD_DLR_TARGETED_DEFAULTS,
@@ -14,10 +16,8 @@ import {
   autoAttack,
   dlrLossPerSample,
   dlrTargetedLossPerSample,
-  L1_PROJECTION_HALVINGS,
   type LogitsModel,
   projectL1Box,
-  rankedClass,
 } from '../src/index';
 import './setup-backend';
 

@@ -1,4 +1,5 @@
-import { assertInteger, RobustFtError } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
+import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
 import { randomStart, runApgd } from './apgd-core';
@@ -15,7 +16,7 @@ import {
 } from './attack-common';
 import { dlrTargetedLossPerSample, rankedClass } from './dlr';
 
-interface ApgdCommonOptions {
+export interface ApgdCommonOptions {
   /** Perturbation budget in pixel scale of the inputs (e.g. 4/255 for L∞, 0.5 for L2 on [0, 1] images). */
   epsilon: number;
   /** Valid input range; adversarial inputs never leave it. Default [0, 1]. */

@@ -1,4 +1,5 @@
-import { assertInteger, createRng, RobustFtError } from '@robust-ft/core';
+import { createRng, RobustFtError } from '@robust-ft/core';
+import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
 import { type ApgdObjective, randomStart, runApgd } from './apgd-core';
