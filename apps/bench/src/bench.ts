@@ -190,7 +190,7 @@ function buildSets(o: BenchOptions): Sets {
 }
 
 /** Scores (logits or probabilities) per set → the report's accuracy fields. */
-export function summarise(
+export async function summarise(
   sets: readonly EvalSet[],
   scores: Map<string, Float32Array>,
   input: 'logits' | 'probabilities',
@@ -224,7 +224,7 @@ export function summarise(
     ood,
     oodAvg: vals.reduce((a, b) => a + b, 0) / vals.length,
     corruptions,
-    ece: ece(idScores, idSet.data.y, input),
+    ece: await ece(idScores, idSet.data.y, input),
   };
 }
 
@@ -276,7 +276,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const zs = evalOf(pretrained);
   const zsVal = runModel(pretrained, valSet);
   const zsTrain = runModel(pretrained, trainSet);
-  const record = (
+  const record = async (
     name: MethodName,
     scores: Map<string, Float32Array>,
     input: 'logits' | 'probabilities',
@@ -287,7 +287,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       idVal?: number;
     },
   ) => {
-    const s = summarise(sets.eval, scores, input);
+    const s = await summarise(sets.eval, scores, input);
     results.set(name, {
       method: name,
       label: METHOD_LABELS[name],
@@ -310,7 +310,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           .join(', ')})  ${fmtTime(r.trainSeconds + r.evalSeconds)}`,
     );
   };
-  record('zero-shot', logitsOf(zs.out), 'logits', {
+  await record('zero-shot', logitsOf(zs.out), 'logits', {
     trainSeconds: 0,
     evalSeconds: zs.seconds,
     idVal: argmaxAccuracy(zsVal.get('id')?.logits ?? new Float32Array(), sets.idVal.y),
@@ -350,7 +350,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       runModel(model, valSet).get('id')?.logits ?? new Float32Array(),
       sets.idVal.y,
     );
-    record(name, logitsOf(ev.out), 'logits', {
+    await record(name, logitsOf(ev.out), 'logits', {
       idVal,
       trainSeconds: tr.seconds,
       evalSeconds: ev.seconds,
@@ -366,7 +366,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const theta1 = namedWeights(ft);
     const mix = buildCnn(0);
     let best: { alpha: number; val: number; scores: Map<string, Float32Array> } | undefined;
-    const zsSum = summarise(sets.eval, logitsOf(zs.out), 'logits');
+    const zsSum = await summarise(sets.eval, logitsOf(zs.out), 'logits');
     const ftRes = results.get('adamw');
     wiseCurve.push({ alpha: 0, id: zsSum.id, oodAvg: zsSum.oodAvg, ood: zsSum.ood });
     for (const alpha of o.wiseAlphas) {
@@ -375,7 +375,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       tf.dispose(Object.values(merged));
       const out = runModel(mix, sets.eval);
       const scores = logitsOf(out);
-      const sm = summarise(sets.eval, scores, 'logits');
+      const sm = await summarise(sets.eval, scores, 'logits');
       wiseCurve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
       const val = argmaxAccuracy(runModel(mix, valSet).get('id')?.logits ?? new Float32Array(), sets.idVal.y);
       // α chosen on ID validation accuracy, as in the WiSE-FT and VRF papers (ties → larger α).
@@ -384,7 +384,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (ftRes) wiseCurve.push({ alpha: 1, id: ftRes.id, oodAvg: ftRes.oodAvg, ood: ftRes.ood });
     mix.dispose();
     if (best) {
-      record('wise-ft', best.scores, 'logits', {
+      await record('wise-ft', best.scores, 'logits', {
         idVal: best.val,
         trainSeconds: results.get('adamw')?.trainSeconds ?? 0,
         evalSeconds: (performance.now() - s0) / 1000,
@@ -422,7 +422,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const zsfSize = countZeroShotFailures(zsT.logits, ftTrain.logits, sets.idTrain.y);
     if (zsfSize === 0) throw new Error('VRF: the zero-shot-failure set is empty');
     const k = Math.max(1, Math.min(zsfSize, Math.round(0.05 * zsfSize)));
-    const fit = fitVrf(inputs, calibration, { k });
+    const fit = await fitVrf(inputs, calibration, { k });
     tf.dispose([
       inputs.features,
       inputs.zeroShotLogits,
@@ -444,11 +444,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         });
         return pred.probabilities;
       });
-      scores.set(set.key, probs.dataSync() as Float32Array);
+      scores.set(set.key, (await probs.data()) as Float32Array);
       probs.dispose();
     }
     disposeVrf(fit);
-    record('vrf', scores, 'probabilities', {
+    await record('vrf', scores, 'probabilities', {
       trainSeconds: results.get('adamw')?.trainSeconds ?? 0,
       evalSeconds: (performance.now() - s0) / 1000,
       hyperparameters: {

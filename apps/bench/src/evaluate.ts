@@ -105,9 +105,15 @@ export function argmaxAccuracy(scores: Float32Array, y: Int32Array): number {
   return ok / y.length;
 }
 
-export function ece(scores: Float32Array, y: Int32Array, input: 'logits' | 'probabilities'): number {
-  return tf.tidy(() => {
-    const s = tf.tensor2d(scores, [y.length, 10]);
-    return expectedCalibrationError(s, tf.tensor1d(y, 'int32'), { input }).ece;
-  });
+export async function ece(
+  scores: Float32Array,
+  y: Int32Array,
+  input: 'logits' | 'probabilities',
+): Promise<number> {
+  const s = tf.tensor2d(scores, [y.length, 10]);
+  try {
+    return (await expectedCalibrationError(s, y, { input })).ece;
+  } finally {
+    s.dispose();
+  }
 }

@@ -217,7 +217,7 @@ export async function runMobilenet(
       (m === 'linear-probe' && (wanted.has('lp-ft') || wanted.has('wise-ft'))) ||
       (m === 'lp-ft' && wanted.has('wise-ft')),
   );
-  const record = (
+  const record = async (
     name: MethodName,
     scores: Map<string, Float32Array>,
     trainSeconds: number,
@@ -225,7 +225,7 @@ export async function runMobilenet(
     idValAcc: number,
     hyperparameters: Record<string, number | string>,
   ) => {
-    const s = summarise(sets, scores, 'logits');
+    const s = await summarise(sets, scores, 'logits');
     results.set(name, {
       method: name,
       label: name === 'wise-ft' ? 'WiSE-FT (LP ↔ LP-FT)' : METHOD_LABELS[name],
@@ -266,7 +266,7 @@ export async function runMobilenet(
       idVal.y,
     );
     models.set(name, model);
-    record(name, logitsOf(out), tr.seconds, (performance.now() - s) / 1000, val, {
+    await record(name, logitsOf(out), tr.seconds, (performance.now() - s) / 1000, val, {
       ...tr.hyperparameters,
       trained: name === 'linear-probe' ? 'head' : 'block_13_expand + BN (γ, β) + head',
       exclude:
@@ -287,7 +287,7 @@ export async function runMobilenet(
       mix.setWeights(mix.weights.map((w) => merged[w.originalName] as tf.Tensor));
       tf.dispose(Object.values(merged));
       const scores = logitsOf(runModel(mix, sets, false, 256, shape));
-      const sm = summarise(sets, scores, 'logits');
+      const sm = await summarise(sets, scores, 'logits');
       wiseCurve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
       const val = argmaxAccuracy(
         runModel(mix, valSet, false, 256, shape).get('id')?.logits ?? new Float32Array(),
@@ -297,7 +297,7 @@ export async function runMobilenet(
     }
     mix.dispose();
     if (best) {
-      record(
+      await record(
         'wise-ft',
         best.scores,
         results.get('lp-ft')?.trainSeconds ?? 0,
