@@ -6,7 +6,16 @@ export {
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
-export { type DawnModule, installNodeWebGpu, SWIFTSHADER_VULKAN_ICD } from './node-webgpu';
+export {
+  type DawnModule,
+  installNodeWebGpu,
+  type NodeGpuAdapter,
+  type NodeWebGpuOptions,
+  type NodeWebGpuProbe,
+  probeNodeWebGpu,
+  SWIFTSHADER_VULKAN_ICD,
+  uninstallNodeWebGpu,
+} from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
   type BackendDescription,

@@ -1,9 +1,10 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 
-/** The Node backends robust-ft knows, best first. */
-export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+/** The Node backends robust-ft knows, best first. `webgpu` is tfjs-backend-webgpu on Dawn. */
+export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
 export type NodeBackendName = (typeof NODE_BACKENDS)[number];
 
 /** Accepted spellings of `ROBUST_FT_BACKEND` beyond the canonical names. */
@@ -12,6 +13,7 @@ const ALIASES: Record<string, NodeBackendName> = {
   gpu: 'tfjs-node-gpu',
   node: 'tfjs-node',
   tensorflow: 'tfjs-node',
+  dawn: 'webgpu',
 };
 
 export interface BackendLogger {
@@ -32,6 +34,11 @@ export interface UseBestBackendOptions {
   prod?: boolean;
   /** Register robust-ft's training kernels on wasm and cpu. Default true. */
   patch?: boolean;
+  /**
+   * Let the `webgpu` candidate use a software adapter (SwiftShader) when no GPU is present: correct,
+   * but slower than wasm, so for tests only. Default: `env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1'`.
+   */
+  allowSoftwareGpu?: boolean;
   /** Module loader for the optional peers (tests inject failures here). Default: dynamic `import()`. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -49,19 +56,42 @@ export interface BackendDescription {
   patchedKernels: string[];
   /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
   gradients: boolean;
+  /** The GPU adapter, when `name` is 'webgpu'. */
+  adapter?: NodeGpuAdapter;
 }
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
+/**
+ * WebGPU through Dawn (the optional `webgpu` peer) with tfjs-backend-webgpu (also optional): needs a
+ * hardware adapter unless software is allowed. Throws the reason it cannot start.
+ */
+async function startWebGpu(
+  options: UseBestBackendOptions,
+  env: Record<string, string | undefined>,
+  load: (s: string) => Promise<unknown>,
+): Promise<NodeGpuAdapter> {
+  const allowSoftwareGpu = options.allowSoftwareGpu ?? env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1';
+  const probe = await probeNodeWebGpu(() => load('webgpu'), { allowSoftwareGpu });
+  if (probe.adapter === null) throw new Error(probe.reason);
+  await load('@tensorflow/tfjs-backend-webgpu');
+  return probe.adapter;
+}
 
 async function start(
   name: NodeBackendName,
   options: UseBestBackendOptions,
   load: (s: string) => Promise<unknown>,
-): Promise<string[]> {
+  env: Record<string, string | undefined> = {},
+): Promise<{ patched: string[]; adapter?: NodeGpuAdapter }> {
   const patch = options.patch ?? true;
   let patched: string[] = [];
+  let adapter: NodeGpuAdapter | undefined;
   let tfName: string;
-  if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
+  if (name === 'webgpu') {
+    adapter = await startWebGpu(options, env, load);
+    tfName = 'webgpu';
+  } else if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
     await load(`@tensorflow/${name}`);
     tfName = 'tensorflow';
   } else if (name === 'wasm') {
@@ -76,7 +106,7 @@ async function start(
   if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
   const ok = await tf.setBackend(tfName);
   if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
-  return patched;
+  return adapter ? { patched, adapter } : { patched };
 }
 
 function describeError(error: unknown): string {
@@ -85,7 +115,7 @@ function describeError(error: unknown): string {
   if (
     code === 'ERR_MODULE_NOT_FOUND' ||
     code === 'MODULE_NOT_FOUND' ||
-    /Cannot find (module|package)/.test(message)
+    /Cannot find (module|package)|Could not resolve/.test(message)
   )
     return 'not installed';
   return message.split('\n')[0] ?? message;
@@ -118,7 +148,8 @@ function normalise(raw: string): NodeBackendName {
 
 /**
  * Picks the best Node backend that starts: tfjs-node-gpu, tfjs-node (optional peers; absent or broken
- * is a normal fall-through), then wasm with robust-ft's training kernels, then cpu with its fast
+ * is a normal fall-through), then WebGPU through Dawn when a hardware adapter is present (a software
+ * one only with `allowSoftwareGpu`), then wasm with robust-ft's training kernels, then cpu with its fast
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
@@ -139,8 +170,9 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
     let patched: string[];
+    let adapter: NodeGpuAdapter | undefined;
     try {
-      patched = await start(name, options, load);
+      ({ patched, adapter } = await start(name, options, load, env));
     } catch (cause) {
       reasons[name] = describeError(cause);
       if (forced) {
@@ -160,11 +192,13 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
       reasons,
       patchedKernels: patched,
       gradients,
+      ...(adapter ? { adapter } : {}),
     };
     const skipped = Object.entries(reasons).map(([n, r]) => `${n}: ${r}`);
     const line =
       `robust-ft: using backend '${name}'${forced ? ' (forced by ROBUST_FT_BACKEND)' : ''}` +
       (patched.length ? ` with training kernels [${patched.join(', ')}]` : '') +
+      (description.adapter ? ` on ${description.adapter.description}` : '') +
       (skipped.length ? `; skipped ${skipped.join('; ')}` : '');
     if (logger && line !== lastLogged) {
       lastLogged = line;

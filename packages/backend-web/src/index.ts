@@ -18,6 +18,14 @@ export {
   type VariableSource,
 } from './checkpoint-format';
 export {
+  assertBackendAlive,
+  backendLoss,
+  type DeviceLoss,
+  explainBackendError,
+  reinitialiseBackend,
+  watchDeviceLoss,
+} from './device-loss';
+export {
   type BackendCandidate,
   type BackendChoice,
   type BackendLogger,
