@@ -55,8 +55,8 @@ function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], name
  * The 'guard' policy's finite flag for the kernels, when the active backend's kernels take it (then
  * the result says `guarded`, and the adapter does not mask θ, m and v again).
  */
-function guardOf(ctx: TransformContext): GuardFlag {
-  return ctx.finite !== undefined && kernelsTakeFiniteFlag() ? { finite: ctx.finite } : {};
+function guardOf(ctx: TransformContext, methods: readonly FusedMethod[]): GuardFlag {
+  return ctx.finite !== undefined && kernelsTakeFiniteFlag(methods) ? { finite: ctx.finite } : {};
 }
 
 function anchorsOf(names: string[], ctx: TransformContext): Tensors {
@@ -196,7 +196,7 @@ export function withFusedAdamW(
     const adam = state['0'] as unknown as AdamLike;
     const names = Object.keys(grads);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
-    const guard = guardOf(ctx);
+    const guard = guardOf(ctx, ['adamw']);
     const into = plainAdam(names, grads, params, adam, {
       ...options,
       learningRate: ctx.learningRate,
@@ -224,7 +224,7 @@ export function withFusedL2sp(
     const anchors = anchorsOf(pulled, ctx);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
     if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
-    const guard = guardOf(ctx);
+    const guard = guardOf(ctx, ['adamw', 'l2sp']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     if (pulled.length > 0) {
@@ -253,7 +253,7 @@ export function withFusedSpd<S extends StateTree>(
     const parts = splitFusable('spd', grads, params, s, exclude, ctx);
     if (!parts) return null;
     const { plain, own: decayed, anchors } = parts;
-    const guard = guardOf(ctx);
+    const guard = guardOf(ctx, ['adamw', 'spd']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const spdCondition: Tensors = {};
@@ -302,7 +302,7 @@ export function withFusedFtp<S extends StateTree>(
     const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
-    const guard = guardOf(ctx);
+    const guard = guardOf(ctx, ['adamw', 'ftp']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay, ...guard };
     const into = plainAdam(plain, grads, params, adam, hp);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
@@ -377,7 +377,7 @@ export function withFusedDigrap<S extends StateTree>(
     const parts = splitFusable('digrap', grads, params, s, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
-    const guard = guardOf(ctx);
+    const guard = guardOf(ctx, ['adamw', 'digrap']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;

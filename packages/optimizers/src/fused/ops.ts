@@ -94,10 +94,14 @@ export function canFuse(method: FusedMethod, tensors: Iterable<Tensor | null | u
   return true;
 }
 
-/** Whether the active backend's fused kernels take the `finite` flag (the cpu and wasm ones do). */
-export function kernelsTakeFiniteFlag(): boolean {
+/**
+ * Whether the active backend's fused kernels of `methods` all take the `finite` flag: every cpu and
+ * wasm kernel does; on webgpu the single-pass ones (AdamW, L2-SP), whose Adam pass keeps θ, m and v.
+ */
+export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean {
   const backend = tf.getBackend();
-  return backend === 'cpu' || backend === 'wasm';
+  if (backend === 'cpu' || backend === 'wasm') return true;
+  return backend === 'webgpu' && methods.every((m) => m === 'adamw' || m === 'l2sp');
 }
 
 /**
