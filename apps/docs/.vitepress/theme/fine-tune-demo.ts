@@ -209,7 +209,7 @@ export default defineComponent({
             select('epochs', 'demo-epochs', epochs.value, [1, 3, 5] as const, busy, (v) => {
               epochs.value = v;
             }),
-            select('train images', 'demo-train', trainImages.value, [320, 1108] as const, busy, (v) => {
+            select('train images', 'demo-train', trainImages.value, [64, 320, 1108] as const, busy, (v) => {
               trainImages.value = v;
             }),
             select('test images', 'demo-test', testImages.value, [150, 1000] as const, busy, (v) => {
