@@ -1,3 +1,5 @@
+// The selector's types are core's, shared with @robust-ft/backend-web (re-exported, not copied).
+export type { BackendDescription, BackendLogger } from '@robust-ft/core';
 export {
   patchedKernels,
   registerCpuTrainingKernels,
@@ -6,21 +8,11 @@ export {
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
-export {
-  type DawnModule,
-  installNodeWebGpu,
-  type NodeGpuAdapter,
-  type NodeWebGpuOptions,
-  type NodeWebGpuProbe,
-  probeNodeWebGpu,
-  SWIFTSHADER_VULKAN_ICD,
-  uninstallNodeWebGpu,
-} from './node-webgpu';
+export type { NodeGpuAdapter } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
-  type BackendDescription,
-  type BackendLogger,
   NODE_BACKENDS,
+  type NodeBackendDescription,
   type NodeBackendName,
   type UseBestBackendOptions,
   useBestBackend,

@@ -1,4 +1,10 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import {
+  type BackendCandidate,
+  type BackendDescription,
+  type BackendLogger,
+  invalidArgument,
+  selectBackend,
+} from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
@@ -15,11 +21,6 @@ const ALIASES: Record<string, NodeBackendName> = {
   tensorflow: 'tfjs-node',
   dawn: 'webgpu',
 };
-
-export interface BackendLogger {
-  info(message: string): void;
-  warn?(message: string): void;
-}
 
 export interface UseBestBackendOptions {
   /** Candidates to try, in order. Default: all of `NODE_BACKENDS`. */
@@ -43,70 +44,90 @@ export interface UseBestBackendOptions {
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
-export interface BackendDescription {
-  /** The robust-ft candidate that was chosen. */
-  name: NodeBackendName;
-  /** `tf.getBackend()` after selection ('tensorflow' for tfjs-node(-gpu)). */
-  tfBackend: string;
-  /** True when chosen through `force`/`ROBUST_FT_BACKEND`. */
-  forced: boolean;
-  /** Why each better candidate was skipped. */
-  reasons: Partial<Record<NodeBackendName, string>>;
-  /** Kernels robust-ft added or replaced on the chosen backend. */
-  patchedKernels: string[];
-  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
-  gradients: boolean;
-  /** The GPU adapter, when `name` is 'webgpu'. */
+/** Node's description: the shared one, plus the GPU adapter when the choice is `webgpu`. */
+export interface NodeBackendDescription extends BackendDescription<NodeBackendName> {
   adapter?: NodeGpuAdapter;
+}
+
+/**
+ * WebGPU through Dawn (the optional `webgpu` peer, with the optional tfjs-backend-webgpu): `check`
+ * finds an adapter — a hardware one, or a software one only when allowed — and installs it.
+ */
+function webgpuCandidate(
+  options: UseBestBackendOptions,
+  env: Record<string, string | undefined>,
+  load: (s: string) => Promise<unknown>,
+  found: { adapter?: NodeGpuAdapter },
+): BackendCandidate<NodeBackendName> {
+  return {
+    name: 'webgpu',
+    async check() {
+      const allowSoftwareGpu = options.allowSoftwareGpu ?? env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1';
+      const probe = await probeNodeWebGpu(() => load('webgpu'), { allowSoftwareGpu });
+      if (probe.adapter === null) return describeError(new Error(probe.reason));
+      try {
+        await load('@tensorflow/tfjs-backend-webgpu');
+      } catch (error) {
+        return `@tensorflow/tfjs-backend-webgpu: ${describeError(error)}`;
+      }
+      found.adapter = probe.adapter;
+      return null;
+    },
+    async activate() {
+      if (tf.findBackendFactory('webgpu') === null) throw new Error("backend 'webgpu' was not registered");
+      const ok = await tf.setBackend('webgpu');
+      if (!ok || tf.getBackend() !== 'webgpu')
+        throw new Error("tf.setBackend('webgpu') failed to initialise");
+      return [];
+    },
+  };
 }
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
 /**
- * WebGPU through Dawn (the optional `webgpu` peer) with tfjs-backend-webgpu (also optional): needs a
- * hardware adapter unless software is allowed. Throws the reason it cannot start.
+ * Node's candidates for the shared selector: `check` imports an optional peer (absent or broken is a
+ * reason, not a crash); `activate` patches wasm/cpu with the training kernels and sets the backend.
  */
-async function startWebGpu(
-  options: UseBestBackendOptions,
-  env: Record<string, string | undefined>,
-  load: (s: string) => Promise<unknown>,
-): Promise<NodeGpuAdapter> {
-  const allowSoftwareGpu = options.allowSoftwareGpu ?? env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1';
-  const probe = await probeNodeWebGpu(() => load('webgpu'), { allowSoftwareGpu });
-  if (probe.adapter === null) throw new Error(probe.reason);
-  await load('@tensorflow/tfjs-backend-webgpu');
-  return probe.adapter;
-}
-
-async function start(
+function nodeCandidate(
   name: NodeBackendName,
   options: UseBestBackendOptions,
   load: (s: string) => Promise<unknown>,
-  env: Record<string, string | undefined> = {},
-): Promise<{ patched: string[]; adapter?: NodeGpuAdapter }> {
+): BackendCandidate<NodeBackendName> {
   const patch = options.patch ?? true;
-  let patched: string[] = [];
-  let adapter: NodeGpuAdapter | undefined;
-  let tfName: string;
-  if (name === 'webgpu') {
-    adapter = await startWebGpu(options, env, load);
-    tfName = 'webgpu';
-  } else if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
-    await load(`@tensorflow/${name}`);
-    tfName = 'tensorflow';
-  } else if (name === 'wasm') {
-    if (patch) patched = await patchWasmBackend();
-    else await import('@tensorflow/tfjs-backend-wasm');
-    tfName = 'wasm';
-  } else {
-    if (patch) patched = await patchCpuBackend();
-    else await import('@tensorflow/tfjs-backend-cpu');
-    tfName = 'cpu';
-  }
-  if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
-  const ok = await tf.setBackend(tfName);
-  if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
-  return adapter ? { patched, adapter } : { patched };
+  const optionalPeer = name === 'tfjs-node-gpu' || name === 'tfjs-node';
+  return {
+    name,
+    async check() {
+      if (!optionalPeer) return null;
+      try {
+        await load(`@tensorflow/${name}`);
+        return null;
+      } catch (error) {
+        return describeError(error);
+      }
+    },
+    async activate() {
+      let patched: string[] = [];
+      let tfName: string;
+      if (optionalPeer) {
+        tfName = 'tensorflow';
+      } else if (name === 'wasm') {
+        if (patch) patched = await patchWasmBackend();
+        else await import('@tensorflow/tfjs-backend-wasm');
+        tfName = 'wasm';
+      } else {
+        if (patch) patched = await patchCpuBackend();
+        else await import('@tensorflow/tfjs-backend-cpu');
+        tfName = 'cpu';
+      }
+      if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
+      const ok = await tf.setBackend(tfName);
+      if (!ok || tf.getBackend() !== tfName)
+        throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
+      return patched;
+    },
+  };
 }
 
 function describeError(error: unknown): string {
@@ -136,8 +157,6 @@ async function ensureGradients(load: (s: string) => Promise<unknown>): Promise<b
   return false;
 }
 
-let lastLogged: string | undefined;
-
 function normalise(raw: string): NodeBackendName {
   const v = raw.trim().toLowerCase();
   if ((NODE_BACKENDS as readonly string[]).includes(v)) return v as NodeBackendName;
@@ -153,68 +172,38 @@ function normalise(raw: string): NodeBackendName {
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<NodeBackendDescription> {
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;
   if (options.prod ?? true) tf.env().set('PROD', true);
   const forcedRaw = options.force ?? env.ROBUST_FT_BACKEND;
-  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '';
-  const candidates: readonly NodeBackendName[] = forced
-    ? [normalise(forcedRaw)]
-    : (options.candidates ?? NODE_BACKENDS);
-  if (candidates.length === 0)
+  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '' ? normalise(forcedRaw) : undefined;
+  const names: readonly NodeBackendName[] = forced ? [forced] : (options.candidates ?? NODE_BACKENDS);
+  if (names.length === 0)
     throw invalidArgument('options.candidates', 'a non-empty list of backend names', []);
-  const reasons: Partial<Record<NodeBackendName, string>> = {};
-  for (const name of candidates) {
+  for (const name of names)
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
-    let patched: string[];
-    let adapter: NodeGpuAdapter | undefined;
-    try {
-      ({ patched, adapter } = await start(name, options, load, env));
-    } catch (cause) {
-      reasons[name] = describeError(cause);
-      if (forced) {
-        throw new RobustFtError(
-          'BACKEND_UNAVAILABLE',
-          `ROBUST_FT_BACKEND=${forcedRaw} was requested but '${name}' cannot start: ${reasons[name]}`,
-          { argument: 'ROBUST_FT_BACKEND', cause },
-        );
-      }
-      continue;
-    }
-    const gradients = await ensureGradients(load);
-    const description: BackendDescription = {
-      name,
-      tfBackend: tf.getBackend(),
-      forced,
-      reasons,
-      patchedKernels: patched,
-      gradients,
-      ...(adapter ? { adapter } : {}),
-    };
-    const skipped = Object.entries(reasons).map(([n, r]) => `${n}: ${r}`);
-    const line =
-      `robust-ft: using backend '${name}'${forced ? ' (forced by ROBUST_FT_BACKEND)' : ''}` +
-      (patched.length ? ` with training kernels [${patched.join(', ')}]` : '') +
-      (description.adapter ? ` on ${description.adapter.description}` : '') +
-      (skipped.length ? `; skipped ${skipped.join('; ')}` : '');
-    if (logger && line !== lastLogged) {
-      lastLogged = line;
-      logger.info(line);
-      if (!gradients)
-        (logger.warn ?? logger.info).call(
-          logger,
-          "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
-        );
-    }
-    return description;
-  }
-  throw new RobustFtError(
-    'BACKEND_UNAVAILABLE',
-    `no Node backend could start (${Object.entries(reasons)
-      .map(([n, r]) => `${n}: ${r}`)
-      .join('; ')})`,
+  const found: { adapter?: NodeGpuAdapter } = {};
+  const choice = await selectBackend(
+    names.map((n) =>
+      n === 'webgpu' ? webgpuCandidate(options, env, load, found) : nodeCandidate(n, options, load),
+    ),
+    { forced, forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force', logger },
   );
+  const gradients = await ensureGradients(load);
+  if (!gradients && logger)
+    (logger.warn ?? logger.info).call(
+      logger,
+      "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
+    );
+  const description: NodeBackendDescription = {
+    ...choice,
+    tfBackend: tf.getBackend(),
+    forced: forced !== undefined,
+    gradients,
+  };
+  if (choice.name === 'webgpu' && found.adapter) description.adapter = found.adapter;
+  return description;
 }

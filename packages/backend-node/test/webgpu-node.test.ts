@@ -1,7 +1,8 @@
 import { CONFORMANCE_CASES, runConformance } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BackendDescription, uninstallNodeWebGpu, useBestBackend } from '../src/index';
+import { type NodeBackendDescription, useBestBackend } from '../src/index';
+import { uninstallNodeWebGpu } from '../src/testing';
 import './setup-backends';
 
 /**
@@ -14,7 +15,7 @@ import './setup-backends';
 // What a user gets here with no options: logged so the report can say what Node picks on this machine.
 const auto = await useBestBackend({ env: {}, logger: null });
 console.log(`[webgpu-node] useBestBackend() picks '${auto.name}'; skipped ${JSON.stringify(auto.reasons)}`);
-let started: BackendDescription | null = null;
+let started: NodeBackendDescription | null = null;
 let skipReason: string | null = null;
 try {
   started = await useBestBackend({ force: 'webgpu', allowSoftwareGpu: true, logger: null });

@@ -1,13 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import {
-  type AnyTransformation,
-  collectTensors,
-  createRng,
-  flattenState,
-  isTensor,
-  RobustOptimizer,
-} from '@robust-ft/core';
+import { type AnyTransformation, createRng, RobustOptimizer } from '@robust-ft/core';
+import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +11,8 @@ import { CASES, expectAllClose, SHAPES } from './fused-cases';
 tf.env().set('PROD', true);
 
 // WebGPU through Dawn (SwiftShader here, as in CI); without an adapter its suite reports skipped.
-const { uninstallNodeWebGpu, useBestBackend } = await import('@robust-ft/backend-node');
+const { useBestBackend } = await import('@robust-ft/backend-node');
+const { uninstallNodeWebGpu } = await import('@robust-ft/backend-node/testing');
 let noWebGpu: string | null = null;
 try {
   await useBestBackend({ force: 'webgpu', allowSoftwareGpu: true, logger: null });
