@@ -189,7 +189,9 @@ describe('useBestBackend: WebGPU through Dawn', () => {
         importModule: fakeDawn(info),
       }).catch((e: unknown) => e);
       expect(failure).toMatchObject({ code: 'BACKEND_UNAVAILABLE', argument: 'ROBUST_FT_BACKEND' });
-      expect((failure as Error).message).toMatch(/'webgpu' cannot start: (only a software|no hardware GPU)/);
+      expect((failure as Error).message).toMatch(
+        /'webgpu' was forced by ROBUST_FT_BACKEND but cannot start: (only a software|no hardware GPU)/,
+      );
     }
   });
 
