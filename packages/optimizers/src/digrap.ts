@@ -390,12 +390,14 @@ export interface DigrapTensorDiagnostics {
   regStrength: number;
 }
 
-export function digrapState(source: StateSource): Record<string, DigrapTensorDiagnostics> {
+export async function digrapState(source: StateSource): Promise<Record<string, DigrapTensorDiagnostics>> {
   const out: Record<string, DigrapTensorDiagnostics> = {};
   for (const node of findNodes(source, 'digrapDot')) {
-    const dot = scalars(node.digrapDot);
-    const ls = scalars(node.lossStrength);
-    const rs = scalars(node.regStrength);
+    const [dot, ls, rs] = await Promise.all([
+      scalars(node.digrapDot),
+      scalars(node.lossStrength),
+      scalars(node.regStrength),
+    ]);
     for (const name of Object.keys(dot))
       out[name] = { dot: dot[name]!, lossStrength: ls[name]!, regStrength: rs[name]! };
   }
