@@ -122,6 +122,45 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ),
   conv2dCase('conv2d 2x3 strides [1,2] valid, non-square', [1, 6, 7, 2], [2, 3, 2, 3], [1, 2], 'valid'),
   conv2dCase('conv2d 1x1 (pointwise)', [2, 5, 5, 4], [1, 1, 4, 6], 1, 'valid'),
+  conv2dCase('conv2d 5x5 stride 2 same, odd 11x13', [2, 11, 13, 3], [5, 5, 3, 4], 2, 'same'),
+  conv2dCase(
+    'conv2d 3x3 stride 3 same, 10x10 (gaps between windows)',
+    [1, 10, 10, 2],
+    [3, 3, 2, 3],
+    3,
+    'same',
+  ),
+  conv2dCase('conv2d 1x1 stride 2 valid, odd 7x9', [2, 7, 9, 3], [1, 1, 3, 4], 2, 'valid'),
+  conv2dCase('conv2d 3x2 strides [2,3] same, odd 9x11', [1, 9, 11, 2], [3, 2, 2, 3], [2, 3], 'same'),
+  {
+    name: 'conv2d explicit padding, asymmetric, strides [2,1]',
+    inputs: [f([2, 7, 8, 2]), f([3, 3, 2, 3])],
+    fn: (x, w) =>
+      tf.conv2d(
+        x as T4,
+        w as T4,
+        [2, 1],
+        [
+          [0, 0],
+          [2, 0],
+          [1, 2],
+          [0, 0],
+        ],
+      ),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d explicit padding wider than the filter',
+    inputs: [f([1, 5, 6, 2]), f([2, 2, 2, 3])],
+    fn: (x, w) =>
+      tf.conv2d(x as T4, w as T4, 1, [
+        [0, 0],
+        [3, 0],
+        [0, 4],
+        [0, 0],
+      ]),
+    tolerance: TOLERANCE.conv,
+  },
   {
     name: 'fused conv2d + bias + relu',
     inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 4]), f([4])],
@@ -146,6 +185,49 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 2])],
     fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'same'),
     tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'depthwiseConv2d 3x3 stride 2 valid, odd 9x7',
+    inputs: [f([2, 9, 7, 4]), f([3, 3, 4, 1])],
+    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'valid'),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'depthwiseConv2d 5x5 strides [1,2] explicit padding',
+    inputs: [f([1, 8, 9, 3]), f([5, 5, 3, 1])],
+    fn: (x, w) =>
+      tf.depthwiseConv2d(
+        x as T4,
+        w as T4,
+        [1, 2],
+        [
+          [0, 0],
+          [2, 1],
+          [0, 2],
+          [0, 0],
+        ],
+      ),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'fused depthwiseConv2d + bias + relu6 (MobileNetV2 block)',
+    inputs: [f([2, 6, 6, 4]), f([3, 3, 4, 1]), f([4])],
+    fn: (x, w, b) =>
+      tf.fused.depthwiseConv2d({
+        x: x as T4,
+        filter: w as T4,
+        strides: 2,
+        pad: 'same',
+        bias: b,
+        activation: 'relu6',
+      }),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'relu6 and clipByValue (values on both sides of the clip)',
+    inputs: [f([4, 6], [-3, 9])],
+    fn: (x) => tf.add(tf.relu6(x), tf.clipByValue(x, -1, 2)),
+    tolerance: TOLERANCE.elementwise,
   },
   {
     name: 'separableConv2d',
@@ -196,6 +278,30 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     inputs: [f([1, 7, 7, 2], [-4, -0.1])],
     fn: (x) => tf.maxPool(x as T4, 3, 2, 'same'),
     tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'maxPool 3x3 stride 1 same, overlapping windows, odd 7x5',
+    inputs: [f([2, 7, 5, 3], [-2, 1])],
+    fn: (x) => tf.maxPool(x as T4, 3, 1, 'same'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'maxPool 2x2 stride 2 valid, odd 7x9 (last row and column unread)',
+    inputs: [f([2, 7, 9, 5])],
+    fn: (x) => tf.maxPool(x as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'maxPool 3x2 strides [2,1] same, all negative, odd 7x5',
+    inputs: [f([1, 7, 5, 2], [-5, -1])],
+    fn: (x) => tf.maxPool(x as T4, [3, 2], [2, 1], 'same'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    name: 'avgPool 3x3 stride 2 same, odd 7x9',
+    inputs: [f([2, 7, 9, 3])],
+    fn: (x) => tf.avgPool(x as T4, 3, 2, 'same'),
+    tolerance: TOLERANCE.reduction,
   },
   {
     name: 'avgPool 2x2 stride 2 and 3x3 same',
