@@ -1,6 +1,7 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
+import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
 
 /** The Node backends robust-ft knows, best first. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
@@ -34,6 +35,11 @@ export interface UseBestBackendOptions {
   patch?: boolean;
   /** Module loader for the optional peers (tests inject failures here). Default: dynamic `import()`. */
   importModule?: (specifier: string) => Promise<unknown>;
+  /**
+   * Threads for the wasm backend (its threaded SIMD build, on worker threads), fixed when wasm first
+   * starts in the process. Default: `env.ROBUST_FT_WASM_THREADS`, else one per core, at most 8.
+   */
+  threads?: number;
 }
 
 export interface BackendDescription {
@@ -49,6 +55,8 @@ export interface BackendDescription {
   patchedKernels: string[];
   /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
   gradients: boolean;
+  /** Threads the backend computes with (wasm: its XNNPACK pool; 1 for the others). */
+  threads: number;
 }
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
@@ -74,7 +82,10 @@ async function start(
     tfName = 'cpu';
   }
   if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
-  const ok = await tf.setBackend(tfName);
+  const set = () => tf.setBackend(tfName);
+  const ok = await (name === 'wasm'
+    ? withWasmThreads(wasmThreadCount(options.threads, options.env ?? process.env), set)
+    : set());
   if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
   return patched;
 }
@@ -160,10 +171,12 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
       reasons,
       patchedKernels: patched,
       gradients,
+      threads: name === 'wasm' ? await wasmThreadsInUse() : 1,
     };
     const skipped = Object.entries(reasons).map(([n, r]) => `${n}: ${r}`);
     const line =
       `robust-ft: using backend '${name}'${forced ? ' (forced by ROBUST_FT_BACKEND)' : ''}` +
+      (name === 'wasm' ? ` (${description.threads} thread${description.threads === 1 ? '' : 's'})` : '') +
       (patched.length ? ` with training kernels [${patched.join(', ')}]` : '') +
       (skipped.length ? `; skipped ${skipped.join('; ')}` : '');
     if (logger && line !== lastLogged) {
