@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { libraryConfig } from '../../tsup.base';
 
-export default defineConfig(libraryConfig({ index: 'src/index.ts' }));
+// shims: wasm-threads.ts locates its worker script from import.meta.url (ESM) or __filename (CJS).
+export default defineConfig({ ...libraryConfig({ index: 'src/index.ts' }), shims: true });
