@@ -74,18 +74,41 @@ const positive = (shape: number[]): ConformanceInput => ({ shape, range: [0.5, 2
 
 type T4 = tf.Tensor4D;
 
-/** A plain conv2d case: the family most cases belong to, differing only in shapes, stride and padding. */
-const conv2dCase = (
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+/**
+ * Plain conv2d / depthwise cases: the families most cases belong to, differing only in shapes, stride
+ * and padding (depthwise filters are `[kh, kw, ci, multiplier]`).
+ */
+const windowCase =
+  (op: (x: T4, w: T4, strides: number | [number, number], pad: Pad) => tf.Tensor) =>
+  (
+    name: string,
+    x: number[],
+    w: number[],
+    strides: number | [number, number],
+    pad: Pad,
+  ): ConformanceCase => ({
+    name,
+    inputs: [f(x), f(w)],
+    fn: (a, b) => op(a as T4, b as T4, strides, pad),
+    tolerance: TOLERANCE.conv,
+  });
+const conv2dCase = windowCase((x, w, s, p) => tf.conv2d(x, w, s, p));
+const depthwiseCase = windowCase((x, w, s, p) => tf.depthwiseConv2d(x, w, s, p));
+
+/** A max-pool case: exact, since the gradient only routes dy. */
+const maxPoolCase = (
   name: string,
-  x: number[],
-  w: number[],
+  x: ConformanceInput,
+  size: number | [number, number],
   strides: number | [number, number],
   pad: 'same' | 'valid',
 ): ConformanceCase => ({
   name,
-  inputs: [f(x), f(w)],
-  fn: (a, b) => tf.conv2d(a as T4, b as T4, strides, pad),
-  tolerance: TOLERANCE.conv,
+  inputs: [x],
+  fn: (a) => tf.maxPool(a as T4, size, strides, pad),
+  tolerance: TOLERANCE.exact,
 });
 
 /** A 2-D matMul case with the given transposes. */
@@ -174,41 +197,21 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     fn: (x, w) => tf.conv2dTranspose(x as T4, w as T4, [1, 8, 8, 2], 2, 'same'),
     tolerance: TOLERANCE.conv,
   },
-  {
-    name: 'depthwiseConv2d 3x3 stride 1 same',
-    inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 1])],
-    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 1, 'same'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'depthwiseConv2d 3x3 stride 2 same, multiplier 2',
-    inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 2])],
-    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'same'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'depthwiseConv2d 3x3 stride 2 valid, odd 9x7',
-    inputs: [f([2, 9, 7, 4]), f([3, 3, 4, 1])],
-    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'valid'),
-    tolerance: TOLERANCE.conv,
-  },
-  {
-    name: 'depthwiseConv2d 5x5 strides [1,2] explicit padding',
-    inputs: [f([1, 8, 9, 3]), f([5, 5, 3, 1])],
-    fn: (x, w) =>
-      tf.depthwiseConv2d(
-        x as T4,
-        w as T4,
-        [1, 2],
-        [
-          [0, 0],
-          [2, 1],
-          [0, 2],
-          [0, 0],
-        ],
-      ),
-    tolerance: TOLERANCE.conv,
-  },
+  depthwiseCase('depthwiseConv2d 3x3 stride 1 same', [2, 6, 6, 3], [3, 3, 3, 1], 1, 'same'),
+  depthwiseCase('depthwiseConv2d 3x3 stride 2 same, multiplier 2', [2, 7, 7, 3], [3, 3, 3, 2], 2, 'same'),
+  depthwiseCase('depthwiseConv2d 3x3 stride 2 valid, odd 9x7', [2, 9, 7, 4], [3, 3, 4, 1], 2, 'valid'),
+  depthwiseCase(
+    'depthwiseConv2d 5x5 strides [1,2] explicit padding',
+    [1, 8, 9, 3],
+    [5, 5, 3, 1],
+    [1, 2],
+    [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  ),
   {
     name: 'fused depthwiseConv2d + bias + relu6 (MobileNetV2 block)',
     inputs: [f([2, 6, 6, 4]), f([3, 3, 4, 1]), f([4])],
@@ -267,36 +270,29 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
       tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }),
     tolerance: TOLERANCE.conv,
   },
-  {
-    name: 'maxPool 2x2 stride 2, mostly negative windows',
-    inputs: [f([2, 6, 6, 3], [-3, 0.5])],
-    fn: (x) => tf.maxPool(x as T4, 2, 2, 'valid'),
-    tolerance: TOLERANCE.exact,
-  },
-  {
-    name: 'maxPool 3x3 stride 2 same, all negative',
-    inputs: [f([1, 7, 7, 2], [-4, -0.1])],
-    fn: (x) => tf.maxPool(x as T4, 3, 2, 'same'),
-    tolerance: TOLERANCE.exact,
-  },
-  {
-    name: 'maxPool 3x3 stride 1 same, overlapping windows, odd 7x5',
-    inputs: [f([2, 7, 5, 3], [-2, 1])],
-    fn: (x) => tf.maxPool(x as T4, 3, 1, 'same'),
-    tolerance: TOLERANCE.exact,
-  },
-  {
-    name: 'maxPool 2x2 stride 2 valid, odd 7x9 (last row and column unread)',
-    inputs: [f([2, 7, 9, 5])],
-    fn: (x) => tf.maxPool(x as T4, 2, 2, 'valid'),
-    tolerance: TOLERANCE.exact,
-  },
-  {
-    name: 'maxPool 3x2 strides [2,1] same, all negative, odd 7x5',
-    inputs: [f([1, 7, 5, 2], [-5, -1])],
-    fn: (x) => tf.maxPool(x as T4, [3, 2], [2, 1], 'same'),
-    tolerance: TOLERANCE.exact,
-  },
+  maxPoolCase('maxPool 2x2 stride 2, mostly negative windows', f([2, 6, 6, 3], [-3, 0.5]), 2, 2, 'valid'),
+  maxPoolCase('maxPool 3x3 stride 2 same, all negative', f([1, 7, 7, 2], [-4, -0.1]), 3, 2, 'same'),
+  maxPoolCase(
+    'maxPool 3x3 stride 1 same, overlapping windows, odd 7x5',
+    f([2, 7, 5, 3], [-2, 1]),
+    3,
+    1,
+    'same',
+  ),
+  maxPoolCase(
+    'maxPool 2x2 stride 2 valid, odd 7x9 (last row and column unread)',
+    f([2, 7, 9, 5]),
+    2,
+    2,
+    'valid',
+  ),
+  maxPoolCase(
+    'maxPool 3x2 strides [2,1] same, all negative, odd 7x5',
+    f([1, 7, 5, 2], [-5, -1]),
+    [3, 2],
+    [2, 1],
+    'same',
+  ),
   {
     name: 'avgPool 3x3 stride 2 same, odd 7x9',
     inputs: [f([2, 7, 9, 3])],
