@@ -1,4 +1,10 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import {
+  type BackendCandidate,
+  type BackendDescription,
+  type BackendLogger,
+  invalidArgument,
+  selectBackend,
+} from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
@@ -14,11 +20,6 @@ const ALIASES: Record<string, NodeBackendName> = {
   node: 'tfjs-node',
   tensorflow: 'tfjs-node',
 };
-
-export interface BackendLogger {
-  info(message: string): void;
-  warn?(message: string): void;
-}
 
 export interface UseBestBackendOptions {
   /** Candidates to try, in order. Default: all of `NODE_BACKENDS`. */
@@ -42,52 +43,54 @@ export interface UseBestBackendOptions {
   threads?: number;
 }
 
-export interface BackendDescription {
-  /** The robust-ft candidate that was chosen. */
-  name: NodeBackendName;
-  /** `tf.getBackend()` after selection ('tensorflow' for tfjs-node(-gpu)). */
-  tfBackend: string;
-  /** True when chosen through `force`/`ROBUST_FT_BACKEND`. */
-  forced: boolean;
-  /** Why each better candidate was skipped. */
-  reasons: Partial<Record<NodeBackendName, string>>;
-  /** Kernels robust-ft added or replaced on the chosen backend. */
-  patchedKernels: string[];
-  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
-  gradients: boolean;
-  /** Threads the backend computes with (wasm: its XNNPACK pool; 1 for the others). */
-  threads: number;
-}
-
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
-async function start(
+/**
+ * Node's candidates for the shared selector: `check` imports an optional peer (absent or broken is a
+ * reason, not a crash); `activate` patches wasm/cpu with the training kernels and sets the backend.
+ */
+function nodeCandidate(
   name: NodeBackendName,
   options: UseBestBackendOptions,
   load: (s: string) => Promise<unknown>,
-): Promise<string[]> {
+): BackendCandidate<NodeBackendName> {
   const patch = options.patch ?? true;
-  let patched: string[] = [];
-  let tfName: string;
-  if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
-    await load(`@tensorflow/${name}`);
-    tfName = 'tensorflow';
-  } else if (name === 'wasm') {
-    if (patch) patched = await patchWasmBackend();
-    else await import('@tensorflow/tfjs-backend-wasm');
-    tfName = 'wasm';
-  } else {
-    if (patch) patched = await patchCpuBackend();
-    else await import('@tensorflow/tfjs-backend-cpu');
-    tfName = 'cpu';
-  }
-  if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
-  const set = () => tf.setBackend(tfName);
-  const ok = await (name === 'wasm'
-    ? withWasmThreads(wasmThreadCount(options.threads, options.env ?? process.env), set)
-    : set());
-  if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
-  return patched;
+  const optionalPeer = name === 'tfjs-node-gpu' || name === 'tfjs-node';
+  return {
+    name,
+    async check() {
+      if (!optionalPeer) return null;
+      try {
+        await load(`@tensorflow/${name}`);
+        return null;
+      } catch (error) {
+        return describeError(error);
+      }
+    },
+    async activate() {
+      let patched: string[] = [];
+      let tfName: string;
+      if (optionalPeer) {
+        tfName = 'tensorflow';
+      } else if (name === 'wasm') {
+        if (patch) patched = await patchWasmBackend();
+        else await import('@tensorflow/tfjs-backend-wasm');
+        tfName = 'wasm';
+      } else {
+        if (patch) patched = await patchCpuBackend();
+        else await import('@tensorflow/tfjs-backend-cpu');
+        tfName = 'cpu';
+      }
+      if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
+      const set = () => tf.setBackend(tfName);
+      const ok = await (name === 'wasm'
+        ? withWasmThreads(wasmThreadCount(options.threads, options.env ?? process.env), set)
+        : set());
+      if (!ok || tf.getBackend() !== tfName)
+        throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
+      return patched;
+    },
+  };
 }
 
 function describeError(error: unknown): string {
@@ -117,8 +120,6 @@ async function ensureGradients(load: (s: string) => Promise<unknown>): Promise<b
   return false;
 }
 
-let lastLogged: string | undefined;
-
 function normalise(raw: string): NodeBackendName {
   const v = raw.trim().toLowerCase();
   if ((NODE_BACKENDS as readonly string[]).includes(v)) return v as NodeBackendName;
@@ -127,73 +128,45 @@ function normalise(raw: string): NodeBackendName {
   throw invalidArgument('ROBUST_FT_BACKEND', `one of ${NODE_BACKENDS.join(', ')}`, raw);
 }
 
+/** What Node's `useBestBackend` chose, with the threads it computes with. */
+export type NodeBackendDescription = BackendDescription<NodeBackendName> & {
+  /** wasm: the XNNPACK thread pool's size (see `threads`); 1 for the other backends. */
+  threads: number;
+};
+
 /**
  * Picks the best Node backend that starts: tfjs-node-gpu, tfjs-node (optional peers; absent or broken
  * is a normal fall-through), then wasm with robust-ft's training kernels, then cpu with its fast
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+export async function useBestBackend(
+  options: UseBestBackendOptions = {},
+): Promise<NodeBackendDescription> {
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;
   if (options.prod ?? true) tf.env().set('PROD', true);
   const forcedRaw = options.force ?? env.ROBUST_FT_BACKEND;
-  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '';
-  const candidates: readonly NodeBackendName[] = forced
-    ? [normalise(forcedRaw)]
-    : (options.candidates ?? NODE_BACKENDS);
-  if (candidates.length === 0)
+  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '' ? normalise(forcedRaw) : undefined;
+  const names: readonly NodeBackendName[] = forced ? [forced] : (options.candidates ?? NODE_BACKENDS);
+  if (names.length === 0)
     throw invalidArgument('options.candidates', 'a non-empty list of backend names', []);
-  const reasons: Partial<Record<NodeBackendName, string>> = {};
-  for (const name of candidates) {
+  for (const name of names)
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
-    let patched: string[];
-    try {
-      patched = await start(name, options, load);
-    } catch (cause) {
-      reasons[name] = describeError(cause);
-      if (forced) {
-        throw new RobustFtError(
-          'BACKEND_UNAVAILABLE',
-          `ROBUST_FT_BACKEND=${forcedRaw} was requested but '${name}' cannot start: ${reasons[name]}`,
-          { argument: 'ROBUST_FT_BACKEND', cause },
-        );
-      }
-      continue;
-    }
-    const gradients = await ensureGradients(load);
-    const description: BackendDescription = {
-      name,
-      tfBackend: tf.getBackend(),
-      forced,
-      reasons,
-      patchedKernels: patched,
-      gradients,
-      threads: name === 'wasm' ? await wasmThreadsInUse() : 1,
-    };
-    const skipped = Object.entries(reasons).map(([n, r]) => `${n}: ${r}`);
-    const line =
-      `robust-ft: using backend '${name}'${forced ? ' (forced by ROBUST_FT_BACKEND)' : ''}` +
-      (name === 'wasm' ? ` (${description.threads} thread${description.threads === 1 ? '' : 's'})` : '') +
-      (patched.length ? ` with training kernels [${patched.join(', ')}]` : '') +
-      (skipped.length ? `; skipped ${skipped.join('; ')}` : '');
-    if (logger && line !== lastLogged) {
-      lastLogged = line;
-      logger.info(line);
-      if (!gradients)
-        (logger.warn ?? logger.info).call(
-          logger,
-          "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
-        );
-    }
-    return description;
-  }
-  throw new RobustFtError(
-    'BACKEND_UNAVAILABLE',
-    `no Node backend could start (${Object.entries(reasons)
-      .map(([n, r]) => `${n}: ${r}`)
-      .join('; ')})`,
+  // A bad thread count is the caller's error, not a reason to fall through to cpu.
+  if (names.includes('wasm')) wasmThreadCount(options.threads, env);
+  const choice = await selectBackend(
+    names.map((n) => nodeCandidate(n, options, load)),
+    { forced, forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force', logger },
   );
+  const gradients = await ensureGradients(load);
+  if (!gradients && logger)
+    (logger.warn ?? logger.info).call(
+      logger,
+      "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
+    );
+  const threads = choice.name === 'wasm' ? await wasmThreadsInUse() : 1;
+  return { ...choice, tfBackend: tf.getBackend(), forced: forced !== undefined, gradients, threads };
 }

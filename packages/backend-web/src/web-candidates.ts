@@ -1,3 +1,4 @@
+import type { BackendCandidate } from '@robust-ft/core';
 import { invalidArgument } from '@robust-ft/core';
 import {
   registerCpuTrainingKernels,
@@ -5,7 +6,7 @@ import {
   resolveWasmThreads,
 } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendCandidate, WebBackendName } from './select-backend';
+import type { WebBackendName } from './select-backend';
 
 /** A map from each tfjs wasm binary name to its URL, as `setWasmPaths` accepts. */
 export type WasmFileMap = Record<
@@ -170,7 +171,7 @@ function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
 }
 
 /** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
-export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate[] {
+export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate<WebBackendName>[] {
   validateWasmPath(options.wasmPath);
   // A bad count is the caller's error, not a reason to fall through to the next backend.
   if (options.threads !== undefined) resolveWasmThreads(options.threads, 1, 'options.threads');
