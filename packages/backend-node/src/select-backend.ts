@@ -140,9 +140,7 @@ export type NodeBackendDescription = BackendDescription<NodeBackendName> & {
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
-export async function useBestBackend(
-  options: UseBestBackendOptions = {},
-): Promise<NodeBackendDescription> {
+export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<NodeBackendDescription> {
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;
