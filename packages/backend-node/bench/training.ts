@@ -432,7 +432,8 @@ function key(r: Row): string {
 }
 
 async function parent(): Promise<void> {
-  const all = wasmThreadCount();
+  // "all": ROBUST_FT_WASM_THREADS when set, else every core (not useBestBackend's default of half).
+  const all = process.env.ROBUST_FT_WASM_THREADS ? wasmThreadCount() : Math.min(8, os.availableParallelism());
   const threadList = [
     ...new Set((arg('threads') ?? '1,all').split(',').map((t) => (t.trim() === 'all' ? all : Number(t)))),
   ];

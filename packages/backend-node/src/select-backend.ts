@@ -38,7 +38,7 @@ export interface UseBestBackendOptions {
   importModule?: (specifier: string) => Promise<unknown>;
   /**
    * Threads for the wasm backend (its threaded SIMD build, on worker threads), fixed when wasm first
-   * starts in the process. Default: `env.ROBUST_FT_WASM_THREADS`, else one per core, at most 8.
+   * starts in the process. Default: `env.ROBUST_FT_WASM_THREADS`, else half the logical cores, 1–8.
    */
   threads?: number;
 }

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * The count must be chosen before the wasm backend first starts; a running backend keeps its own.
  */
 
-/** The thread count for wasm: `requested`, else `ROBUST_FT_WASM_THREADS`, else one per core (≤ 8). */
+/** The thread count for wasm: `requested`, else `ROBUST_FT_WASM_THREADS`, else half the cores (1–8). */
 export function wasmThreadCount(
   requested?: number,
   env: Record<string, string | undefined> = process.env,

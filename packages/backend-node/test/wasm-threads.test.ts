@@ -4,13 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { wasmThreadCount } from '../src/index';
 
 describe('wasm thread count', () => {
-  it('defaults to one per core, at least 1 and at most the 8 workers tfjs-wasm starts', () => {
+  it('defaults to half the logical cores, at least 1 and at most the 8 workers tfjs-wasm starts', () => {
     expect(WASM_MAX_THREADS).toBe(8);
-    expect(resolveWasmThreads(undefined, 2, 'x')).toBe(2);
+    expect(resolveWasmThreads(undefined, 2, 'x')).toBe(1);
     expect(resolveWasmThreads(undefined, 1, 'x')).toBe(1);
     expect(resolveWasmThreads(undefined, 0, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 6, 'x')).toBe(3);
+    expect(resolveWasmThreads(undefined, 7, 'x')).toBe(3);
     expect(resolveWasmThreads(undefined, 64, 'x')).toBe(8);
-    expect(resolveWasmThreads('', 3, 'x')).toBe(3);
+    expect(resolveWasmThreads('', 4, 'x')).toBe(2);
   });
 
   it('takes an explicit count, clamped to 8', () => {

@@ -22,8 +22,8 @@ export interface WebCandidateOptions {
   wasmPath?: string | WasmFileMap;
   /**
    * wasm threads (its threaded SIMD build; the page must be cross-origin isolated, see the README).
-   * Default: one per core (`navigator.hardwareConcurrency`), at most 8. tfjs-wasm 4.22 itself caps
-   * the pool at half the reported cores (it assumes hyper-threading). Fixed when wasm first starts.
+   * Default: half of `navigator.hardwareConcurrency`, 1–8; tfjs-wasm 4.22 itself caps the pool at
+   * half the reported cores (it assumes hyper-threading). Fixed when wasm first starts.
    */
   threads?: number;
   /**

@@ -8,8 +8,10 @@ export const WASM_MAX_THREADS = 8;
 
 /**
  * The wasm thread count to request: `requested` (a number, or the text of an environment variable)
- * when given, else one per core; at least 1 and at most `WASM_MAX_THREADS`. A value that is not a
- * whole number ≥ 1 is a typed `INVALID_ARGUMENT` naming `argument`.
+ * when given, else half the logical cores (tfjs-wasm's own default: it counts hyper-threads as half a
+ * core); at least 1 and at most `WASM_MAX_THREADS`. A value that is not a whole number ≥ 1 is a typed
+ * `INVALID_ARGUMENT` naming `argument`. Half, not all: on a 2-core machine shared with other work, two
+ * XNNPACK threads made the digits benchmark's steps slower than one (measured, see backend-node's README).
  */
 export function resolveWasmThreads(
   requested: number | string | undefined,
@@ -17,7 +19,7 @@ export function resolveWasmThreads(
   argument: string,
 ): number {
   if (requested === undefined || (typeof requested === 'string' && requested.trim() === '')) {
-    return Math.max(1, Math.min(WASM_MAX_THREADS, Math.floor(cores) || 1));
+    return Math.max(1, Math.min(WASM_MAX_THREADS, Math.floor(cores / 2)));
   }
   const n = typeof requested === 'string' ? Number(requested.trim()) : requested;
   if (!Number.isInteger(n) || n < 1)
