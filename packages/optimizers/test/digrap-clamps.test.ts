@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { fusedDigrapStep, hasFusedKernel } from '../src/fused';
-import { digrapTensorStep } from '../src/index';
+import { type DigrapTensorInput, digrapTensorStep } from '../src/index';
 import './setup-backend';
 
 /**
@@ -74,7 +74,8 @@ describe('DiGraP strength clamps, fused and composed', () => {
         projTerm: 'both',
         lrPrev,
         t,
-      });
+        // The trainable mode's sums are whole-tensor: no per-row layout is read (hence the cast).
+      } as DigrapTensorInput);
       const [fused] = fusedDigrapStep([{ ...i, count: t, lrPrev }], {
         learningRate: lr,
         beta1: 0.9,
