@@ -77,6 +77,27 @@ describe('expectedCalibrationError bins', () => {
     expect(r.mce).toBeCloseTo(0.875, 12);
   });
 
+  it('counts a confidence above 1 (a softmax rounded up, unnormalised scores) in the last bin', async () => {
+    const r = await expectedCalibrationError(tf.tensor2d([[1.25, 0]]), [0], {
+      bins: 4,
+      input: 'probabilities',
+    });
+    expect(r.bins.map((b) => b.count)).toEqual([0, 0, 0, 1]);
+    expect(r.ece).toBeCloseTo(0.25, 12);
+  });
+
+  it('names the scores and labels arguments', async () => {
+    await expect(async () => expectedCalibrationError(tf.tensor1d([0.5, 0.5]), [0])).rejects.toMatchObject({
+      argument: 'scores',
+    });
+    await expect(async () => expectedCalibrationError(probs, [0, 1])).rejects.toMatchObject({
+      argument: 'labels',
+    });
+    await expect(async () => expectedCalibrationError(probs, [0, 1, 1, 2, 3, 4])).rejects.toMatchObject({
+      argument: 'labels[5]',
+    });
+  });
+
   it('rejects a bin count that is not a positive integer', async () => {
     for (const bins of [0, 2.5, -3]) {
       await expect(async () =>
