@@ -73,6 +73,9 @@ describe('name selectors', () => {
   it('rejects a selector of another type, naming it', () => {
     expect(argumentOf(() => matchesName(42 as never, 'x'))).toBe('selector');
     expect(argumentOf(() => matchesName({ length: 1 } as never, 'x'))).toBe('selector');
+    expect(() => matchesName(42 as never, 'x')).toThrowError(
+      expect.objectContaining({ expected: 'a glob string, RegExp, predicate or array of these' }),
+    );
   });
 
   it('nameMatcher(undefined) selects nothing; otherwise it applies the selector', () => {
