@@ -112,8 +112,13 @@ describe('functionSpaceRegularizer: configuration and input errors', () => {
 
   it('model and pretrained must be functions returning [N, K]', () => {
     const fsr = functionSpaceRegularizer({ views: noise });
-    expect(errorOf(() => fsr(3 as never, model, x, rng)).argument).toBe('model');
-    expect(errorOf(() => fsr(model, 3 as never, x, rng)).argument).toBe('pretrained');
+    for (const [student, teacher, argument] of [
+      [3, model, 'model'],
+      [model, 3, 'pretrained'],
+    ] as const) {
+      const e = errorOf(() => fsr(student as never, teacher as never, x, rng));
+      expect([e.argument, e.expected]).toEqual([argument, 'a function x => logits']);
+    }
     const flat: BatchModel = (input) => tf.sum(input, 1) as never;
     const fewer: BatchModel = (input) => tf.slice(model(input), 0, 2) as tf.Tensor2D;
     for (const [student, teacher, argument, shape] of [
