@@ -1,4 +1,3 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { outputEnsemble, outputSpaceEnsemble, searchTemperature, wiseFt } from '../src/index';
@@ -21,15 +20,9 @@ function expectRowsClose(got: number[][], want: number[][], digits = 5) {
     });
   });
 }
-function argumentOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(RobustFtError.isInstance(e), String(e)).toBe(true);
-    return (e as RobustFtError).argument;
-  }
-  throw new Error('expected a RobustFtError');
-}
+/** The call throws a RobustFtError naming `argument`. */
+const throwsNaming = (fn: () => unknown, argument: string) =>
+  expect(fn).toThrowError(expect.objectContaining({ name: 'RobustFtError', argument }));
 
 const z1 = [
   [2, 0, -1],
@@ -78,18 +71,12 @@ describe('outputEnsemble', () => {
 
   it('validates members, naming them', () => {
     const z = tf.tensor2d(z1);
-    expect(argumentOf(() => outputEnsemble([{ logits: z }, { logits: z, weight: -1 }]))).toBe(
-      'members[1].weight',
-    );
-    expect(argumentOf(() => outputEnsemble([{ logits: z, temperature: 0 }]))).toBe('members[0].temperature');
-    expect(argumentOf(() => outputEnsemble([{ logits: z, temperature: Number.NaN }]))).toBe(
-      'members[0].temperature',
-    );
-    expect(argumentOf(() => outputEnsemble([{ logits: z, weight: 0 }]))).toBe('members');
-    expect(argumentOf(() => outputEnsemble([{ logits: tf.tensor1d([1, 2]) }]))).toBe('members[0].logits');
-    expect(argumentOf(() => outputEnsemble([{ logits: z }, { logits: tf.tensor1d([1]) }]))).toBe(
-      'members[1].logits',
-    );
+    throwsNaming(() => outputEnsemble([{ logits: z }, { logits: z, weight: -1 }]), 'members[1].weight');
+    throwsNaming(() => outputEnsemble([{ logits: z, temperature: 0 }]), 'members[0].temperature');
+    throwsNaming(() => outputEnsemble([{ logits: z, temperature: Number.NaN }]), 'members[0].temperature');
+    throwsNaming(() => outputEnsemble([{ logits: z, weight: 0 }]), 'members');
+    throwsNaming(() => outputEnsemble([{ logits: tf.tensor1d([1, 2]) }]), 'members[0].logits');
+    throwsNaming(() => outputEnsemble([{ logits: z }, { logits: tf.tensor1d([1]) }]), 'members[1].logits');
   });
 });
 
@@ -100,7 +87,7 @@ describe('outputSpaceEnsemble', () => {
       got,
       z1.map((r, i) => softmax(r).map((p, j) => 0.75 * p + 0.25 * softmax(z2[i]!)[j]!)),
     );
-    expect(argumentOf(() => outputSpaceEnsemble(tf.tensor2d(z1), tf.tensor2d(z2), 1.5))).toBe('alpha');
+    throwsNaming(() => outputSpaceEnsemble(tf.tensor2d(z1), tf.tensor2d(z2), 1.5), 'alpha');
   });
 });
 
@@ -123,7 +110,7 @@ describe('wiseFt with Fisher weights', () => {
     const d = Array.from(wiseFt(theta0, theta1, 0.5, { fishers }).w!.dataSync());
     expect(d[1]).toBeCloseTo(6, 5);
     expect(d[2]).toBeCloseTo(3, 5);
-    expect(argumentOf(() => wiseFt(theta0, theta1, 0.5, { fisherFloor: -1 }))).toBe('options.fisherFloor');
+    throwsNaming(() => wiseFt(theta0, theta1, 0.5, { fisherFloor: -1 }), 'options.fisherFloor');
   });
 
   it('a name without Fishers interpolates plainly; integer tensors keep θ1', () => {
@@ -170,16 +157,14 @@ describe('searchTemperature', () => {
 
   it('stops after maxIterations (default 1000) with a typed error naming the accuracy', () => {
     // Below 1/K the target is unreachable.
-    expect(argumentOf(() => searchTemperature(logits, 0.2))).toBe('accuracy');
+    throwsNaming(() => searchTemperature(logits, 0.2), 'accuracy');
     expect(() => searchTemperature(logits, 0.2)).toThrow('≤ 0.001 in 1000 iterations');
     expect(() => searchTemperature(logits, 0.2, { maxIterations: 7 })).toThrow('in 7 iterations');
-    expect(argumentOf(() => searchTemperature(logits, 0.75, { maxIterations: 0 }))).toBe(
-      'options.maxIterations',
-    );
-    expect(argumentOf(() => searchTemperature(logits, 0.75, { threshold: 0 }))).toBe('options.threshold');
-    expect(argumentOf(() => searchTemperature(logits, 0.75, { tMin: 0 }))).toBe('options.tMin');
-    expect(argumentOf(() => searchTemperature(logits, 0.75, { tMax: -1 }))).toBe('options.tMax');
-    expect(argumentOf(() => searchTemperature(logits, 1.5))).toBe('accuracy');
-    expect(argumentOf(() => searchTemperature(tf.tensor1d([1, 2]), 0.5))).toBe('logits');
+    throwsNaming(() => searchTemperature(logits, 0.75, { maxIterations: 0 }), 'options.maxIterations');
+    throwsNaming(() => searchTemperature(logits, 0.75, { threshold: 0 }), 'options.threshold');
+    throwsNaming(() => searchTemperature(logits, 0.75, { tMin: 0 }), 'options.tMin');
+    throwsNaming(() => searchTemperature(logits, 0.75, { tMax: -1 }), 'options.tMax');
+    throwsNaming(() => searchTemperature(logits, 1.5), 'accuracy');
+    throwsNaming(() => searchTemperature(tf.tensor1d([1, 2]), 0.5), 'logits');
   });
 });
