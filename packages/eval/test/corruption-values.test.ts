@@ -57,7 +57,7 @@ describe('spatial parameters scale with the image (given in pixels of a 28-pixel
       [0, 0],
       [3, 5],
       [13, 13],
-    ]) {
+    ] as const) {
       let sum = 0;
       for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) sum += src[(br * 4 + r) * 56 + bc * 4 + c]!;
       for (let r = 0; r < 4; r++)

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { fusedDigrapStep, hasFusedKernel } from '../src/fused';
-import { type DigrapTensorInput, digrapTensorStep } from '../src/index';
+import { type DigrapTensorInput, digrapTensorStep } from '../src/internal';
 import './setup-backend';
 
 /**
