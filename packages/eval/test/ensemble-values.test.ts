@@ -23,6 +23,9 @@ function expectRowsClose(got: number[][], want: number[][], digits = 5) {
 /** The call throws a RobustFtError naming `argument`. */
 const throwsNaming = (fn: () => unknown, argument: string) =>
   expect(fn).toThrowError(expect.objectContaining({ name: 'RobustFtError', argument }));
+/** The async call rejects with a RobustFtError naming `argument`. */
+const rejectsNaming = (fn: () => Promise<unknown>, argument: string) =>
+  expect(fn()).rejects.toThrowError(expect.objectContaining({ name: 'RobustFtError', argument }));
 
 const z1 = [
   [2, 0, -1],
@@ -133,38 +136,38 @@ describe('searchTemperature', () => {
   ]);
   const meanConfidence = (t: number) => rows(logits).reduce((s, r) => s + Math.max(...softmax(r, t)), 0) / 4;
 
-  it('finds T with mean max-softmax confidence within the threshold (default 0.001) of the accuracy', () => {
+  it('finds T with mean max-softmax confidence within the threshold (default 0.001) of the accuracy', async () => {
     for (const accuracy of [0.5, 0.75, 0.9]) {
-      const fit = searchTemperature(logits, accuracy);
+      const fit = await searchTemperature(logits, accuracy);
       expect(Math.abs(fit.confidence - accuracy)).toBeLessThanOrEqual(0.001);
       expect(fit.confidence).toBeCloseTo(meanConfidence(fit.temperature), 10);
       expect(fit.iterations).toBeGreaterThanOrEqual(1);
     }
-    const loose = searchTemperature(logits, 0.75, { threshold: 0.05 });
+    const loose = await searchTemperature(logits, 0.75, { threshold: 0.05 });
     expect(Math.abs(loose.confidence - 0.75)).toBeLessThanOrEqual(0.05);
-    expect(loose.iterations).toBeLessThanOrEqual(searchTemperature(logits, 0.75).iterations);
+    expect(loose.iterations).toBeLessThanOrEqual((await searchTemperature(logits, 0.75)).iterations);
   });
 
-  it('widens the bracket when the target lies outside [tMin, tMax]', () => {
+  it('widens the bracket when the target lies outside [tMin, tMax]', async () => {
     // Confidence 0.99 needs a T below the bracket [0.5, 2] (tMin shrinks); 0.4 one above it (tMax grows).
-    const low = searchTemperature(logits, 0.99, { tMin: 0.5, tMax: 2 });
+    const low = await searchTemperature(logits, 0.99, { tMin: 0.5, tMax: 2 });
     expect(low.temperature).toBeLessThan(0.5);
     expect(Math.abs(low.confidence - 0.99)).toBeLessThanOrEqual(0.001);
-    const high = searchTemperature(logits, 0.4, { tMin: 0.5, tMax: 2 });
+    const high = await searchTemperature(logits, 0.4, { tMin: 0.5, tMax: 2 });
     expect(high.temperature).toBeGreaterThan(2);
     expect(Math.abs(high.confidence - 0.4)).toBeLessThanOrEqual(0.001);
   });
 
-  it('stops after maxIterations (default 1000) with a typed error naming the accuracy', () => {
+  it('stops after maxIterations (default 1000) with a typed error naming the accuracy', async () => {
     // Below 1/K the target is unreachable.
-    throwsNaming(() => searchTemperature(logits, 0.2), 'accuracy');
-    expect(() => searchTemperature(logits, 0.2)).toThrow('≤ 0.001 in 1000 iterations');
-    expect(() => searchTemperature(logits, 0.2, { maxIterations: 7 })).toThrow('in 7 iterations');
-    throwsNaming(() => searchTemperature(logits, 0.75, { maxIterations: 0 }), 'options.maxIterations');
-    throwsNaming(() => searchTemperature(logits, 0.75, { threshold: 0 }), 'options.threshold');
-    throwsNaming(() => searchTemperature(logits, 0.75, { tMin: 0 }), 'options.tMin');
-    throwsNaming(() => searchTemperature(logits, 0.75, { tMax: -1 }), 'options.tMax');
-    throwsNaming(() => searchTemperature(logits, 1.5), 'accuracy');
-    throwsNaming(() => searchTemperature(tf.tensor1d([1, 2]), 0.5), 'logits');
+    await rejectsNaming(() => searchTemperature(logits, 0.2), 'accuracy');
+    await expect(searchTemperature(logits, 0.2)).rejects.toThrow('≤ 0.001 in 1000 iterations');
+    await expect(searchTemperature(logits, 0.2, { maxIterations: 7 })).rejects.toThrow('in 7 iterations');
+    await rejectsNaming(() => searchTemperature(logits, 0.75, { maxIterations: 0 }), 'options.maxIterations');
+    await rejectsNaming(() => searchTemperature(logits, 0.75, { threshold: 0 }), 'options.threshold');
+    await rejectsNaming(() => searchTemperature(logits, 0.75, { tMin: 0 }), 'options.tMin');
+    await rejectsNaming(() => searchTemperature(logits, 0.75, { tMax: -1 }), 'options.tMax');
+    await rejectsNaming(() => searchTemperature(logits, 1.5), 'accuracy');
+    await rejectsNaming(() => searchTemperature(tf.tensor1d([1, 2]), 0.5), 'logits');
   });
 });

@@ -74,7 +74,8 @@ type Radii = (opt: RobustOptimizer) => Promise<Record<string, number>>;
 const METHODS: Record<string, { make: () => RobustOptimizer; radii: Radii }> = {
   ftp: {
     make: () => ftp({ learningRate: 0.05, exclude: 'head/*' }),
-    radii: async (opt) => Object.fromEntries(Object.entries((await ftpState(opt)).tensors).map(([n, d]) => [n, d.gamma])),
+    radii: async (opt) =>
+      Object.fromEntries(Object.entries((await ftpState(opt)).tensors).map(([n, d]) => [n, d.gamma])),
   },
   'tpgm (mars)': {
     make: () =>
@@ -91,7 +92,8 @@ const METHODS: Record<string, { make: () => RobustOptimizer; radii: Radii }> = {
               .map(([, t]) => tf.sum(tf.square(tf.sub(t, 0.2)))),
           ) as tf.Scalar,
       }),
-    radii: async (opt) => Object.fromEntries(Object.entries(await tpgmState(opt)).map(([n, d]) => [n, d.constraint])),
+    radii: async (opt) =>
+      Object.fromEntries(Object.entries(await tpgmState(opt)).map(([n, d]) => [n, d.constraint])),
   },
 };
 
