@@ -5,7 +5,12 @@ export {
   unpatchCpuBackend,
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
-export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
+export {
+  type CheckpointLoadOptions,
+  fileSystemHandler,
+  loadOptimizerState,
+  saveOptimizerState,
+} from './checkpoint';
 export { type DawnModule, installNodeWebGpu, SWIFTSHADER_VULKAN_ICD } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {

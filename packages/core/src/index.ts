@@ -1,5 +1,27 @@
 export { addMany } from './add-many';
-export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
+export { type AnchorMode, type AnchorOption, Anchors, anchorOptionProblem, resolveAnchors } from './anchors';
+export {
+  type CheckOptionsExtras,
+  checkOptions,
+  closestKey,
+  levenshtein,
+  type OptionSchema,
+  type OptionSpec,
+  selectorSpec,
+} from './check-options';
+export {
+  entryByteLengths,
+  INTEGRITY_KEY,
+  type IntegrityEntry,
+  type IntegrityRecord,
+  parseDocument,
+  type Sealed,
+  sealDocument,
+  sha256Hex,
+  unverifiedCheckpoint,
+  verifyData,
+  verifyDocument,
+} from './checkpoint-integrity';
 export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
 export {
   cloneTensors,

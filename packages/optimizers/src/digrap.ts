@@ -18,6 +18,7 @@ import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
 import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { checkFactoryOptions } from './option-schemas';
 import {
   bool,
   buildOptimizer,
@@ -329,6 +330,7 @@ export function digrapTransformation(
 
 /** DiGraP (pre-release PCGrad semantics) over Adam as a `tf.Optimizer`. */
 export function digrap(options: DigrapOptions = {}): RobustOptimizer {
+  checkFactoryOptions('digrap', options);
   const learningRate = checkLearningRate(options.learningRate, DIGRAP_DEFAULTS.learningRate);
   const {
     beta1 = 0.9,

@@ -18,6 +18,7 @@ import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from
 import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -199,6 +200,7 @@ export function ftpTransformation(
 
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
+  checkFactoryOptions('ftp', options);
   const inner = options.inner ?? 'adam';
   if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
     throw invalidArgument('options.inner', "'adam', 'sgd' or a gradient transformation", inner);

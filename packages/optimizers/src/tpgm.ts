@@ -19,6 +19,7 @@ import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -269,6 +270,7 @@ const holders = new WeakMap<RobustOptimizer, { fn: ValidationLoss | undefined }>
 
 /** TPGM as a `tf.Optimizer`; γ is learned from `validationLoss` after every `projFreq` steps. */
 export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
+  checkFactoryOptions('tpgm', options);
   const inner = options.inner ?? 'sgd';
   if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
     throw invalidArgument('options.inner', "'sgd', 'adam' or a gradient transformation", inner);
