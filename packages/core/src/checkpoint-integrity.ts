@@ -102,6 +102,11 @@ export async function sealDocument<T extends object>(
   return { ...document, [INTEGRITY_KEY]: record };
 }
 
+/** Entry names can be long (optimizer headers); messages show their start. */
+function short(name: string): string {
+  return name.length > 96 ? `${name.slice(0, 93)}...` : name;
+}
+
 function corrupt(file: string, message: string, entry?: string): RobustFtError {
   return new RobustFtError('CHECKPOINT_CORRUPT', `${file}: ${message}`, {
     argument: entry === undefined ? file : `${file}["${entry}"]`,
@@ -159,8 +164,8 @@ export async function verifyDocument(
     if (entry.name !== spec.name || (want !== undefined && want !== entry.byteLength)) {
       throw corrupt(
         file,
-        `weight entry "${spec.name}" (${spec.dtype}[${spec.shape}]) does not match its recorded ${entry.byteLength} bytes`,
-        spec.name,
+        `weight entry "${short(spec.name)}" (${spec.dtype}[${spec.shape}]) does not match its recorded ${entry.byteLength} bytes`,
+        short(spec.name),
       );
     }
     total += entry.byteLength;
@@ -180,7 +185,7 @@ export async function verifyData(record: IntegrityRecord, data: Uint8Array, file
   for (const entry of record.entries) {
     const bytes = data.subarray(offset, offset + entry.byteLength);
     if ((await sha256Hex(bytes)) !== entry.sha256) {
-      throw corrupt(file, `weight entry "${entry.name}" failed its SHA-256 check`, entry.name);
+      throw corrupt(file, `weight entry "${short(entry.name)}" failed its SHA-256 check`, short(entry.name));
     }
     offset += entry.byteLength;
   }

@@ -90,6 +90,8 @@ export class RobustOptimizer extends tf.Optimizer {
   private paramShapes = new Map<string, readonly number[]>();
   /** Parameters whose anchor passed the shape and finiteness check (given anchors are checked once). */
   private verifiedAnchors = new Set<string>();
+  /** False from a `setWeights` until a step has used some of the restored state. */
+  private claimedSinceRestore = true;
   private encodedNumbers: Tensor[] = [];
   private skipped = 0;
   /** Device-side count of steps masked under the 'guard' policy (read asynchronously). */
@@ -168,6 +170,18 @@ export class RobustOptimizer extends tf.Optimizer {
     }
     // Renames are planned, not applied: a failing step must leave the restored keys as they were.
     const renames = this.planRenames(names);
+    if (this.unclaimed.size > 0 && !this.claimedSinceRestore) {
+      // Restored state that none of the first step's variables claims was saved for another model;
+      // starting fresh beside it would silently drop the checkpoint.
+      if (!names.some((n) => this.unclaimed.has(n) || renames.has(n))) {
+        const saved = [...this.unclaimed].slice(0, 3).join('", "');
+        throw new RobustFtError(
+          'STATE_MISMATCH',
+          `the restored optimizer state is for other variables ("${saved}"…), none of this step's ("${names.slice(0, 3).join('", "')}"…): was it saved for another model?`,
+          { argument: 'variableGradients', expected: 'gradients of the variables the state was saved for' },
+        );
+      }
+    }
     const vars = resolveVariables(grads);
     for (const n of names) this.checkParamShape(renames.get(n) ?? n, n, vars[n]!);
     let stateNow = this.adapterState;
@@ -288,6 +302,7 @@ export class RobustOptimizer extends tf.Optimizer {
       for (const n of names) this.paramShapes.set(n, [...vars[n]!.shape]);
       for (const n of names) this.unclaimed.delete(n);
       for (const n of unverified) this.verifiedAnchors.add(n);
+      this.claimedSinceRestore = true;
       this.adapterState = { step: stateNow.step + 1, seen, inner: nextState };
       this.incrementIterations();
     } catch (error) {
@@ -450,6 +465,16 @@ export class RobustOptimizer extends tf.Optimizer {
         }
       }
       this.checkStructure(inner, header.params);
+      this.checkSameModel(header.params);
+      for (const [n, shape] of Object.entries(header.params)) {
+        const v = tf.engine().registeredVariables[n];
+        if (shape && v && !sameShape(shape, v.shape)) {
+          throw mismatch(
+            `the state of "${n}" is for shape ${shapeToString(shape)}, the variable "${n}" has ${shapeToString(v.shape)} (state of another model?)`,
+            'weightValues',
+          );
+        }
+      }
     }
     for (const [n, t] of anchors) {
       if (this.anchors.mode === 'zero') continue;
@@ -481,6 +506,12 @@ export class RobustOptimizer extends tf.Optimizer {
     const restored = unflattenState(leaves) as Partial<AdapterState>;
     for (const path of empties) ensurePath(restored as StateTree, path);
     disposeStateExcept(this.adapterState.inner, new Set());
+    if (this.ownsAnchors) {
+      // An owned store becomes exactly the checkpoint's (anchors of other names would leak and linger).
+      const saved = new Set(anchors.map(([n]) => n));
+      for (const n of this.anchors.names()) if (!saved.has(n)) this.anchors.forget(n);
+      this.verifiedAnchors = new Set();
+    }
     for (const [name, t] of anchors) {
       if (this.anchors.mode === 'zero') continue;
       // A shared store keeps what it holds (it may serve other optimizers); it gains what it lacks.
@@ -494,6 +525,7 @@ export class RobustOptimizer extends tf.Optimizer {
     };
     this.iterations_ = tree.step;
     this.unclaimed = new Set(Object.keys(this.adapterState.seen));
+    this.claimedSinceRestore = this.unclaimed.size === 0;
     this.paramShapes = new Map();
     for (const [n, shape] of Object.entries(header?.params ?? {})) if (shape) this.paramShapes.set(n, shape);
   }
@@ -570,6 +602,30 @@ export class RobustOptimizer extends tf.Optimizer {
         'STATE_MISMATCH',
         `the optimizer state of "${saved}" is for shape ${shapeToString(shape)}, the variable "${name}" has ${shapeToString(variable.shape)}`,
         { argument: `grads["${name}"]`, expected: `a variable of shape ${shapeToString(shape)}` },
+      );
+    }
+  }
+
+  /**
+   * An optimizer that already holds state may only take state of the same variables (by base name,
+   * as tfjs-layers renames them per load) and shapes; another model's state is `STATE_MISMATCH`.
+   */
+  private checkSameModel(params: Readonly<Record<string, number[] | null>>): void {
+    const current = Object.keys(this.adapterState.seen);
+    if (current.length === 0) return;
+    const base = (n: string) => n.replace(TFJS_UNIQUE_SUFFIX, '');
+    const mine = new Map(current.map((n) => [base(n), this.paramShapes.get(n)]));
+    const overlap = Object.entries(params).filter(([n]) => mine.has(base(n)));
+    const wrong = overlap.find(([n, shape]) => {
+      const have = mine.get(base(n));
+      return shape !== null && have !== undefined && !sameShape(shape, have);
+    });
+    if (overlap.length === 0 || wrong) {
+      throw mismatch(
+        wrong
+          ? `the saved state of "${wrong[0]}" has shape ${shapeToString(wrong[1]!)}, this optimizer's ${shapeToString(mine.get(base(wrong[0]))!)} (state of another model?)`
+          : `the saved state is for other variables ("${Object.keys(params).slice(0, 3).join('", "')}"…) than this optimizer's ("${current.slice(0, 3).join('", "')}"…): state of another model?`,
+        'weightValues',
       );
     }
   }
