@@ -30,6 +30,8 @@ export type OptionSchema<T> = { readonly [K in keyof Required<T>]: OptionSpec } 
 export interface CheckOptionsExtras {
   /** Why a known-elsewhere key is not accepted here, e.g. `{ momentum: "applies with inner: 'sgd'" }`. */
   hints?: Readonly<Record<string, string>>;
+  /** How errors name the object: `options` (default) or e.g. `config` (`config.distance`). */
+  prefix?: string;
 }
 
 /** Common misspellings that edit distance does not find (abbreviations, the papers' symbols). */
@@ -58,8 +60,9 @@ export function checkOptions(
   extras: CheckOptionsExtras = {},
 ): void {
   if (options === undefined) return;
+  const prefix = extras.prefix ?? 'options';
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidArgument(`${owner} options`, 'an options object', options);
+    throw invalidArgument(`${owner} ${prefix}`, 'an options object', options);
   }
   const known = Object.keys(schema);
   for (const [key, value] of Object.entries(options)) {
@@ -73,16 +76,16 @@ export function checkOptions(
             ? `; did you mean \`${near}\`?`
             : `; known options: ${known.map((k) => `\`${k}\``).join(', ')}`;
       throw new RobustFtError('INVALID_ARGUMENT', `${owner}: unknown option \`${key}\`${tail}`, {
-        argument: `options.${key}`,
+        argument: `${prefix}.${key}`,
         expected: near === undefined ? `one of ${known.join(', ')}` : `\`${near}\``,
       });
     }
     if (value === undefined) continue;
     const expected = typeProblem(schema[key]!, value);
     if (expected !== undefined) {
-      const error = invalidArgument(`options.${key}`, expected, value);
+      const error = invalidArgument(`${prefix}.${key}`, expected, value);
       throw new RobustFtError('INVALID_ARGUMENT', `${owner}: ${error.message}`, {
-        argument: `options.${key}`,
+        argument: `${prefix}.${key}`,
         expected,
       });
     }
@@ -120,7 +123,7 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   const target = norm(key);
   const exact = known.find((k) => norm(k) === target);
   if (exact !== undefined) return exact;
-  const alias = ALIASES[target]?.find((a) => known.includes(a));
+  const alias = Object.hasOwn(ALIASES, target) ? ALIASES[target]!.find((a) => known.includes(a)) : undefined;
   if (alias !== undefined) return alias;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;

@@ -1,6 +1,7 @@
 import { assertPositive, invalidArgument } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
+import { checkLossOptions } from './option-schemas';
 import { assertEmbeddingPair, assertFinite, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
 
 export interface ClipContrastiveOptions {
@@ -67,6 +68,7 @@ export function clipContrastiveLoss(
   text: tf.Tensor2D,
   options: ClipContrastiveOptions = {},
 ): tf.Scalar {
+  checkLossOptions('clipContrastiveLoss', 'clipContrastive', options);
   if (options.validate ?? true) {
     assertEmbeddingPair(image, text, {
       unitNorm: options.requireUnitNorm ?? false,
@@ -82,6 +84,7 @@ export function clipContrastiveLoss(
 export function clipContrastive(
   options: ClipContrastiveOptions = {},
 ): (image: tf.Tensor2D, text: tf.Tensor2D) => tf.Scalar {
+  checkLossOptions('clipContrastive', 'clipContrastive', options);
   // Validate the configuration once, up front, so a bad config fails where it is written.
   const probe = resolveLogitScale(options);
   if (typeof probe !== 'number') probe.dispose();

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
 import { identityTargets } from './mix-targets';
+import { checkLossOptions } from './option-schemas';
 import { assertMixupInputs } from './validate-inputs';
 
 export interface M2mixOptions {
@@ -44,6 +45,7 @@ export function m2mixLogits(
   lambda: number,
   options: M2mixOptions = {},
 ): M2mixLogits {
+  checkLossOptions('m2mixLogits', 'm2mix', options);
   const { temperature = 0.07, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
   const positiveScale = options.positiveScale ?? 1 / temperature;
@@ -74,6 +76,7 @@ export function m2mixLoss(
   lambda: number,
   options: M2mixOptions = {},
 ): tf.Scalar {
+  checkLossOptions('m2mixLoss', 'm2mix', options);
   assertOneOf('options.combineDirections', options.combineDirections ?? 'sum', ['sum', 'mean']);
   const { perImage, perText } = m2mixLogits(image, text, lambda, options);
   return tf.tidy(() => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 import {
   type AttackBudget,
   ascentDirection,
@@ -24,6 +25,7 @@ export interface ApgdOptions extends AttackBudget {
  * sample — not the first misclassified one.
  */
 export function apgdCe(model: LogitsModel, x: tf.Tensor, y: Labels, options: ApgdOptions): tf.Tensor {
+  checkEvalOptions('apgdCe', 'apgd', options);
   const budget = resolveBudget(options);
   const { steps = 10 } = options;
   checkSteps('options.steps', steps);

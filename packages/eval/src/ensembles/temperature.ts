@@ -1,6 +1,7 @@
 import { assertInRange, assertInteger, assertPositive, RobustFtError } from '@robust-ft/core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface TemperatureSearchOptions {
   /** Stop when |confidence − accuracy| ≤ threshold. Default 0.001 (VRF). */
@@ -29,6 +30,7 @@ export function searchTemperature(
   accuracy: number,
   options: TemperatureSearchOptions = {},
 ): TemperatureFit {
+  checkEvalOptions('searchTemperature', 'searchTemperature', options);
   const { threshold = 0.001, maxIterations = 1000 } = options;
   let { tMin = 0.1, tMax = 10 } = options;
   const { n, k } = assertScores('logits', logits);

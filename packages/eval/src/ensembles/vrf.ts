@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, readLabels } from '../checks';
 import { predictions } from '../metrics/accuracy';
 import { pairwiseSquaredDistances } from '../metrics/representation';
+import { checkEvalOptions } from '../option-schemas';
 import { searchTemperature, type TemperatureSearchOptions } from './temperature';
 
 /**
@@ -175,6 +176,8 @@ export function fitVrf(
   calibration: VrfCalibrationData | undefined,
   options: VrfOptions = {},
 ): VrfFit {
+  checkEvalOptions('fitVrf', 'fitVrf', options);
+  checkEvalOptions('fitVrf temperatureSearch', 'searchTemperature', options.temperatureSearch);
   const { k: kOption = 'code', distance = 'squared-l2', a = 1.5, b = 0.6 } = options;
   assertOneOf('options.distance', distance, ['squared-l2', 'l2']);
   assertFiniteNumber('options.a', a);

@@ -8,6 +8,7 @@ import {
   toNamedTensorMap,
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface WiseFtOptions {
   /**
@@ -32,6 +33,7 @@ export function wiseFt(
   alpha: number,
   options: WiseFtOptions = {},
 ): NamedTensorMap {
+  checkEvalOptions('wiseFt', 'wiseFt', options);
   assertInRange('alpha', alpha, 0, 1);
   const { fishers, fisherFloor = 1e-8 } = options;
   assertNonNegative('options.fisherFloor', fisherFloor);

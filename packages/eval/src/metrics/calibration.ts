@@ -1,6 +1,7 @@
 import { assertInteger } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, readLabels } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface CalibrationBin {
   /** Confidence interval (lower, upper]; the first bin also includes 0. */
@@ -32,6 +33,7 @@ export function expectedCalibrationError(
   labels: Labels,
   options: EceOptions = {},
 ): CalibrationReport {
+  checkEvalOptions('expectedCalibrationError', 'expectedCalibrationError', options);
   const { bins = 15, input = 'logits' } = options;
   assertInteger('options.bins', bins, 1);
   const { n, k } = assertScores('scores', scores);

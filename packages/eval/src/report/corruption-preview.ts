@@ -5,6 +5,7 @@ import { CORRUPTION_FAMILIES, corrupt } from '../corruptions/corrupt';
 import type { CorruptionFamily } from '../corruptions/families';
 import { pngDataUri } from './png';
 import { escapeXml } from './svg';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface CorruptionPreviewOptions {
   families?: readonly CorruptionFamily[];
@@ -19,6 +20,7 @@ export interface CorruptionPreviewOptions {
  * severities 1–5 (columns), with thumbnails embedded as PNG data URIs.
  */
 export function corruptionPreviewSvg(image: tf.Tensor, options: CorruptionPreviewOptions = {}): string {
+  checkEvalOptions('corruptionPreviewSvg', 'corruptionPreviewSvg', options);
   const x = (image.rank === 3 ? tf.expandDims(image, 0) : tf.clone(image)) as tf.Tensor4D;
   try {
     assertImageBatch('image', x);
