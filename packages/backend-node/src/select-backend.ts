@@ -1,6 +1,7 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
+import { checkUseBestBackendOptions } from './option-schemas';
 
 /** The Node backends robust-ft knows, best first. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
@@ -123,6 +124,7 @@ function normalise(raw: string): NodeBackendName {
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
 export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+  checkUseBestBackendOptions(options);
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;

@@ -1,5 +1,6 @@
 import { invalidArgument } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { candidateOptions, checkWebOptions } from './option-schemas';
 import {
   type BackendCandidate,
   type BackendLogger,
@@ -91,8 +92,9 @@ export function orderCandidates(
  * choice and the reason for every skip, and returns the same.
  */
 export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+  checkWebOptions('useBestBackend', options);
   const { forced, forcedBy } = resolveForcedBackend(options);
-  const candidates = orderCandidates(webCandidates(options), options.candidates);
+  const candidates = orderCandidates(webCandidates(candidateOptions(options)), options.candidates);
   const choice = await selectBackend(candidates, {
     forced,
     forcedBy,

@@ -19,6 +19,17 @@ import {
   type RobustOptimizer,
   sealDocument,
 } from '@robust-ft/core';
+import {
+  attemptDamagedLoad,
+  type DamageTally,
+  damageSummary,
+  damageTally,
+  mutateBytes,
+  optimizerSnapshot,
+  type Snapshot,
+  sameSnapshot,
+  tensorBytes,
+} from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,102 +89,23 @@ async function train(m: tfl.LayersModel, steps: number): Promise<void> {
   tf.dispose([x, y]);
 }
 
-type Snapshot = Map<string, string>;
-
-/** Values as bytes (hex), so "equal" means bit-identical (NaN included). */
-async function bytesOf(t: tf.Tensor): Promise<string> {
-  const data = await t.data();
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
-}
-
 async function modelSnapshot(m: tfl.LayersModel): Promise<Snapshot> {
   const out: Snapshot = new Map();
-  for (const [i, w] of m.getWeights().entries()) out.set(`w${i}`, await bytesOf(w));
+  for (const [i, w] of m.getWeights().entries()) out.set(`w${i}`, await tensorBytes(w));
   if (m.optimizer) for (const [k, v] of await optimizerSnapshot(m.optimizer)) out.set(`o:${k}`, v);
   return out;
 }
 
-/** Optimizer state by entry name; variable names are normalised (tfjs-layers appends `_N` per load). */
-async function optimizerSnapshot(o: tf.Optimizer): Promise<Snapshot> {
-  const out: Snapshot = new Map();
-  for (const { name, tensor } of await o.getWeights()) {
-    out.set(name.replace(/_\d+(?=[/"\\])/g, ''), `${tensor.dtype}${tensor.shape}:${await bytesOf(tensor)}`);
-  }
-  return out;
-}
-
-function same(a: Snapshot, b: Snapshot): boolean {
-  return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-}
+const same = sameSnapshot;
+const tally = damageTally;
+const attempt = attemptDamagedLoad;
 
 function counts() {
   return { tensors: tf.memory().numTensors, variables: Object.keys(tf.engine().registeredVariables).length };
 }
 
-interface Tally {
-  cases: number;
-  typed: number;
-  harmless: number;
-  silent: number;
-  untyped: number;
-  leaked: number;
-  failures: string[];
-}
-const tally = (): Tally => ({
-  cases: 0,
-  typed: 0,
-  harmless: 0,
-  silent: 0,
-  untyped: 0,
-  leaked: 0,
-  failures: [],
-});
-
-/**
- * One damaged load: a typed error (whose message names `names`, and after which `unchanged()` still
- * holds) or a successful load equal to `reference`; never a leak.
- */
-async function attempt(
-  t: Tally,
-  label: string,
-  load: () => Promise<Snapshot>,
-  reference: Snapshot,
-  unchanged: () => Promise<boolean>,
-  names: string[] = [],
-): Promise<void> {
-  t.cases++;
-  const before = counts();
-  try {
-    const got = await load();
-    if (same(got, reference)) t.harmless++;
-    else {
-      t.silent++;
-      t.failures.push(`${label}: loaded with different values`);
-    }
-  } catch (error) {
-    if (!RobustFtError.isInstance(error)) {
-      t.untyped++;
-      t.failures.push(`${label}: untyped ${String(error)}`);
-    } else if (!names.every((n) => error.message.includes(n)) || !(await unchanged())) {
-      t.untyped++;
-      t.failures.push(
-        `${label}: ${error.code} without naming ${names.join(', ')} or with state changed: ${error.message}`,
-      );
-    } else t.typed++;
-  }
-  const after = counts();
-  if (after.tensors !== before.tensors || after.variables !== before.variables) {
-    t.leaked++;
-    t.failures.push(
-      `${label}: leaked ${after.tensors - before.tensors} tensors, ${after.variables - before.variables} variables`,
-    );
-  }
-}
-
-function report(what: string, t: Tally): void {
-  console.log(
-    `reliability ${what} on ${testBackend}: ${t.cases} cases, ${t.typed} typed, ${t.harmless} harmless, ${t.silent} silent, ${t.untyped} untyped, ${t.leaked} leaked`,
-  );
+function report(what: string, t: DamageTally): void {
+  console.log(damageSummary(`reliability ${what} on ${testBackend}`, t));
   expect(t.failures).toEqual([]);
   expect(t.typed + t.harmless).toBe(t.cases);
 }
@@ -218,7 +150,7 @@ describe(`reliability on ${testBackend}`, () => {
   let original: tfl.LayersModel;
   let live: tfl.LayersModel;
   let liveOpt: RobustOptimizer;
-  let liveState: tf.NamedTensor[];
+  let liveState: { name: string; tensor: tf.Tensor }[];
   let liveSnapshot: Snapshot;
   let liveWeights: Snapshot;
 
@@ -643,27 +575,7 @@ describe(`reliability on ${testBackend}`, () => {
       const path = join(dir, a.file);
       const pristine = readFileSync(path);
       for (let i = 0; i < FUZZ_PER_ARTIFACT; i++) {
-        const kind = rng.int(4);
-        let bytes = Buffer.from(pristine);
-        let what: string;
-        if (kind === 0) {
-          const at = rng.int(bytes.length);
-          const bit = rng.int(8);
-          bytes[at] = bytes[at]! ^ (1 << bit);
-          what = `bit ${bit} of byte ${at} flipped`;
-        } else if (kind === 1) {
-          const n = 1 + rng.int(8);
-          for (let k = 0; k < n; k++) bytes[rng.int(bytes.length)] = rng.int(256);
-          what = `${n} random bytes`;
-        } else if (kind === 2) {
-          const len = rng.int(bytes.length);
-          bytes = bytes.subarray(0, len);
-          what = `truncated to ${len}`;
-        } else {
-          const n = 1 + rng.int(16);
-          bytes = Buffer.concat([bytes, Buffer.from(Array.from({ length: n }, () => rng.int(256)))]);
-          what = `extended by ${n}`;
-        }
+        const { bytes, what } = mutateBytes(rng, pristine);
         writeFileSync(path, bytes);
         await attempt(t, `${a.file}: ${what}`, a.load(dir), a.ref, a.unchanged);
       }
