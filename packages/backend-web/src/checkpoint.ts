@@ -13,9 +13,9 @@ import {
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assignVariables,
   type CheckpointRecord,
   packCheckpoint,
+  prepareAssignVariables,
   unpackCheckpoint,
   type VariableSource,
 } from './checkpoint-format';
@@ -316,8 +316,14 @@ async function restore<M>(
         argument: 'options.loadModel',
       });
     }
-    if (options.variables !== undefined) assignVariables(options.variables, variables, name);
+    // Check variables, restore the optimizer (all-or-nothing itself), then assign: a failure anywhere
+    // leaves both as they were.
+    const assign =
+      options.variables === undefined
+        ? undefined
+        : prepareAssignVariables(options.variables, variables, name);
     if (options.optimizer !== undefined) await options.optimizer.setWeights(optimizerWeights);
+    assign?.();
   } finally {
     for (const t of Object.values(variables)) t.dispose();
     for (const w of optimizerWeights) w.tensor.dispose();
