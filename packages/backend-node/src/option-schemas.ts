@@ -10,7 +10,8 @@ const USE_BEST_BACKEND: OptionSchema<UseBestBackendOptions> = {
   candidates: 'object',
   force: 'string',
   env: 'object',
-  logger: (v) => (v === null || (typeof v === 'object' && v !== null) ? undefined : 'a logger object or null'),
+  logger: (v) =>
+    v === null || (typeof v === 'object' && v !== null) ? undefined : 'a logger object or null',
   prod: 'boolean',
   patch: 'boolean',
   importModule: 'function',

@@ -1,7 +1,7 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 import { checkUseBestBackendOptions } from './option-schemas';
+import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 
 /** The Node backends robust-ft knows, best first. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
