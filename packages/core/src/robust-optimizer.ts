@@ -792,8 +792,9 @@ function guardState(next: StateTree, previous: StateTree | undefined, ok: Tensor
  * mistaken for a NaN.
  */
 function firstNonFinite(map: NamedTensorMap): string | undefined {
+  refuseSyncReads();
   const names = Object.keys(map);
-  const quick = tf.tidy(() => tf.isFinite(tf.stack(names.map((n) => tf.sum(tf.cast(map[n]!, 'float32'))))));
+  const quick = tf.tidy(() => tf.isFinite(vectorOf(names.map((n) => tf.sum(tf.cast(map[n]!, 'float32'))))));
   const flags = readSync(quick);
   quick.dispose();
   for (const [i, n] of names.entries()) {
@@ -811,7 +812,7 @@ async function firstNonFiniteAsync(map: NamedTensorMap): Promise<string | undefi
   const names = Object.keys(map);
   if (names.length === 0) return undefined;
   const counts = tf.tidy(() =>
-    tf.stack(names.map((n) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(map[n]!)), 'float32')))),
+    vectorOf(names.map((n) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(map[n]!)), 'float32')))),
   );
   try {
     const values = await counts.data();
@@ -827,6 +828,22 @@ async function firstNonFiniteAsync(map: NamedTensorMap): Promise<string | undefi
  * so there these policies are refused; 'guard' decides on the device instead.
  */
 function readSync(tensor: Tensor): ArrayLike<number> {
+  refuseSyncReads();
+  return tensor.dataSync();
+}
+
+/** Scalars as one vector, concatenated at most 7 at a time (WebGPU binds ≤ 8 buffers per shader). */
+function vectorOf(scalars: Tensor[]): Tensor {
+  let level = scalars.map((s) => tf.reshape(s, [1]));
+  while (level.length > 1) {
+    const next: Tensor[] = [];
+    for (let i = 0; i < level.length; i += 7) next.push(tf.concat(level.slice(i, i + 7)));
+    level = next;
+  }
+  return level[0]!;
+}
+
+function refuseSyncReads(): void {
   if (tf.getBackend() === 'webgpu') {
     throw new RobustFtError(
       'UNSUPPORTED',
@@ -834,7 +851,6 @@ function readSync(tensor: Tensor): ArrayLike<number> {
       { argument: 'options.nonFinite', expected: "'guard' or 'off' on WebGPU" },
     );
   }
-  return tensor.dataSync();
 }
 
 const STATE_FORMAT = 'robust-ft-optimizer-state';
