@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import {
   checkOptions,
+  concatBytes,
   INTEGRITY_KEY,
   invalidArgument,
   type OptionSchema,
@@ -151,16 +152,6 @@ async function readVerified(
   const data = buffers.length === 1 ? buffers[0]! : concatBytes(buffers);
   if (record !== undefined) await verifyData(record, data, join(dir, paths[0]!));
   return { document, data, verified: record !== undefined };
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
 }
 
 function toArrayBuffer(buf: Uint8Array): ArrayBuffer {

@@ -1,5 +1,6 @@
 import {
   checkOptions,
+  concatBytes,
   invalidArgument,
   type JsonObject,
   type NamedTensor,
@@ -105,17 +106,6 @@ interface CheckpointDocument {
   model: (Omit<tf.io.ModelJSON, 'weightsManifest'> & { weightSpecs: tf.io.WeightsManifestEntry[] }) | null;
 }
 
-function joinBytes(parts: (ArrayBuffer | Uint8Array)[]): Uint8Array {
-  const views = parts.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(p)));
-  const out = new Uint8Array(views.reduce((n, v) => n + v.byteLength, 0));
-  let offset = 0;
-  for (const v of views) {
-    out.set(v, offset);
-    offset += v.byteLength;
-  }
-  return out;
-}
-
 /** A layers model's artifacts, captured in memory (tfjs-layers writes them through a save handler). */
 async function captureModel(model: SavableModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined;
@@ -188,7 +178,7 @@ export async function saveCheckpoint(name: string, parts: CheckpointParts): Prom
     stateSpecs,
     model: modelPart,
   };
-  const data = joinBytes([stateBytes, modelBytes]);
+  const data = concatBytes([stateBytes, modelBytes]);
   const sealed = await sealDocument(JSON.parse(JSON.stringify(document)) as object, allSpecs(document), data);
   try {
     await writeStored({ name, document: JSON.stringify(sealed), data: data.buffer as ArrayBuffer });

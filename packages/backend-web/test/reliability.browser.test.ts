@@ -4,6 +4,7 @@ import {
   type DamageTally,
   damageSummary,
   damageTally,
+  modelSnapshot,
   mutateBytes,
   optimizerSnapshot,
   type Snapshot,
@@ -53,13 +54,6 @@ async function train(m: tfl.LayersModel, steps: number): Promise<void> {
   const y = tf.tensor2d(values(8 * 3, 6), [8, 3]);
   for (let i = 0; i < steps; i++) await m.trainOnBatch(x, y);
   tf.dispose([x, y]);
-}
-
-async function modelSnapshot(m: tfl.LayersModel): Promise<Snapshot> {
-  const out: Snapshot = new Map();
-  for (const [i, w] of m.getWeights().entries()) out.set(`w${i}`, await tensorBytes(w));
-  if (m.optimizer) for (const [k, v] of await optimizerSnapshot(m.optimizer)) out.set(`o:${k}`, v);
-  return out;
 }
 
 function report(what: string, t: DamageTally): void {

@@ -32,6 +32,18 @@ export interface IntegrityRecord {
 
 export type Sealed<T> = T & { [INTEGRITY_KEY]: IntegrityRecord };
 
+/** The bytes of several buffers, end to end (a checkpoint's weight data is one buffer). */
+export function concatBytes(parts: readonly (ArrayBuffer | Uint8Array)[]): Uint8Array {
+  const views = parts.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(p)));
+  const out = new Uint8Array(views.reduce((n, v) => n + v.byteLength, 0));
+  let offset = 0;
+  for (const v of views) {
+    out.set(v, offset);
+    offset += v.byteLength;
+  }
+  return out;
+}
+
 /** Lowercase hex SHA-256 of `bytes`. */
 export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;

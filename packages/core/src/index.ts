@@ -10,6 +10,7 @@ export {
   selectorSpec,
 } from './check-options';
 export {
+  concatBytes,
   entryByteLengths,
   INTEGRITY_KEY,
   type IntegrityEntry,

@@ -42,6 +42,17 @@ export async function optimizerSnapshot(o: {
   return out;
 }
 
+/** A layers model's weights and its optimizer's state (any object with `getWeights()`). */
+export async function modelSnapshot(m: {
+  getWeights(): tf.Tensor[];
+  optimizer?: { getWeights(): Promise<{ name: string; tensor: tf.Tensor }[]> } | null;
+}): Promise<Snapshot> {
+  const out: Snapshot = new Map();
+  for (const [i, w] of m.getWeights().entries()) out.set(`w${i}`, await tensorBytes(w));
+  if (m.optimizer) for (const [k, v] of await optimizerSnapshot(m.optimizer)) out.set(`o:${k}`, v);
+  return out;
+}
+
 export function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
   return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 }

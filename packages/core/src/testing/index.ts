@@ -16,6 +16,7 @@ export {
   type DamageTally,
   damageSummary,
   damageTally,
+  modelSnapshot,
   mutateBytes,
   optimizerSnapshot,
   type Snapshot,
