@@ -29,7 +29,6 @@ import {
   optimizerSnapshot,
   type Snapshot,
   sameSnapshot,
-  tensorBytes,
 } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
