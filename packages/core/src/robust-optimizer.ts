@@ -515,8 +515,11 @@ export class RobustOptimizer extends tf.Optimizer {
     for (const [name, t] of anchors) {
       if (this.anchors.mode === 'zero') continue;
       // A shared store keeps what it holds (it may serve other optimizers); it gains what it lacks.
-      if (this.ownsAnchors || !this.anchors.hasCaptured(name)) this.anchors.restore(name, tf.clone(t));
-      this.verifiedAnchors.add(name);
+      // Restored anchors passed the checks above; a store's own ones are checked at their first use.
+      if (this.ownsAnchors || !this.anchors.hasCaptured(name)) {
+        this.anchors.restore(name, tf.clone(t));
+        this.verifiedAnchors.add(name);
+      }
     }
     this.adapterState = {
       step: tree.step,
