@@ -1,19 +1,18 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import {
   checkOptions,
   concatBytes,
   INTEGRITY_KEY,
-  invalidArgument,
   type OptionSchema,
   parseDocument,
-  RobustFtError,
   sealDocument,
   sha256Hex,
   unverifiedCheckpoint,
   verifyData,
   verifyDocument,
-} from '@robust-ft/core';
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**

@@ -1,3 +1,5 @@
+// The selector's types are core's, shared with @robust-ft/backend-web (re-exported, not copied).
+export type { BackendDescription, BackendLogger } from '@robust-ft/core';
 export {
   patchedKernels,
   registerCpuTrainingKernels,
@@ -11,11 +13,8 @@ export {
   loadOptimizerState,
   saveOptimizerState,
 } from './checkpoint';
-export { type DawnModule, installNodeWebGpu, SWIFTSHADER_VULKAN_ICD } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
-  type BackendDescription,
-  type BackendLogger,
   NODE_BACKENDS,
   type NodeBackendName,
   type UseBestBackendOptions,

@@ -1,4 +1,4 @@
-import { checkOptions, type OptionSchema } from '@robust-ft/core';
+import { checkOptions, type OptionSchema } from '@robust-ft/core/internal';
 import type { UseBestBackendOptions } from './select-backend';
 
 /**

@@ -1,17 +1,14 @@
+import { invalidArgument, type JsonObject, type NamedTensor, RobustFtError } from '@robust-ft/core';
 import {
   checkOptions,
   concatBytes,
-  invalidArgument,
-  type JsonObject,
-  type NamedTensor,
   type OptionSchema,
   parseDocument,
-  RobustFtError,
   sealDocument,
   unverifiedCheckpoint,
   verifyData,
   verifyDocument,
-} from '@robust-ft/core';
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type CheckpointRecord,

@@ -1,4 +1,4 @@
-import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core';
+import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core/internal';
 import type { LoadCheckpointOptions } from './checkpoint';
 import type { UseBestBackendOptions } from './use-best-backend';
 import type { WebCandidateOptions } from './web-candidates';

@@ -1,14 +1,13 @@
-import { invalidArgument } from '@robust-ft/core';
-import * as tf from '@tensorflow/tfjs-core';
-import { candidateOptions, checkWebOptions } from './option-schemas';
 import {
   type BackendCandidate,
+  type BackendDescription,
   type BackendLogger,
-  parseBackendName,
+  invalidArgument,
   selectBackend,
-  WEB_BACKENDS,
-  type WebBackendName,
-} from './select-backend';
+} from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { candidateOptions, checkWebOptions } from './option-schemas';
+import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
 export interface UseBestBackendOptions extends WebCandidateOptions {
@@ -27,22 +26,6 @@ export interface UseBestBackendOptions extends WebCandidateOptions {
   queryParam?: string | null;
   /** Where the one-line choice is reported; `null` silences it. Default: `console`. */
   logger?: BackendLogger | null;
-}
-
-/** What `useBestBackend` chose; the same shape as `@robust-ft/backend-node`'s description. */
-export interface BackendDescription {
-  /** The robust-ft candidate that was chosen. */
-  name: WebBackendName;
-  /** `tf.getBackend()` after selection. */
-  tfBackend: string;
-  /** True when chosen through `force` or the query parameter. */
-  forced: boolean;
-  /** Why each better candidate was skipped. */
-  reasons: Partial<Record<WebBackendName, string>>;
-  /** Kernels added or replaced on the chosen backend (reported by `prepare`). */
-  patchedKernels: string[];
-  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
-  gradients: boolean;
 }
 
 function queryValue(param: string): string | null {
@@ -69,9 +52,9 @@ export function resolveForcedBackend(
 
 /** Orders and filters candidates by `options.candidates`, validating every name. */
 export function orderCandidates(
-  all: readonly BackendCandidate[],
+  all: readonly BackendCandidate<WebBackendName>[],
   names: readonly WebBackendName[] | undefined,
-): BackendCandidate[] {
+): BackendCandidate<WebBackendName>[] {
   if (names === undefined) return [...all];
   if (!Array.isArray(names) || names.length === 0) {
     throw invalidArgument('options.candidates', `a non-empty list of ${WEB_BACKENDS.join(', ')}`, names);
@@ -91,7 +74,9 @@ export function orderCandidates(
  * are skipped unless `allowSoftwareGpu` is set or the backend is forced. Logs one line with the
  * choice and the reason for every skip, and returns the same.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+export async function useBestBackend(
+  options: UseBestBackendOptions = {},
+): Promise<BackendDescription<WebBackendName>> {
   checkWebOptions('useBestBackend', options);
   const { forced, forcedBy } = resolveForcedBackend(options);
   const candidates = orderCandidates(webCandidates(candidateOptions(options)), options.candidates);

@@ -1,4 +1,5 @@
-import { createRng, INTEGRITY_KEY, type RobustOptimizer, sealDocument } from '@robust-ft/core';
+import { createRng, type RobustOptimizer } from '@robust-ft/core';
+import { INTEGRITY_KEY, sealDocument } from '@robust-ft/core/internal';
 import {
   attemptDamagedLoad,
   type DamageTally,

@@ -1,28 +1,12 @@
-export { addMany } from './add-many';
-export { type AnchorMode, type AnchorOption, Anchors, anchorOptionProblem, resolveAnchors } from './anchors';
+export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
 export {
-  type CheckOptionsExtras,
-  checkOptions,
-  closestKey,
-  levenshtein,
-  type OptionSchema,
-  type OptionSpec,
-  selectorSpec,
-} from './check-options';
-export {
-  concatBytes,
-  entryByteLengths,
-  INTEGRITY_KEY,
-  type IntegrityEntry,
-  type IntegrityRecord,
-  parseDocument,
-  type Sealed,
-  sealDocument,
-  sha256Hex,
-  unverifiedCheckpoint,
-  verifyData,
-  verifyDocument,
-} from './checkpoint-integrity';
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendDescription,
+  type BackendLogger,
+  type SelectOptions,
+  selectBackend,
+} from './backend-selection';
 export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
 export {
   cloneTensors,
@@ -58,19 +42,7 @@ export {
   warmupCosineSchedule,
 } from './schedules';
 export { globToRegExp, matchesName, type NameSelector, nameMatcher } from './selectors';
-export {
-  collectTensors,
-  decodeNumber,
-  disposeStateExcept,
-  encodeNumber,
-  type FlatLeaf,
-  flattenState,
-  isTensor,
-  mergeState,
-  type StateLeaf,
-  type StateTree,
-  unflattenState,
-} from './state-tree';
+export type { StateLeaf, StateTree } from './state-tree';
 export {
   type AnyTransformation,
   carryOver,
@@ -96,16 +68,4 @@ export {
   scaleByLearningRate,
   traceMomentum,
 } from './transforms/basic';
-export {
-  assertFiniteNumber,
-  assertInRange,
-  assertInteger,
-  assertNonNegative,
-  assertOneOf,
-  assertPositive,
-  assertRank,
-  assertShape,
-  sameShape,
-  shapeToString,
-} from './validate';
 export { identity, masked, multiTransform, type ParameterGroup, setToZero } from './wrappers';

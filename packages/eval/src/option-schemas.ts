@@ -1,4 +1,4 @@
-import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core';
+import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core/internal';
 import type { ApgdOptions } from './attacks/apgd';
 import type { AttackBudget } from './attacks/attack-common';
 import type { PgdOptions } from './attacks/pgd';

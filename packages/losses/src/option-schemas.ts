@@ -1,4 +1,4 @@
-import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core';
+import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core/internal';
 import type { AdversarialLossOptions, TradesOptions } from './adversarial';
 import type { ClipContrastiveOptions } from './clip-contrastive';
 import type { ConsistencyOptions, ConsistencyRegularizerConfig } from './consistency';

@@ -1,13 +1,13 @@
+import type { AdamMomentsOptions as AdamMomentOptions } from '@robust-ft/core';
+import { type AnyTransformation, isSchedule } from '@robust-ft/core';
 import {
-  type AnyTransformation,
   anchorOptionProblem,
   checkOptions,
-  isSchedule,
   type OptionSchema,
   type OptionSpec,
   selectorSpec,
-} from '@robust-ft/core';
-import type { AdamMomentOptions, AdamWOptions } from './adamw';
+} from '@robust-ft/core/internal';
+import type { AdamWOptions } from './adamw';
 import type { DigrapOptions } from './digrap';
 import type { FtpOptions } from './ftp';
 import type { L2spOptions } from './l2sp';

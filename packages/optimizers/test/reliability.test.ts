@@ -11,14 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileSystemHandler, loadOptimizerState, saveOptimizerState } from '@robust-ft/backend-node';
-import {
-  Anchors,
-  createRng,
-  INTEGRITY_KEY,
-  RobustFtError,
-  type RobustOptimizer,
-  sealDocument,
-} from '@robust-ft/core';
+import { Anchors, createRng, RobustFtError, type RobustOptimizer } from '@robust-ft/core';
+import { INTEGRITY_KEY, sealDocument } from '@robust-ft/core/internal';
 import {
   attemptDamagedLoad,
   type DamageTally,

@@ -1,0 +1,53 @@
+/**
+ * `@robust-ft/core/internal`: the plumbing the robust-ft packages share (argument checks, state-tree
+ * flattening, chunked sums). Not part of the public API: no semver promise, and it may change in any
+ * release. Users import from `@robust-ft/core`.
+ */
+export { addMany } from './add-many';
+export { anchorOptionProblem } from './anchors';
+export {
+  type CheckOptionsExtras,
+  checkOptions,
+  closestKey,
+  levenshtein,
+  type OptionSchema,
+  type OptionSpec,
+  selectorSpec,
+} from './check-options';
+export {
+  concatBytes,
+  entryByteLengths,
+  INTEGRITY_KEY,
+  type IntegrityEntry,
+  type IntegrityRecord,
+  parseDocument,
+  type Sealed,
+  sealDocument,
+  sha256Hex,
+  unverifiedCheckpoint,
+  verifyData,
+  verifyDocument,
+} from './checkpoint-integrity';
+export {
+  collectTensors,
+  decodeNumber,
+  disposeStateExcept,
+  encodeNumber,
+  type FlatLeaf,
+  flattenState,
+  isTensor,
+  mergeState,
+  unflattenState,
+} from './state-tree';
+export {
+  assertFiniteNumber,
+  assertInRange,
+  assertInteger,
+  assertNonNegative,
+  assertOneOf,
+  assertPositive,
+  assertRank,
+  assertShape,
+  sameShape,
+  shapeToString,
+} from './validate';
