@@ -1,5 +1,4 @@
 import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core/internal';
-import type { ApgdOptions } from './attacks/apgd';
 import type { AttackBudget } from './attacks/attack-common';
 import type { PgdOptions } from './attacks/pgd';
 import type { TemperatureSearchOptions } from './ensembles/temperature';
@@ -14,6 +13,7 @@ import type { CorruptionPreviewOptions } from './report/corruption-preview';
  * Strict options (core's checkOptions) for eval's public functions: a misspelled option (`eps` for
  * `epsilon`, `step` for `steps`) is an INVALID_ARGUMENT naming the closest known key, not a silently used
  * default. Schemas are typed against the options interfaces, so they cannot miss a declared option.
+ * (The APGD family checks its keys itself: attack-common's assertKnownOptions.)
  */
 const BUDGET = {
   epsilon: 'number',
@@ -38,7 +38,6 @@ export const EVAL_OPTION_SCHEMAS = {
     randomStart: 'boolean',
     seed: 'number',
   } satisfies OptionSchema<PgdOptions>,
-  apgd: { ...BUDGET, steps: 'number' } satisfies OptionSchema<ApgdOptions>,
   searchTemperature: SEARCH,
   fitVrf: {
     k: K,

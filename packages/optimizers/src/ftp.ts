@@ -18,6 +18,16 @@ import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } fro
 import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
+import {
+  type AxisMap,
+  axisMap,
+  checkLayout,
+  checkRowState,
+  type LayoutOption,
+  layoutFromJson,
+  rowL1,
+  rowShape,
+} from './layout';
 import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
@@ -29,7 +39,6 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
-import { rowL1, rowShape } from './row-norms';
 import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
 import { withMaps } from './state-maps';
 
@@ -42,6 +51,12 @@ export interface FtpTransformOptions {
   k?: number;
   /** Parameters left on plain inner-optimizer updates (no projection), e.g. the head. */
   exclude?: NameSelector;
+  /**
+   * How a parameter's axes map to the reference's rows (one L1 ball per output unit): `'tfjs'` (default,
+   * by name and rank: Dense `[in,out]`, Conv `[…,cin,cout]`, `…/depthwise_kernel` `[kh,kw,cin,mult]`),
+   * `'torch'` (rows on axis 0) or a function of (name, shape). See `layout.ts`.
+   */
+  layout?: LayoutOption;
 }
 
 export interface FtpOptions
@@ -86,6 +101,8 @@ export interface FtpTensorInput {
   /** FTP's global step counter (1 on the first step). */
   t: number;
   k: number;
+  /** Which axes are this tensor's rows (from `axisMap(layout, name, shape)`). */
+  axes: AxisMap;
 }
 
 export interface FtpTensorOutput {
@@ -105,7 +122,7 @@ export interface FtpTensorOutput {
  */
 export function ftpTensorStep(i: FtpTensorInput): FtpTensorOutput {
   const c = tf.sub(tf.add(i.param, i.update), i.anchor);
-  const n = tf.add(rowL1(c), FTP_EPS);
+  const n = tf.add(rowL1(c, i.axes), FTP_EPS);
   const hRaw = tf.sum(tf.mul(tf.mul(i.grad, i.cPrev), i.rPrev));
   const h = i.k === 1 ? hRaw : tf.where(tf.greater(hRaw, 0), tf.mul(hRaw, i.k), hRaw);
   const hyper = hyperAdamStep(i.gamma, i.gammaM, i.gammaV, h, i.t);
@@ -129,6 +146,7 @@ export function ftpTransformation(
   const k = options.k ?? FTP_DEFAULTS.k;
   assertInRange('k', k, 0, 1);
   const excluded = nameMatcher(options.exclude);
+  const layout = checkLayout(options.layout);
   return {
     label: `ftp(${inner.label})`,
     init(params) {
@@ -139,13 +157,19 @@ export function ftpTransformation(
         ftp.gammaM[name] = tf.scalar(0);
         ftp.gammaV[name] = tf.scalar(0);
         ftp.cPrev[name] = tf.zerosLike(p);
-        ftp.rPrev[name] = tf.zeros(rowShape(p.shape));
+        ftp.rPrev[name] = tf.zeros(rowShape(p.shape, axisMap(layout, name, p.shape)));
       }
       return { inner: inner.init(params) as StateTree, ftp, t: 1 };
     },
     update(grads, saved, params, ctx) {
       const state = withMaps(saved, ['inner', 'ftp']);
       state.ftp = withMaps(state.ftp, ['gamma', 'gammaM', 'gammaV', 'cPrev', 'rPrev']);
+      const axes: Record<string, AxisMap> = {};
+      for (const [name, g] of Object.entries(grads)) {
+        if (excluded(name)) continue;
+        axes[name] = axisMap(layout, name, g.shape);
+        checkRowState(name, state.ftp.rPrev[name], g.shape, axes[name]);
+      }
       const r = inner.update(grads, state.inner, params, ctx);
       if (r.assign) {
         throw new RobustFtError(
@@ -178,6 +202,7 @@ export function ftpTransformation(
           rPrev: s.rPrev[name]!,
           t: state.t,
           k,
+          axes: axes[name]!,
         });
         assign[name] = out.param;
         next.gamma[name] = out.gamma;
@@ -222,20 +247,23 @@ export function ftp(options: FtpOptions = {}): RobustOptimizer {
     json = { inner, momentum, nesterov, weightDecay };
   } else innerT = inner;
   const exclude = selectorToJson(options.exclude);
-  if (json && exclude !== undefined) json = { ...json, k, exclude };
+  const layout = checkLayout(options.layout);
+  // A layout function cannot be serialised (like a predicate selector): no factory record then.
+  if (json && exclude !== undefined && typeof layout === 'string') json = { ...json, k, exclude, layout };
   else json = undefined;
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
   // Over Adam (the reference AdamP) the step runs as one fused kernel where the backend has it (same
   // state layout; the composed transformation is the fallback and the oracle).
   const transformation = withFusedFtpWhenAdam(
     inner === 'adam',
-    ftpTransformation(innerT, { k, ...exclusion }),
+    ftpTransformation(innerT, { k, layout, ...exclusion }),
     {
       beta1,
       beta2,
       epsilon,
       weightDecay,
       k,
+      layout,
       ...exclusion,
     },
   );
@@ -276,6 +304,7 @@ registerOptimizerFactory(FTP_FACTORY, (o) => {
     inner,
     ...(k === undefined ? {} : { k }),
     ...(exclude === undefined ? {} : { exclude }),
+    ...layoutFromJson(o),
     learningRate: learningRateFromJson(
       o.learningRate,
       inner === 'sgd' ? FTP_DEFAULTS.learningRateSgd : FTP_DEFAULTS.learningRateAdam,

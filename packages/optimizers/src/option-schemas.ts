@@ -47,10 +47,7 @@ function innerSpec(...names: string[]): OptionSpec {
       : `${names.map((n) => `'${n}'`).join(', ')} or a gradient transformation`;
 }
 
-/**
- * `layout` (tfjs vs torch axes) is being added to ftp, tpgm and digrap on another branch; it is a
- * known key here already so that merge needs no schema change. Its semantics come with that change.
- */
+/** `layout` of ftp, tpgm and digrap: the type check here; `layout.ts` (checkLayout) owns its meaning. */
 const LAYOUT_OPTION: Readonly<Record<'layout', OptionSpec>> = {
   layout: (v) =>
     v === 'tfjs' || v === 'torch' || typeof v === 'function' ? undefined : "'tfjs', 'torch' or a function",

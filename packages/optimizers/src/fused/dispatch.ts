@@ -8,6 +8,7 @@ import {
   type UpdateResult,
 } from '@robust-ft/core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
 import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
@@ -269,21 +270,32 @@ interface FtpLike {
  */
 export function withFusedFtp<S extends StateTree>(
   composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
 ): GradientTransformation<S> {
-  const { weightDecay, k, exclude, ...adamOptions } = options;
+  const { weightDecay, k, exclude, layout = DEFAULT_LAYOUT, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as FtpLike;
     const adam = s.inner['0'] as unknown as AdamLike;
     const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
+    // Rows by the same layout rule as the composed step; row axes that are not one contiguous block
+    // (only a custom layout function gives those) leave the step to the composed path.
+    const spans: Record<string, [number, number]> = {};
+    for (const n of projected) {
+      const map = axisMap(layout, n, grads[n]!.shape);
+      checkRowState(n, s.ftp.rPrev[n], grads[n]!.shape, map);
+      const span = rowSpan(map);
+      if (!span) return null;
+      spans[n] = span;
+    }
     const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
     const into = plainAdam(plain, grads, params, adam, hp);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
     if (projected.length > 0) {
       const f = s.ftp;
       const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
+        rowSpan: spans[n]!,
         cPrev: f.cPrev[n] ?? null,
         rPrev: f.rPrev[n] ?? null,
         gamma: f.gamma[n] ?? null,
@@ -386,7 +398,7 @@ export function withFusedDigrap<S extends StateTree>(
 export function withFusedFtpWhenAdam<S extends StateTree>(
   overAdam: boolean,
   composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
 ): GradientTransformation<S> {
   return overAdam ? withFusedFtp(composed, options) : composed;
 }

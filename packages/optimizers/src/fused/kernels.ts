@@ -1,6 +1,6 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamAttrs, checkSameSize, input, num, numAt, sizeOf } from './args';
+import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
 import {
   type AdamConstants,
   type DigrapScalars,
@@ -9,6 +9,7 @@ import {
   ftpStep,
   type StepEngine,
   spdStep,
+  stridedRows,
 } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 import { webgpuInternals } from './webgpu/backend';
@@ -48,16 +49,6 @@ const WEBGPU_KERNELS: Record<FusedMethod, KernelFunc> = {
   digrap: webgpuDigrapKernel,
 };
 
-/** FTP's row count: axis 0 for rank ≥ 2, the whole tensor otherwise (the reference's torch.sum(dim=())). */
-export function ftpRows(shape: readonly number[]): number {
-  return shape.length >= 2 ? shape[0]! : 1;
-}
-
-/** Shape of FTP's stored 1/n: the row norms with dims kept; a scalar for rank ≤ 1. */
-export function ftpRowShape(shape: readonly number[]): number[] {
-  return shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : [];
-}
-
 interface Prepared {
   storage: KernelStorage;
   count: number;
@@ -77,6 +68,8 @@ function prepare(
 
 /** One tensor of a batch, as a method's step sees it. */
 interface BatchItem {
+  /** Its position in the batch. */
+  index: number;
   /** The parameter input `param${i}`. */
   param: TensorInfo;
   /** A view of the required input `${role}${i}`. */
@@ -103,7 +96,9 @@ interface MethodSpec<H> {
   optional?: readonly string[];
   /** The method's own attributes, read once per call after the Adam ones. */
   hyper(attrs: NamedAttrMap | undefined): H;
-  outputs(param: TensorInfo, inputs: NamedTensorInfoMap, i: number): number[][];
+  outputs(param: TensorInfo, inputs: NamedTensorInfoMap, i: number, h: H): number[][];
+  /** How many of the last outputs are scratch: freed after the step, not returned. */
+  scratchOutputs?: number;
   step(E: StepEngine, h: H, item: BatchItem): number[];
 }
 
@@ -111,6 +106,7 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
   return (kind) =>
     ({ inputs, backend, attrs }) => {
       const { storage, count } = prepare(kind, backend, inputs, attrs);
+      const scratch = spec.scratchOutputs ?? 0;
       const constants = adamAttrs(attrs);
       const h = spec.hyper(attrs);
       const groups: TensorInfo[][] = [];
@@ -120,11 +116,12 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           ...spec.required.map((role) => input(inputs, `${role}${i}`)),
           ...(spec.optional ?? []).map((role) => inputs[`${role}${i}`]),
         ]);
-        groups.push(spec.outputs(p, inputs, i).map((shape) => storage.makeOutput(shape)));
+        groups.push(spec.outputs(p, inputs, i, h).map((shape) => storage.makeOutput(shape)));
       }
       const E = storage.engine();
       groups.forEach((o, i) => {
         const item: BatchItem = {
+          index: i,
           param: input(inputs, `param${i}`),
           view: (role) => storage.view(input(inputs, `${role}${i}`)),
           viewOpt: (role) => {
@@ -140,11 +137,16 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           attrAt: (key) => numAt(attrs, key, i),
         };
         const scalars = spec.step(E, h, item);
+        const end = o.length - scratch;
         scalars.forEach((x, j) => {
-          storage.view(o[o.length - scalars.length + j]!)[0] = x;
+          storage.view(o[end - scalars.length + j]!)[0] = x;
         });
       });
-      return groups.flat();
+      if (scratch === 0) return groups.flat();
+      return groups.flatMap((o) => {
+        for (const info of o.slice(o.length - scratch)) storage.release(info);
+        return o.slice(0, o.length - scratch);
+      });
     };
 }
 
@@ -222,20 +224,38 @@ const spdKernel = batchKernel({
 
 /**
  * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) cPrev, rPrev, gamma,
- * gammaM, gammaV. Outputs per tensor: param, m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM,
- * gammaV (0-d).
+ * gammaM, gammaV; attribute `rowSpans` (two per tensor, see `ftpGeometry`). Outputs per tensor: param,
+ * m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM, gammaV (0-d).
  */
 const ftpKernel = batchKernel({
   required: ANCHORED_INPUTS,
   optional: ['cPrev'],
-  hyper: (attrs) => ({ wd: num(attrs, 'weightDecay'), t: num(attrs, 't'), annealK: num(attrs, 'k') }),
-  outputs: (p, inputs, i) => {
+  hyper: (attrs) => ({
+    wd: num(attrs, 'weightDecay'),
+    t: num(attrs, 't'),
+    annealK: num(attrs, 'k'),
+    geometry: (i: number, shape: readonly number[]) => ftpGeometry(attrs, i, shape),
+  }),
+  outputs: (p, inputs, i, h) => {
+    const geo = h.geometry(i, p.shape);
     const rPrev = inputs[`rPrev${i}`];
-    if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
+    if (rPrev && sizeOf(rPrev.shape) !== geo.rows)
       throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
-    return [p.shape, p.shape, p.shape, p.shape, ftpRowShape(p.shape), [], [], []];
+    // The last output is scratch for strided rows (an f64 per row), freed after the step.
+    return [
+      p.shape,
+      p.shape,
+      p.shape,
+      p.shape,
+      geo.rowShape,
+      [],
+      [],
+      [],
+      [stridedRows(geo) ? 2 * geo.rows : 0],
+    ];
   },
-  step: (E, { wd, t, annealK }, it) => {
+  scratchOutputs: 1,
+  step: (E, { wd, t, annealK, geometry }, it) => {
     const prev: FtpScalars = {
       gamma: it.scalar('gamma', 1e-8),
       mGamma: it.scalar('gammaM', 0),
@@ -255,7 +275,8 @@ const ftpKernel = batchKernel({
       it.out(2),
       it.out(3),
       it.out(4),
-      ftpRows(it.param.shape),
+      it.out(8),
+      geometry(it.index, it.param.shape),
       it.constants(wd),
       prev,
       t,

@@ -36,6 +36,11 @@ export interface FusedAnchoredItem extends FusedAdamItem {
 }
 
 export interface FusedFtpItem extends FusedAnchoredItem {
+  /**
+   * Its rows (output units) as the contiguous axis block [first, end) of the layout rule
+   * (`rowSpan(axisMap(...))`); [0, 0) reduces the whole tensor.
+   */
+  rowSpan: readonly [number, number];
   /** Last step's deviation c (absent, or ignored, at the first step). */
   cPrev?: Tensor | null;
   /** Last step's 1/n, row-shaped (absent at the first step). */
@@ -192,7 +197,7 @@ export function fusedFtpStep(
     'ftp',
     items,
     [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
-    { learningRate, beta1, beta2, epsilon, weightDecay, k, t },
+    { learningRate, beta1, beta2, epsilon, weightDecay, k, t, rowSpans: items.flatMap((it) => it.rowSpan) },
     8,
   );
   return named(groups, [...ADAM_OUT, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV']);
