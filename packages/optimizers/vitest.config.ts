@@ -20,6 +20,15 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'cpu', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } },
       replayOn('wasm'),
+      // The reliability suite (damaged checkpoints, fuzz, failed steps) again on wasm.
+      {
+        extends: true as const,
+        test: {
+          name: 'reliability-wasm',
+          include: ['test/reliability.test.ts'],
+          env: { ROBUST_FT_TEST_BACKEND: 'wasm' },
+        },
+      },
       replayOn('webgpu'),
     ],
   },

@@ -7,7 +7,12 @@ export {
   unpatchCpuBackend,
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
-export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
+export {
+  type CheckpointLoadOptions,
+  fileSystemHandler,
+  loadOptimizerState,
+  saveOptimizerState,
+} from './checkpoint';
 export type { NodeGpuAdapter } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {

@@ -7,6 +7,7 @@ import {
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
+import { checkUseBestBackendOptions } from './option-schemas';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
 
@@ -185,6 +186,7 @@ function normalise(raw: string): NodeBackendName {
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
 export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<NodeBackendDescription> {
+  checkUseBestBackendOptions(options);
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RobustFtError } from '@robust-ft/core';
@@ -30,7 +30,7 @@ function model(): tfl.LayersModel {
 }
 
 describe('fileSystemHandler', () => {
-  it('round-trips a layers model with its optimizer state through model.json + weights.bin', async () => {
+  it('round-trips a layers model with its optimizer state through model.json + its weights file', async () => {
     const dir = tempDir();
     const m = model();
     const x = tf.randomNormal([8, 3], 0, 1, 'float32', 1);
@@ -38,7 +38,8 @@ describe('fileSystemHandler', () => {
     await m.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
     await m.save(fileSystemHandler(dir), { includeOptimizer: true });
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-    expect(json.weightsManifest[0].paths).toEqual(['weights.bin']);
+    // The weights file is named by its content, so a new save never overwrites the one model.json names.
+    expect(json.weightsManifest[0].paths).toEqual([expect.stringMatching(/^weights-[0-9a-f]{16}\.bin$/)]);
     expect(json.weightsManifest[0].weights.some((w: { group?: string }) => w.group === 'optimizer')).toBe(
       true,
     );
@@ -57,6 +58,31 @@ describe('fileSystemHandler', () => {
     const diff = tf.max(tf.abs(tf.sub(c, d))).dataSync()[0]!;
     expect(diff).toBeLessThan(1e-5);
     tf.dispose([x, y, a, b, c, d]);
+  });
+
+  it('a save interrupted before its commit leaves the previous checkpoint loadable; a full save cleans up', async () => {
+    const dir = tempDir();
+    const a = model();
+    await a.save(fileSystemHandler(dir));
+    const first = readdirSync(dir);
+    // Interrupted save: the new weights file and a half-written model.json.tmp exist, the rename did not happen.
+    const other = tempDir();
+    const b = model();
+    await b.save(fileSystemHandler(other));
+    const newWeights = readdirSync(other).find((f) => f.startsWith('weights-'))!;
+    copyFileSync(join(other, newWeights), join(dir, newWeights));
+    writeFileSync(join(dir, `model.json.${process.pid}.tmp`), '{"modelTopo');
+    const loaded = await tfl.loadLayersModel(fileSystemHandler(dir));
+    const x = tf.ones([1, 3]);
+    const [pa, pl] = [a.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(await pl.data())).toEqual(Array.from(await pa.data()));
+    // A completed save commits b and removes the weights file no document names any more.
+    await b.save(fileSystemHandler(dir));
+    const weights = readdirSync(dir).filter((f) => f.startsWith('weights-'));
+    expect(weights).toEqual([newWeights]);
+    expect(first.filter((f) => f.startsWith('weights-'))).not.toEqual(weights);
+    tf.dispose([x, pa, pl]);
+    loaded.dispose();
   });
 
   it('fails with an IO error naming the path when nothing is there', async () => {

@@ -113,6 +113,18 @@ export function assignVariables(
   saved: Record<string, tf.Tensor>,
   name: string,
 ): void {
+  prepareAssignVariables(targets, saved, name)();
+}
+
+/**
+ * Checks every target against the saved values and returns the assignment, which cannot fail: a
+ * loader checks the variables, then restores the optimizer (itself all-or-nothing), then assigns.
+ */
+export function prepareAssignVariables(
+  targets: VariableSource,
+  saved: Record<string, tf.Tensor>,
+  name: string,
+): () => void {
   const entries = variableEntries(targets, 'options.variables');
   for (const [key, target] of entries) {
     if (!(target instanceof tf.Variable)) {
@@ -132,5 +144,7 @@ export function assignVariables(
       );
     }
   }
-  for (const [key, target] of entries) (target as tf.Variable).assign(saved[key]!);
+  return () => {
+    for (const [key, target] of entries) (target as tf.Variable).assign(saved[key]!);
+  };
 }

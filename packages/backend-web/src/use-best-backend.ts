@@ -6,6 +6,7 @@ import {
   selectBackend,
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { candidateOptions, checkWebOptions } from './option-schemas';
 import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
@@ -76,8 +77,9 @@ export function orderCandidates(
 export async function useBestBackend(
   options: UseBestBackendOptions = {},
 ): Promise<BackendDescription<WebBackendName>> {
+  checkWebOptions('useBestBackend', options);
   const { forced, forcedBy } = resolveForcedBackend(options);
-  const candidates = orderCandidates(webCandidates(options), options.candidates);
+  const candidates = orderCandidates(webCandidates(candidateOptions(options)), options.candidates);
   const choice = await selectBackend(candidates, {
     forced,
     forcedBy,

@@ -7,6 +7,7 @@ import {
 } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendLoss, reinitialiseBackend, watchDeviceLoss } from './device-loss';
+import { checkWebOptions } from './option-schemas';
 import type { WebBackendName } from './select-backend';
 
 /** A map from each tfjs wasm binary name to its URL, as `setWasmPaths` accepts. */
@@ -176,6 +177,7 @@ function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
 
 /** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
 export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate<WebBackendName>[] {
+  checkWebOptions('webCandidates', options);
   validateWasmPath(options.wasmPath);
   // A bad count is the caller's error, not a reason to fall through to the next backend.
   if (options.threads !== undefined) resolveWasmThreads(options.threads, 1, 'options.threads');

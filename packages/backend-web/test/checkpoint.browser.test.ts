@@ -83,7 +83,7 @@ describe('IndexedDB checkpoints in Chromium (wasm backend)', () => {
 
     // Same data, same order, same optimizer state: the resumed run must equal the uninterrupted one.
     expect(await weightsOf(restored)).toEqual(await weightsOf(reference));
-    // The model is where checkpointModelUrl says, so tfjs can load it without robust-ft too.
+    // tf.loadLayersModel resolves checkpointModelUrl through the load router robust-ft registers.
     expect((await tfl.loadLayersModel(checkpointModelUrl('layers-run'))).layers).toHaveLength(2);
     tf.dispose([x, y]);
   });

@@ -1,7 +1,8 @@
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { RobustFtError } from './errors';
+import { invalidArgument, RobustFtError } from './errors';
 import { type NamedTensorSource, toNamedTensorMap } from './named-tensors';
+import { isTensor } from './state-tree';
 import { assertShape } from './validate';
 
 export type AnchorMode = 'initial' | 'explicit' | 'zero';
@@ -41,6 +42,11 @@ export class Anchors {
 
   has(name: string): boolean {
     return this.mode === 'zero' || this.byName.has(name);
+  }
+
+  /** Whether a real (captured, given or restored) anchor is held for `name`; zero anchors never are. */
+  hasCaptured(name: string): boolean {
+    return this.mode !== 'zero' && this.byName.has(name);
   }
 
   /** The anchor of `name`; throws MISSING_ANCHOR when it was never captured or given. */
@@ -131,8 +137,22 @@ export class Anchors {
 export type AnchorOption = 'initial' | 'zero' | Anchors | NamedTensorMap;
 
 export function resolveAnchors(option: AnchorOption | undefined): { anchors: Anchors; owned: boolean } {
+  const problem = anchorOptionProblem(option);
+  if (problem !== undefined) throw invalidArgument('options.anchor', problem, option);
   if (option === undefined || option === 'initial') return { anchors: Anchors.initial(), owned: true };
   if (option === 'zero') return { anchors: Anchors.zero(), owned: true };
   if (option instanceof Anchors) return { anchors: option, owned: false };
   return { anchors: Anchors.from(option), owned: true };
+}
+
+/**
+ * The option check of `anchor` (an `OptionSpec`): `'initial'`, `'zero'`, an `Anchors`, or a map of
+ * tensors. Shapes and finiteness are checked against the parameters at first use (the adapter's step).
+ */
+export function anchorOptionProblem(value: unknown): string | undefined {
+  if (value === undefined || value === 'initial' || value === 'zero' || value instanceof Anchors)
+    return undefined;
+  const expected = "'initial', 'zero', an Anchors, or a map of name → tf.Tensor";
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return expected;
+  return Object.values(value).every((t) => isTensor(t)) ? undefined : expected;
 }

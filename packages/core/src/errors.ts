@@ -12,6 +12,8 @@ export type RobustFtErrorCode =
   | 'UNKNOWN_VARIABLE'
   | 'MISSING_ANCHOR'
   | 'STATE_MISMATCH'
+  /** A checkpoint file failed its integrity check (checksum, byte length, format) or is missing a part. */
+  | 'CHECKPOINT_CORRUPT'
   | 'BACKEND_UNAVAILABLE'
   /** A GPU backend's device (WebGPU) or context (WebGL) was lost; re-initialise the backend. */
   | 'DEVICE_LOST'

@@ -4,6 +4,30 @@
  * release. Users import from `@robust-ft/core`.
  */
 export { addMany } from './add-many';
+export { anchorOptionProblem } from './anchors';
+export {
+  type CheckOptionsExtras,
+  checkOptions,
+  closestKey,
+  levenshtein,
+  type OptionSchema,
+  type OptionSpec,
+  selectorSpec,
+} from './check-options';
+export {
+  concatBytes,
+  entryByteLengths,
+  INTEGRITY_KEY,
+  type IntegrityEntry,
+  type IntegrityRecord,
+  parseDocument,
+  type Sealed,
+  sealDocument,
+  sha256Hex,
+  unverifiedCheckpoint,
+  verifyData,
+  verifyDocument,
+} from './checkpoint-integrity';
 export {
   collectTensors,
   decodeNumber,

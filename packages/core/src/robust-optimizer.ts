@@ -1,7 +1,8 @@
 import type { NamedTensorMap, Tensor, Variable } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { addMany } from './add-many';
-import { type AnchorOption, type Anchors, resolveAnchors } from './anchors';
+import { type AnchorOption, type Anchors, anchorOptionProblem, resolveAnchors } from './anchors';
+import { checkOptions, type OptionSchema } from './check-options';
 import { invalidArgument, RobustFtError } from './errors';
 import type { NamedTensor } from './named-tensors';
 import { getOptimizerFactory, type JsonObject } from './optimizer-registry';
@@ -21,7 +22,7 @@ import {
   unflattenState,
 } from './state-tree';
 import type { AnyTransformation, TransformContext } from './transformation';
-import { assertNonNegative, sameShape, shapeToString } from './validate';
+import { assertNonNegative, assertShape, sameShape, shapeToString } from './validate';
 
 /** What to do when a gradient holds NaN or ±Inf. */
 export type NonFinitePolicy = 'error' | 'skip' | 'guard' | 'off';
@@ -54,6 +55,17 @@ interface AdapterState extends StateTree {
 
 const TFJS_UNIQUE_SUFFIX = /_\d+$/;
 
+const NON_FINITE_POLICIES = ['error', 'skip', 'guard', 'off'] as const;
+
+const ADAPTER_OPTIONS: OptionSchema<RobustOptimizerOptions> = {
+  transformation: 'object',
+  learningRate: (v) =>
+    isSchedule(v) || (typeof v === 'number' && v >= 0) ? undefined : 'a number >= 0 or a schedule',
+  anchor: anchorOptionProblem,
+  nonFinite: NON_FINITE_POLICIES,
+  factory: 'object',
+};
+
 /**
  * The adapter from a gradient transformation to `tf.Optimizer`: every robust-ft optimizer is one of
  * these, so it works with `model.compile({optimizer})`, `model.fit`, `minimize` and `applyGradients`.
@@ -72,8 +84,14 @@ export class RobustOptimizer extends tf.Optimizer {
   private readonly factory: { name: string; options: JsonObject } | undefined;
   private lr: LearningRate;
   private adapterState: AdapterState = { step: 0, seen: {}, inner: {} };
-  /** Names restored by `setWeights` that no gradient has claimed yet (see `claimRenamed`). */
+  /** Names restored by `setWeights` that no gradient has claimed yet (see `planRenames`). */
   private unclaimed = new Set<string>();
+  /** Each parameter's shape, recorded at first sight or restored from a checkpoint's header. */
+  private paramShapes = new Map<string, readonly number[]>();
+  /** Parameters whose anchor passed the shape and finiteness check (given anchors are checked once). */
+  private verifiedAnchors = new Set<string>();
+  /** False from a `setWeights` until a step has used some of the restored state. */
+  private claimedSinceRestore = true;
   private encodedNumbers: Tensor[] = [];
   private skipped = 0;
   /** Device-side count of steps masked under the 'guard' policy (read asynchronously). */
@@ -84,6 +102,7 @@ export class RobustOptimizer extends tf.Optimizer {
     if (!options || typeof options.transformation?.update !== 'function') {
       throw invalidArgument('options.transformation', 'a gradient transformation ({ init, update })');
     }
+    checkOptions('RobustOptimizer', options, ADAPTER_OPTIONS);
     validateLearningRate('options.learningRate', options.learningRate);
     const policy = options.nonFinite;
     if (policy !== undefined && !['error', 'skip', 'guard', 'off'].includes(policy)) {
@@ -135,37 +154,78 @@ export class RobustOptimizer extends tf.Optimizer {
     return this.adapterState.inner;
   }
 
+  /**
+   * Applies one step. Every check (names, dtypes, shapes, restored state, anchors, finiteness) runs
+   * before the first assignment, so a failed step changes no variable, no state and no anchor. The
+   * gradients stay the caller's (they are never disposed here); `minimize` disposes its own.
+   */
   override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
     const grads = toGradMap(variableGradients);
     const names = Object.keys(grads);
-    if (names.length === 0) return;
-    for (const name of names) this.claimRenamed(name);
-
-    const vars = resolveVariables(grads);
-    const policy = this.nonFinite;
-    if ((policy === 'error' || policy === 'skip') && !allFinite(grads)) {
-      if (policy === 'skip') {
-        this.skipped++;
-        return;
+    if (names.length === 0) {
+      throw new RobustFtError('INVALID_ARGUMENT', 'applyGradients got no gradients (empty variable list)', {
+        argument: 'variableGradients',
+        expected: 'at least one gradient keyed by a trainable float32 variable name',
+      });
+    }
+    // Renames are planned, not applied: a failing step must leave the restored keys as they were.
+    const renames = this.planRenames(names);
+    if (this.unclaimed.size > 0 && !this.claimedSinceRestore) {
+      // Restored state that none of the first step's variables claims was saved for another model;
+      // starting fresh beside it would silently drop the checkpoint.
+      if (!names.some((n) => this.unclaimed.has(n) || renames.has(n))) {
+        const saved = [...this.unclaimed].slice(0, 3).join('", "');
+        throw new RobustFtError(
+          'STATE_MISMATCH',
+          `the restored optimizer state is for other variables ("${saved}"…), none of this step's ("${names.slice(0, 3).join('", "')}"…): was it saved for another model?`,
+          { argument: 'variableGradients', expected: 'gradients of the variables the state was saved for' },
+        );
       }
-      const bad = names.find((n) => !allFinite({ [n]: grads[n]! }))!;
-      throw new RobustFtError(
-        'NON_FINITE',
-        `the gradient of "${bad}" holds NaN or Inf; the step was not applied`,
-        {
-          argument: `grads["${bad}"]`,
-          expected: 'finite values',
-        },
-      );
+    }
+    const vars = resolveVariables(grads);
+    for (const n of names) this.checkParamShape(renames.get(n) ?? n, n, vars[n]!);
+    let stateNow = this.adapterState;
+    for (const [to, from] of renames) stateNow = renameKey(stateNow, from, to) as AdapterState;
+    const anchorName = (n: string) => renames.get(n) ?? n;
+    const policy = this.nonFinite;
+    const fresh = names.filter((n) => stateNow.seen[n] === undefined);
+    // Anchors given from outside (explicit tensors, a shared store) are checked before first use.
+    const unverified = names.filter(
+      (n) => !this.verifiedAnchors.has(n) && this.anchors.hasCaptured(anchorName(n)),
+    );
+    for (const n of unverified) {
+      assertShape(`anchor["${n}"]`, this.anchors.get(anchorName(n)), vars[n]!.shape);
+    }
+    const checked: NamedTensorMap = { ...grads };
+    for (const n of unverified) checked[`anchor:${n}`] = this.anchors.get(anchorName(n));
+    if (policy === 'error' || policy === 'skip') {
+      const bad = firstNonFinite(checked);
+      if (bad !== undefined) {
+        const isAnchor = bad.startsWith('anchor:');
+        if (policy === 'skip' && !isAnchor) {
+          this.skipped++;
+          return;
+        }
+        const name = isAnchor ? bad.slice('anchor:'.length) : bad;
+        throw new RobustFtError(
+          'NON_FINITE',
+          `the ${isAnchor ? 'anchor' : 'gradient'} of "${name}" holds NaN or Inf; the step was not applied`,
+          { argument: isAnchor ? `anchor["${name}"]` : `grads["${name}"]`, expected: 'finite values' },
+        );
+      }
     }
 
-    const fresh = names.filter((n) => this.adapterState.seen[n] === undefined);
     const createdAnchors: string[] = [];
-    const ok = policy === 'guard' ? tf.keep(finiteFlag(grads)) : undefined;
-    let inner = this.adapterState.inner;
+    const ok = policy === 'guard' ? tf.keep(finiteFlag(checked)) : undefined;
+    let inner = stateNow.inner;
     const before = collectTensors(inner);
     try {
-      for (const n of fresh) if (this.anchors.ensure(n, vars[n]!)) createdAnchors.push(n);
+      // A 'zero' anchor is re-created on demand, also for names a restored optimizer has seen.
+      for (const n of names) {
+        if (fresh.includes(n) || this.anchors.mode === 'zero') {
+          if (this.anchors.ensure(anchorName(n), vars[n]!)) createdAnchors.push(anchorName(n));
+        }
+      }
       if (fresh.length > 0) {
         const freshParams: NamedTensorMap = {};
         for (const n of fresh) freshParams[n] = vars[n]!;
@@ -175,9 +235,9 @@ export class RobustOptimizer extends tf.Optimizer {
         inner = mergeState(inner, init);
       }
       const ctx: TransformContext = {
-        step: this.adapterState.step + 1,
+        step: stateNow.step + 1,
         learningRate: this.learningRate,
-        anchor: (n) => this.anchors.get(n),
+        anchor: (n) => this.anchors.get(anchorName(n)),
         ...(ok ? { finite: ok } : {}),
       };
       const params: NamedTensorMap = vars;
@@ -220,7 +280,7 @@ export class RobustOptimizer extends tf.Optimizer {
         disposeStateExcept(result.state, retained);
         nextState = guarded;
       }
-      // Commit: nothing above mutated a variable or the stored state.
+      // Commit: nothing above mutated a variable, the stored state or a shared store.
       tf.tidy(() => {
         for (const n of names) {
           const absolute = result.assign[n];
@@ -241,13 +301,22 @@ export class RobustOptimizer extends tf.Optimizer {
         if (!keep.has(u) && u !== vars[n] && !u.isDisposed) u.dispose();
       }
       disposeStateExcept(inner, keep);
-      const seen = { ...this.adapterState.seen };
+      const seen = { ...stateNow.seen };
       for (const n of fresh) seen[n] = 1;
-      this.adapterState = { step: this.adapterState.step + 1, seen, inner: nextState };
+      for (const [to, from] of renames) {
+        this.unclaimed.delete(from);
+        this.anchors.rename(from, to);
+        this.paramShapes.delete(from);
+      }
+      for (const n of names) this.paramShapes.set(n, [...vars[n]!.shape]);
+      for (const n of names) this.unclaimed.delete(n);
+      for (const n of unverified) this.verifiedAnchors.add(n);
+      this.claimedSinceRestore = true;
+      this.adapterState = { step: stateNow.step + 1, seen, inner: nextState };
       this.incrementIterations();
     } catch (error) {
       // Undo what this call created: fresh state and first-sight anchors.
-      if (inner !== this.adapterState.inner) disposeStateExcept(inner, before);
+      if (inner !== stateNow.inner) disposeStateExcept(inner, before);
       for (const n of createdAnchors) this.anchors.forget(n);
       throw error;
     } finally {
@@ -255,54 +324,131 @@ export class RobustOptimizer extends tf.Optimizer {
     }
   }
 
+  /**
+   * tfjs's `minimize` skips disposing the gradients and the loss when `applyGradients` throws, so a
+   * training loop that catches `NON_FINITE` and goes on would leak them every bad batch. Ours always
+   * disposes what it computed, and turns "no trainable variables" into a typed error.
+   */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: Variable[]): tf.Scalar | null {
+    if (varList !== undefined && varList.length === 0) throw emptyVariableList();
+    let computed: { value: tf.Scalar; grads: NamedTensorMap };
+    try {
+      computed = this.computeGradients(f, varList);
+    } catch (error) {
+      if (!RobustFtError.isInstance(error) && /at least one of the input variables/.test(String(error)))
+        throw emptyVariableList();
+      throw error;
+    }
+    const { value, grads } = computed;
+    try {
+      this.applyGradients(
+        varList === undefined ? grads : varList.map((v) => ({ name: v.name, tensor: grads[v.name]! })),
+      );
+    } catch (error) {
+      tf.dispose(grads);
+      value.dispose();
+      throw error;
+    }
+    tf.dispose(grads);
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /**
+   * The whole state as named tensors: a header (factory, parameter shapes, every slot's shape and
+   * dtype), the state tree's leaves, and the captured anchors (also those of a shared store, so a
+   * resumed run can re-attach them).
+   */
   override async getWeights(): Promise<NamedTensor[]> {
     for (const t of this.encodedNumbers) t.dispose();
     this.encodedNumbers = [];
+    const encode = (value: number): Tensor => {
+      const tensor = encodeNumber(value);
+      this.encodedNumbers.push(tensor);
+      return tensor;
+    };
     const out: NamedTensor[] = [];
+    const slots: Record<string, SlotRecord> = {};
     for (const { path, value } of flattenState(this.adapterState)) {
-      if (isTensor(value)) out.push({ name: JSON.stringify(['t', ...path]), tensor: value });
-      else {
-        const tensor = encodeNumber(value);
-        this.encodedNumbers.push(tensor);
-        out.push({ name: JSON.stringify(['n', ...path]), tensor });
-      }
+      if (isTensor(value)) {
+        const name = JSON.stringify(['t', ...path]);
+        slots[name] = { shape: [...value.shape], dtype: value.dtype };
+        out.push({ name, tensor: value });
+      } else out.push({ name: JSON.stringify(['n', ...path]), tensor: encode(value) });
     }
     // Empty maps carry structure (a transformation may index into them) but no leaves: mark them.
     for (const path of emptyPaths(this.adapterState)) {
-      const tensor = encodeNumber(0);
-      this.encodedNumbers.push(tensor);
-      out.push({ name: JSON.stringify(['e', ...path]), tensor });
+      out.push({ name: JSON.stringify(['e', ...path]), tensor: encode(0) });
     }
-    if (this.ownsAnchors) {
+    if (this.anchors.mode !== 'zero') {
       const snap = this.anchors.snapshot();
-      for (const name of Object.keys(snap).sort())
-        out.push({ name: JSON.stringify(['a', name]), tensor: snap[name]! });
+      for (const name of Object.keys(snap).sort()) {
+        const tensor = snap[name]!;
+        const entry = JSON.stringify(['a', name]);
+        slots[entry] = { shape: [...tensor.shape], dtype: tensor.dtype };
+        out.push({ name: entry, tensor });
+      }
     }
+    const header: StateHeader = {
+      format: STATE_FORMAT,
+      factory: this.factory?.name ?? null,
+      label: this.transformation.label,
+      params: Object.fromEntries(
+        Object.keys(this.adapterState.seen)
+          .sort()
+          .map((n) => [n, this.paramShape(n)]),
+      ),
+      slots,
+    };
+    out.unshift({
+      name: JSON.stringify(['h', JSON.stringify(header)]),
+      tensor: encode(STATE_FORMAT_VERSION),
+    });
     return out;
   }
 
+  /**
+   * Restores `getWeights()` output. Everything is validated before anything is assigned: the header
+   * (same factory; the SPD state of an FTP optimizer is `STATE_MISMATCH`), every slot against the one
+   * this optimizer's transformation creates for the recorded parameter shapes (present, same shape and
+   * dtype, nothing extra), and finiteness (`NON_FINITE`). On failure nothing changes and nothing leaks.
+   */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const leaves: { path: string[]; value: Tensor | number }[] = [];
+    if (!Array.isArray(weightValues)) {
+      throw invalidArgument('weightValues', 'the NamedTensor[] of getWeights()', weightValues);
+    }
+    const leaves: { path: string[]; value: Tensor | number; entry: string }[] = [];
     const anchors: [string, Tensor][] = [];
     const empties: string[][] = [];
-    for (const { name, tensor } of weightValues) {
+    let header: StateHeader | undefined;
+    for (const item of weightValues) {
+      const { name, tensor } = item ?? ({} as NamedTensor);
+      if (typeof name !== 'string' || !isTensor(tensor)) {
+        throw mismatch('every weight must be { name: string, tensor: tf.Tensor }', 'weightValues');
+      }
       const parsed = parseWeightName(name);
       if (parsed === null) continue; // foreign entries such as tfjs's "iter"
       const [kind, ...path] = parsed;
-      // Read asynchronously: synchronous reads are unreliable on WebGPU.
-      if (kind === 'n') leaves.push({ path, value: decodeNumberWords(tensor.dtype, await tensor.data()) });
-      else if (kind === 't') leaves.push({ path, value: tf.keep(tf.clone(tensor)) });
+      if (kind === 'h' && path.length === 1) header = parseHeader(path[0]!);
+      else if (kind === 'n') {
+        // Read asynchronously: synchronous reads are unreliable on WebGPU.
+        const value = decodeNumberWords(tensor.dtype, await tensor.data());
+        if (!Number.isFinite(value)) {
+          throw new RobustFtError('NON_FINITE', `optimizer state number ${name} is ${value}`, {
+            argument: `weightValues["${name}"]`,
+            expected: 'a finite number',
+          });
+        }
+        leaves.push({ path, value, entry: name });
+      } else if (kind === 't') leaves.push({ path, value: tensor, entry: name });
       else if (kind === 'a' && path.length === 1) anchors.push([path[0]!, tensor]);
       else if (kind === 'e') empties.push(path);
-      else
-        throw new RobustFtError('STATE_MISMATCH', `unrecognised optimizer weight "${name}"`, {
-          argument: 'weightValues',
-        });
+      else throw mismatch(`unrecognised optimizer weight "${name}"`, 'weightValues');
     }
     const tree = unflattenState(leaves) as Partial<AdapterState>;
     for (const path of empties) ensurePath(tree as StateTree, path);
     if (typeof tree.step !== 'number') {
-      for (const l of leaves) if (isTensor(l.value)) l.value.dispose();
       throw new RobustFtError(
         'STATE_MISMATCH',
         'the weights hold no robust-ft optimizer state (missing step)',
@@ -312,15 +458,88 @@ export class RobustOptimizer extends tf.Optimizer {
         },
       );
     }
+    const seen = (tree.seen as Record<string, number> | undefined) ?? {};
+    const inner = (tree.inner as StateTree | undefined) ?? {};
+    if (header !== undefined) {
+      this.checkHeader(header, Object.keys(seen));
+      for (const l of leaves) if (isTensor(l.value)) checkSlot(header, l.entry, l.value);
+      for (const [n, t] of anchors) {
+        checkSlot(header, JSON.stringify(['a', n]), t);
+        const shape = header.params[n];
+        if (shape && !sameShape(shape, t.shape)) {
+          throw mismatch(
+            `the saved anchor of "${n}" has shape ${shapeToString(t.shape)}, the parameter ${shapeToString(shape)}`,
+            `weightValues["${JSON.stringify(['a', n])}"]`,
+          );
+        }
+      }
+      this.checkStructure(inner, header.params);
+      this.checkSameModel(header.params);
+      for (const [n, shape] of Object.entries(header.params)) {
+        const v = tf.engine().registeredVariables[n];
+        if (shape && v && !sameShape(shape, v.shape)) {
+          throw mismatch(
+            `the state of "${n}" is for shape ${shapeToString(shape)}, the variable "${n}" has ${shapeToString(v.shape)} (state of another model?)`,
+            'weightValues',
+          );
+        }
+      }
+    }
+    for (const [n, t] of anchors) {
+      if (this.anchors.mode === 'zero') continue;
+      const existing = this.anchors.hasCaptured(n) ? this.anchors.get(n) : undefined;
+      if (existing && !this.ownsAnchors && !sameShape(existing.shape, t.shape)) {
+        throw mismatch(
+          `the shared anchor of "${n}" has shape ${shapeToString(existing.shape)}, the saved one ${shapeToString(t.shape)}`,
+          'options.anchor',
+        );
+      }
+    }
+    const floats: NamedTensorMap = {};
+    for (const l of leaves) if (isTensor(l.value) && l.value.dtype === 'float32') floats[l.entry] = l.value;
+    for (const [n, t] of anchors) if (t.dtype === 'float32') floats[`anchor:${n}`] = t;
+    const bad = await firstNonFiniteAsync(floats);
+    if (bad !== undefined) {
+      throw new RobustFtError(
+        'NON_FINITE',
+        `optimizer state entry ${bad} holds NaN or Inf; nothing was restored`,
+        {
+          argument: `weightValues["${bad}"]`,
+          expected: 'finite values',
+        },
+      );
+    }
+
+    // Validated: copy (the caller owns and may dispose its tensors), then swap.
+    for (const l of leaves) if (isTensor(l.value)) l.value = tf.keep(tf.clone(l.value));
+    const restored = unflattenState(leaves) as Partial<AdapterState>;
+    for (const path of empties) ensurePath(restored as StateTree, path);
     disposeStateExcept(this.adapterState.inner, new Set());
-    for (const [name, t] of anchors) if (this.ownsAnchors) this.anchors.restore(name, tf.clone(t));
+    if (this.ownsAnchors) {
+      // An owned store becomes exactly the checkpoint's (anchors of other names would leak and linger).
+      const saved = new Set(anchors.map(([n]) => n));
+      for (const n of this.anchors.names()) if (!saved.has(n)) this.anchors.forget(n);
+      this.verifiedAnchors = new Set();
+    }
+    for (const [name, t] of anchors) {
+      if (this.anchors.mode === 'zero') continue;
+      // A shared store keeps what it holds (it may serve other optimizers); it gains what it lacks.
+      // Restored anchors passed the checks above; a store's own ones are checked at their first use.
+      if (this.ownsAnchors || !this.anchors.hasCaptured(name)) {
+        this.anchors.restore(name, tf.clone(t));
+        this.verifiedAnchors.add(name);
+      }
+    }
     this.adapterState = {
       step: tree.step,
-      seen: (tree.seen as Record<string, number>) ?? {},
-      inner: (tree.inner as StateTree) ?? {},
+      seen: (restored.seen as Record<string, number> | undefined) ?? {},
+      inner: (restored.inner as StateTree | undefined) ?? {},
     };
     this.iterations_ = tree.step;
     this.unclaimed = new Set(Object.keys(this.adapterState.seen));
+    this.claimedSinceRestore = this.unclaimed.size === 0;
+    this.paramShapes = new Map();
+    for (const [n, shape] of Object.entries(header?.params ?? {})) if (shape) this.paramShapes.set(n, shape);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -368,19 +587,132 @@ export class RobustOptimizer extends tf.Optimizer {
   /**
    * tfjs-layers makes variable names unique per process (`dense/kernel` → `dense/kernel_1` when a saved
    * model is reloaded beside the original). A restored optimizer therefore re-keys its state to a new
-   * name when exactly one restored, not yet claimed name has the same base name.
+   * name when exactly one restored, not yet claimed name has the same base name. Returns new → old;
+   * the step applies the renames only when it commits.
    */
-  private claimRenamed(name: string): void {
-    if (this.unclaimed.size === 0) return;
-    if (this.unclaimed.delete(name)) return;
-    if (this.adapterState.seen[name] !== undefined) return;
-    const base = name.replace(TFJS_UNIQUE_SUFFIX, '');
-    const candidates = [...this.unclaimed].filter((c) => c.replace(TFJS_UNIQUE_SUFFIX, '') === base);
-    if (candidates.length !== 1) return;
-    const from = candidates[0]!;
-    this.unclaimed.delete(from);
-    this.adapterState = renameKey(this.adapterState, from, name) as AdapterState;
-    this.anchors.rename(from, name);
+  private planRenames(names: readonly string[]): Map<string, string> {
+    const plan = new Map<string, string>();
+    if (this.unclaimed.size === 0) return plan;
+    const pool = new Set(this.unclaimed);
+    for (const n of names) pool.delete(n);
+    for (const n of names) {
+      if (this.unclaimed.has(n) || this.adapterState.seen[n] !== undefined) continue;
+      const base = n.replace(TFJS_UNIQUE_SUFFIX, '');
+      const candidates = [...pool].filter((c) => c.replace(TFJS_UNIQUE_SUFFIX, '') === base);
+      if (candidates.length !== 1) continue;
+      pool.delete(candidates[0]!);
+      plan.set(n, candidates[0]!);
+    }
+    return plan;
+  }
+
+  /** State kept for `saved` must fit the variable now called `name` (another model's state does not). */
+  private checkParamShape(saved: string, name: string, variable: Variable): void {
+    const shape = this.paramShapes.get(saved);
+    if (shape && !sameShape(shape, variable.shape)) {
+      throw new RobustFtError(
+        'STATE_MISMATCH',
+        `the optimizer state of "${saved}" is for shape ${shapeToString(shape)}, the variable "${name}" has ${shapeToString(variable.shape)}`,
+        { argument: `grads["${name}"]`, expected: `a variable of shape ${shapeToString(shape)}` },
+      );
+    }
+  }
+
+  /**
+   * An optimizer that already holds state may only take state of the same variables (by base name,
+   * as tfjs-layers renames them per load) and shapes; another model's state is `STATE_MISMATCH`.
+   */
+  private checkSameModel(params: Readonly<Record<string, number[] | null>>): void {
+    const current = Object.keys(this.adapterState.seen);
+    if (current.length === 0) return;
+    const base = (n: string) => n.replace(TFJS_UNIQUE_SUFFIX, '');
+    const mine = new Map(current.map((n) => [base(n), this.paramShapes.get(n)]));
+    const overlap = Object.entries(params).filter(([n]) => mine.has(base(n)));
+    const wrong = overlap.find(([n, shape]) => {
+      const have = mine.get(base(n));
+      return shape !== null && have !== undefined && !sameShape(shape, have);
+    });
+    if (overlap.length === 0 || wrong) {
+      throw mismatch(
+        wrong
+          ? `the saved state of "${wrong[0]}" has shape ${shapeToString(wrong[1]!)}, this optimizer's ${shapeToString(mine.get(base(wrong[0]))!)} (state of another model?)`
+          : `the saved state is for other variables ("${Object.keys(params).slice(0, 3).join('", "')}"…) than this optimizer's ("${current.slice(0, 3).join('", "')}"…): state of another model?`,
+        'weightValues',
+      );
+    }
+  }
+
+  private paramShape(name: string): number[] | null {
+    const shape = this.paramShapes.get(name) ?? tf.engine().registeredVariables[name]?.shape;
+    return shape ? [...shape] : null;
+  }
+
+  private checkHeader(header: StateHeader, seen: readonly string[]): void {
+    const mine = this.factory?.name ?? null;
+    const theirs = header.factory ?? null;
+    const differs =
+      mine !== null && theirs !== null ? mine !== theirs : header.label !== this.transformation.label;
+    if (differs) {
+      throw new RobustFtError(
+        'STATE_MISMATCH',
+        `optimizer state was saved by ${theirs ?? header.label}, cannot load it into ${mine ?? this.transformation.label}`,
+        { argument: 'weightValues', expected: `state saved by ${mine ?? this.transformation.label}` },
+      );
+    }
+    const params = Object.keys(header.params).sort();
+    const names = [...seen].sort();
+    if (params.length !== names.length || params.some((p, i) => p !== names[i])) {
+      throw mismatch('the state header and the saved parameter list disagree', 'weightValues');
+    }
+  }
+
+  /**
+   * Every slot must be the one this optimizer's own `init` creates for the recorded parameter shapes:
+   * same paths, tensors of the same shape and dtype where it has tensors, numbers where it has numbers.
+   */
+  private checkStructure(inner: StateTree, params: Readonly<Record<string, number[] | null>>): void {
+    const shapes = Object.entries(params);
+    if (shapes.length === 0 || shapes.some(([, s]) => s === null)) return;
+    const expected = new Map<string, SlotRecord | 'number'>();
+    tf.tidy(() => {
+      const zeros: NamedTensorMap = {};
+      for (const [n, shape] of shapes) zeros[n] = tf.zeros(shape!);
+      for (const { path, value } of flattenState(this.transformation.init(zeros) as StateTree)) {
+        expected.set(
+          JSON.stringify(path),
+          isTensor(value) ? { shape: [...value.shape], dtype: value.dtype } : 'number',
+        );
+      }
+    });
+    const got = flattenState(inner);
+    for (const { path, value } of got) {
+      const key = JSON.stringify(path);
+      const want = expected.get(key);
+      const entry = `${JSON.stringify(['t', 'inner', ...path])}`;
+      if (want === undefined)
+        throw mismatch(`unexpected optimizer state slot ${key}`, `weightValues[${entry}]`);
+      if (want === 'number' ? isTensor(value) : !isTensor(value)) {
+        throw mismatch(
+          `optimizer state slot ${key} must be a ${want === 'number' ? 'number' : 'tensor'}`,
+          `weightValues[${entry}]`,
+        );
+      }
+      if (
+        want !== 'number' &&
+        isTensor(value) &&
+        (!sameShape(want.shape, value.shape) || want.dtype !== value.dtype)
+      ) {
+        throw mismatch(
+          `optimizer state slot ${key} is ${value.dtype}${shapeToString(value.shape)}, expected ${want.dtype}${shapeToString(want.shape)}`,
+          `weightValues[${entry}]`,
+        );
+      }
+    }
+    if (got.length !== expected.size) {
+      const have = new Set(got.map((l) => JSON.stringify(l.path)));
+      const missing = [...expected.keys()].find((k) => !have.has(k));
+      throw mismatch(`optimizer state slot ${missing} is missing`, 'weightValues');
+    }
   }
 }
 
@@ -415,6 +747,18 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
         argument: `grads["${name}"]`,
         expected: 'a gradient keyed by the name of a registered tf.Variable',
       });
+    }
+    // Checked for every variable before any is touched: an int32 variable must not fail half-way.
+    if (v.dtype !== 'float32' || g.dtype !== 'float32') {
+      const which = v.dtype !== 'float32' ? `variable "${name}" is ${v.dtype}` : `its gradient is ${g.dtype}`;
+      throw new RobustFtError(
+        'INVALID_ARGUMENT',
+        `cannot optimise "${name}": ${which}; only float32 trains`,
+        {
+          argument: `grads["${name}"]`,
+          expected: 'a float32 variable and gradient',
+        },
+      );
     }
     if (!sameShape(g.shape, v.shape)) {
       throw new RobustFtError(
@@ -455,21 +799,133 @@ function guardState(next: StateTree, previous: StateTree | undefined, ok: Tensor
 }
 
 /**
- * One host sync for all gradients. The fast test reads the sum of all entries (one pass per tensor);
- * only when that is not finite does the exact per-entry test run, so an overflowing but finite sum is
- * never mistaken for a NaN.
+ * The name of the first entry holding NaN/±Inf, or undefined. The fast test reads one sum per tensor;
+ * only a non-finite sum (rare) runs the exact per-entry count, so an overflowing but finite sum is never
+ * mistaken for a NaN.
  */
-function allFinite(grads: NamedTensorMap): boolean {
-  const quick = finiteFlag(grads);
-  const ok = quick.dataSync()[0] === 1;
+function firstNonFinite(map: NamedTensorMap): string | undefined {
+  refuseSyncReads();
+  const names = Object.keys(map);
+  const quick = tf.tidy(() => tf.isFinite(vectorOf(names.map((n) => tf.sum(tf.cast(map[n]!, 'float32'))))));
+  const flags = readSync(quick);
   quick.dispose();
-  if (ok) return true;
-  const bad = tf.tidy(() =>
-    addMany(Object.values(grads).map((g) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(g)), 'float32')))),
+  for (const [i, n] of names.entries()) {
+    if (flags[i] === 1) continue;
+    const count = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(map[n]!)), 'float32')));
+    const bad = readSync(count)[0]!;
+    count.dispose();
+    if (bad > 0) return n;
+  }
+  return undefined;
+}
+
+/** `firstNonFinite` without a synchronous read (for `setWeights`, which is async). */
+async function firstNonFiniteAsync(map: NamedTensorMap): Promise<string | undefined> {
+  const names = Object.keys(map);
+  if (names.length === 0) return undefined;
+  const counts = tf.tidy(() =>
+    vectorOf(names.map((n) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(map[n]!)), 'float32')))),
   );
-  const n = bad.dataSync()[0]!;
-  bad.dispose();
-  return n === 0;
+  try {
+    const values = await counts.data();
+    return names.find((_, i) => values[i] !== 0);
+  } finally {
+    counts.dispose();
+  }
+}
+
+/**
+ * The adapter's only synchronous read: the 'error' and 'skip' policies must decide inside tfjs's
+ * synchronous `applyGradients`. WebGPU returns zeros for synchronous reads (the check would pass NaN),
+ * so there these policies are refused; 'guard' decides on the device instead.
+ */
+function readSync(tensor: Tensor): ArrayLike<number> {
+  refuseSyncReads();
+  return tensor.dataSync();
+}
+
+/** Scalars as one vector, concatenated at most 7 at a time (WebGPU binds ≤ 8 buffers per shader). */
+function vectorOf(scalars: Tensor[]): Tensor {
+  let level = scalars.map((s) => tf.reshape(s, [1]));
+  while (level.length > 1) {
+    const next: Tensor[] = [];
+    for (let i = 0; i < level.length; i += 7) next.push(tf.concat(level.slice(i, i + 7)));
+    level = next;
+  }
+  return level[0]!;
+}
+
+function refuseSyncReads(): void {
+  if (tf.getBackend() === 'webgpu') {
+    throw new RobustFtError(
+      'UNSUPPORTED',
+      "nonFinite 'error' and 'skip' need a synchronous read, which WebGPU does not support; use 'guard' (the WebGPU default) and await nonFiniteSteps()",
+      { argument: 'options.nonFinite', expected: "'guard' or 'off' on WebGPU" },
+    );
+  }
+}
+
+const STATE_FORMAT = 'robust-ft-optimizer-state';
+const STATE_FORMAT_VERSION = 2;
+
+interface SlotRecord {
+  shape: number[];
+  dtype: string;
+}
+
+/** What `getWeights` records about the state, so `setWeights` can check a checkpoint before using it. */
+interface StateHeader {
+  format: typeof STATE_FORMAT;
+  /** The registered factory (`robust-ft/ftp`), or null for an optimizer built from a transformation. */
+  factory: string | null;
+  label: string;
+  /** Shape of every parameter the state covers (null where it was not known). */
+  params: Record<string, number[] | null>;
+  /** Shape and dtype of every tensor entry, by entry name. */
+  slots: Record<string, SlotRecord>;
+}
+
+function parseHeader(text: string): StateHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch {
+    header = undefined;
+  }
+  const h = header as Partial<StateHeader> | undefined;
+  if (
+    h?.format !== STATE_FORMAT ||
+    typeof h.label !== 'string' ||
+    typeof h.params !== 'object' ||
+    h.params === null ||
+    typeof h.slots !== 'object' ||
+    h.slots === null
+  ) {
+    throw mismatch('the optimizer state header is not readable', 'weightValues');
+  }
+  return h as StateHeader;
+}
+
+function checkSlot(header: StateHeader, entry: string, tensor: Tensor): void {
+  const slot = header.slots[entry];
+  if (!slot) throw mismatch(`optimizer weight ${entry} is not in the state header`, `weightValues[${entry}]`);
+  if (!sameShape(slot.shape, tensor.shape) || slot.dtype !== tensor.dtype) {
+    throw mismatch(
+      `optimizer weight ${entry} is ${tensor.dtype}${shapeToString(tensor.shape)}, the header says ${slot.dtype}${shapeToString(slot.shape)}`,
+      `weightValues[${entry}]`,
+    );
+  }
+}
+
+function mismatch(message: string, argument: string): RobustFtError {
+  return new RobustFtError('STATE_MISMATCH', message, { argument });
+}
+
+function emptyVariableList(): RobustFtError {
+  return new RobustFtError('INVALID_ARGUMENT', 'nothing to optimise: the variable list is empty', {
+    argument: 'varList',
+    expected: 'at least one trainable float32 variable',
+  });
 }
 
 function parseWeightName(name: string): string[] | null {

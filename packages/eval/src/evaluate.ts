@@ -9,6 +9,7 @@ import type { CorruptionFamily } from './corruptions/families';
 import { expectedCalibrationError } from './metrics/calibration';
 import { relativeRobustness } from './metrics/corruption-metrics';
 import { topKAccuracy } from './metrics/top-k';
+import { checkEvalOptions } from './option-schemas';
 
 export interface EvaluationData {
   /** Images `[N, H, W, C]` in [0, 1]. */
@@ -73,6 +74,9 @@ export async function evaluate(
   suites: EvaluationSuites,
   options: { name?: string; onProgress?: (p: EvaluationProgress) => void } = {},
 ): Promise<EvaluationReport> {
+  checkEvalOptions('evaluate', 'evaluate', options);
+  checkEvalOptions('evaluate suites', 'evaluateSuites', suites);
+  checkEvalOptions('evaluate suites.corruptions', 'evaluateCorruptions', suites?.corruptions);
   const { id, topK = 5, batchSize = 256 } = suites;
   if (!id) throw invalidArgument('suites.id', 'an in-distribution set { x, y }');
   assertImageBatch('suites.id.x', id.x);

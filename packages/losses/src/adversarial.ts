@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { labelCrossEntropy, type Reduction } from './cross-entropy';
 import { klFromLogProbs } from './divergences';
 import type { BatchModel } from './function-space';
+import { checkLossOptions } from './option-schemas';
 import { stopGradient } from './stop-gradient';
 import {
   assertBatchMatrix,
@@ -38,6 +39,7 @@ export function tradesLossFromLogits(
   labels: tf.Tensor1D,
   options: TradesOptions = {},
 ): tf.Tensor {
+  checkLossOptions('tradesLossFromLogits', 'trades', options);
   const { beta = 1, reduction = 'mean', validate = true } = options;
   assertNonNegative('options.beta', beta);
   const checks: ValueCheck[] = [];
@@ -110,6 +112,7 @@ export function adversarialTrainingLoss(
   labels: tf.Tensor1D,
   options: AdversarialLossOptions,
 ): tf.Tensor {
+  checkLossOptions('adversarialTrainingLoss', 'adversarialTraining', options);
   checkBatch(model, x, labels);
   const xAdv = runAttack(options?.attack, model, x, labels);
   try {
@@ -134,6 +137,7 @@ export function tradesLoss(
   labels: tf.Tensor1D,
   options: AdversarialLossOptions & Omit<TradesOptions, 'reduction'>,
 ): tf.Tensor {
+  checkLossOptions('tradesLoss', 'tradesLoss', options);
   checkBatch(model, x, labels);
   assertNonNegative('options.beta', options?.beta ?? 1);
   const xAdv = runAttack(options?.attack, model, x, labels);

@@ -8,6 +8,7 @@ import {
   guardValues,
   type ValueCheck,
 } from './validate-inputs';
+import { checkLossOptions } from './option-schemas';
 
 export interface ClipContrastiveOptions {
   /**
@@ -73,6 +74,7 @@ export function clipContrastiveLoss(
   options: ClipContrastiveOptions = {},
 ): tf.Scalar {
   const checks: ValueCheck[] = [];
+  checkLossOptions('clipContrastiveLoss', 'clipContrastive', options);
   if (options.validate ?? true) {
     checks.push(
       ...assertEmbeddingPair(image, text, {
@@ -95,6 +97,7 @@ export function clipContrastiveLoss(
 export function clipContrastive(
   options: ClipContrastiveOptions = {},
 ): (image: tf.Tensor2D, text: tf.Tensor2D) => tf.Scalar {
+  checkLossOptions('clipContrastive', 'clipContrastive', options);
   // Validate the configuration once, up front, so a bad config fails where it is written.
   const probe = resolveLogitScale(options);
   if (typeof probe !== 'number') probe.dispose();

@@ -3,6 +3,7 @@ import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
 import type { BatchModel, ViewFn } from './function-space';
+import { checkLossOptions } from './option-schemas';
 import { assertFloatTensor } from './validate-inputs';
 
 export interface ConsistencyOptions {
@@ -23,6 +24,7 @@ export function consistencyLoss(
   logitsB: tf.Tensor2D,
   options: ConsistencyOptions = {},
 ): tf.Scalar {
+  checkLossOptions('consistencyLoss', 'consistency', options);
   const { distance = 'js', temperature = 1, validate = true } = options;
   assertOneOf('options.distance', distance, OUTPUT_DISTANCES);
   assertPositive('options.temperature', temperature);
@@ -40,6 +42,7 @@ export interface ConsistencyRegularizerConfig extends Omit<ConsistencyOptions, '
 export function consistencyRegularizer(
   config: ConsistencyRegularizerConfig,
 ): (model: BatchModel, x: tf.Tensor, rng: Rng) => tf.Scalar {
+  checkLossOptions('consistencyRegularizer', 'consistencyRegularizer', config, 'config');
   const { views, weight = 1, ...options } = config;
   if (!Array.isArray(views) || views.length !== 2 || !views.every((v) => typeof v === 'function')) {
     throw invalidArgument('config.views', "a pair of view functions [(x, rng) => x', (x, rng) => x']", views);

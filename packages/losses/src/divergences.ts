@@ -3,6 +3,7 @@ import { assertPositive, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reduction } from './cross-entropy';
 import { assertBatchMatrix, guardValues } from './validate-inputs';
+import { checkLossOptions } from './option-schemas';
 
 /**
  * Distances between two models' outputs on the same inputs `[N, K]` (logits) or `[N, D]` (features).
@@ -92,6 +93,7 @@ export function klDivergence(
   predictionLogits: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
+  checkLossOptions('klDivergence', 'divergence', options);
   return temperedDivergence(
     targetLogits,
     predictionLogits,
@@ -107,6 +109,7 @@ export function symmetricKlDivergence(
   logitsB: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
+  checkLossOptions('symmetricKlDivergence', 'divergence', options);
   return temperedDivergence(logitsA, logitsB, options, ['logitsA', 'logitsB'], (la, lb) =>
     tf.mul(0.5, tf.add(klFromLogProbs(la, lb), klFromLogProbs(lb, la))),
   );
@@ -121,6 +124,7 @@ export function jsDivergence(
   logitsB: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
+  checkLossOptions('jsDivergence', 'divergence', options);
   return temperedDivergence(logitsA, logitsB, options, ['logitsA', 'logitsB'], (la, lb) => {
     const lm = tf.sub(tf.logSumExp(tf.stack([la, lb]), 0), Math.LN2) as tf.Tensor2D;
     return tf.mul(0.5, tf.add(klFromLogProbs(la, lm), klFromLogProbs(lb, lm)));
@@ -133,6 +137,7 @@ export function logitMse(
   logitsB: tf.Tensor2D,
   options: Omit<DivergenceOptions, 'temperature'> = {},
 ) {
+  checkLossOptions('logitMse', 'distanceNoTemperature', options);
   const { reduction = 'mean', validate = true } = options;
   checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
   return tf.tidy(() =>
@@ -149,6 +154,7 @@ export function cosineDistance(
   featuresB: tf.Tensor2D,
   options: Omit<DivergenceOptions, 'temperature'> = {},
 ) {
+  checkLossOptions('cosineDistance', 'distanceNoTemperature', options);
   const { reduction = 'mean', validate = true } = options;
   checkPair(featuresA, featuresB, validate, ['featuresA', 'featuresB']);
   return tf.tidy(() => {
@@ -167,6 +173,7 @@ export function outputDistance(
   prediction: tf.Tensor2D,
   options: DivergenceOptions = {},
 ): tf.Tensor {
+  checkLossOptions('outputDistance', 'divergence', options);
   switch (distance) {
     case 'kl':
       return klDivergence(target, prediction, options);
@@ -174,11 +181,17 @@ export function outputDistance(
       return symmetricKlDivergence(target, prediction, options);
     case 'js':
       return jsDivergence(target, prediction, options);
+    // Distances on raw logits take no temperature (callers such as FSR pass one for every distance).
     case 'mse':
-      return logitMse(target, prediction, options);
+      return logitMse(target, prediction, withoutTemperature(options));
     case 'cosine':
-      return cosineDistance(target, prediction, options);
+      return cosineDistance(target, prediction, withoutTemperature(options));
   }
+}
+
+function withoutTemperature(options: DivergenceOptions): Omit<DivergenceOptions, 'temperature'> {
+  const { temperature: _ignored, ...rest } = options;
+  return rest;
 }
 
 export const OUTPUT_DISTANCES: readonly OutputDistance[] = ['kl', 'symmetric-kl', 'js', 'mse', 'cosine'];

@@ -2,6 +2,7 @@ import { invalidArgument, type Rng } from '@robust-ft/core';
 import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
+import { checkLossOptions } from './option-schemas';
 import { stopGradient } from './stop-gradient';
 import { assertFloatTensor } from './validate-inputs';
 
@@ -70,6 +71,7 @@ function checkModelOutput(argument: string, output: tf.Tensor, batch: number): v
  * 'symmetric-kl', 'js', 'mse' (logits) or 'cosine' (features) through `distance`.
  */
 export function functionSpaceRegularizer(config: FunctionSpaceRegularizerConfig): FunctionSpaceRegularizer {
+  checkLossOptions('functionSpaceRegularizer', 'functionSpaceRegularizer', config, 'config');
   const views = normaliseViews(config.views, 'config.views');
   const { distance = 'kl', temperature = 1, weight = 1 } = config;
   assertOneOf('config.distance', distance, OUTPUT_DISTANCES);

@@ -1,6 +1,7 @@
 import { invalidArgument } from '@robust-ft/core';
 import { assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkLossOptions } from './option-schemas';
 import {
   assertBatchMatrix,
   assertLambda,
@@ -64,6 +65,7 @@ export function geodesicMixup(
   lambda: number,
   options: GeodesicMixupOptions = {},
 ): tf.Tensor2D {
+  checkLossOptions('geodesicMixup', 'geodesicMixup', options);
   const { epsilon = 1e-4, validate = true, unitNormTolerance = DEFAULT_UNIT_NORM_TOLERANCE } = options;
   assertPositive('options.epsilon', epsilon);
   assertLambda('lambda', lambda);

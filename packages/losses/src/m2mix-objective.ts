@@ -8,6 +8,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { clipContrastiveLoss } from './clip-contrastive';
 import { m2mixLoss } from './m2mix';
+import { checkLossOptions } from './option-schemas';
 import { lmixLoss, vlmixLoss, vmixLoss } from './unimodal-mixup';
 import {
   assertEmbeddingPair,
@@ -69,6 +70,7 @@ export type M2mixObjective = (image: tf.Tensor2D, text: tf.Tensor2D, step: M2mix
  * epoch schedule. The m³-mix recipe is `weights: { vmix: 0.05, lmix: 0.05, vlmix: 0.1, m2mix: 0.01 }`.
  */
 export function m2mixObjective(config: M2mixObjectiveConfig = {}): M2mixObjective {
+  checkLossOptions('m2mixObjective', 'm2mixObjective', config, 'config');
   const {
     temperature = 0.01,
     mixTemperature = 0.07,

@@ -4,6 +4,7 @@ import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
 import { identityTargets } from './mix-targets';
 import { assertMixupInputs, guardValues } from './validate-inputs';
+import { checkLossOptions } from './option-schemas';
 
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
@@ -44,6 +45,7 @@ export function m2mixLogits(
   lambda: number,
   options: M2mixOptions = {},
 ): M2mixLogits {
+  checkLossOptions('m2mixLogits', 'm2mix', options);
   const { temperature = 0.07, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
   const positiveScale = options.positiveScale ?? 1 / temperature;
@@ -77,6 +79,7 @@ export function m2mixLoss(
   lambda: number,
   options: M2mixOptions = {},
 ): tf.Scalar {
+  checkLossOptions('m2mixLoss', 'm2mix', options);
   assertOneOf('options.combineDirections', options.combineDirections ?? 'sum', ['sum', 'mean']);
   const { perImage, perText } = m2mixLogits(image, text, lambda, options);
   return tf.tidy(() => {

@@ -4,6 +4,7 @@ import { symmetricContrastiveLoss } from './clip-contrastive';
 import { flipBatch, geodesicMixup } from './geodesic-mixup';
 import { bimodalMixTargets, diagonalAndFlipMask, unimodalMixTargets } from './mix-targets';
 import { assertMixupInputs, guardValues } from './validate-inputs';
+import { checkLossOptions } from './option-schemas';
 
 /** Options shared by V-Mix, L-Mix and VL-Mix (m²-mix's uni-modal and bi-modal ablations). */
 export interface MixupLossOptions {
@@ -31,6 +32,7 @@ function mixupLoss(
   lambda: number,
   options: MixupLossOptions,
 ): tf.Scalar {
+  checkLossOptions(`${mode}Loss`, 'mixup', options);
   const { temperature = 0.01, originalNegatives = false, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
   const checks = assertMixupInputs(image, text, lambda, options);

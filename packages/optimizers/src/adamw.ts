@@ -11,6 +11,7 @@ import {
   scaleByLearningRate,
 } from '@robust-ft/core';
 import { withFusedAdamW } from './fused';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -51,6 +52,7 @@ export function adamwTransformation(
 
 /** AdamW as a `tf.Optimizer` (usable in `model.compile`), serialisable with the model. */
 export function adamw(options: AdamWOptions = {}): RobustOptimizer {
+  checkFactoryOptions('adamw', options);
   const learningRate = checkLearningRate(options.learningRate, ADAMW_DEFAULTS.learningRate);
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
   return buildOptimizer(

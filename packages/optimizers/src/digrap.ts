@@ -17,6 +17,7 @@ import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
 import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum, layoutFromJson } from './layout';
+import { checkFactoryOptions } from './option-schemas';
 import {
   bool,
   buildOptimizer,
@@ -346,6 +347,7 @@ export function digrapTransformation(
 
 /** DiGraP (pre-release PCGrad semantics) over Adam as a `tf.Optimizer`. */
 export function digrap(options: DigrapOptions = {}): RobustOptimizer {
+  checkFactoryOptions('digrap', options);
   const learningRate = checkLearningRate(options.learningRate, DIGRAP_DEFAULTS.learningRate);
   const {
     beta1 = 0.9,

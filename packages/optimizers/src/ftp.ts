@@ -28,6 +28,7 @@ import {
   rowL1,
   rowShape,
 } from './layout';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -224,6 +225,7 @@ export function ftpTransformation(
 
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
+  checkFactoryOptions('ftp', options);
   const inner = options.inner ?? 'adam';
   if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
     throw invalidArgument('options.inner', "'adam', 'sgd' or a gradient transformation", inner);

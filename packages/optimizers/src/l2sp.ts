@@ -16,6 +16,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedL2sp } from './fused';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -65,6 +66,7 @@ export function l2spTransformation(options: Omit<L2spOptions, keyof CommonOption
 }
 
 export function l2sp(options: L2spOptions = {}): RobustOptimizer {
+  checkFactoryOptions('l2sp', options);
   const learningRate = checkLearningRate(options.learningRate, L2SP_DEFAULTS.learningRate);
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, alpha = L2SP_DEFAULTS.alpha } = options;
   const exclude = selectorToJson(options.exclude);

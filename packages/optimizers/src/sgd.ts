@@ -9,6 +9,7 @@ import {
   scaleByLearningRate,
   traceMomentum,
 } from '@robust-ft/core';
+import { checkFactoryOptions } from './option-schemas';
 import {
   bool,
   buildOptimizer,
@@ -43,6 +44,7 @@ export function sgdTransformation(options: SgdMomentumOptions = {}): GradientTra
 }
 
 export function sgd(options: SgdOptions = {}): RobustOptimizer {
+  checkFactoryOptions('sgd', options);
   const learningRate = checkLearningRate(options.learningRate, SGD_DEFAULTS.learningRate);
   const { momentum = 0, nesterov = false, weightDecay = 0 } = options;
   return buildOptimizer(

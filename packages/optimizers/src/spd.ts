@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedSpd } from './fused';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -164,6 +165,7 @@ export function spdTransformation(options: SpdTransformOptions = {}): GradientTr
 
 /** SPD over Adam as a `tf.Optimizer`. */
 export function spd(options: SpdOptions = {}): RobustOptimizer {
+  checkFactoryOptions('spd', options);
   const learningRate = checkLearningRate(options.learningRate, SPD_DEFAULTS.learningRate);
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = SPD_DEFAULTS.weightDecay } = options;
   const exclude = selectorToJson(options.exclude);

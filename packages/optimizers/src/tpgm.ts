@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { findNodes, type StateSource, scalars } from './inspect';
 import { type AxisMap, axisMap, checkLayout, type LayoutOption, layoutFromJson, rowL1 } from './layout';
+import { checkFactoryOptions } from './option-schemas';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -289,6 +290,7 @@ const holders = new WeakMap<RobustOptimizer, { fn: ValidationLoss | undefined }>
 
 /** TPGM as a `tf.Optimizer`; γ is learned from `validationLoss` after every `projFreq` steps. */
 export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
+  checkFactoryOptions('tpgm', options);
   const inner = options.inner ?? 'sgd';
   if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
     throw invalidArgument('options.inner', "'sgd', 'adam' or a gradient transformation", inner);

@@ -272,7 +272,14 @@ describe('FTP state saved under another layout', () => {
         for (let s = 0; s < 3; s++) tf.tidy(() => old.applyGradients(grad()));
         const saved = await old.getWeights();
         const restored = ftp({ learningRate: 0.1 });
-        await restored.setWeights(saved);
+        // The state header lets setWeights refuse it before anything changes…
+        await expect(restored.setWeights(saved)).rejects.toMatchObject({
+          code: 'STATE_MISMATCH',
+          message: expect.stringContaining('rPrev'),
+        });
+        expect(restored.step).toBe(0);
+        // …and state without a header (written before headers existed) is refused at the next step.
+        await restored.setWeights(saved.filter((e) => !e.name.startsWith('["h"')));
         const before = Array.from(await w.data());
         let error: unknown;
         try {

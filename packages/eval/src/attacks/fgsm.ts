@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 import {
   type AttackBudget,
   ascentDirection,
@@ -15,6 +16,7 @@ import {
  * its normalised direction (L2), then clipped to the valid range.
  */
 export function fgsm(model: LogitsModel, x: tf.Tensor, y: Labels, options: AttackBudget): tf.Tensor {
+  checkEvalOptions('fgsm', 'fgsm', options);
   const budget = resolveBudget(options);
   const targets = oneHotTargets(model, x, y);
   const { grad, losses } = lossAndInputGradient(model, x, targets);

@@ -2,6 +2,7 @@ import { createRng } from '@robust-ft/core';
 import { assertInteger, assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 import {
   type AttackBudget,
   ascentDirection,
@@ -45,6 +46,7 @@ function randomStart(x: tf.Tensor, epsilon: number, norm: 'linf' | 'l2', seed: n
  * always lies in the ε-ball around x and in the valid range.
  */
 export function pgd(model: LogitsModel, x: tf.Tensor, y: Labels, options: PgdOptions): tf.Tensor {
+  checkEvalOptions('pgd', 'pgd', options);
   const budget = resolveBudget(options);
   const { steps = 10, randomStart: rs = true, seed = 0 } = options;
   checkSteps('options.steps', steps);

@@ -2,6 +2,7 @@ import { RobustFtError } from '@robust-ft/core';
 import { assertInRange, assertInteger, assertPositive } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface TemperatureSearchOptions {
   /** Stop when |confidence − accuracy| ≤ threshold. Default 0.001 (VRF). */
@@ -30,6 +31,7 @@ export async function searchTemperature(
   accuracy: number,
   options: TemperatureSearchOptions = {},
 ): Promise<TemperatureFit> {
+  checkEvalOptions('searchTemperature', 'searchTemperature', options);
   const { threshold = 0.001, maxIterations = 1000 } = options;
   let { tMin = 0.1, tMax = 10 } = options;
   const { n, k } = assertScores('logits', logits);

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';
 import { pairwiseSquaredDistances } from '../metrics/representation';
 import { predictions } from '../metrics/top-k';
+import { checkEvalOptions } from '../option-schemas';
 import { searchTemperature, type TemperatureSearchOptions } from './temperature';
 
 /**
@@ -174,6 +175,8 @@ export async function fitVrf(
   calibration: VrfCalibrationData | undefined,
   options: VrfOptions = {},
 ): Promise<VrfFit> {
+  checkEvalOptions('fitVrf', 'fitVrf', options);
+  checkEvalOptions('fitVrf temperatureSearch', 'searchTemperature', options.temperatureSearch);
   const { k: kOption = 'code', distance = 'squared-l2', a = 1.5, b = 0.6 } = options;
   assertOneOf('options.distance', distance, ['squared-l2', 'l2']);
   assertFiniteNumber('options.a', a);

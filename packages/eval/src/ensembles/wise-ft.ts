@@ -6,6 +6,7 @@ import {
 } from '@robust-ft/core';
 import { assertInRange, assertNonNegative, sameShape } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface WiseFtOptions {
   /**
@@ -30,6 +31,7 @@ export function wiseFt(
   alpha: number,
   options: WiseFtOptions = {},
 ): NamedTensorMap {
+  checkEvalOptions('wiseFt', 'wiseFt', options);
   assertInRange('alpha', alpha, 0, 1);
   const { fishers, fisherFloor = 1e-8 } = options;
   assertNonNegative('options.fisherFloor', fisherFloor);

@@ -1,6 +1,7 @@
 import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface CalibrationBin {
   /** Confidence interval (lower, upper]; the first bin also includes 0. */
@@ -32,6 +33,7 @@ export async function expectedCalibrationError(
   labels: Labels,
   options: EceOptions = {},
 ): Promise<CalibrationReport> {
+  checkEvalOptions('expectedCalibrationError', 'expectedCalibrationError', options);
   const { bins = 15, input = 'logits' } = options;
   assertInteger('options.bins', bins, 1);
   const { n, k } = assertScores('scores', scores);

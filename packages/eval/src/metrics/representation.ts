@@ -2,6 +2,7 @@ import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import { assertFiniteNumber, assertInteger, assertOneOf, assertRank } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
+import { checkEvalOptions } from '../option-schemas';
 
 /**
  * Representation metrics of m²-mix (`loss.py`): Wang & Isola uniformity and alignment, and the
@@ -83,6 +84,7 @@ export function relativeAlignment(
   y: tf.Tensor2D,
   options: RelativeAlignmentOptions = {},
 ): tf.Scalar {
+  checkEvalOptions('relativeAlignment', 'relativeAlignment', options);
   const { neighbor = 1, relative = 'diff', diagonalFill = 10000 } = options;
   check2d('x', x);
   check2d('y', y);

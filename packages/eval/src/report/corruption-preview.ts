@@ -6,6 +6,7 @@ import { CORRUPTION_FAMILIES, corrupt } from '../corruptions/corrupt';
 import type { CorruptionFamily } from '../corruptions/families';
 import { pngDataUri } from './png';
 import { escapeXml } from './svg';
+import { checkEvalOptions } from '../option-schemas';
 
 export interface CorruptionPreviewOptions {
   families?: readonly CorruptionFamily[];
@@ -23,6 +24,7 @@ export async function corruptionPreviewSvg(
   image: tf.Tensor,
   options: CorruptionPreviewOptions = {},
 ): Promise<string> {
+  checkEvalOptions('corruptionPreviewSvg', 'corruptionPreviewSvg', options);
   const x = (image.rank === 3 ? tf.expandDims(image, 0) : tf.clone(image)) as tf.Tensor4D;
   try {
     assertImageBatch('image', x);

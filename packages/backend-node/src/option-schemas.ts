@@ -1,0 +1,24 @@
+import { checkOptions, type OptionSchema } from '@robust-ft/core/internal';
+import type { UseBestBackendOptions } from './select-backend';
+
+/**
+ * Strict options of `useBestBackend` (core's checkOptions): a misspelled key (`candidate`, `force_`)
+ * is an INVALID_ARGUMENT naming the closest known one, not a silently ignored setting. Typed against
+ * the options interface, so a new option that is not listed here does not compile.
+ */
+const USE_BEST_BACKEND: OptionSchema<UseBestBackendOptions> = {
+  candidates: 'object',
+  force: 'string',
+  env: 'object',
+  logger: (v) =>
+    v === null || (typeof v === 'object' && v !== null) ? undefined : 'a logger object or null',
+  prod: 'boolean',
+  patch: 'boolean',
+  importModule: 'function',
+  allowSoftwareGpu: 'boolean',
+  threads: 'number',
+};
+
+export function checkUseBestBackendOptions(options: unknown): void {
+  checkOptions('useBestBackend', options, USE_BEST_BACKEND);
+}
