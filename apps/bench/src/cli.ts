@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 import { type BackendChoice, selectBackend } from './backend';
 import { type BenchReport, DEFAULTS, runBench } from './bench';
+import { runClipCli } from './clip/cli';
 import { benchRoot } from './data/paths';
 import { ALL_METHODS, HYPERPARAMETERS, type MethodName, withOverrides } from './methods';
 import { MOBILENET_METHODS, runMobilenet } from './mobilenet';
@@ -119,8 +120,12 @@ async function main(): Promise<void> {
     return;
   }
   const tier = values.tier ?? 'digits';
+  if (tier === 'clip') {
+    await runClipCli(values);
+    return;
+  }
   if (tier !== 'digits' && tier !== 'mobilenetv2')
-    throw new Error(`--tier ${tier}: choose digits or mobilenetv2`);
+    throw new Error(`--tier ${tier}: choose digits, mobilenetv2 or clip`);
   const methodList = list(values.methods);
   const methods = (
     methodList === undefined || methodList.includes('all') ? [...ALL_METHODS] : methodList

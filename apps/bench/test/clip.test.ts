@@ -1,0 +1,312 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRng } from '@robust-ft/core';
+import { expectNoTensorLeaks } from '@robust-ft/core/testing';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend';
+import {
+  classPrompts,
+  DIGIT_NAMES,
+  encodeCaptions,
+  HELD_OUT_TEMPLATES,
+  MAX_TOKENS,
+  PAD,
+  PROMPT_TEMPLATES,
+  sampleCaption,
+  STYLES,
+  TRAIN_TEMPLATES,
+  tokenize,
+  UNK,
+  vocabulary,
+  words,
+} from '../src/clip/captions';
+import { contrastiveTrain } from '../src/clip/contrastive-train';
+import {
+  buildDualEncoder,
+  CLIP_DIR,
+  copyImageTower,
+  EMBED_DIM,
+  embed,
+  L2Normalize,
+  loadDualEncoder,
+  towers,
+} from '../src/clip/dual-encoder';
+import { embeddingMetrics, retrievalBlocks } from '../src/clip/embedding-metrics';
+import { fontFamily, fontFiles, fontTraits, splitFonts } from '../src/clip/fonts';
+import { resolveClipMethods } from '../src/clip/tier';
+import { buildClassifier, classEmbeddings, HEAD, zeroShotClassifier } from '../src/clip/zero-shot';
+import { loadFontDigits, loadMnist } from '../src/data/datasets';
+import { assetPath } from '../src/data/paths';
+import { argmaxAccuracy } from '../src/evaluate';
+import { predictLogits } from '../src/model';
+
+beforeAll(async () => {
+  await selectBackend('wasm', true);
+});
+
+describe('caption grammar', () => {
+  const vocab = vocabulary();
+
+  it('has every word of every template, digit name, numeral and style, and nothing maps to <unk>', () => {
+    const rng = createRng(3);
+    for (let i = 0; i < 500; i++) {
+      const domain = i % 2 === 0 ? 'handwritten' : 'printed';
+      const templates = i % 3 === 0 ? HELD_OUT_TEMPLATES : TRAIN_TEMPLATES;
+      const c = sampleCaption(i % 10, rng, { domain, traits: ['bold', 'italic'], templates });
+      expect(tokenize(c, vocab)).not.toContain(vocab.indexOf(UNK));
+    }
+    for (let d = 0; d < 10; d++) for (const p of classPrompts(d)) expect(tokenize(p, vocab)).not.toContain(1);
+    expect(vocab[0]).toBe(PAD);
+    expect(vocab[1]).toBe(UNK);
+    expect(new Set(vocab).size).toBe(vocab.length);
+  });
+
+  it('names the digit by its name or its numeral, and only styles of its domain', () => {
+    const rng = createRng(9);
+    let names = 0;
+    let numerals = 0;
+    for (let i = 0; i < 300; i++) {
+      const w = words(sampleCaption(7, rng, { domain: 'handwritten' }));
+      if (w.includes('seven')) names++;
+      if (w.includes('7')) numerals++;
+      expect(w.includes('seven') !== w.includes('7')).toBe(true);
+      for (const s of STYLES.printed) expect(w).not.toContain(s);
+    }
+    expect(names).toBeGreaterThan(100);
+    expect(numerals).toBeGreaterThan(100);
+  });
+
+  it('keeps held-out phrasings out of the training and prompt templates', () => {
+    for (const t of HELD_OUT_TEMPLATES) {
+      expect(TRAIN_TEMPLATES as readonly string[]).not.toContain(t);
+      expect(PROMPT_TEMPLATES as readonly string[]).not.toContain(t);
+    }
+  });
+
+  it('draws the same captions from the same seed', () => {
+    const draw = () => {
+      const rng = createRng(11);
+      return Array.from({ length: 20 }, (_, i) => sampleCaption(i % 10, rng, { domain: 'printed' }));
+    };
+    expect(draw()).toEqual(draw());
+  });
+
+  it('tokenizes to MAX_TOKENS ids, padded, and one-hot encodes one 1 per position', () => {
+    const ids = tokenize('the number 7', vocab);
+    expect(ids).toHaveLength(MAX_TOKENS);
+    expect(ids.slice(3)).toEqual(Array(MAX_TOKENS - 3).fill(0));
+    expect(tokenize('the zebra', vocab)[1]).toBe(1);
+    const x = encodeCaptions(['the number 7', 'a handwritten seven'], vocab);
+    expect(x.length).toBe(2 * MAX_TOKENS * vocab.length);
+    expect(x.reduce((a, b) => a + b, 0)).toBe(2 * MAX_TOKENS);
+    expect(x[(0 * MAX_TOKENS + 2) * vocab.length + vocab.indexOf('7')]).toBe(1);
+  });
+
+  it('class prompts cover the name and the numeral of their digit, and no other digit', () => {
+    for (let d = 0; d < 10; d++) {
+      const ps = classPrompts(d).map(words);
+      expect(ps.some((w) => w.includes(DIGIT_NAMES[d] as string))).toBe(true);
+      expect(ps.some((w) => w.includes(String(d)))).toBe(true);
+      for (const w of ps)
+        for (let o = 0; o < 10; o++)
+          if (o !== d) {
+            expect(w).not.toContain(DIGIT_NAMES[o]);
+            expect(w).not.toContain(String(o));
+          }
+    }
+  });
+});
+
+describe('font split', () => {
+  it('splits whole families: no evaluation family has a pre-training font', () => {
+    const files = fontFiles();
+    const split = splitFonts();
+    expect(split.pretrain.n + split.evaluation.n).toBe(loadFontDigits().n);
+    const evalFamilies = new Set(split.evaluationFamilies);
+    const pretrainFamilies = new Set(files.map(fontFamily).filter((f) => !evalFamilies.has(f)));
+    for (const f of evalFamilies) expect(pretrainFamilies.has(f)).toBe(false);
+    expect(split.evaluation.n).toBe(files.filter((f) => evalFamilies.has(fontFamily(f))).length * 20);
+    expect(split.pretrainTraits).toHaveLength(split.pretrain.n);
+    expect(split.evaluation.n).toBeGreaterThan(500);
+  });
+
+  it('reads families and traits off font file names', () => {
+    expect(fontFamily('FreeSerifBoldItalic.ttf')).toBe('FreeSerif');
+    expect(fontFamily('DejaVuSans-Bold.ttf')).toBe('DejaVuSans');
+    expect(fontFamily('dkgBI.ttf')).toBe('dkg');
+    expect(fontTraits('FreeSerifBoldItalic.ttf')).toEqual(['bold', 'italic', 'serif']);
+    expect(fontTraits('LiberationMono-Regular.ttf')).toEqual(['mono']);
+    expect(fontTraits('DejaVuSansCondensed.ttf')).toEqual(['narrow']);
+  });
+});
+
+describe('dual encoder', () => {
+  const vocab = vocabulary();
+
+  it('both towers output unit-norm embeddings of EMBED_DIM', () => {
+    const dual = buildDualEncoder(1, vocab.length);
+    const t = towers(dual);
+    const img = embed(t.image, loadMnist('test', 8).x, [28, 28, 1]);
+    const txt = embed(t.text, encodeCaptions(['a handwritten seven', 'the number 3', '7'], vocab), [
+      MAX_TOKENS,
+      vocab.length,
+    ]);
+    for (const [e, n] of [
+      [img, 8],
+      [txt, 3],
+    ] as const) {
+      expect(e.length).toBe(n * EMBED_DIM);
+      for (let i = 0; i < n; i++) {
+        const norm = Math.hypot(...e.subarray(i * EMBED_DIM, (i + 1) * EMBED_DIM));
+        expect(norm).toBeCloseTo(1, 5);
+      }
+    }
+    dual.dispose();
+  });
+
+  it('L2Normalize leaves a zero row at zero instead of NaN', () => {
+    const layer = new L2Normalize({});
+    const out = layer.apply(tf.tensor2d([[0, 0], [3, 4]])) as tf.Tensor;
+    const v = Array.from(out.dataSync());
+    [0, 0, 0.6, 0.8].forEach((e, i) => {
+      expect(v[i]).toBeCloseTo(e, 6);
+    });
+    out.dispose();
+  });
+
+  it('a classifier from the dual encoder has its image tower and the prompt head scale·classEmbᵀ', () => {
+    const dual = buildDualEncoder(2, vocab.length);
+    const t = towers(dual);
+    const clf = zeroShotClassifier(dual, t.text, vocab, 7);
+    const x = loadMnist('test', 4).x;
+    const a = embed(t.image, x, [28, 28, 1]);
+    const b = embed(tf.model({ inputs: clf.inputs, outputs: clf.getLayer('features').output }), x, [28, 28, 1]);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    const emb = classEmbeddings(t.text, vocab);
+    const kernel = clf.getLayer(HEAD).getWeights()[0] as tf.Tensor;
+    expect(kernel.shape).toEqual([EMBED_DIM, 10]);
+    const diff = tf.max(tf.abs(tf.sub(kernel, tf.mul(7, tf.transpose(emb))))).dataSync()[0];
+    expect(diff).toBeLessThan(1e-6);
+    const fresh = buildClassifier();
+    copyImageTower(dual, fresh);
+    expect(Array.from(embed(tf.model({ inputs: fresh.inputs, outputs: fresh.getLayer('features').output }), x, [28, 28, 1]))).toEqual(Array.from(a));
+    // getWeights hands out the variables themselves: dispose only what we made.
+    emb.dispose();
+    dual.dispose();
+    clf.dispose();
+    fresh.dispose();
+  });
+
+  it('class embeddings are unit rows and leak nothing', async () => {
+    const dual = buildDualEncoder(3, vocab.length);
+    const t = towers(dual);
+    const emb = classEmbeddings(t.text, vocab);
+    const norms = tf.norm(emb, 2, 1).dataSync();
+    for (const n of norms) expect(n).toBeCloseTo(1, 5);
+    emb.dispose();
+    await expectNoTensorLeaks(() => classEmbeddings(t.text, vocab), { label: 'classEmbeddings' });
+    dual.dispose();
+  });
+
+  it('the contrastive loop lowers the CLIP loss and leaks no tensors', async () => {
+    const dual = buildDualEncoder(4, vocab.length);
+    const data = loadMnist('train', 64);
+    const vars = dual.trainableWeights.map((w) => w.read() as tf.Variable);
+    const optimizer = tf.train.adam(3e-3);
+    const { clipContrastiveLoss } = await import('@robust-ft/losses');
+    const run = (epochs: number) =>
+      contrastiveTrain(dual, data, {
+        epochs,
+        batchSize: 16,
+        rng: createRng(1),
+        optimizer,
+        variables: vars,
+        vocab,
+        caption: (label, _row, r) => sampleCaption(label, r, { domain: 'handwritten' }),
+        loss: ({ image, text }) => clipContrastiveLoss(image, text, { temperature: 0.1, validate: false }),
+        label: 'test',
+        quiet: true,
+      });
+    const first = run(1);
+    const later = run(6);
+    expect(first.steps).toBe(4);
+    expect(later.finalLoss).toBeLessThan(first.finalLoss);
+    await expectNoTensorLeaks(() => run(1), { label: 'contrastiveTrain', repeats: 2 });
+    optimizer.dispose();
+    dual.dispose();
+  });
+});
+
+describe('embedding metrics', () => {
+  it('blocks hold one row per digit, each row once', () => {
+    const y = Int32Array.from({ length: 57 }, (_, i) => (i * 7) % 10);
+    const blocks = retrievalBlocks(y);
+    expect(blocks).toHaveLength(5);
+    const seen = new Set<number>();
+    for (const b of blocks) {
+      expect(b.map((i) => y[i])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      for (const i of b) seen.add(i);
+    }
+    expect(seen.size).toBe(50);
+  });
+
+  it('identical image and text embeddings: alignment 0, no gap, perfect recall', async () => {
+    const n = 30;
+    const rng = createRng(4);
+    const x = new Float32Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      const v = Array.from({ length: 4 }, () => rng.normal());
+      const norm = Math.hypot(...v);
+      v.forEach((a, j) => {
+        x[i * 4 + j] = a / norm;
+      });
+    }
+    const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const m = await embeddingMetrics(x, x, y, 4);
+    expect(m.alignment).toBeCloseTo(0, 6);
+    expect(m.modalityGap).toBeCloseTo(0, 6);
+    expect(m.recallAt1).toBe(1);
+    expect(m.recallAt5).toBe(1);
+    expect(m.uniformity).toBeLessThan(0);
+  });
+
+  it('a constant shift of the text embeddings is the modality gap, and metrics leak nothing', async () => {
+    const n = 20;
+    const img = new Float32Array(n * 2);
+    const txt = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      img.set([Math.cos(i), Math.sin(i)], i * 2);
+      txt.set([Math.cos(i) + 0.3, Math.sin(i) - 0.4], i * 2);
+    }
+    const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const m = await embeddingMetrics(img, txt, y, 2);
+    expect(m.modalityGap).toBeCloseTo(0.5, 5);
+    expect(m.alignment).toBeCloseTo(0.25, 5);
+    await expectNoTensorLeaks(() => embeddingMetrics(img, txt, y, 2), { label: 'embeddingMetrics' });
+  });
+});
+
+describe('shipped dual encoder', () => {
+  it('is at most 2 MB and its zero-shot MNIST accuracy is the one its summary records', async () => {
+    const dir = assetPath(CLIP_DIR);
+    expect(statSync(join(dir, 'weights.bin')).size + statSync(join(dir, 'model.json')).size).toBeLessThanOrEqual(
+      2 * 1024 * 1024,
+    );
+    const { model, summary } = await loadDualEncoder();
+    const clf = zeroShotClassifier(model, towers(model).text, summary.vocabulary, summary.logitScale);
+    const test = loadMnist('test');
+    const acc = Number(argmaxAccuracy(predictLogits(clf, test.x), test.y).toFixed(4));
+    expect(acc).toBe((summary.zeroShot as { mnistTest: number }).mnistTest);
+    expect(acc).toBeGreaterThan(0.8);
+    model.dispose();
+    clf.dispose();
+  });
+});
+
+describe('clip method resolution', () => {
+  it('adds the runs that post-hoc methods need, zero-shot first, in report order', () => {
+    expect(resolveClipMethods(['vrf', 'lp-ft'])).toEqual(['zero-shot', 'lp', 'e2e-ft', 'lp-ft', 'vrf']);
+    expect(resolveClipMethods(['m2mix'])).toEqual(['zero-shot', 'm2mix']);
+  });
+});
