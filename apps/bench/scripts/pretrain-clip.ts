@@ -7,13 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
+import { CLIP_DIR, saveDualEncoder, towers } from '../src/clip/dual-encoder';
+import { PRETRAIN_DEFAULTS, pretrainDualEncoder } from '../src/clip/pretrain';
+import { zeroShotClassifier } from '../src/clip/zero-shot';
 import { type Dataset, loadMnist, loadUciDigits } from '../src/data/datasets';
 import { assetPath } from '../src/data/paths';
 import { argmaxAccuracy } from '../src/evaluate';
 import { predictLogits } from '../src/model';
-import { CLIP_DIR, saveDualEncoder, towers } from '../src/clip/dual-encoder';
-import { PRETRAIN_DEFAULTS, pretrainDualEncoder } from '../src/clip/pretrain';
-import { zeroShotClassifier } from '../src/clip/zero-shot';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,7 +70,11 @@ async function main(): Promise<void> {
     },
   };
   await saveDualEncoder(r.dual, summary, out);
-  console.log(JSON.stringify(summary.zeroShot), `logitScale ${r.logitScale.toFixed(2)}`, `${summary.seconds}s`);
+  console.log(
+    JSON.stringify(summary.zeroShot),
+    `logitScale ${r.logitScale.toFixed(2)}`,
+    `${summary.seconds}s`,
+  );
 }
 
 await main();

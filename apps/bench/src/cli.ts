@@ -3,45 +3,38 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CORRUPTION_FAMILIES, type CorruptionFamily } from '@robust-ft/eval';
 import { type BackendChoice, selectBackend } from './backend';
-import { type BenchReport, DEFAULTS, runBench } from './bench';
-import { runClipCli } from './clip/cli';
 import { benchRoot } from './data/paths';
-import { ALL_METHODS, HYPERPARAMETERS, type MethodName, withOverrides } from './methods';
-import { MOBILENET_METHODS, runMobilenet } from './mobilenet';
+import { HYPERPARAMETERS, withOverrides } from './methods';
 import { fmtTime, log } from './progress';
 import { textTable, writeReport } from './report';
+import type { BenchReport } from './results';
+import { DEFAULTS } from './runner';
+import type { RunOptions } from './tier';
+import { TIERS, tierByName } from './tiers';
 
 const HELP = `robust-ft benchmark: fine-tune a pre-trained model with each method under one budget and
 measure ID accuracy and robustness to real distribution shifts. No network, apt or fonts needed.
 
 Usage: node apps/bench/dist/cli.js [options]      (from the repo root: pnpm bench -- [options])
 
-Tier "digits" (default): a 55k-parameter CNN pre-trained on MNIST (assets/pretrained-cnn, made by
-scripts/pretrain.ts) is fine-tuned on UCI handwritten digits (8x8 scans of 13 other writers, mapped to
-28x28). OOD = MNIST test (the pre-training domain), printed font digits (118 fonts), and the ID test set
-under corruptions from @robust-ft/eval at several severities.
-
 Options:
+  --tier <name>       which tier runs (default ${TIERS[0]?.name}); each is one declaration in src/tiers/:
+${TIERS.map((t) => `                      ${t.help}\n                      Methods: ${t.methodNames.join(', ')}`).join('\n')}
   --seed <n>          seed for the data split, batch order, corruptions and views   (default ${DEFAULTS.seed})
-  --methods <list>    comma-separated subset of:
-                        ${ALL_METHODS.join(', ')}
-                      or "all" (default). wise-ft and vrf reuse the adamw run, lp-ft the linear
-                      probe; those runs are added automatically. zero-shot is always reported.
-                      tpgm learns its projection radii on batches of the ID validation split.
+  --methods <list>    comma-separated subset of the tier's methods, or "all" (default). wise-ft and
+                      vrf reuse the runs they combine, lp-ft the linear probe; those runs are added
+                      automatically. zero-shot is always reported when the tier has one.
   --backend <name>    auto | wasm | cpu | tfjs-node | tfjs-node-gpu   (default auto: the best that
                       starts; ROBUST_FT_BACKEND overrides). Same backend + seed = same table.
-  --tier <name>       digits (default) | mobilenetv2: the ImageNet MobileNetV2 shipped in nsfwjs@4.4.0
-                      (MIT; trunk to block_12 frozen, block_13_expand + new head fine-tuned) on
-                      Fashion-MNIST (1,000 train / 500 test), OOD = 4 corruptions × severities 2, 4.
-                      Needs Fashion-MNIST: apt-get install dataset-fashion-mnist, or --data <dir>.
-                      Methods: ${MOBILENET_METHODS.join(', ')} (no zero-shot head). 10 epochs.
-  --data <dir>        Fashion-MNIST IDX .gz folder (default /usr/share/datasets/fashion-mnist)
-  --out <dir>         report folder (default apps/bench/report, whatever the current directory)
-  --epochs <n>        fine-tuning epochs over the ID train split                      (default ${DEFAULTS.epochs})
+  --data <dir>        the tier's data folder (mobilenetv2: Fashion-MNIST IDX .gz files, default
+                      /usr/share/datasets/fashion-mnist)
+  --out <dir>         report folder (default apps/bench/report for digits, apps/bench/report/<tier>
+                      for the others, whatever the current directory)
+  --epochs <n>        fine-tuning epochs over the ID train split     (default ${DEFAULTS.epochs}; a tier may set its own)
   --batch-size <n>    (default ${DEFAULTS.batchSize})
   --mnist <n>         MNIST test images evaluated, 1–10000                           (default ${DEFAULTS.mnistLimit})
   --train-limit <n>   cap the ID train split (smoke tests)
-  --corruptions <l>   comma-separated families (default ${DEFAULTS.families.join(',')})
+  --corruptions <l>   comma-separated families (default ${DEFAULTS.families.join(',')}; a tier may set its own)
                       available: ${CORRUPTION_FAMILIES.join(', ')}
   --severities <l>    comma-separated severities 1–5                                  (default ${DEFAULTS.severities.join(',')})
   --model <dir>       pre-trained model folder (default apps/bench/assets/pretrained-cnn)
@@ -114,29 +107,25 @@ async function main(): Promise<void> {
   }
   if (values.render !== undefined) {
     const report = JSON.parse(readFileSync(values.render, 'utf8')) as BenchReport;
+    const tier = tierByName(report.tier);
     const dir = values.out === undefined ? dirname(resolve(values.render)) : resolve(values.out);
-    writeReport(report, dir);
-    console.log(textTable(report));
+    writeReport(report, dir, tier.report);
+    console.log(textTable(report, tier.report));
     return;
   }
-  const tier = values.tier ?? 'digits';
-  if (tier === 'clip') {
-    await runClipCli(values);
-    return;
-  }
-  if (tier !== 'digits' && tier !== 'mobilenetv2')
-    throw new Error(`--tier ${tier}: choose digits, mobilenetv2 or clip`);
+  const tier = tierByName(values.tier ?? TIERS[0]?.name ?? '');
+  const base = { ...DEFAULTS, ...tier.defaults };
   const methodList = list(values.methods);
-  const methods = (
-    methodList === undefined || methodList.includes('all') ? [...ALL_METHODS] : methodList
-  ) as MethodName[];
+  const methods = methodList === undefined || methodList.includes('all') ? tier.methodNames : methodList;
   for (const m of methods)
-    if (!ALL_METHODS.includes(m))
-      throw new Error(`unknown method "${m}"; choose from ${ALL_METHODS.join(', ')}`);
-  const families = (list(values.corruptions) ?? DEFAULTS.families) as CorruptionFamily[];
+    if (!tier.methodNames.includes(m))
+      throw new Error(
+        `unknown method "${m}" for tier ${tier.name}; choose from ${tier.methodNames.join(', ')}`,
+      );
+  const families = (list(values.corruptions) ?? base.families) as CorruptionFamily[];
   for (const f of families)
     if (!CORRUPTION_FAMILIES.includes(f)) throw new Error(`unknown corruption "${f}"`);
-  const severities = (list(values.severities) ?? DEFAULTS.severities.map(String)).map((s) =>
+  const severities = (list(values.severities) ?? base.severities.map(String)).map((s) =>
     int('severities', s, 1, 1, 5),
   );
   const backendChoice = (values.backend ?? 'auto') as BackendChoice;
@@ -144,36 +133,28 @@ async function main(): Promise<void> {
     throw new Error(`unknown backend ${backendChoice}`);
   const quiet = values.quiet ?? false;
   const backend = await selectBackend(backendChoice, quiet);
-  const out = values.out === undefined ? join(benchRoot(), 'report') : resolve(values.out);
-  const options = {
-    ...DEFAULTS,
-    seed: int('seed', values.seed, DEFAULTS.seed, 0),
+  const out = values.out === undefined ? join(benchRoot(), 'report', tier.reportDir) : resolve(values.out);
+  const options: RunOptions = {
+    ...base,
+    seed: int('seed', values.seed, base.seed, 0),
     methods,
-    epochs: int('epochs', values.epochs, tier === 'digits' ? DEFAULTS.epochs : 10, 1),
-    batchSize: int('batch-size', values['batch-size'], DEFAULTS.batchSize, 1),
-    mnistLimit: int('mnist', values.mnist, DEFAULTS.mnistLimit, 1, 10000),
+    epochs: int('epochs', values.epochs, base.epochs, 1),
+    batchSize: int('batch-size', values['batch-size'], base.batchSize, 1),
+    mnistLimit: int('mnist', values.mnist, base.mnistLimit, 1, 10000),
     trainLimit:
-      values['train-limit'] === undefined
-        ? Number.POSITIVE_INFINITY
-        : int('train-limit', values['train-limit'], 0, 1),
+      values['train-limit'] === undefined ? base.trainLimit : int('train-limit', values['train-limit'], 0, 1),
     families,
     severities,
     quiet,
     backend,
-    hyperparameters: withOverrides(HYPERPARAMETERS, values.set ?? []),
+    hyperparameters: withOverrides(base.hyperparameters, values.set ?? []),
     ...(values.model === undefined ? {} : { modelDir: resolve(values.model) }),
+    ...(values.data === undefined ? {} : { dataDir: resolve(values.data) }),
   };
-  const report =
-    tier === 'digits'
-      ? await runBench(options)
-      : await runMobilenet({
-          ...options,
-          methods: methods.filter((m) => MOBILENET_METHODS.includes(m)),
-          ...(values.data === undefined ? {} : { dataDir: resolve(values.data) }),
-        });
-  writeReport(report, out);
+  const report = await tier.run(options);
+  writeReport(report, out, tier.report);
   console.log('');
-  console.log(textTable(report));
+  console.log(textTable(report, tier.report));
   console.log('');
   log(`report written to ${out} (total ${fmtTime(report.totalSeconds)})`);
   const result = {

@@ -12,7 +12,7 @@ export interface EvalSet {
   data: Dataset;
 }
 
-/** Outputs of a model on one set (logits N×10, features N×D when requested). */
+/** Outputs of a model on one set (logits N×K, features N×D when requested). */
 export interface SetOutputs {
   logits: Float32Array;
   features?: Float32Array;
@@ -29,12 +29,13 @@ export function corruptedSets(
   families: readonly CorruptionFamily[],
   severities: readonly number[],
   seed: number,
+  shape: [number, number, number] = [28, 28, 1],
 ): EvalSet[] {
   const sets: EvalSet[] = [];
   families.forEach((family, f) => {
     for (const severity of severities) {
       const x = tf.tidy(() => {
-        const t = tf.tensor4d(idTest.x, [idTest.n, 28, 28, 1]);
+        const t = tf.tensor4d(idTest.x, [idTest.n, ...shape]);
         return corrupt(t, family, severity, seed * 1000 + f * 10 + severity);
       });
       const data = {
@@ -71,7 +72,7 @@ export function runModel(
   const out: Outputs = new Map();
   for (const set of sets) {
     const { n, x } = set.data;
-    const logits = new Float32Array(n * 10);
+    let logits = new Float32Array(0);
     let features: Float32Array | undefined;
     for (let i = 0; i < n; i += batch) {
       const m = Math.min(batch, n - i);
@@ -81,7 +82,9 @@ export function runModel(
         return Array.isArray(r) ? r : [r];
       });
       const last = res[res.length - 1] as tf.Tensor;
-      logits.set(last.dataSync(), i * 10);
+      const classes = last.shape[1] ?? 0;
+      if (logits.length === 0) logits = new Float32Array(n * classes);
+      logits.set(last.dataSync(), i * classes);
       if (withFeatures) {
         const f = res[0] as tf.Tensor;
         const d = f.shape[1] ?? 0;
@@ -95,11 +98,14 @@ export function runModel(
   return out;
 }
 
+/** Top-1 accuracy of row-major scores N×K (K = scores.length / N) on host memory; ties → the lower class. */
 export function argmaxAccuracy(scores: Float32Array, y: Int32Array): number {
+  const classes = scores.length / y.length;
   let ok = 0;
   for (let i = 0; i < y.length; i++) {
     let best = 0;
-    for (let k = 1; k < 10; k++) if ((scores[i * 10 + k] ?? 0) > (scores[i * 10 + best] ?? 0)) best = k;
+    for (let k = 1; k < classes; k++)
+      if ((scores[i * classes + k] ?? 0) > (scores[i * classes + best] ?? 0)) best = k;
     if (best === y[i]) ok++;
   }
   return ok / y.length;
@@ -107,7 +113,40 @@ export function argmaxAccuracy(scores: Float32Array, y: Int32Array): number {
 
 export function ece(scores: Float32Array, y: Int32Array, input: 'logits' | 'probabilities'): number {
   return tf.tidy(() => {
-    const s = tf.tensor2d(scores, [y.length, 10]);
+    const s = tf.tensor2d(scores, [y.length, scores.length / y.length]);
     return expectedCalibrationError(s, tf.tensor1d(y, 'int32'), { input }).ece;
   });
+}
+
+/** Named weights keyed by their layer-scoped names, identical across copies of the architecture. */
+export function namedWeights(model: tf.LayersModel): Record<string, tf.Tensor> {
+  return Object.fromEntries(model.weights.map((w) => [w.originalName, w.read()]));
+}
+
+/**
+ * The model operations a tier's `LoadedTier` needs, for a tfjs layers model whose architecture `build`
+ * makes: evaluation through `runModel` (batch and per-sample shape as given), named weights, and a copy
+ * holding given weights (WiSE-FT's mixes).
+ */
+export function layersModelOps(
+  build: () => tf.LayersModel,
+  evaluation: { batch?: number; shape?: [number, number, number] } = {},
+) {
+  return {
+    outputs: async (model: tf.LayersModel, sets: readonly EvalSet[], features = false) =>
+      runModel(model, sets, features, evaluation.batch, evaluation.shape),
+    weights: namedWeights,
+    withWeights: (weights: Record<string, tf.Tensor>, into?: tf.LayersModel) => {
+      const model = into ?? build();
+      model.setWeights(
+        model.weights.map((w) => {
+          const t = weights[w.originalName];
+          if (!t) throw new Error(`no weight named ${w.originalName}`);
+          return t;
+        }),
+      );
+      return model;
+    },
+    disposeModel: (model: tf.LayersModel) => model.dispose(),
+  };
 }

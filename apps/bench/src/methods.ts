@@ -5,6 +5,7 @@ import { adamw, digrap, ftp, l2sp, spd, tpgm, type ValidationLoss } from '@robus
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data/datasets';
 import { cnnLogits, HEAD_LAYER } from './model';
+import type { MethodSpec } from './tier';
 import { batches, train } from './train';
 
 /** Every method the digits tier knows, in report order. */
@@ -39,12 +40,40 @@ export const METHOD_LABELS: Record<MethodName, string> = {
   vrf: 'VRF (AdamW)',
 };
 
-/** Methods computed from others without training; they need the AdamW run. */
-export const NEEDS: Partial<Record<MethodName, MethodName[]>> = {
-  'lp-ft': ['linear-probe'],
-  'wise-ft': ['adamw'],
-  vrf: ['adamw'],
-};
+/** The fine-tuning methods every image tier runs, in report order. */
+export const SHARED_FINE_TUNING = ['linear-probe', 'adamw', 'lp-ft', 'l2sp', 'ftp', 'spd', 'digrap'] as const;
+
+/** A tier's method entry for a `fineTune` run; LP-FT starts from the linear probe's model. */
+export function trainedSpec<M>(name: TrainedMethod, label = METHOD_LABELS[name]): MethodSpec<M> {
+  return { name, label, kind: 'train', ...(name === 'lp-ft' ? { init: 'linear-probe' } : {}) };
+}
+
+/** The methods `fineTune` trains (the others are the pre-trained model or post-hoc combinations). */
+export type TrainedMethod = Exclude<MethodName, 'zero-shot' | 'wise-ft' | 'vrf'>;
+
+export function isTrainedMethod(name: string): name is TrainedMethod {
+  return (ALL_METHODS as readonly string[]).includes(name) && !['zero-shot', 'wise-ft', 'vrf'].includes(name);
+}
+
+/**
+ * An optimizer's settings for the report, read from its own `getConfig()` (the factory and every
+ * option with its default filled in); nested values (a schedule, an exclude pattern) as JSON.
+ */
+export function optimizerSettings(optimizer: tf.Optimizer): Record<string, number | string> {
+  const config = optimizer.getConfig();
+  const options = (typeof config.options === 'string' ? JSON.parse(config.options) : {}) as Record<
+    string,
+    unknown
+  >;
+  const out: Record<string, number | string> = {
+    optimizer: String(config.factory).replace(/^robust-ft\//, ''),
+  };
+  for (const [key, value] of Object.entries(options)) {
+    if (value === null || value === undefined) continue;
+    out[key] = typeof value === 'number' || typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
 
 export interface TrainBudget {
   epochs: number;
@@ -144,8 +173,9 @@ export function tpgmValidationLoss(
       return t;
     };
     const x = tf.tensor4d(xs, [size, 28, 28, 1]);
-    const labels = tf.oneHot(tf.tensor1d(ys, 'int32'), 10);
-    return tf.losses.softmaxCrossEntropy(labels, cnnLogits(weight, x)) as tf.Scalar;
+    const logits = cnnLogits(weight, x);
+    const labels = tf.oneHot(tf.tensor1d(ys, 'int32'), logits.shape[1]);
+    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
   };
 }
 
@@ -166,7 +196,7 @@ export interface TrainedRun {
  * teacher); it is never updated.
  */
 export function fineTune(
-  method: Exclude<MethodName, 'zero-shot' | 'wise-ft' | 'vrf'>,
+  method: TrainedMethod,
   model: tf.LayersModel,
   pretrained: tf.LayersModel,
   data: Dataset,
@@ -187,45 +217,33 @@ export function fineTune(
   };
   const ex = budget.exclude ? { exclude: budget.exclude } : {};
   let optimizer: tf.Optimizer;
-  let hyperparameters: Record<string, number | string>;
+  // What the optimizer's config cannot say (what is trained, extra loss terms); its own settings come
+  // from `getConfig()` below, so the report cannot drift from what ran.
+  let notes: Record<string, number | string> = {};
   let extraLoss: ((x: tf.Tensor4D, logits: tf.Tensor, step: number) => tf.Scalar) | undefined;
   let onlyHead = false;
   switch (method) {
     case 'linear-probe':
       optimizer = adamw({ learningRate: H.linearProbeLearningRate, weightDecay: 0 });
-      hyperparameters = {
-        optimizer: 'adamw',
-        learningRate: H.linearProbeLearningRate,
-        weightDecay: 0,
-        trained: 'head',
-      };
+      notes = { trained: 'head' };
       onlyHead = true;
       break;
     case 'adamw':
     case 'lp-ft':
       optimizer = adamw({ learningRate: lr, weightDecay: H.adamwWeightDecay });
-      hyperparameters = { optimizer: 'adamw', learningRate: lr, weightDecay: H.adamwWeightDecay };
-      if (method === 'lp-ft') hyperparameters.init = 'linear-probe head';
+      if (method === 'lp-ft') notes = { init: 'linear-probe head' };
       break;
     case 'l2sp':
       optimizer = l2sp({ learningRate: lr, alpha: H.l2spAlpha, ...ex });
-      hyperparameters = { optimizer: 'l2sp (Adam)', learningRate: lr, alpha: H.l2spAlpha };
       break;
     case 'ftp':
       optimizer = ftp({ learningRate: lr, k: H.ftpK, ...ex });
-      hyperparameters = { optimizer: 'ftp (Adam inner)', learningRate: lr, k: H.ftpK };
       break;
     case 'spd':
       optimizer = spd({ learningRate: lr, weightDecay: H.spdLambda, ...ex });
-      hyperparameters = { optimizer: 'spd (Adam)', learningRate: lr, lambda: H.spdLambda };
       break;
     case 'digrap':
       optimizer = digrap({ learningRate: lr, weightDecay: H.digrapLambda, trainableStrength: true, ...ex });
-      hyperparameters = {
-        optimizer: 'digrap (Adam, trainable strength)',
-        learningRate: lr,
-        lambda: H.digrapLambda,
-      };
       break;
     case 'tpgm':
       if (!budget.validationLoss)
@@ -240,22 +258,11 @@ export function fineTune(
         validationLoss: budget.validationLoss,
         ...ex,
       });
-      hyperparameters = {
-        optimizer: 'tpgm (Adam inner)',
-        learningRate: lr,
-        normMode: 'mars',
-        projLr: H.tpgmProjLr,
-        maxIters: 1,
-        projFreq: 1,
-        validation: `one ID validation batch of ${budget.batchSize} per projection`,
-      };
+      notes = { validation: `one ID validation batch of ${budget.batchSize} per projection` };
       break;
     case 'fsr': {
       optimizer = adamw({ learningRate: lr, weightDecay: H.adamwWeightDecay });
-      hyperparameters = {
-        optimizer: 'adamw',
-        learningRate: lr,
-        weightDecay: H.adamwWeightDecay,
+      notes = {
         regularizer: 'KL(p_pre || p_ft) on corrupted views',
         weight: H.fsrWeight,
         views: H.fsrViews.join('+'),
@@ -283,6 +290,7 @@ export function fineTune(
       break;
     }
   }
+  const hyperparameters = { ...optimizerSettings(optimizer), ...notes };
   const res = train(model, data, {
     ...common,
     optimizer,

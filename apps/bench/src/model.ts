@@ -131,17 +131,19 @@ export function cloneWithWeights(weights: tf.Tensor[]): tf.LayersModel {
   return m;
 }
 
-/** Logits for `x` (N×784 in [0,1]) in batches, as a Float32Array N×10. */
+/** Logits for `x` (N×784 in [0,1]) in batches, as a Float32Array N×K. */
 export function predictLogits(model: tf.LayersModel, x: Float32Array, batch = 500): Float32Array {
   const n = x.length / 784;
-  const out = new Float32Array(n * 10);
+  let out = new Float32Array(0);
   for (let i = 0; i < n; i += batch) {
     const m = Math.min(batch, n - i);
     const logits = tf.tidy(() => {
       const xb = tf.tensor4d(x.subarray(i * 784, (i + m) * 784), [m, 28, 28, 1]);
       return model.predict(xb) as tf.Tensor;
     });
-    out.set(logits.dataSync(), i * 10);
+    const classes = logits.shape[1] ?? 0;
+    if (out.length === 0) out = new Float32Array(n * classes);
+    out.set(logits.dataSync(), i * classes);
     logits.dispose();
   }
   return out;

@@ -1,10 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { corruptionAccuracySvg, idOodScatterSvg } from '@robust-ft/eval';
-import { type BenchReport, baselineFitOf } from './bench';
+import { type BenchReport, baselineFitOf } from './results';
+import type { TierReport } from './tier';
 
 // The plots come from @robust-ft/eval; the tables stay here because their columns (shifts, effective
-// robustness, the WiSE-FT sweep, hyper-parameters) are this benchmark's own report shape.
+// robustness, the WiSE-FT sweep, hyper-parameters) are this benchmark's own report shape. What differs
+// between tiers (the data paragraph, extra metric columns, sections and files) comes from the tier's
+// `TierReport` hooks.
 
 const pct = (v: number) => (100 * v).toFixed(1);
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
@@ -12,9 +15,22 @@ const signed = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
 const SHIFT_LABELS: Record<string, string> = { mnist: 'MNIST', fonts: 'Fonts', corruptions: 'Corrupt.' };
 const shiftLabel = (s: string) => SHIFT_LABELS[s] ?? s;
 
-/** The console/Markdown table: ID, OOD per shift, OOD average, effective robustness, ECE, wall time. */
-export function tableRows(r: BenchReport): string[][] {
-  const header = ['Method', 'ID', ...r.shifts.map(shiftLabel), 'OOD avg', 'Eff. rob.', 'ECE', 'Time (s)'];
+/**
+ * The console/Markdown table: ID, OOD per shift, OOD average, effective robustness, ECE, the tier's
+ * metric columns, wall time.
+ */
+export function tableRows(r: BenchReport, tier: TierReport): string[][] {
+  const extra = tier.metricColumns ?? [];
+  const header = [
+    'Method',
+    'ID',
+    ...r.shifts.map(shiftLabel),
+    'OOD avg',
+    'Eff. rob.',
+    'ECE',
+    ...extra.map((c) => c.label),
+    'Time (s)',
+  ];
   const rows = r.methods.map((m) => [
     m.label,
     pct(m.id),
@@ -22,13 +38,14 @@ export function tableRows(r: BenchReport): string[][] {
     pct(m.oodAvg),
     signed(m.effectiveRobustness),
     pct(m.ece),
+    ...extra.map((c) => (c.format ?? pct)(m.metrics?.[c.key] ?? Number.NaN)),
     m.wallSeconds.toFixed(1),
   ]);
   return [header, ...rows];
 }
 
-export function textTable(r: BenchReport): string {
-  const rows = tableRows(r);
+export function textTable(r: BenchReport, tier: TierReport): string {
+  const rows = tableRows(r, tier);
   const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   const line = (row: string[]) =>
     row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ');
@@ -36,8 +53,8 @@ export function textTable(r: BenchReport): string {
   return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-export function markdown(r: BenchReport): string {
-  const rows = tableRows(r);
+export function markdown(r: BenchReport, tier: TierReport): string {
+  const rows = tableRows(r, tier);
   const [head, ...body] = rows;
   const md = (row: string[]) => `| ${row.join(' | ')} |`;
   const best = [...r.methods].filter((m) => m.method !== 'zero-shot').sort((a, b) => b.oodAvg - a.oodAvg)[0];
@@ -60,12 +77,7 @@ export function markdown(r: BenchReport): string {
     '',
     `Seed ${r.seed}, backend ${r.backend}, ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}. Total ${r.totalSeconds.toFixed(0)} s.`,
     '',
-    (r.tier === 'digits'
-      ? `ID: UCI handwritten digits (fine-tune ${r.data.idTrain}, validation ${r.data.idVal}, test ${r.data.idTest}). ` +
-        `OOD: MNIST test (first ${r.data.mnistTest}; the pre-training domain), ${r.data.fontDigits} printed font digits, and ` +
-        `the ID test set under ${r.data.corruptions}. `
-      : `Model: ${r.data.model}. ID: Fashion-MNIST (fine-tune ${r.data.idTrain}, validation ${r.data.idVal}, test ${r.data.idTest}). ` +
-        `OOD: the ID test set under ${r.data.corruptions}. ${r.notes.join(' ')} `) +
+    `${tier.describe(r)} ` +
       `Accuracies in %; OOD avg = mean of the ${r.shifts.length} shift column(s); ` +
       `effective robustness = OOD avg minus the logit-space line through ${r.baseline.points.join(', ') || '(not enough baseline points)'}; ECE on the ID test set (15 bins).`,
     '',
@@ -87,14 +99,24 @@ export function markdown(r: BenchReport): string {
     md(['---', ...fams.map(() => '---:')]),
     ...corrRows,
     '',
-    '## WiSE-FT curve (AdamW run)',
-    '',
-    md(['α', 'ID', 'OOD avg', ...r.shifts.map(shiftLabel)]),
-    md(['---:', '---:', '---:', ...r.shifts.map(() => '---:')]),
-    ...r.wiseCurve.map((p) =>
-      md([p.alpha.toFixed(1), pct(p.id), pct(p.oodAvg), ...r.shifts.map((s) => pct(p.ood[s] ?? Number.NaN))]),
-    ),
-    '',
+    ...(r.wiseCurve.length === 0
+      ? []
+      : [
+          `## WiSE-FT curve (${wiseLabel(r)})`,
+          '',
+          md(['α', 'ID', 'OOD avg', ...r.shifts.map(shiftLabel)]),
+          md(['---:', '---:', '---:', ...r.shifts.map(() => '---:')]),
+          ...r.wiseCurve.map((p) =>
+            md([
+              p.alpha.toFixed(1),
+              pct(p.id),
+              pct(p.oodAvg),
+              ...r.shifts.map((s) => pct(p.ood[s] ?? Number.NaN)),
+            ]),
+          ),
+          '',
+        ]),
+    ...(tier.sections?.(r) ?? []),
     '## Hyper-parameters',
     '',
     ...r.methods.map(
@@ -109,8 +131,14 @@ export function markdown(r: BenchReport): string {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** ID vs average OOD accuracy, one point per method, with the WiSE-FT α curve through the AdamW run. */
-export function scatterSvg(r: BenchReport): string {
+/** The WiSE-FT row's endpoints ("zero-shot → adamw"), from its recorded hyper-parameters. */
+function wiseLabel(r: BenchReport): string {
+  const h = r.methods.find((m) => m.method === 'wise-ft')?.hyperparameters;
+  return h?.from !== undefined && h.to !== undefined ? `${h.from} → ${h.to}` : 'α sweep';
+}
+
+/** ID vs average OOD accuracy, one point per method, with the WiSE-FT α curve between its endpoints. */
+export function scatterSvg(r: BenchReport, tier: TierReport): string {
   const baseline = baselineFitOf(r.methods, r.baseline.points);
   return idOodScatterSvg({
     title: `ID vs average OOD accuracy (${r.tier} tier, seed ${r.seed})`,
@@ -123,7 +151,7 @@ export function scatterSvg(r: BenchReport): string {
           baselineLabel: `baseline (${r.baseline.space} fit)`,
         }
       : {}),
-    xLabel: `ID accuracy, ${r.tier === 'digits' ? 'UCI digits' : 'Fashion-MNIST'} test (%)`,
+    xLabel: `ID accuracy, ${tier.idLabel} test (%)`,
     yLabel: 'average OOD accuracy (%)',
   });
 }
@@ -146,8 +174,8 @@ export function corruptionSvg(r: BenchReport): string {
   });
 }
 
-export function html(r: BenchReport): string {
-  const rows = tableRows(r);
+export function html(r: BenchReport, tier: TierReport): string {
+  const rows = tableRows(r, tier);
   const [head, ...body] = rows;
   return `<!doctype html><html><head><meta charset="utf-8"><title>robust-ft benchmark (${r.tier})</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>
@@ -155,17 +183,19 @@ export function html(r: BenchReport): string {
 <p>Seed ${r.seed}, backend ${esc(r.backend)}, ${r.machine.cpus} × ${esc(r.machine.cpuModel)}, total ${r.totalSeconds.toFixed(0)} s. Accuracies in %.</p>
 <table><tr>${(head ?? []).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
 ${body.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n')}</table>
-${scatterSvg(r)}
+${scatterSvg(r, tier)}
 ${corruptionSvg(r)}
 </body></html>
 `;
 }
 
-export function writeReport(r: BenchReport, dir: string): void {
+/** Writes report.json, report.md, the two plots, index.html and the tier's own files into `dir`. */
+export function writeReport(r: BenchReport, dir: string, tier: TierReport): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'report.json'), `${JSON.stringify(r, null, 2)}\n`);
-  writeFileSync(join(dir, 'report.md'), markdown(r));
-  writeFileSync(join(dir, 'id-vs-ood.svg'), scatterSvg(r));
+  writeFileSync(join(dir, 'report.md'), markdown(r, tier));
+  writeFileSync(join(dir, 'id-vs-ood.svg'), scatterSvg(r, tier));
   writeFileSync(join(dir, 'corruptions.svg'), corruptionSvg(r));
-  writeFileSync(join(dir, 'index.html'), html(r));
+  writeFileSync(join(dir, 'index.html'), html(r, tier));
+  for (const [file, text] of Object.entries(tier.files?.(r) ?? {})) writeFileSync(join(dir, file), text);
 }

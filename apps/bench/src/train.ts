@@ -74,9 +74,9 @@ export function train(model: tf.LayersModel, ds: Dataset, opts: TrainOptions): T
       if (opts.augment) opts.augment(xs, opts.rng);
       const [h, w, c] = opts.inputShape ?? [28, 28, 1];
       const x = tf.tensor4d(xs, [opts.batchSize, h, w, c]);
-      const labels = tf.oneHot(tf.tensor1d(ys, 'int32'), 10);
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(x, { training: opts.trainingMode ?? true }) as tf.Tensor;
+        const labels = tf.oneHot(tf.tensor1d(ys, 'int32'), logits.shape[1] ?? 0);
         let l = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
         if (opts.extraLoss) l = tf.add(l, opts.extraLoss(x, logits, step));
         return l;

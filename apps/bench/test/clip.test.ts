@@ -13,8 +13,8 @@ import {
   MAX_TOKENS,
   PAD,
   PROMPT_TEMPLATES,
-  sampleCaption,
   STYLES,
+  sampleCaption,
   TRAIN_TEMPLATES,
   tokenize,
   UNK,
@@ -34,10 +34,12 @@ import {
 } from '../src/clip/dual-encoder';
 import { embeddingMetrics, retrievalBlocks } from '../src/clip/embedding-metrics';
 import { fontFamily, fontFiles, fontTraits, splitFonts } from '../src/clip/fonts';
-import { resolveClipMethods } from '../src/clip/tier';
+import { CLIP_METHODS, CLIP_SETTINGS } from '../src/clip/methods';
+import { INIT_LOG_SCALE, MAX_LOGIT_SCALE, PRETRAIN_DEFAULTS, pretrainDualEncoder } from '../src/clip/pretrain';
 import { buildClassifier, classEmbeddings, HEAD, zeroShotClassifier } from '../src/clip/zero-shot';
 import { loadFontDigits, loadMnist } from '../src/data/datasets';
 import { assetPath } from '../src/data/paths';
+import { clip } from '../src/tiers/clip';
 import { argmaxAccuracy } from '../src/evaluate';
 import { predictLogits } from '../src/model';
 
@@ -167,7 +169,12 @@ describe('dual encoder', () => {
 
   it('L2Normalize leaves a zero row at zero instead of NaN', () => {
     const layer = new L2Normalize({});
-    const out = layer.apply(tf.tensor2d([[0, 0], [3, 4]])) as tf.Tensor;
+    const out = layer.apply(
+      tf.tensor2d([
+        [0, 0],
+        [3, 4],
+      ]),
+    ) as tf.Tensor;
     const v = Array.from(out.dataSync());
     [0, 0, 0.6, 0.8].forEach((e, i) => {
       expect(v[i]).toBeCloseTo(e, 6);
@@ -181,7 +188,11 @@ describe('dual encoder', () => {
     const clf = zeroShotClassifier(dual, t.text, vocab, 7);
     const x = loadMnist('test', 4).x;
     const a = embed(t.image, x, [28, 28, 1]);
-    const b = embed(tf.model({ inputs: clf.inputs, outputs: clf.getLayer('features').output }), x, [28, 28, 1]);
+    const b = embed(
+      tf.model({ inputs: clf.inputs, outputs: clf.getLayer('features').output }),
+      x,
+      [28, 28, 1],
+    );
     expect(Array.from(b)).toEqual(Array.from(a));
     const emb = classEmbeddings(t.text, vocab);
     const kernel = clf.getLayer(HEAD).getWeights()[0] as tf.Tensor;
@@ -190,7 +201,11 @@ describe('dual encoder', () => {
     expect(diff).toBeLessThan(1e-6);
     const fresh = buildClassifier();
     copyImageTower(dual, fresh);
-    expect(Array.from(embed(tf.model({ inputs: fresh.inputs, outputs: fresh.getLayer('features').output }), x, [28, 28, 1]))).toEqual(Array.from(a));
+    expect(
+      Array.from(
+        embed(tf.model({ inputs: fresh.inputs, outputs: fresh.getLayer('features').output }), x, [28, 28, 1]),
+      ),
+    ).toEqual(Array.from(a));
     // getWeights hands out the variables themselves: dispose only what we made.
     emb.dispose();
     dual.dispose();
@@ -290,9 +305,9 @@ describe('embedding metrics', () => {
 describe('shipped dual encoder', () => {
   it('is at most 2 MB and its zero-shot MNIST accuracy is the one its summary records', async () => {
     const dir = assetPath(CLIP_DIR);
-    expect(statSync(join(dir, 'weights.bin')).size + statSync(join(dir, 'model.json')).size).toBeLessThanOrEqual(
-      2 * 1024 * 1024,
-    );
+    expect(
+      statSync(join(dir, 'weights.bin')).size + statSync(join(dir, 'model.json')).size,
+    ).toBeLessThanOrEqual(2 * 1024 * 1024);
     const { model, summary } = await loadDualEncoder();
     const clf = zeroShotClassifier(model, towers(model).text, summary.vocabulary, summary.logitScale);
     const test = loadMnist('test');
@@ -304,9 +319,53 @@ describe('shipped dual encoder', () => {
   });
 });
 
-describe('clip method resolution', () => {
-  it('adds the runs that post-hoc methods need, zero-shot first, in report order', () => {
-    expect(resolveClipMethods(['vrf', 'lp-ft'])).toEqual(['zero-shot', 'lp', 'e2e-ft', 'lp-ft', 'vrf']);
-    expect(resolveClipMethods(['m2mix'])).toEqual(['zero-shot', 'm2mix']);
+describe('clip defaults (pinned)', () => {
+  it('pre-training recipe, temperature and clamp', () => {
+    expect(PRETRAIN_DEFAULTS).toEqual({
+      seed: 2024,
+      mnistImages: 30000,
+      fontRepeat: 4,
+      epochs: 3,
+      batchSize: 128,
+      learningRate: 2e-3,
+    });
+    expect(INIT_LOG_SCALE).toBeCloseTo(Math.log(1 / 0.07), 12);
+    expect(MAX_LOGIT_SCALE).toBe(100);
+    expect(MAX_TOKENS).toBe(9);
+    expect(EMBED_DIM).toBe(32);
+  });
+
+  it('mix weights, β and τ₂ of the reference scripts; the tier budget', () => {
+    expect(CLIP_SETTINGS).toEqual({
+      mixWeights: { m2mix: 0.01, vmix: 0.05, lmix: 0.05, vlmix: 0.1 },
+      mixBeta: { m2mix: 0.5, vmix: 0.5, lmix: 0.5, vlmix: 0.5 },
+      mixTemperature: 0.07,
+      consistencyWeight: 1,
+    });
+    expect(clip.defaults).toEqual({
+      epochs: 3,
+      mnistLimit: 2000,
+      severities: [3],
+      wiseAlphas: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+    });
+    expect(clip.methodNames).toEqual([...CLIP_METHODS]);
+  });
+});
+
+describe('pre-training', () => {
+  it('is seeded: the same config gives the same weights and logit scale, and the scale moves', async () => {
+    const config = { ...PRETRAIN_DEFAULTS, mnistImages: 96, fontRepeat: 0, epochs: 1, batchSize: 32, quiet: true };
+    const a = await pretrainDualEncoder(config);
+    const b = await pretrainDualEncoder(config);
+    expect(a.steps).toBe(3);
+    expect(a.logLogitScale).toBe(b.logLogitScale);
+    expect(a.logLogitScale).not.toBe(INIT_LOG_SCALE);
+    const wa = a.dual.getWeights();
+    const wb = b.dual.getWeights();
+    wa.forEach((w, i) => {
+      expect(Array.from(w.dataSync())).toEqual(Array.from((wb[i] as tf.Tensor).dataSync()));
+    });
+    a.dual.dispose();
+    b.dual.dispose();
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend';
-import { buildTail, loadMobilenet } from '../src/mobilenet';
+import { buildTail, loadMobilenet } from '../src/tiers/mobilenetv2';
 
 describe('mobilenetv2 tier: model surgery on the nsfwjs MobileNetV2', () => {
   beforeAll(async () => {

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend';
-import { type BenchOptions, type BenchReport, DEFAULTS, resolveMethods, runBench } from '../src/bench';
 import { writeReport } from '../src/report';
+import type { BenchReport } from '../src/results';
+import { DEFAULTS } from '../src/runner';
+import type { RunOptions } from '../src/tier';
+import { digits } from '../src/tiers/digits';
 
 // A few steps on small subsets: checks the whole pipeline and the report contract, not the numbers.
-const tiny = (backend: string): BenchOptions => ({
+const tiny = (backend: string): RunOptions => ({
   ...DEFAULTS,
   seed: 5,
   methods: ['adamw', 'l2sp', 'wise-ft'],
@@ -27,12 +30,12 @@ describe('bench smoke run', () => {
   let first: BenchReport;
   beforeAll(async () => {
     backend = await selectBackend('wasm', true);
-    first = await runBench(tiny(backend));
+    first = await digits.run(tiny(backend));
   });
 
   it('writes a report.json with the contract fields for every method', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    writeReport(first, dir);
+    writeReport(first, dir, digits.report);
     const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as BenchReport;
     expect(json.methods.map((m) => m.method)).toEqual(['zero-shot', 'adamw', 'l2sp', 'wise-ft']);
     expect(json.shifts).toEqual(['mnist', 'fonts', 'corruptions']);
@@ -62,16 +65,8 @@ describe('bench smoke run', () => {
   });
 
   it('is reproducible: the same options give the same accuracies', async () => {
-    const again = await runBench(tiny(backend));
+    const again = await digits.run(tiny(backend));
     const pick = (r: BenchReport) => r.methods.map((m) => [m.method, m.id, m.ood, m.ece]);
     expect(pick(again)).toEqual(pick(first));
-  });
-});
-
-describe('method resolution', () => {
-  it('adds the runs that post-hoc methods need, in report order', () => {
-    const { run, report } = resolveMethods(['vrf', 'lp-ft']);
-    expect(run).toEqual(['zero-shot', 'linear-probe', 'adamw', 'lp-ft', 'vrf']);
-    expect([...report]).toEqual(['vrf', 'lp-ft']);
   });
 });

@@ -73,10 +73,14 @@ describe('TPGM in the digits tier', () => {
     );
     expect(run.steps).toBe(4);
     expect(Number.isFinite(run.finalLoss)).toBe(true);
+    // Read back from the optimizer's own config, defaults included.
     expect(run.hyperparameters).toMatchObject({
-      optimizer: 'tpgm (Adam inner)',
+      optimizer: 'tpgm',
+      inner: 'adam',
       normMode: 'mars',
       projLr: 0.01,
+      maxIters: 1,
+      beta1: 0.9,
     });
     expect(tf.memory().numTensors).toBe(before);
     // fineTune disposes its optimizer (and γ with it); what is left to check is that no tensor stayed

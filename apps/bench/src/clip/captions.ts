@@ -76,7 +76,10 @@ export const MAX_TOKENS = 9;
 
 /** Lower-case words split on spaces: the grammar has no punctuation, so nothing smarter is needed. */
 export function words(caption: string): string[] {
-  return caption.toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+  return caption
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
 }
 
 function templateWords(t: string): string[] {

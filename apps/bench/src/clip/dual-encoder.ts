@@ -39,11 +39,25 @@ function glorot(seed: number, k: number) {
 /** The image tower's layers on `input` (28×28×1 in [0, 1]): conv16-pool-conv32-pool-dense64-dense32-L2. */
 export function imageTower(input: tf.SymbolicTensor, seed: number): tf.SymbolicTensor {
   let h = tf.layers
-    .conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'img_conv1', kernelInitializer: glorot(seed, 1) })
+    .conv2d({
+      filters: 16,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'img_conv1',
+      kernelInitializer: glorot(seed, 1),
+    })
     .apply(input) as tf.SymbolicTensor;
   h = tf.layers.maxPooling2d({ poolSize: 2, name: 'img_pool1' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers
-    .conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: 'img_conv2', kernelInitializer: glorot(seed, 2) })
+    .conv2d({
+      filters: 32,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'img_conv2',
+      kernelInitializer: glorot(seed, 2),
+    })
     .apply(h) as tf.SymbolicTensor;
   h = tf.layers.maxPooling2d({ poolSize: 2, name: 'img_pool2' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.flatten({ name: 'img_flatten' }).apply(h) as tf.SymbolicTensor;
@@ -104,8 +118,14 @@ export interface Towers {
 export function towers(dual: tf.LayersModel): Towers {
   return {
     dual,
-    image: tf.model({ inputs: dual.inputs[0] as tf.SymbolicTensor, outputs: dual.outputs[0] as tf.SymbolicTensor }),
-    text: tf.model({ inputs: dual.inputs[1] as tf.SymbolicTensor, outputs: dual.outputs[1] as tf.SymbolicTensor }),
+    image: tf.model({
+      inputs: dual.inputs[0] as tf.SymbolicTensor,
+      outputs: dual.outputs[0] as tf.SymbolicTensor,
+    }),
+    text: tf.model({
+      inputs: dual.inputs[1] as tf.SymbolicTensor,
+      outputs: dual.outputs[1] as tf.SymbolicTensor,
+    }),
   };
 }
 
@@ -131,7 +151,11 @@ export function copyImageTower(from: tf.LayersModel, to: tf.LayersModel): void {
   }
 }
 
-export async function saveDualEncoder(model: tf.LayersModel, summary: ClipSummary, dir: string): Promise<void> {
+export async function saveDualEncoder(
+  model: tf.LayersModel,
+  summary: ClipSummary,
+  dir: string,
+): Promise<void> {
   await saveModel(model, dir, 'robust-ft bench scripts/pretrain-clip.ts');
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
 }
@@ -150,7 +174,9 @@ export function embed(tower: tf.LayersModel, x: Float32Array, shape: number[], b
   const out = new Float32Array(n * EMBED_DIM);
   for (let i = 0; i < n; i += batch) {
     const m = Math.min(batch, n - i);
-    const e = tf.tidy(() => tower.predict(tf.tensor(x.subarray(i * per, (i + m) * per), [m, ...shape])) as tf.Tensor);
+    const e = tf.tidy(
+      () => tower.predict(tf.tensor(x.subarray(i * per, (i + m) * per), [m, ...shape])) as tf.Tensor,
+    );
     out.set(e.dataSync(), i * EMBED_DIM);
     e.dispose();
   }

@@ -51,7 +51,10 @@ export function fontFiles(): string[] {
     .filter((l) => l.length > 0);
 }
 
-export function splitFonts(all: Dataset = loadFontDigits(), files: readonly string[] = fontFiles()): FontSplit {
+export function splitFonts(
+  all: Dataset = loadFontDigits(),
+  files: readonly string[] = fontFiles(),
+): FontSplit {
   if (all.n !== files.length * PER_FONT) {
     throw new Error(`font digits: ${all.n} images for ${files.length} fonts, expected ${PER_FONT} per font`);
   }

@@ -16,7 +16,13 @@ import {
 import { adamw } from '@robust-ft/optimizers';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/datasets';
-import { fineTune, HYPERPARAMETERS, type TrainedRun } from '../methods';
+import {
+  fineTune,
+  HYPERPARAMETERS,
+  type Hyperparameters,
+  optimizerSettings,
+  type TrainedRun,
+} from '../methods';
 import { train } from '../train';
 import { sampleCaption } from './captions';
 import { contrastiveTrain } from './contrastive-train';
@@ -61,17 +67,6 @@ export const CLIP_METHOD_LABELS: Record<ClipMethod, string> = {
   digrap: 'E2E-FT with DiGraP',
 };
 
-/** Runs a method needs first (LP-FT starts from the probe; the ensembles combine ZS and E2E-FT). */
-export const CLIP_NEEDS: Partial<Record<ClipMethod, ClipMethod[]>> = {
-  'lp-ft': ['lp'],
-  'wise-ft': ['e2e-ft'],
-  ose: ['e2e-ft'],
-  vrf: ['e2e-ft'],
-};
-
-/** Methods with no single embedding space (their embedding metrics are null). */
-export const OUTPUT_ENSEMBLES: readonly ClipMethod[] = ['ose', 'vrf'];
-
 /** Contrastive methods and the mix term each adds to FLYP's CLIP loss. */
 export const CONTRASTIVE: Partial<Record<ClipMethod, MixTerm | null>> = {
   flyp: null,
@@ -81,46 +76,27 @@ export const CONTRASTIVE: Partial<Record<ClipMethod, MixTerm | null>> = {
   'vl-mix': 'vlmix',
 };
 
-export interface ClipHyperparameters {
-  learningRate: number;
-  linearProbeLearningRate: number;
-  weightDecay: number;
-  ftpK: number;
-  spdLambda: number;
-  digrapLambda: number;
-  /** Weights of the mix terms, from the paper's scripts (m2mix.sh / m3mix.sh). */
+/**
+ * The clip tier's own settings; everything else (learning rate, weight decay, FTP k, SPD λ, DiGraP λ,
+ * the FSR weight and views) is the bench's shared `Hyperparameters`, so `--set` reaches both tiers.
+ * The m²-mix family uses the weights of the reference scripts: m²-mix 0.01 with β = 0.5 and τ₂ = 0.07
+ * (`scripts/m2mix.sh`), V-Mix and L-Mix 0.05 with β = 0.5, VL-Mix 0.1 with β = 0.5 (`scripts/m3mix.sh`,
+ * the middle of its sweep), all under the 1/(epoch+1) schedule both scripts set. The base temperature
+ * is the pre-trained model's own learned 1/scale, as the scripts' τ = 0.01 is CLIP's 1/100.
+ */
+export interface ClipSettings {
   mixWeights: Record<MixTerm, number>;
-  /** Beta(β, β) of each term's λ, from the same scripts. */
   mixBeta: Record<MixTerm, number>;
-  /** τ₂ of the m²-mix term (`--tau2`, with `--sep_scale`). */
   mixTemperature: number;
-  /** FSR: weight of the function-space term toward the zero-shot model, and of the consistency term. */
-  fsrWeight: number;
+  /** Weight of FSR's consistency term (its function-space term uses the shared `fsrWeight`). */
   consistencyWeight: number;
-  /** Simulated-OOD views: corruption families the evaluation does not contain. */
-  fsrViews: CorruptionFamily[];
 }
 
-/**
- * One learning rate, weight decay and step count for every method (the digits tier's). The m²-mix
- * family uses the weights of the reference scripts: m²-mix 0.01 with β = 0.5 and τ₂ = 0.07
- * (`scripts/m2mix.sh`), V-Mix and L-Mix 0.05 with β = 0.5, VL-Mix 0.1 with β = 0.5 (`scripts/m3mix.sh`,
- * middle of its sweep), all under the 1/(epoch+1) schedule both scripts set. The base temperature is the
- * pre-trained model's own learned 1/scale, as the scripts' τ = 0.01 is CLIP's 1/100.
- */
-export const CLIP_HYPERPARAMETERS: Readonly<ClipHyperparameters> = {
-  learningRate: HYPERPARAMETERS.learningRate,
-  linearProbeLearningRate: HYPERPARAMETERS.linearProbeLearningRate,
-  weightDecay: HYPERPARAMETERS.adamwWeightDecay,
-  ftpK: HYPERPARAMETERS.ftpK,
-  spdLambda: HYPERPARAMETERS.spdLambda,
-  digrapLambda: HYPERPARAMETERS.digrapLambda,
+export const CLIP_SETTINGS: Readonly<ClipSettings> = {
   mixWeights: { m2mix: 0.01, vmix: 0.05, lmix: 0.05, vlmix: 0.1 },
   mixBeta: { m2mix: 0.5, vmix: 0.5, lmix: 0.5, vlmix: 0.5 },
   mixTemperature: 0.07,
-  fsrWeight: 1,
   consistencyWeight: 1,
-  fsrViews: ['shot_noise', 'glass_blur', 'zoom_blur'],
 };
 
 export interface ClipBudget {
@@ -155,23 +131,20 @@ export function fineTuneCe(
   data: Dataset,
   budget: ClipBudget,
   seed: number,
-  H: Readonly<ClipHyperparameters> = CLIP_HYPERPARAMETERS,
+  H: Readonly<Hyperparameters> = HYPERPARAMETERS,
 ): TrainedRun {
-  return fineTune(CE_METHOD[method], model, zeroShot, data, budget, seed, {
-    ...HYPERPARAMETERS,
-    learningRate: H.learningRate,
-    linearProbeLearningRate: H.linearProbeLearningRate,
-    adamwWeightDecay: H.weightDecay,
-    ftpK: H.ftpK,
-    spdLambda: H.spdLambda,
-    digrapLambda: H.digrapLambda,
-  });
+  return fineTune(CE_METHOD[method], model, zeroShot, data, budget, seed, H);
 }
 
 /** A random simulated-OOD view: one of `families` at a random severity, seeded by `rng`. */
 function corruptionView(families: readonly CorruptionFamily[]) {
   return (x: tf.Tensor, r: Rng) =>
-    corrupt(x as tf.Tensor4D, families[r.int(families.length)] ?? 'shot_noise', 1 + r.int(5), r.int(1_000_000));
+    corrupt(
+      x as tf.Tensor4D,
+      families[r.int(families.length)] ?? 'shot_noise',
+      1 + r.int(5),
+      r.int(1_000_000),
+    );
 }
 
 /**
@@ -186,14 +159,15 @@ export function fineTuneFsr(
   data: Dataset,
   budget: ClipBudget,
   seed: number,
-  H: Readonly<ClipHyperparameters> = CLIP_HYPERPARAMETERS,
+  H: Readonly<Hyperparameters> = HYPERPARAMETERS,
+  C: Readonly<ClipSettings> = CLIP_SETTINGS,
 ): TrainedRun {
   const view = corruptionView(H.fsrViews);
   const fsr = functionSpaceRegularizer({ views: view, weight: H.fsrWeight });
-  const consistency = consistencyRegularizer({ views: [view, view], weight: H.consistencyWeight });
+  const consistency = consistencyRegularizer({ views: [view, view], weight: C.consistencyWeight });
   const viewRng = createRng(seed).fork('fsr-views');
   const student = (v: tf.Tensor) => model.apply(v, { training: true }) as tf.Tensor2D;
-  const optimizer = adamw({ learningRate: H.learningRate, weightDecay: H.weightDecay });
+  const optimizer = adamw({ learningRate: H.learningRate, weightDecay: H.adamwWeightDecay });
   const res = train(model, data, {
     epochs: budget.epochs,
     batchSize: budget.batchSize,
@@ -210,19 +184,18 @@ export function fineTuneFsr(
         ),
       ) as tf.Scalar,
   });
+  const settings = optimizerSettings(optimizer);
   optimizer.dispose();
   return {
     seconds: res.seconds,
     steps: res.steps,
     finalLoss: res.finalLoss,
     hyperparameters: {
-      optimizer: 'adamw',
-      learningRate: H.learningRate,
-      weightDecay: H.weightDecay,
+      ...settings,
       functionSpace: 'KL(p_zs || p_ft) on a corrupted view',
       fsrWeight: H.fsrWeight,
-      consistency: 'JS(p_ft(view1), p_ft(view2))',
-      consistencyWeight: H.consistencyWeight,
+      consistency: 'JS(p_ft(view1), p_ft(view2)) on two corrupted views',
+      consistencyWeight: C.consistencyWeight,
       views: H.fsrViews.join('+'),
       epochs: budget.epochs,
       batchSize: budget.batchSize,
@@ -244,22 +217,23 @@ export function fineTuneContrastive(
   logitScale: number,
   budget: ClipBudget,
   seed: number,
-  H: Readonly<ClipHyperparameters> = CLIP_HYPERPARAMETERS,
+  H: Readonly<Hyperparameters> = HYPERPARAMETERS,
+  C: Readonly<ClipSettings> = CLIP_SETTINGS,
 ): TrainedRun {
   const term = CONTRASTIVE[method];
   if (term === undefined) throw new Error(`${method} is not a contrastive method`);
   const weights: Partial<Record<MixTerm, number>> = { m2mix: 0 };
-  if (term) weights[term] = H.mixWeights[term];
+  if (term) weights[term] = C.mixWeights[term];
   const objective = m2mixObjective({
     temperature: 1 / logitScale,
-    mixTemperature: H.mixTemperature,
+    mixTemperature: C.mixTemperature,
     weights,
-    beta: H.mixBeta,
+    beta: C.mixBeta,
     epochSchedule: true,
   });
   const rng = createRng(seed);
   const lambdaRng = rng.fork('lambda');
-  const optimizer = adamw({ learningRate: H.learningRate, weightDecay: H.weightDecay });
+  const optimizer = adamw({ learningRate: H.learningRate, weightDecay: H.adamwWeightDecay });
   const res = contrastiveTrain(dual, data, {
     epochs: budget.epochs,
     batchSize: budget.batchSize,
@@ -276,18 +250,18 @@ export function fineTuneContrastive(
     label: method,
     quiet: budget.quiet,
   });
+  const settings = optimizerSettings(optimizer);
   optimizer.dispose();
   return {
     seconds: res.seconds,
     steps: res.steps,
     finalLoss: res.finalLoss,
     hyperparameters: {
-      optimizer: 'adamw',
-      learningRate: H.learningRate,
-      weightDecay: H.weightDecay,
-      loss: term ? `clip + ${H.mixWeights[term]}·${term} (β=${H.mixBeta[term]})` : 'clip',
+      ...settings,
+      trained: 'both towers',
+      loss: term ? `clip + ${C.mixWeights[term]}·${term} (β=${C.mixBeta[term]})` : 'clip',
       temperature: Number((1 / logitScale).toFixed(4)),
-      ...(term === 'm2mix' ? { mixTemperature: H.mixTemperature } : {}),
+      ...(term === 'm2mix' ? { mixTemperature: C.mixTemperature } : {}),
       schedule: '1/(epoch+1) on the mix term',
       epochs: budget.epochs,
       batchSize: budget.batchSize,

@@ -8,7 +8,10 @@ const escapeXml = (t: string) =>
   t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const r2 = (v: number) => Math.round(v * 100) / 100;
 /** Tableau-10 plus greys: method markers cycle through it; digits use entries 1–10. */
-const PALETTE = '#444444 #1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf #aec7e8 #ffbb78 #98df8a #ff9896 #c5b0d5 #c49c94'.split(' ');
+const PALETTE =
+  '#444444 #1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf #aec7e8 #ffbb78 #98df8a #ff9896 #c5b0d5 #c49c94'.split(
+    ' ',
+  );
 
 export interface PlotPoint {
   x: number;
@@ -120,7 +123,8 @@ export function principalAxes(x: Float32Array, d: number): { mean: Float64Array;
   for (let i = 0; i < n; i++) {
     for (let a = 0; a < d; a++) {
       const va = (x[i * d + a] ?? 0) - (mean[a] ?? 0);
-      for (let b = 0; b < d; b++) cov[a * d + b] = (cov[a * d + b] ?? 0) + (va * ((x[i * d + b] ?? 0) - (mean[b] ?? 0))) / n;
+      for (let b = 0; b < d; b++)
+        cov[a * d + b] = (cov[a * d + b] ?? 0) + (va * ((x[i * d + b] ?? 0) - (mean[b] ?? 0))) / n;
     }
   }
   const axes: Float64Array[] = [];
@@ -129,7 +133,8 @@ export function principalAxes(x: Float32Array, d: number): { mean: Float64Array;
     let v = Float64Array.from({ length: d }, (_, j) => 1 / Math.sqrt(d) + j * 1e-3);
     for (let it = 0; it < 200; it++) {
       const w = new Float64Array(d);
-      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) w[a] = (w[a] ?? 0) + (cov[a * d + b] ?? 0) * (v[b] ?? 0);
+      for (let a = 0; a < d; a++)
+        for (let b = 0; b < d; b++) w[a] = (w[a] ?? 0) + (cov[a * d + b] ?? 0) * (v[b] ?? 0);
       for (const u of axes) {
         const dot = w.reduce((s, val, j) => s + val * (u[j] ?? 0), 0);
         for (let j = 0; j < d; j++) w[j] = (w[j] ?? 0) - dot * (u[j] ?? 0);

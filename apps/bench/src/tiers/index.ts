@@ -1,0 +1,13 @@
+import type { BenchTier } from '../tier';
+import { clip } from './clip';
+import { digits } from './digits';
+import { mobilenetv2 } from './mobilenetv2';
+
+/** Every tier `--tier` can select; the first is the default. */
+export const TIERS: readonly BenchTier[] = [digits, mobilenetv2, clip];
+
+export function tierByName(name: string): BenchTier {
+  const tier = TIERS.find((t) => t.name === name);
+  if (!tier) throw new Error(`--tier ${name}: choose one of ${TIERS.map((t) => t.name).join(', ')}`);
+  return tier;
+}
