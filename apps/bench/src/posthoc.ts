@@ -20,6 +20,12 @@ function finished<M>(ctx: DerivedContext<M>, name: string, method: string): Fini
   return { ...run, model: run.model };
 }
 
+/** The two finished runs an α sweep combines; there must be an α to sweep. */
+function sweepEnds<M>(ctx: DerivedContext<M>, a: string, b: string, method: string) {
+  if (ctx.options.wiseAlphas.length === 0) throw new Error(`${method}: no α to sweep`);
+  return [finished(ctx, a, method), finished(ctx, b, method)] as const;
+}
+
 const point = (alpha: number, r: MethodResult): WisePoint => ({
   alpha,
   id: r.id,
@@ -45,9 +51,7 @@ export function wiseFtSweep<M>(spec: {
     needs: [spec.from, spec.to],
     async run(ctx) {
       const { tier, options } = ctx;
-      const from = finished(ctx, spec.from, spec.name);
-      const to = finished(ctx, spec.to, spec.name);
-      if (options.wiseAlphas.length === 0) throw new Error(`${spec.name}: no α to sweep`);
+      const [from, to] = sweepEnds(ctx, spec.from, spec.to, spec.name);
       const theta0 = tier.weights(from.model);
       const theta1 = tier.weights(to.model);
       const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: tier.val }];
@@ -114,9 +118,7 @@ export function outputEnsembleSweep<M>(spec: {
     needs: [spec.zeroShot, spec.fineTuned],
     async run(ctx) {
       const { tier, options } = ctx;
-      const zs = finished(ctx, spec.zeroShot, spec.name);
-      const ft = finished(ctx, spec.fineTuned, spec.name);
-      if (options.wiseAlphas.length === 0) throw new Error(`${spec.name}: no α to sweep`);
+      const [zs, ft] = sweepEnds(ctx, spec.zeroShot, spec.fineTuned, spec.name);
       const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: tier.val }];
       const zsVal = (await tier.outputs(zs.model, valSet)).get('id');
       const ftVal = (await tier.outputs(ft.model, valSet)).get('id');

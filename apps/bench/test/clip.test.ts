@@ -35,13 +35,18 @@ import {
 import { embeddingMetrics, retrievalBlocks } from '../src/clip/embedding-metrics';
 import { fontFamily, fontFiles, fontTraits, splitFonts } from '../src/clip/fonts';
 import { CLIP_METHODS, CLIP_SETTINGS } from '../src/clip/methods';
-import { INIT_LOG_SCALE, MAX_LOGIT_SCALE, PRETRAIN_DEFAULTS, pretrainDualEncoder } from '../src/clip/pretrain';
+import {
+  INIT_LOG_SCALE,
+  MAX_LOGIT_SCALE,
+  PRETRAIN_DEFAULTS,
+  pretrainDualEncoder,
+} from '../src/clip/pretrain';
 import { buildClassifier, classEmbeddings, HEAD, zeroShotClassifier } from '../src/clip/zero-shot';
 import { loadFontDigits, loadMnist } from '../src/data/datasets';
 import { assetPath } from '../src/data/paths';
-import { clip } from '../src/tiers/clip';
 import { argmaxAccuracy } from '../src/evaluate';
 import { predictLogits } from '../src/model';
+import { clip } from '../src/tiers/clip';
 
 beforeAll(async () => {
   await selectBackend('wasm', true);
@@ -354,7 +359,14 @@ describe('clip defaults (pinned)', () => {
 
 describe('pre-training', () => {
   it('is seeded: the same config gives the same weights and logit scale, and the scale moves', async () => {
-    const config = { ...PRETRAIN_DEFAULTS, mnistImages: 96, fontRepeat: 0, epochs: 1, batchSize: 32, quiet: true };
+    const config = {
+      ...PRETRAIN_DEFAULTS,
+      mnistImages: 96,
+      fontRepeat: 0,
+      epochs: 1,
+      batchSize: 32,
+      quiet: true,
+    };
     const a = await pretrainDualEncoder(config);
     const b = await pretrainDualEncoder(config);
     expect(a.steps).toBe(3);

@@ -240,7 +240,11 @@ describe('the runner on a toy tier', () => {
     const curve = r.oseCurve as { alpha: number; id: number; oodAvg: number }[];
     expect(curve.map((p) => p.alpha)).toEqual([0, 0.5, 1]);
     expect(curve[0]?.id).toBe(byName['zero-shot']?.id);
-    expect(byName.ose?.hyperparameters).toMatchObject({ zeroShot: 'zero-shot', fineTuned: 'adamw', alpha: 0.5 });
+    expect(byName.ose?.hyperparameters).toMatchObject({
+      zeroShot: 'zero-shot',
+      fineTuned: 'adamw',
+      alpha: 0.5,
+    });
     // α = 0.5 is the only interior point, so the chosen row is that point of the curve.
     expect(byName.ose?.oodAvg).toBe(curve[1]?.oodAvg);
     expect(r.produced).toEqual({ runs: 1 });

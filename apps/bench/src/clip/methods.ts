@@ -136,6 +136,29 @@ export function fineTuneCe(
   return fineTune(CE_METHOD[method], model, zeroShot, data, budget, seed, H);
 }
 
+/** Reads the optimizer's settings, frees it, and returns the run with them and the method's notes. */
+function finishRun(
+  optimizer: tf.Optimizer,
+  res: { seconds: number; steps: number; finalLoss: number },
+  budget: ClipBudget,
+  notes: Record<string, number | string>,
+): TrainedRun {
+  const settings = optimizerSettings(optimizer);
+  optimizer.dispose();
+  return {
+    seconds: res.seconds,
+    steps: res.steps,
+    finalLoss: res.finalLoss,
+    hyperparameters: {
+      ...settings,
+      ...notes,
+      epochs: budget.epochs,
+      batchSize: budget.batchSize,
+      steps: res.steps,
+    },
+  };
+}
+
 /** A random simulated-OOD view: one of `families` at a random severity, seeded by `rng`. */
 function corruptionView(families: readonly CorruptionFamily[]) {
   return (x: tf.Tensor, r: Rng) =>
@@ -184,24 +207,13 @@ export function fineTuneFsr(
         ),
       ) as tf.Scalar,
   });
-  const settings = optimizerSettings(optimizer);
-  optimizer.dispose();
-  return {
-    seconds: res.seconds,
-    steps: res.steps,
-    finalLoss: res.finalLoss,
-    hyperparameters: {
-      ...settings,
-      functionSpace: 'KL(p_zs || p_ft) on a corrupted view',
-      fsrWeight: H.fsrWeight,
-      consistency: 'JS(p_ft(view1), p_ft(view2)) on two corrupted views',
-      consistencyWeight: C.consistencyWeight,
-      views: H.fsrViews.join('+'),
-      epochs: budget.epochs,
-      batchSize: budget.batchSize,
-      steps: res.steps,
-    },
-  };
+  return finishRun(optimizer, res, budget, {
+    functionSpace: 'KL(p_zs || p_ft) on a corrupted view',
+    fsrWeight: H.fsrWeight,
+    consistency: 'JS(p_ft(view1), p_ft(view2)) on two corrupted views',
+    consistencyWeight: C.consistencyWeight,
+    views: H.fsrViews.join('+'),
+  });
 }
 
 /**
@@ -250,22 +262,11 @@ export function fineTuneContrastive(
     label: method,
     quiet: budget.quiet,
   });
-  const settings = optimizerSettings(optimizer);
-  optimizer.dispose();
-  return {
-    seconds: res.seconds,
-    steps: res.steps,
-    finalLoss: res.finalLoss,
-    hyperparameters: {
-      ...settings,
-      trained: 'both towers',
-      loss: term ? `clip + ${C.mixWeights[term]}·${term} (β=${C.mixBeta[term]})` : 'clip',
-      temperature: Number((1 / logitScale).toFixed(4)),
-      ...(term === 'm2mix' ? { mixTemperature: C.mixTemperature } : {}),
-      schedule: '1/(epoch+1) on the mix term',
-      epochs: budget.epochs,
-      batchSize: budget.batchSize,
-      steps: res.steps,
-    },
-  };
+  return finishRun(optimizer, res, budget, {
+    trained: 'both towers',
+    loss: term ? `clip + ${C.mixWeights[term]}·${term} (β=${C.mixBeta[term]})` : 'clip',
+    temperature: Number((1 / logitScale).toFixed(4)),
+    ...(term === 'm2mix' ? { mixTemperature: C.mixTemperature } : {}),
+    schedule: '1/(epoch+1) on the mix term',
+  });
 }

@@ -16,7 +16,7 @@ import {
 } from '../clip/methods';
 import { projectionSvg, scatterWithCurvesSvg } from '../clip/plots';
 import { buildClassifier, zeroShotClassifier } from '../clip/zero-shot';
-import { head, loadMnist, loadUciDigits, stratifiedSplit } from '../data/datasets';
+import { head, loadMnist, uciDigitsSplit } from '../data/datasets';
 import { corruptedSets, type EvalSet, namedWeights, runModel } from '../evaluate';
 import { outputEnsembleSweep, vrfEnsemble, wiseFtSweep } from '../posthoc';
 import type { BenchReport, MethodResult, WisePoint } from '../results';
@@ -205,11 +205,9 @@ export function makeClipTier(config: { evalLimit?: number } = {}) {
     },
     async load(o, say) {
       // The digits tier's UCI split, so the two tiers' ID numbers are on the same images.
-      const uci = loadUciDigits();
-      const split = stratifiedSplit(uci, 0.7, o.seed);
+      const split = uciDigitsSplit(o.seed, o.trainLimit);
+      const { train: idTrain, val } = split;
       const test = head(split.test, evalLimit);
-      const { train: trainSplit, test: val } = stratifiedSplit(split.train, 0.88, o.seed + 1);
-      const idTrain = head(trainSplit, o.trainLimit);
       const fonts = splitFonts();
       const heldOutFonts = head(fonts.evaluation, evalLimit);
       const sets: EvalSet[] = [
