@@ -34,7 +34,8 @@ import {
 } from '../src/clip/dual-encoder';
 import { embeddingMetrics, retrievalBlocks } from '../src/clip/embedding-metrics';
 import { fontFamily, fontFiles, fontTraits, splitFonts } from '../src/clip/fonts';
-import { CLIP_METHODS, CLIP_SETTINGS } from '../src/clip/methods';
+import { CLIP_METHODS, CLIP_SETTINGS, fineTuneCe, fineTuneFsr } from '../src/clip/methods';
+import { principalAxes, projectionSvg } from '../src/clip/plots';
 import {
   INIT_LOG_SCALE,
   MAX_LOGIT_SCALE,
@@ -45,6 +46,7 @@ import { buildClassifier, classEmbeddings, HEAD, zeroShotClassifier } from '../s
 import { loadFontDigits, loadMnist } from '../src/data/datasets';
 import { assetPath } from '../src/data/paths';
 import { argmaxAccuracy } from '../src/evaluate';
+import { HYPERPARAMETERS } from '../src/methods';
 import { predictLogits } from '../src/model';
 import { clip } from '../src/tiers/clip';
 
@@ -379,5 +381,73 @@ describe('pre-training', () => {
     });
     a.dual.dispose();
     b.dual.dispose();
+  });
+});
+
+describe('FSR + consistency (clip tier)', () => {
+  const vocab = vocabulary();
+  const data = loadMnist('train', 32);
+  const budget = { epochs: 1, batchSize: 16, quiet: true };
+
+  it('with both weights 0 it is E2E-FT exactly; with weights it moves elsewhere; it leaks nothing', async () => {
+    const dual = buildDualEncoder(5, vocab.length);
+    const zs = zeroShotClassifier(dual, towers(dual).text, vocab, 10);
+    const run = (fsrWeight: number, consistencyWeight: number) => {
+      const m = buildClassifier();
+      m.setWeights(zs.getWeights());
+      const r = fineTuneFsr(
+        m,
+        zs,
+        data,
+        budget,
+        7,
+        { ...HYPERPARAMETERS, fsrWeight },
+        { ...CLIP_SETTINGS, consistencyWeight },
+      );
+      return { m, r };
+    };
+    const e2e = buildClassifier();
+    e2e.setWeights(zs.getWeights());
+    fineTuneCe('e2e-ft', e2e, zs, data, budget, 7);
+    const flat = (m: tf.LayersModel) => m.getWeights().flatMap((w) => Array.from(w.dataSync()));
+    const off = run(0, 0);
+    expect(flat(off.m)).toEqual(flat(e2e));
+    const onlyConsistency = run(0, 1);
+    expect(flat(onlyConsistency.m)).not.toEqual(flat(e2e));
+    const on = run(1, 1);
+    expect(flat(on.m)).not.toEqual(flat(onlyConsistency.m));
+    expect(on.r.hyperparameters).toMatchObject({ fsrWeight: 1, consistencyWeight: 1, steps: 2 });
+    for (const m of [off.m, onlyConsistency.m, on.m, e2e]) m.dispose();
+    await expectNoTensorLeaks(() => run(1, 1).m.dispose(), { label: 'fineTuneFsr', repeats: 1 });
+    zs.dispose();
+    dual.dispose();
+  });
+});
+
+describe('embedding projection', () => {
+  it('keeps a fixed axis first and adds the top principal axis orthogonal to it', () => {
+    // Spread mostly along dimension 1, a little along 2; the fixed axis is dimension 0.
+    const rng = createRng(8);
+    const x = new Float32Array(200 * 3);
+    for (let i = 0; i < 200; i++) x.set([rng.normal() * 0.1, rng.normal() * 3, rng.normal()], i * 3);
+    const fixed = Float64Array.from([1, 0, 0]);
+    const { axes } = principalAxes(x, 3, [fixed]);
+    expect(Array.from(axes[0] ?? [])).toEqual([1, 0, 0]);
+    const second = axes[1] ?? new Float64Array(3);
+    expect(Math.abs(second[1] ?? 0)).toBeCloseTo(1, 3);
+    expect(Math.abs(second[0] ?? 1)).toBeLessThan(1e-9);
+    const svg = projectionSvg(
+      [
+        {
+          title: 'p',
+          image: Float32Array.from([1, 0, 0, 1]),
+          text: Float32Array.from([0, 1, 1, 0]),
+          labels: Int32Array.from([0, 1]),
+          dim: 2,
+        },
+      ],
+      't',
+    );
+    expect(svg.startsWith('<svg')).toBe(true);
   });
 });

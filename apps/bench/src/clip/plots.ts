@@ -1,6 +1,6 @@
 /**
  * The clip tier's plots as standalone SVG strings: a scatter with α curves (the VRF paper's ID–OOD
- * trade-off figure; also the uniformity–alignment plane) and PCA projections of image and text
+ * trade-off figure; also the uniformity–alignment plane) and 2-D projections of image and text
  * embeddings before and after fine-tuning, where the modality gap is visible.
  */
 /** eval keeps its SVG helpers internal; these few lines are the plots' own. */
@@ -114,8 +114,15 @@ export function scatterWithCurvesSvg(data: ScatterData): string {
   return `${out.join('\n')}\n`;
 }
 
-/** The top two principal axes of rows `x` (N×d), by power iteration with deflation on the covariance. */
-export function principalAxes(x: Float32Array, d: number): { mean: Float64Array; axes: Float64Array[] } {
+/**
+ * Two orthonormal axes for rows `x` (N×d): the given `fixed` unit axes first, then the top principal
+ * axes of the covariance orthogonal to them (power iteration with deflation).
+ */
+export function principalAxes(
+  x: Float32Array,
+  d: number,
+  fixed: readonly Float64Array[] = [],
+): { mean: Float64Array; axes: Float64Array[] } {
   const n = x.length / d;
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] = (mean[j] ?? 0) + (x[i * d + j] ?? 0) / n;
@@ -127,8 +134,8 @@ export function principalAxes(x: Float32Array, d: number): { mean: Float64Array;
         cov[a * d + b] = (cov[a * d + b] ?? 0) + (va * ((x[i * d + b] ?? 0) - (mean[b] ?? 0))) / n;
     }
   }
-  const axes: Float64Array[] = [];
-  for (let k = 0; k < 2; k++) {
+  const axes: Float64Array[] = [...fixed];
+  while (axes.length < 2) {
     // A fixed start vector keeps the projection deterministic.
     let v = Float64Array.from({ length: d }, (_, j) => 1 / Math.sqrt(d) + j * 1e-3);
     for (let it = 0; it < 200; it++) {
@@ -156,9 +163,9 @@ export interface ProjectionPanel {
 }
 
 /**
- * Side-by-side PCA projections (each panel its own axes, fitted on its images and texts together):
- * images as dots, captions as crosses, coloured by digit; the two centroids are joined by a line whose
- * length in the plane is the visible part of the modality gap.
+ * Side-by-side projections (each panel its own axes: the gap direction and the top principal axis orthogonal to it):
+ * images as dots, captions as crosses, coloured by digit; the two centroids are joined by a line, which
+ * lies along x and whose length is the modality gap.
  */
 export function projectionSvg(panels: readonly ProjectionPanel[], title: string): string {
   const size = 300;
@@ -175,7 +182,15 @@ export function projectionSvg(panels: readonly ProjectionPanel[], title: string)
     const both = new Float32Array(2 * n * p.dim);
     both.set(p.image);
     both.set(p.text, n * p.dim);
-    const { mean, axes } = principalAxes(both, p.dim);
+    // x: the direction from the caption centroid to the image centroid (the modality gap lies along
+    // it); y: the top principal axis orthogonal to it.
+    const gapDir = new Float64Array(p.dim);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < p.dim; j++)
+        gapDir[j] = (gapDir[j] ?? 0) + ((p.image[i * p.dim + j] ?? 0) - (p.text[i * p.dim + j] ?? 0)) / n;
+    const gapNorm = Math.hypot(...gapDir);
+    const fixed = gapNorm > 1e-9 ? [gapDir.map((v) => v / gapNorm)] : [];
+    const { mean, axes } = principalAxes(both, p.dim, fixed);
     const proj = (src: Float32Array, i: number) =>
       axes.map((ax) => {
         let s = 0;
@@ -214,7 +229,7 @@ export function projectionSvg(panels: readonly ProjectionPanel[], title: string)
   });
   out.push(
     `<text x="${gap}" y="${H - 30}">dots: image embeddings · crosses: caption embeddings · colour: digit · black ○—□: image and caption centroids</text>`,
-    `<text x="${gap}" y="${H - 12}">each panel: PCA of its own image + caption embeddings (held-out ID test images and held-out captions)</text>`,
+    `<text x="${gap}" y="${H - 12}">each panel: x = caption→image centroid direction, y = top principal axis orthogonal to it (held-out ID test images and captions)</text>`,
     '</svg>',
   );
   return `${out.join('\n')}\n`;

@@ -68,6 +68,10 @@ const train = (name: ClipMethod, init?: ClipMethod): MethodSpec<ClipModel> => ({
 
 const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
 const pct = (v: number) => (100 * v).toFixed(1);
+const metric =
+  (digits: number, scale = 1) =>
+  (v: number) =>
+    Number.isFinite(v) ? (scale * v).toFixed(digits) : '—';
 
 /** Tradeoff plot: every method, the WiSE-FT and OSE α curves, VRF among the points (the VRF paper's figure). */
 export function tradeoffSvg(r: ClipReport): string {
@@ -168,12 +172,13 @@ export function makeClipTier(config: { evalLimit?: number } = {}) {
         `font families the dual encoder never saw (${r.data.heldOutFontFamilies}), and the ID test set under ` +
         `${r.data.corruptions}. Embedding metrics: the ID test images paired with captions in phrasings no ` +
         `model trains on; recall is 10-way (one image per digit per block), averaged over both directions.`,
+      // OSE and VRF have no embedding metrics: their cells read '—', not NaN.
       metricColumns: [
-        { key: 'uniformity', label: 'Unif.', format: (v) => v.toFixed(2) },
-        { key: 'alignment', label: 'Align.', format: (v) => v.toFixed(2) },
-        { key: 'modalityGap', label: 'Gap', format: (v) => v.toFixed(2) },
-        { key: 'recallAt1', label: 'R@1' },
-        { key: 'recallAt5', label: 'R@5' },
+        { key: 'uniformity', label: 'Unif.', format: metric(2) },
+        { key: 'alignment', label: 'Align.', format: metric(2) },
+        { key: 'modalityGap', label: 'Gap', format: metric(2) },
+        { key: 'recallAt1', label: 'R@1', format: metric(1, 100) },
+        { key: 'recallAt5', label: 'R@5', format: metric(1, 100) },
       ],
       // The issue's contract: the embedding metrics as row fields, null where there is no single
       // embedding space (the output-space ensembles).
@@ -191,7 +196,7 @@ export function makeClipTier(config: { evalLimit?: number } = {}) {
           `## α curves\n\n${line('WiSE-FT', c.wiseCurve)}\n\n${line('OSE', c.oseCurve ?? [])}\n\n` +
             '![ID vs OOD with the WiSE-FT and OSE α curves](tradeoff.svg)\n\n' +
             '![Uniformity vs alignment](uniformity-alignment.svg)\n\n' +
-            '![PCA of image and caption embeddings before and after fine-tuning](embeddings.svg)',
+            '![projection of image and caption embeddings before and after fine-tuning](embeddings.svg)',
         ];
       },
       files: (r) => {
