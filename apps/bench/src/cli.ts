@@ -8,7 +8,7 @@ import { HYPERPARAMETERS, withOverrides } from './methods';
 import { fmtTime, log } from './progress';
 import { textTable, writeReport } from './report';
 import type { BenchReport } from './results';
-import { DEFAULTS } from './runner';
+import { DEFAULTS, parseTierOptions } from './runner';
 import type { RunOptions } from './tier';
 import { TIERS, tierByName } from './tiers';
 
@@ -39,6 +39,7 @@ ${TIERS.map((t) => `                      ${t.help}\n                      Metho
   --severities <l>    comma-separated severities 1–5                                  (default ${DEFAULTS.severities.join(',')})
   --model <dir>       pre-trained model folder (default apps/bench/assets/pretrained-cnn)
   --set <key=value>   override a hyper-parameter below (repeatable), e.g. --set spdLambda=0.5
+  --tier-option <k=v> a setting only the selected tier reads (repeatable; see its file in src/tiers/)
   --render <json>     re-render report.md/SVG/HTML from an existing report.json into --out; no run
   --quiet             no progress output
   --help              this text
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       render: { type: 'string' },
       set: { type: 'string', multiple: true },
+      'tier-option': { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
     hyperparameters: withOverrides(base.hyperparameters, values.set ?? []),
     ...(values.model === undefined ? {} : { modelDir: resolve(values.model) }),
     ...(values.data === undefined ? {} : { dataDir: resolve(values.data) }),
+    ...(values['tier-option'] === undefined ? {} : { tierOptions: parseTierOptions(values['tier-option']) }),
   };
   const report = await tier.run(options);
   writeReport(report, out, tier.report);

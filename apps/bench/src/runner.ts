@@ -40,6 +40,17 @@ export const DEFAULTS: Omit<RunOptions, 'backend' | 'methods'> = {
   hyperparameters: HYPERPARAMETERS,
 };
 
+/** `--tier-option key=value` pairs → `RunOptions.tierOptions`; a pair without `=` or key is an error. */
+export function parseTierOptions(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--tier-option ${pair}: expected key=value`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
+
 /** The runs a method needs finished before it (its init weights, or a derived method's inputs). */
 function dependencies<M>(spec: MethodSpec<M>): readonly string[] {
   if (spec.kind === 'train') return spec.init === undefined ? [] : [spec.init];

@@ -36,6 +36,11 @@ export interface RunOptions {
   modelDir?: string;
   /** A tier's data folder, when its data is not shipped in the repo. */
   dataDir?: string;
+  /**
+   * Settings only one tier reads (`--tier-option key=value`, repeatable), so a new tier needs no new
+   * shared field or flag; the tier validates its own keys.
+   */
+  tierOptions?: Readonly<Record<string, string>>;
 }
 
 /** What a trained run hands back to the runner. */

@@ -11,7 +11,7 @@ import { fineTune } from '../src/methods';
 import { HEAD_LAYER } from '../src/model';
 import { outputEnsembleSweep, wiseFtSweep } from '../src/posthoc';
 import { markdown, textTable, writeReport } from '../src/report';
-import { DEFAULTS, defineTier, resolveMethods } from '../src/runner';
+import { DEFAULTS, defineTier, parseTierOptions, resolveMethods } from '../src/runner';
 import type { MethodSpec, RunOptions, Tier } from '../src/tier';
 
 // A toy tier (3 classes, 8×8 images, a two-layer net) exercises the runner the way a new tier plugs
@@ -137,6 +137,18 @@ describe('scores on host memory', () => {
     // One-hot-like confident correct probabilities: ECE 0 whatever K is.
     const probs = Float32Array.from([1, 0, 0, 0, 1, 0]);
     expect(ece(probs, Int32Array.from([0, 1]), 'probabilities')).toBeCloseTo(0, 6);
+  });
+});
+
+describe('tier options', () => {
+  it('parses repeatable key=value pairs (values may hold "=") and rejects a pair without a key', () => {
+    expect(parseTierOptions(['attack=pgd', 'eps=8/255', 'expr=a=b'])).toEqual({
+      attack: 'pgd',
+      eps: '8/255',
+      expr: 'a=b',
+    });
+    expect(() => parseTierOptions(['=x'])).toThrow(/expected key=value/);
+    expect(() => parseTierOptions(['flag'])).toThrow(/expected key=value/);
   });
 });
 

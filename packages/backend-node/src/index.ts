@@ -1,3 +1,5 @@
+// The selector's types are core's, shared with @robust-ft/backend-web (re-exported, not copied).
+export type { BackendDescription, BackendLogger } from '@robust-ft/core';
 export {
   patchedKernels,
   registerCpuTrainingKernels,
@@ -6,11 +8,8 @@ export {
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
-export { type DawnModule, installNodeWebGpu, SWIFTSHADER_VULKAN_ICD } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
-  type BackendDescription,
-  type BackendLogger,
   NODE_BACKENDS,
   type NodeBackendName,
   type UseBestBackendOptions,

@@ -1,4 +1,10 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import {
+  type BackendCandidate,
+  type BackendDescription,
+  type BackendLogger,
+  invalidArgument,
+  selectBackend,
+} from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 
@@ -13,11 +19,6 @@ const ALIASES: Record<string, NodeBackendName> = {
   node: 'tfjs-node',
   tensorflow: 'tfjs-node',
 };
-
-export interface BackendLogger {
-  info(message: string): void;
-  warn?(message: string): void;
-}
 
 export interface UseBestBackendOptions {
   /** Candidates to try, in order. Default: all of `NODE_BACKENDS`. */
@@ -36,47 +37,51 @@ export interface UseBestBackendOptions {
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
-export interface BackendDescription {
-  /** The robust-ft candidate that was chosen. */
-  name: NodeBackendName;
-  /** `tf.getBackend()` after selection ('tensorflow' for tfjs-node(-gpu)). */
-  tfBackend: string;
-  /** True when chosen through `force`/`ROBUST_FT_BACKEND`. */
-  forced: boolean;
-  /** Why each better candidate was skipped. */
-  reasons: Partial<Record<NodeBackendName, string>>;
-  /** Kernels robust-ft added or replaced on the chosen backend. */
-  patchedKernels: string[];
-  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
-  gradients: boolean;
-}
-
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
-async function start(
+/**
+ * Node's candidates for the shared selector: `check` imports an optional peer (absent or broken is a
+ * reason, not a crash); `activate` patches wasm/cpu with the training kernels and sets the backend.
+ */
+function nodeCandidate(
   name: NodeBackendName,
   options: UseBestBackendOptions,
   load: (s: string) => Promise<unknown>,
-): Promise<string[]> {
+): BackendCandidate<NodeBackendName> {
   const patch = options.patch ?? true;
-  let patched: string[] = [];
-  let tfName: string;
-  if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
-    await load(`@tensorflow/${name}`);
-    tfName = 'tensorflow';
-  } else if (name === 'wasm') {
-    if (patch) patched = await patchWasmBackend();
-    else await import('@tensorflow/tfjs-backend-wasm');
-    tfName = 'wasm';
-  } else {
-    if (patch) patched = await patchCpuBackend();
-    else await import('@tensorflow/tfjs-backend-cpu');
-    tfName = 'cpu';
-  }
-  if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
-  const ok = await tf.setBackend(tfName);
-  if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
-  return patched;
+  const optionalPeer = name === 'tfjs-node-gpu' || name === 'tfjs-node';
+  return {
+    name,
+    async check() {
+      if (!optionalPeer) return null;
+      try {
+        await load(`@tensorflow/${name}`);
+        return null;
+      } catch (error) {
+        return describeError(error);
+      }
+    },
+    async activate() {
+      let patched: string[] = [];
+      let tfName: string;
+      if (optionalPeer) {
+        tfName = 'tensorflow';
+      } else if (name === 'wasm') {
+        if (patch) patched = await patchWasmBackend();
+        else await import('@tensorflow/tfjs-backend-wasm');
+        tfName = 'wasm';
+      } else {
+        if (patch) patched = await patchCpuBackend();
+        else await import('@tensorflow/tfjs-backend-cpu');
+        tfName = 'cpu';
+      }
+      if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
+      const ok = await tf.setBackend(tfName);
+      if (!ok || tf.getBackend() !== tfName)
+        throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
+      return patched;
+    },
+  };
 }
 
 function describeError(error: unknown): string {
@@ -106,8 +111,6 @@ async function ensureGradients(load: (s: string) => Promise<unknown>): Promise<b
   return false;
 }
 
-let lastLogged: string | undefined;
-
 function normalise(raw: string): NodeBackendName {
   const v = raw.trim().toLowerCase();
   if ((NODE_BACKENDS as readonly string[]).includes(v)) return v as NodeBackendName;
@@ -122,65 +125,30 @@ function normalise(raw: string): NodeBackendName {
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+export async function useBestBackend(
+  options: UseBestBackendOptions = {},
+): Promise<BackendDescription<NodeBackendName>> {
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;
   if (options.prod ?? true) tf.env().set('PROD', true);
   const forcedRaw = options.force ?? env.ROBUST_FT_BACKEND;
-  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '';
-  const candidates: readonly NodeBackendName[] = forced
-    ? [normalise(forcedRaw)]
-    : (options.candidates ?? NODE_BACKENDS);
-  if (candidates.length === 0)
+  const forced = forcedRaw !== undefined && forcedRaw.trim() !== '' ? normalise(forcedRaw) : undefined;
+  const names: readonly NodeBackendName[] = forced ? [forced] : (options.candidates ?? NODE_BACKENDS);
+  if (names.length === 0)
     throw invalidArgument('options.candidates', 'a non-empty list of backend names', []);
-  const reasons: Partial<Record<NodeBackendName, string>> = {};
-  for (const name of candidates) {
+  for (const name of names)
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
-    let patched: string[];
-    try {
-      patched = await start(name, options, load);
-    } catch (cause) {
-      reasons[name] = describeError(cause);
-      if (forced) {
-        throw new RobustFtError(
-          'BACKEND_UNAVAILABLE',
-          `ROBUST_FT_BACKEND=${forcedRaw} was requested but '${name}' cannot start: ${reasons[name]}`,
-          { argument: 'ROBUST_FT_BACKEND', cause },
-        );
-      }
-      continue;
-    }
-    const gradients = await ensureGradients(load);
-    const description: BackendDescription = {
-      name,
-      tfBackend: tf.getBackend(),
-      forced,
-      reasons,
-      patchedKernels: patched,
-      gradients,
-    };
-    const skipped = Object.entries(reasons).map(([n, r]) => `${n}: ${r}`);
-    const line =
-      `robust-ft: using backend '${name}'${forced ? ' (forced by ROBUST_FT_BACKEND)' : ''}` +
-      (patched.length ? ` with training kernels [${patched.join(', ')}]` : '') +
-      (skipped.length ? `; skipped ${skipped.join('; ')}` : '');
-    if (logger && line !== lastLogged) {
-      lastLogged = line;
-      logger.info(line);
-      if (!gradients)
-        (logger.warn ?? logger.info).call(
-          logger,
-          "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
-        );
-    }
-    return description;
-  }
-  throw new RobustFtError(
-    'BACKEND_UNAVAILABLE',
-    `no Node backend could start (${Object.entries(reasons)
-      .map(([n, r]) => `${n}: ${r}`)
-      .join('; ')})`,
+  const choice = await selectBackend(
+    names.map((n) => nodeCandidate(n, options, load)),
+    { forced, forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force', logger },
   );
+  const gradients = await ensureGradients(load);
+  if (!gradients && logger)
+    (logger.warn ?? logger.info).call(
+      logger,
+      "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
+    );
+  return { ...choice, tfBackend: tf.getBackend(), forced: forced !== undefined, gradients };
 }

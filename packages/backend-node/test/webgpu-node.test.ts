@@ -1,7 +1,7 @@
 import { CONFORMANCE_CASES, runConformance } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/index';
+import { installNodeWebGpu } from '../src/testing';
 import './setup-backends';
 
 /**

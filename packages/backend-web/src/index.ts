@@ -1,3 +1,12 @@
+// The selector and its types are core's, shared with @robust-ft/backend-node (re-exported, not copied).
+export {
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendDescription,
+  type BackendLogger,
+  type SelectOptions,
+  selectBackend,
+} from '@robust-ft/core';
 export {
   type CheckpointParts,
   checkpointModelUrl,
@@ -17,14 +26,6 @@ export {
   unpackCheckpoint,
   type VariableSource,
 } from './checkpoint-format';
-export {
-  type BackendCandidate,
-  type BackendChoice,
-  type BackendLogger,
-  type SelectOptions,
-  selectBackend,
-  WEB_BACKENDS,
-  type WebBackendName,
-} from './select-backend';
-export { type BackendDescription, type UseBestBackendOptions, useBestBackend } from './use-best-backend';
+export { WEB_BACKENDS, type WebBackendName } from './select-backend';
+export { type UseBestBackendOptions, useBestBackend } from './use-best-backend';
 export { type WasmFileMap, type WebCandidateOptions, webCandidates } from './web-candidates';

@@ -1,44 +1,8 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core';
 
 /** The browser backends, best first. */
 export const WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type WebBackendName = (typeof WEB_BACKENDS)[number];
-
-/** Where log lines go. `console` fits; tests inject a recorder. */
-export interface BackendLogger {
-  info(message: string): void;
-  warn?(message: string): void;
-}
-
-/** The outcome of a selection: the backend now active, and why each better one was passed over. */
-export interface BackendChoice {
-  name: WebBackendName;
-  /** One entry per candidate tried before `name`, in order: why it was skipped. */
-  reasons: Partial<Record<WebBackendName, string>>;
-  /** Kernels added or replaced on the chosen backend (by `prepare`). */
-  patchedKernels: string[];
-}
-
-/**
- * One candidate as the selector sees it. `check` answers cheaply whether it can run at all (a reason
- * string when not, `null` when it may); `activate` loads, initialises and smoke-tests it and throws when
- * it cannot. Splitting the two keeps the selection order testable without a browser.
- */
-export interface BackendCandidate {
-  name: WebBackendName;
-  check(context: { forced: boolean }): Promise<string | null>;
-  /** Resolves to the names of kernels added or replaced while preparing the backend. */
-  activate(): Promise<string[]>;
-}
-
-export interface SelectOptions {
-  /** Try only this backend and fail with `BACKEND_UNAVAILABLE` if it cannot start. */
-  forced?: WebBackendName | undefined;
-  /** Where the forced choice came from, named in errors (e.g. `options.backend` or `?backend=`). */
-  forcedBy?: string;
-  /** Receives the one line describing the choice; `null` silences it. Default `console`. */
-  logger?: BackendLogger | null;
-}
 
 /**
  * Validates a backend name from user input (option, query string), ignoring case and surrounding
@@ -55,78 +19,4 @@ export function parseBackendName(value: unknown, argument: string): WebBackendNa
     `one of ${[...WEB_BACKENDS, 'auto'].map((n) => `'${n}'`).join(', ')}`,
     value,
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Walks the candidates in order and keeps the first that starts. Every skip is recorded with its
- * reason, and one line is logged for the whole decision (not one per candidate), so a page shows why
- * it ended up on a slow backend without drowning the console.
- */
-export async function selectBackend(
-  candidates: readonly BackendCandidate[],
-  options: SelectOptions = {},
-): Promise<BackendChoice> {
-  const reasons: Partial<Record<WebBackendName, string>> = {};
-  const forced = options.forced;
-  const order = forced === undefined ? candidates : candidates.filter((c) => c.name === forced);
-  if (forced !== undefined && order.length === 0) {
-    throw new RobustFtError(
-      'BACKEND_UNAVAILABLE',
-      `backend '${forced}' (forced by ${options.forcedBy ?? 'options.force'}) is not among the candidates ${candidates.map((c) => c.name).join(', ')}`,
-      { argument: options.forcedBy ?? 'options.force' },
-    );
-  }
-  for (const candidate of order) {
-    let reason: string | null;
-    let cause: unknown;
-    try {
-      reason = await candidate.check({ forced: forced !== undefined });
-      if (reason === null) {
-        const patchedKernels = await candidate.activate();
-        const choice = { name: candidate.name, reasons, patchedKernels };
-        log(options.logger, choice, forced === undefined ? undefined : (options.forcedBy ?? 'options.force'));
-        return choice;
-      }
-    } catch (error) {
-      reason = messageOf(error);
-      cause = error;
-    }
-    if (forced !== undefined) {
-      throw new RobustFtError(
-        'BACKEND_UNAVAILABLE',
-        `backend '${forced}' was forced by ${options.forcedBy ?? 'options.force'} but cannot start: ${reason}`,
-        { argument: options.forcedBy ?? 'options.force', cause },
-      );
-    }
-    reasons[candidate.name] = reason;
-  }
-  throw new RobustFtError(
-    'BACKEND_UNAVAILABLE',
-    `no backend could start: ${Object.entries(reasons)
-      .map(([n, r]) => `${n}: ${r}`)
-      .join('; ')}`,
-  );
-}
-
-let lastLogged: string | undefined;
-
-/** One line per distinct decision: repeated calls that reach the same choice stay quiet. */
-function log(
-  logger: BackendLogger | null | undefined,
-  choice: BackendChoice,
-  forcedBy: string | undefined,
-): void {
-  if (logger === null) return;
-  const skipped = Object.entries(choice.reasons).map(([n, r]) => `${n}: ${r}`);
-  const line =
-    `robust-ft: using backend '${choice.name}'${forcedBy === undefined ? '' : ` (forced by ${forcedBy})`}` +
-    (choice.patchedKernels.length > 0 ? ` with training kernels [${choice.patchedKernels.join(', ')}]` : '') +
-    (skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '');
-  if (line === lastLogged) return;
-  lastLogged = line;
-  (logger ?? console).info(line);
 }

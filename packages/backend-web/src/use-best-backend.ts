@@ -1,13 +1,12 @@
-import { invalidArgument } from '@robust-ft/core';
-import * as tf from '@tensorflow/tfjs-core';
 import {
   type BackendCandidate,
+  type BackendDescription,
   type BackendLogger,
-  parseBackendName,
+  invalidArgument,
   selectBackend,
-  WEB_BACKENDS,
-  type WebBackendName,
-} from './select-backend';
+} from '@robust-ft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
 export interface UseBestBackendOptions extends WebCandidateOptions {
@@ -26,22 +25,6 @@ export interface UseBestBackendOptions extends WebCandidateOptions {
   queryParam?: string | null;
   /** Where the one-line choice is reported; `null` silences it. Default: `console`. */
   logger?: BackendLogger | null;
-}
-
-/** What `useBestBackend` chose; the same shape as `@robust-ft/backend-node`'s description. */
-export interface BackendDescription {
-  /** The robust-ft candidate that was chosen. */
-  name: WebBackendName;
-  /** `tf.getBackend()` after selection. */
-  tfBackend: string;
-  /** True when chosen through `force` or the query parameter. */
-  forced: boolean;
-  /** Why each better candidate was skipped. */
-  reasons: Partial<Record<WebBackendName, string>>;
-  /** Kernels added or replaced on the chosen backend (reported by `prepare`). */
-  patchedKernels: string[];
-  /** Whether tfjs gradients are registered (tfjs-core alone registers none). */
-  gradients: boolean;
 }
 
 function queryValue(param: string): string | null {
@@ -68,9 +51,9 @@ export function resolveForcedBackend(
 
 /** Orders and filters candidates by `options.candidates`, validating every name. */
 export function orderCandidates(
-  all: readonly BackendCandidate[],
+  all: readonly BackendCandidate<WebBackendName>[],
   names: readonly WebBackendName[] | undefined,
-): BackendCandidate[] {
+): BackendCandidate<WebBackendName>[] {
   if (names === undefined) return [...all];
   if (!Array.isArray(names) || names.length === 0) {
     throw invalidArgument('options.candidates', `a non-empty list of ${WEB_BACKENDS.join(', ')}`, names);
@@ -90,7 +73,9 @@ export function orderCandidates(
  * are skipped unless `allowSoftwareGpu` is set or the backend is forced. Logs one line with the
  * choice and the reason for every skip, and returns the same.
  */
-export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<BackendDescription> {
+export async function useBestBackend(
+  options: UseBestBackendOptions = {},
+): Promise<BackendDescription<WebBackendName>> {
   const { forced, forcedBy } = resolveForcedBackend(options);
   const candidates = orderCandidates(webCandidates(options), options.candidates);
   const choice = await selectBackend(candidates, {

@@ -1,7 +1,8 @@
+import type { BackendCandidate } from '@robust-ft/core';
 import { invalidArgument } from '@robust-ft/core';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendCandidate, WebBackendName } from './select-backend';
+import type { WebBackendName } from './select-backend';
 
 /** A map from each tfjs wasm binary name to its URL, as `setWasmPaths` accepts. */
 export type WasmFileMap = Record<
@@ -156,7 +157,7 @@ function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
 }
 
 /** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
-export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate[] {
+export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate<WebBackendName>[] {
   validateWasmPath(options.wasmPath);
   const allowSoftware = options.allowSoftwareGpu === true;
   return [

@@ -1,7 +1,6 @@
 import {
   adamw,
   digrap,
-  FUSED_KERNELS,
   type FusedMethod,
   ftp,
   fusedStepEngine,
@@ -10,6 +9,7 @@ import {
   setFusedKernelsEnabled,
   spd,
 } from '@robust-ft/optimizers';
+import { FUSED_KERNELS } from '@robust-ft/optimizers/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import './browser-setup';

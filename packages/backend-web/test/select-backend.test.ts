@@ -1,11 +1,6 @@
-import { RobustFtError } from '@robust-ft/core';
+import { type BackendCandidate, RobustFtError, selectBackend } from '@robust-ft/core';
 import { describe, expect, it } from 'vitest';
-import {
-  type BackendCandidate,
-  parseBackendName,
-  selectBackend,
-  type WebBackendName,
-} from '../src/select-backend';
+import { parseBackendName, type WebBackendName } from '../src/select-backend';
 import { orderCandidates, resolveForcedBackend } from '../src/use-best-backend';
 import { webCandidates } from '../src/web-candidates';
 
@@ -26,7 +21,7 @@ function fake(
       if (how.fail !== undefined) throw new Error(how.fail);
       return how.patched ?? [];
     },
-  } satisfies BackendCandidate;
+  } satisfies BackendCandidate<WebBackendName>;
 }
 
 function recorder() {

@@ -1,5 +1,12 @@
-export { addMany } from './add-many';
 export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
+export {
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendDescription,
+  type BackendLogger,
+  type SelectOptions,
+  selectBackend,
+} from './backend-selection';
 export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
 export {
   cloneTensors,
@@ -35,19 +42,7 @@ export {
   warmupCosineSchedule,
 } from './schedules';
 export { globToRegExp, matchesName, type NameSelector, nameMatcher } from './selectors';
-export {
-  collectTensors,
-  decodeNumber,
-  disposeStateExcept,
-  encodeNumber,
-  type FlatLeaf,
-  flattenState,
-  isTensor,
-  mergeState,
-  type StateLeaf,
-  type StateTree,
-  unflattenState,
-} from './state-tree';
+export type { StateLeaf, StateTree } from './state-tree';
 export {
   type AnyTransformation,
   carryOver,
@@ -73,16 +68,4 @@ export {
   scaleByLearningRate,
   traceMomentum,
 } from './transforms/basic';
-export {
-  assertFiniteNumber,
-  assertInRange,
-  assertInteger,
-  assertNonNegative,
-  assertOneOf,
-  assertPositive,
-  assertRank,
-  assertShape,
-  sameShape,
-  shapeToString,
-} from './validate';
 export { identity, masked, multiTransform, type ParameterGroup, setToZero } from './wrappers';

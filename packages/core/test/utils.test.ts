@@ -1,24 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
-  addMany,
   cosineDecaySchedule,
   createRng,
-  decodeNumber,
-  encodeNumber,
-  flattenState,
   linearSchedule,
   masked,
   matchesName,
-  mergeState,
   multiTransform,
   RobustFtError,
   scale,
   scheduleFromSpec,
   setToZero,
-  unflattenState,
   warmupCosineSchedule,
 } from '../src/index';
+import {
+  addMany,
+  decodeNumber,
+  encodeNumber,
+  flattenState,
+  mergeState,
+  unflattenState,
+} from '../src/internal';
 import './setup-backend';
 
 describe('selectors', () => {

@@ -1,4 +1,5 @@
-import { assertRank, invalidArgument, RobustFtError } from '@robust-ft/core';
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { assertRank } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** Labels as the caller may hold them: an int tensor `[N]` or a plain array. */

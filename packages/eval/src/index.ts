@@ -1,30 +1,51 @@
 export * from './attacks/apgd';
-export {
-  type AttackBudget,
-  type AttackNorm,
-  crossEntropyPerSample,
-  type LogitsModel,
-} from './attacks/attack-common';
+export type { AttackBudget, AttackNorm, LogitsModel } from './attacks/attack-common';
 export * from './attacks/fgsm';
 export * from './attacks/pgd';
 export * from './attacks/robust-accuracy';
 export type { Labels } from './checks';
 export * from './corruptions/corrupt';
 export { type CorruptionFamily, SEVERITY_PARAMETERS } from './corruptions/families';
-export { quantizationTable } from './corruptions/jpeg';
 export * from './ensembles/output-ensemble';
 export * from './ensembles/temperature';
-export * from './ensembles/vrf';
+export {
+  disposeVrf,
+  fitVrf,
+  knnFalsePositiveRate,
+  kthNeighbourDistance,
+  l2Normalize,
+  type VrfCalibrationData,
+  type VrfDistance,
+  type VrfFit,
+  type VrfOptions,
+  type VrfPrediction,
+  type VrfTrainingData,
+  vrfNeighbourCount,
+  vrfPredict,
+  vrfWeight,
+  type ZeroShotFailureSet,
+  zeroShotFailureSet,
+} from './ensembles/vrf';
 export * from './ensembles/wise-ft';
-export * from './evaluate';
-export * from './metrics/accuracy';
+export {
+  type EvaluationData,
+  type EvaluationProgress,
+  type EvaluationReport,
+  type EvaluationSuites,
+  evaluate,
+} from './evaluate';
+export { accuracy, predictions, topKAccuracy } from './metrics/accuracy';
 export * from './metrics/calibration';
 export * from './metrics/corruption-metrics';
 export * from './metrics/effective-robustness';
-export * from './metrics/representation';
+export {
+  alignment,
+  type RelativeAlignmentOptions,
+  relativeAlignment,
+  uniformity,
+} from './metrics/representation';
 export * from './metrics/retrieval';
 export * from './report/corruption-heatmap';
 export * from './report/corruption-preview';
 export * from './report/id-ood-scatter';
-export { base64, encodePng, pngDataUri } from './report/png';
 export * from './report/render';

@@ -5,7 +5,8 @@ import { RobustFtError } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { apgdCe, crossEntropyPerSample, fgsm, type LogitsModel, pgd, robustAccuracy } from '../src/index';
+import { crossEntropyPerSample } from '../src/attacks/attack-common';
+import { apgdCe, fgsm, type LogitsModel, pgd, robustAccuracy } from '../src/index';
 import { goldenKind } from './golden-ownership';
 import './setup-backend';
 

@@ -2,7 +2,8 @@ import { RobustFtError } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { CORRUPTION_FAMILIES, corrupt, corruptionPreviewSvg, quantizationTable } from '../src/index';
+import { quantizationTable } from '../src/corruptions/jpeg';
+import { CORRUPTION_FAMILIES, corrupt, corruptionPreviewSvg } from '../src/index';
 import './setup-backend';
 
 // Two 28×28 test images: a ring (digit-like strokes) and a smooth gradient with a bright square.

@@ -1,4 +1,5 @@
-import { assertPositive, invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core';
+import { assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { assertEmbeddingPair, assertFinite, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';

@@ -1,4 +1,5 @@
-import { assertPositive, RobustFtError, shapeToString } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
+import { assertPositive, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reduction } from './cross-entropy';
 import { assertBatchMatrix } from './validate-inputs';

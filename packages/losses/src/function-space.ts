@@ -1,4 +1,5 @@
-import { assertNonNegative, assertOneOf, assertPositive, invalidArgument, type Rng } from '@robust-ft/core';
+import { invalidArgument, type Rng } from '@robust-ft/core';
+import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
 import { stopGradient } from './stop-gradient';

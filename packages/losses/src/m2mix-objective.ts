@@ -1,11 +1,10 @@
+import { invalidArgument, type Rng } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertNonNegative,
   assertPositive,
-  invalidArgument,
-  type Rng,
-} from '@robust-ft/core';
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipContrastiveLoss } from './clip-contrastive';
 import { m2mixLoss } from './m2mix';

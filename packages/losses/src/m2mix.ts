@@ -1,4 +1,4 @@
-import { assertOneOf, assertPositive } from '@robust-ft/core';
+import { assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';

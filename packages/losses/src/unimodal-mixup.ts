@@ -1,4 +1,4 @@
-import { assertPositive } from '@robust-ft/core';
+import { assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { symmetricContrastiveLoss } from './clip-contrastive';
 import { flipBatch, geodesicMixup } from './geodesic-mixup';

@@ -1,4 +1,5 @@
-import { assertInRange, assertRank, invalidArgument, RobustFtError, shapeToString } from '@robust-ft/core';
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { assertInRange, assertRank, shapeToString } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 /**

@@ -18,7 +18,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
-import { installNodeWebGpu } from '@robust-ft/backend-node';
+import { installNodeWebGpu } from '@robust-ft/backend-node/testing';
 import { type AnyTransformation, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwTransformation } from '../src/adamw';

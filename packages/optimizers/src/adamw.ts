@@ -1,4 +1,5 @@
 import {
+  type AdamMomentsOptions,
   addDecayedWeights,
   chain,
   type GradientTransformation,
@@ -19,16 +20,10 @@ import {
   num,
 } from './options';
 
-export interface AdamMomentOptions {
-  /** Default 0.9. */
-  beta1?: number;
-  /** Default 0.999. */
-  beta2?: number;
-  /** Added after √v/√(1−β₂ˢ), as torch does. Default 1e-8. */
-  epsilon?: number;
-}
+/** Re-exported so the optimizers' option types read from one place (the type lives in core). */
+export type { AdamMomentsOptions };
 
-export interface AdamWOptions extends AdamMomentOptions, CommonOptions {
+export interface AdamWOptions extends AdamMomentsOptions, CommonOptions {
   /** Decoupled decay toward zero, scaled by the learning rate (torch AdamW). Default 0.01. */
   weightDecay?: number;
 }
@@ -40,7 +35,7 @@ export const ADAMW_DEFAULTS = { learningRate: 1e-3, weightDecay: 0.01 } as const
  * θ ← θ(1 − η·wd) − η·m̂/(√v̂ + ε) with both terms evaluated at the pre-step θ.
  */
 export function adamwTransformation(
-  options: AdamMomentOptions & { weightDecay?: number } = {},
+  options: AdamMomentsOptions & { weightDecay?: number } = {},
 ): GradientTransformation<StateTree> {
   const { beta1, beta2, epsilon, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
   return chain(
@@ -74,8 +69,8 @@ export function adamw(options: AdamWOptions = {}): RobustOptimizer {
 
 export const ADAMW_FACTORY = 'robust-ft/adamw';
 
-export function adamMomentsFromJson(o: JsonObject): AdamMomentOptions {
-  const out: AdamMomentOptions = {};
+export function adamMomentsFromJson(o: JsonObject): AdamMomentsOptions {
+  const out: AdamMomentsOptions = {};
   const b1 = num(o, 'beta1');
   const b2 = num(o, 'beta2');
   const eps = num(o, 'epsilon');

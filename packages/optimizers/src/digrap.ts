@@ -1,9 +1,6 @@
 import {
   type AdamState,
   adamMomentStep,
-  assertInRange,
-  assertNonNegative,
-  assertOneOf,
   carryOver,
   type GradientTransformation,
   type NameSelector,
@@ -12,9 +9,10 @@ import {
   registerOptimizerFactory,
   validateAdamMoments,
 } from '@robust-ft/core';
+import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
@@ -36,7 +34,7 @@ const DIGRAP_EPS = 1e-8;
 
 export type DigrapProjTerm = 'both' | 'grad' | 'reg';
 
-export interface DigrapTransformOptions extends AdamMomentOptions {
+export interface DigrapTransformOptions extends AdamMomentsOptions {
   /** λ ≥ 0 of the coupled L2-SP term λ(θ − θ₀) (the reference's `weight_decay`). Default 0. */
   weightDecay?: number;
   /** Learn the two strengths by hyper-Adam (default true, the reference runner's default). */

@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  assertInRange,
   carryOver,
   type GradientTransformation,
   invalidArgument,
@@ -12,9 +11,10 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
+import { assertInRange } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
@@ -45,7 +45,7 @@ export interface FtpTransformOptions {
 
 export interface FtpOptions
   extends FtpTransformOptions,
-    AdamMomentOptions,
+    AdamMomentsOptions,
     SgdMomentumOptions,
     CommonOptions {
   /**

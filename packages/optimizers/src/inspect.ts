@@ -1,4 +1,5 @@
-import { isTensor, type RobustOptimizer, type StateTree } from '@robust-ft/core';
+import type { RobustOptimizer, StateTree } from '@robust-ft/core';
+import { isTensor } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 /**

@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  assertNonNegative,
   chain,
   type GradientTransformation,
   mapTensors,
@@ -12,9 +11,10 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
+import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedL2sp } from './fused';
 import {
   buildOptimizer,
@@ -27,7 +27,7 @@ import {
   selectorToJson,
 } from './options';
 
-export interface L2spOptions extends AdamMomentOptions, CommonOptions {
+export interface L2spOptions extends AdamMomentsOptions, CommonOptions {
   /** Strength α ≥ 0 of the penalty (α/2)‖θ − θ₀‖². Default 0.01. */
   alpha?: number;
   /** Parameters without the penalty (plain Adam), e.g. a new head. */

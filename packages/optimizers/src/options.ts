@@ -2,7 +2,6 @@ import {
   type AnchorOption,
   Anchors,
   type AnyTransformation,
-  assertNonNegative,
   invalidArgument,
   isSchedule,
   type JsonObject,
@@ -15,6 +14,7 @@ import {
   type ScheduleSpec,
   scheduleFromSpec,
 } from '@robust-ft/core';
+import { assertNonNegative } from '@robust-ft/core/internal';
 
 /** Options every factory of this package accepts. */
 export interface CommonOptions {

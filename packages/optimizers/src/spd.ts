@@ -1,7 +1,6 @@
 import {
   type AdamState,
   adamMomentStep,
-  assertNonNegative,
   carryOver,
   type GradientTransformation,
   type NameSelector,
@@ -10,9 +9,10 @@ import {
   registerOptimizerFactory,
   validateAdamMoments,
 } from '@robust-ft/core';
+import { assertNonNegative } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedSpd } from './fused';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
@@ -27,7 +27,7 @@ import {
 } from './options';
 import { withMaps } from './state-maps';
 
-export interface SpdTransformOptions extends AdamMomentOptions {
+export interface SpdTransformOptions extends AdamMomentsOptions {
   /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is plain Adam. */
   weightDecay?: number;
   /** Parameters that get plain Adam updates (e.g. a new head). */

@@ -1,9 +1,6 @@
 import {
   type AnyTransformation,
   adamMomentStep,
-  assertInteger,
-  assertOneOf,
-  assertPositive,
   carryOver,
   type GradientTransformation,
   invalidArgument,
@@ -15,9 +12,10 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
+import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
   buildOptimizer,
@@ -63,7 +61,7 @@ export interface TpgmTransformOptions {
 export interface TpgmOptions
   extends TpgmTransformOptions,
     SgdMomentumOptions,
-    AdamMomentOptions,
+    AdamMomentsOptions,
     CommonOptions {
   /** The outer optimizer: `'sgd'` (default; momentum 0.9, Nesterov, wd 5e-4 as the reference), `'adam'`, or a transformation. */
   inner?: 'sgd' | 'adam' | AnyTransformation;

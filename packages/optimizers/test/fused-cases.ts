@@ -1,11 +1,5 @@
-import {
-  type AnyTransformation,
-  collectTensors,
-  createRng,
-  flattenState,
-  isTensor,
-  RobustOptimizer,
-} from '@robust-ft/core';
+import { type AnyTransformation, createRng, RobustOptimizer } from '@robust-ft/core';
+import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 import { adamwTransformation } from '../src/adamw';

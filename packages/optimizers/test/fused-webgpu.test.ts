@@ -1,4 +1,4 @@
-import { installNodeWebGpu } from '@robust-ft/backend-node';
+import { installNodeWebGpu } from '@robust-ft/backend-node/testing';
 import '@tensorflow/tfjs-backend-cpu';
 import { RobustOptimizer } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';

@@ -1,4 +1,4 @@
-import { collectTensors } from '@robust-ft/core';
+import { collectTensors } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goldenDir, listGoldenFiles, loadGolden } from './golden/load';

@@ -10,12 +10,12 @@ import {
   ftp,
   ftpState,
   l2sp,
-  rowL1,
   setTpgmValidationLoss,
   sgd,
   spd,
   tpgm,
 } from '../src/index';
+import { rowL1 } from '../src/row-norms';
 import { disposeAll, FACTORIES, makeVars, quadraticValidation, run, SHAPES, values } from './helpers';
 import './setup-backend';
 

@@ -11,7 +11,7 @@ export const testBackend = process.env.ROBUST_FT_TEST_BACKEND ?? 'cpu';
 /** Why the requested backend cannot run here (only webgpu can be missing: no adapter), or null. */
 export let backendUnavailable: string | null = null;
 if (testBackend === 'webgpu') {
-  const { installNodeWebGpu } = await import('@robust-ft/backend-node');
+  const { installNodeWebGpu } = await import('@robust-ft/backend-node/testing');
   backendUnavailable = await installNodeWebGpu(() => import('webgpu'));
   if (backendUnavailable === null) await import('@tensorflow/tfjs-backend-webgpu');
   else console.warn(`[webgpu] suites SKIPPED: ${backendUnavailable}`);

@@ -4,9 +4,13 @@ import type { GradientTransformation } from '../transformation';
 import { carryOver } from '../transformation';
 import { assertInRange, assertNonNegative } from '../validate';
 
+/** Adam's moment settings, shared by every Adam-based optimizer. */
 export interface AdamMomentsOptions {
+  /** Default 0.9. */
   beta1?: number;
+  /** Default 0.999. */
   beta2?: number;
+  /** Added after √v/√(1−β₂ˢ), as torch does. Default 1e-8. */
   epsilon?: number;
 }
 

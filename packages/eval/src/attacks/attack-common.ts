@@ -1,10 +1,5 @@
-import {
-  assertFiniteNumber,
-  assertInteger,
-  assertNonNegative,
-  assertOneOf,
-  invalidArgument,
-} from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core';
+import { assertFiniteNumber, assertInteger, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty, type Labels, readLabels } from '../checks';
 

@@ -1,4 +1,5 @@
-import { assertInteger, assertPositive, createRng } from '@robust-ft/core';
+import { createRng } from '@robust-ft/core';
+import { assertInteger, assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
 import {

@@ -1,11 +1,5 @@
-import {
-  addMany,
-  assertInRange,
-  assertNonNegative,
-  invalidArgument,
-  RobustFtError,
-  sameShape,
-} from '@robust-ft/core';
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { addMany, assertInRange, assertNonNegative, sameShape } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 

@@ -1,4 +1,5 @@
-import { assertInRange, assertInteger, assertPositive, RobustFtError } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
+import { assertInRange, assertInteger, assertPositive } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 

@@ -1,12 +1,11 @@
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertOneOf,
   assertPositive,
   assertRank,
-  invalidArgument,
-  RobustFtError,
-} from '@robust-ft/core';
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, readLabels } from '../checks';
 import { predictions } from '../metrics/accuracy';

@@ -1,12 +1,10 @@
 import {
-  assertInRange,
-  assertNonNegative,
   type NamedTensorMap,
   type NamedTensorSource,
   RobustFtError,
-  sameShape,
   toNamedTensorMap,
 } from '@robust-ft/core';
+import { assertInRange, assertNonNegative, sameShape } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface WiseFtOptions {

@@ -1,4 +1,5 @@
-import { assertInteger, invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core';
+import { assertInteger } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, readLabels } from '../checks';
 

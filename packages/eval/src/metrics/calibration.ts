@@ -1,4 +1,4 @@
-import { assertInteger } from '@robust-ft/core';
+import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, readLabels } from '../checks';
 

@@ -1,11 +1,5 @@
-import {
-  assertFiniteNumber,
-  assertInteger,
-  assertOneOf,
-  assertRank,
-  invalidArgument,
-  RobustFtError,
-} from '@robust-ft/core';
+import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { assertFiniteNumber, assertInteger, assertOneOf, assertRank } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
 

@@ -7,13 +7,13 @@ import {
   ftp,
   ftpState,
   l2sp,
-  l2spTensorGradient,
   spd,
   spdState,
   tpgm,
   tpgmState,
 } from '../../src/index';
 import { adamStepCounts } from '../../src/inspect';
+import { l2spTensorGradient } from '../../src/l2sp';
 import type { GoldenFile } from './load';
 
 /**

@@ -1,0 +1,29 @@
+/**
+ * `@robust-ft/core/internal`: the plumbing the robust-ft packages share (argument checks, state-tree
+ * flattening, chunked sums). Not part of the public API: no semver promise, and it may change in any
+ * release. Users import from `@robust-ft/core`.
+ */
+export { addMany } from './add-many';
+export {
+  collectTensors,
+  decodeNumber,
+  disposeStateExcept,
+  encodeNumber,
+  type FlatLeaf,
+  flattenState,
+  isTensor,
+  mergeState,
+  unflattenState,
+} from './state-tree';
+export {
+  assertFiniteNumber,
+  assertInRange,
+  assertInteger,
+  assertNonNegative,
+  assertOneOf,
+  assertPositive,
+  assertRank,
+  assertShape,
+  sameShape,
+  shapeToString,
+} from './validate';
