@@ -7,14 +7,13 @@ import { CLIP_METHODS } from '../src/clip/methods';
 import { writeReport } from '../src/report';
 import { DEFAULTS } from '../src/runner';
 import type { RunOptions } from '../src/tier';
-import { type ClipReport, clip, EMBEDDING_FIELDS, makeClipTier } from '../src/tiers/clip';
+import { type ClipReport, clip, EMBEDDING_FIELDS } from '../src/tiers/clip';
 
 // Every method for one epoch on 32 images, evaluated on small subsets: checks the pipeline and the
 // report contract of the clip tier, not the numbers.
-const tier = makeClipTier({ evalLimit: 60 });
 const tiny = (backend: string): RunOptions => ({
   ...DEFAULTS,
-  ...tier.defaults,
+  ...clip.defaults,
   seed: 3,
   methods: [...CLIP_METHODS],
   epochs: 1,
@@ -26,12 +25,13 @@ const tiny = (backend: string): RunOptions => ({
   wiseAlphas: [0.5],
   quiet: true,
   backend,
+  tierOptions: { evalLimit: '60' },
 });
 
 describe('clip tier smoke run', () => {
   let report: ClipReport;
   beforeAll(async () => {
-    report = (await tier.run(tiny(await selectBackend('wasm', true)))) as ClipReport;
+    report = (await clip.run(tiny(await selectBackend('wasm', true)))) as ClipReport;
   });
 
   it('reports every method id with numeric accuracies and embedding metrics (null only for ose/vrf)', () => {

@@ -48,7 +48,7 @@ import { assetPath } from '../src/data/paths';
 import { argmaxAccuracy } from '../src/evaluate';
 import { HYPERPARAMETERS } from '../src/methods';
 import { predictLogits } from '../src/model';
-import { clip } from '../src/tiers/clip';
+import { clip, clipTierOptions } from '../src/tiers/clip';
 
 beforeAll(async () => {
   await selectBackend('wasm', true);
@@ -356,6 +356,14 @@ describe('clip defaults (pinned)', () => {
       wiseAlphas: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
     });
     expect(clip.methodNames).toEqual([...CLIP_METHODS]);
+  });
+
+  it('tier options: evalLimit (default all), integers ≥ 10 only, no other keys', () => {
+    expect(clipTierOptions()).toEqual({ evalLimit: Number.POSITIVE_INFINITY });
+    expect(clipTierOptions({ evalLimit: '60' })).toEqual({ evalLimit: 60 });
+    expect(() => clipTierOptions({ evalLimit: '5' })).toThrow(/evalLimit=5/);
+    expect(() => clipTierOptions({ evalLimit: 'x' })).toThrow(/evalLimit=x/);
+    expect(() => clipTierOptions({ limit: '60' })).toThrow(/knows only evalLimit/);
   });
 });
 
