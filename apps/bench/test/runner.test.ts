@@ -260,5 +260,9 @@ describe('the runner on a toy tier', () => {
     // α = 0.5 is the only interior point, so the chosen row is that point of the curve.
     expect(byName.ose?.oodAvg).toBe(curve[1]?.oodAvg);
     expect(r.produced).toEqual({ runs: 1 });
+    // α is chosen on validation accuracy: between the random zero-shot model (α = 0) and the trained
+    // one (α = 1) it must pick 1, whatever order the sweep lists them in.
+    const pick = await tier.run({ ...options(['ose']), wiseAlphas: [0, 1] });
+    expect(pick.methods.find((m) => m.method === 'ose')?.hyperparameters.alpha).toBe(1);
   });
 });
