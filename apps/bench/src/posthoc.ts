@@ -63,7 +63,7 @@ export function wiseFtSweep<M>(spec: {
         mix = tier.withWeights(merged, mix);
         tf.dispose(Object.values(merged));
         const scores = logitsOf(await tier.outputs(mix, tier.eval));
-        const sm = summarise(tier.eval, scores, 'logits');
+        const sm = await summarise(tier.eval, scores, 'logits');
         curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
         const val = argmaxAccuracy(
           (await tier.outputs(mix, valSet)).get('id')?.logits ?? new Float32Array(),
@@ -142,7 +142,7 @@ export function outputEnsembleSweep<M>(spec: {
           if (!z || !f) throw new Error(`${spec.name}: missing outputs for ${set.key}`);
           scores.set(set.key, await mix(alpha, z, f, set.data.n));
         }
-        const sm = summarise(tier.eval, scores, 'probabilities');
+        const sm = await summarise(tier.eval, scores, 'probabilities');
         curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
         const val = argmaxAccuracy(await mix(alpha, zsVal.logits, ftVal.logits, tier.val.n), tier.val.y);
         if (!best || val >= best.val) best = { alpha, val, scores };
@@ -212,7 +212,7 @@ export function vrfEnsemble<M>(spec: {
         fineTunedLogits: tf.tensor2d(ftVal.logits, [nVal, classes]),
         labels: tier.val.y,
       };
-      let fit: ReturnType<typeof fitVrf>;
+      let fit: Awaited<ReturnType<typeof fitVrf>>;
       try {
         const zsf = await zeroShotFailureSet(
           inputs.features,

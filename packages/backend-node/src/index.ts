@@ -8,10 +8,13 @@ export {
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
+export type { NodeGpuAdapter } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
   NODE_BACKENDS,
+  type NodeBackendDescription,
   type NodeBackendName,
   type UseBestBackendOptions,
   useBestBackend,
 } from './select-backend';
+export { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';

@@ -1,6 +1,9 @@
 export * from './attacks/apgd';
-export type { AttackBudget, AttackNorm, LogitsModel } from './attacks/attack-common';
+export type { ApgdNorm, AttackBudget, AttackNorm, LogitsModel } from './attacks/attack-common';
+export * from './attacks/auto-attack';
+export { dlrLossPerSample, dlrTargetedLossPerSample } from './attacks/dlr';
 export * from './attacks/fgsm';
+export { projectL1Box } from './attacks/l1-projection';
 export * from './attacks/pgd';
 export * from './attacks/robust-accuracy';
 export type { Labels } from './checks';
@@ -34,7 +37,6 @@ export {
   type EvaluationSuites,
   evaluate,
 } from './evaluate';
-export { accuracy, predictions, topKAccuracy } from './metrics/accuracy';
 export * from './metrics/calibration';
 export * from './metrics/corruption-metrics';
 export * from './metrics/effective-robustness';
@@ -45,6 +47,7 @@ export {
   uniformity,
 } from './metrics/representation';
 export * from './metrics/retrieval';
+export { accuracy, predictions, topKAccuracy } from './metrics/top-k';
 export * from './report/corruption-heatmap';
 export * from './report/corruption-preview';
 export * from './report/id-ood-scatter';

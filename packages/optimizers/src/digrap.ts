@@ -16,6 +16,7 @@ import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum, layoutFromJson } from './layout';
 import {
   bool,
   buildOptimizer,
@@ -32,6 +33,9 @@ import { withMaps } from './state-maps';
 /** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
 const DIGRAP_EPS = 1e-8;
 
+/** The axis map of a tensor whose reductions are whole-tensor (no per-row step reads it). */
+const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
+
 export type DigrapProjTerm = 'both' | 'grad' | 'reg';
 
 export interface DigrapTransformOptions extends AdamMomentsOptions {
@@ -45,6 +49,12 @@ export interface DigrapTransformOptions extends AdamMomentsOptions {
   projTerm?: DigrapProjTerm;
   /** Parameters on plain Adam (no L2-SP, no projection). The reference stored this list but ignored it. */
   exclude?: NameSelector;
+  /**
+   * Which axis is torch's `dim=-1` for the fixed-strength per-row orthogonalisation: `'tfjs'` (default,
+   * by name and rank: `in` of a Dense `[in,out]`, `kw` of a Conv2D `[kh,kw,cin,cout]`), `'torch'` (the
+   * last axis) or a function of (name, shape); see `layout.ts`. The trainable mode is whole-tensor.
+   */
+  layout?: LayoutOption;
 }
 
 export interface DigrapOptions extends DigrapTransformOptions, CommonOptions {}
@@ -99,6 +109,8 @@ export interface DigrapTensorInput {
   lrPrev: number;
   /** DiGraP's global step counter (1 on the first step). */
   t: number;
+  /** This tensor's axis map (fixed mode: `lastAxis` is torch's `dim=-1`); from `axisMap(layout, name, shape)`. */
+  axes: AxisMap;
 }
 
 export interface DigrapTensorOutput {
@@ -117,11 +129,13 @@ export interface DigrapTensorOutput {
   qPrev: Tensor;
 }
 
-/** a − ω·(⟨a,b⟩/⟨b,b⟩)·b per last-axis row; a zero row of b leaves a unchanged (the reference gave NaN). */
-function orth(a: Tensor, b: Tensor, strength: number): Tensor {
-  const axis = a.rank === 0 ? undefined : -1;
-  const ab = tf.sum(tf.mul(a, b), axis, true);
-  const bb = tf.sum(tf.square(b), axis, true);
+/**
+ * a − ω·(⟨a,b⟩/⟨b,b⟩)·b per row of torch's last axis (`dim=-1`, mapped by the layout rule); a zero row
+ * of b leaves a unchanged (the reference gave NaN).
+ */
+function orth(a: Tensor, b: Tensor, strength: number, axes: AxisMap): Tensor {
+  const ab = lastAxisSum(tf.mul(a, b), axes);
+  const bb = lastAxisSum(tf.square(b), axes);
   const nonzero = tf.greater(bb, 0);
   const coef = tf.where(nonzero, tf.div(ab, tf.where(nonzero, bb, tf.onesLike(bb))), tf.zerosLike(bb));
   return tf.sub(a, tf.mul(tf.mul(coef, strength), b));
@@ -163,8 +177,8 @@ export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
   } else {
     if (lambda !== 0) {
       const w = i.strength;
-      const gPart = i.projTerm === 'reg' ? g : orth(g, c, w);
-      const cPart = i.projTerm === 'grad' ? c : orth(c, g, w);
+      const gPart = i.projTerm === 'reg' ? g : orth(g, c, w, i.axes);
+      const cPart = i.projTerm === 'grad' ? c : orth(c, g, w, i.axes);
       hatG = tf.where(tf.less(dot, 0), tf.add(gPart, tf.mul(cPart, lambda)), regularised);
     }
     out = {
@@ -194,6 +208,10 @@ export function digrapTransformation(
   const projTerm = options.projTerm ?? DIGRAP_DEFAULTS.projTerm;
   assertOneOf('projTerm', projTerm, ['both', 'grad', 'reg']);
   const excluded = nameMatcher(options.exclude);
+  const layout = checkLayout(options.layout);
+  // Only the fixed-strength orth reads axes; the trainable mode's sums are whole-tensor.
+  const axesOf = (name: string, t: Tensor): AxisMap =>
+    trainableStrength || weightDecay === 0 ? WHOLE : axisMap(layout, name, t.shape);
   const tensorKeys = [
     'digrapDot',
     'lossStrength',
@@ -294,6 +312,7 @@ export function digrapTransformation(
           qPrev: state.qPrev[name] ?? zeros!,
           lrPrev: state.lrPrev[name] ?? 0,
           t: state.t,
+          axes: axesOf(name, g),
         });
         updates[name] = out.update;
         mu[name] = out.m;
@@ -338,7 +357,8 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
     projTerm = DIGRAP_DEFAULTS.projTerm,
   } = options;
   const exclude = selectorToJson(options.exclude);
-  const settings = { beta1, beta2, epsilon, weightDecay, trainableStrength, strength, projTerm };
+  const layout = checkLayout(options.layout);
+  const settings = { beta1, beta2, epsilon, weightDecay, trainableStrength, strength, projTerm, layout };
   return buildOptimizer(
     DIGRAP_FACTORY,
     withFusedDigrap(
@@ -357,7 +377,8 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
     ),
     options,
     learningRate,
-    exclude === undefined ? undefined : { ...settings, exclude },
+    // A layout function cannot be serialised (like a predicate selector): no factory record then.
+    exclude === undefined || typeof layout !== 'string' ? undefined : { ...settings, layout, exclude },
   );
 }
 
@@ -369,12 +390,14 @@ export interface DigrapTensorDiagnostics {
   regStrength: number;
 }
 
-export function digrapState(source: StateSource): Record<string, DigrapTensorDiagnostics> {
+export async function digrapState(source: StateSource): Promise<Record<string, DigrapTensorDiagnostics>> {
   const out: Record<string, DigrapTensorDiagnostics> = {};
   for (const node of findNodes(source, 'digrapDot')) {
-    const dot = scalars(node.digrapDot);
-    const ls = scalars(node.lossStrength);
-    const rs = scalars(node.regStrength);
+    const [dot, ls, rs] = await Promise.all([
+      scalars(node.digrapDot),
+      scalars(node.lossStrength),
+      scalars(node.regStrength),
+    ]);
     for (const name of Object.keys(dot))
       out[name] = { dot: dot[name]!, lossStrength: ls[name]!, regStrength: rs[name]! };
   }
@@ -394,6 +417,7 @@ registerOptimizerFactory(DIGRAP_FACTORY, (o) => {
     ...(strength === undefined ? {} : { strength }),
     ...(typeof o.projTerm === 'string' ? { projTerm: o.projTerm as DigrapProjTerm } : {}),
     ...(exclude === undefined ? {} : { exclude }),
+    ...layoutFromJson(o),
     learningRate: learningRateFromJson(o.learningRate, DIGRAP_DEFAULTS.learningRate),
   });
 });

@@ -19,6 +19,16 @@ import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
+  type AxisMap,
+  axisMap,
+  checkLayout,
+  checkRowState,
+  type LayoutOption,
+  layoutFromJson,
+  rowL1,
+  rowShape,
+} from './layout';
+import {
   buildOptimizer,
   type CommonOptions,
   checkLearningRate,
@@ -28,7 +38,6 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
-import { rowL1, rowShape } from './row-norms';
 import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
 import { withMaps } from './state-maps';
 
@@ -41,6 +50,12 @@ export interface FtpTransformOptions {
   k?: number;
   /** Parameters left on plain inner-optimizer updates (no projection), e.g. the head. */
   exclude?: NameSelector;
+  /**
+   * How a parameter's axes map to the reference's rows (one L1 ball per output unit): `'tfjs'` (default,
+   * by name and rank: Dense `[in,out]`, Conv `[…,cin,cout]`, `…/depthwise_kernel` `[kh,kw,cin,mult]`),
+   * `'torch'` (rows on axis 0) or a function of (name, shape). See `layout.ts`.
+   */
+  layout?: LayoutOption;
 }
 
 export interface FtpOptions
@@ -85,6 +100,8 @@ export interface FtpTensorInput {
   /** FTP's global step counter (1 on the first step). */
   t: number;
   k: number;
+  /** Which axes are this tensor's rows (from `axisMap(layout, name, shape)`). */
+  axes: AxisMap;
 }
 
 export interface FtpTensorOutput {
@@ -104,7 +121,7 @@ export interface FtpTensorOutput {
  */
 export function ftpTensorStep(i: FtpTensorInput): FtpTensorOutput {
   const c = tf.sub(tf.add(i.param, i.update), i.anchor);
-  const n = tf.add(rowL1(c), FTP_EPS);
+  const n = tf.add(rowL1(c, i.axes), FTP_EPS);
   const hRaw = tf.sum(tf.mul(tf.mul(i.grad, i.cPrev), i.rPrev));
   const h = i.k === 1 ? hRaw : tf.where(tf.greater(hRaw, 0), tf.mul(hRaw, i.k), hRaw);
   const hyper = hyperAdamStep(i.gamma, i.gammaM, i.gammaV, h, i.t);
@@ -128,6 +145,7 @@ export function ftpTransformation(
   const k = options.k ?? FTP_DEFAULTS.k;
   assertInRange('k', k, 0, 1);
   const excluded = nameMatcher(options.exclude);
+  const layout = checkLayout(options.layout);
   return {
     label: `ftp(${inner.label})`,
     init(params) {
@@ -138,13 +156,19 @@ export function ftpTransformation(
         ftp.gammaM[name] = tf.scalar(0);
         ftp.gammaV[name] = tf.scalar(0);
         ftp.cPrev[name] = tf.zerosLike(p);
-        ftp.rPrev[name] = tf.zeros(rowShape(p.shape));
+        ftp.rPrev[name] = tf.zeros(rowShape(p.shape, axisMap(layout, name, p.shape)));
       }
       return { inner: inner.init(params) as StateTree, ftp, t: 1 };
     },
     update(grads, saved, params, ctx) {
       const state = withMaps(saved, ['inner', 'ftp']);
       state.ftp = withMaps(state.ftp, ['gamma', 'gammaM', 'gammaV', 'cPrev', 'rPrev']);
+      const axes: Record<string, AxisMap> = {};
+      for (const [name, g] of Object.entries(grads)) {
+        if (excluded(name)) continue;
+        axes[name] = axisMap(layout, name, g.shape);
+        checkRowState(name, state.ftp.rPrev[name], g.shape, axes[name]);
+      }
       const r = inner.update(grads, state.inner, params, ctx);
       if (r.assign) {
         throw new RobustFtError(
@@ -177,6 +201,7 @@ export function ftpTransformation(
           rPrev: s.rPrev[name]!,
           t: state.t,
           k,
+          axes: axes[name]!,
         });
         assign[name] = out.param;
         next.gamma[name] = out.gamma;
@@ -220,20 +245,23 @@ export function ftp(options: FtpOptions = {}): RobustOptimizer {
     json = { inner, momentum, nesterov, weightDecay };
   } else innerT = inner;
   const exclude = selectorToJson(options.exclude);
-  if (json && exclude !== undefined) json = { ...json, k, exclude };
+  const layout = checkLayout(options.layout);
+  // A layout function cannot be serialised (like a predicate selector): no factory record then.
+  if (json && exclude !== undefined && typeof layout === 'string') json = { ...json, k, exclude, layout };
   else json = undefined;
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
   // Over Adam (the reference AdamP) the step runs as one fused kernel where the backend has it (same
   // state layout; the composed transformation is the fallback and the oracle).
   const transformation = withFusedFtpWhenAdam(
     inner === 'adam',
-    ftpTransformation(innerT, { k, ...exclusion }),
+    ftpTransformation(innerT, { k, layout, ...exclusion }),
     {
       beta1,
       beta2,
       epsilon,
       weightDecay,
       k,
+      layout,
       ...exclusion,
     },
   );
@@ -248,15 +276,13 @@ export interface FtpDiagnostics {
 }
 
 /** FTP's learned radii and hyper-state. */
-export function ftpState(source: StateSource): FtpDiagnostics {
+export async function ftpState(source: StateSource): Promise<FtpDiagnostics> {
   const tensors: FtpDiagnostics['tensors'] = {};
   let t = 1;
   for (const node of findNodes(source, 'ftp')) {
     const ftp = node.ftp as unknown as Record<string, unknown>;
     if (typeof node.t === 'number') t = node.t;
-    const gamma = scalars(ftp.gamma);
-    const gm = scalars(ftp.gammaM);
-    const gv = scalars(ftp.gammaV);
+    const [gamma, gm, gv] = await Promise.all([scalars(ftp.gamma), scalars(ftp.gammaM), scalars(ftp.gammaV)]);
     for (const name of Object.keys(gamma))
       tensors[name] = { gamma: gamma[name]!, gammaM: gm[name]!, gammaV: gv[name]! };
   }
@@ -274,6 +300,7 @@ registerOptimizerFactory(FTP_FACTORY, (o) => {
     inner,
     ...(k === undefined ? {} : { k }),
     ...(exclude === undefined ? {} : { exclude }),
+    ...layoutFromJson(o),
     learningRate: learningRateFromJson(
       o.learningRate,
       inner === 'sgd' ? FTP_DEFAULTS.learningRateSgd : FTP_DEFAULTS.learningRateAdam,

@@ -42,6 +42,7 @@ export {
   l2sp,
   l2spTransformation,
 } from './l2sp';
+export { type AxisMap, axisMap, DEFAULT_LAYOUT, type LayoutFunction, type LayoutOption } from './layout';
 export type { CommonOptions } from './options';
 export {
   SGD_DEFAULTS,

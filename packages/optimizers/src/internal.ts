@@ -16,7 +16,7 @@ export { FUSED_KERNELS } from './fused';
 export { HYPER, hyperAdamStep } from './hyper-adam';
 export { findNodes } from './inspect';
 export { L2SP_FACTORY, l2spTensorGradient } from './l2sp';
-export { rowL1, rowShape } from './row-norms';
+export { lastAxisSum, rowL1, rowShape } from './layout';
 export { SGD_FACTORY } from './sgd';
 export { SPD_FACTORY, type SpdTensorInput, type SpdTensorOutput, spdTensorStep } from './spd';
 export { TPGM_FACTORY, type TpgmTensorProjection, tpgmTensorProject } from './tpgm';

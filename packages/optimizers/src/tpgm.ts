@@ -17,6 +17,7 @@ import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
 import { findNodes, type StateSource, scalars } from './inspect';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, layoutFromJson, rowL1 } from './layout';
 import {
   buildOptimizer,
   type CommonOptions,
@@ -27,7 +28,6 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
-import { rowL1 } from './row-norms';
 import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
 import { withMaps } from './state-maps';
 
@@ -46,6 +46,11 @@ export type ValidationLoss = (params: NamedTensorMap) => Scalar;
 export interface TpgmTransformOptions {
   /** 'mars' (default: per-row L1, the DomainNet setting) or 'l2' (whole-tensor L2, the ViT setting). */
   normMode?: TpgmNormMode;
+  /**
+   * Which axes are a parameter's rows for the 'mars' norms (one radius constraint per output unit):
+   * `'tfjs'` (default, by name and rank), `'torch'` (axis 0) or a function of (name, shape); see `layout.ts`.
+   */
+  layout?: LayoutOption;
   /** Learning rate of the Adam that trains γ. Default 1e-2. */
   projLr?: number;
   /** γ-updates per projection. Default 1. */
@@ -90,8 +95,8 @@ export type TpgmState = {
   t: number;
 };
 
-function norms(delta: Tensor, mode: TpgmNormMode): Tensor {
-  return mode === 'l2' ? tf.norm(delta) : rowL1(delta);
+function norms(delta: Tensor, mode: TpgmNormMode, axes: AxisMap): Tensor {
+  return mode === 'l2' ? tf.norm(delta) : rowL1(delta, axes);
 }
 
 /** γ clipped to [1e-8, max n] (the reference clips before every use). */
@@ -112,9 +117,10 @@ export function tpgmTensorProject(
   anchor: Tensor,
   gamma: Tensor,
   mode: TpgmNormMode,
+  axes: AxisMap,
 ): TpgmTensorProjection {
   const delta = tf.sub(param, anchor);
-  const denom = tf.add(norms(delta, mode), TPGM_EPS);
+  const denom = tf.add(norms(delta, mode, axes), TPGM_EPS);
   const raw = tf.div(gamma, denom);
   const inside = tf.logicalAnd(tf.greater(raw, 0), tf.less(raw, 1));
   return {
@@ -145,6 +151,10 @@ export function tpgmTransformation(
   if (holder.fn !== undefined && typeof holder.fn !== 'function')
     throw invalidArgument('options.validationLoss', 'a function (params) => tf.Scalar', holder.fn);
   const excluded = nameMatcher(options.exclude);
+  const layout = checkLayout(options.layout);
+  // The 'l2' norm is whole-tensor: no axes to read (and no layout error for a rank-5 tensor).
+  const axesOf = (name: string, t: Tensor): AxisMap =>
+    mode === 'l2' ? { rowAxes: [], lastAxis: null } : axisMap(layout, name, t.shape);
   return {
     label: `tpgm(${inner.label})`,
     init(params) {
@@ -215,7 +225,7 @@ export function tpgmTransformation(
         );
       const n: Record<string, Tensor> = {};
       for (const name of projected) {
-        n[name] = norms(tf.sub(candidate[name]!, ctx.anchor(name)), mode);
+        n[name] = norms(tf.sub(candidate[name]!, ctx.anchor(name)), mode, axesOf(name, candidate[name]!));
         const started = state.started[name] === 1;
         next.constraint[name] = started ? state.constraint[name]! : tf.div(tf.min(n[name]!), 2);
         next.gammaM[name] = state.gammaM[name]!;
@@ -234,7 +244,13 @@ export function tpgmTransformation(
         const proj = projected.map((name) => {
           const gamma = clipGamma(next.constraint[name]!, n[name]!);
           next.constraint[name] = gamma;
-          return tpgmTensorProject(candidate[name]!, ctx.anchor(name), gamma, mode);
+          return tpgmTensorProject(
+            candidate[name]!,
+            ctx.anchor(name),
+            gamma,
+            mode,
+            axesOf(name, candidate[name]!),
+          );
         });
         const dV = valueAndGrads(proj.map((p) => p.param));
         projected.forEach((name, j) => {
@@ -256,7 +272,13 @@ export function tpgmTransformation(
         }
         const gamma = clipGamma(next.constraint[name]!, n[name]!);
         next.constraint[name] = gamma;
-        assign[name] = tpgmTensorProject(candidate[name]!, ctx.anchor(name), gamma, mode).param;
+        assign[name] = tpgmTensorProject(
+          candidate[name]!,
+          ctx.anchor(name),
+          gamma,
+          mode,
+          axesOf(name, candidate[name]!),
+        ).param;
       }
       return { updates, assign, state: { inner: r.state, ...carry(), t: state.t + 1 } };
     },
@@ -293,10 +315,12 @@ export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
     projFreq = TPGM_DEFAULTS.projFreq,
   } = options;
   const holder = { fn: options.validationLoss };
+  const layout = checkLayout(options.layout);
   const transformation = tpgmTransformation(
     innerT,
     {
       normMode,
+      layout,
       projLr,
       maxIters,
       projFreq,
@@ -310,7 +334,10 @@ export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
     transformation,
     options,
     learningRate,
-    json && exclude !== undefined ? { ...json, normMode, projLr, maxIters, projFreq, exclude } : undefined,
+    // A layout function cannot be serialised (like a predicate selector): no factory record then.
+    json && exclude !== undefined && typeof layout === 'string'
+      ? { ...json, normMode, projLr, maxIters, projFreq, exclude, layout }
+      : undefined,
   );
   holders.set(opt, holder);
   return opt;
@@ -326,10 +353,10 @@ export function setTpgmValidationLoss(optimizer: RobustOptimizer, validationLoss
 }
 
 /** TPGM's per-tensor radius γ after the last step. */
-export function tpgmState(source: StateSource): Record<string, { constraint: number }> {
+export async function tpgmState(source: StateSource): Promise<Record<string, { constraint: number }>> {
   const out: Record<string, { constraint: number }> = {};
   for (const node of findNodes(source, 'constraint'))
-    for (const [name, c] of Object.entries(scalars(node.constraint))) out[name] = { constraint: c };
+    for (const [name, c] of Object.entries(await scalars(node.constraint))) out[name] = { constraint: c };
   return out;
 }
 
@@ -349,6 +376,7 @@ registerOptimizerFactory(TPGM_FACTORY, (o) => {
     ...(maxIters === undefined ? {} : { maxIters }),
     ...(projFreq === undefined ? {} : { projFreq }),
     ...(exclude === undefined ? {} : { exclude }),
+    ...layoutFromJson(o),
     learningRate: learningRateFromJson(o.learningRate, TPGM_DEFAULTS.learningRate),
   });
 });

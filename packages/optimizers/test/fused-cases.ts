@@ -5,7 +5,14 @@ import { expect } from 'vitest';
 import { adamwTransformation } from '../src/adamw';
 import { digrapTransformation } from '../src/digrap';
 import { ftpTransformation } from '../src/ftp';
-import { withFusedAdamW, withFusedDigrap, withFusedFtp, withFusedL2sp, withFusedSpd } from '../src/fused';
+import {
+  type FusedMethod,
+  withFusedAdamW,
+  withFusedDigrap,
+  withFusedFtp,
+  withFusedL2sp,
+  withFusedSpd,
+} from '../src/fused';
 import { l2spTransformation } from '../src/l2sp';
 import { spdTransformation } from '../src/spd';
 
@@ -22,7 +29,20 @@ export const SHAPES: Record<string, number[]> = {
   'dense/kernel': [12, 5],
   'head/kernel': [5, 3],
   scale: [],
+  // tfjs layouts whose output units (FTP's rows) are strided: whole f32x4 columns (the SIMD column
+  // kernels), a DepthwiseConv2D (rows = cin·mult), a Conv1D, and an Embedding (rows stay on axis 0).
+  'conv2/kernel': [3, 3, 4, 8],
+  'block/depthwise_kernel': [3, 3, 8, 2],
+  'conv1d/kernel': [3, 4, 8],
+  'tok/embeddings': [6, 4],
 };
+
+/**
+ * FTP's cases add a Dense streamed through several chunks of the copying engine (its per-column
+ * accumulators carried across chunks). Not in the others' set: their whole-tensor hyper sums over 17k
+ * float32 terms differ between the composed ops and the kernels' f64 sums by more than the tolerance.
+ */
+export const FTP_SHAPES: Record<string, number[]> = { ...SHAPES, 'long/kernel': [2100, 8] };
 
 export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
@@ -31,6 +51,10 @@ export interface Case {
   make: () => AnyTransformation;
   fused: (t: AnyTransformation) => AnyTransformation;
   lr: number;
+  /** The parameter set (default `SHAPES`). */
+  shapes?: Record<string, number[]>;
+  /** The fused kernel it dispatches to, when not its name. */
+  method?: FusedMethod;
 }
 
 export const CASES: Case[] = [
@@ -58,6 +82,21 @@ export const CASES: Case[] = [
       ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), { k: 0.5, exclude: 'head/*' }),
     fused: (t) => withFusedFtp(t, { ...ADAM, weightDecay: 0.1, k: 0.5, exclude: 'head/*' }),
     lr: 1e-2,
+    shapes: FTP_SHAPES,
+  },
+  {
+    // The same FTP on weights declared to be in torch layout (rows on axis 0, contiguous).
+    name: 'ftp (torch layout)',
+    method: 'ftp',
+    make: () =>
+      ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), {
+        k: 0.5,
+        exclude: 'head/*',
+        layout: 'torch',
+      }),
+    fused: (t) => withFusedFtp(t, { ...ADAM, weightDecay: 0.1, k: 0.5, exclude: 'head/*', layout: 'torch' }),
+    lr: 1e-2,
+    shapes: FTP_SHAPES,
   },
   {
     name: 'digrap',

@@ -19,8 +19,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     for (const c of CASES) {
       it(`${c.name}: same parameters and state over 6 steps`, async () => {
-        const composed = await run(c.make(), c.lr, `c${counter++}/`, 6);
-        const fused = await run(c.fused(c.make()), c.lr, `f${counter++}/`, 6);
+        const composed = await run(c.make(), c.lr, `c${counter++}/`, 6, c.shapes);
+        const fused = await run(c.fused(c.make()), c.lr, `f${counter++}/`, 6, c.shapes);
         expectAllClose(fused.params, composed.params, 'param');
         expectAllClose(fused.state, composed.state, 'state');
         expect(fused.stateTensors).toBe(composed.stateTensors);

@@ -50,7 +50,6 @@ function hyperRef(x: number, m: number, v: number, h: number, t: number) {
   return { x: x - (0.01 * (m2 / (1 - 0.9 ** t))) / (Math.sqrt(v2 / (1 - 0.999 ** t)) + 1e-8), m: m2, v: v2 };
 }
 
-const sum = (a: Arr) => a.reduce((s, x) => s + x, 0);
 const dotp = (a: Arr, b: Arr) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 const zip = (a: Arr, b: Arr, f: (x: number, y: number) => number) => a.map((x, i) => f(x, b[i]!));
 
@@ -290,11 +289,18 @@ for (const { backend, simd, engine } of CONFIGS) {
       });
     });
 
-    /** FTP (AdamP) over several steps, state carried in float64. */
-    function ftpRefRun(p0: Problem, grads: Arr[], lr: number, wd: number, k: number) {
-      const rows = p0.shape.length >= 2 ? p0.shape[0]! : 1;
+    /**
+     * FTP (AdamP) over several steps, state carried in float64. The rows are the axes [first, end) of
+     * `span` (the layout rule's output units; [0, 0) = the whole tensor): element i is in row
+     * ⌊i / inner⌋ mod rows with rows = Π shape[first..end) and inner = Π shape[end..].
+     */
+    function ftpRefRun(p0: Problem, grads: Arr[], lr: number, wd: number, k: number, span: [number, number]) {
+      const [first, end] = span;
+      const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
+      const rows = prod(p0.shape.slice(first, end));
+      const inner = first === end ? p0.theta.length : prod(p0.shape.slice(end));
+      const rowOf = (i: number) => Math.floor(i / inner) % rows;
       const n = p0.theta.length;
-      const rowLen = rows === 0 ? 0 : n / rows;
       let theta = p0.theta;
       let m = p0.m;
       let v = p0.v;
@@ -308,25 +314,22 @@ for (const { backend, simd, engine } of CONFIGS) {
         const t = step + 1;
         const a = adamRef(g, m, v, t, lr);
         const c = theta.map((th, i) => th - (a.u[i]! + lr * wd * th) - p0.anchor[i]!);
-        const norms = new Float64Array(rows);
-        for (let r = 0; r < rows; r++)
-          norms[r] = sum(c.slice(r * rowLen, (r + 1) * rowLen).map(Math.abs)) + 1e-8;
+        const norms = new Float64Array(rows).fill(1e-8);
+        for (let i = 0; i < n; i++) norms[rowOf(i)] = norms[rowOf(i)]! + Math.abs(c[i]!);
         if (t === 1) {
           gamma = 1e-8;
           mg = 0;
           vg = 0;
         } else {
           let h = 0;
-          for (let i = 0; i < n; i++) h += g[i]! * cPrev![i]! * rPrev![Math.floor(i / rowLen)]!;
+          for (let i = 0; i < n; i++) h += g[i]! * cPrev![i]! * rPrev![rowOf(i)]!;
           if (h > 0) h *= k;
           const s = hyperRef(gamma, mg, vg, h, t);
           gamma = Math.min(Math.max(s.x, 1e-8), Math.max(...norms));
           mg = s.m;
           vg = s.v;
         }
-        theta = c.map(
-          (ci, i) => p0.anchor[i]! + Math.min(Math.max(gamma / norms[Math.floor(i / rowLen)]!, 0), 1) * ci,
-        );
+        theta = c.map((ci, i) => p0.anchor[i]! + Math.min(Math.max(gamma / norms[rowOf(i)]!, 0), 1) * ci);
         m = a.m;
         v = a.v;
         cPrev = c;
@@ -336,19 +339,36 @@ for (const { backend, simd, engine } of CONFIGS) {
       return trace;
     }
 
-    it('FTP over Adam: first step snaps to the anchor, then γ learns; rank 1/2/4 row norms', () => {
-      for (const [shape, k, wd] of [
-        [[6, 5], 1, 0],
-        [[11], 0.5, 0],
-        [[4, 2, 3, 3], 1, 0.1],
+    it('FTP over Adam: first step snaps to the anchor, then γ learns; rows in torch and tfjs layouts', () => {
+      for (const [shape, k, wd, span] of [
+        // torch layout (rows on axis 0, contiguous runs):
+        [[6, 5], 1, 0, [0, 1]],
+        [[11], 0.5, 0, [0, 0]],
+        [[4, 2, 3, 3], 1, 0.1, [0, 1]],
         // Rows of 9001: several chunks of the copying engine, unaligned row starts, a 1-element tail.
-        [[3, 9001], 1, 0.05],
+        [[3, 9001], 1, 0.05, [0, 1]],
         // Row lengths that are multiples of 4: the wasm engine's one-call-per-tensor row kernels.
-        [[8, 12], 0.5, 0.02],
-        [[2, 4, 3, 4], 1, 0],
+        [[8, 12], 0.5, 0.02, [0, 1]],
+        [[2, 4, 3, 4], 1, 0, [0, 1]],
         // 1500 rows of 8: the copying engine moves them in two blocks of whole rows.
-        [[1500, 8], 1, 0],
-      ] as [number[], number, number][]) {
+        [[1500, 8], 1, 0, [0, 1]],
+        // tfjs layouts (rows = output units = the trailing axes, strided): Dense [in, out] with 5
+        // columns (not whole f32x4 vectors: JS columns), Conv2D [kh, kw, cin, cout] with 8 (the SIMD
+        // column kernels), DepthwiseConv2D [kh, kw, cin, mult] (rows = cin·mult = 16), Conv1D.
+        [[6, 5], 1, 0, [1, 2]],
+        [[3, 3, 4, 8], 0.5, 0.1, [3, 4]],
+        [[3, 3, 8, 2], 1, 0, [2, 4]],
+        [[3, 4, 8], 1, 0.02, [2, 3]],
+        // 3000 lines of 8 columns: the copying engine streams three blocks, accumulators carried over.
+        [[3000, 8], 1, 0, [1, 2]],
+        // 9000 columns: more than a copying-engine chunk (JS columns there; the heap kernels take it).
+        [[3, 9000], 0.5, 0, [1, 2]],
+        // Row axes in the middle (outer > 1 and inner > 1): by contiguous runs.
+        [[2, 3, 4, 5], 1, 0, [1, 3]],
+        // One line of 8 output units (a [1, 8] Dense), and one output unit of 7 (read as one run).
+        [[1, 8], 1, 0, [1, 2]],
+        [[7, 1], 0.5, 0, [1, 2]],
+      ] as [number[], number, number, [number, number]][]) {
         const p0 = problem(40 + shape.length, shape);
         const rng = createRng(41);
         // Gradients that keep pushing away from the anchor (h < 0: γ grows), then one pulling back
@@ -357,7 +377,7 @@ for (const { backend, simd, engine } of CONFIGS) {
         const grads = Array.from({ length: 6 }, (_, s) =>
           randn(rng, p0.theta.length, 0.02).map((x, i) => Math.fround(x + (s < 5 ? -1 : 1) * away[i]!)),
         );
-        const want = ftpRefRun(p0, grads, 1e-2, wd, k);
+        const want = ftpRefRun(p0, grads, 1e-2, wd, k, span);
         let state: Record<string, tf.Tensor | null> = {
           param: T(p0.theta, shape),
           m: T(p0.m, shape),
@@ -372,7 +392,18 @@ for (const { backend, simd, engine } of CONFIGS) {
         grads.forEach((g, step) => {
           const gt = T(g, shape);
           const [out] = fusedFtpStep(
-            [{ ...state, param: state.param!, m: state.m!, v: state.v!, grad: gt, anchor, count: step + 1 }],
+            [
+              {
+                ...state,
+                param: state.param!,
+                m: state.m!,
+                v: state.v!,
+                grad: gt,
+                anchor,
+                count: step + 1,
+                rowSpan: span,
+              },
+            ],
             { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, weightDecay: wd, k, t: step + 1 },
           );
           const w = want[step]!;
@@ -380,7 +411,19 @@ for (const { backend, simd, engine } of CONFIGS) {
           expectClose(out!.m, w.m);
           expectClose(out!.v, w.v);
           expectClose(out!.cPrev, w.c, 1e-5, 1e-4);
-          expectClose(out!.rPrev, w.r, 1e-5, 1e-4);
+          // 1/n is compared as n: each stored c is float32 (θ' − θ₀ rounded at the ulp of |θ|), so a
+          // row norm carries up to (row length)·2·ulp(max|θ|) of rounding, which is large relative to
+          // the short, small columns of a tfjs kernel in its first steps.
+          const rowLen = p0.theta.length / Math.max(w.r.length, 1);
+          const maxTheta = Math.max(...p0.theta.map(Math.abs), ...w.theta.map(Math.abs));
+          tf.tidy(() =>
+            expectClose(
+              tf.reciprocal(out!.rPrev),
+              w.r.map((r) => 1 / r),
+              rowLen * 2 * maxTheta * 2 ** -23,
+              1e-5,
+            ),
+          );
           expectClose(tf.stack([out!.gamma, out!.gammaM, out!.gammaV]), w.hyper, 1e-9, 1e-4);
           if (step === 0) expectClose(out!.param, p0.anchor, 1e-6, 0);
           for (const t of [gt, ...Object.values(state)]) t?.dispose();
@@ -389,7 +432,7 @@ for (const { backend, simd, engine } of CONFIGS) {
         // γ moved off its initial 1e-8 (the hyper step ran), so the later steps were not trivial.
         expect(Math.max(...want.map((w) => w.hyper[0]!))).toBeGreaterThan(1e-3);
         expect(state.rPrev!.shape).toEqual(
-          shape.length >= 2 ? [shape[0], ...shape.slice(1).map(() => 1)] : [],
+          span[0] === span[1] ? [] : shape.map((d, i) => (i >= span[0] && i < span[1] ? d : 1)),
         );
         for (const t of [anchor, ...Object.values(state)]) t?.dispose();
       }
@@ -546,6 +589,7 @@ for (const { backend, simd, engine } of CONFIGS) {
     it('one batched call equals one call per tensor', () => {
       const ps = [[3, 4], [5], [2, 2, 2]].map((s, i) => problem(60 + i, s));
       const item = (p: Problem) => ({
+        rowSpan: (p.shape.length <= 1 ? [0, 0] : [p.shape.length - 1, p.shape.length]) as [number, number],
         param: T(p.theta, p.shape),
         grad: T(p.g, p.shape),
         m: T(p.m, p.shape),
@@ -587,7 +631,8 @@ for (const { backend, simd, engine } of CONFIGS) {
         label: 'fusedL2spStep',
       });
       await expectNoTensorLeaks(
-        () => fusedFtpStep([{ ...inputs, count: 1 }], { ...opts, weightDecay: 0, k: 1, t: 1 }),
+        () =>
+          fusedFtpStep([{ ...inputs, count: 1, rowSpan: [1, 2] }], { ...opts, weightDecay: 0, k: 1, t: 1 }),
         { label: 'fusedFtpStep' },
       );
       await expectNoTensorLeaks(
@@ -640,3 +685,28 @@ for (const { backend, simd, engine } of CONFIGS) {
     });
   });
 }
+
+describe('the SIMD step module on a shared heap (tfjs-wasm threaded build)', () => {
+  it('links to a shared memory and computes what the JS passes compute', async () => {
+    const { wasmEngineFor } = await import('../src/fused/wasm/engine');
+    const { JS_ENGINE } = await import('../src/fused/loops');
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const engine = wasmEngineFor(memory);
+    expect(engine?.name).toBe('wasm-simd');
+    const heap = new Float32Array(memory.buffer);
+    const n = 13; // three f32x4 vectors and a scalar tail
+    const [x, y, out] = [0, 1, 2].map((k) => heap.subarray(k * 16, k * 16 + n)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    for (let i = 0; i < n; i++) {
+      x[i] = i - 6;
+      y[i] = 0.5 * i;
+    }
+    engine!.axpby(x, y, out, 0.25, -2, 0, n);
+    const expected = new Float32Array(n);
+    JS_ENGINE.axpby(x.slice(), y.slice(), expected, 0.25, -2, 0, n);
+    expect(Array.from(out)).toEqual(Array.from(expected));
+  });
+});

@@ -27,10 +27,16 @@ if (skipReason !== null) console.warn(`[fused-webgpu] SKIPPED: ${skipReason}`);
 
 /**
  * The shared shapes plus tensors that take the multi-workgroup paths: whole-tensor sums over several
- * reduction workgroups (4096 elements each) with a partial last one (9000 = 2·4096 + 808), and FTP
- * rows spanning two chunks (3 rows of 5000).
+ * reduction workgroups (4096 elements each) with a partial last one (9000 = 2·4096 + 808), FTP rows
+ * spanning two chunks (3 rows of 5000 in torch layout; 5000 strided columns of 3 in tfjs layout), and
+ * strided FTP rows of one thread each over several chunks (a Dense [130, 70]: 70 columns of 130).
  */
-const WEBGPU_SHAPES: Record<string, number[]> = { ...SHAPES, 'wide/bias': [9000], 'tall/kernel': [3, 5000] };
+const WEBGPU_SHAPES: Record<string, number[]> = {
+  ...SHAPES,
+  'wide/bias': [9000],
+  'tall/kernel': [3, 5000],
+  'deep/kernel': [130, 70],
+};
 
 let counter = 0;
 
@@ -66,7 +72,7 @@ describe.skipIf(skipReason !== null)('fused WGSL kernels on WebGPU in Node (Dawn
       const profile = await tf.profile(() =>
         run(c.fused(c.make()), c.lr, `p${counter++}/`, 2, WEBGPU_SHAPES),
       );
-      expect(profile.kernelNames).toContain(FUSED_KERNELS[c.name as FusedMethod]);
+      expect(profile.kernelNames).toContain(FUSED_KERNELS[c.method ?? (c.name as FusedMethod)]);
       expect(profile.kernelNames).not.toContain('Sqrt');
 
       const got = await run(c.fused(c.make()), c.lr, `f${counter++}/`, 6, WEBGPU_SHAPES);

@@ -1,6 +1,7 @@
 import { collectTensors } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type GoldenLayout, goldenLayouts, type LayoutView, layoutView } from './golden/layout';
 import { goldenDir, listGoldenFiles, loadGolden } from './golden/load';
 import { mapGolden } from './golden/map';
 import { backendUnavailable, testBackend } from './setup-backend';
@@ -17,8 +18,6 @@ import { backendUnavailable, testBackend } from './setup-backend';
  */
 const ATOL = 1e-5;
 const RTOL = 1e-5;
-
-const totals = { files: 0, cases: 0, failed: 0 };
 
 function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= ATOL + RTOL * Math.abs(b);
@@ -62,20 +61,35 @@ function compareMap(
     if (!(name in want) && got[name] !== null) problems.push(`${label}: unexpected entry ${name}`);
 }
 
-async function replay(fileName: string): Promise<{ cases: number; problems: string[] }> {
+/** Re-keys an observed per-tensor map from local names to golden names. */
+function toGoldenNames<V>(L: LayoutView, got: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.entries(got).map(([k, v]) => [L.golden(k), v]));
+}
+
+type Totals = { files: number; cases: number; failed: number };
+
+async function replay(
+  fileName: string,
+  layout: GoldenLayout,
+  totals: Totals,
+): Promise<{ cases: number; problems: string[] }> {
   const file = loadGolden(fileName);
   const { param_order: order, shapes, initial, pretrained } = file.problem;
+  const L = layoutView(layout, shapes);
   const vars: Record<string, tf.Variable> = {};
   const anchors: tf.NamedTensorMap = {};
   for (const n of order) {
-    vars[n] = tf.variable(tf.tensor(initial[n]!, shapes[n]!, 'float32'), true, n);
-    anchors[n] = tf.tensor(pretrained[n]!, shapes[n]!, 'float32');
+    const l = L.local(n);
+    const init = L.tensor(n, initial[n]!);
+    vars[l] = tf.variable(init, true, l);
+    init.dispose();
+    anchors[l] = L.tensor(n, pretrained[n]!);
   }
   const problems: string[] = [];
   let cases = 0;
   let mapped: ReturnType<typeof mapGolden> | undefined;
   try {
-    mapped = mapGolden(file, anchors, vars);
+    mapped = mapGolden(file, anchors, vars, L);
     const { optimizer, observe, beforeStep } = mapped;
     if (file.steps.length !== file.num_steps)
       problems.push(`num_steps ${file.num_steps} ≠ ${file.steps.length} records`);
@@ -84,7 +98,7 @@ async function replay(fileName: string): Promise<{ cases: number; problems: stri
       if (lr !== undefined) optimizer.learningRate = lr;
       const before = await beforeStep?.(step);
       const grads: tf.NamedTensorMap = {};
-      for (const n of Object.keys(step.grad)) grads[n] = tf.tensor(step.grad[n]!, shapes[n]!, 'float32');
+      for (const n of Object.keys(step.grad)) grads[L.local(n)] = L.tensor(n, step.grad[n]!);
       const usedLr = optimizer.learningRate;
       optimizer.applyGradients(grads);
       tf.dispose(Object.values(grads));
@@ -98,7 +112,7 @@ async function replay(fileName: string): Promise<{ cases: number; problems: stri
         const before0 = problems.length;
         if (field === 'params_after') {
           const got: Record<string, number[]> = {};
-          for (const n of order) got[n] = Array.from(vars[n]!.dataSync());
+          for (const n of order) got[n] = await L.values(n, vars[L.local(n)]!);
           compareMap(label, want as Record<string, unknown>, got, problems);
         } else if (field === 'lr') {
           if (!close(usedLr, want as number)) problems.push(`${label}: used ${usedLr}, want ${String(want)}`);
@@ -111,9 +125,9 @@ async function replay(fileName: string): Promise<{ cases: number; problems: stri
             if (!close(got, want as number)) problems.push(`${label}: got ${got}, want ${String(want)}`);
           } else if (typeof want === 'number') {
             // A per-step scalar observed per tensor (e.g. a global counter): every tensor must agree.
-            for (const [n, v] of Object.entries(got))
+            for (const [n, v] of Object.entries(toGoldenNames(L, got)))
               if (v === null || !close(v, want)) problems.push(`${label}[${n}]: got ${v}, want ${want}`);
-          } else compareMap(label, want as Record<string, unknown>, got, problems);
+          } else compareMap(label, want as Record<string, unknown>, toGoldenNames(L, got), problems);
         } else problems.push(`${label}: no observer for this field (method ${file.method})`);
         if (problems.length > before0) totals.failed++;
       }
@@ -127,29 +141,35 @@ async function replay(fileName: string): Promise<{ cases: number; problems: stri
 
 const files = listGoldenFiles();
 
-describe.skipIf(backendUnavailable !== null)(`golden replay on ${testBackend} (${goldenDir()})`, () => {
-  it('finds golden files', () => {
-    expect(files.length).toBeGreaterThan(0);
-  });
+for (const layout of goldenLayouts()) {
+  const totals: Totals = { files: 0, cases: 0, failed: 0 };
+  describe.skipIf(backendUnavailable !== null)(
+    `golden replay (${layout} layout) on ${testBackend} (${goldenDir()})`,
+    () => {
+      it('finds golden files', () => {
+        expect(files.length).toBeGreaterThan(0);
+      });
 
-  for (const f of files) {
-    it(f, async () => {
-      totals.files++;
-      let result: { cases: number; problems: string[] };
-      try {
-        result = await replay(f);
-      } catch (error) {
-        totals.failed++;
-        throw error;
+      for (const f of files) {
+        it(f, async () => {
+          totals.files++;
+          let result: { cases: number; problems: string[] };
+          try {
+            result = await replay(f, layout, totals);
+          } catch (error) {
+            totals.failed++;
+            throw error;
+          }
+          totals.cases += result.cases;
+          expect(result.problems.slice(0, 8)).toEqual([]);
+        });
       }
-      totals.cases += result.cases;
-      expect(result.problems.slice(0, 8)).toEqual([]);
-    });
-  }
 
-  afterAll(() => {
-    console.log(
-      `golden-replay @robust-ft/optimizers on ${testBackend}: ${totals.files} files, ${totals.cases} cases compared, ${totals.failed} failed`,
-    );
-  });
-});
+      afterAll(() => {
+        console.log(
+          `golden-replay @robust-ft/optimizers (${layout} layout) on ${testBackend}: ${totals.files} files, ${totals.cases} cases compared, ${totals.failed} failed`,
+        );
+      });
+    },
+  );
+}

@@ -1,4 +1,5 @@
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { type RowGeometry, spanGeometry } from '../layout';
 import { type AdamConstants, adamConstants } from './loops';
 
 /** Attribute and input unpacking shared by the fused kernels of every backend (`kernels.ts`, `webgpu/kernels.ts`). */
@@ -49,4 +50,24 @@ export function adamAttrs(
   const b2 = num(attrs, 'beta2');
   const eps = num(attrs, 'epsilon');
   return (i, weightDecay) => adamConstants(lr, b1, b2, eps, numAt(attrs, 'counts', i), weightDecay);
+}
+
+/**
+ * The row geometry of FTP item i from attribute `rowSpans` ([first, end) of its contiguous row axes,
+ * by the layout rule; [0, 0) = the whole tensor), checked against its shape.
+ */
+export function ftpGeometry(
+  attrs: NamedAttrMap | undefined,
+  i: number,
+  shape: readonly number[],
+): RowGeometry {
+  const first = numAt(attrs, 'rowSpans', 2 * i);
+  const end = numAt(attrs, 'rowSpans', 2 * i + 1);
+  if (
+    !(Number.isInteger(first) && Number.isInteger(end) && first >= 0 && first <= end && end <= shape.length)
+  )
+    throw new Error(
+      `fused optimizer kernel: FTP row span [${first}, ${end}) does not fit rank ${shape.length}`,
+    );
+  return spanGeometry(shape, [first, end]);
 }

@@ -8,6 +8,7 @@ import {
   type UpdateResult,
 } from '@robust-ft/core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
 import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
@@ -19,6 +20,8 @@ import {
   fusedFtpStep,
   fusedL2spStep,
   fusedSpdStep,
+  type GuardFlag,
+  kernelsTakeFiniteFlag,
 } from './ops';
 
 /**
@@ -49,6 +52,14 @@ function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], name
   return true;
 }
 
+/**
+ * The 'guard' policy's finite flag for the kernels, when the active backend's kernels take it (then
+ * the result says `guarded`, and the adapter does not mask θ, m and v again).
+ */
+function guardOf(ctx: TransformContext, methods: readonly FusedMethod[]): GuardFlag {
+  return ctx.finite !== undefined && kernelsTakeFiniteFlag(methods) ? { finite: ctx.finite } : {};
+}
+
 function anchorsOf(names: string[], ctx: TransformContext): Tensors {
   const out: Tensors = {};
   for (const n of names) out[n] = ctx.anchor(n);
@@ -70,7 +81,7 @@ function plainAdam(
   grads: NamedTensorMap,
   params: NamedTensorMap,
   adam: AdamLike,
-  hp: AdamHyperparameters & { weightDecay: number },
+  hp: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): AdamInto {
   const into = emptyInto();
   if (names.length === 0) return into;
@@ -186,11 +197,17 @@ export function withFusedAdamW(
     const adam = state['0'] as unknown as AdamLike;
     const names = Object.keys(grads);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
-    const into = plainAdam(names, grads, params, adam, { ...options, learningRate: ctx.learningRate });
+    const guard = guardOf(ctx, ['adamw']);
+    const into = plainAdam(names, grads, params, adam, {
+      ...options,
+      learningRate: ctx.learningRate,
+      ...guard,
+    });
     return {
       updates: {},
       assign: into.assign,
       state: { ...state, '0': carriedAdam(adam, into, grads) as unknown as StateTree },
+      guarded: guard.finite !== undefined,
     };
   });
 }
@@ -208,7 +225,8 @@ export function withFusedL2sp(
     const anchors = anchorsOf(pulled, ctx);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
     if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'l2sp']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     if (pulled.length > 0) {
       const { counts, items } = anchoredItems(pulled, grads, params, adam, anchors, () => ({}));
@@ -218,6 +236,7 @@ export function withFusedL2sp(
       updates: {},
       assign: into.assign,
       state: { ...state, '1': carriedAdam(adam, into, grads) as unknown as StateTree },
+      guarded: guard.finite !== undefined,
     };
   });
 }
@@ -235,7 +254,8 @@ export function withFusedSpd<S extends StateTree>(
     const parts = splitFusable('spd', grads, params, s, exclude, ctx);
     if (!parts) return null;
     const { plain, own: decayed, anchors } = parts;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'spd']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const spdCondition: Tensors = {};
     const spdRatio: Tensors = {};
@@ -253,7 +273,12 @@ export function withFusedSpd<S extends StateTree>(
       spdCondition: carryOver(s.spdCondition, spdCondition, grads),
       spdRatio: carryOver(s.spdRatio, spdRatio, grads),
     };
-    return { updates: {}, assign: into.assign, state: next as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: next as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -269,21 +294,33 @@ interface FtpLike {
  */
 export function withFusedFtp<S extends StateTree>(
   composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
 ): GradientTransformation<S> {
-  const { weightDecay, k, exclude, ...adamOptions } = options;
+  const { weightDecay, k, exclude, layout = DEFAULT_LAYOUT, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as FtpLike;
     const adam = s.inner['0'] as unknown as AdamLike;
     const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
+    // Rows by the same layout rule as the composed step; row axes that are not one contiguous block
+    // (only a custom layout function gives those) leave the step to the composed path.
+    const spans: Record<string, [number, number]> = {};
+    for (const n of projected) {
+      const map = axisMap(layout, n, grads[n]!.shape);
+      checkRowState(n, s.ftp.rPrev[n], grads[n]!.shape, map);
+      const span = rowSpan(map);
+      if (!span) return null;
+      spans[n] = span;
+    }
+    const guard = guardOf(ctx, ['adamw', 'ftp']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay, ...guard };
     const into = plainAdam(plain, grads, params, adam, hp);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
     if (projected.length > 0) {
       const f = s.ftp;
       const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
+        rowSpan: spans[n]!,
         cPrev: f.cPrev[n] ?? null,
         rPrev: f.rPrev[n] ?? null,
         gamma: f.gamma[n] ?? null,
@@ -313,7 +350,12 @@ export function withFusedFtp<S extends StateTree>(
       ftp,
       t: s.t + 1,
     };
-    return { updates: {}, assign: into.assign, state: out as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: out as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -347,7 +389,8 @@ export function withFusedDigrap<S extends StateTree>(
     const parts = splitFusable('digrap', grads, params, s, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'digrap']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
     const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;
     const lrPrev: Counts = {};
@@ -378,7 +421,12 @@ export function withFusedDigrap<S extends StateTree>(
       lrPrev: carryOver(s.lrPrev, lrPrev, grads),
       t: s.t + 1,
     };
-    return { updates: {}, assign: into.assign, state: out as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: out as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -386,7 +434,7 @@ export function withFusedDigrap<S extends StateTree>(
 export function withFusedFtpWhenAdam<S extends StateTree>(
   overAdam: boolean,
   composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector },
+  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
 ): GradientTransformation<S> {
   return overAdam ? withFusedFtp(composed, options) : composed;
 }

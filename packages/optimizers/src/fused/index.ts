@@ -10,8 +10,6 @@ export {
   FUSED_KERNELS,
   type FusedKernelName,
   type FusedMethod,
-  ftpRowShape,
-  ftpRows,
   fusedKernelsEnabled,
   fusedStepEngine,
   hasFusedKernel,

@@ -1,6 +1,6 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamAttrs, checkSameSize, input, num, numAt, sizeOf } from './args';
+import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
 import {
   type AdamConstants,
   type DigrapScalars,
@@ -9,6 +9,7 @@ import {
   ftpStep,
   type StepEngine,
   spdStep,
+  stridedRows,
 } from './loops';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 import { webgpuInternals } from './webgpu/backend';
@@ -48,16 +49,6 @@ const WEBGPU_KERNELS: Record<FusedMethod, KernelFunc> = {
   digrap: webgpuDigrapKernel,
 };
 
-/** FTP's row count: axis 0 for rank ≥ 2, the whole tensor otherwise (the reference's torch.sum(dim=())). */
-export function ftpRows(shape: readonly number[]): number {
-  return shape.length >= 2 ? shape[0]! : 1;
-}
-
-/** Shape of FTP's stored 1/n: the row norms with dims kept; a scalar for rank ≤ 1. */
-export function ftpRowShape(shape: readonly number[]): number[] {
-  return shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : [];
-}
-
 interface Prepared {
   storage: KernelStorage;
   count: number;
@@ -77,6 +68,8 @@ function prepare(
 
 /** One tensor of a batch, as a method's step sees it. */
 interface BatchItem {
+  /** Its position in the batch. */
+  index: number;
   /** The parameter input `param${i}`. */
   param: TensorInfo;
   /** A view of the required input `${role}${i}`. */
@@ -103,14 +96,22 @@ interface MethodSpec<H> {
   optional?: readonly string[];
   /** The method's own attributes, read once per call after the Adam ones. */
   hyper(attrs: NamedAttrMap | undefined): H;
-  outputs(param: TensorInfo, inputs: NamedTensorInfoMap, i: number): number[][];
+  outputs(param: TensorInfo, inputs: NamedTensorInfoMap, i: number, h: H): number[][];
+  /** How many of the last outputs are scratch: freed after the step, not returned. */
+  scratchOutputs?: number;
   step(E: StepEngine, h: H, item: BatchItem): number[];
+  /**
+   * Per output, the input role whose value it keeps when the batch-wide `finite` flag input (the
+   * 'guard' policy) is 0, or null for a diagnostic with no previous value (computed as usual).
+   */
+  keep: readonly (string | null)[];
 }
 
 function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc {
   return (kind) =>
     ({ inputs, backend, attrs }) => {
       const { storage, count } = prepare(kind, backend, inputs, attrs);
+      const scratch = spec.scratchOutputs ?? 0;
       const constants = adamAttrs(attrs);
       const h = spec.hyper(attrs);
       const groups: TensorInfo[][] = [];
@@ -120,11 +121,12 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           ...spec.required.map((role) => input(inputs, `${role}${i}`)),
           ...(spec.optional ?? []).map((role) => inputs[`${role}${i}`]),
         ]);
-        groups.push(spec.outputs(p, inputs, i).map((shape) => storage.makeOutput(shape)));
+        groups.push(spec.outputs(p, inputs, i, h).map((shape) => storage.makeOutput(shape)));
       }
       const E = storage.engine();
       groups.forEach((o, i) => {
         const item: BatchItem = {
+          index: i,
           param: input(inputs, `param${i}`),
           view: (role) => storage.view(input(inputs, `${role}${i}`)),
           viewOpt: (role) => {
@@ -140,19 +142,37 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           attrAt: (key) => numAt(attrs, key, i),
         };
         const scalars = spec.step(E, h, item);
+        const end = o.length - scratch;
         scalars.forEach((x, j) => {
-          storage.view(o[o.length - scalars.length + j]!)[0] = x;
+          storage.view(o[end - scalars.length + j]!)[0] = x;
         });
       });
-      return groups.flat();
+      // 'guard': a non-finite step leaves θ and the state as they were. Checked once per batch after
+      // the loops, so a finite step pays one read for it; the rare bad one pays a copy.
+      if (inputs.finite && storage.view(inputs.finite)[0] === 0) {
+        groups.forEach((o, i) => {
+          spec.keep.forEach((role, j) => {
+            const previous = role === null ? undefined : inputs[`${role}${i}`];
+            if (previous) storage.view(o[j]!).set(storage.view(previous));
+          });
+        });
+      }
+      if (scratch === 0) return groups.flat();
+      return groups.flatMap((o) => {
+        for (const info of o.slice(o.length - scratch)) storage.release(info);
+        return o.slice(0, o.length - scratch);
+      });
     };
 }
 
 const ADAM_INPUTS = ['grad', 'm', 'v'] as const;
 const ANCHORED_INPUTS = [...ADAM_INPUTS, 'anchor'] as const;
 
+const KEEP_ADAM = ['param', 'm', 'v'] as const;
+
 const adamwKernel = batchKernel({
   required: ADAM_INPUTS,
+  keep: KEEP_ADAM,
   hyper: (attrs) => ({ wd: num(attrs, 'weightDecay') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { wd }, it) => {
@@ -175,6 +195,7 @@ const adamwKernel = batchKernel({
 
 const l2spKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: KEEP_ADAM,
   hyper: (attrs) => ({ alpha: num(attrs, 'alpha') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { alpha }, it) => {
@@ -200,6 +221,7 @@ const l2spKernel = batchKernel({
 /** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
 const spdKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, null, null],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda') }),
   outputs: (p) => [p.shape, p.shape, p.shape, [], []],
   step: (E, { lambda }, it) => {
@@ -222,20 +244,39 @@ const spdKernel = batchKernel({
 
 /**
  * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) cPrev, rPrev, gamma,
- * gammaM, gammaV. Outputs per tensor: param, m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM,
- * gammaV (0-d).
+ * gammaM, gammaV; attribute `rowSpans` (two per tensor, see `ftpGeometry`). Outputs per tensor: param,
+ * m, v, cPrev (c), rPrev (1/n, row-shaped), gamma, gammaM, gammaV (0-d).
  */
 const ftpKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
   optional: ['cPrev'],
-  hyper: (attrs) => ({ wd: num(attrs, 'weightDecay'), t: num(attrs, 't'), annealK: num(attrs, 'k') }),
-  outputs: (p, inputs, i) => {
+  hyper: (attrs) => ({
+    wd: num(attrs, 'weightDecay'),
+    t: num(attrs, 't'),
+    annealK: num(attrs, 'k'),
+    geometry: (i: number, shape: readonly number[]) => ftpGeometry(attrs, i, shape),
+  }),
+  outputs: (p, inputs, i, h) => {
+    const geo = h.geometry(i, p.shape);
     const rPrev = inputs[`rPrev${i}`];
-    if (rPrev && sizeOf(rPrev.shape) !== ftpRows(p.shape))
+    if (rPrev && sizeOf(rPrev.shape) !== geo.rows)
       throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
-    return [p.shape, p.shape, p.shape, p.shape, ftpRowShape(p.shape), [], [], []];
+    // The last output is scratch for strided rows (an f64 per row), freed after the step.
+    return [
+      p.shape,
+      p.shape,
+      p.shape,
+      p.shape,
+      geo.rowShape,
+      [],
+      [],
+      [],
+      [stridedRows(geo) ? 2 * geo.rows : 0],
+    ];
   },
-  step: (E, { wd, t, annealK }, it) => {
+  scratchOutputs: 1,
+  step: (E, { wd, t, annealK, geometry }, it) => {
     const prev: FtpScalars = {
       gamma: it.scalar('gamma', 1e-8),
       mGamma: it.scalar('gammaM', 0),
@@ -255,7 +296,8 @@ const ftpKernel = batchKernel({
       it.out(2),
       it.out(3),
       it.out(4),
-      ftpRows(it.param.shape),
+      it.out(8),
+      geometry(it.index, it.param.shape),
       it.constants(wd),
       prev,
       t,
@@ -274,6 +316,7 @@ const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM',
  */
 const digrapKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, 'pPrev', 'qPrev', null, ...DIGRAP_SCALARS],
   optional: ['pPrev', 'qPrev'],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda'), t: num(attrs, 't') }),
   outputs: (p) => [p.shape, p.shape, p.shape, p.shape, p.shape, [], [], [], [], [], [], []],

@@ -13,6 +13,8 @@
  * after every op); the tests compare them with a stated tolerance (a few float32 ulps per step).
  */
 
+import type { RowGeometry } from '../layout';
+
 /**
  * Adam constants of one step of one tensor, hoisted out of the loops and rounded to float32 so both
  * engines multiply by the same numbers: m' = b1·m + c1·g, v' = b2·v + c2·g², θ' = dk·θ + sk·m'/(√v'·rs2 + e).
@@ -53,6 +55,9 @@ export function adamConstants(
 }
 
 type F32 = Float32Array;
+
+/** A tensor seen as [outer, rows, inner] (see `spanGeometry` in layout.ts). */
+export type Geometry = Pick<RowGeometry, 'outer' | 'rows' | 'inner'>;
 
 /**
  * One pass each; [start, end) is an element range. Passes that reduce ADD their sums into `sums`
@@ -106,8 +111,10 @@ export interface StepEngine {
     sums: Float64Array,
   ): void;
   /**
-   * FTP pass 1 over all `rows` rows of `rowLen`: ftp1 per row, ro[r] = 1/n_r (n_r = Σ|c| + 1e-8);
-   * out[0] = max n_r, out[1] = Σ_r rp[r]·Σ g·cp (0 when rp is null).
+   * FTP pass 1 over a tensor seen as [outer, rows, inner] (`spanGeometry`: the rows are output units):
+   * ftp1 on every element, ro[r] = 1/n_r with n_r = Σ_row |c| + 1e-8; out[0] = max n_r,
+   * out[1] = Σ_r rp[r]·Σ_row g·cp (0 when rp is null). `acc` is scratch of ≥ 2·rows floats on the same
+   * memory as the tensors (an f64 accumulator per row, for strided rows).
    */
   ftpRows(
     th: F32,
@@ -121,13 +128,13 @@ export interface StepEngine {
     mo: F32,
     vo: F32,
     ro: F32,
-    rows: number,
-    rowLen: number,
+    acc: F32,
+    geo: Geometry,
     k: AdamConstants,
     out: Float64Array,
   ): void;
-  /** FTP pass 2: θ' = θ₀ + clamp(γ·ro[r], 0, 1)·c per row. */
-  ftpProject(an: F32, co: F32, tho: F32, ro: F32, rows: number, rowLen: number, gamma: number): void;
+  /** FTP pass 2: θ' = θ₀ + clamp(γ·ro[row], 0, 1)·c (`acc` as in `ftpRows`). */
+  ftpProject(an: F32, co: F32, tho: F32, ro: F32, acc: F32, geo: Geometry, gamma: number): void;
   /** out = a·x + b·y (may alias x or y). */
   axpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number): void;
   /** Adam → q into `tho`; sums[0..2] += Σ g·(θ−θ₀), Σ (q−θ₀)², Σ (θ−θ₀)². */
@@ -381,7 +388,29 @@ function jsDigrap2(
 /** Scratch for one row's sums in `ftpRowsByPasses` (kernels run one at a time). */
 const ROW_SUMS = new Float64Array(2);
 
-/** `ftpRows` as one `ftp1` call per row (the JS engine; any engine whose rows cannot be batched). */
+/** Per-row f64 scratch of the JS column passes (grown on demand; kernels run one at a time). */
+let rowScratch = new Float64Array(0);
+function rowScratchOf(rows: number): Float64Array {
+  if (rowScratch.length < rows) rowScratch = new Float64Array(rows);
+  rowScratch.fill(0, 0, rows);
+  return rowScratch;
+}
+
+/** ro[r] = 1/(acc[r] + 1e-8); returns max n_r. */
+function finishRows(acc: ArrayLike<number>, ro: F32, rows: number): number {
+  let maxN = 0;
+  for (let r = 0; r < rows; r++) {
+    const n = acc[r]! + 1e-8;
+    ro[r] = 1 / n;
+    if (n > maxN) maxN = n;
+  }
+  return maxN;
+}
+
+/**
+ * `ftpRows` by segments: one `ftp1` call per run of `inner` contiguous elements of a row (torch
+ * layout, outer = 1: one call per row). Any engine; slow only where runs are short (strided rows: `jsFtp1Columns`).
+ */
 export function ftpRowsByPasses(
   E: StepEngine,
   th: F32,
@@ -395,41 +424,129 @@ export function ftpRowsByPasses(
   mo: F32,
   vo: F32,
   ro: F32,
-  rows: number,
-  rowLen: number,
+  geo: Geometry,
   k: AdamConstants,
   out: Float64Array,
 ): void {
-  let maxN = 0;
+  const { outer, rows, inner } = geo;
+  const l1 = rowScratchOf(rows);
   let h = 0;
-  for (let r = 0; r < rows; r++) {
-    const start = r * rowLen;
-    ROW_SUMS[0] = 0;
-    ROW_SUMS[1] = 0;
-    E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + rowLen, ROW_SUMS);
-    const n = ROW_SUMS[0] + 1e-8;
-    ro[r] = 1 / n;
-    if (n > maxN) maxN = n;
-    if (rp) h += ROW_SUMS[1] * rp[r]!;
+  for (let o = 0; o < outer; o++) {
+    for (let r = 0; r < rows; r++) {
+      const start = (o * rows + r) * inner;
+      ROW_SUMS[0] = 0;
+      ROW_SUMS[1] = 0;
+      E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + inner, ROW_SUMS);
+      l1[r] = l1[r]! + ROW_SUMS[0];
+      if (rp) h += ROW_SUMS[1] * rp[r]!;
+    }
   }
-  out[0] = maxN;
+  out[0] = finishRows(l1, ro, rows);
   out[1] = h;
 }
 
-/** `ftpProject` as one `axpby` call per row. */
+/**
+ * FTP pass 1 on columns (inner = 1, every tfjs default: row = e mod rows) over elements [s, e), s a
+ * multiple of rows: adds |c| into acc[row] and returns Σ g·cp·rp[row] (0 without rp).
+ */
+export function jsFtp1Columns(
+  th: F32,
+  g: F32,
+  m: F32,
+  v: F32,
+  an: F32,
+  cp: F32,
+  rp: F32 | null,
+  co: F32,
+  mo: F32,
+  vo: F32,
+  acc: Float64Array,
+  rows: number,
+  k: AdamConstants,
+  s: number,
+  e: number,
+): number {
+  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
+  let h = 0;
+  let r = 0;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * (gi * gi);
+    mo[i] = mi;
+    vo[i] = vi;
+    co[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps) - an[i]!;
+    acc[r] = acc[r]! + Math.abs(co[i]!);
+    if (rp) h += gi * cp[i]! * rp[r]!;
+    if (++r === rows) r = 0;
+  }
+  return h;
+}
+
+/** θ' = θ₀ + clamp(γ·ro[row], 0, 1)·c on columns (inner = 1) over [s, e), s a multiple of rows. */
+export function jsFtp2Columns(
+  an: F32,
+  co: F32,
+  tho: F32,
+  scale: ArrayLike<number>,
+  rows: number,
+  s: number,
+  e: number,
+): void {
+  let r = 0;
+  for (let i = s; i < e; i++) {
+    tho[i] = an[i]! + scale[r]! * co[i]!;
+    if (++r === rows) r = 0;
+  }
+}
+
+/** The projection scale per row, clamp(γ·ro[r], 0, 1). */
+export function ftpScales(ro: F32, rows: number, gamma: number, into: { [i: number]: number }): void {
+  for (let r = 0; r < rows; r++) into[r] = Math.min(Math.max(gamma * ro[r]!, 0), 1);
+}
+
+/**
+ * Rows of one element per line (inner = 1: every tfjs default layout), reduced as columns. Runs of one
+ * element would cost a pass call each.
+ */
+export function stridedRows(geo: Geometry): boolean {
+  return geo.inner === 1 && geo.rows > 1;
+}
+
+/** `ftpRows` in JS: a column loop for strided rows, else by segments. */
+function jsFtpRows(...a: Parameters<StepEngine['ftpRows']>): void {
+  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, , geo, k, out] = a;
+  if (!stridedRows(geo)) {
+    ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
+    return;
+  }
+  const acc = rowScratchOf(geo.rows);
+  out[1] = jsFtp1Columns(th, g, m, v, an, cp, rp, co, mo, vo, acc, geo.rows, k, 0, th.length);
+  out[0] = finishRows(acc, ro, geo.rows);
+}
+
+/** `ftpProject` by segments (one `axpby` per contiguous run of a row), or as a column loop. */
 export function ftpProjectByPasses(
   E: StepEngine,
   an: F32,
   co: F32,
   tho: F32,
   ro: F32,
-  rows: number,
-  rowLen: number,
+  geo: Geometry,
   gamma: number,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const start = r * rowLen;
-    E.axpby(an, co, tho, 1, Math.min(Math.max(gamma * ro[r]!, 0), 1), start, start + rowLen);
+  const { outer, rows, inner } = geo;
+  if (stridedRows(geo)) {
+    const scale = rowScratchOf(rows);
+    ftpScales(ro, rows, gamma, scale);
+    jsFtp2Columns(an, co, tho, scale, rows, 0, tho.length);
+    return;
+  }
+  for (let o = 0; o < outer; o++) {
+    for (let r = 0; r < rows; r++) {
+      const start = (o * rows + r) * inner;
+      E.axpby(an, co, tho, 1, Math.min(Math.max(gamma * ro[r]!, 0), 1), start, start + inner);
+    }
   }
 }
 
@@ -438,11 +555,9 @@ export const JS_ENGINE: StepEngine = {
   adam: jsAdam,
   l2sp: jsL2sp,
   ftp1: jsFtp1,
-  ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
-    ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
-  },
-  ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
-    ftpProjectByPasses(JS_ENGINE, an, co, tho, ro, rows, rowLen, gamma);
+  ftpRows: jsFtpRows,
+  ftpProject(an, co, tho, ro, _acc, geo, gamma) {
+    ftpProjectByPasses(JS_ENGINE, an, co, tho, ro, geo, gamma);
   },
   axpby: jsAxpby,
   spd1: jsSpd1,
@@ -475,11 +590,11 @@ export interface FtpScalars {
 const SUMS = new Float64Array(5);
 
 /**
- * FTP over Adam (AdamP) for one projected tensor. Pass 1 (per row) updates the moments, writes the
- * deviation c = θ − d − θ₀ (next step's C_prev, so it is stored anyway) and sums the row-L1 norm and
- * the hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `rows` is shape[0]
- * for rank ≥ 2 and 1 otherwise (torch reduces a rank-1 tensor as a whole). A missing C_prev/R_prev
- * (t > 1) reads as zeros: h = 0, the hyper step still runs.
+ * FTP over Adam (AdamP) for one projected tensor. Pass 1 updates the moments, writes the deviation
+ * c = θ − d − θ₀ (next step's C_prev, so it is stored anyway) and sums the per-row L1 norms and the
+ * hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `geo` says which
+ * elements form a row (an output unit, by the layout rule; the whole tensor for rank ≤ 1). A missing
+ * C_prev/R_prev (t > 1) reads as zeros: h = 0, the hyper step still runs.
  */
 export function ftpStep(
   E: StepEngine,
@@ -495,19 +610,19 @@ export function ftpStep(
   vo: F32,
   co: F32,
   ro: F32,
-  rows: number,
+  acc: F32,
+  geo: Geometry,
   k: AdamConstants,
   scalars: FtpScalars,
   t: number,
   annealK: number,
 ): FtpScalars {
-  const rowLen = rows === 0 ? 0 : th.length / rows;
   const usePrev = t > 1 && cPrev !== null && rPrev !== null;
   // Without C_prev the pass reads g in its place; its second sum is then ignored.
   const cp = usePrev ? cPrev : g;
   SUMS[0] = 0;
   SUMS[1] = 0;
-  E.ftpRows(th, g, m, v, an, cp, usePrev ? rPrev : null, co, mo, vo, ro, rows, rowLen, k, SUMS);
+  E.ftpRows(th, g, m, v, an, cp, usePrev ? rPrev : null, co, mo, vo, ro, acc, geo, k, SUMS);
   const maxN = SUMS[0];
   const h = SUMS[1];
   let next: FtpScalars;
@@ -517,7 +632,7 @@ export function ftpStep(
     const s = hyperAdamStep(scalars.gamma, scalars.mGamma, scalars.vGamma, hk, t);
     next = { gamma: Math.min(Math.max(s.value, 1e-8), maxN), mGamma: s.m, vGamma: s.v };
   }
-  E.ftpProject(an, co, tho, ro, rows, rowLen, next.gamma);
+  E.ftpProject(an, co, tho, ro, acc, geo, next.gamma);
   return next;
 }
 

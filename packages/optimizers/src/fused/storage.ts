@@ -12,6 +12,8 @@ export interface KernelStorage {
   touch(info: TensorInfo): void;
   /** A new float32 tensor of this backend (contents unspecified). */
   makeOutput(shape: number[]): TensorInfo;
+  /** Frees a tensor made by `makeOutput` that is not returned (kernel scratch). */
+  release(info: TensorInfo): void;
   /** A Float32Array over the tensor's memory. Take views only after all outputs are made (wasm memory may grow). */
   view(info: TensorInfo): Float32Array;
   /** The passes to run on these views: the SIMD module on the wasm heap where it links, else JS loops. */
@@ -36,21 +38,30 @@ export function wasmSimdEnabled(): boolean {
 interface CpuLikeBackend {
   data: { get(dataId: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 /** tfjs-backend-wasm: each tensor is a region of the wasm module's heap. */
 interface WasmLikeBackend {
   dataIdMap: { get(dataId: object): unknown };
-  /** The emscripten module; `asm.memory` is the heap every tensor lives in (tfjs 4.x). */
-  wasm?: { asm?: { memory?: unknown } };
+  /**
+   * The emscripten module; `asm.memory` is the heap every tensor lives in (tfjs 4.x). The threaded
+   * build imports its (shared) heap instead of exporting it: there it is `wasmMemory`.
+   */
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): unknown;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 function isCpuLike(b: unknown): b is CpuLikeBackend {
   const c = b as Partial<CpuLikeBackend> | null;
   return (
-    c != null && typeof c.makeTensorInfo === 'function' && c.data != null && typeof c.data.get === 'function'
+    c != null &&
+    typeof c.makeTensorInfo === 'function' &&
+    typeof c.disposeData === 'function' &&
+    c.data != null &&
+    typeof c.data.get === 'function'
   );
 }
 
@@ -60,6 +71,7 @@ function isWasmLike(b: unknown): b is WasmLikeBackend {
     w != null &&
     typeof w.makeOutput === 'function' &&
     typeof w.typedArrayFromHeap === 'function' &&
+    typeof w.disposeData === 'function' &&
     w.dataIdMap != null &&
     typeof w.dataIdMap.get === 'function'
   );
@@ -89,6 +101,9 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       makeOutput(shape) {
         return backend.makeTensorInfo(shape, 'float32', new Float32Array(sizeOf(shape)));
       },
+      release(info) {
+        backend.disposeData(info.dataId, true);
+      },
       view(info) {
         return asFloat32(backend.data.get(info.dataId).values, 'a cpu tensor');
       },
@@ -103,11 +118,14 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       makeOutput(shape) {
         return backend.makeOutput(shape, 'float32');
       },
+      release(info) {
+        backend.disposeData(info.dataId, true);
+      },
       view(info) {
         return asFloat32(backend.typedArrayFromHeap(info), 'a wasm tensor');
       },
       engine() {
-        const memory = backend.wasm?.asm?.memory;
+        const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
         if (!simdEnabled || !(memory instanceof WebAssembly.Memory)) return JS_ENGINE;
         return wasmEngineFor(memory) ?? JS_ENGINE;
       },

@@ -14,12 +14,14 @@ import {
 } from '../../src/index';
 import { adamStepCounts } from '../../src/inspect';
 import { l2spTensorGradient } from '../../src/l2sp';
+import type { LayoutView } from './layout';
 import type { GoldenFile } from './load';
 
 /**
  * Maps a golden file onto one of our factories using only its `method` and `hyperparameters` (no
  * per-file cases). Every hyperparameter must be consumed; an unknown key or method throws, so a file
- * the replay cannot represent fails instead of being skipped.
+ * the replay cannot represent fails instead of being skipped. Variables, anchors and the names the
+ * optimizer sees are in the replay's layout `L` (see layout.ts); observed maps are keyed by local name.
  */
 type Observed = Record<string, number | null> | number;
 
@@ -84,8 +86,10 @@ export function mapGolden(
   file: GoldenFile,
   anchors: tf.NamedTensorMap,
   vars: Record<string, tf.Variable>,
+  L: LayoutView,
 ): Mapped {
   const p = new Params(file.name, file.hyperparameters);
+  const excludes = (key: string) => p.strings(key).map((n) => L.local(n));
   const anchor = p.bool('pre_none', false) ? ('zero' as const) : anchors;
   let mapped: Mapped;
   switch (file.method) {
@@ -105,10 +109,9 @@ export function mapGolden(
         beforeStep: async (step) => {
           const out: Record<string, number[]> = {};
           for (const [n, g] of Object.entries(step.grad)) {
-            const fed = tf.tidy(() =>
-              l2spTensorGradient(tf.tensor(g, vars[n]!.shape), vars[n]!, anchors[n]!, alpha),
-            );
-            out[n] = Array.from(await fed.data());
+            const l = L.local(n);
+            const fed = tf.tidy(() => l2spTensorGradient(L.tensor(n, g), vars[l]!, anchors[l]!, alpha));
+            out[n] = await L.values(n, fed);
             fed.dispose();
           }
           return { grad_fed_to_adam: out };
@@ -125,8 +128,8 @@ export function mapGolden(
       });
       const read =
         <K extends 'condition' | 'ratio'>(k: K) =>
-        () =>
-          Object.fromEntries(Object.entries(spdState(optimizer)).map(([n, d]) => [n, d[k]]));
+        async () =>
+          Object.fromEntries(Object.entries(await spdState(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -144,8 +147,9 @@ export function mapGolden(
         learningRate: p.num('lr'),
         weightDecay: p.num('weight_decay', 0),
         k: p.num('k', 1),
-        exclude: p.strings('exclude_set'),
+        exclude: excludes('exclude_set'),
         anchor,
+        ...L.option,
       };
       const optimizer = sgdInner
         ? ftp({
@@ -157,8 +161,8 @@ export function mapGolden(
         : ftp({ ...common, inner: 'adam', ...p.adam() });
       if (sgdInner && p.num('dampening', 0) !== 0)
         throw new Error(`${file.name}: dampening is not supported`);
-      const read = (k: 'gamma' | 'gammaM' | 'gammaV') => () =>
-        Object.fromEntries(Object.entries(ftpState(optimizer).tensors).map(([n, d]) => [n, d[k]]));
+      const read = (k: 'gamma' | 'gammaM' | 'gammaV') => async () =>
+        Object.fromEntries(Object.entries((await ftpState(optimizer)).tensors).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -166,7 +170,7 @@ export function mapGolden(
           ftp_gamma: read('gamma'),
           ftp_gamma_m: read('gammaM'),
           ftp_gamma_v: read('gammaV'),
-          ftp_t_after: () => ftpState(optimizer).t,
+          ftp_t_after: async () => (await ftpState(optimizer)).t,
         },
       };
       break;
@@ -182,12 +186,13 @@ export function mapGolden(
         trainableStrength: p.bool('trainable_strength', false),
         strength: p.num('strength', 1),
         projTerm,
-        exclude: p.strings('exclude_set'),
+        exclude: excludes('exclude_set'),
         anchor,
+        ...L.option,
         ...p.adam(),
       });
-      const read = (k: 'dot' | 'lossStrength' | 'regStrength') => () =>
-        Object.fromEntries(Object.entries(digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
+      const read = (k: 'dot' | 'lossStrength' | 'regStrength') => async () =>
+        Object.fromEntries(Object.entries(await digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -205,8 +210,8 @@ export function mapGolden(
       const cVal: tf.NamedTensorMap = {};
       const tVal: tf.NamedTensorMap = {};
       for (const n of Object.keys(val.c_val)) {
-        cVal[n] = tf.tensor(val.c_val[n]!, vars[n]!.shape);
-        tVal[n] = tf.tensor(val.t_val[n]!, vars[n]!.shape);
+        cVal[L.local(n)] = L.tensor(n, val.c_val[n]!);
+        tVal[L.local(n)] = L.tensor(n, val.t_val[n]!);
       }
       // V(w) = Σ 0.5·c_val·(w − t_val)², the file's validation objective.
       const validationLoss = (params: tf.NamedTensorMap): tf.Scalar =>
@@ -228,9 +233,10 @@ export function mapGolden(
         projLr: p.num('proj_lr', 1e-2),
         maxIters: p.num('max_iters', 1),
         projFreq: p.num('proj_freq', 1),
-        exclude: p.strings('exclude_list'),
+        exclude: excludes('exclude_list'),
         validationLoss,
         anchor,
+        ...L.option,
       });
       const dispose = optimizer.dispose.bind(optimizer);
       optimizer.dispose = () => {
@@ -240,8 +246,8 @@ export function mapGolden(
       mapped = {
         optimizer,
         observe: {
-          tpgm_constraints: () =>
-            Object.fromEntries(Object.entries(tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
+          tpgm_constraints: async () =>
+            Object.fromEntries(Object.entries(await tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
           val_loss_after: async () => {
             const loss = tf.tidy(() => validationLoss(vars));
             const value = (await loss.data())[0]!;

@@ -2,10 +2,12 @@ import {
   type AdamConstants,
   ftpProjectByPasses,
   ftpRowsByPasses,
+  type Geometry,
   JS_ENGINE,
   type StepEngine,
+  stridedRows,
 } from '../loops';
-import { STEPS_WASM_BASE64 } from './steps.generated';
+import { STEPS_SHARED_WASM_BASE64, STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
  * The SIMD step module (steps.wat) as a StepEngine, two ways:
@@ -27,6 +29,10 @@ interface StepExports {
   ftp1(...args: number[]): void;
   ftp1rows(...args: number[]): void;
   ftp2rows(...args: number[]): void;
+  ftp1cols(...args: number[]): void;
+  ftpcolsfin(...args: number[]): void;
+  ftpscale(...args: number[]): void;
+  ftp2cols(...args: number[]): void;
   axpby(...args: number[]): void;
   spd1(...args: number[]): void;
   digrap1(...args: number[]): void;
@@ -38,7 +44,7 @@ interface StepExports {
   s4: WebAssembly.Global;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
@@ -47,16 +53,23 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). */
-function stepModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+/**
+ * The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). `shared`:
+ * the variant that imports a shared memory, for tfjs-wasm's threaded build (whose heap is shared: a
+ * module importing a plain memory cannot link to it, and the steps fell back to JS loops there).
+ */
+function stepModule(shared = false): WebAssembly.Module | null {
+  const kind = shared ? 'shared' : 'plain';
+  if (compiled[kind] === undefined) {
     try {
-      compiled = new WebAssembly.Module(decodeBase64(STEPS_WASM_BASE64));
+      compiled[kind] = new WebAssembly.Module(
+        decodeBase64(shared ? STEPS_SHARED_WASM_BASE64 : STEPS_WASM_BASE64),
+      );
     } catch {
-      compiled = null;
+      compiled[kind] = null;
     }
   }
-  return compiled;
+  return compiled[kind] ?? null;
 }
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
@@ -68,7 +81,8 @@ export function wasmStepsAvailable(): boolean {
 }
 
 function instantiate(memory: WebAssembly.Memory): StepExports | null {
-  const mod = stepModule();
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const mod = stepModule(shared);
   if (!mod) return null;
   try {
     return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as StepExports;
@@ -78,9 +92,9 @@ function instantiate(memory: WebAssembly.Memory): StepExports | null {
 }
 
 /**
- * A step engine over `memory` (the wasm backend's heap), cached per memory; null when the module
- * cannot be compiled or linked (e.g. a threaded build's shared memory, which this module does not
- * declare): the caller then uses the JS passes on the same views.
+ * A step engine over `memory` (the wasm backend's heap, shared in the threaded build), cached per
+ * memory; null when the module cannot be compiled or linked: the caller then uses the JS passes on the
+ * same views.
  */
 export function wasmEngineFor(memory: WebAssembly.Memory): StepEngine | null {
   const cached = engines.get(memory);
@@ -91,9 +105,12 @@ export function wasmEngineFor(memory: WebAssembly.Memory): StepEngine | null {
   return engine;
 }
 
-/** Elements per chunk of the copying engine: 10 slots (DiGraP pass 2's arrays) × 32 KiB fit in L2. */
+/**
+ * Elements per chunk of the copying engine: 10 slots (DiGraP pass 2's arrays) × 32 KiB fit in L2; two
+ * more hold FTP's per-column f64 accumulators (strided rows).
+ */
 const CHUNK = 8192;
-const SLOTS = 10;
+const SLOTS = 12;
 
 /** The copying engine for JS-heap tensors (cpu backend), or null without wasm SIMD. */
 export function wasmCopyEngine(): StepEngine | null {
@@ -165,49 +182,58 @@ function copyExec(x: StepExports, memory: WebAssembly.Memory): Exec {
 
 const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as const;
 
+/** Rows the module cannot take: JS columns for strided rows, else one `ftp1` call per contiguous run. */
+function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRows']>): void {
+  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out] = a;
+  if (stridedRows(geo)) JS_ENGINE.ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
+  else ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
+}
+
 /**
- * On the shared heap, FTP's per-row passes run as one module call per tensor when every row is whole
- * f32x4 vectors (rowLen % 4 = 0: the row kernels have no scalar tail); otherwise one call per row.
- * A call per row cost ~1 µs of JS → wasm overhead, which dominated on sets with thousands of short rows.
+ * On the shared heap, FTP's per-row passes run as one module call per tensor: rows of whole f32x4
+ * vectors (torch layout, rowLen % 4 = 0) through the row kernels, strided rows (tfjs layouts, rows % 4
+ * = 0) through the column kernels with their f64 accumulators in the kernel's heap scratch `acc`;
+ * otherwise one call per row run, or JS columns. A call per row cost ~1 µs of JS → wasm overhead,
+ * which dominated on sets with thousands of short rows.
  */
 function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
   const at = (a: Float32Array): Ptr => {
     if (a.buffer !== memory.buffer) throw new Error('fused optimizer kernel: a view is not on the wasm heap');
     return a.byteOffset;
   };
+  const byColumns = (geo: Geometry, acc: F32) =>
+    stridedRows(geo) && geo.rows % 4 === 0 && acc.length >= 2 * geo.rows;
+  const byRows = (geo: Geometry) => geo.outer === 1 && geo.inner % 4 === 0;
   return {
     ...engine,
-    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
-      if (rowLen % 4 !== 0) {
-        ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
-        return;
-      }
+    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out) {
       // Without R_prev the row sums of g·cp are not needed: pass ro as a valid pointer and ignore s1.
       const rpp = rp ? at(rp) : at(ro);
-      x.ftp1rows(
-        at(th),
-        at(g),
-        at(m),
-        at(v),
-        at(an),
-        at(cp),
-        at(co),
-        at(mo),
-        at(vo),
-        at(ro),
-        rpp,
-        rows,
-        rowLen,
-        rp ? 1 : 0,
-        ...K(k),
-        k.dk,
-      );
+      // Pass 1's pointers (both kernels): θ, g, m, v, θ₀, C_prev → c, m', v', then their per-row array.
+      const pass1 = (rowArray: F32) => [th, g, m, v, an, cp, co, mo, vo, rowArray].map(at);
+      if (byColumns(geo, acc)) {
+        acc.fill(0, 0, 2 * geo.rows);
+        x.ftp1cols(...pass1(acc), rpp, geo.rows, th.length, ...K(k), k.dk);
+        const h = x.s1.value as number;
+        x.ftpcolsfin(at(acc), at(ro), geo.rows);
+        out[0] = x.s0.value as number;
+        out[1] = rp ? h : 0;
+        return;
+      }
+      if (!byRows(geo)) {
+        ftpRowsFallback(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
+        return;
+      }
+      x.ftp1rows(...pass1(ro), rpp, geo.rows, geo.inner, rp ? 1 : 0, ...K(k), k.dk);
       out[0] = x.s0.value as number;
       out[1] = rp ? (x.s1.value as number) : 0;
     },
-    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
-      if (rowLen % 4 !== 0) ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
-      else x.ftp2rows(at(an), at(co), at(tho), at(ro), rows, rowLen, gamma);
+    ftpProject(an, co, tho, ro, acc, geo, gamma) {
+      if (byColumns(geo, acc)) {
+        x.ftpscale(at(ro), at(acc), geo.rows, gamma);
+        x.ftp2cols(at(an), at(co), at(tho), at(acc), geo.rows, tho.length);
+      } else if (byRows(geo)) x.ftp2rows(at(an), at(co), at(tho), at(ro), geo.rows, geo.inner, gamma);
+      else ftpProjectByPasses(engine, an, co, tho, ro, geo, gamma);
     },
   };
 }
@@ -273,21 +299,23 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
       );
       if (s + n4 < e) js.digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, s + n4, e);
     },
-    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
-      ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+    ftpRows(...a) {
+      ftpRowsFallback(engine, ...a);
     },
-    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
-      ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
+    ftpProject(an, co, tho, ro, _acc, geo, gamma) {
+      ftpProjectByPasses(engine, an, co, tho, ro, geo, gamma);
     },
   };
   return engine;
 }
 
 /**
- * The copying engine's FTP passes move blocks of whole rows through the private memory (as many rows
- * of `rowLen` as fit in a chunk) and run the row kernels on each block, instead of one copy-and-call
- * per row: on a ViT-like set the per-row calls cost more than the arithmetic. Rows longer than a chunk
- * or not whole f32x4 vectors take the per-row path.
+ * The copying engine's FTP passes move blocks through the private memory and run the module's row or
+ * column kernels on each block, instead of one copy-and-call per row: on a ViT-like set the per-row
+ * calls cost more than the arithmetic. Torch-layout rows: blocks of whole rows of `rowLen` (rows longer
+ * than a chunk or not whole f32x4 vectors take the per-row path). Strided rows (tfjs layouts): blocks of
+ * whole [rows] lines, the per-column f64 accumulators staying in slots 10–11 across blocks (rows a
+ * multiple of 4 and ≤ a chunk; otherwise JS columns).
  */
 function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
   const heap = new Float32Array(memory.buffer);
@@ -295,42 +323,53 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
   // Slot 9 holds a block's R_prev (first half) and its 1/n (second half): a block has ≤ CHUNK/4 rows.
   const RP = slot(9);
   const RO = slot(9) + CHUNK / 2;
+  // Strided rows: R_prev, then 1/n, in slot 9 (≤ CHUNK columns); f64 accumulators, then scales, in 10–11.
+  const ACC = slot(10);
+  // Pass 1's byte pointers: θ, g, m, v, θ₀, C_prev in slots 0–5 → c, m', v' in slots 6–8.
+  const SLOT_PTRS = Array.from({ length: 9 }, (_, j) => slot(j) * 4);
   const fits = (rowLen: number) => rowLen > 0 && rowLen % 4 === 0 && rowLen <= CHUNK;
+  const byColumns = (geo: Geometry) => stridedRows(geo) && geo.rows % 4 === 0 && geo.rows <= CHUNK;
+  const ins = (th: F32, g: F32, m: F32, v: F32, an: F32, cp: F32) => [th, g, m, v, an, cp];
   return {
     ...engine,
-    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out) {
-      if (!fits(rowLen)) {
-        ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, rows, rowLen, k, out);
+    ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out) {
+      const { rows, inner: rowLen } = geo;
+      if (byColumns(geo)) {
+        const per = Math.floor(CHUNK / rows) * rows;
+        const inputs = ins(th, g, m, v, an, cp);
+        heap.fill(0, ACC, ACC + 2 * rows);
+        if (rp) heap.set(rp.subarray(0, rows), slot(9));
+        let h = 0;
+        for (let a = 0; a < th.length; a += per) {
+          const b = Math.min(a + per, th.length);
+          for (let j = 0; j < inputs.length; j++) heap.set(inputs[j]!.subarray(a, b), slot(j));
+          x.ftp1cols(...SLOT_PTRS, ACC * 4, slot(9) * 4, rows, b - a, ...K(k), k.dk);
+          co.set(heap.subarray(slot(6), slot(6) + b - a), a);
+          mo.set(heap.subarray(slot(7), slot(7) + b - a), a);
+          vo.set(heap.subarray(slot(8), slot(8) + b - a), a);
+          if (rp) h += x.s1.value as number;
+        }
+        x.ftpcolsfin(ACC * 4, slot(9) * 4, rows);
+        ro.set(heap.subarray(slot(9), slot(9) + rows));
+        out[0] = x.s0.value as number;
+        out[1] = h;
+        return;
+      }
+      if (geo.outer !== 1 || !fits(rowLen)) {
+        ftpRowsFallback(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
         return;
       }
       const per = Math.floor(CHUNK / rowLen);
-      const ins = [th, g, m, v, an, cp];
+      const inputs = ins(th, g, m, v, an, cp);
       let maxN = 0;
       let h = 0;
       for (let r0 = 0; r0 < rows; r0 += per) {
         const nr = Math.min(per, rows - r0);
         const a = r0 * rowLen;
         const b = a + nr * rowLen;
-        for (let j = 0; j < ins.length; j++) heap.set(ins[j]!.subarray(a, b), slot(j));
+        for (let j = 0; j < inputs.length; j++) heap.set(inputs[j]!.subarray(a, b), slot(j));
         if (rp) heap.set(rp.subarray(r0, r0 + nr), RP);
-        x.ftp1rows(
-          0,
-          slot(1) * 4,
-          slot(2) * 4,
-          slot(3) * 4,
-          slot(4) * 4,
-          slot(5) * 4,
-          slot(6) * 4,
-          slot(7) * 4,
-          slot(8) * 4,
-          RO * 4,
-          RP * 4,
-          nr,
-          rowLen,
-          rp ? 1 : 0,
-          ...K(k),
-          k.dk,
-        );
+        x.ftp1rows(...SLOT_PTRS, RO * 4, RP * 4, nr, rowLen, rp ? 1 : 0, ...K(k), k.dk);
         co.set(heap.subarray(slot(6), slot(6) + nr * rowLen), a);
         mo.set(heap.subarray(slot(7), slot(7) + nr * rowLen), a);
         vo.set(heap.subarray(slot(8), slot(8) + nr * rowLen), a);
@@ -341,9 +380,23 @@ function withCopyRowKernels(engine: StepEngine, x: StepExports, memory: WebAssem
       out[0] = maxN;
       out[1] = h;
     },
-    ftpProject(an, co, tho, ro, rows, rowLen, gamma) {
-      if (!fits(rowLen)) {
-        ftpProjectByPasses(engine, an, co, tho, ro, rows, rowLen, gamma);
+    ftpProject(an, co, tho, ro, _acc, geo, gamma) {
+      const { rows, inner: rowLen } = geo;
+      if (byColumns(geo)) {
+        const per = Math.floor(CHUNK / rows) * rows;
+        heap.set(ro.subarray(0, rows), slot(9));
+        x.ftpscale(slot(9) * 4, ACC * 4, rows, gamma);
+        for (let a = 0; a < tho.length; a += per) {
+          const b = Math.min(a + per, tho.length);
+          heap.set(an.subarray(a, b), slot(0));
+          heap.set(co.subarray(a, b), slot(1));
+          x.ftp2cols(0, slot(1) * 4, slot(2) * 4, ACC * 4, rows, b - a);
+          tho.set(heap.subarray(slot(2), slot(2) + b - a), a);
+        }
+        return;
+      }
+      if (geo.outer !== 1 || !fits(rowLen)) {
+        ftpProjectByPasses(engine, an, co, tho, ro, geo, gamma);
         return;
       }
       const per = Math.floor(CHUNK / rowLen);

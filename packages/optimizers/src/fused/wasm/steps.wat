@@ -465,4 +465,122 @@
             (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br_if $row (i32.lt_u (local.get $r) (local.get $rows))))))
+
+  ;; FTP on strided rows (every tfjs layout: Dense [in,out], Conv [..,cin,cout], depthwise [..,cin,mult]):
+;; the tensor is [outer, rows] and element e belongs to row e mod rows, i.e. a column. Pass 1 over n
+;; elements (n a multiple of rows, rows a multiple of 4): AdamW, c stored, acc[col] += |c| in one f64 per
+;; column (two f64x2 per 4 columns; acc is 8·rows bytes and stays in cache), s1 = Σ g·c_prev·rp[col]
+;; (the caller ignores s1 without R_prev, passing any valid rp). acc is not zeroed here, so a caller may
+;; stream whole [rows] blocks through several calls.
+  (func (export "ftp1cols")
+    (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $an i32) (param $cp i32)
+    (param $co i32) (param $mo i32) (param $vo i32) (param $acc i32) (param $rp i32)
+    (param $rows i32) (param $n i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+    (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
+    (local $i i32) (local $j i32) (local $end i32) (local $rowBytes i32) (local $a i32) (local $w v128)
+    (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
+    (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
+    (local $gv v128) (local $mv v128) (local $vv v128) (local $cv v128) (local $h v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $RS2 (f32x4.splat (local.get $rs2)))
+    (local.set $E (f32x4.splat (local.get $e)))
+    (local.set $SK (f32x4.splat (local.get $sk)))
+    (local.set $DK (f32x4.splat (local.get $dk)))
+    (block $done
+      (br_if $done (i32.eqz (local.get $end)))
+      (loop $next
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
+            (f32x4.mul (local.get $C1) (local.get $gv))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (local.get $B2) (v128.load (i32.add (local.get $v) (local.get $i))))
+            (f32x4.mul (local.get $C2) (f32x4.mul (local.get $gv) (local.get $gv)))))
+        (v128.store (i32.add (local.get $mo) (local.get $i)) (local.get $mv))
+        (v128.store (i32.add (local.get $vo) (local.get $i)) (local.get $vv))
+        (local.set $cv
+          (f32x4.sub
+            (f32x4.add
+              (f32x4.mul (local.get $DK) (v128.load (i32.add (local.get $th) (local.get $i))))
+              (f32x4.mul (local.get $SK)
+                (f32x4.div (local.get $mv)
+                  (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $RS2)) (local.get $E)))))
+            (v128.load (i32.add (local.get $an) (local.get $i)))))
+        (v128.store (i32.add (local.get $co) (local.get $i)) (local.get $cv))
+        ;; acc[col..col+3] (f64) += |c|: column byte offset j → acc byte offset 2j.
+        (local.set $w (f32x4.abs (local.get $cv)))
+        (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
+        (v128.store (local.get $a)
+          (f64x2.add (v128.load (local.get $a)) (f64x2.promote_low_f32x4 (local.get $w))))
+        (v128.store offset=16 (local.get $a)
+          (f64x2.add (v128.load offset=16 (local.get $a))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w)))))
+        (local.set $w
+          (f32x4.mul (f32x4.mul (local.get $gv) (v128.load (i32.add (local.get $cp) (local.get $i))))
+            (v128.load (i32.add (local.get $rp) (local.get $j)))))
+        (local.set $h
+          (f64x2.add (local.get $h)
+            (f64x2.add (f64x2.promote_low_f32x4 (local.get $w))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (if (i32.eq (local.get $j) (local.get $rowBytes)) (then (local.set $j (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
+    (global.set $s1 (call $hsum (local.get $h))))
+
+  ;; After ftp1cols: ro[r] = 1/n with n = acc[r] + 1e-8 (f64), s0 = max n.
+  (func (export "ftpcolsfin") (param $acc i32) (param $ro i32) (param $rows i32)
+    (local $r i32) (local $n f64) (local $maxn f64)
+    (block $done
+      (br_if $done (i32.eqz (local.get $rows)))
+      (loop $next
+        (local.set $n
+          (f64.add (f64.load (i32.add (local.get $acc) (i32.shl (local.get $r) (i32.const 3)))) (f64.const 1e-8)))
+        (f32.store (i32.add (local.get $ro) (i32.shl (local.get $r) (i32.const 2)))
+          (f32.demote_f64 (f64.div (f64.const 1) (local.get $n))))
+        (local.set $maxn (f64.max (local.get $maxn) (local.get $n)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $next (i32.lt_u (local.get $r) (local.get $rows)))))
+    (global.set $s0 (local.get $maxn)))
+
+  ;; FTP's projection scale per column, sc[r] = clamp(γ·ro[r], 0, 1) (computed in f64, as ftp2rows).
+  (func (export "ftpscale") (param $ro i32) (param $sc i32) (param $rows i32) (param $gamma f64)
+    (local $r i32) (local $o i32)
+    (block $done
+      (br_if $done (i32.eqz (local.get $rows)))
+      (loop $next
+        (local.set $o (i32.shl (local.get $r) (i32.const 2)))
+        (f32.store (i32.add (local.get $sc) (local.get $o))
+          (f32.demote_f64
+            (f64.min (f64.const 1)
+              (f64.max (f64.const 0)
+                (f64.mul (local.get $gamma) (f64.promote_f32 (f32.load (i32.add (local.get $ro) (local.get $o)))))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $next (i32.lt_u (local.get $r) (local.get $rows))))))
+
+  ;; FTP pass 2 on columns: θ' = θ₀ + sc[col]·c over n elements (n a multiple of rows, rows of 4).
+  (func (export "ftp2cols")
+    (param $an i32) (param $co i32) (param $tho i32) (param $sc i32) (param $rows i32) (param $n i32)
+    (local $i i32) (local $j i32) (local $end i32) (local $rowBytes i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $done
+      (br_if $done (i32.eqz (local.get $end)))
+      (loop $next
+        (v128.store (i32.add (local.get $tho) (local.get $i))
+          (f32x4.add (v128.load (i32.add (local.get $an) (local.get $i)))
+            (f32x4.mul (v128.load (i32.add (local.get $sc) (local.get $j)))
+              (v128.load (i32.add (local.get $co) (local.get $i))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (if (i32.eq (local.get $j) (local.get $rowBytes)) (then (local.set $j (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $end))))))
 )

@@ -1,5 +1,5 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { adamAttrs, checkSameSize, input, num, numAt, sizeOf } from '../args';
+import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from '../args';
 import type { AdamConstants } from '../loops';
 import { webgpuInternals } from './backend';
 import { groupsFor, partsFor, type ScratchRegion, StepRecorder } from './recorder';
@@ -111,12 +111,15 @@ function copyScalarsOut(c: Call, coef: ScratchRegion, from: number, outs: readon
 }
 
 /**
- * FTP's row-sum pass on the host side (ROW_GEOMETRY in shaders.ts): segments of L threads, 64/L rows
- * per workgroup, cpr chunks per row; `parts` workgroups, `partials` = rows·cpr.
+ * FTP's row-sum pass on the host side (ROW_GEOMETRY in shaders.ts): segments of L threads (1 for ≥ 64
+ * strided rows), 64/L rows per workgroup, cpr chunks per row; `parts` workgroups, `partials` = rows·cpr.
  */
-function ftpRowGeometry(rows: number, rowLen: number): { parts: number; partials: number } {
+function ftpRowGeometry(rows: number, rowLen: number, inner: number): { parts: number; partials: number } {
   const perThread = Math.max(Math.ceil(rowLen / ITEMS_PER_THREAD), 1);
-  const seg = Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(perThread)));
+  const seg =
+    inner === 1 && rows >= REDUCE_WORKGROUP
+      ? 1
+      : Math.min(REDUCE_WORKGROUP, 2 ** Math.ceil(Math.log2(perThread)));
   const cpr = Math.ceil(rowLen / (seg * ITEMS_PER_THREAD));
   return { parts: Math.ceil(rows / (REDUCE_WORKGROUP / seg)) * cpr, partials: rows * cpr };
 }
@@ -147,11 +150,26 @@ function adamLike(
   return outs;
 }
 
+/**
+ * The 'guard' policy's finite flag (input `finite`, 0-d): copied on the device into slot i's F.finite
+ * before phase 0, with F.guard set, so the Adam pass keeps θ, m and v when it is 0. No flag: {}.
+ */
+function guardFloats(c: Call, inputs: NamedTensorInfoMap, i: number): Record<number, number> {
+  const flag = inputs.finite;
+  if (!flag) return {};
+  c.rec.bind(flag);
+  c.rec.copy(0, c.rec.bufferOf(flag), 0, 'uniforms', uniformOffset(i, F.finite), 4);
+  return { [F.guard]: 1 };
+}
+
 export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ADAM_ROLES);
   const wd = num(attrs, 'weightDecay');
   const outs: TensorInfo[] = [];
-  for (let i = 0; i < c.count; i++) outs.push(...adamLike(c, i, ADAMW, [], adamFloats(c.constants(i, wd))));
+  for (let i = 0; i < c.count; i++) {
+    const floats = { ...adamFloats(c.constants(i, wd)), ...guardFloats(c, inputs, i) };
+    outs.push(...adamLike(c, i, ADAMW, [], floats));
+  }
   c.rec.finish();
   return outs;
 };
@@ -161,7 +179,7 @@ export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const alpha = num(attrs, 'alpha');
   const outs: TensorInfo[] = [];
   for (let i = 0; i < c.count; i++) {
-    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha };
+    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha, ...guardFloats(c, inputs, i) };
     outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats));
   }
   c.rec.finish();
@@ -216,11 +234,12 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const t = num(attrs, 't');
   const anneal = num(attrs, 'k');
   const shapes = Array.from({ length: c.count }, (_, i) => [...c.at('param', i).shape]);
-  const geometry = shapes.map((shape) => {
-    const rows = shape.length >= 2 ? shape[0]! : 1;
+  const geometry = shapes.map((shape, i) => {
+    // Rows = output units by the layout rule (attribute rowSpans), contiguous or strided.
+    const { outer, rows, inner, rowShape } = ftpGeometry(attrs, i, shape);
     const n = sizeOf(shape);
-    const rowLen = rows === 0 ? 0 : n / rows;
-    return { n, rows, rowLen, ...ftpRowGeometry(rows, rowLen) };
+    const rowLen = outer * inner;
+    return { n, rows, rowLen, inner, rowShape, ...ftpRowGeometry(rows, rowLen, inner) };
   });
   for (let i = 0; i < c.count; i++) {
     const rPrev = c.opt('rPrev', i);
@@ -243,11 +262,11 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const g = c.at('grad', i);
     const an = c.at('anchor', i);
     const [tho, mo, vo, co] = [0, 1, 2, 3].map(() => c.rec.output(shape)) as TensorInfo[];
-    const ro = c.rec.output(shape.length >= 2 ? [shape[0]!, ...shape.slice(1).map(() => 1)] : []);
+    const ro = c.rec.output(geo.rowShape);
     const scalars = [c.rec.output([]), c.rec.output([]), c.rec.output([])];
     c.rec.setSlot(
       i,
-      { n: geo.n, rows: geo.rows, rowLen: geo.rowLen, parts: geo.parts },
+      { n: geo.n, rows: geo.rows, rowLen: geo.rowLen, parts: geo.parts, inner: geo.inner },
       {
         ...adamFloats(c.constants(i, wd)),
         ...hyperFloats(t, usePrev, has),

@@ -9,7 +9,7 @@ import {
   USAGE,
   type WebGPUBackendInternals,
 } from './backend';
-import { FLOAT_BASE_BYTES, REDUCE_SPAN, type ShaderSource, SLOT_BYTES, WORKGROUP } from './shaders';
+import { F, FLOAT_BASE_BYTES, REDUCE_SPAN, type ShaderSource, SLOT_BYTES, WORKGROUP } from './shaders';
 
 /** Pipelines compiled once per device and shader. */
 const pipelines = new WeakMap<GpuDevice, Map<string, GpuPipeline>>();
@@ -77,10 +77,10 @@ export class StepRecorder {
     this.words = new Uint32Array(buffer);
   }
 
-  /** Sets a slot's header words (n, rows, rowLen, parts) and floats. */
+  /** Sets a slot's header words (n, rows, rowLen, parts; FTP's `inner` as a u32 at F(F.inner)) and floats. */
   setSlot(
     slot: number,
-    header: { n: number; rows?: number; rowLen?: number; parts?: number },
+    header: { n: number; rows?: number; rowLen?: number; parts?: number; inner?: number },
     floats: Record<number, number>,
   ): void {
     const base = (slot * SLOT_BYTES) / 4;
@@ -90,6 +90,7 @@ export class StepRecorder {
     this.words[base + 3] = header.parts ?? 0;
     const fbase = base + FLOAT_BASE_BYTES / 4;
     for (const [k, v] of Object.entries(floats)) this.floats[fbase + Number(k)] = v;
+    if (header.inner !== undefined) this.words[fbase + F.inner] = header.inner;
   }
 
   /** A fresh float32 output on the GPU (released by tfjs like any kernel output). */

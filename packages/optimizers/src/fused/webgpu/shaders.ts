@@ -46,6 +46,16 @@ export const F = {
   hasScalars: 14,
   /** DiGraP: this tensor's learning rate of the previous step. */
   lrPrev: 15,
+  /**
+   * FTP (a u32, read with bitcast): the tensor is [rowLen / inner, rows, inner] and element
+   * ((k / inner)·rows + row)·inner + k mod inner is the k-th of a row (inner = rowLen: torch layout,
+   * contiguous rows; inner = 1: tfjs layouts, strided rows = output channels).
+   */
+  inner: 16,
+  /** 1 when the 'guard' policy's finite flag was passed (then `finite` holds it, copied on the device). */
+  guard: 17,
+  /** The step's finite flag (1 finite, 0 not), copied from the device before the pass. */
+  finite: 18,
   /** Device-computed scalars (16 floats). */
   coef: 32,
 } as const;
@@ -138,13 +148,19 @@ function adamPass(
   outputs: readonly string[],
   grad: string,
   store: string,
+  keep?: string,
 ): ShaderSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
+  // 'guard': a non-finite step writes its inputs through (θ, m, v kept), reading the flag from the slot.
+  const guard = keep
+    ? `
+  if (${f(F.guard)} == 1.0 && ${f(F.finite)} == 0.0) { mo[i] = m[i]; vo[i] = v[i]; ${keep} return; }`
+    : '';
   return shader(
     key,
     bindings,
     `${ENTRY}
-  if (i >= u.n) { return; }
+  if (i >= u.n) { return; }${guard}
   let ti = th[i];
   let gi = ${grad};
   let mi = ${f(F.b1)} * m[i] + ${f(F.c1)} * gi;
@@ -158,7 +174,7 @@ function adamPass(
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
-export const ADAMW = adamPass('adamw', [], ['tho'], 'g[i]', 'tho[i] = next;');
+export const ADAMW = adamPass('adamw', [], ['tho'], 'g[i]', 'tho[i] = next;', 'tho[i] = th[i];');
 
 /** L2-SP: Adam on g + α(θ − θ₀). 32 B. */
 export const L2SP = adamPass(
@@ -167,6 +183,7 @@ export const L2SP = adamPass(
   ['tho'],
   `g[i] + ${f(F.hyper)} * (ti - an[i])`,
   'tho[i] = next;',
+  'tho[i] = th[i];',
 );
 
 /** FTP pass 1: Adam, then the deviation c = θ' − θ₀ (next step's C_prev) instead of θ'. 32 B. */
@@ -245,14 +262,23 @@ export const DIGRAP_SUMS = sumsPass(
  * summing up to 64 of its elements, so one workgroup reduces 64/L rows at once: a workgroup's
  * barrier-bound reduction covers ~4096 elements whatever the row length (real models have many short
  * rows); a row longer than 4096 is cut into cpr = ⌈rowLen / (64·L)⌉ chunks, one workgroup each.
+ * Strided rows (tfjs layouts: inner = 1) of at least 64 columns take L = 1: one thread per (row,
+ * chunk of 64), so neighbouring threads read neighbouring columns of a line and no tree rounds run.
  */
-const ROW_GEOMETRY = `fn segmentOf(rowLen: u32) -> u32 {
-  let perThread = max((rowLen + ${ITEMS - 1}u) / ${ITEMS}u, 1u);
+const ROW_GEOMETRY = `fn segmentOf() -> u32 {
+  if (bitcast<u32>(${f(F.inner)}) == 1u && u.rows >= ${RW}u) { return 1u; }
+  let perThread = max((u.rowLen + ${ITEMS - 1}u) / ${ITEMS}u, 1u);
   return min(${RW}u, 1u << (32u - countLeadingZeros(perThread - 1u)));
 }
-fn chunksOf(rowLen: u32) -> u32 {
-  let span = segmentOf(rowLen) * ${ITEMS}u;
-  return (rowLen + span - 1u) / span;
+fn chunksOf() -> u32 {
+  let span = segmentOf() * ${ITEMS}u;
+  return (u.rowLen + span - 1u) / span;
+}`;
+
+/** The flat index of the k-th element of row `row` (see F.inner). */
+const ROW_INDEX = `fn rowIndex(row: u32, k: u32) -> u32 {
+  let inner = bitcast<u32>(${f(F.inner)});
+  return ((k / inner) * u.rows + row) * inner + k % inner;
 }`;
 
 /**
@@ -265,18 +291,18 @@ export const FTP_ROW_SUMS = (() => {
     'ftpRowSums',
     [r('co'), r('g'), r('cp'), w('part')],
     `${REDUCE_ENTRY}
-  let seg = segmentOf(u.rowLen);
-  let cpr = chunksOf(u.rowLen);
+  let seg = segmentOf();
+  let cpr = chunksOf();
   let chunk = wg % cpr;
   let row = (wg / cpr) * (${RW}u / seg) + lid / seg;
   var s: array<f32, 2>;
   if (row < u.rows) {
-    let base = row * u.rowLen;
     for (var it = 0u; it < ${ITEMS}u; it++) {
       let k = (chunk * ${ITEMS}u + it) * seg + lid % seg;
       if (k < u.rowLen) {
-        s[0] = s[0] + abs(co[base + k]);
-        s[1] = s[1] + g[base + k] * cp[base + k];
+        let e = rowIndex(row, k);
+        s[0] = s[0] + abs(co[e]);
+        s[1] = s[1] + g[e] * cp[e];
       }
     }
   }
@@ -286,7 +312,7 @@ export const FTP_ROW_SUMS = (() => {
     part[(row * cpr + chunk) * 2u + 1u] = red[lid][1];
   }
 }`,
-    `${red.decl}\n${ROW_GEOMETRY}`,
+    `${red.decl}\n${ROW_GEOMETRY}\n${ROW_INDEX}`,
   );
 })();
 
@@ -358,7 +384,7 @@ export const FTP_SCALARS = (() => {
     'ftpScalars',
     [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
     `${SCALAR_ENTRY}
-  let cpr = chunksOf(u.rowLen);
+  let cpr = chunksOf();
   var s: array<f32, 2>;
   for (var row = lid; row < u.rows; row = row + ${RW}u) {
     var l1 = 0.0;
@@ -401,7 +427,7 @@ export const FTP_PROJECT = shader(
   [r('an'), r('co'), r('ro'), w('tho')],
   `${ENTRY}
   if (i >= u.n) { return; }
-  let b = clamp(${f(F.coef)} * ro[i / u.rowLen], 0.0, 1.0);
+  let b = clamp(${f(F.coef)} * ro[(i / bitcast<u32>(${f(F.inner)})) % u.rows], 0.0, 1.0);
   tho[i] = an[i] + b * co[i];
 }`,
 );
