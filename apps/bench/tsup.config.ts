@@ -6,6 +6,7 @@ export default defineConfig({
   entry: {
     cli: 'src/cli.ts',
     'scripts/pretrain': 'scripts/pretrain.ts',
+    'scripts/pretrain-clip': 'scripts/pretrain-clip.ts',
     'scripts/render-font-digits': 'scripts/render-font-digits.ts',
   },
   format: ['esm'],

@@ -103,7 +103,11 @@ export async function loadPretrained(dir = assetPath(PRETRAINED_DIR)): Promise<t
 }
 
 /** Writes `model` in tfjs layers format (`model.json` + one `weights.bin`) into `dir`. */
-export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  generatedBy = 'robust-ft bench scripts/pretrain.ts',
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
@@ -113,7 +117,7 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
       const manifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }];
       writeFileSync(
         join(dir, 'model.json'),
-        `${JSON.stringify({ format: 'layers-model', generatedBy: 'robust-ft bench scripts/pretrain.ts', modelTopology: artifacts.modelTopology, weightsManifest: manifest })}\n`,
+        `${JSON.stringify({ format: 'layers-model', generatedBy, modelTopology: artifacts.modelTopology, weightsManifest: manifest })}\n`,
       );
       return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
     }),

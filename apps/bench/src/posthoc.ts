@@ -1,4 +1,11 @@
-import { disposeVrf, fitVrf, vrfPredict, wiseFt, zeroShotFailureSet } from '@robust-ft/eval';
+import {
+  disposeVrf,
+  fitVrf,
+  outputSpaceEnsemble,
+  vrfPredict,
+  wiseFt,
+  zeroShotFailureSet,
+} from '@robust-ft/eval';
 import * as tf from '@tensorflow/tfjs';
 import { argmaxAccuracy, type EvalSet } from './evaluate';
 import { logitsOf, type MethodResult, summarise, type WisePoint } from './results';
@@ -11,6 +18,12 @@ function finished<M>(ctx: DerivedContext<M>, name: string, method: string): Fini
   const run = ctx.runs.get(name);
   if (!run?.model) throw new Error(`${method}: the ${name} run has no model`);
   return { ...run, model: run.model };
+}
+
+/** The two finished runs an α sweep combines; there must be an α to sweep. */
+function sweepEnds<M>(ctx: DerivedContext<M>, a: string, b: string, method: string) {
+  if (ctx.options.wiseAlphas.length === 0) throw new Error(`${method}: no α to sweep`);
+  return [finished(ctx, a, method), finished(ctx, b, method)] as const;
 }
 
 const point = (alpha: number, r: MethodResult): WisePoint => ({
@@ -38,9 +51,7 @@ export function wiseFtSweep<M>(spec: {
     needs: [spec.from, spec.to],
     async run(ctx) {
       const { tier, options } = ctx;
-      const from = finished(ctx, spec.from, spec.name);
-      const to = finished(ctx, spec.to, spec.name);
-      if (options.wiseAlphas.length === 0) throw new Error(`${spec.name}: no α to sweep`);
+      const [from, to] = sweepEnds(ctx, spec.from, spec.to, spec.name);
       const theta0 = tier.weights(from.model);
       const theta1 = tier.weights(to.model);
       const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: tier.val }];
@@ -82,6 +93,76 @@ export function wiseFtSweep<M>(spec: {
         },
         curve,
         model: mix,
+      };
+    },
+  };
+}
+
+/**
+ * OSE (the VRF paper's output-space ensemble baseline): p = α·softmax(z_ft) + (1 − α)·softmax(z_zs),
+ * no temperature scaling, swept over `options.wiseAlphas` with α chosen on ID validation accuracy (ties →
+ * the larger α), as the paper's `baselines.py`. Its curve goes to the report field `curveField`
+ * (default `oseCurve`), from the zero-shot run (α = 0) to the fine-tuned run (α = 1).
+ */
+export function outputEnsembleSweep<M>(spec: {
+  name: string;
+  label: string;
+  zeroShot: string;
+  fineTuned: string;
+  curveField?: string;
+}): MethodSpec<M> {
+  return {
+    name: spec.name,
+    label: spec.label,
+    kind: 'derived',
+    needs: [spec.zeroShot, spec.fineTuned],
+    async run(ctx) {
+      const { tier, options } = ctx;
+      const [zs, ft] = sweepEnds(ctx, spec.zeroShot, spec.fineTuned, spec.name);
+      const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: tier.val }];
+      const zsVal = (await tier.outputs(zs.model, valSet)).get('id');
+      const ftVal = (await tier.outputs(ft.model, valSet)).get('id');
+      if (!zsVal || !ftVal) throw new Error(`${spec.name}: missing validation outputs`);
+      const mix = async (alpha: number, z: Float32Array, f: Float32Array, n: number) => {
+        const classes = z.length / n;
+        const p = tf.tidy(() =>
+          outputSpaceEnsemble(tf.tensor2d(z, [n, classes]), tf.tensor2d(f, [n, classes]), alpha),
+        );
+        const v = (await p.data()) as Float32Array;
+        p.dispose();
+        return v;
+      };
+      const curve: WisePoint[] = [point(0, zs.result)];
+      let best: { alpha: number; val: number; scores: Map<string, Float32Array> } | undefined;
+      for (const alpha of options.wiseAlphas) {
+        const scores = new Map<string, Float32Array>();
+        for (const set of tier.eval) {
+          const z = zs.outputs?.get(set.key)?.logits;
+          const f = ft.outputs?.get(set.key)?.logits;
+          if (!z || !f) throw new Error(`${spec.name}: missing outputs for ${set.key}`);
+          scores.set(set.key, await mix(alpha, z, f, set.data.n));
+        }
+        const sm = await summarise(tier.eval, scores, 'probabilities');
+        curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
+        const val = argmaxAccuracy(await mix(alpha, zsVal.logits, ftVal.logits, tier.val.n), tier.val.y);
+        if (!best || val >= best.val) best = { alpha, val, scores };
+      }
+      curve.push(point(1, ft.result));
+      if (!best) throw new Error(`${spec.name}: the sweep produced no scores`);
+      return {
+        scores: best.scores,
+        input: 'probabilities',
+        idVal: best.val,
+        trainSeconds: ft.result.trainSeconds,
+        hyperparameters: {
+          zeroShot: spec.zeroShot,
+          fineTuned: spec.fineTuned,
+          alpha: best.alpha,
+          alphaChosenBy: 'ID validation accuracy',
+          sweep: options.wiseAlphas.join(','),
+        },
+        curve,
+        curveField: spec.curveField ?? 'oseCurve',
       };
     },
   };

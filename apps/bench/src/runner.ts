@@ -135,6 +135,8 @@ export async function runTier<M>(tier: Tier<M>, o: RunOptions): Promise<BenchRep
   /** Models the runner disposes (fine-tuned ones; the zero-shot model belongs to the tier). */
   const owned: M[] = [];
   const wiseCurve: WisePoint[] = [];
+  /** Curves of derived methods that name their own report field (`ScoredRun.curveField`). */
+  const curves: Record<string, WisePoint[]> = {};
   try {
     const features = new Set(run.flatMap((s) => (s.kind === 'derived' ? (s.features ?? []) : [])));
     const record = async (
@@ -229,7 +231,10 @@ export async function runTier<M>(tier: Tier<M>, o: RunOptions): Promise<BenchRep
           d.model,
           undefined,
         );
-        if (d.curve) wiseCurve.push(...d.curve);
+        if (d.curve) {
+          if (d.curveField === undefined || d.curveField === 'wiseCurve') wiseCurve.push(...d.curve);
+          else curves[d.curveField] = [...(curves[d.curveField] ?? []), ...d.curve];
+        }
         runs.set(spec.name, { result });
       }
     }
@@ -256,6 +261,8 @@ export async function runTier<M>(tier: Tier<M>, o: RunOptions): Promise<BenchRep
         }),
       wiseCurve,
       notes: loaded.notes ?? [],
+      ...curves,
+      ...loaded.reportFields?.(),
     };
     const out = { ...base, ...tier.report.extra?.(base) };
     out.totalSeconds = (performance.now() - t0) / 1000;

@@ -63,6 +63,8 @@ export interface ScoredRun<M> {
   trainSeconds: number;
   /** A sweep to draw as the report's curve (WiSE-FT). */
   curve?: WisePoint[];
+  /** The report field `curve` goes to; default `wiseCurve` (an output-space ensemble's sweep sets its own). */
+  curveField?: string;
   /** The model behind the scores, when one exists, for the tier's `metrics` hook; the runner disposes it. */
   model?: M;
 }
@@ -121,6 +123,11 @@ export interface LoadedTier<M> {
   disposeModel(model: M): void;
   /** Extra per-method metric fields for the row (e.g. retrieval R@K, uniformity); default none. */
   metrics?(model: M | undefined, outputs: Outputs | undefined): Promise<Record<string, number>>;
+  /**
+   * Extra report.json fields the run itself produced, read once every method has run (e.g. embeddings
+   * of a few models for a tier's projection plot); the report hooks then see them like any field.
+   */
+  reportFields?(): Record<string, unknown>;
   /** The report's `data` field: sizes and descriptions of the splits and shifts. */
   data: Record<string, number | string>;
   notes?: string[];

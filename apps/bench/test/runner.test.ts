@@ -9,7 +9,7 @@ import type { Dataset } from '../src/data/datasets';
 import { argmaxAccuracy, corruptedSets, ece, layersModelOps } from '../src/evaluate';
 import { fineTune } from '../src/methods';
 import { HEAD_LAYER } from '../src/model';
-import { wiseFtSweep } from '../src/posthoc';
+import { outputEnsembleSweep, wiseFtSweep } from '../src/posthoc';
 import { markdown, textTable, writeReport } from '../src/report';
 import { DEFAULTS, defineTier, parseTierOptions, resolveMethods } from '../src/runner';
 import type { MethodSpec, RunOptions, Tier } from '../src/tier';
@@ -229,5 +229,40 @@ describe('the runner on a toy tier', () => {
     const before = tf.memory().numTensors;
     await expect(failing.run(options(['broken']))).rejects.toThrow('broken on purpose');
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('an output-space ensemble sweep writes its curve to its own report field; reportFields join the report', async () => {
+    const tier = defineTier({
+      ...toyDeclaration,
+      methods: [
+        ...toyDeclaration.methods,
+        outputEnsembleSweep({ name: 'ose', label: 'toy OSE', zeroShot: 'zero-shot', fineTuned: 'adamw' }),
+      ],
+      async load(o, say) {
+        const loaded = await toyDeclaration.load(o, say);
+        return { ...loaded, reportFields: () => ({ produced: { runs: 1 } }) };
+      },
+    });
+    const before = tf.memory().numTensors;
+    const r = await tier.run(options(['ose']));
+    expect(tf.memory().numTensors).toBe(before);
+    const byName = Object.fromEntries(r.methods.map((m) => [m.method, m]));
+    // Its default field is oseCurve; the WiSE-FT curve stays empty because WiSE-FT did not run.
+    expect(r.wiseCurve).toEqual([]);
+    const curve = r.oseCurve as { alpha: number; id: number; oodAvg: number }[];
+    expect(curve.map((p) => p.alpha)).toEqual([0, 0.5, 1]);
+    expect(curve[0]?.id).toBe(byName['zero-shot']?.id);
+    expect(byName.ose?.hyperparameters).toMatchObject({
+      zeroShot: 'zero-shot',
+      fineTuned: 'adamw',
+      alpha: 0.5,
+    });
+    // α = 0.5 is the only interior point, so the chosen row is that point of the curve.
+    expect(byName.ose?.oodAvg).toBe(curve[1]?.oodAvg);
+    expect(r.produced).toEqual({ runs: 1 });
+    // α is chosen on validation accuracy: between the random zero-shot model (α = 0) and the trained
+    // one (α = 1) it must pick 1, whatever order the sweep lists them in.
+    const pick = await tier.run({ ...options(['ose']), wiseAlphas: [0, 1] });
+    expect(pick.methods.find((m) => m.method === 'ose')?.hyperparameters.alpha).toBe(1);
   });
 });

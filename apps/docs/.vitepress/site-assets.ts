@@ -73,15 +73,15 @@ repository root (a few minutes on a laptop CPU), then rebuild the docs with \`pn
 :::
 `;
 
-const TIER_MISSING = `::: info The optional mobilenetv2 tier has not been run
-Run \`node apps/bench/dist/cli.js --tier mobilenetv2 --out apps/bench/report/mobilenetv2\` (see the
+const tierMissing = (tier: string) => `::: info The optional ${tier} tier has not been run
+Run \`node apps/bench/dist/cli.js --tier ${tier}\` (it writes apps/bench/report/${tier}; see the
 bench README), then rebuild the docs.
 :::
 `;
 
 /**
- * Copies the report folder (plots, JSON, HTML) next to the benchmark page and writes two includes:
- * `_report.md` (the default digits run) and `_report-mobilenetv2.md` (the optional tier). Relative
+ * Copies the report folder (plots, JSON, HTML) next to the benchmark page and writes the includes:
+ * `_report.md` (the default digits run) and `_report-<tier>.md` for the optional tiers. Relative
  * links in each report.md are re-rooted at the page; its headings are demoted below the page's.
  */
 function copyBenchReport(reportDir: string, pageDir: string): boolean {
@@ -96,13 +96,15 @@ function copyBenchReport(reportDir: string, pageDir: string): boolean {
     1,
     REPORT_MISSING,
   );
-  writeInclude(
-    join(reportDir, 'mobilenetv2', 'report.md'),
-    join(pageDir, '_report-mobilenetv2.md'),
-    relative(pageDir, join(out, 'mobilenetv2')),
-    2,
-    TIER_MISSING,
-  );
+  for (const tier of ['mobilenetv2', 'clip']) {
+    writeInclude(
+      join(reportDir, tier, 'report.md'),
+      join(pageDir, `_report-${tier}.md`),
+      relative(pageDir, join(out, tier)),
+      2,
+      tierMissing(tier),
+    );
+  }
   return found;
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readIdx } from './idx';
 import { SIDE } from './image';
-import { type Dataset, fromBytes, uciDigitsFromCsv } from './mapping';
+import { type Dataset, fromBytes, head, stratifiedSplit, uciDigitsFromCsv } from './mapping';
 import { dataPath, mnistDir } from './paths';
 
 export { type Dataset, head, stratifiedSplit, subset } from './mapping';
@@ -28,4 +28,15 @@ export function loadFontDigits(): Dataset {
   const images = readIdx(dataPath('font-digits-images-idx3-ubyte.gz'));
   const labels = readIdx(dataPath('font-digits-labels-idx1-ubyte.gz'));
   return fromBytes('font-digits', images.data, labels.data, images.shape[0] ?? 0);
+}
+
+/**
+ * The image tiers' UCI split: 70 % train+val / 30 % test, then 12 % of train+val as validation (VRF
+ * temperatures, WiSE α choice); the train part capped at `trainLimit` (smoke tests). One function, so
+ * the digits and clip tiers measure ID accuracy on the same images for a seed.
+ */
+export function uciDigitsSplit(seed: number, trainLimit = Number.POSITIVE_INFINITY) {
+  const { train: trainVal, test } = stratifiedSplit(loadUciDigits(), 0.7, seed);
+  const { train, test: val } = stratifiedSplit(trainVal, 0.88, seed + 1);
+  return { train: head(train, trainLimit), val, test };
 }

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { head, loadFontDigits, loadMnist, loadUciDigits, stratifiedSplit } from '../data/datasets';
+import { head, loadFontDigits, loadMnist, uciDigitsSplit } from '../data/datasets';
 import { corruptedSets, type EvalSet, layersModelOps } from '../evaluate';
 import {
   fineTune,
@@ -44,11 +44,7 @@ export const digits = defineTier<tf.LayersModel>({
       `the ID test set under ${r.data.corruptions}.`,
   },
   async load(o, say) {
-    const uci = loadUciDigits();
-    // 70 % train+val / 30 % test, then 12 % of train+val as validation (VRF temperatures, WiSE α choice).
-    const { train: trainVal, test } = stratifiedSplit(uci, 0.7, o.seed);
-    const { train: trainSplit, test: val } = stratifiedSplit(trainVal, 0.88, o.seed + 1);
-    const idTrain = head(trainSplit, o.trainLimit);
+    const { train: idTrain, val, test } = uciDigitsSplit(o.seed, o.trainLimit);
     const fonts = loadFontDigits();
     const sets: EvalSet[] = [
       { key: 'id', kind: 'id', data: test },
