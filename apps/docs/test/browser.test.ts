@@ -279,10 +279,12 @@ describe('live snippets in Chromium', () => {
           ok: (e as HTMLImageElement).complete && (e as HTMLImageElement).naturalWidth > 0,
         })),
       );
-      // Vite fingerprints the plots (assets/id-vs-ood.<hash>.svg): one of each per tier, all loaded.
-      for (const plot of ['id-vs-ood', 'corruptions']) {
+      // Vite fingerprints the plots (assets/id-vs-ood.<hash>.svg), all loaded: the two common plots of
+      // each embedded tier (digits, mobilenetv2, clip), and clip's trade-off and embedding plots.
+      const expected = { 'id-vs-ood': 3, corruptions: 3, tradeoff: 1, embeddings: 1 };
+      for (const [plot, count] of Object.entries(expected)) {
         const found = images.filter((i) => i.src.split('/').pop()?.startsWith(`${plot}.`));
-        expect(found.length, `${plot} plots among ${JSON.stringify(images)}`).toBe(2);
+        expect(found.length, `${plot} plots among ${JSON.stringify(images)}`).toBe(count);
         for (const f of found) expect(f.ok, `${f.src} loaded`).toBe(true);
       }
       expect(await page.locator('.vp-doc table').count()).toBeGreaterThanOrEqual(2);
