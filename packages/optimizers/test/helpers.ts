@@ -97,8 +97,27 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
     }),
   spd: (anchor, exclude) =>
     spd({ learningRate: 5e-2, weightDecay: 1, anchor, ...(exclude ? { exclude } : {}) }),
+  spdSgd: (anchor, exclude) =>
+    spd({
+      inner: 'sgd',
+      learningRate: 5e-2,
+      momentum: 0.9,
+      weightDecay: 1,
+      anchor,
+      ...(exclude ? { exclude } : {}),
+    }),
   digrap: (anchor, exclude) =>
     digrap({ learningRate: 1e-2, weightDecay: 0.5, anchor, ...(exclude ? { exclude } : {}) }),
+  digrapSgd: (anchor, exclude) =>
+    digrap({
+      inner: 'sgd',
+      learningRate: 1e-2,
+      nesterov: true,
+      momentum: 0.9,
+      weightDecay: 0.5,
+      anchor,
+      ...(exclude ? { exclude } : {}),
+    }),
   digrapFixed: (anchor, exclude) =>
     digrap({
       learningRate: 1e-2,
