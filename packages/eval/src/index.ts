@@ -1,6 +1,9 @@
 export * from './attacks/apgd';
-export type { AttackBudget, AttackNorm, LogitsModel } from './attacks/attack-common';
+export type { ApgdNorm, AttackBudget, AttackNorm, LogitsModel } from './attacks/attack-common';
+export * from './attacks/auto-attack';
+export { dlrLossPerSample, dlrTargetedLossPerSample } from './attacks/dlr';
 export * from './attacks/fgsm';
+export { projectL1Box } from './attacks/l1-projection';
 export * from './attacks/pgd';
 export * from './attacks/robust-accuracy';
 export type { Labels } from './checks';

@@ -1,139 +1,177 @@
+import { RobustFtError } from '@robust-ft/core';
+import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Labels } from '../checks';
+import { randomStart, runApgd } from './apgd-core';
 import {
-  type AttackBudget,
-  ascentDirection,
+  type ApgdNorm,
+  assertKnownOptions,
   checkSteps,
+  crossEntropyPerSample,
   type LogitsModel,
-  lossAndInputGradient,
+  numClasses,
   oneHotTargets,
-  project,
+  type ResolvedBudget,
   resolveBudget,
 } from './attack-common';
+import { dlrTargetedLossPerSample, rankedClass } from './dlr';
 
-export interface ApgdOptions extends AttackBudget {
-  /** Iterations. Default 10 (the Guide's training attack). */
+export interface ApgdCommonOptions {
+  /** Perturbation budget in pixel scale of the inputs (e.g. 4/255 for L∞, 0.5 for L2 on [0, 1] images). */
+  epsilon: number;
+  /** Valid input range; adversarial inputs never leave it. Default [0, 1]. */
+  range?: readonly [number, number];
+  /** Iterations. */
   steps?: number;
+  /** Start from AutoAttack's random point in the ball instead of x. */
+  randomStart?: boolean;
+  /** Seeds the random start. Default 0. */
+  seed?: number;
+}
+
+export interface ApgdOptions extends ApgdCommonOptions {
+  /** `'linf'` (default), `'l2'` or `'l1'` (APGD-L1). */
+  norm?: ApgdNorm;
+  /** Default 10 (the Guide's training attack). */
+  steps?: number;
+  /** Default false (the Guide's training attack has none). */
+  randomStart?: boolean;
+}
+
+export interface ApgdDlrTargetedOptions extends ApgdCommonOptions {
+  /** Default `'linf'`. */
+  norm?: ApgdNorm;
+  /** Default 100 (AutoAttack). */
+  steps?: number;
+  /** Default true (AutoAttack). */
+  randomStart?: boolean;
+  /**
+   * Which class to push towards: the one ranked `targetRank` by the clean logits (2 = the strongest other
+   * class for a correctly classified sample). Default 2; AutoAttack loops ranks 2…10.
+   */
+  targetRank?: number;
+}
+
+export interface ApgdL1Options extends ApgdCommonOptions {
+  /** Default 100 (AutoAttack). */
+  steps?: number;
+  /** Default true (AutoAttack). */
+  randomStart?: boolean;
+}
+
+const COMMON_KEYS = ['epsilon', 'range', 'steps', 'randomStart', 'seed'] as const;
+export const APGD_DEFAULTS = { steps: 10, randomStart: false, seed: 0, norm: 'linf' } as const;
+export const APGD_DLR_TARGETED_DEFAULTS = {
+  steps: 100,
+  randomStart: true,
+  seed: 0,
+  norm: 'linf',
+  targetRank: 2,
+} as const;
+export const APGD_L1_DEFAULTS = { steps: 100, randomStart: true, seed: 0 } as const;
+
+interface Prepared {
+  budget: ResolvedBudget<ApgdNorm>;
+  steps: number;
+  start: tf.Tensor;
+  targets: tf.Tensor2D;
+  labels: tf.Tensor1D;
+}
+
+function prepare(
+  model: LogitsModel,
+  x: tf.Tensor,
+  y: Labels,
+  options: ApgdCommonOptions & { norm?: ApgdNorm },
+  defaults: { steps: number; randomStart: boolean; seed: number; norm: ApgdNorm },
+): Prepared {
+  const budget = resolveBudget({ ...options, norm: options.norm ?? defaults.norm }, ['linf', 'l2', 'l1']);
+  const { steps = defaults.steps, randomStart: rs = defaults.randomStart, seed = defaults.seed } = options;
+  checkSteps('options.steps', steps);
+  assertInteger('options.seed', seed, 0);
+  const targets = oneHotTargets(model, x, y);
+  const labels = tf.tidy(() => tf.cast(tf.argMax(targets, 1), 'int32') as tf.Tensor1D);
+  const start = rs ? randomStart(x, budget, seed) : tf.clone(x);
+  return { budget, steps, start, targets, labels };
+}
+
+function finish(p: Prepared, best: tf.Tensor, fooled: tf.Tensor): tf.Tensor {
+  tf.dispose([p.start, p.targets, p.labels, fooled]);
+  return best;
 }
 
 /**
- * APGD-CE (Croce & Hein 2020) as in the Guide's `corruptions/apgd.py`: no random start, initial step 2ε,
- * momentum 0.75 after the first step, step halving at checkpoints (first after ⌊0.22·steps⌋ iterations,
- * then intervals shrinking by ⌊0.03·steps⌋ down to ⌊0.06·steps⌋, each at least 1) for samples whose loss
- * oscillated or stalled, restarting them from their best point. Returns the highest-loss point found, per
- * sample — not the first misclassified one.
+ * APGD on the cross-entropy (Croce & Hein 2020). With the defaults it is the Guide's training attack
+ * (`corruptions/apgd.py`): L∞, no random start, 10 iterations, initial step 2ε, momentum 0.75 after the
+ * first step, step halving at checkpoints for samples whose loss oscillated or stalled, restarting them from
+ * their best point. `norm: 'l1'` runs APGD-L1 (see {@link apgdL1}). Returns the highest-loss point found per
+ * sample — not the first misclassified one. Reads no tensor values.
  */
 export function apgdCe(model: LogitsModel, x: tf.Tensor, y: Labels, options: ApgdOptions): tf.Tensor {
-  const budget = resolveBudget(options);
-  const { steps = 10 } = options;
-  checkSteps('options.steps', steps);
-  const n = x.shape[0] as number;
-  const targets = oneHotTargets(model, x, y);
-  const bshape = [n, ...x.shape.slice(1).map(() => 1)];
-  const rowMask = (flags: ArrayLike<number>) =>
-    tf.tidy(() =>
-      tf.reshape(
-        tf.tensor1d(
-          Uint8Array.from(flags, (f) => (f ? 1 : 0)),
-          'bool',
-        ),
-        bshape,
-      ),
-    );
-  // Per sample, the (adversarial input, gradient) pair of `chosen` where `flags` is set, of `other`
-  // elsewhere: how both the running best and the restarts swap rows.
-  const pickRows = (
-    flags: ArrayLike<number>,
-    chosen: [tf.Tensor, tf.Tensor],
-    other: [tf.Tensor, tf.Tensor],
-  ) => {
-    const m = rowMask(flags);
-    const picked = [tf.where(m, chosen[0], other[0]), tf.where(m, chosen[1], other[1])] as const;
-    m.dispose();
-    return picked;
-  };
+  assertKnownOptions('options', options, [...COMMON_KEYS, 'norm']);
+  const p = prepare(model, x, y, options, APGD_DEFAULTS);
+  const { best, fooled } = runApgd({
+    model,
+    x,
+    labels: p.labels,
+    objective: (logits) => crossEntropyPerSample(logits, p.targets),
+    budget: p.budget,
+    steps: p.steps,
+    start: p.start,
+  });
+  return finish(p, best, fooled);
+}
 
-  const n2 = Math.max(Math.floor(0.22 * steps), 1);
-  const nMin = Math.max(Math.floor(0.06 * steps), 1);
-  const sizeDecr = Math.max(Math.floor(0.03 * steps), 1);
-  let k = n2;
-  const stepSize = new Float64Array(n).fill(2 * budget.epsilon);
-  const lossSteps: Float64Array[] = Array.from({ length: steps }, () => new Float64Array(n));
+/**
+ * Targeted APGD on the DLR loss (APGD-T, Croce & Hein 2020): pushes each sample towards the class ranked
+ * `targetRank` by its clean logits, maximising `−(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2)`. Needs K ≥ 4 classes.
+ * Returns the highest-objective point per sample. Reads no tensor values.
+ */
+export function apgdDlrTargeted(
+  model: LogitsModel,
+  x: tf.Tensor,
+  y: Labels,
+  options: ApgdDlrTargetedOptions,
+): tf.Tensor {
+  assertKnownOptions('options', options, [...COMMON_KEYS, 'norm', 'targetRank']);
+  const { targetRank = APGD_DLR_TARGETED_DEFAULTS.targetRank } = options;
+  const k = numClasses(model, x);
+  assertInteger('options.targetRank', targetRank, 2);
+  if (k < 4 || targetRank > k) throw invalidTarget(targetRank, k);
+  const p = prepare(model, x, y, options, APGD_DLR_TARGETED_DEFAULTS);
+  const targetClasses = tf.tidy(() => rankedClass(model(x), targetRank));
+  const { best, fooled } = runApgd({
+    model,
+    x,
+    labels: p.labels,
+    objective: (logits) => dlrTargetedLossPerSample(logits, p.targets, targetClasses),
+    budget: p.budget,
+    steps: p.steps,
+    start: p.start,
+  });
+  targetClasses.dispose();
+  return finish(p, best, fooled);
+}
 
-  let adv = tf.clipByValue(x, budget.lo, budget.hi);
-  let best = tf.clone(adv);
-  const first = lossAndInputGradient(model, adv, targets);
-  let grad = first.grad;
-  let gradBest = tf.clone(grad);
-  const lossBest = Float64Array.from(first.losses.dataSync());
-  first.losses.dispose();
-  let lossBestLastCheck = Float64Array.from(lossBest);
-  let reducedLastCheck = new Float64Array(n).fill(1);
-  let advOld = tf.clone(adv);
-  let counter = 0;
+/**
+ * APGD-L1 ("Mind the box", Croce & Hein 2021) on the cross-entropy: sparse steps along the sign of the
+ * largest gradient coordinates with an adaptive sparsity level, projected onto the L1 ball ∩ the valid range.
+ * Returns the highest-loss point per sample. Reads no tensor values.
+ */
+export function apgdL1(model: LogitsModel, x: tf.Tensor, y: Labels, options: ApgdL1Options): tf.Tensor {
+  assertKnownOptions('options', options, COMMON_KEYS);
+  return apgdCe(model, x, y, {
+    ...options,
+    norm: 'l1',
+    steps: options.steps ?? APGD_L1_DEFAULTS.steps,
+    randomStart: options.randomStart ?? APGD_L1_DEFAULTS.randomStart,
+  });
+}
 
-  for (let i = 0; i < steps; i++) {
-    const a = i > 0 ? 0.75 : 1.0;
-    const next = tf.tidy(() => {
-      const momentum = tf.sub(adv, advOld);
-      const size = tf.reshape(tf.tensor1d(Float32Array.from(stepSize), 'float32'), bshape);
-      const z = project(tf.add(adv, tf.mul(size, ascentDirection(grad, budget.norm))), x, budget);
-      return project(tf.add(tf.add(adv, tf.mul(tf.sub(z, adv), a)), tf.mul(momentum, 1 - a)), x, budget);
-    });
-    advOld.dispose();
-    advOld = adv;
-    adv = next;
-
-    const step = lossAndInputGradient(model, adv, targets);
-    // The reference skips the last backward pass; its gradient is never used, so computing it changes nothing.
-    grad.dispose();
-    grad = step.grad;
-    const losses = step.losses.dataSync();
-    step.losses.dispose();
-    const improved = new Uint8Array(n);
-    for (let s = 0; s < n; s++) {
-      const l = losses[s] as number;
-      (lossSteps[i] as Float64Array)[s] = l;
-      if (l > (lossBest[s] as number)) {
-        improved[s] = 1;
-        lossBest[s] = l;
-      }
-    }
-    const [newBest, newGradBest] = pickRows(improved, [adv, grad], [best, gradBest]);
-    tf.dispose([best, gradBest]);
-    best = newBest;
-    gradBest = newGradBest;
-
-    counter++;
-    if (counter === k) {
-      const reduce = new Uint8Array(n);
-      for (let s = 0; s < n; s++) {
-        let increases = 0;
-        for (let c = 0; c < k; c++) {
-          // Negative indices wrap around, as in the reference's `loss_steps[j - c - 1]`.
-          const cur = lossSteps[(i - c + steps) % steps] as Float64Array;
-          const prev = lossSteps[(i - c - 1 + steps) % steps] as Float64Array;
-          if ((cur[s] as number) > (prev[s] as number)) increases++;
-        }
-        const oscillation = increases <= k * 0.75;
-        const noImprovement =
-          (1 - (reducedLastCheck[s] as number)) *
-          ((lossBestLastCheck[s] as number) >= (lossBest[s] as number) ? 1 : 0);
-        reduce[s] = oscillation || noImprovement > 0 ? 1 : 0;
-      }
-      reducedLastCheck = Float64Array.from(reduce);
-      lossBestLastCheck = Float64Array.from(lossBest);
-      if (reduce.some((r) => r === 1)) {
-        for (let s = 0; s < n; s++) if (reduce[s]) stepSize[s] = (stepSize[s] as number) / 2;
-        const [restarted, restartedGrad] = pickRows(reduce, [best, gradBest], [adv, grad]);
-        tf.dispose([adv, grad]);
-        adv = restarted;
-        grad = restartedGrad;
-      }
-      counter = 0;
-      k = Math.max(k - sizeDecr, nMin);
-    }
-  }
-  tf.dispose([adv, advOld, grad, gradBest, targets]);
-  return best;
+function invalidTarget(targetRank: number, k: number) {
+  return new RobustFtError(
+    'INVALID_ARGUMENT',
+    `options.targetRank must be in [2, K] for a model with K ≥ 4 classes; got ${targetRank} with K = ${k}`,
+    { argument: 'options.targetRank', expected: 'an integer in [2, K], K ≥ 4' },
+  );
 }

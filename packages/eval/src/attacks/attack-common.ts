@@ -8,6 +8,9 @@ export type LogitsModel = (x: tf.Tensor) => tf.Tensor;
 
 export type AttackNorm = 'linf' | 'l2';
 
+/** Norms the APGD family supports: APGD-L1 ("Mind the box") adds the L1 ball intersected with the box. */
+export type ApgdNorm = AttackNorm | 'l1';
+
 export interface AttackBudget {
   /** Perturbation budget in pixel scale of the inputs (e.g. 8/255 for L∞ on [0, 1] images). */
   epsilon: number;
@@ -17,17 +20,25 @@ export interface AttackBudget {
   range?: readonly [number, number];
 }
 
-export interface ResolvedBudget {
+export interface ResolvedBudget<N extends ApgdNorm = AttackNorm> {
   epsilon: number;
-  norm: AttackNorm;
+  norm: N;
   lo: number;
   hi: number;
 }
 
-export function resolveBudget(options: AttackBudget): ResolvedBudget {
+export function resolveBudget(options: AttackBudget): ResolvedBudget;
+export function resolveBudget<N extends ApgdNorm>(
+  options: { epsilon: number; norm?: N; range?: readonly [number, number] },
+  norms: readonly N[],
+): ResolvedBudget<N>;
+export function resolveBudget(
+  options: { epsilon: number; norm?: ApgdNorm; range?: readonly [number, number] },
+  norms: readonly ApgdNorm[] = ['linf', 'l2'],
+): ResolvedBudget<ApgdNorm> {
   const { epsilon, norm = 'linf', range = [0, 1] } = options;
   assertNonNegative('options.epsilon', epsilon);
-  assertOneOf('options.norm', norm, ['linf', 'l2']);
+  assertOneOf('options.norm', norm, norms);
   const [lo, hi] = range;
   assertFiniteNumber('options.range[0]', lo);
   assertFiniteNumber('options.range[1]', hi);
@@ -46,14 +57,26 @@ export function checkSteps(argument: string, steps: number): void {
 export function oneHotTargets(model: LogitsModel, x: tf.Tensor, labels: Labels): tf.Tensor2D {
   assertNonEmpty('x', x);
   const n = x.shape[0] as number;
-  const k = tf.tidy(() => {
+  const k = numClasses(model, x);
+  if (labels instanceof tf.Tensor) {
+    // A label tensor stays on the device: checking its values would need a synchronous read (zeros on
+    // WebGPU), so only its shape is checked; an id outside [0, K) gives an all-zero target row.
+    if (labels.rank !== 1 || labels.shape[0] !== n)
+      throw invalidArgument('y', `an int tensor [${n}] (one label per row)`, `shape [${labels.shape}]`);
+    return tf.tidy(() => tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, k) as tf.Tensor2D);
+  }
+  const y = readLabels('y', labels, n, k);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), k) as tf.Tensor2D);
+}
+
+/** K, read from the static shape of one forward pass on the first row (no tensor values are read). */
+export function numClasses(model: LogitsModel, x: tf.Tensor): number {
+  return tf.tidy(() => {
     const logits = model(tf.slice(x, 0, 1));
     if (logits.rank !== 2)
       throw invalidArgument('model', 'a function returning logits [N, K]', `shape [${logits.shape}]`);
     return logits.shape[1] as number;
   });
-  const y = readLabels('y', labels, n, k);
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), k) as tf.Tensor2D);
 }
 
 /** Per-sample cross-entropy from one-hot targets; built from differentiable ops only. */
@@ -75,6 +98,11 @@ export function lossAndInputGradient(
   })(x);
   value.dispose();
   return { grad, losses: losses as tf.Tensor1D };
+}
+
+/** The shape [N, 1, ..., 1] that broadcasts a per-sample value against a batch shaped like x. */
+export function rowShape(x: tf.Tensor): number[] {
+  return [x.shape[0] as number, ...x.shape.slice(1).map(() => 1)];
 }
 
 /** Per-sample L2 norm broadcastable against x: shape [N, 1, ..., 1]. */
@@ -103,4 +131,15 @@ export function project(x: tf.Tensor, x0: tf.Tensor, budget: ResolvedBudget): tf
 /** The steepest-ascent direction for the norm: sign(g) for L∞, g/‖g‖₂ for L2. */
 export function ascentDirection(grad: tf.Tensor, norm: AttackNorm): tf.Tensor {
   return tf.tidy(() => (norm === 'linf' ? tf.sign(grad) : tf.div(grad, tf.add(perSampleNorm(grad), 1e-12))));
+}
+
+/**
+ * Rejects option keys the function does not know: a misspelt `step: 50` would otherwise silently run the
+ * default number of iterations and report a weaker attack as a robust model.
+ */
+export function assertKnownOptions(argument: string, options: object, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument(argument, 'an options object', options);
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) throw invalidArgument(`${argument}.${key}`, `one of ${known.join(', ')}`, key);
 }
