@@ -147,7 +147,7 @@ function orth(a: Tensor, b: Tensor, strength: number, axes: AxisMap): Tensor {
 
 /**
  * DiGraP for one tensor. With c = θ − θ₀ and dot = ⟨g, c⟩: when the task gradient and the L2-SP pull
- * conflict (dot < 0) the gradient fed to Adam is projected, otherwise it is g + λc.
+ * conflict (dot < 0) the gradient fed to the inner optimizer is projected, otherwise it is g + λc.
  * Trainable mode: ĝ = (g − ω_loss·P) + λ(c − ω_reg·Q) with P, Q the components of g along c and of c
  * along g; ω_loss, ω_reg take one hyper-Adam step each on the hyper-gradients lr_prev·⟨g+λc, P_prev⟩ and
  * λ·lr_prev·⟨g+λc, Q_prev⟩, then are clamped to [0, 1]. Fixed mode: per-row orthogonalisation with ω.
