@@ -111,11 +111,17 @@ export function argmaxAccuracy(scores: Float32Array, y: Int32Array): number {
   return ok / y.length;
 }
 
-export function ece(scores: Float32Array, y: Int32Array, input: 'logits' | 'probabilities'): number {
-  return tf.tidy(() => {
-    const s = tf.tensor2d(scores, [y.length, scores.length / y.length]);
-    return expectedCalibrationError(s, tf.tensor1d(y, 'int32'), { input }).ece;
-  });
+export async function ece(
+  scores: Float32Array,
+  y: Int32Array,
+  input: 'logits' | 'probabilities',
+): Promise<number> {
+  const s = tf.tensor2d(scores, [y.length, scores.length / y.length]);
+  try {
+    return (await expectedCalibrationError(s, y, { input })).ece;
+  } finally {
+    s.dispose();
+  }
 }
 
 /** Named weights keyed by their layer-scoped names, identical across copies of the architecture. */

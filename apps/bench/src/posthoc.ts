@@ -52,7 +52,7 @@ export function wiseFtSweep<M>(spec: {
         mix = tier.withWeights(merged, mix);
         tf.dispose(Object.values(merged));
         const scores = logitsOf(await tier.outputs(mix, tier.eval));
-        const sm = summarise(tier.eval, scores, 'logits');
+        const sm = await summarise(tier.eval, scores, 'logits');
         curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
         const val = argmaxAccuracy(
           (await tier.outputs(mix, valSet)).get('id')?.logits ?? new Float32Array(),
@@ -131,7 +131,7 @@ export function vrfEnsemble<M>(spec: {
         fineTunedLogits: tf.tensor2d(ftVal.logits, [nVal, classes]),
         labels: tier.val.y,
       };
-      let fit: ReturnType<typeof fitVrf>;
+      let fit: Awaited<ReturnType<typeof fitVrf>>;
       try {
         const zsf = await zeroShotFailureSet(
           inputs.features,

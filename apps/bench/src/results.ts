@@ -88,11 +88,11 @@ export async function machineInfo(): Promise<BenchReport['machine']> {
 export type Summary = Pick<MethodResult, 'id' | 'ood' | 'oodAvg' | 'corruptions' | 'ece'>;
 
 /** Scores (logits or probabilities) per set → the report's accuracy fields. */
-export function summarise(
+export async function summarise(
   sets: readonly EvalSet[],
   scores: ReadonlyMap<string, Float32Array>,
   input: 'logits' | 'probabilities',
-): Summary {
+): Promise<Summary> {
   const acc = (key: string) => {
     const set = sets.find((s) => s.key === key);
     const sc = scores.get(key);
@@ -122,7 +122,7 @@ export function summarise(
     ood,
     oodAvg: vals.reduce((a, b) => a + b, 0) / vals.length,
     corruptions,
-    ece: ece(idScores, idSet.data.y, input),
+    ece: await ece(idScores, idSet.data.y, input),
   };
 }
 

@@ -145,7 +145,7 @@ export async function runTier<M>(tier: Tier<M>, o: RunOptions): Promise<BenchRep
       model: M | undefined,
       outputs: Outputs | undefined,
     ): Promise<MethodResult> => {
-      const s = summarise(loaded.eval, scores, input);
+      const s = await summarise(loaded.eval, scores, input);
       const metrics = loaded.metrics ? await loaded.metrics(model, outputs) : undefined;
       const result: MethodResult = {
         method: spec.name,

@@ -130,13 +130,13 @@ const options = (methods: string[]): RunOptions => ({
 });
 
 describe('scores on host memory', () => {
-  it('reads the class count from the scores (3 classes here), ties to the lower class', () => {
+  it('reads the class count from the scores (3 classes here), ties to the lower class', async () => {
     const scores = Float32Array.from([0, 1, 0, 2, 0, 0, 0, 0, 5, 1, 1, 0]);
     expect(argmaxAccuracy(scores, Int32Array.from([1, 0, 2, 0]))).toBe(1);
     expect(argmaxAccuracy(scores, Int32Array.from([1, 0, 2, 1]))).toBe(0.75);
     // One-hot-like confident correct probabilities: ECE 0 whatever K is.
     const probs = Float32Array.from([1, 0, 0, 0, 1, 0]);
-    expect(ece(probs, Int32Array.from([0, 1]), 'probabilities')).toBeCloseTo(0, 6);
+    expect(await ece(probs, Int32Array.from([0, 1]), 'probabilities')).toBeCloseTo(0, 6);
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,31 @@ function apiSidebar(): DefaultTheme.SidebarItem[] {
     .map((name) => ({ text: `@robust-ft/${name}`, link: `/api/@robust-ft/${name}/` }));
 }
 
+/**
+ * The API reference's landing page: every package with the one line of its package.json description
+ * (TypeDoc's own index lists bare names). Written after TypeDoc ran (the build script runs it first).
+ */
+function writeApiIndex(): void {
+  const scope = join(srcDir, 'api', '@robust-ft');
+  if (!existsSync(scope)) return;
+  const rows = readdirSync(scope)
+    .sort()
+    .map((name) => {
+      const manifest = join(docsRoot, '..', '..', 'packages', name, 'package.json');
+      const description = existsSync(manifest)
+        ? ((JSON.parse(readFileSync(manifest, 'utf8')) as { description?: string }).description ?? '')
+        : '';
+      return `| [@robust-ft/${name}](./@robust-ft/${name}/) | ${description.replace(/\|/g, '\\|')} |`;
+    });
+  writeFileSync(
+    join(srcDir, 'api', 'index.md'),
+    `# API reference\n\nGenerated from each package's public entry point.\n\n| package | what it is |\n| --- | --- |\n${rows.join('\n')}\n`,
+  );
+}
+writeApiIndex();
+
+const base = process.env.DOCS_BASE ?? '/';
+
 const version = (JSON.parse(readFileSync(join(docsRoot, 'package.json'), 'utf8')) as { version: string })
   .version;
 
@@ -74,8 +99,10 @@ export default defineConfig({
   title: 'robust-ft',
   description: 'Robust fine-tuning of pre-trained models for TensorFlow.js',
   srcDir: 'content',
-  srcExclude: ['**/_*.md', 'benchmark/report/**'],
-  base: process.env.DOCS_BASE ?? '/',
+  // public/ is copied as is (the demo data's README is not a page).
+  srcExclude: ['**/_*.md', 'benchmark/report/**', 'public/**'],
+  base,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: `${base}favicon.svg` }]],
   lastUpdated: false,
   cleanUrls: false,
   markdown: {

@@ -1,8 +1,10 @@
 /**
- * Switching the tfjs backend of the docs' live blocks. `@tensorflow/tfjs` registers cpu and webgl;
- * wasm and webgpu are separate packages, imported only when picked so a page that never runs a
- * snippet downloads none of them.
+ * Switching the tfjs backend of the docs' live blocks and demo, through `@robust-ft/backend-web` so a
+ * lost GPU (WebGPU device, WebGL context) is rebuilt when the reader runs again instead of breaking
+ * every later run until a reload, and each backend recovers on its own. Each backend package is
+ * imported only when picked, so a page that never runs a snippet downloads none of them.
  */
+import type * as Web from '@robust-ft/backend-web';
 import type * as TF from '@tensorflow/tfjs';
 
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -13,20 +15,18 @@ export function isBackendName(value: string): value is BackendName {
 }
 
 /**
- * Makes `name` the active backend of `tf`. `wasmBase` is the URL folder holding the tfjs wasm binaries
- * (the site copies them into its public folder, so nothing is fetched from a CDN).
+ * Makes `name` the active backend of `tf` (forced: software GPUs are accepted, a backend that cannot
+ * start throws). A backend whose device was lost is rebuilt first. `wasmBase` is the URL folder holding
+ * the tfjs wasm binaries (the site copies them into its public folder, so nothing is fetched from a
+ * CDN).
  */
-export async function activateBackend(tf: typeof TF, name: BackendName, wasmBase: string): Promise<void> {
-  if (tf.getBackend() === name) return;
-  if (name === 'wasm' && !tf.findBackendFactory('wasm')) {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(wasmBase);
-  }
-  if (name === 'webgpu' && !tf.findBackendFactory('webgpu')) {
-    if (!('gpu' in navigator)) throw new Error('this browser exposes no WebGPU (navigator.gpu is missing)');
-    await import('@tensorflow/tfjs-backend-webgpu');
-  }
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`the ${name} backend failed to initialise in this browser`);
+export async function activateBackend(
+  tf: typeof TF,
+  web: typeof Web,
+  name: BackendName,
+  wasmBase: string,
+): Promise<void> {
+  if (tf.getBackend() === name && web.backendLoss(name) === null) return;
+  await web.useBestBackend({ force: name, wasmPath: wasmBase, logger: null });
   await tf.ready();
 }

@@ -29,13 +29,28 @@ export function transpile(code: string): string {
   return transform(code, { transforms: ['typescript', 'imports'], filePath: 'snippet.ts' }).code;
 }
 
-/** Formats one console argument the way a reader expects to see it. */
-export function formatValue(value: unknown): string {
+interface TensorLike {
+  shape: number[];
+  array(): Promise<unknown>;
+  isDisposed: boolean;
+}
+
+function isTensorLike(value: object): value is TensorLike {
+  return 'shape' in value && typeof (value as { array?: unknown }).array === 'function';
+}
+
+/**
+ * Formats one console argument the way a reader expects to see it. Tensors are read with `await
+ * array()` (their own toString reads synchronously, which returns zeros on WebGPU).
+ */
+export async function formatValue(value: unknown): Promise<string> {
   if (typeof value === 'string') return value;
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   if (value !== null && typeof value === 'object') {
-    // Tensors print their values through their own toString.
-    if ('dataSync' in value && 'shape' in value) return String(value);
+    if (isTensorLike(value)) {
+      if (value.isDisposed) return 'Tensor (disposed)';
+      return `Tensor ${JSON.stringify(await value.array())}`;
+    }
     try {
       return JSON.stringify(value);
     } catch {
@@ -47,11 +62,17 @@ export function formatValue(value: unknown): string {
 
 export async function runSnippet(code: string, options: RunOptions): Promise<RunResult> {
   const lines: string[] = [];
+  // console.log is synchronous but a tensor argument is read asynchronously: lines are formatted in
+  // call order on one promise chain, which the run awaits before it reports.
+  let printed: Promise<void> = Promise.resolve();
   const print = (...args: unknown[]) => {
-    for (const line of args.map(formatValue).join(' ').split('\n')) {
-      lines.push(line);
-      options.onLine?.(line);
-    }
+    printed = printed.then(async () => {
+      const text = (await Promise.all(args.map(formatValue))).join(' ');
+      for (const line of text.split('\n')) {
+        lines.push(line);
+        options.onLine?.(line);
+      }
+    });
   };
   const shimConsole = { log: print, info: print, warn: print, error: print, debug: print };
   const started = performance.now();
@@ -71,8 +92,10 @@ export async function runSnippet(code: string, options: RunOptions): Promise<Run
     const module = { exports: {} };
     const body = new AsyncFunction('require', 'console', 'module', 'exports', js);
     await body(require, shimConsole, module, module.exports);
+    await printed;
     return { lines, error: null, ms: performance.now() - started };
   } catch (e) {
+    await printed.catch(() => undefined);
     const error = e instanceof Error ? e : new Error(String(e));
     return { lines, error, ms: performance.now() - started };
   }

@@ -8,9 +8,11 @@ export {
   unpatchWasmBackend,
 } from '@robust-ft/core/kernels';
 export { fileSystemHandler, loadOptimizerState, saveOptimizerState } from './checkpoint';
+export type { NodeGpuAdapter } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';
 export {
   NODE_BACKENDS,
+  type NodeBackendDescription,
   type NodeBackendName,
   type UseBestBackendOptions,
   useBestBackend,

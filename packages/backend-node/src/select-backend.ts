@@ -6,10 +6,11 @@ import {
   selectBackend,
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 
-/** The Node backends robust-ft knows, best first. */
-export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+/** The Node backends robust-ft knows, best first. `webgpu` is tfjs-backend-webgpu on Dawn. */
+export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
 export type NodeBackendName = (typeof NODE_BACKENDS)[number];
 
 /** Accepted spellings of `ROBUST_FT_BACKEND` beyond the canonical names. */
@@ -18,6 +19,7 @@ const ALIASES: Record<string, NodeBackendName> = {
   gpu: 'tfjs-node-gpu',
   node: 'tfjs-node',
   tensorflow: 'tfjs-node',
+  dawn: 'webgpu',
 };
 
 export interface UseBestBackendOptions {
@@ -33,8 +35,52 @@ export interface UseBestBackendOptions {
   prod?: boolean;
   /** Register robust-ft's training kernels on wasm and cpu. Default true. */
   patch?: boolean;
+  /**
+   * Let the `webgpu` candidate use a software adapter (SwiftShader) when no GPU is present: correct,
+   * but slower than wasm, so for tests only. Default: `env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1'`.
+   */
+  allowSoftwareGpu?: boolean;
   /** Module loader for the optional peers (tests inject failures here). Default: dynamic `import()`. */
   importModule?: (specifier: string) => Promise<unknown>;
+}
+
+/** Node's description: the shared one, plus the GPU adapter when the choice is `webgpu`. */
+export interface NodeBackendDescription extends BackendDescription<NodeBackendName> {
+  adapter?: NodeGpuAdapter;
+}
+
+/**
+ * WebGPU through Dawn (the optional `webgpu` peer, with the optional tfjs-backend-webgpu): `check`
+ * finds an adapter — a hardware one, or a software one only when allowed — and installs it.
+ */
+function webgpuCandidate(
+  options: UseBestBackendOptions,
+  env: Record<string, string | undefined>,
+  load: (s: string) => Promise<unknown>,
+  found: { adapter?: NodeGpuAdapter },
+): BackendCandidate<NodeBackendName> {
+  return {
+    name: 'webgpu',
+    async check() {
+      const allowSoftwareGpu = options.allowSoftwareGpu ?? env.ROBUST_FT_ALLOW_SOFTWARE_GPU === '1';
+      const probe = await probeNodeWebGpu(() => load('webgpu'), { allowSoftwareGpu });
+      if (probe.adapter === null) return describeError(new Error(probe.reason));
+      try {
+        await load('@tensorflow/tfjs-backend-webgpu');
+      } catch (error) {
+        return `@tensorflow/tfjs-backend-webgpu: ${describeError(error)}`;
+      }
+      found.adapter = probe.adapter;
+      return null;
+    },
+    async activate() {
+      if (tf.findBackendFactory('webgpu') === null) throw new Error("backend 'webgpu' was not registered");
+      const ok = await tf.setBackend('webgpu');
+      if (!ok || tf.getBackend() !== 'webgpu')
+        throw new Error("tf.setBackend('webgpu') failed to initialise");
+      return [];
+    },
+  };
 }
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
@@ -90,7 +136,7 @@ function describeError(error: unknown): string {
   if (
     code === 'ERR_MODULE_NOT_FOUND' ||
     code === 'MODULE_NOT_FOUND' ||
-    /Cannot find (module|package)/.test(message)
+    /Cannot find (module|package)|Could not resolve/.test(message)
   )
     return 'not installed';
   return message.split('\n')[0] ?? message;
@@ -121,13 +167,12 @@ function normalise(raw: string): NodeBackendName {
 
 /**
  * Picks the best Node backend that starts: tfjs-node-gpu, tfjs-node (optional peers; absent or broken
- * is a normal fall-through), then wasm with robust-ft's training kernels, then cpu with its fast
+ * is a normal fall-through), then WebGPU through Dawn when a hardware adapter is present (a software
+ * one only with `allowSoftwareGpu`), then wasm with robust-ft's training kernels, then cpu with its fast
  * filter gradient. `ROBUST_FT_BACKEND` (or `options.force`) forces one and throws
  * `BACKEND_UNAVAILABLE` if it cannot start. Logs the choice and the reasons once.
  */
-export async function useBestBackend(
-  options: UseBestBackendOptions = {},
-): Promise<BackendDescription<NodeBackendName>> {
+export async function useBestBackend(options: UseBestBackendOptions = {}): Promise<NodeBackendDescription> {
   const env = options.env ?? process.env;
   const load = options.importModule ?? defaultImport;
   const logger = options.logger === undefined ? console : options.logger;
@@ -140,8 +185,11 @@ export async function useBestBackend(
   for (const name of names)
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
+  const found: { adapter?: NodeGpuAdapter } = {};
   const choice = await selectBackend(
-    names.map((n) => nodeCandidate(n, options, load)),
+    names.map((n) =>
+      n === 'webgpu' ? webgpuCandidate(options, env, load, found) : nodeCandidate(n, options, load),
+    ),
     { forced, forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force', logger },
   );
   const gradients = await ensureGradients(load);
@@ -150,5 +198,12 @@ export async function useBestBackend(
       logger,
       "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
     );
-  return { ...choice, tfBackend: tf.getBackend(), forced: forced !== undefined, gradients };
+  const description: NodeBackendDescription = {
+    ...choice,
+    tfBackend: tf.getBackend(),
+    forced: forced !== undefined,
+    gradients,
+  };
+  if (choice.name === 'webgpu' && found.adapter) description.adapter = found.adapter;
+  return description;
 }

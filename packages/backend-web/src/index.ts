@@ -26,6 +26,14 @@ export {
   unpackCheckpoint,
   type VariableSource,
 } from './checkpoint-format';
+export {
+  assertBackendAlive,
+  backendLoss,
+  type DeviceLoss,
+  explainBackendError,
+  reinitialiseBackend,
+  watchDeviceLoss,
+} from './device-loss';
 export { WEB_BACKENDS, type WebBackendName } from './select-backend';
 export { type UseBestBackendOptions, useBestBackend } from './use-best-backend';
 export { type WasmFileMap, type WebCandidateOptions, webCandidates } from './web-candidates';

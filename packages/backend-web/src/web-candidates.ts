@@ -2,6 +2,7 @@ import type { BackendCandidate } from '@robust-ft/core';
 import { invalidArgument } from '@robust-ft/core';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
+import { backendLoss, reinitialiseBackend, watchDeviceLoss } from './device-loss';
 import type { WebBackendName } from './select-backend';
 
 /** A map from each tfjs wasm binary name to its URL, as `setWasmPaths` accepts. */
@@ -93,12 +94,15 @@ async function withoutCpuForward<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function setAndCheck(name: WebBackendName, options: WebCandidateOptions): Promise<string[]> {
+  // A lost device or context is rebuilt here, so picking the backend again recovers without a reload.
+  if (backendLoss(name) !== null) reinitialiseBackend(name);
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`tf.setBackend('${name}') failed to initialise it (see the tfjs warning above)`);
   }
   const prepare = options.prepare ?? (options.patch === false ? undefined : defaultPrepare);
   const patched = (await prepare?.(name)) ?? [];
+  watchDeviceLoss(name);
   await withoutCpuForward(() => smokeTest(name));
   return patched;
 }

@@ -13,6 +13,8 @@ export type RobustFtErrorCode =
   | 'MISSING_ANCHOR'
   | 'STATE_MISMATCH'
   | 'BACKEND_UNAVAILABLE'
+  /** A GPU backend's device (WebGPU) or context (WebGL) was lost; re-initialise the backend. */
+  | 'DEVICE_LOST'
   | 'UNSUPPORTED'
   | 'IO';
 

@@ -178,6 +178,7 @@ export class RobustOptimizer extends tf.Optimizer {
         step: this.adapterState.step + 1,
         learningRate: this.learningRate,
         anchor: (n) => this.anchors.get(n),
+        ...(ok ? { finite: ok } : {}),
       };
       const params: NamedTensorMap = vars;
       const stepInput = inner;
@@ -187,8 +188,16 @@ export class RobustOptimizer extends tf.Optimizer {
           updates: r.updates,
           state: r.state,
           assign: r.assign ?? {},
+          guarded: r.guarded === true,
         } as unknown as tf.TensorContainer;
-      }) as unknown as { updates: NamedTensorMap; state: StateTree; assign: NamedTensorMap };
+      }) as unknown as {
+        updates: NamedTensorMap;
+        state: StateTree;
+        assign: NamedTensorMap;
+        guarded: boolean;
+      };
+      // A transformation that honoured ctx.finite in its kernels already kept θ and the state.
+      const mask = result.guarded ? undefined : ok;
       for (const n of names) {
         const u = result.assign[n] ?? result.updates[n];
         if (!u || !sameShape(u.shape, vars[n]!.shape)) {
@@ -201,10 +210,10 @@ export class RobustOptimizer extends tf.Optimizer {
         }
       }
       let nextState = result.state;
-      if (ok) {
+      if (mask) {
         const previous = inner;
         const guarded = tf.tidy(
-          () => guardState(result.state, previous, ok) as unknown as tf.TensorContainer,
+          () => guardState(result.state, previous, mask) as unknown as tf.TensorContainer,
         ) as unknown as StateTree;
         const retained = collectTensors(guarded);
         for (const t of collectTensors(inner)) retained.add(t);
@@ -216,7 +225,7 @@ export class RobustOptimizer extends tf.Optimizer {
         for (const n of names) {
           const absolute = result.assign[n];
           const next = absolute ?? tf.add(vars[n]!, result.updates[n]!);
-          vars[n]!.assign(ok ? tf.where(ok, next, vars[n]!) : next);
+          vars[n]!.assign(mask ? tf.where(mask, next, vars[n]!) : next);
         }
         if (ok) {
           const bad = tf.sub(1, tf.cast(ok, 'float32'));

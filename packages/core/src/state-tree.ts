@@ -136,8 +136,9 @@ export function encodeNumber(value: number): Tensor {
   return tf.tensor1d([buf.getInt32(0, true), buf.getInt32(4, true)], 'int32');
 }
 
-export function decodeNumber(tensor: Tensor): number {
-  return decodeNumberWords(tensor.dtype, tensor.dataSync());
+/** Reads an `encodeNumber` tensor back (asynchronously: synchronous reads return zeros on WebGPU). */
+export async function decodeNumber(tensor: Tensor): Promise<number> {
+  return decodeNumberWords(tensor.dtype, await tensor.data());
 }
 
 /** `decodeNumber` on values already read (e.g. with `await tensor.data()`). */

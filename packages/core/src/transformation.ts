@@ -19,6 +19,12 @@ export interface TransformContext {
   readonly learningRate: number;
   /** The frozen pre-trained weights, looked up by parameter name. */
   readonly anchor: (name: string) => Tensor;
+  /**
+   * Under the `'guard'` non-finite policy: a 0-d bool, true when every gradient is finite. A
+   * transformation that honours it itself (its fused kernel leaves parameters and state as they were
+   * when it is false) says so with `guarded: true`, and the adapter skips its own masking.
+   */
+  readonly finite?: Tensor;
 }
 
 export interface UpdateResult<S extends StateTree = StateTree> {
@@ -31,6 +37,8 @@ export interface UpdateResult<S extends StateTree = StateTree> {
    * last transformation of a chain may return it.
    */
   assign?: NamedTensorMap;
+  /** True when `ctx.finite` was honoured for every name (see `TransformContext.finite`). */
+  guarded?: boolean;
 }
 
 export interface GradientTransformation<S extends StateTree = StateTree> {

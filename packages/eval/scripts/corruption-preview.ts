@@ -36,5 +36,5 @@ await tf.setBackend('cpu');
 const digit = loadDigit();
 mkdirSync(resolve(pkg, 'assets'), { recursive: true });
 const out = resolve(pkg, 'assets/corruptions-preview.svg');
-writeFileSync(out, corruptionPreviewSvg(digit, { seed: 1 }));
+writeFileSync(out, await corruptionPreviewSvg(digit, { seed: 1 }));
 console.log(`wrote ${out}`);

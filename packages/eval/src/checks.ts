@@ -25,12 +25,30 @@ export function assertImageBatch(argument: string, x: Tensor): void {
   assertNonEmpty(argument, x);
 }
 
-/** Reads labels to a JS array and checks count and range; class ids must be integers in [0, numClasses). */
-export function readLabels(argument: string, labels: Labels, count: number, numClasses: number): Int32Array {
+/**
+ * Reads labels to a JS array (`await data()` for a tensor: synchronous reads return zeros on WebGPU) and
+ * checks count and range; class ids must be integers in [0, numClasses).
+ */
+export async function labelIds(
+  argument: string,
+  labels: Labels,
+  count: number,
+  numClasses: number,
+): Promise<Int32Array> {
   const values: ArrayLike<number> =
     labels instanceof Int32Array || Array.isArray(labels)
       ? (labels as ArrayLike<number>)
-      : (labels as Tensor).dataSync();
+      : await (labels as Tensor).data();
+  return checkLabelIds(argument, values, count, numClasses);
+}
+
+/** The checks of `labelIds` on values already on the host. */
+export function checkLabelIds(
+  argument: string,
+  values: ArrayLike<number>,
+  count: number,
+  numClasses: number,
+): Int32Array {
   if (values.length !== count)
     throw invalidArgument(argument, `${count} labels (one per row)`, values.length);
   const out = new Int32Array(count);

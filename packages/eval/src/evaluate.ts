@@ -6,9 +6,9 @@ import { robustAccuracy } from './attacks/robust-accuracy';
 import { assertImageBatch, type Labels } from './checks';
 import { CORRUPTION_FAMILIES, corrupt } from './corruptions/corrupt';
 import type { CorruptionFamily } from './corruptions/families';
-import { topKAccuracy } from './metrics/accuracy';
 import { expectedCalibrationError } from './metrics/calibration';
 import { relativeRobustness } from './metrics/corruption-metrics';
+import { topKAccuracy } from './metrics/top-k';
 
 export interface EvaluationData {
   /** Images `[N, H, W, C]` in [0, 1]. */
@@ -86,10 +86,10 @@ export async function evaluate(
     done++;
     options.onProgress?.({ stage, name, done, total });
   };
-  const accuracyOn = (x: tf.Tensor, y: Labels) => {
+  const accuracyOn = async (x: tf.Tensor, y: Labels) => {
     const logits = predictBatched(model, x, batchSize);
     try {
-      return topKAccuracy(logits, y, 1);
+      return await topKAccuracy(logits, y, 1);
     } finally {
       logits.dispose();
     }
@@ -100,9 +100,9 @@ export async function evaluate(
   const report: EvaluationReport = {
     model: options.name ?? 'model',
     id: {
-      accuracy: topKAccuracy(logits, id.y, 1),
-      topK: topK > 1 && topK <= k ? { k: topK, accuracy: topKAccuracy(logits, id.y, topK) } : null,
-      ece: expectedCalibrationError(logits, id.y).ece,
+      accuracy: await topKAccuracy(logits, id.y, 1),
+      topK: topK > 1 && topK <= k ? { k: topK, accuracy: await topKAccuracy(logits, id.y, topK) } : null,
+      ece: (await expectedCalibrationError(logits, id.y)).ece,
       n: id.x.shape[0],
     },
     corruptions: null,
@@ -119,7 +119,7 @@ export async function evaluate(
       accuracy[family] = [];
       for (const s of severities) {
         const xc = corrupt(id.x, family, s, suites.corruptions?.seed ?? 0);
-        (accuracy[family] as number[]).push(accuracyOn(xc, id.y));
+        (accuracy[family] as number[]).push(await accuracyOn(xc, id.y));
         xc.dispose();
         tick('corruption', `${family}/${s}`);
         // Yield so progress reaches a UI between units of work.
@@ -135,13 +135,13 @@ export async function evaluate(
     };
   }
   for (const [name, attack] of attacks) {
-    report.attacks[name] = robustAccuracy(model, id.x, id.y, attack);
+    report.attacks[name] = await robustAccuracy(model, id.x, id.y, attack);
     tick('attack', name);
     await Promise.resolve();
   }
   for (const [name, data] of oodSets) {
     assertImageBatch(`suites.ood.${name}.x`, data.x);
-    report.ood[name] = accuracyOn(data.x, data.y);
+    report.ood[name] = await accuracyOn(data.x, data.y);
     tick('ood', name);
   }
   return report;

@@ -37,7 +37,6 @@ export {
   type EvaluationSuites,
   evaluate,
 } from './evaluate';
-export { accuracy, predictions, topKAccuracy } from './metrics/accuracy';
 export * from './metrics/calibration';
 export * from './metrics/corruption-metrics';
 export * from './metrics/effective-robustness';
@@ -48,6 +47,7 @@ export {
   uniformity,
 } from './metrics/representation';
 export * from './metrics/retrieval';
+export { accuracy, predictions, topKAccuracy } from './metrics/top-k';
 export * from './report/corruption-heatmap';
 export * from './report/corruption-preview';
 export * from './report/id-ood-scatter';

@@ -81,8 +81,8 @@ describe('attacks', () => {
   });
 
   it('robust accuracy is at most clean accuracy and leaks nothing', async () => {
-    const clean = robustAccuracy(model, X, Y, (_m, x) => tf.clone(x));
-    const robust = robustAccuracy(model, X, Y, (m, x, y) => pgd(m, x, y, { epsilon: 0.3, steps: 10 }));
+    const clean = await robustAccuracy(model, X, Y, (_m, x) => tf.clone(x));
+    const robust = await robustAccuracy(model, X, Y, (m, x, y) => pgd(m, x, y, { epsilon: 0.3, steps: 10 }));
     expect(robust).toBeLessThanOrEqual(clean);
     await expectNoTensorLeaks(() =>
       robustAccuracy(model, X, Y, (m, x, y) => fgsm(m, x, y, { epsilon: eps })),

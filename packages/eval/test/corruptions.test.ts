@@ -84,8 +84,8 @@ describe('corruptions', () => {
     }
   });
 
-  it('preview sheet embeds one PNG per family × (clean + 5 severities)', () => {
-    const svg = corruptionPreviewSvg(tf.slice(X, 0, 1), { families: ['fog', 'contrast'] });
+  it('preview sheet embeds one PNG per family × (clean + 5 severities)', async () => {
+    const svg = await corruptionPreviewSvg(tf.slice(X, 0, 1), { families: ['fog', 'contrast'] });
     expect(svg.match(/<image /g)).toHaveLength(12);
     expect(svg).toContain('data:image/png;base64,iVBORw0KGgo');
   });

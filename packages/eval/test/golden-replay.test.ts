@@ -146,17 +146,17 @@ function replayUniformity(j: Json, t: Tally) {
   });
 }
 
-function replayRetrieval(j: Json, t: Tally) {
-  tf.tidy(() => {
+async function replayRetrieval(j: Json, t: Tally) {
+  await scoped(async () => {
     const logits = t2(j.logits);
     const check = (name: string, got: Record<string, number>, want: Json) => {
       for (const key of ['R1', 'R5', 'R10'])
         compare(t, `${name}.${key}`, got[key] as number, want[key], 1e-12, 0);
     };
-    check('i2t', retrievalRecall(logits), obj(j, 'i2t'));
-    check('t2i', retrievalRecall(tf.transpose(logits)), obj(j, 't2i'));
+    check('i2t', await retrievalRecall(logits), obj(j, 'i2t'));
+    check('t2i', await retrievalRecall(tf.transpose(logits)), obj(j, 't2i'));
     const tie = obj(j, 'tie_case');
-    check('tie.i2t', retrievalRecall(t2(tie.logits)), obj(tie, 'i2t'));
+    check('tie.i2t', await retrievalRecall(t2(tie.logits)), obj(tie, 'i2t'));
   });
 }
 
@@ -176,7 +176,7 @@ function replayWeightCurve(j: Json, t: Tally) {
   });
 }
 
-function replayVrf(j: Json, t: Tally) {
+async function replayVrf(j: Json, t: Tally) {
   const inputs = obj(j, 'inputs');
   const part = (name: string) => {
     const p = obj(inputs, name);
@@ -188,11 +188,16 @@ function replayVrf(j: Json, t: Tally) {
       labels: flat(p.labels),
     };
   };
-  tf.tidy(() => {
+  await scoped(async () => {
     const train = part('train');
     const sets = { ID: part('ID_test'), OOD: part('OOD_test') };
     const step1 = obj(j, 'step1');
-    const zsf = zeroShotFailureSet(train.features, train.zeroShotLogits, train.fineTunedLogits, train.labels);
+    const zsf = await zeroShotFailureSet(
+      train.features,
+      train.zeroShotLogits,
+      train.fineTunedLogits,
+      train.labels,
+    );
     compare(t, 'zsf_mask', Array.from(zsf.mask), flat(step1.zsf_mask).map(Number), 0, 0);
     compare(t, 'zsf_size', zsf.features.shape[0], step1.zsf_size, 0, 0);
     compare(t, 'ratio', zsf.ratio, step1.ratio, 1e-12, 0);
@@ -241,8 +246,8 @@ function replayVrf(j: Json, t: Tally) {
 
     const cal = obj(j, 'calibration');
     const id = sets.ID;
-    const tz = searchTemperature(id.zeroShotLogits, cal.ID_zs_acc as number);
-    const tft = searchTemperature(id.fineTunedLogits, cal.ID_ft_acc as number);
+    const tz = await searchTemperature(id.zeroShotLogits, cal.ID_zs_acc as number);
+    const tft = await searchTemperature(id.fineTunedLogits, cal.ID_ft_acc as number);
     compare(t, 'T_zs', tz.temperature, cal.T_zs, 1e-5, 0);
     compare(t, 'conf_zs', tz.confidence, cal.conf_zs, 1e-5, 0);
     compare(t, 'T_ft', tft.temperature, cal.T_ft, 1e-5, 0);
@@ -261,9 +266,9 @@ function replayVrf(j: Json, t: Tally) {
       fineTunedLogits: train.fineTunedLogits,
       labels: train.labels,
     };
-    const fit = fitVrf(trainData, calibration, { a: inputs.a as number, b: inputs.b as number });
-    const fit5 = fitVrf(trainData, calibration, { k: 5 });
-    const fitL2 = fitVrf(trainData, calibration, { distance: 'l2' });
+    const fit = await fitVrf(trainData, calibration, { a: inputs.a as number, b: inputs.b as number });
+    const fit5 = await fitVrf(trainData, calibration, { k: 5 });
+    const fitL2 = await fitVrf(trainData, calibration, { distance: 'l2' });
     compare(t, 'fit.k', fit.k, step1.K_code_round_ratio_x1000, 0, 0);
     for (const [name, s] of Object.entries(sets)) {
       const want = obj(step3, name);
@@ -344,6 +349,16 @@ function replayWiseFt(j: Json, t: Tally) {
   });
 }
 
+/** `tf.tidy` for an async body: tensors created inside are disposed when it settles. */
+async function scoped(body: () => Promise<void>): Promise<void> {
+  tf.engine().startScope();
+  try {
+    await body();
+  } finally {
+    tf.engine().endScope();
+  }
+}
+
 function shapeOf(v: unknown): number[] {
   const shape: number[] = [];
   let cur = v;
@@ -354,7 +369,7 @@ function shapeOf(v: unknown): number[] {
   return shape;
 }
 
-const REPLAYS: Record<string, (j: Json, t: Tally) => void> = {
+const REPLAYS: Record<string, (j: Json, t: Tally) => void | Promise<void>> = {
   uniformity_alignment: replayUniformity,
   m2mix_retrieval_metrics: replayRetrieval,
   vrf_weight_curve: replayWeightCurve,
@@ -363,7 +378,7 @@ const REPLAYS: Record<string, (j: Json, t: Tally) => void> = {
 };
 
 describe('golden replay (shared/golden/losses)', () => {
-  it('matches every eval-owned reference vector', () => {
+  it('matches every eval-owned reference vector', async () => {
     const files = readdirSync(goldenDir)
       .filter((f) => f.endsWith('.json'))
       .sort();
@@ -386,7 +401,7 @@ describe('golden replay (shared/golden/losses)', () => {
         unknown.push(file);
         continue;
       }
-      replay(json as Json, tally);
+      await replay(json as Json, tally);
     }
     for (const file of unknown) tally.failed.push(`${file}: no package owns this golden file`);
     console.log(`eval golden files delegated to @robust-ft/losses: ${delegated.join(', ') || 'none'}`);

@@ -22,9 +22,9 @@ import {
 } from '../src/index';
 import './setup-backend';
 
-const expectArg = (fn: () => unknown, argument: string) => {
+const expectArg = async (fn: () => unknown, argument: string) => {
   try {
-    fn();
+    await fn();
   } catch (e) {
     expect(RobustFtError.isInstance(e), String(e)).toBe(true);
     expect((e as RobustFtError).argument).toBe(argument);
@@ -44,13 +44,15 @@ const logits = tf.keep(
 const labels = [0, 2, 2, 2];
 
 describe('metrics', () => {
-  it('top-k accuracy and ECE on a hand-checked batch', () => {
-    expect(accuracy(logits, labels)).toBe(0.5);
-    expect(topKAccuracy(logits, labels, 2)).toBe(1);
+  it('top-k accuracy and ECE on a hand-checked batch', async () => {
+    expect(await accuracy(logits, labels)).toBe(0.5);
+    expect(await topKAccuracy(logits, labels, 2)).toBe(1);
     // A perfectly calibrated one-hot prediction has zero ECE; a confident wrong one has ECE ≈ confidence.
-    expect(expectedCalibrationError(tf.tensor2d([[1, 0]]), [0], { input: 'probabilities' }).ece).toBe(0);
+    expect((await expectedCalibrationError(tf.tensor2d([[1, 0]]), [0], { input: 'probabilities' })).ece).toBe(
+      0,
+    );
     expect(
-      expectedCalibrationError(tf.tensor2d([[0.9, 0.1]]), [1], { input: 'probabilities' }).ece,
+      (await expectedCalibrationError(tf.tensor2d([[0.9, 0.1]]), [1], { input: 'probabilities' })).ece,
     ).toBeCloseTo(0.9, 6);
   });
 
@@ -99,22 +101,29 @@ describe('metrics', () => {
       alignment(x, x),
       relativeAlignment(x, x, { neighbor: 2 }),
     ]);
-    await expectNoTensorLeaks(() => [
-      accuracy(logits, labels),
-      expectedCalibrationError(logits, labels),
-      tf.tidy(() => retrievalRecall(tf.eye(3))),
-    ]);
+    await expectNoTensorLeaks(async () => {
+      const eye = tf.eye(3);
+      try {
+        return await Promise.all([
+          accuracy(logits, labels),
+          expectedCalibrationError(logits, labels),
+          retrievalRecall(eye),
+        ]);
+      } finally {
+        eye.dispose();
+      }
+    });
     x.dispose();
   });
 
-  it('bad inputs raise typed errors naming the argument', () => {
-    expectArg(() => accuracy(logits, [0, 1, 2, 3]), 'labels[3]');
-    expectArg(() => accuracy(logits, [0, 1]), 'labels');
-    expectArg(() => accuracy(tf.zeros([0, 3]), []), 'scores');
-    expectArg(() => topKAccuracy(logits, labels, 4), 'k');
-    expectArg(() => retrievalRecall(tf.zeros([2, 3])), 'similarity');
-    expectArg(() => fitBaseline([{ id: 0.5, ood: 0.2 }]), 'points');
-    expectArg(() => uniformity(tf.zeros([0, 2]) as tf.Tensor2D), 'x');
+  it('bad inputs raise typed errors naming the argument', async () => {
+    await expectArg(() => accuracy(logits, [0, 1, 2, 3]), 'labels[3]');
+    await expectArg(() => accuracy(logits, [0, 1]), 'labels');
+    await expectArg(() => accuracy(tf.zeros([0, 3]), []), 'scores');
+    await expectArg(() => topKAccuracy(logits, labels, 4), 'k');
+    await expectArg(() => retrievalRecall(tf.zeros([2, 3])), 'similarity');
+    await expectArg(() => fitBaseline([{ id: 0.5, ood: 0.2 }]), 'points');
+    await expectArg(() => uniformity(tf.zeros([0, 2]) as tf.Tensor2D), 'x');
   });
 });
 
@@ -132,23 +141,23 @@ describe('ensembles', () => {
     expect(at(1, { fishers })).toEqual([3, 6]);
   });
 
-  it('WiSE-FT rejects mismatched weights', () => {
-    expectArg(() => wiseFt(theta0, { w: theta1.w }, 0.5), 'theta1["b"]');
-    expectArg(() => wiseFt(theta0, { ...theta1, extra: tf.zeros([1]) }, 0.5), 'theta1["extra"]');
-    expectArg(() => wiseFt(theta0, { ...theta1, w: tf.zeros([3]) }, 0.5), 'theta1["w"]');
-    expectArg(() => wiseFt(theta0, theta1, 1.5), 'alpha');
-    expectArg(
+  it('WiSE-FT rejects mismatched weights', async () => {
+    await expectArg(() => wiseFt(theta0, { w: theta1.w }, 0.5), 'theta1["b"]');
+    await expectArg(() => wiseFt(theta0, { ...theta1, extra: tf.zeros([1]) }, 0.5), 'theta1["extra"]');
+    await expectArg(() => wiseFt(theta0, { ...theta1, w: tf.zeros([3]) }, 0.5), 'theta1["w"]');
+    await expectArg(() => wiseFt(theta0, theta1, 1.5), 'alpha');
+    await expectArg(
       () => wiseFt(theta0, theta1, 0.5, { fishers: [{ w: tf.ones([2]) }, {}] }),
       'options.fishers[1]["w"]',
     );
-    expectArg(() => wiseFt({}, {}, 0.5), 'theta0');
+    await expectArg(() => wiseFt({}, {}, 0.5), 'theta0');
   });
 
   it('output ensembles and VRF are leak-free and validate input', async () => {
     await expectNoTensorLeaks(() => wiseFt(theta0, theta1, 0.3));
     await expectNoTensorLeaks(() => outputEnsemble([{ logits }, { logits, weight: 2, temperature: 2 }]));
-    expectArg(() => outputEnsemble([]), 'members');
-    expectArg(() => outputEnsemble([{ logits }, { logits: tf.zeros([4, 2]) }]), 'members[1].logits');
+    await expectArg(() => outputEnsemble([]), 'members');
+    await expectArg(() => outputEnsemble([{ logits }, { logits: tf.zeros([4, 2]) }]), 'members[1].logits');
     // VRF on a toy set: ZS always predicts 0, FT is right everywhere.
     const feats = tf.tensor2d([
       [1, 0],
@@ -170,18 +179,18 @@ describe('ensembles', () => {
     ]);
     const y = [1, 1, 0, 0];
     const train = { features: feats, zeroShotLogits: zs, fineTunedLogits: ft, labels: y };
-    await expectNoTensorLeaks(() => {
-      const fit = fitVrf(train, undefined, { k: 1, temperatures: { zeroShot: 1, fineTuned: 1 } });
+    await expectNoTensorLeaks(async () => {
+      const fit = await fitVrf(train, undefined, { k: 1, temperatures: { zeroShot: 1, fineTuned: 1 } });
       const out = vrfPredict(fit, { features: feats, zeroShotLogits: zs, fineTunedLogits: ft });
       disposeVrf(fit);
       return out;
     });
-    expectArg(
+    await expectArg(
       () => fitVrf(train, undefined, { k: 3, temperatures: { zeroShot: 1, fineTuned: 1 } }),
       'options.k',
     );
-    expectArg(() => fitVrf(train, undefined, { k: 1 }), 'calibration');
-    expectArg(
+    await expectArg(() => fitVrf(train, undefined, { k: 1 }), 'calibration');
+    await expectArg(
       () =>
         fitVrf({ ...train, labels: [1, 1, 0, 5] }, undefined, {
           k: 1,
@@ -190,6 +199,8 @@ describe('ensembles', () => {
       'labels[3]',
     );
     // Accuracy below 1/K is unreachable: the search stops with a typed error instead of recursing forever.
-    expect(() => searchTemperature(tf.tensor2d([[0, 0]]), 0.2, { maxIterations: 50 })).toThrow(RobustFtError);
+    await expect(searchTemperature(tf.tensor2d([[0, 0]]), 0.2, { maxIterations: 50 })).rejects.toThrow(
+      RobustFtError,
+    );
   });
 });

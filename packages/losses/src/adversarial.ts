@@ -5,7 +5,13 @@ import { labelCrossEntropy, type Reduction } from './cross-entropy';
 import { klFromLogProbs } from './divergences';
 import type { BatchModel } from './function-space';
 import { stopGradient } from './stop-gradient';
-import { assertBatchMatrix, assertFloatTensor, assertLabels } from './validate-inputs';
+import {
+  assertBatchMatrix,
+  assertFloatTensor,
+  assertLabels,
+  guardValues,
+  type ValueCheck,
+} from './validate-inputs';
 
 /**
  * Any attack `(model, x, labels) => xAdv` (FGSM, PGD, APGD from `@robust-ft/eval`, or your own). It may
@@ -34,6 +40,7 @@ export function tradesLossFromLogits(
 ): tf.Tensor {
   const { beta = 1, reduction = 'mean', validate = true } = options;
   assertNonNegative('options.beta', beta);
+  const checks: ValueCheck[] = [];
   if (validate) {
     assertBatchMatrix('cleanLogits', cleanLogits, 1);
     assertBatchMatrix('adversarialLogits', adversarialLogits, 1);
@@ -44,13 +51,17 @@ export function tradesLossFromLogits(
         { argument: 'adversarialLogits', expected: `shape ${shapeToString(cleanLogits.shape)}` },
       );
     }
-    assertLabels('labels', labels, cleanLogits.shape[0], cleanLogits.shape[1]);
+    checks.push(
+      { tensor: cleanLogits },
+      { tensor: adversarialLogits },
+      assertLabels('labels', labels, cleanLogits.shape[0], cleanLogits.shape[1]),
+    );
   }
   return tf.tidy(() => {
     const ce = labelCrossEntropy(cleanLogits, labels, 'none');
     const kl = klFromLogProbs(tf.logSoftmax(cleanLogits), tf.logSoftmax(adversarialLogits));
     const perSample = tf.add(ce, tf.mul(beta, kl)) as tf.Tensor1D;
-    return reduction === 'mean' ? tf.mean(perSample) : perSample;
+    return guardValues(reduction === 'mean' ? tf.mean(perSample) : perSample, checks);
   });
 }
 
@@ -104,8 +115,8 @@ export function adversarialTrainingLoss(
   try {
     return tf.tidy(() => {
       const logits = model(stopGradient(xAdv));
-      assertLabels('labels', labels, logits.shape[0], logits.shape[1]);
-      return labelCrossEntropy(logits, labels, (options.reduction ?? 'mean') as 'mean');
+      const range = assertLabels('labels', labels, logits.shape[0], logits.shape[1]);
+      return guardValues(labelCrossEntropy(logits, labels, (options.reduction ?? 'mean') as 'mean'), [range]);
     });
   } finally {
     xAdv.dispose();

@@ -2,7 +2,12 @@ import { invalidArgument } from '@robust-ft/core';
 import { assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
-import { assertEmbeddingPair, assertFinite, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
+import {
+  assertEmbeddingPair,
+  DEFAULT_UNIT_NORM_TOLERANCE,
+  guardValues,
+  type ValueCheck,
+} from './validate-inputs';
 
 export interface ClipContrastiveOptions {
   /**
@@ -38,7 +43,6 @@ export function resolveLogitScale(options: ClipContrastiveOptions): LogitScale {
     if (typeof logitScale !== 'object' || logitScale === null || logitScale.rank !== 0) {
       throw invalidArgument('options.logitScale', 'a scalar tensor (log of the logit scale)', logitScale);
     }
-    assertFinite('options.logitScale', logitScale);
     return tf.tidy(() => tf.exp(tf.minimum(logitScale, Math.log(maxScale))) as tf.Scalar);
   }
   const tau = temperature ?? 0.01;
@@ -68,15 +72,23 @@ export function clipContrastiveLoss(
   text: tf.Tensor2D,
   options: ClipContrastiveOptions = {},
 ): tf.Scalar {
+  const checks: ValueCheck[] = [];
   if (options.validate ?? true) {
-    assertEmbeddingPair(image, text, {
-      unitNorm: options.requireUnitNorm ?? false,
-      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
-    });
+    checks.push(
+      ...assertEmbeddingPair(image, text, {
+        unitNorm: options.requireUnitNorm ?? false,
+        tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
+      }),
+    );
   }
-  return tf.tidy(() =>
-    symmetricContrastiveLoss(tf.mul(tf.matMul(image, text, false, true), resolveLogitScale(options))),
-  );
+  return tf.tidy(() => {
+    const scale = resolveLogitScale(options);
+    const loss = symmetricContrastiveLoss(tf.mul(tf.matMul(image, text, false, true), scale));
+    // A learnable scale is checked with the embeddings: a non-finite one makes the loss NaN.
+    if (typeof options.logitScale === 'object' && options.logitScale !== null)
+      checks.push({ tensor: options.logitScale });
+    return guardValues(loss, checks);
+  });
 }
 
 /** Config factory: fixes the options and returns `(image, text) => loss`. */

@@ -2,7 +2,7 @@ import { RobustFtError } from '@robust-ft/core';
 import { assertPositive, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reduction } from './cross-entropy';
-import { assertBatchMatrix } from './validate-inputs';
+import { assertBatchMatrix, guardValues } from './validate-inputs';
 
 /**
  * Distances between two models' outputs on the same inputs `[N, K]` (logits) or `[N, D]` (features).
@@ -14,7 +14,7 @@ export interface DivergenceOptions {
   /** Softmax temperature T for the distribution distances; the result is scaled by T² (Hinton et al.). Default 1. */
   temperature?: number;
   reduction?: Reduction;
-  /** Check shapes and finiteness first (reads values back). Default true. */
+  /** Check shapes first, and finiteness on the device (non-finite inputs give NaN). Default true. */
   validate?: boolean;
 }
 
@@ -36,8 +36,20 @@ function checkPair(
   }
 }
 
-function reduce(perSample: tf.Tensor1D, reduction: Reduction): tf.Tensor {
-  return reduction === 'mean' ? tf.mean(perSample) : perSample;
+/** Reduces per-sample values and, when validating, guards them on the inputs' finiteness. */
+function reduce(
+  perSample: tf.Tensor1D,
+  reduction: Reduction,
+  inputs: readonly tf.Tensor[],
+  validate: boolean,
+): tf.Tensor {
+  const out = reduction === 'mean' ? tf.mean(perSample) : perSample;
+  return validate
+    ? guardValues(
+        out,
+        inputs.map((tensor) => ({ tensor })),
+      )
+    : out;
 }
 
 /** Σ_j exp(lp)_j (lp_j − lq_j) per row from log-probabilities: KL(p‖q). Finite when p underflows to 0. */
@@ -62,7 +74,12 @@ function temperedDivergence(
   return tf.tidy(() => {
     const la = tf.logSoftmax(tf.div<tf.Tensor2D>(a, temperature));
     const lb = tf.logSoftmax(tf.div<tf.Tensor2D>(b, temperature));
-    return reduce(tf.mul(perRow(la, lb), temperature * temperature) as tf.Tensor1D, reduction);
+    return reduce(
+      tf.mul(perRow(la, lb), temperature * temperature) as tf.Tensor1D,
+      reduction,
+      [a, b],
+      validate,
+    );
   });
 }
 
@@ -118,7 +135,9 @@ export function logitMse(
 ) {
   const { reduction = 'mean', validate = true } = options;
   checkPair(logitsA, logitsB, validate, ['logitsA', 'logitsB']);
-  return tf.tidy(() => reduce(tf.mean(tf.square(tf.sub(logitsA, logitsB)), 1), reduction));
+  return tf.tidy(() =>
+    reduce(tf.mean(tf.square(tf.sub(logitsA, logitsB)), 1), reduction, [logitsA, logitsB], validate),
+  );
 }
 
 /**
@@ -135,7 +154,7 @@ export function cosineDistance(
   return tf.tidy(() => {
     const norm = (x: tf.Tensor2D) => tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1), 1e-24));
     const cos = tf.div(tf.sum(tf.mul(featuresA, featuresB), 1), tf.mul(norm(featuresA), norm(featuresB)));
-    return reduce(tf.sub(1, cos) as tf.Tensor1D, reduction);
+    return reduce(tf.sub(1, cos) as tf.Tensor1D, reduction, [featuresA, featuresB], validate);
   });
 }
 

@@ -5,8 +5,8 @@ import {
   assertBatchMatrix,
   assertLambda,
   assertSameShape,
-  assertUnitRows,
   DEFAULT_UNIT_NORM_TOLERANCE,
+  guardValues,
 } from './validate-inputs';
 
 export interface GeodesicMixupOptions {
@@ -15,7 +15,10 @@ export interface GeodesicMixupOptions {
    * the fallback. Default 1e-4: there nlerp differs from slerp by O(θ²) ≈ 1e-9, far below float32 eps.
    */
   epsilon?: number;
-  /** Check shapes, finiteness and unit-norm rows first (reads the values back). Default true. */
+  /**
+   * Check shapes first and finiteness and unit-norm rows on the device (a failing check makes the
+   * output NaN; nothing is read back). Default true.
+   */
   validate?: boolean;
   /** Tolerance on |‖row‖ − 1| when validating. Default 1e-3. */
   unitNormTolerance?: number;
@@ -43,8 +46,8 @@ export function geodesicAngle(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  * **λ weights the FIRST argument** (the reference convention, the reverse of the usual slerp(p0, p1, t)):
  * λ = 1 returns `a`, λ = 0 returns `b`.
  *
- * Guards where the reference returns NaN or a non-unit vector (each row is classified from its values,
- * off the gradient tape, so no comparison op is differentiated):
+ * Guards where the reference returns NaN or a non-unit vector (each row is classified on the device,
+ * off the gradient tape, so no comparison op is differentiated and nothing is read back):
  * - identical rows (‖a−b‖ < ε, including pairs whose float dot product rounds to ≥ 1, and the middle row
  *   of an odd batch paired with its own flip): normalised lerp, whose limit as θ → 0 is slerp. For a = b
  *   this is `a` itself. The reference gives NaN (0/0).
@@ -68,83 +71,97 @@ export function geodesicMixup(
     assertBatchMatrix('a', a, 1);
     assertBatchMatrix('b', b, 1);
     assertSameShape('b', b, 'a', a);
-    assertUnitRows('a', a, unitNormTolerance);
-    assertUnitRows('b', b, unitNormTolerance);
   }
   const [n, d] = a.shape;
   if (d < 2) throw invalidArgument('a', 'rows of dimension D >= 2', `shape [${n},${d}]`);
 
   return tf.tidy(() => {
-    const minusSq = tf.sum(tf.square(tf.sub(a, b)), 1, true);
-    const plusSq = tf.sum(tf.square(tf.add(a, b)), 1, true);
-    // Row classes are read from values (a constant mask, not a comparison op on the tape).
-    const minusValues = minusSq.dataSync();
-    const plusValues = plusSq.dataSync();
-    const eps2 = epsilon * epsilon;
-    const generalMask = new Float32Array(n);
-    const identicalMask = new Float32Array(n);
-    const antipodalMask = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      if (minusValues[i]! < eps2) identicalMask[i] = 1;
-      else if (plusValues[i]! < eps2) antipodalMask[i] = 1;
-      else generalMask[i] = 1;
-    }
-    const general = tf.tensor2d(generalMask, [n, 1]);
-    const ones = tf.onesLike(minusSq);
-    let out: tf.Tensor = tf.zerosLike(a);
+    const c = tf.sum(tf.mul(a, b), 1, true);
+    // Everything derived from the row classes is computed on the device and held off the tape
+    // (`offTape`): the masks and the constant chord corrections are constants of the gradient.
+    const [general, identical, antipodal, fixMinus, fixPlus, basis] = offTape([a, b], (ta, tb) => {
+      const mSq = tf.sum(tf.square(tf.sub(ta, tb)), 1, true);
+      const pSq = tf.sum(tf.square(tf.add(ta, tb)), 1, true);
+      const eps2 = epsilon * epsilon;
+      const isIdentical = tf.less(mSq, eps2);
+      const isAntipodal = tf.logicalAnd(tf.logicalNot(isIdentical), tf.less(pSq, eps2));
+      const isGeneral = tf.logicalNot(tf.logicalOr(isIdentical, isAntipodal));
+      const cv = tf.sum(tf.mul(ta, tb), 1, true);
+      const f = (t: tf.Tensor) => tf.where(isGeneral, t, tf.zerosLike(t));
+      // The smallest |component| of a's row (lowest index on ties: argMin returns the first).
+      const smallest = tf.oneHot(tf.argMin(tf.abs(ta), 1), d, 1, 0, 'float32');
+      return [
+        tf.cast(isGeneral, 'float32'),
+        tf.cast(isIdentical, 'float32'),
+        tf.cast(isAntipodal, 'float32'),
+        f(tf.sub(tf.div(mSq, 2), tf.sub(1, cv))),
+        f(tf.sub(tf.div(pSq, 2), tf.add(1, cv))),
+        smallest,
+      ];
+    });
+    const isGeneral = tf.cast(general as tf.Tensor, 'bool');
+    const ones = tf.onesLike(c);
 
-    if (generalMask.some((v) => v === 1)) {
-      // θ = 2·atan2(√(1−c), √(1+c)) with c = ⟨a, b⟩: as a function of c this is acos(c), so the gradient
-      // (including its radial part, for inputs that are leaves rather than normalised outputs) is the
-      // reference's. The VALUES of 1∓c are taken from the chords, ½‖a∓b‖², which equal 1∓c on the
-      // sphere without the cancellation of 1 − c near c = 1; the difference is added as a constant.
-      const c = tf.sum(tf.mul(a, b), 1, true);
-      const cValues = c.dataSync();
-      const fixMinus = new Float32Array(n);
-      const fixPlus = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        if (generalMask[i] !== 1) continue;
-        fixMinus[i] = minusValues[i]! / 2 - (1 - cValues[i]!);
-        fixPlus[i] = plusValues[i]! / 2 - (1 + cValues[i]!);
-      }
-      // Rows outside this branch get (1, 1) so that sqrt and 1/sin θ stay finite in the backward pass
-      // too: a masked-out NaN gradient would still poison the sum (NaN·0 = NaN).
-      const isGeneral = tf.cast(general, 'bool');
-      const oneMinusC = tf.where(isGeneral, tf.add(tf.sub(1, c), tf.tensor2d(fixMinus, [n, 1])), ones);
-      const onePlusC = tf.where(isGeneral, tf.add(tf.add(1, c), tf.tensor2d(fixPlus, [n, 1])), ones);
-      const theta = tf.mul(2, tf.atan2(tf.sqrt(oneMinusC), tf.sqrt(onePlusC)));
-      const sinTheta = tf.sin(theta);
-      const wa = tf.div(tf.sin(tf.mul(lambda, theta)), sinTheta);
-      const wb = tf.div(tf.sin(tf.mul(1 - lambda, theta)), sinTheta);
-      const slerp = tf.add(tf.mul(wa, a), tf.mul(wb, b));
-      out = tf.add(out, tf.mul(general, slerp));
-    }
-    if (identicalMask.some((v) => v === 1)) {
-      const identical = tf.tensor2d(identicalMask, [n, 1]);
-      const lerp = tf.add(tf.mul(lambda, a), tf.mul(1 - lambda, b));
-      const lerpSq = tf.sum(tf.square(lerp), 1, true);
-      const safeSq = tf.where(tf.cast(identical, 'bool'), lerpSq, ones);
-      out = tf.add(out, tf.mul(identical, tf.div(lerp, tf.sqrt(safeSq))));
-    }
-    if (antipodalMask.some((v) => v === 1)) {
-      const antipodal = tf.tensor2d(antipodalMask, [n, 1]);
-      const aValues = a.dataSync();
-      const basis = new Float32Array(n * d);
-      for (let i = 0; i < n; i++) {
-        let k = 0;
-        for (let j = 1; j < d; j++) if (Math.abs(aValues[i * d + j]!) < Math.abs(aValues[i * d + k]!)) k = j;
-        basis[i * d + k] = 1;
-      }
-      const e = tf.tensor2d(basis, [n, d]);
-      // |a_k| ≤ 1/√D for the smallest component, so ‖e − a_k·a‖² = 1 − a_k² ≥ 1 − 1/D > 0.
-      const q = tf.sub(e, tf.mul(tf.sum(tf.mul(a, e), 1, true), a));
-      const p = tf.div(q, tf.norm(q, 'euclidean', 1, true));
-      const phi = (1 - lambda) * Math.PI;
-      const arc = tf.add(tf.mul(Math.cos(phi), a), tf.mul(Math.sin(phi), p));
-      out = tf.add(out, tf.mul(antipodal, arc));
-    }
-    return out as tf.Tensor2D;
+    // θ = 2·atan2(√(1−c), √(1+c)) with c = ⟨a, b⟩: as a function of c this is acos(c), so the gradient
+    // (including its radial part, for inputs that are leaves rather than normalised outputs) is the
+    // reference's. The VALUES of 1∓c are taken from the chords, ½‖a∓b‖², which equal 1∓c on the
+    // sphere without the cancellation of 1 − c near c = 1; the difference is added as a constant.
+    // Rows outside this branch get (1, 1) so that sqrt and 1/sin θ stay finite in the backward pass
+    // too: a masked-out NaN gradient would still poison the sum (NaN·0 = NaN).
+    const oneMinusC = tf.where(isGeneral, tf.add(tf.sub(1, c), fixMinus as tf.Tensor), ones);
+    const onePlusC = tf.where(isGeneral, tf.add(tf.add(1, c), fixPlus as tf.Tensor), ones);
+    const theta = tf.mul(2, tf.atan2(tf.sqrt(oneMinusC), tf.sqrt(onePlusC)));
+    const sinTheta = tf.sin(theta);
+    const wa = tf.div(tf.sin(tf.mul(lambda, theta)), sinTheta);
+    const wb = tf.div(tf.sin(tf.mul(1 - lambda, theta)), sinTheta);
+    const slerp = tf.add(tf.mul(wa, a), tf.mul(wb, b));
+    let out: tf.Tensor = tf.mul(general as tf.Tensor, slerp);
+
+    const isIdentical = tf.cast(identical as tf.Tensor, 'bool');
+    const lerp = tf.add(tf.mul(lambda, a), tf.mul(1 - lambda, b));
+    const lerpSq = tf.sum(tf.square(lerp), 1, true);
+    const safeSq = tf.where(isIdentical, lerpSq, ones);
+    out = tf.add(out, tf.mul(identical as tf.Tensor, tf.div(lerp, tf.sqrt(safeSq))));
+
+    // Antipodal: the great circle through a and p ⟂ a, p from Gram–Schmidt on the basis vector e at
+    // a's smallest |component|. |a_k| ≤ 1/√D there, so ‖e − a_k·a‖² = 1 − a_k² ≥ 1 − 1/D > 0 on unit
+    // rows; the floor only keeps rows outside this branch (masked to 0) finite in both passes.
+    const e = basis as tf.Tensor;
+    const q = tf.sub(e, tf.mul(tf.sum(tf.mul(a, e), 1, true), a));
+    const qNorm = tf.sqrt(tf.maximum(tf.sum(tf.square(q), 1, true), 1e-30));
+    const p = tf.div(q, qNorm);
+    const phi = (1 - lambda) * Math.PI;
+    const arc = tf.add(tf.mul(Math.cos(phi), a), tf.mul(Math.sin(phi), p));
+    out = tf.add(out, tf.mul(antipodal as tf.Tensor, arc));
+    const checks = validate
+      ? [
+          { tensor: a, unitNormTolerance },
+          { tensor: b, unitNormTolerance },
+        ]
+      : [];
+    return guardValues(out as tf.Tensor2D, checks);
   });
+}
+
+/**
+ * `fn(...inputs)` computed as a constant of the gradient: a custom-gradient op with a zero gradient,
+ * so comparisons and other ops without a gradient inside it never reach the tape, and nothing is read
+ * back to the host. Returns the tensors `fn` returns.
+ */
+function offTape(inputs: tf.Tensor[], fn: (...xs: tf.Tensor2D[]) => tf.Tensor[]): tf.Tensor[] {
+  // customGrad returns one tensor: pack the outputs (all [N, 1] or [N, D]) into one and split after.
+  const widths: number[] = [];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, inputs.length) as tf.Tensor2D[];
+    const value = tf.tidy(() => {
+      const outs = fn(...xs);
+      for (const o of outs) widths.push(o.shape[1] as number);
+      return tf.concat(outs, 1);
+    });
+    return { value, gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+  });
+  const packed = op(...inputs);
+  return tf.split(packed, widths, 1);
 }
 
 /** Row i paired with row N−1−i (`torch.flip(x, [0])`), the pairing of V-Mix, L-Mix and VL-Mix. */

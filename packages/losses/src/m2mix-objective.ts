@@ -9,7 +9,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { clipContrastiveLoss } from './clip-contrastive';
 import { m2mixLoss } from './m2mix';
 import { lmixLoss, vlmixLoss, vmixLoss } from './unimodal-mixup';
-import { assertEmbeddingPair, assertLambda, DEFAULT_UNIT_NORM_TOLERANCE } from './validate-inputs';
+import {
+  assertEmbeddingPair,
+  assertLambda,
+  DEFAULT_UNIT_NORM_TOLERANCE,
+  guardValues,
+} from './validate-inputs';
 
 export type MixTerm = 'vmix' | 'lmix' | 'vlmix' | 'm2mix';
 const TERMS: readonly MixTerm[] = ['vmix', 'lmix', 'vlmix', 'm2mix'];
@@ -88,7 +93,10 @@ export function m2mixObjective(config: M2mixObjectiveConfig = {}): M2mixObjectiv
   const active = TERMS.filter((t) => weights[t] > 0);
 
   return (image, text, step) => {
-    assertEmbeddingPair(image, text, { unitNorm: active.length > 0, tolerance: unitNormTolerance });
+    const checks = assertEmbeddingPair(image, text, {
+      unitNorm: active.length > 0,
+      tolerance: unitNormTolerance,
+    });
     let scheduleFactor = 1;
     if (epochSchedule) {
       assertInteger('step.epoch', step.epoch, 0);
@@ -124,7 +132,7 @@ export function m2mixObjective(config: M2mixObjectiveConfig = {}): M2mixObjectiv
     const loss = tf.tidy(() => {
       let mixed: tf.Tensor = tf.scalar(0);
       for (const term of active) mixed = tf.add(mixed, tf.mul(weights[term], terms[term]!));
-      return tf.add(terms.clip!, tf.mul(scheduleFactor, mixed)) as tf.Scalar;
+      return guardValues(tf.add(terms.clip!, tf.mul(scheduleFactor, mixed)) as tf.Scalar, checks);
     });
     return { loss, terms, lambdas };
   };

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
 import { identityTargets } from './mix-targets';
-import { assertMixupInputs } from './validate-inputs';
+import { assertMixupInputs, guardValues } from './validate-inputs';
 
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
@@ -48,7 +48,7 @@ export function m2mixLogits(
   assertPositive('options.temperature', temperature);
   const positiveScale = options.positiveScale ?? 1 / temperature;
   assertPositive('options.positiveScale', positiveScale);
-  assertMixupInputs(image, text, lambda, options);
+  const checks = assertMixupInputs(image, text, lambda, options);
   const n = image.shape[0];
   const [perImage, perText] = tf.tidy(() => {
     const negatives = geodesicMixup(image, text, lambda, { epsilon, validate: false });
@@ -57,7 +57,10 @@ export function m2mixLogits(
     const positives = tf.mul(tf.mul(eye, positiveScale), tf.sum(tf.mul(image, text), 1, true));
     const withPositives = (x: tf.Tensor2D) =>
       tf.add(positives, tf.div(tf.mul(offDiagonal, tf.matMul(x, negatives, false, true)), temperature));
-    return [withPositives(image), withPositives(text)] as tf.Tensor2D[];
+    return [
+      guardValues(withPositives(image), checks),
+      guardValues(withPositives(text), checks),
+    ] as tf.Tensor2D[];
   });
   return { perImage: perImage!, perText: perText! };
 }

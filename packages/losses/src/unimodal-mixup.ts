@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { symmetricContrastiveLoss } from './clip-contrastive';
 import { flipBatch, geodesicMixup } from './geodesic-mixup';
 import { bimodalMixTargets, diagonalAndFlipMask, unimodalMixTargets } from './mix-targets';
-import { assertMixupInputs } from './validate-inputs';
+import { assertMixupInputs, guardValues } from './validate-inputs';
 
 /** Options shared by V-Mix, L-Mix and VL-Mix (m²-mix's uni-modal and bi-modal ablations). */
 export interface MixupLossOptions {
@@ -33,7 +33,7 @@ function mixupLoss(
 ): tf.Scalar {
   const { temperature = 0.01, originalNegatives = false, epsilon = 1e-4 } = options;
   assertPositive('options.temperature', temperature);
-  assertMixupInputs(image, text, lambda, options);
+  const checks = assertMixupInputs(image, text, lambda, options);
   const n = image.shape[0];
   const mix = (x: tf.Tensor2D) => geodesicMixup(x, flipBatch(x), lambda, { epsilon, validate: false });
   return tf.tidy(() => {
@@ -46,7 +46,7 @@ function mixupLoss(
       logits = tf.add(tf.mul(keep, logits), tf.mul(tf.sub(1, keep), original)) as tf.Tensor2D;
     }
     const targets = mode === 'vlmix' ? bimodalMixTargets(n) : unimodalMixTargets(n, lambda);
-    return symmetricContrastiveLoss(logits, targets);
+    return guardValues(symmetricContrastiveLoss(logits, targets), checks);
   });
 }
 

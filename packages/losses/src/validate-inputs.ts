@@ -1,10 +1,17 @@
 import { invalidArgument, RobustFtError } from '@robust-ft/core';
 import { assertInRange, assertRank, shapeToString } from '@robust-ft/core/internal';
-import type { Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+
+type Tensor = tf.Tensor;
 
 /**
- * Input checks shared by the losses. Every check runs before any tensor is created, reads values only
- * with `dataSync` (no ops recorded on a gradient tape) and throws a `RobustFtError` naming the argument.
+ * Input checks shared by the losses. A loss runs inside a gradient tape, so it cannot await, and a
+ * synchronous read returns zeros on WebGPU: nothing here reads a value back to the host.
+ * - Form (type, dtype, rank, batch size, matching shapes) is checked up front and throws a
+ *   `RobustFtError` naming the argument, before any tensor is created.
+ * - Values (finite, unit-norm rows, label range) are checked on the device by `guardValues`: when one
+ *   fails, the loss (and so every gradient) is NaN, which a guarded optimizer step detects and skips,
+ *   so a bad batch is never applied.
  */
 
 /** Default tolerance on |‖row‖ − 1|: float32 normalisation is exact to ~1e-7, fp16 features to ~1e-3. */
@@ -16,7 +23,7 @@ export function assertFloatTensor(argument: string, value: unknown): asserts val
     value === null ||
     !('shape' in value) ||
     !('dtype' in value) ||
-    typeof (value as { dataSync?: unknown }).dataSync !== 'function'
+    typeof (value as { data?: unknown }).data !== 'function'
   ) {
     throw invalidArgument(argument, 'a tf.Tensor', value);
   }
@@ -25,19 +32,53 @@ export function assertFloatTensor(argument: string, value: unknown): asserts val
     throw invalidArgument(argument, 'a float32 tensor', (value as Tensor).dtype);
 }
 
-export function assertFinite(argument: string, tensor: Tensor): void {
-  const values = tensor.dataSync();
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new RobustFtError('NON_FINITE', `${argument} contains a non-finite value at flat index ${i}`, {
-        argument,
-        expected: 'finite values',
-      });
-    }
-  }
+/** A value check that `guardValues` runs on the device. */
+export interface ValueCheck {
+  tensor: Tensor;
+  /** Every element finite (float tensors). Default true. */
+  finite?: boolean;
+  /** Every row of a rank-2 tensor has |‖row‖₂ − 1| ≤ this. */
+  unitNormTolerance?: number;
+  /** Every element an integer class id in [0, classes). */
+  classes?: number;
 }
 
-/** A rank-2 float32 batch `[N, D]` with N ≥ `minBatch`, all finite. */
+function passes(check: ValueCheck): Tensor {
+  const { tensor: t, finite = true, unitNormTolerance, classes } = check;
+  const ok: Tensor[] = [];
+  if (finite && t.dtype === 'float32') ok.push(tf.all(tf.isFinite(t)));
+  if (unitNormTolerance !== undefined) {
+    // A NaN norm fails as well: lessEqual(NaN, tolerance) is false.
+    const off = tf.abs(tf.sub(tf.sqrt(tf.sum(tf.square(t), 1)), 1));
+    ok.push(tf.all(tf.lessEqual(off, unitNormTolerance)));
+  }
+  if (classes !== undefined) ok.push(tf.all(tf.logicalAnd(tf.greaterEqual(t, 0), tf.less(t, classes))));
+  return ok.reduce((a, b) => tf.logicalAnd(a, b), tf.scalar(true, 'bool'));
+}
+
+/**
+ * `result` unchanged when every check passes, all NaN otherwise; computed on the device, never read.
+ * The checks run inside a custom-gradient op with a zero gradient, so their comparisons (which have no
+ * gradient in tfjs) stay off the tape; multiplying by exactly 1 leaves values and gradients bit-exact,
+ * and by NaN makes every gradient NaN too, so the optimizer's non-finite guard sees the failure.
+ */
+export function guardValues<T extends Tensor>(result: T, checks: readonly ValueCheck[]): T {
+  if (checks.length === 0) return result;
+  const inputs = checks.map((c) => c.tensor);
+  const factor = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, inputs.length) as Tensor[];
+    const value = tf.tidy(() => {
+      const ok = checks
+        .map((c, i) => passes({ ...c, tensor: xs[i] as Tensor }))
+        .reduce((a, b) => tf.logicalAnd(a, b));
+      return tf.where(ok, tf.scalar(1), tf.scalar(Number.NaN));
+    });
+    return { value, gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+  });
+  return tf.tidy(() => tf.mul(result, factor(...inputs)) as T);
+}
+
+/** A rank-2 float32 batch `[N, D]` with N ≥ `minBatch` (its values: `guardValues`). */
 export function assertBatchMatrix(
   argument: string,
   tensor: unknown,
@@ -53,7 +94,6 @@ export function assertBatchMatrix(
       `shape ${shapeToString(tensor.shape)}`,
     );
   }
-  assertFinite(argument, tensor);
 }
 
 export function assertSameShape(argument: string, tensor: Tensor, otherName: string, other: Tensor): void {
@@ -67,46 +107,28 @@ export function assertSameShape(argument: string, tensor: Tensor, otherName: str
   }
 }
 
-/** Every row of a rank-2 tensor has unit L2 norm within `tolerance`. */
-export function assertUnitRows(
-  argument: string,
-  tensor: Tensor,
-  tolerance = DEFAULT_UNIT_NORM_TOLERANCE,
-): void {
-  const [n, d] = tensor.shape as [number, number];
-  const values = tensor.dataSync();
-  for (let i = 0; i < n; i++) {
-    let sq = 0;
-    for (let j = 0; j < d; j++) sq += values[i * d + j]! ** 2;
-    const norm = Math.sqrt(sq);
-    if (Math.abs(norm - 1) > tolerance) {
-      throw invalidArgument(
-        argument,
-        `L2-normalised rows (|norm - 1| <= ${tolerance}); normalise the embeddings first`,
-        `row ${i} with norm ${norm.toPrecision(6)}`,
-      );
-    }
-  }
-}
-
-/** The two embedding batches of a dual encoder: same `[N, D]` shape, N ≥ 2, finite, optionally unit rows. */
+/**
+ * The two embedding batches of a dual encoder: same `[N, D]` shape, N ≥ 2. Returns the value checks
+ * (finite, and unit rows when `unitNorm`) for `guardValues`.
+ */
 export function assertEmbeddingPair(
   image: unknown,
   text: unknown,
   {
     unitNorm,
-    tolerance,
+    tolerance = DEFAULT_UNIT_NORM_TOLERANCE,
     names = ['image', 'text'],
   }: { unitNorm: boolean; tolerance?: number; names?: [string, string] },
-): asserts image is Tensor {
+): ValueCheck[] {
   const [imageName, textName] = names;
   assertBatchMatrix(imageName, image, 2);
   assertBatchMatrix(textName, text, 2);
   assertSameShape(textName, text as Tensor, imageName, image);
-  if (unitNorm) {
-    assertUnitRows(imageName, image, tolerance);
-    assertUnitRows(textName, text as Tensor, tolerance);
-  }
+  const unit = unitNorm ? { unitNormTolerance: tolerance } : {};
+  return [
+    { tensor: image, ...unit },
+    { tensor: text as Tensor, ...unit },
+  ];
 }
 
 export function assertLambda(argument: string, lambda: unknown): asserts lambda is number {
@@ -115,25 +137,33 @@ export function assertLambda(argument: string, lambda: unknown): asserts lambda 
 
 /**
  * What every mixup loss checks before it builds a tensor: λ in [0, 1] and, unless `validate` is false,
- * a pair of unit-norm embedding batches (the geodesic mixup is only defined on the sphere).
+ * a pair of embedding batches; returns the value checks (unit-norm rows: the geodesic mixup is only
+ * defined on the sphere) for `guardValues`.
  */
 export function assertMixupInputs(
   image: unknown,
   text: unknown,
   lambda: unknown,
   options: { validate?: boolean; unitNormTolerance?: number },
-): asserts lambda is number {
+): ValueCheck[] {
   assertLambda('lambda', lambda);
-  if (options.validate ?? true) {
-    assertEmbeddingPair(image, text, {
-      unitNorm: true,
-      tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
-    });
-  }
+  if (!(options.validate ?? true)) return [];
+  return assertEmbeddingPair(image, text, {
+    unitNorm: true,
+    tolerance: options.unitNormTolerance ?? DEFAULT_UNIT_NORM_TOLERANCE,
+  });
 }
 
-/** Integer class labels `[N]` (int32) matching a batch of N rows, each in [0, numClasses). */
-export function assertLabels(argument: string, labels: unknown, batch: number, numClasses: number): void {
+/**
+ * Integer class labels `[N]` (int32) matching a batch of N rows; returns the range check (each id in
+ * [0, numClasses)) for `guardValues`.
+ */
+export function assertLabels(
+  argument: string,
+  labels: unknown,
+  batch: number,
+  numClasses: number,
+): ValueCheck {
   if (typeof labels !== 'object' || labels === null || !('dtype' in labels) || !('shape' in labels)) {
     throw invalidArgument(argument, 'an int32 tf.Tensor of class indices', labels);
   }
@@ -150,11 +180,5 @@ export function assertLabels(argument: string, labels: unknown, batch: number, n
       },
     );
   }
-  const values = t.dataSync();
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v < 0 || v >= numClasses) {
-      throw invalidArgument(argument, `class indices in [0, ${numClasses})`, `label ${v} at index ${i}`);
-    }
-  }
+  return { tensor: t, classes: numClasses };
 }

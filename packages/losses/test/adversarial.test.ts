@@ -9,7 +9,7 @@ import {
   tradesLoss,
   tradesLossFromLogits,
 } from '../src/index';
-import { caught, randomMatrix } from './helpers';
+import { caught, expectPoisoned, randomMatrix } from './helpers';
 import './setup-backend';
 
 const value = (t: tf.Tensor) => t.dataSync()[0]!;
@@ -82,9 +82,14 @@ describe('adversarialTrainingLoss / tradesLoss', () => {
     expect(caught(() => tradesLossFromLogits(z, randomMatrix(4, 2, 1), y)).argument).toBe(
       'adversarialLogits',
     );
-    expect(caught(() => tradesLossFromLogits(z, z, tf.tensor1d([0, 1, 3, 0], 'int32'))).argument).toBe(
-      'labels',
+    // A label out of range is a value: checked on the device, the loss and its gradients are NaN.
+    const outOfRange = tf.tensor1d([0, 1, 3, 0], 'int32');
+    expectPoisoned((c, a) => tradesLossFromLogits(c as tf.Tensor2D, a as tf.Tensor2D, outOfRange), [z, z]);
+    expectPoisoned(
+      (c, a) => tradesLossFromLogits(c as tf.Tensor2D, a as tf.Tensor2D, tf.tensor1d([0, -1, 2, 0], 'int32')),
+      [z, z],
     );
+    expect(Number.isFinite(tradesLossFromLogits(z, z, y).dataSync()[0]!)).toBe(true);
     expect(caught(() => tradesLossFromLogits(z, z, tf.tensor1d([0, 1, 2], 'int32'))).code).toBe(
       'SHAPE_MISMATCH',
     );

@@ -2,7 +2,7 @@ import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { geodesicAngle, geodesicMixup } from '../src/index';
-import { caught, maxAbsDiff, unitRows } from './helpers';
+import { caught, expectPoisoned, maxAbsDiff, unitRows } from './helpers';
 import './setup-backend';
 
 const rowNorms = (t: tf.Tensor2D) => Array.from(tf.tidy(() => tf.norm(t, 'euclidean', 1)).dataSync());
@@ -67,17 +67,19 @@ describe('geodesicMixup', () => {
     expect(Math.max(...ga!.arraySync()[1]!.map(Math.abs))).toBeGreaterThan(1e-3);
   });
 
-  it('rejects bad input with typed errors naming the argument', () => {
-    const e1 = caught(() => geodesicMixup(a, tf.mul(b, 2) as tf.Tensor2D, 0.5));
-    expect([e1.code, e1.argument]).toEqual(['INVALID_ARGUMENT', 'b']);
+  it('rejects bad forms with typed errors naming the argument; bad values give NaN', () => {
+    const mix = (p: tf.Tensor, q: tf.Tensor) => geodesicMixup(p as tf.Tensor2D, q as tf.Tensor2D, 0.5);
+    expectPoisoned(mix, [a, tf.mul(b, 2)]);
     const e2 = caught(() => geodesicMixup(a, unitRows(4, 7, 3), 0.5));
     expect([e2.code, e2.argument]).toEqual(['SHAPE_MISMATCH', 'b']);
     const e3 = caught(() => geodesicMixup(a, b, 1.5));
     expect(e3.argument).toBe('lambda');
     const values = a.arraySync();
     values[1]![3] = Number.NaN;
-    const e4 = caught(() => geodesicMixup(tf.tensor2d(values), b, 0.5));
-    expect([e4.code, e4.argument]).toEqual(['NON_FINITE', 'a']);
+    expectPoisoned(mix, [tf.tensor2d(values), b]);
+    // Unchecked (validate: false), a non-unit row is interpolated as given, not poisoned.
+    const unchecked = geodesicMixup(a, tf.mul(b, 2) as tf.Tensor2D, 0.5, { validate: false });
+    expect(unchecked.arraySync().flat().every(Number.isFinite)).toBe(true);
     const e5 = caught(() =>
       geodesicMixup(tf.ones([2, 1]) as tf.Tensor2D, tf.ones([2, 1]) as tf.Tensor2D, 0.5),
     );

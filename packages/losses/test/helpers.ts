@@ -1,5 +1,6 @@
 import { createRng } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 
 /** Unit-norm rows drawn from a seeded normal (test inputs only). */
 export function unitRows(n: number, d: number, seed: number): tf.Tensor2D {
@@ -21,6 +22,20 @@ export function randomMatrix(n: number, d: number, seed: number, scale = 1): tf.
 
 export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/**
+ * A value check failed on the device: `fn`'s result and its gradient with respect to every input are
+ * all NaN (nothing was read back to the host; a guarded optimizer step skips such a batch). Valid
+ * inputs give finite values, which the tests next to each call check too.
+ */
+export function expectPoisoned(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): void {
+  const [value, grads] = tf.tidy(() => {
+    const g = tf.grads((...xs: tf.Tensor[]) => tf.sum(fn(...xs)) as tf.Scalar)(inputs);
+    return [fn(...inputs).dataSync(), g.map((t) => t.dataSync())] as const;
+  });
+  expect(Array.from(value).every(Number.isNaN), 'every value NaN').toBe(true);
+  for (const g of grads) expect(Array.from(g).every(Number.isNaN), 'every gradient NaN').toBe(true);
 }
 
 /** Runs `fn` and returns the RobustFtError it throws (fails the test when it does not throw). */

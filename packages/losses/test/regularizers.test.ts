@@ -13,7 +13,7 @@ import {
   symmetricKlDivergence,
   type ViewFn,
 } from '../src/index';
-import { caught, randomMatrix } from './helpers';
+import { caught, expectPoisoned, randomMatrix } from './helpers';
 import './setup-backend';
 
 const value = (t: tf.Tensor) => t.dataSync()[0]!;
@@ -71,8 +71,13 @@ describe('output distances', () => {
   it('rejects mismatched shapes and NaN with typed errors', () => {
     const e = caught(() => klDivergence(p, randomMatrix(4, 3, 1)));
     expect([e.code, e.argument]).toEqual(['SHAPE_MISMATCH', 'predictionLogits']);
-    const e2 = caught(() => jsDivergence(tf.tensor2d([[Number.NaN, 1]]), tf.tensor2d([[1, 1]])));
-    expect([e2.code, e2.argument]).toEqual(['NON_FINITE', 'logitsA']);
+    const nan = tf.tensor2d([[Number.NaN, 1]]);
+    const inf = tf.tensor2d([[1, Number.POSITIVE_INFINITY]]);
+    const one = tf.tensor2d([[1, 1]]);
+    for (const fn of [klDivergence, jsDivergence, symmetricKlDivergence, logitMse, cosineDistance]) {
+      expectPoisoned((x, y) => fn(x as tf.Tensor2D, y as tf.Tensor2D), [nan, one]);
+      expectPoisoned((x, y) => fn(x as tf.Tensor2D, y as tf.Tensor2D, { reduction: 'none' }), [one, inf]);
+    }
   });
 });
 

@@ -305,7 +305,11 @@ export function digrapTransformation(
       const state = withMaps(saved, ['inner']);
       const d = gradient.update(grads, state.digrap, params, ctx);
       const r = inner.update(d.updates, state.inner, params, ctx);
-      return { ...r, state: { digrap: d.state, inner: r.state } };
+      // Not `guarded`: DiGraP's own state is not masked by an inner kernel's finite flag.
+      const nextState = { digrap: d.state, inner: r.state };
+      return r.assign
+        ? { updates: r.updates, assign: r.assign, state: nextState }
+        : { updates: r.updates, state: nextState };
     },
   };
 }
@@ -359,12 +363,14 @@ export interface DigrapTensorDiagnostics {
   regStrength: number;
 }
 
-export function digrapState(source: StateSource): Record<string, DigrapTensorDiagnostics> {
+export async function digrapState(source: StateSource): Promise<Record<string, DigrapTensorDiagnostics>> {
   const out: Record<string, DigrapTensorDiagnostics> = {};
   for (const node of findNodes(source, 'digrapDot')) {
-    const dot = scalars(node.digrapDot);
-    const ls = scalars(node.lossStrength);
-    const rs = scalars(node.regStrength);
+    const [dot, ls, rs] = await Promise.all([
+      scalars(node.digrapDot),
+      scalars(node.lossStrength),
+      scalars(node.regStrength),
+    ]);
     for (const name of Object.keys(dot))
       out[name] = { dot: dot[name]!, lossStrength: ls[name]!, regStrength: rs[name]! };
   }

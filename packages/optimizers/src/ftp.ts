@@ -256,15 +256,13 @@ export interface FtpDiagnostics {
 }
 
 /** FTP's learned radii and hyper-state. */
-export function ftpState(source: StateSource): FtpDiagnostics {
+export async function ftpState(source: StateSource): Promise<FtpDiagnostics> {
   const tensors: FtpDiagnostics['tensors'] = {};
   let t = 1;
   for (const node of findNodes(source, 'ftp')) {
     const ftp = node.ftp as unknown as Record<string, unknown>;
     if (typeof node.t === 'number') t = node.t;
-    const gamma = scalars(ftp.gamma);
-    const gm = scalars(ftp.gammaM);
-    const gv = scalars(ftp.gammaV);
+    const [gamma, gm, gv] = await Promise.all([scalars(ftp.gamma), scalars(ftp.gammaM), scalars(ftp.gammaV)]);
     for (const name of Object.keys(gamma))
       tensors[name] = { gamma: gamma[name]!, gammaM: gm[name]!, gammaV: gv[name]! };
   }

@@ -5,7 +5,8 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 /**
  * Typed read access to the diagnostics an optimizer keeps in its state (FTP's γ, SPD's ratio, ...).
  * The state is a plain tree; these helpers find the node a transformation of this package wrote (by its
- * marker key, so they also work when the transformation sits inside a chain) and read it to numbers.
+ * marker key, so they also work when the transformation sits inside a chain) and read it to numbers
+ * with `await data()` (synchronous reads return zeros on WebGPU), so every reader here is async.
  */
 export type StateSource = RobustOptimizer | Readonly<StateTree>;
 
@@ -30,20 +31,22 @@ export function findNodes(source: StateSource, marker: string): StateTree[] {
   return out;
 }
 
-/** Reads a name → (0-d tensor | number) map to name → number. */
-export function scalars(node: unknown): Record<string, number> {
+/** Reads a name → (0-d tensor | number) map to name → number; the tensor reads run concurrently. */
+export async function scalars(node: unknown): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   if (!isTree(node)) return out;
-  for (const [name, v] of Object.entries(node)) {
-    if (typeof v === 'number') out[name] = v;
-    else if (isTensor(v)) out[name] = (v as Tensor).dataSync()[0]!;
-  }
+  await Promise.all(
+    Object.entries(node).map(async ([name, v]) => {
+      if (typeof v === 'number') out[name] = v;
+      else if (isTensor(v)) out[name] = (await (v as Tensor).data())[0]!;
+    }),
+  );
   return out;
 }
 
 /** Per-parameter Adam step counts (torch's `state['step']`), from any Adam core in the state. */
-export function adamStepCounts(source: StateSource): Record<string, number> {
+export async function adamStepCounts(source: StateSource): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const node of findNodes(source, 'nu')) if ('mu' in node) Object.assign(out, scalars(node.count));
+  for (const node of findNodes(source, 'nu')) if ('mu' in node) Object.assign(out, await scalars(node.count));
   return out;
 }

@@ -185,11 +185,10 @@ export interface SpdTensorDiagnostics {
 }
 
 /** SPD's per-tensor diagnostics of the last step. */
-export function spdState(source: StateSource): Record<string, SpdTensorDiagnostics> {
+export async function spdState(source: StateSource): Promise<Record<string, SpdTensorDiagnostics>> {
   const out: Record<string, SpdTensorDiagnostics> = {};
   for (const node of findNodes(source, 'spdCondition')) {
-    const cond = scalars(node.spdCondition);
-    const ratio = scalars(node.spdRatio);
+    const [cond, ratio] = await Promise.all([scalars(node.spdCondition), scalars(node.spdRatio)]);
     for (const [name, c] of Object.entries(cond))
       out[name] = { condition: c, ratio: c < 0 ? ratio[name]! : null };
   }

@@ -353,10 +353,10 @@ export function setTpgmValidationLoss(optimizer: RobustOptimizer, validationLoss
 }
 
 /** TPGM's per-tensor radius γ after the last step. */
-export function tpgmState(source: StateSource): Record<string, { constraint: number }> {
+export async function tpgmState(source: StateSource): Promise<Record<string, { constraint: number }>> {
   const out: Record<string, { constraint: number }> = {};
   for (const node of findNodes(source, 'constraint'))
-    for (const [name, c] of Object.entries(scalars(node.constraint))) out[name] = { constraint: c };
+    for (const [name, c] of Object.entries(await scalars(node.constraint))) out[name] = { constraint: c };
   return out;
 }
 

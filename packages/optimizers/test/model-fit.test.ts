@@ -84,7 +84,7 @@ describe('model.fit, save with includeOptimizer, load, continue bit-identically'
       expect(got).toEqual(want);
       if (label === 'ftp') {
         // The head is excluded: FTP tracks a radius for the body only.
-        const names = Object.keys(ftpState(restored.optimizer as RobustOptimizer).tensors);
+        const names = Object.keys((await ftpState(restored.optimizer as RobustOptimizer)).tensors);
         expect(names.length).toBe(2);
         expect(names.every((n) => n.startsWith('body/'))).toBe(true);
       }

@@ -69,12 +69,13 @@ async function outputChannelNorms(w: tf.Tensor, w0: tf.Tensor): Promise<number[]
   return out;
 }
 
-type Radii = (opt: RobustOptimizer) => Record<string, number>;
+type Radii = (opt: RobustOptimizer) => Promise<Record<string, number>>;
 
 const METHODS: Record<string, { make: () => RobustOptimizer; radii: Radii }> = {
   ftp: {
     make: () => ftp({ learningRate: 0.05, exclude: 'head/*' }),
-    radii: (opt) => Object.fromEntries(Object.entries(ftpState(opt).tensors).map(([n, d]) => [n, d.gamma])),
+    radii: async (opt) =>
+      Object.fromEntries(Object.entries((await ftpState(opt)).tensors).map(([n, d]) => [n, d.gamma])),
   },
   'tpgm (mars)': {
     make: () =>
@@ -91,7 +92,8 @@ const METHODS: Record<string, { make: () => RobustOptimizer; radii: Radii }> = {
               .map(([, t]) => tf.sum(tf.square(tf.sub(t, 0.2)))),
           ) as tf.Scalar,
       }),
-    radii: (opt) => Object.fromEntries(Object.entries(tpgmState(opt)).map(([n, d]) => [n, d.constraint])),
+    radii: async (opt) =>
+      Object.fromEntries(Object.entries(await tpgmState(opt)).map(([n, d]) => [n, d.constraint])),
   },
 };
 
@@ -109,7 +111,7 @@ describe('fine-tuning a Conv2D + Dense tfjs model: one radius per output channel
       let checked = 0;
       for (let epoch = 0; epoch < 4; epoch++) {
         await model.fit(x, y, { batchSize: 8, epochs: 1, shuffle: false, verbose: 0 });
-        const gammas = radii(opt);
+        const gammas = await radii(opt);
         for (const [j, w] of kernels.entries()) {
           const gamma = gammas[w.name]!;
           expect(gamma, w.name).toBeGreaterThan(1e-6);

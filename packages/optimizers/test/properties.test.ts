@@ -47,13 +47,13 @@ const isHead = (name: string) => name.includes('/head/');
 
 describe('FTP keeps every row inside radius γ of the anchor', () => {
   for (const inner of ['adam', 'sgd'] as const) {
-    it(`over ${inner}, on random inputs, every step`, () => {
+    it(`over ${inner}, on random inputs, every step`, async () => {
       for (const seed of [1, 2, 3]) {
         const { vars, anchors } = makeVars(seed, seed === 3 ? 0.1 : 0);
         const opt = ftp({ inner, learningRate: 5e-2, momentum: 0.9, k: 0.5, anchor: anchors });
         for (let s = 1; s <= 15; s++) {
           run(opt, vars, 1, { from: s, seed });
-          const gammas = ftpState(opt).tensors;
+          const gammas = (await ftpState(opt)).tensors;
           for (const [name, v] of Object.entries(vars)) {
             const gamma = gammas[name]!.gamma;
             // Rows as the optimizer reads them: the default tfjs layout rule (output units).

@@ -11,10 +11,16 @@ export const testBackend = process.env.ROBUST_FT_TEST_BACKEND ?? 'cpu';
 /** Why the requested backend cannot run here (only webgpu can be missing: no adapter), or null. */
 export let backendUnavailable: string | null = null;
 if (testBackend === 'webgpu') {
-  const { installNodeWebGpu } = await import('@robust-ft/backend-node/testing');
-  backendUnavailable = await installNodeWebGpu(() => import('webgpu'));
-  if (backendUnavailable === null) await import('@tensorflow/tfjs-backend-webgpu');
-  else console.warn(`[webgpu] suites SKIPPED: ${backendUnavailable}`);
+  // Started the way users start it (useBestBackend's Dawn path); a software adapter is allowed here,
+  // since CI has no GPU and runs Dawn on SwiftShader.
+  const { useBestBackend } = await import('@robust-ft/backend-node');
+  try {
+    const d = await useBestBackend({ force: 'webgpu', allowSoftwareGpu: true, logger: null });
+    console.log(`[webgpu] suites run on Dawn: ${d.adapter?.description ?? 'unknown adapter'}`);
+  } catch (e) {
+    backendUnavailable = (e as Error).message;
+    console.warn(`[webgpu] suites SKIPPED: ${backendUnavailable}`);
+  }
 }
 if (backendUnavailable === null && !(await tf.setBackend(testBackend)))
   throw new Error(`backend ${testBackend} did not initialise`);

@@ -47,13 +47,13 @@ describe('λ = 0 makes SPD and DiGraP over SGD step exactly as SGD (bit-identica
     });
   }
 
-  it('SPD over SGD with λ > 0 decays on some tensor-steps (conflicts occur in this run)', () => {
+  it('SPD over SGD with λ > 0 decays on some tensor-steps (conflicts occur in this run)', async () => {
     const a = makeVars(7, 0.2);
     const opt = spd({ inner: 'sgd', ...SGD, weightDecay: 1, anchor: a.anchors });
     let fired = 0;
     for (let s = 1; s <= 20; s++) {
       run(opt, a.vars, 1, { from: s, seed: 3 });
-      fired += Object.values(spdState(opt)).filter((d) => d.ratio !== null && d.ratio > 0).length;
+      fired += Object.values(await spdState(opt)).filter((d) => d.ratio !== null && d.ratio > 0).length;
     }
     expect(fired).toBeGreaterThan(0);
     disposeAll(a.vars, a.anchors, opt);

@@ -10,6 +10,8 @@ import { defineComponent, h, ref } from 'vue';
 import type { DemoPoint } from '../../src/demo/run-demo';
 
 type Robust = 'FTP' | 'SPD';
+/** Images per test set: 1000 (all 539 ID test images, 1,000 font digits) or a quick 150. */
+type TestImages = 150 | 1000;
 const COLORS: Record<string, string> = { AdamW: '#d62728', FTP: '#1f77b4', SPD: '#2ca02c' };
 const SERIES = [
   ['id', '', 'ID (UCI digits)'],
@@ -111,6 +113,7 @@ export default defineComponent({
     const message = ref('');
     const epochs = ref(3);
     const trainImages = ref(320);
+    const testImages = ref<TestImages>(1000);
     const robust = ref<Robust>('FTP');
     const points = ref<DemoPoint[]>([]);
     const backendNote = ref('');
@@ -120,6 +123,7 @@ export default defineComponent({
       points.value = [];
       backendNote.value = '';
       message.value = 'loading tfjs…';
+      let explain: ((error: unknown) => unknown) | undefined;
       try {
         const [{ default: modules }, { loadDigits }, { BENCH_HYPERPARAMETERS: HP, runDemo }] =
           await Promise.all([
@@ -136,8 +140,9 @@ export default defineComponent({
         const { adamw, ftp, spd } =
           await load<typeof import('@robust-ft/optimizers')>('@robust-ft/optimizers');
         const { corrupt } = await load<typeof import('@robust-ft/eval')>('@robust-ft/eval');
-        const { useBestBackend } =
+        const { explainBackendError, useBestBackend } =
           await load<typeof import('@robust-ft/backend-web')>('@robust-ft/backend-web');
+        explain = explainBackendError;
         // WebGPU → WebGL → wasm → cpu, skipping software GPUs unless `?backend=` forces one; robust-ft's
         // wasm training kernels (the CNN's filter gradient among them) are registered by default.
         const chosen = await useBestBackend({ wasmPath: withBase('/tfjs-wasm/'), logger: null });
@@ -151,7 +156,8 @@ export default defineComponent({
         const result = await runDemo(tf, data, {
           epochs: epochs.value,
           trainImages: trainImages.value,
-          oodImages: 1000,
+          oodImages: testImages.value,
+          idTestImages: testImages.value,
           optimizers: {
             AdamW: () => adamw({ learningRate: HP.learningRate, weightDecay: HP.adamwWeightDecay }),
             [method]: () =>
@@ -167,10 +173,16 @@ export default defineComponent({
             message.value = `fine-tuning on ${backend}: step ${step} of ${steps}`;
             await tf.nextFrame();
           },
+          onScoring: async ({ method: m, epoch, set, images }) => {
+            message.value = `scoring ${m} after epoch ${epoch} on ${backend}: ${set} (${images} images)`;
+            await tf.nextFrame();
+          },
         });
         message.value = `done on ${backend} in ${((performance.now() - started) / 1000).toFixed(1)} s (${result.steps} steps on ${result.trainImages} UCI digits; OOD: ${result.oodImages} font digits)`;
         status.value = 'done';
-      } catch (e) {
+      } catch (caught) {
+        // A lost GPU says so (DEVICE_LOST); Start again rebuilds the backend.
+        const e = explain ? explain(caught) : caught;
         message.value = `✗ ${e instanceof Error ? e.message : String(e)}`;
         status.value = 'error';
       }
@@ -197,8 +209,11 @@ export default defineComponent({
             select('epochs', 'demo-epochs', epochs.value, [1, 3, 5] as const, busy, (v) => {
               epochs.value = v;
             }),
-            select('train images', 'demo-train', trainImages.value, [320, 1108] as const, busy, (v) => {
+            select('train images', 'demo-train', trainImages.value, [64, 320, 1108] as const, busy, (v) => {
               trainImages.value = v;
+            }),
+            select('test images', 'demo-test', testImages.value, [150, 1000] as const, busy, (v) => {
+              testImages.value = v;
             }),
           ]),
           h('div', { class: 'live-code-note demo-message' }, message.value),

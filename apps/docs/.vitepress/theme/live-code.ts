@@ -15,6 +15,12 @@ const STORAGE_KEY = 'robust-ft-docs-backend';
 
 /** One picker choice for the whole site: switching it in one block switches the others. */
 const sharedBackend = ref<BackendName>('webgl');
+/**
+ * False while the server-rendered markup is hydrated. Vue's hydration does not patch a <select>'s
+ * value, so the server's markup (first option shown) and the state could disagree: the select is
+ * re-created once mounted (its `key` changes), from the state the reader's saved choice set.
+ */
+const hydrated = ref(false);
 
 export default defineComponent({
   name: 'LiveCode',
@@ -36,6 +42,7 @@ export default defineComponent({
     onMounted(() => {
       const saved = window.localStorage.getItem(STORAGE_KEY) ?? '';
       if (isBackendName(saved)) sharedBackend.value = saved;
+      hydrated.value = true;
     });
 
     async function run() {
@@ -43,6 +50,7 @@ export default defineComponent({
       output.value = [];
       note.value = '';
       const backend = sharedBackend.value;
+      let web: typeof import('@robust-ft/backend-web') | undefined;
       try {
         // Loaded on first Run: tfjs, the packages and sucrase stay out of the page's initial bundle.
         const [{ default: modules }, { runSnippet }] = await Promise.all([
@@ -50,11 +58,14 @@ export default defineComponent({
           import('../../src/run-snippet'),
         ]);
         const tf = (await modules['@tensorflow/tfjs']?.()) as typeof import('@tensorflow/tfjs');
-        await activateBackend(tf, backend, withBase('/tfjs-wasm/'));
+        web = (await modules['@robust-ft/backend-web']?.()) as typeof import('@robust-ft/backend-web');
+        await activateBackend(tf, web, backend, withBase('/tfjs-wasm/'));
         const code = editing.value ? edited.value : source;
         const result = await runSnippet(code, { modules, onLine: (line) => output.value.push(line) });
         if (result.error) {
-          output.value.push(`✗ ${result.error.name}: ${result.error.message}`);
+          // A lost GPU says so (DEVICE_LOST), and the next Run rebuilds the backend.
+          const error = web.explainBackendError(result.error, backend) as Error;
+          output.value.push(`✗ ${error.name}: ${error.message}`);
           status.value = 'error';
         } else {
           const edits = code !== source;
@@ -62,7 +73,8 @@ export default defineComponent({
           status.value = mismatch ? 'mismatch' : 'ok';
           note.value = `${mismatch ? `output differs from the expected one (${mismatch}) · ` : ''}${backend}, ${Math.round(result.ms)} ms`;
         }
-      } catch (e) {
+      } catch (caught) {
+        const e = web ? web.explainBackendError(caught, backend) : caught;
         output.value.push(`✗ ${e instanceof Error ? e.message : String(e)}`);
         status.value = 'error';
         note.value = backend;
@@ -107,8 +119,14 @@ export default defineComponent({
               'backend ',
               h(
                 'select',
-                { value: sharedBackend.value, onChange: pick, 'aria-label': 'tfjs backend' },
-                BACKENDS.map((b) => h('option', { value: b }, b)),
+                {
+                  key: hydrated.value ? 'client' : 'server',
+                  value: sharedBackend.value,
+                  onChange: pick,
+                  'aria-label': 'tfjs backend',
+                },
+                // `selected` makes the server's markup show the same choice as the state.
+                BACKENDS.map((b) => h('option', { value: b, selected: b === sharedBackend.value }, b)),
               ),
             ]),
             h(

@@ -43,14 +43,26 @@ export interface DemoOptions {
   trainImages: number;
   /** Font digits to test on (a stratified sample of the 2,360). */
   oodImages: number;
+  /** ID test images to score on (a stratified sample of the 539). Default: all. */
+  idTestImages?: number;
   /** Factories for the compared optimizers, keyed by the label shown in the chart. */
   optimizers: Record<string, () => TF.Optimizer>;
   /** Batch order seed (both methods see the same batches). */
   seed?: number;
   corrupt?: CorruptFn;
   onPoint?: (point: DemoPoint) => void;
-  /** Called every few steps so the page can repaint and report progress. */
+  /** Called after every training step (of either method) so the page can repaint and report it. */
   onProgress?: (step: number, steps: number) => Promise<void> | void;
+  /** Called before each scoring pass (one method, one set), which takes longest on a slow backend. */
+  onScoring?: (pass: ScoringPass) => Promise<void> | void;
+}
+
+/** One scoring pass: `method`'s model after `epoch` epochs, on one test set of `images` images. */
+export interface ScoringPass {
+  method: string;
+  epoch: number;
+  set: 'ID' | 'OOD' | 'ID + noise';
+  images: number;
 }
 
 export interface DemoResult {
@@ -95,7 +107,10 @@ export async function runDemo(tf: typeof TF, data: DigitsData, options: DemoOpti
   const trainDs = head(data.idTrain, options.trainImages);
   const oodDs = sample(data.fonts, options.oodImages, seed);
   const train = toTensors(tf, trainDs);
-  const idTest = toTensors(tf, data.idTest);
+  const idTest = toTensors(
+    tf,
+    options.idTestImages === undefined ? data.idTest : sample(data.idTest, options.idTestImages, seed),
+  );
   const ood = toTensors(tf, oodDs);
   const corrupted = options.corrupt
     ? { x: tf.tidy(() => (options.corrupt as CorruptFn)(idTest.x)), y: idTest.y }
@@ -111,13 +126,17 @@ export async function runDemo(tf: typeof TF, data: DigitsData, options: DemoOpti
 
   const points: DemoPoint[] = [];
   const record = async (run: (typeof runs)[number], epoch: number) => {
+    const score = async (set: ScoringPass['set'], tensors: Tensors) => {
+      await options.onScoring?.({ method: run.method, epoch, set, images: tensors.y.shape[0] });
+      return accuracy(tf, run.model, tensors);
+    };
     const point: DemoPoint = {
       method: run.method,
       epoch,
-      id: await accuracy(tf, run.model, idTest),
-      ood: await accuracy(tf, run.model, ood),
+      id: await score('ID', idTest),
+      ood: await score('OOD', ood),
     };
-    if (corrupted) point.corrupted = await accuracy(tf, run.model, corrupted);
+    if (corrupted) point.corrupted = await score('ID + noise', corrupted);
     points.push(point);
     options.onPoint?.(point);
   };
@@ -145,9 +164,9 @@ export async function runDemo(tf: typeof TF, data: DigitsData, options: DemoOpti
             run.optimizer.applyGradients(grads);
           });
           step++;
+          await options.onProgress?.(step, steps);
         }
         idx.dispose();
-        await options.onProgress?.(step, steps);
       }
       for (const run of runs) await record(run, epoch);
     }

@@ -1,7 +1,7 @@
 import { invalidArgument } from '@robust-ft/core';
 import { assertFiniteNumber, assertInteger, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertNonEmpty, type Labels, readLabels } from '../checks';
+import { assertNonEmpty, checkLabelIds, type Labels } from '../checks';
 
 /** A classifier as attacks see it: inputs → logits `[N, K]`. A layers model's `predict` fits. */
 export type LogitsModel = (x: tf.Tensor) => tf.Tensor;
@@ -65,7 +65,7 @@ export function oneHotTargets(model: LogitsModel, x: tf.Tensor, labels: Labels):
       throw invalidArgument('y', `an int tensor [${n}] (one label per row)`, `shape [${labels.shape}]`);
     return tf.tidy(() => tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, k) as tf.Tensor2D);
   }
-  const y = readLabels('y', labels, n, k);
+  const y = checkLabelIds('y', labels, n, k);
   return tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), k) as tf.Tensor2D);
 }
 

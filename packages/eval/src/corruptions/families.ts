@@ -209,8 +209,17 @@ export const CORRUPTION_OPS: Readonly<Record<CorruptionFamily, Op>> = {
     ]);
     const hb = (h + ph) / b;
     const wb = (w + pw) / b;
-    const means = tf.mean(tf.reshape(padded, [n, hb, b, wb, b, c]), [2, 4], true);
-    const up = tf.reshape(tf.tile(means, [1, 1, b, 1, b, 1]), [n, hb * b, wb * b, c]);
+    // Ops of rank ≤ 4 only: a rank-6 mean/tile (the obvious reshape) lost the WebGPU device on
+    // SwiftShader in Chromium. Block means by a b×b average pool, then each mean repeated b times
+    // along the columns, then each row of blocks b times down.
+    const means = tf.avgPool(padded as tf.Tensor4D, b, b, 'valid');
+    const cols = tf.reshape(tf.tile(tf.reshape(means, [n * hb * wb, 1, c]), [1, b, 1]), [n, hb, wb * b, c]);
+    const up = tf.reshape(tf.tile(tf.reshape(cols, [n * hb, 1, wb * b * c]), [1, b, 1]), [
+      n,
+      hb * b,
+      wb * b,
+      c,
+    ]);
     return tf.slice(up, [0, 0, 0, 0], [-1, h, w, -1]) as tf.Tensor4D;
   },
 

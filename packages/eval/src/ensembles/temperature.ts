@@ -25,11 +25,11 @@ export interface TemperatureFit {
  * interpolation search that widens the bracket by ×1.1 / ÷1.1 when the target lies outside it. Runs in
  * float64 on the host, so results follow the reference's branch decisions exactly.
  */
-export function searchTemperature(
+export async function searchTemperature(
   logits: Tensor,
   accuracy: number,
   options: TemperatureSearchOptions = {},
-): TemperatureFit {
+): Promise<TemperatureFit> {
   const { threshold = 0.001, maxIterations = 1000 } = options;
   let { tMin = 0.1, tMax = 10 } = options;
   const { n, k } = assertScores('logits', logits);
@@ -38,7 +38,7 @@ export function searchTemperature(
   assertPositive('options.tMin', tMin);
   assertPositive('options.tMax', tMax);
   assertInteger('options.maxIterations', maxIterations, 1);
-  const z = Float64Array.from(logits.dataSync());
+  const z = Float64Array.from(await logits.data());
   const confidence = (t: number): number => {
     let sum = 0;
     for (let i = 0; i < n; i++) {

@@ -7,9 +7,9 @@ import {
   assertRank,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertScores, type Labels, readLabels } from '../checks';
-import { predictions } from '../metrics/accuracy';
+import { assertScores, type Labels, labelIds } from '../checks';
 import { pairwiseSquaredDistances } from '../metrics/representation';
+import { predictions } from '../metrics/top-k';
 import { searchTemperature, type TemperatureSearchOptions } from './temperature';
 
 /**
@@ -56,12 +56,12 @@ export interface ZeroShotFailureSet {
 }
 
 /** Step 1: the zero-shot-failure set, by argmax predictions on the training set. */
-export function zeroShotFailureSet(
+export async function zeroShotFailureSet(
   features: tf.Tensor2D,
   zeroShotLogits: tf.Tensor,
   fineTunedLogits: tf.Tensor,
   labels: Labels,
-): ZeroShotFailureSet {
+): Promise<ZeroShotFailureSet> {
   assertRank('features', features, 2);
   const { n, k } = assertScores('zeroShotLogits', zeroShotLogits);
   assertScores('fineTunedLogits', fineTunedLogits);
@@ -74,9 +74,9 @@ export function zeroShotFailureSet(
       },
     );
   }
-  const y = readLabels('labels', labels, n, k);
-  const zs = predictions(zeroShotLogits);
-  const ft = predictions(fineTunedLogits);
+  const y = await labelIds('labels', labels, n, k);
+  const zs = await predictions(zeroShotLogits);
+  const ft = await predictions(fineTunedLogits);
   const mask = new Uint8Array(n);
   const rows: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -169,11 +169,11 @@ export interface VrfFit {
 }
 
 /** Steps 1–3: builds the ZSF index, chooses k and fits (or takes) the two softmax temperatures. */
-export function fitVrf(
+export async function fitVrf(
   train: VrfTrainingData,
   calibration: VrfCalibrationData | undefined,
   options: VrfOptions = {},
-): VrfFit {
+): Promise<VrfFit> {
   const { k: kOption = 'code', distance = 'squared-l2', a = 1.5, b = 0.6 } = options;
   assertOneOf('options.distance', distance, ['squared-l2', 'l2']);
   assertFiniteNumber('options.a', a);
@@ -184,23 +184,30 @@ export function fitVrf(
       throw invalidArgument('calibration', 'labelled logits to fit temperatures, or options.temperatures');
     }
     const { n, k: classes } = assertScores('calibration.zeroShotLogits', calibration.zeroShotLogits);
-    const y = readLabels('calibration.labels', calibration.labels, n, classes);
-    const acc = (z: tf.Tensor) => {
-      const p = predictions(z);
+    const y = await labelIds('calibration.labels', calibration.labels, n, classes);
+    const acc = async (z: tf.Tensor) => {
+      const p = await predictions(z);
       return p.reduce((s, v, i) => s + (v === y[i] ? 1 : 0), 0) / n;
     };
     const search = options.temperatureSearch;
     temperatures = {
-      zeroShot: searchTemperature(calibration.zeroShotLogits, acc(calibration.zeroShotLogits), search)
-        .temperature,
-      fineTuned: searchTemperature(calibration.fineTunedLogits, acc(calibration.fineTunedLogits), search)
-        .temperature,
+      zeroShot: (
+        await searchTemperature(calibration.zeroShotLogits, await acc(calibration.zeroShotLogits), search)
+      ).temperature,
+      fineTuned: (
+        await searchTemperature(calibration.fineTunedLogits, await acc(calibration.fineTunedLogits), search)
+      ).temperature,
     };
   } else {
     assertPositive('options.temperatures.zeroShot', temperatures.zeroShot);
     assertPositive('options.temperatures.fineTuned', temperatures.fineTuned);
   }
-  const zsf = zeroShotFailureSet(train.features, train.zeroShotLogits, train.fineTunedLogits, train.labels);
+  const zsf = await zeroShotFailureSet(
+    train.features,
+    train.zeroShotLogits,
+    train.fineTunedLogits,
+    train.labels,
+  );
   const zsfSize = zsf.features.shape[0];
   const k =
     typeof kOption === 'number' ? kOption : vrfNeighbourCount(zsfSize, train.features.shape[0], kOption);

@@ -1,6 +1,6 @@
 import { assertInteger } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertScores, type Labels, readLabels } from '../checks';
+import { assertScores, type Labels, labelIds } from '../checks';
 
 export interface CalibrationBin {
   /** Confidence interval (lower, upper]; the first bin also includes 0. */
@@ -27,16 +27,16 @@ export interface EceOptions {
 }
 
 /** Binned expected calibration error of the max-softmax confidence. */
-export function expectedCalibrationError(
+export async function expectedCalibrationError(
   scores: tf.Tensor,
   labels: Labels,
   options: EceOptions = {},
-): CalibrationReport {
+): Promise<CalibrationReport> {
   const { bins = 15, input = 'logits' } = options;
   assertInteger('options.bins', bins, 1);
   const { n, k } = assertScores('scores', scores);
-  const y = readLabels('labels', labels, n, k);
-  const probs = input === 'logits' ? readSoftmax(scores) : scores.dataSync();
+  const y = await labelIds('labels', labels, n, k);
+  const probs = input === 'logits' ? await readSoftmax(scores) : await scores.data();
   const count = new Array<number>(bins).fill(0);
   const correct = new Array<number>(bins).fill(0);
   const confSum = new Array<number>(bins).fill(0);
@@ -66,10 +66,10 @@ export function expectedCalibrationError(
   return { ece, mce, bins: out };
 }
 
-function readSoftmax(logits: tf.Tensor): Float32Array {
+async function readSoftmax(logits: tf.Tensor): Promise<Float32Array> {
   const p = tf.softmax(logits);
   try {
-    return p.dataSync() as Float32Array;
+    return (await p.data()) as Float32Array;
   } finally {
     p.dispose();
   }

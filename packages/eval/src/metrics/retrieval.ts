@@ -10,10 +10,10 @@ import { assertNonEmpty } from '../checks';
  * extra match and the denominator is the number of matches, not the number of rows. Use the transpose for
  * the other direction (text → image).
  */
-export function retrievalRecall(
+export async function retrievalRecall(
   similarity: Tensor,
   ks: readonly number[] = [1, 5, 10],
-): Record<string, number> {
+): Promise<Record<string, number>> {
   assertRank('similarity', similarity, 2);
   assertNonEmpty('similarity', similarity);
   const [n, m] = similarity.shape as [number, number];
@@ -21,7 +21,7 @@ export function retrievalRecall(
   ks.forEach((k, i) => {
     assertInteger(`ks[${i}]`, k, 1);
   });
-  const s = similarity.dataSync();
+  const s = await similarity.data();
   const matches: number[] = [];
   for (let i = 0; i < n; i++) {
     const row = Array.from(s.subarray(i * n, (i + 1) * n), (v) => -v).sort((a, b) => a - b);

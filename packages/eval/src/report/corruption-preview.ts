@@ -19,7 +19,10 @@ export interface CorruptionPreviewOptions {
  * An SVG sheet of one image (`[1, H, W, C]` or `[H, W, C]`) under every family (rows) × clean and
  * severities 1–5 (columns), with thumbnails embedded as PNG data URIs.
  */
-export function corruptionPreviewSvg(image: tf.Tensor, options: CorruptionPreviewOptions = {}): string {
+export async function corruptionPreviewSvg(
+  image: tf.Tensor,
+  options: CorruptionPreviewOptions = {},
+): Promise<string> {
   const x = (image.rank === 3 ? tf.expandDims(image, 0) : tf.clone(image)) as tf.Tensor4D;
   try {
     assertImageBatch('image', x);
@@ -43,19 +46,22 @@ export function corruptionPreviewSvg(image: tf.Tensor, options: CorruptionPrevie
     ['clean', 's1', 's2', 's3', 's4', 's5'].forEach((label, j) => {
       parts.push(`<text x="${left + j * (cw + gap) + cw / 2}" y="18" text-anchor="middle">${label}</text>`);
     });
-    const cell = (img: tf.Tensor4D, row: number, col: number) => {
-      const uri = pngDataUri(img.dataSync(), w, h, c as 1 | 3, scale);
+    const cell = async (img: tf.Tensor4D, row: number, col: number) => {
+      const uri = pngDataUri(await img.data(), w, h, c as 1 | 3, scale);
       parts.push(`<image x="${left + col * (cw + gap)}" y="${top + row * (ch + gap)}" width="${cw}" height="${ch}" href="${uri}"/>`);
     };
-    families.forEach((family, row) => {
+    for (const [row, family] of families.entries()) {
       parts.push(`<text x="${left - 8}" y="${top + row * (ch + gap) + ch / 2 + 4}" text-anchor="end">${escapeXml(family)}</text>`);
-      cell(x, row, 0);
+      await cell(x, row, 0);
       for (let s = 1; s <= 5; s++) {
         const out = corrupt(x, family, s, seed);
-        cell(out, row, s);
-        out.dispose();
+        try {
+          await cell(out, row, s);
+        } finally {
+          out.dispose();
+        }
       }
-    });
+    }
     parts.push('</svg>');
     return parts.join('\n');
   } finally {

@@ -22,6 +22,8 @@ import {
   fusedFtpStep,
   fusedL2spStep,
   fusedSpdStep,
+  type GuardFlag,
+  kernelsTakeFiniteFlag,
 } from './ops';
 
 /**
@@ -52,6 +54,14 @@ function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], name
   return true;
 }
 
+/**
+ * The 'guard' policy's finite flag for the kernels, when the active backend's kernels take it (then
+ * the result says `guarded`, and the adapter does not mask θ, m and v again).
+ */
+function guardOf(ctx: TransformContext, methods: readonly FusedMethod[]): GuardFlag {
+  return ctx.finite !== undefined && kernelsTakeFiniteFlag(methods) ? { finite: ctx.finite } : {};
+}
+
 function anchorsOf(names: string[], ctx: TransformContext): Tensors {
   const out: Tensors = {};
   for (const n of names) out[n] = ctx.anchor(n);
@@ -73,7 +83,7 @@ function plainAdam(
   grads: NamedTensorMap,
   params: NamedTensorMap,
   adam: AdamLike,
-  hp: AdamHyperparameters & { weightDecay: number },
+  hp: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): AdamInto {
   const into = emptyInto();
   if (names.length === 0) return into;
@@ -223,8 +233,18 @@ export function withFusedAdamW(
     const { key, adam } = slot;
     const names = Object.keys(grads);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
-    const into = plainAdam(names, grads, params, adam, { ...options, learningRate: ctx.learningRate });
-    return { updates: {}, assign: into.assign, state: withAdam(state, key, adam, into, grads) };
+    const guard = guardOf(ctx, ['adamw']);
+    const into = plainAdam(names, grads, params, adam, {
+      ...options,
+      learningRate: ctx.learningRate,
+      ...guard,
+    });
+    return {
+      updates: {},
+      assign: into.assign,
+      state: withAdam(state, key, adam, into, grads),
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -243,13 +263,19 @@ export function withFusedL2sp(
     const anchors = anchorsOf(pulled, ctx);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
     if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'l2sp']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     if (pulled.length > 0) {
       const { counts, items } = anchoredItems(pulled, grads, params, adam, anchors, () => ({}));
       adamResults(pulled, fusedL2spStep(items, { ...hp, alpha }), counts, into);
     }
-    return { updates: {}, assign: into.assign, state: withAdam(state, key, adam, into, grads) };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: withAdam(state, key, adam, into, grads),
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -276,7 +302,8 @@ export function withFusedSpd<S extends StateTree>(
     const parts = splitFusable('spd', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: decayed, anchors } = parts;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'spd']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     const spdCondition: Tensors = {};
     const spdRatio: Tensors = {};
@@ -294,7 +321,12 @@ export function withFusedSpd<S extends StateTree>(
       spdCondition: carryOver(s.spdCondition, spdCondition, grads),
       spdRatio: carryOver(s.spdRatio, spdRatio, grads),
     };
-    return { updates: {}, assign: into.assign, state: next as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: next as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -331,7 +363,8 @@ export function withFusedFtp<S extends StateTree>(
       if (!span) return null;
       spans[n] = span;
     }
-    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay };
+    const guard = guardOf(ctx, ['adamw', 'ftp']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay, ...guard };
     const into = plainAdam(plain, grads, params, adam, hp);
     const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
     if (projected.length > 0) {
@@ -367,7 +400,12 @@ export function withFusedFtp<S extends StateTree>(
       ftp,
       t: s.t + 1,
     };
-    return { updates: {}, assign: into.assign, state: out as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: out as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 
@@ -395,7 +433,8 @@ export function withFusedDigrap<S extends StateTree>(
     const parts = splitFusable('digrap', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
-    const hp = { ...adamOptions, learningRate: ctx.learningRate };
+    const guard = guardOf(ctx, ['adamw', 'digrap']);
+    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])) as Record<DigrapKey, Tensors>;
     const lrPrev: Counts = {};
@@ -428,7 +467,12 @@ export function withFusedDigrap<S extends StateTree>(
       },
       inner: withAdam(inner, key, adam, into, grads),
     };
-    return { updates: {}, assign: into.assign, state: out as unknown as S };
+    return {
+      updates: {},
+      assign: into.assign,
+      state: out as unknown as S,
+      guarded: guard.finite !== undefined,
+    };
   });
 }
 

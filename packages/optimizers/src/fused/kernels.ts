@@ -100,6 +100,11 @@ interface MethodSpec<H> {
   /** How many of the last outputs are scratch: freed after the step, not returned. */
   scratchOutputs?: number;
   step(E: StepEngine, h: H, item: BatchItem): number[];
+  /**
+   * Per output, the input role whose value it keeps when the batch-wide `finite` flag input (the
+   * 'guard' policy) is 0, or null for a diagnostic with no previous value (computed as usual).
+   */
+  keep: readonly (string | null)[];
 }
 
 function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc {
@@ -142,6 +147,16 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           storage.view(o[end - scalars.length + j]!)[0] = x;
         });
       });
+      // 'guard': a non-finite step leaves θ and the state as they were. Checked once per batch after
+      // the loops, so a finite step pays one read for it; the rare bad one pays a copy.
+      if (inputs.finite && storage.view(inputs.finite)[0] === 0) {
+        groups.forEach((o, i) => {
+          spec.keep.forEach((role, j) => {
+            const previous = role === null ? undefined : inputs[`${role}${i}`];
+            if (previous) storage.view(o[j]!).set(storage.view(previous));
+          });
+        });
+      }
       if (scratch === 0) return groups.flat();
       return groups.flatMap((o) => {
         for (const info of o.slice(o.length - scratch)) storage.release(info);
@@ -153,8 +168,11 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
 const ADAM_INPUTS = ['grad', 'm', 'v'] as const;
 const ANCHORED_INPUTS = [...ADAM_INPUTS, 'anchor'] as const;
 
+const KEEP_ADAM = ['param', 'm', 'v'] as const;
+
 const adamwKernel = batchKernel({
   required: ADAM_INPUTS,
+  keep: KEEP_ADAM,
   hyper: (attrs) => ({ wd: num(attrs, 'weightDecay') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { wd }, it) => {
@@ -177,6 +195,7 @@ const adamwKernel = batchKernel({
 
 const l2spKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: KEEP_ADAM,
   hyper: (attrs) => ({ alpha: num(attrs, 'alpha') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { alpha }, it) => {
@@ -202,6 +221,7 @@ const l2spKernel = batchKernel({
 /** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
 const spdKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, null, null],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda') }),
   outputs: (p) => [p.shape, p.shape, p.shape, [], []],
   step: (E, { lambda }, it) => {
@@ -229,6 +249,7 @@ const spdKernel = batchKernel({
  */
 const ftpKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
   optional: ['cPrev'],
   hyper: (attrs) => ({
     wd: num(attrs, 'weightDecay'),
@@ -295,6 +316,7 @@ const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM',
  */
 const digrapKernel = batchKernel({
   required: ANCHORED_INPUTS,
+  keep: [...KEEP_ADAM, 'pPrev', 'qPrev', null, ...DIGRAP_SCALARS],
   optional: ['pPrev', 'qPrev'],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda'), t: num(attrs, 't') }),
   outputs: (p) => [p.shape, p.shape, p.shape, p.shape, p.shape, [], [], [], [], [], [], []],

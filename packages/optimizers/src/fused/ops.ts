@@ -99,12 +99,31 @@ export function canFuse(method: FusedMethod, tensors: Iterable<Tensor | null | u
   return true;
 }
 
+/**
+ * Whether the active backend's fused kernels of `methods` all take the `finite` flag: every cpu and
+ * wasm kernel does; on webgpu the single-pass ones (AdamW, L2-SP), whose Adam pass keeps θ, m and v.
+ */
+export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean {
+  const backend = tf.getBackend();
+  if (backend === 'cpu' || backend === 'wasm') return true;
+  return backend === 'webgpu' && methods.every((m) => m === 'adamw' || m === 'l2sp');
+}
+
+/**
+ * Under the 'guard' policy, the step's finite flag (0-d bool): a kernel given it writes its inputs
+ * through unchanged when it is false, instead of the adapter masking θ, m and v afterwards.
+ */
+export interface GuardFlag {
+  finite?: Tensor | undefined;
+}
+
 function run(
   method: FusedMethod,
   items: readonly FusedAdamItem[],
   roles: readonly string[],
   attrs: NamedAttrMap,
   outputsPerItem: number,
+  finite?: Tensor,
 ): Tensor[][] {
   if (!hasFusedKernel(method)) {
     throw new RobustFtError(
@@ -128,6 +147,8 @@ function run(
       inputs[`${role}${i}`] = t;
     }
   });
+  // A fresh float32 0-d tensor (a cast of a bool can share the bool's byte storage on cpu).
+  if (finite) inputs.finite = tf.where(finite, tf.scalar(1), tf.scalar(0));
   const out = tf.engine().runKernel(FUSED_KERNELS[method], inputs as unknown as tf.NamedTensorMap, {
     ...attrs,
     n: items.length,
@@ -151,11 +172,11 @@ const ADAM_OUT = ['param', 'm', 'v'] as const;
 /** torch AdamW: θ ← θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). */
 export function fusedAdamWStep(
   items: readonly FusedAdamItem[],
-  opts: AdamHyperparameters & { weightDecay: number },
+  opts: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): FusedAdamResult[] {
   const { learningRate, beta1, beta2, epsilon, weightDecay } = opts;
   return named(
-    run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3),
+    run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3, opts.finite),
     ADAM_OUT,
   );
 }
@@ -163,11 +184,18 @@ export function fusedAdamWStep(
 /** Adam on the coupled L2-SP gradient g + α(θ − θ₀). */
 export function fusedL2spStep(
   items: readonly FusedAnchoredItem[],
-  opts: AdamHyperparameters & { alpha: number },
+  opts: AdamHyperparameters & { alpha: number } & GuardFlag,
 ): FusedAdamResult[] {
   const { learningRate, beta1, beta2, epsilon, alpha } = opts;
   return named(
-    run('l2sp', items, [...ADAM_ROLES, 'anchor'], { learningRate, beta1, beta2, epsilon, alpha }, 3),
+    run(
+      'l2sp',
+      items,
+      [...ADAM_ROLES, 'anchor'],
+      { learningRate, beta1, beta2, epsilon, alpha },
+      3,
+      opts.finite,
+    ),
     ADAM_OUT,
   );
 }
@@ -175,11 +203,18 @@ export function fusedL2spStep(
 /** SPD over Adam with strength λ (spec §5; a 0/0 ratio is taken as 0 instead of NaN). */
 export function fusedSpdStep(
   items: readonly FusedAnchoredItem[],
-  opts: AdamHyperparameters & { lambda: number },
+  opts: AdamHyperparameters & { lambda: number } & GuardFlag,
 ): FusedSpdResult[] {
   const { learningRate, beta1, beta2, epsilon, lambda } = opts;
   return named(
-    run('spd', items, [...ADAM_ROLES, 'anchor'], { learningRate, beta1, beta2, epsilon, lambda }, 5),
+    run(
+      'spd',
+      items,
+      [...ADAM_ROLES, 'anchor'],
+      { learningRate, beta1, beta2, epsilon, lambda },
+      5,
+      opts.finite,
+    ),
     [...ADAM_OUT, 'condition', 'ratio'],
   );
 }
@@ -190,7 +225,7 @@ export function fusedSpdStep(
  */
 export function fusedFtpStep(
   items: readonly FusedFtpItem[],
-  opts: AdamHyperparameters & { weightDecay: number; k: number; t: number },
+  opts: AdamHyperparameters & { weightDecay: number; k: number; t: number } & GuardFlag,
 ): FusedFtpResult[] {
   const { learningRate, beta1, beta2, epsilon, weightDecay, k, t } = opts;
   const groups = run(
@@ -199,6 +234,7 @@ export function fusedFtpStep(
     [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
     { learningRate, beta1, beta2, epsilon, weightDecay, k, t, rowSpans: items.flatMap((it) => it.rowSpan) },
     8,
+    opts.finite,
   );
   return named(groups, [...ADAM_OUT, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV']);
 }
@@ -209,7 +245,7 @@ export function fusedFtpStep(
  */
 export function fusedDigrapStep(
   items: readonly FusedDigrapItem[],
-  opts: AdamHyperparameters & { lambda: number; t: number },
+  opts: AdamHyperparameters & { lambda: number; t: number } & GuardFlag,
 ): FusedDigrapResult[] {
   const { learningRate, beta1, beta2, epsilon, lambda, t } = opts;
   const groups = run(
@@ -218,6 +254,7 @@ export function fusedDigrapStep(
     [...ADAM_ROLES, 'anchor', 'pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
     { learningRate, beta1, beta2, epsilon, lambda, t, lrPrevs: items.map((it) => it.lrPrev) },
     12,
+    opts.finite,
   );
   return named(groups, [...ADAM_OUT, 'pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES]);
 }

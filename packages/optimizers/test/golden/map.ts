@@ -128,8 +128,8 @@ export function mapGolden(
       });
       const read =
         <K extends 'condition' | 'ratio'>(k: K) =>
-        () =>
-          Object.fromEntries(Object.entries(spdState(optimizer)).map(([n, d]) => [n, d[k]]));
+        async () =>
+          Object.fromEntries(Object.entries(await spdState(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -161,8 +161,8 @@ export function mapGolden(
         : ftp({ ...common, inner: 'adam', ...p.adam() });
       if (sgdInner && p.num('dampening', 0) !== 0)
         throw new Error(`${file.name}: dampening is not supported`);
-      const read = (k: 'gamma' | 'gammaM' | 'gammaV') => () =>
-        Object.fromEntries(Object.entries(ftpState(optimizer).tensors).map(([n, d]) => [n, d[k]]));
+      const read = (k: 'gamma' | 'gammaM' | 'gammaV') => async () =>
+        Object.fromEntries(Object.entries((await ftpState(optimizer)).tensors).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -170,7 +170,7 @@ export function mapGolden(
           ftp_gamma: read('gamma'),
           ftp_gamma_m: read('gammaM'),
           ftp_gamma_v: read('gammaV'),
-          ftp_t_after: () => ftpState(optimizer).t,
+          ftp_t_after: async () => (await ftpState(optimizer)).t,
         },
       };
       break;
@@ -191,8 +191,8 @@ export function mapGolden(
         ...L.option,
         ...p.adam(),
       });
-      const read = (k: 'dot' | 'lossStrength' | 'regStrength') => () =>
-        Object.fromEntries(Object.entries(digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
+      const read = (k: 'dot' | 'lossStrength' | 'regStrength') => async () =>
+        Object.fromEntries(Object.entries(await digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -246,8 +246,8 @@ export function mapGolden(
       mapped = {
         optimizer,
         observe: {
-          tpgm_constraints: () =>
-            Object.fromEntries(Object.entries(tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
+          tpgm_constraints: async () =>
+            Object.fromEntries(Object.entries(await tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
           val_loss_after: async () => {
             const loss = tf.tidy(() => validationLoss(vars));
             const value = (await loss.data())[0]!;

@@ -150,11 +150,26 @@ function adamLike(
   return outs;
 }
 
+/**
+ * The 'guard' policy's finite flag (input `finite`, 0-d): copied on the device into slot i's F.finite
+ * before phase 0, with F.guard set, so the Adam pass keeps θ, m and v when it is 0. No flag: {}.
+ */
+function guardFloats(c: Call, inputs: NamedTensorInfoMap, i: number): Record<number, number> {
+  const flag = inputs.finite;
+  if (!flag) return {};
+  c.rec.bind(flag);
+  c.rec.copy(0, c.rec.bufferOf(flag), 0, 'uniforms', uniformOffset(i, F.finite), 4);
+  return { [F.guard]: 1 };
+}
+
 export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ADAM_ROLES);
   const wd = num(attrs, 'weightDecay');
   const outs: TensorInfo[] = [];
-  for (let i = 0; i < c.count; i++) outs.push(...adamLike(c, i, ADAMW, [], adamFloats(c.constants(i, wd))));
+  for (let i = 0; i < c.count; i++) {
+    const floats = { ...adamFloats(c.constants(i, wd)), ...guardFloats(c, inputs, i) };
+    outs.push(...adamLike(c, i, ADAMW, [], floats));
+  }
   c.rec.finish();
   return outs;
 };
@@ -164,7 +179,7 @@ export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const alpha = num(attrs, 'alpha');
   const outs: TensorInfo[] = [];
   for (let i = 0; i < c.count; i++) {
-    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha };
+    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha, ...guardFloats(c, inputs, i) };
     outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats));
   }
   c.rec.finish();

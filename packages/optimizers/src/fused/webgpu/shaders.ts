@@ -52,6 +52,10 @@ export const F = {
    * contiguous rows; inner = 1: tfjs layouts, strided rows = output channels).
    */
   inner: 16,
+  /** 1 when the 'guard' policy's finite flag was passed (then `finite` holds it, copied on the device). */
+  guard: 17,
+  /** The step's finite flag (1 finite, 0 not), copied from the device before the pass. */
+  finite: 18,
   /** Device-computed scalars (16 floats). */
   coef: 32,
 } as const;
@@ -144,13 +148,19 @@ function adamPass(
   outputs: readonly string[],
   grad: string,
   store: string,
+  keep?: string,
 ): ShaderSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
+  // 'guard': a non-finite step writes its inputs through (θ, m, v kept), reading the flag from the slot.
+  const guard = keep
+    ? `
+  if (${f(F.guard)} == 1.0 && ${f(F.finite)} == 0.0) { mo[i] = m[i]; vo[i] = v[i]; ${keep} return; }`
+    : '';
   return shader(
     key,
     bindings,
     `${ENTRY}
-  if (i >= u.n) { return; }
+  if (i >= u.n) { return; }${guard}
   let ti = th[i];
   let gi = ${grad};
   let mi = ${f(F.b1)} * m[i] + ${f(F.c1)} * gi;
@@ -164,7 +174,7 @@ function adamPass(
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
-export const ADAMW = adamPass('adamw', [], ['tho'], 'g[i]', 'tho[i] = next;');
+export const ADAMW = adamPass('adamw', [], ['tho'], 'g[i]', 'tho[i] = next;', 'tho[i] = th[i];');
 
 /** L2-SP: Adam on g + α(θ − θ₀). 32 B. */
 export const L2SP = adamPass(
@@ -173,6 +183,7 @@ export const L2SP = adamPass(
   ['tho'],
   `g[i] + ${f(F.hyper)} * (ti - an[i])`,
   'tho[i] = next;',
+  'tho[i] = th[i];',
 );
 
 /** FTP pass 1: Adam, then the deviation c = θ' − θ₀ (next step's C_prev) instead of θ'. 32 B. */

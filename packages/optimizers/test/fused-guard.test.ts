@@ -1,0 +1,130 @@
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { type AnyTransformation, createRng, RobustOptimizer } from '@robust-ft/core';
+import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
+import { expectNoTensorLeaks } from '@robust-ft/core/testing';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFusedKernelsEnabled } from '../src/fused';
+import { CASES, expectAllClose, SHAPES } from './fused-cases';
+
+tf.env().set('PROD', true);
+
+// WebGPU through Dawn (SwiftShader here, as in CI); without an adapter its suite reports skipped.
+const { useBestBackend } = await import('@robust-ft/backend-node');
+const { uninstallNodeWebGpu } = await import('@robust-ft/backend-node/testing');
+let noWebGpu: string | null = null;
+try {
+  await useBestBackend({ force: 'webgpu', allowSoftwareGpu: true, logger: null });
+} catch (e) {
+  noWebGpu = (e as Error).message;
+  console.warn(`[webgpu] guard suite SKIPPED: ${noWebGpu}`);
+}
+
+/**
+ * The 'guard' policy with fused kernels on cpu and wasm: the adapter passes its finite flag into the
+ * kernels, which keep θ and the state when it is false (no where-masking afterwards). Checked against
+ * the composed path, where the adapter masks: same parameters and state over steps that include a NaN
+ * gradient, and the fused result says it guarded.
+ */
+
+/** Diagnostics of the step itself (no previous value goes into the kernel): described, not kept. */
+const DIAGNOSTICS = /spdCondition|spdRatio|digrapDot/;
+
+let counter = 0;
+
+async function guardedRun(transformation: AnyTransformation, lr: number, steps: number, nanAt: number[]) {
+  const prefix = `g${counter++}/`;
+  const rng = createRng(11);
+  const vars: Record<string, tf.Variable> = {};
+  for (const [n, shape] of Object.entries(SHAPES)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const init = tf.tensor(
+      Float32Array.from({ length: size }, () => rng.normal() * 0.3),
+      shape,
+    );
+    vars[n] = tf.variable(init, true, `${prefix}${n}`);
+    init.dispose();
+  }
+  const guarded: boolean[] = [];
+  const spy: AnyTransformation = {
+    ...transformation,
+    update: (g, s, p, ctx) => {
+      const r = transformation.update(g, s, p, ctx);
+      guarded.push(r.guarded === true);
+      return r;
+    },
+  };
+  const opt = new RobustOptimizer({ transformation: spy, learningRate: lr, nonFinite: 'guard' });
+  for (let s = 0; s < steps; s++) {
+    tf.tidy(() => {
+      const grads: tf.NamedTensorMap = {};
+      for (const n of Object.keys(SHAPES)) {
+        const g = tf.sub(vars[n]!, 0.1 * (s + 1));
+        // One NaN in one tensor poisons the whole step (every tensor is kept).
+        grads[`${prefix}${n}`] =
+          nanAt.includes(s) && n === 'conv/kernel'
+            ? tf.where(tf.equal(tf.reshape(tf.range(0, g.size), g.shape), 3), tf.scalar(Number.NaN), g)
+            : g;
+      }
+      opt.applyGradients(grads);
+    });
+  }
+  const params: Record<string, number[]> = {};
+  for (const [n, v] of Object.entries(vars)) params[n] = Array.from(await v.data());
+  const state: Record<string, number[]> = {};
+  for (const { path, value } of flattenState(opt.state)) {
+    const key = path.join('/').replaceAll(prefix, '');
+    if (!DIAGNOSTICS.test(key))
+      state[key] = isTensor(value) ? Array.from(await value.data()) : [Number(value)];
+  }
+  const bad = await opt.nonFiniteSteps();
+  const stateTensors = collectTensors(opt.state).size;
+  opt.dispose();
+  for (const v of Object.values(vars)) v.dispose();
+  return { params, state, guarded, bad, stateTensors };
+}
+
+/** On webgpu only the single-pass Adam kernels (AdamW, L2-SP) take the flag; the rest are masked. */
+const takesFlag = (backend: string, name: string) =>
+  backend !== 'webgpu' || name === 'adamw' || name === 'l2sp';
+
+for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
+  describe.skipIf(backend === 'webgpu' && noWebGpu !== null)(
+    `'guard' inside the fused kernels on ${backend}`,
+    () => {
+      beforeAll(async () => {
+        expect(await tf.setBackend(backend)).toBe(true);
+      });
+      afterAll(async () => {
+        await tf.setBackend('cpu');
+        if (backend === 'webgpu') uninstallNodeWebGpu();
+      });
+
+      for (const c of CASES) {
+        it(`${c.name}: a NaN step keeps θ and the state, exactly as the adapter's masking does`, async () => {
+          setFusedKernelsEnabled(false);
+          const masked = await guardedRun(c.fused(c.make()), c.lr, 5, [0, 2]);
+          setFusedKernelsEnabled(true);
+          const fused = await guardedRun(c.fused(c.make()), c.lr, 5, [0, 2]);
+          expect(masked.guarded.every((g) => !g)).toBe(true);
+          expect(fused.guarded).toEqual(Array(5).fill(takesFlag(backend, c.name)));
+          expect(fused.bad).toBe(2);
+          expect(masked.bad).toBe(2);
+          for (const values of Object.values(fused.params)) expect(values.every(Number.isFinite)).toBe(true);
+          expectAllClose(fused.params, masked.params, 'param');
+          expectAllClose(fused.state, masked.state, 'state');
+          expect(fused.stateTensors).toBe(masked.stateTensors);
+          // Steps 1, 3, 4 applied: the parameters moved.
+          const still = await guardedRun(c.fused(c.make()), c.lr, 0, []);
+          expect(fused.params['conv/kernel']).not.toEqual(still.params['conv/kernel']);
+        });
+      }
+
+      it('leaks nothing on good and bad steps', async () => {
+        const c = CASES.find((x) => x.name === 'ftp')!;
+        await expectNoTensorLeaks(() => guardedRun(c.fused(c.make()), c.lr, 3, [1]), { repeats: 2 });
+      });
+    },
+  );
+}
