@@ -4,7 +4,8 @@
  * batch 64, Adam), on stock cpu, patched cpu, stock wasm and patched wasm, measured side by side in
  * one process. Prints a table and, last, `RESULT <json>` with ms/step (median) and the speed-up over
  * stock cpu. Flags: `--steps N` (timed steps on fast backends, default 3), `--cpu-steps N` (stock
- * and patched cpu, default 1: a stock cpu CNN step takes many seconds).
+ * and patched cpu, default 1: a stock cpu CNN step takes many seconds), `--smoke` (CI: batch 2, one
+ * step each, so the script cannot rot).
  */
 
 import { createRequire } from 'node:module';
@@ -27,8 +28,12 @@ function flag(name: string, fallback: number): number {
   return Number.isInteger(v) && v > 0 ? v : fallback;
 }
 
-const STEPS = flag('steps', 3);
-const CPU_STEPS = flag('cpu-steps', 1);
+const SMOKE = process.argv.includes('--smoke');
+const STEPS = SMOKE ? 1 : flag('steps', 3);
+const CPU_STEPS = SMOKE ? 1 : flag('cpu-steps', 1);
+/** CNN and MLP batch sizes. */
+const CNN_B = SMOKE ? 2 : 32;
+const MLP_B = SMOKE ? 2 : 64;
 
 interface Workload {
   name: string;
@@ -63,8 +68,8 @@ const cnn: Workload = {
       wd: glorot([8 * 8 * 32, 10], 2048, 10, 4),
       bd: tf.variable(tf.zeros([10])),
     };
-    const x = tf.randomUniform([32, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const y = tf.oneHot(tf.randomUniform([32], 0, 10, 'int32', 6) as tf.Tensor1D, 10);
+    const x = tf.randomUniform([CNN_B, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const y = tf.oneHot(tf.randomUniform([CNN_B], 0, 10, 'int32', 6) as tf.Tensor1D, 10);
     const opt = tf.train.adam(1e-3);
     const loss = () =>
       tf.tidy(() => {
@@ -74,7 +79,7 @@ const cnn: Workload = {
         h = tf.relu(tf.batchNorm(h, mean, variance, v.beta, v.gamma, 1e-3)) as tf.Tensor4D;
         h = tf.maxPool(h, 2, 2, 'valid');
         h = tf.relu(tf.add(tf.conv2d(h, v.w2 as tf.Tensor4D, 1, 'same'), v.b2)) as tf.Tensor4D;
-        const logits = tf.add(tf.matMul(tf.reshape(h, [32, -1]), v.wd), v.bd);
+        const logits = tf.add(tf.matMul(tf.reshape(h, [CNN_B, -1]), v.wd), v.bd);
         return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
       });
     return {
@@ -99,8 +104,8 @@ const mlp: Workload = {
       w3: glorot([256, 10], 256, 10, 3),
       b3: tf.variable(tf.zeros([10])),
     };
-    const x = tf.randomUniform([64, 784], 0, 1, 'float32', 4);
-    const y = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 5) as tf.Tensor1D, 10);
+    const x = tf.randomUniform([MLP_B, 784], 0, 1, 'float32', 4);
+    const y = tf.oneHot(tf.randomUniform([MLP_B], 0, 10, 'int32', 5) as tf.Tensor1D, 10);
     const opt = tf.train.adam(1e-3);
     const loss = () =>
       tf.tidy(() => {
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
   unpatchCpuBackend();
   unpatchWasmBackend();
   console.log(
-    `RESULT ${JSON.stringify({ bench: 'backends', machine, steps: { fast: STEPS, cpu: CPU_STEPS }, results })}`,
+    `RESULT ${JSON.stringify({ bench: 'backends', machine, smoke: SMOKE, steps: { fast: STEPS, cpu: CPU_STEPS }, results })}`,
   );
 }
 

@@ -17,3 +17,4 @@ export {
   type UseBestBackendOptions,
   useBestBackend,
 } from './select-backend';
+export { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';

@@ -8,6 +8,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
+import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
 
 /** The Node backends robust-ft knows, best first. `webgpu` is tfjs-backend-webgpu on Dawn. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
@@ -42,10 +43,18 @@ export interface UseBestBackendOptions {
   allowSoftwareGpu?: boolean;
   /** Module loader for the optional peers (tests inject failures here). Default: dynamic `import()`. */
   importModule?: (specifier: string) => Promise<unknown>;
+  /**
+   * Threads for the wasm backend (its threaded SIMD build, on worker threads), fixed when wasm first
+   * starts in the process. Default: `env.ROBUST_FT_WASM_THREADS`, else half the logical cores, 1–8.
+   */
+  threads?: number;
 }
 
-/** Node's description: the shared one, plus the GPU adapter when the choice is `webgpu`. */
+/** Node's description: the shared one, plus the threads it computes with and the GPU adapter. */
 export interface NodeBackendDescription extends BackendDescription<NodeBackendName> {
+  /** wasm: the XNNPACK thread pool's size (see `threads`); 1 for the other backends. */
+  threads: number;
+  /** webgpu: the Dawn adapter in use. */
   adapter?: NodeGpuAdapter;
 }
 
@@ -122,7 +131,10 @@ function nodeCandidate(
         tfName = 'cpu';
       }
       if (tf.findBackendFactory(tfName) === null) throw new Error(`backend '${tfName}' was not registered`);
-      const ok = await tf.setBackend(tfName);
+      const set = () => tf.setBackend(tfName);
+      const ok = await (name === 'wasm'
+        ? withWasmThreads(wasmThreadCount(options.threads, options.env ?? process.env), set)
+        : set());
       if (!ok || tf.getBackend() !== tfName)
         throw new Error(`tf.setBackend('${tfName}') failed to initialise`);
       return patched;
@@ -185,6 +197,8 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
   for (const name of names)
     if (!(NODE_BACKENDS as readonly string[]).includes(name))
       throw invalidArgument('options.candidates', `names from ${NODE_BACKENDS.join(', ')}`, name);
+  // A bad thread count is the caller's error, not a reason to fall through to cpu.
+  if (names.includes('wasm')) wasmThreadCount(options.threads, env);
   const found: { adapter?: NodeGpuAdapter } = {};
   const choice = await selectBackend(
     names.map((n) =>
@@ -198,11 +212,13 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
       logger,
       "robust-ft: no tfjs gradients are registered; import '@tensorflow/tfjs' (or tfjs-core's register_all_gradients) to train",
     );
+  const threads = choice.name === 'wasm' ? await wasmThreadsInUse() : 1;
   const description: NodeBackendDescription = {
     ...choice,
     tfBackend: tf.getBackend(),
     forced: forced !== undefined,
     gradients,
+    threads,
   };
   if (choice.name === 'webgpu' && found.adapter) description.adapter = found.adapter;
   return description;

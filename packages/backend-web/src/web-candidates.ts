@@ -1,6 +1,10 @@
 import type { BackendCandidate } from '@robust-ft/core';
 import { invalidArgument } from '@robust-ft/core';
-import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '@robust-ft/core/kernels';
+import {
+  registerCpuTrainingKernels,
+  registerWasmTrainingKernels,
+  resolveWasmThreads,
+} from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendLoss, reinitialiseBackend, watchDeviceLoss } from './device-loss';
 import type { WebBackendName } from './select-backend';
@@ -17,6 +21,12 @@ export interface WebCandidateOptions {
    * directory of the current page (`new URL('./', location.href)`).
    */
   wasmPath?: string | WasmFileMap;
+  /**
+   * wasm threads (its threaded SIMD build; the page must be cross-origin isolated, see the README).
+   * Default: half of `navigator.hardwareConcurrency`, 1–8; tfjs-wasm 4.22 itself caps the pool at
+   * half the reported cores (it assumes hyper-threading). Fixed when wasm first starts.
+   */
+  threads?: number;
   /**
    * Accept a software GPU (SwiftShader, llvmpipe, a WebGPU fallback adapter) in automatic selection.
    * Default false: software GPUs are 10–150× slower than wasm, so they are skipped unless forced.
@@ -113,6 +123,10 @@ function defaultPrepare(name: WebBackendName): string[] | undefined {
   return undefined;
 }
 
+function hardwareConcurrency(): number {
+  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+}
+
 function gpu(): GpuLike | undefined {
   return (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
 }
@@ -163,6 +177,8 @@ function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
 /** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
 export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate<WebBackendName>[] {
   validateWasmPath(options.wasmPath);
+  // A bad count is the caller's error, not a reason to fall through to the next backend.
+  if (options.threads !== undefined) resolveWasmThreads(options.threads, 1, 'options.threads');
   const allowSoftware = options.allowSoftwareGpu === true;
   return [
     {
@@ -209,6 +225,9 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
         if (tf.findBackend('wasm') === null) {
           const path = options.wasmPath ?? defaultWasmPath();
           if (path !== undefined) wasm.setWasmPaths(path);
+          // Threads need a cross-origin-isolated page (SharedArrayBuffer); elsewhere tfjs loads the
+          // single-threaded build and ignores the count.
+          wasm.setThreadsCount(resolveWasmThreads(options.threads, hardwareConcurrency(), 'options.threads'));
         }
         return setAndCheck('wasm', options);
       },

@@ -178,6 +178,12 @@ describe('option parsing', () => {
 
   it('webCandidates rejects a wasm path without a trailing slash', () => {
     expect(() => webCandidates({ wasmPath: '/static/wasm' })).toThrow(/options\.wasmPath/);
+    for (const threads of [0, 2.5, -1]) {
+      expect(() => webCandidates({ threads })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.threads' }),
+      );
+    }
+    expect(webCandidates({ threads: 4 }).length).toBeGreaterThan(0);
     expect(webCandidates({ wasmPath: '/static/wasm/' }).map((c) => c.name)).toEqual([
       'webgpu',
       'webgl',

@@ -198,7 +198,7 @@ describe('RobustOptimizer adapter', () => {
     tf.dispose([...Object.values(p), ...Object.values(q)]);
   });
 
-  it('learningRate is settable and schedules are evaluated per step', () => {
+  it('learningRate is settable and validated (schedules per step: adapter-contracts.test.ts)', () => {
     const opt = makeOpt(0.1, 0);
     expect(opt.learningRate).toBe(0.1);
     opt.learningRate = 0.02;
@@ -235,7 +235,7 @@ describe('RobustOptimizer adapter', () => {
     const saved = (await first.getWeights()).map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
     first.dispose();
     const resumed = makeOpt(0.05, 0.1);
-    // The anchor of "initial" mode travels with the checkpoint, so a resumed run keeps the true θ₀.
+    // AdamW never reads its anchor: adapter-contracts.test.ts checks that θ₀ itself travels with the checkpoint.
     await resumed.setWeights(saved);
     tf.dispose(saved.map((s) => s.tensor));
     expect(resumed.step).toBe(4);

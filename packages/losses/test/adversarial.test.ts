@@ -41,7 +41,8 @@ describe('adversarialTrainingLoss / tradesLoss', () => {
     );
   });
 
-  it('TRADES = CE(clean) + β·KL(clean ‖ adv); β = 0 is plain CE; an identity attack leaves CE', () => {
+  // The KL's direction, KL(clean ‖ adv), is checked against a float64 hand computation in pinned-values.test.ts.
+  it('TRADES: β scales the KL term; β = 0 is plain CE; an identity attack leaves CE', () => {
     const attack = fgsm(0.1);
     const clean = value(labelCrossEntropy(model(x), labels));
     expect(value(tradesLoss(model, x, labels, { attack, beta: 0 }))).toBeCloseTo(clean, 5);

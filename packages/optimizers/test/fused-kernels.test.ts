@@ -685,3 +685,28 @@ for (const { backend, simd, engine } of CONFIGS) {
     });
   });
 }
+
+describe('the SIMD step module on a shared heap (tfjs-wasm threaded build)', () => {
+  it('links to a shared memory and computes what the JS passes compute', async () => {
+    const { wasmEngineFor } = await import('../src/fused/wasm/engine');
+    const { JS_ENGINE } = await import('../src/fused/loops');
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const engine = wasmEngineFor(memory);
+    expect(engine?.name).toBe('wasm-simd');
+    const heap = new Float32Array(memory.buffer);
+    const n = 13; // three f32x4 vectors and a scalar tail
+    const [x, y, out] = [0, 1, 2].map((k) => heap.subarray(k * 16, k * 16 + n)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    for (let i = 0; i < n; i++) {
+      x[i] = i - 6;
+      y[i] = 0.5 * i;
+    }
+    engine!.axpby(x, y, out, 0.25, -2, 0, n);
+    const expected = new Float32Array(n);
+    JS_ENGINE.axpby(x.slice(), y.slice(), expected, 0.25, -2, 0, n);
+    expect(Array.from(out)).toEqual(Array.from(expected));
+  });
+});

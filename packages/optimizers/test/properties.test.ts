@@ -157,6 +157,7 @@ describe('state round-trips through getWeights/setWeights and resumes bit-identi
   }
 });
 
+// The values of this same 100-step run are checked in long-run-values.test.ts.
 describe('no tensor leaks over 100 steps', () => {
   for (const [label, make] of Object.entries(FACTORIES)) {
     it(label, async () => {

@@ -5,4 +5,5 @@
  */
 export { registerCpuTrainingKernels, unpatchCpuBackend } from './cpu';
 export { patchedKernels } from './registry';
+export { resolveWasmThreads, WASM_MAX_THREADS } from './threads';
 export { registerWasmTrainingKernels, unpatchWasmBackend } from './wasm';

@@ -139,6 +139,8 @@ export function depthwiseBackpropInputNhwc(
 /**
  * Max-pool gradient: each window's gradient goes to its first maximum among the in-bounds inputs
  * (padding never wins, however negative the window is — the case wasm's kernel gets wrong).
+ * The channel axis is innermost (contiguous in x) with a running best per channel, which is what
+ * makes this several times faster than one window walk per channel.
  * `g.inChannels === g.outChannels`. `dx` must be zeroed.
  */
 export function maxPoolGradNhwc(
@@ -148,30 +150,41 @@ export function maxPoolGradNhwc(
   g: WindowGeometry,
 ): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: HO, outWidth: WO } = g;
+  const best = new Float32Array(C);
+  const bestIndex = new Int32Array(C);
+  let dyBase = 0;
   for (let b = 0; b < g.batchSize; b++) {
     for (let yr = 0; yr < HO; yr++) {
-      for (let yc = 0; yc < WO; yc++) {
-        const dyBase = ((b * HO + yr) * WO + yc) * C;
-        for (let c = 0; c < C; c++) {
-          let best = Number.NEGATIVE_INFINITY;
-          let bestIndex = -1;
-          for (let kh = 0; kh < g.filterHeight; kh++) {
-            const xr = yr * g.strideHeight - g.padInfo.top + kh * g.dilationHeight;
-            if (xr < 0 || xr >= H) continue;
-            for (let kw = 0; kw < g.filterWidth; kw++) {
-              const xc = yc * g.strideWidth - g.padInfo.left + kw * g.dilationWidth;
-              if (xc < 0 || xc >= W) continue;
-              const index = ((b * H + xr) * W + xc) * C + c;
-              const v = x[index]!;
-              // `bestIndex < 0` admits -Infinity and NaN windows, which still own their gradient.
-              if (v > best || bestIndex < 0) {
-                best = v;
-                bestIndex = index;
+      for (let yc = 0; yc < WO; yc++, dyBase += C) {
+        let first = true;
+        for (let kh = 0; kh < g.filterHeight; kh++) {
+          const xr = yr * g.strideHeight - g.padInfo.top + kh * g.dilationHeight;
+          if (xr < 0 || xr >= H) continue;
+          for (let kw = 0; kw < g.filterWidth; kw++) {
+            const xc = yc * g.strideWidth - g.padInfo.left + kw * g.dilationWidth;
+            if (xc < 0 || xc >= W) continue;
+            const base = ((b * H + xr) * W + xc) * C;
+            if (first) {
+              // The first in-bounds tap owns the window until a strictly larger value comes, so
+              // all-negative, -Infinity and NaN windows still route their gradient somewhere.
+              first = false;
+              for (let c = 0; c < C; c++) {
+                best[c] = x[base + c]!;
+                bestIndex[c] = base + c;
+              }
+              continue;
+            }
+            for (let c = 0; c < C; c++) {
+              const v = x[base + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                bestIndex[c] = base + c;
               }
             }
           }
-          if (bestIndex >= 0) dx[bestIndex]! += dy[dyBase + c]!;
         }
+        if (first) continue; // a window entirely in the padding has no input to route to
+        for (let c = 0; c < C; c++) dx[bestIndex[c]!]! += dy[dyBase + c]!;
       }
     }
   }
@@ -191,5 +204,91 @@ export function unsortedSegmentSumFlat(
     const src = i * inner;
     const dst = s * inner;
     for (let j = 0; j < inner; j++) out[dst + j]! += x[src + j]!;
+  }
+}
+
+/**
+ * The filter of the transposed convolution that computes a conv's input gradient: `out[kh,kw,co,ci]
+ * = w[KH−1−kh, KW−1−kw, ci, co]` (spatially flipped, in/out channels swapped).
+ */
+export function flipFilterSwapChannels(
+  w: ArrayLike<number>,
+  out: Float32Array,
+  kh: number,
+  kw: number,
+  ci: number,
+  co: number,
+): void {
+  for (let r = 0; r < kh; r++) {
+    for (let c = 0; c < kw; c++) {
+      const src = ((kh - 1 - r) * kw + (kw - 1 - c)) * ci * co;
+      const dst = (r * kw + c) * co * ci;
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) out[dst + o * ci + i] = w[src + i * co + o]!;
+      }
+    }
+  }
+}
+
+/**
+ * Zero-dilates an NHWC tensor by the stride: `out[b, r·sh, c·sw, :] = x[b, r, c, :]`, the rest
+ * zero. `out` is `[B, (H−1)·sh+1, (W−1)·sw+1, C]` and must be zeroed. A strided conv's input
+ * gradient is a stride-1 conv over this.
+ */
+export function zeroDilateNhwc(
+  x: Float32Array,
+  out: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  channels: number,
+  sh: number,
+  sw: number,
+): void {
+  const outH = (height - 1) * sh + 1;
+  const outW = (width - 1) * sw + 1;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < height; r++) {
+      for (let c = 0; c < width; c++) {
+        const src = ((b * height + r) * width + c) * channels;
+        const dst = ((b * outH + r * sh) * outW + c * sw) * channels;
+        out.set(x.subarray(src, src + channels), dst);
+      }
+    }
+  }
+}
+
+/**
+ * Transposed im2col of an NHWC input for the filter gradient: row `(kh·KW + kw)·CI + ci`, column
+ * `(b·HO + yr)·WO + yc` holds the input value that filter tap (kh, kw, ci) met at output (b, yr, yc),
+ * or 0 in the padding. Then `dW[kh,kw,ci,:] = rows · dy[N, CO]` is one plain matmul. `out` is
+ * `[KH·KW·CI, B·HO·WO]` and must be zeroed. One output row of the image at a time, so the input
+ * row it reads stays in L1 while every filter tap is written.
+ */
+export function im2colTransposedNhwc(x: Float32Array, out: Float32Array, g: WindowGeometry): void {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO } = g;
+  const n = B * HO * WO;
+  const KW = g.filterWidth;
+  const sw = g.strideWidth;
+  for (let b = 0; b < B; b++) {
+    for (let yr = 0; yr < HO; yr++) {
+      const col0 = (b * HO + yr) * WO;
+      for (let kh = 0; kh < g.filterHeight; kh++) {
+        const xr = yr * g.strideHeight - g.padInfo.top + kh * g.dilationHeight;
+        if (xr < 0 || xr >= H) continue;
+        const xRow = (b * H + xr) * W * CI;
+        for (let kw = 0; kw < KW; kw++) {
+          // Output columns whose tap (kh, kw) lands inside the input: yc in [c0, c1).
+          const offC = kw * g.dilationWidth - g.padInfo.left;
+          const c0 = Math.max(0, Math.ceil(-offC / sw));
+          const c1 = Math.min(WO, Math.floor((W - 1 - offC) / sw) + 1);
+          let dst = (kh * KW + kw) * CI * n + col0;
+          for (let ci = 0; ci < CI; ci++, dst += n) {
+            const src = xRow + offC * CI + ci;
+            for (let yc = c0; yc < c1; yc++) out[dst + yc] = x[src + yc * sw * CI]!;
+          }
+        }
+      }
+    }
   }
 }

@@ -10,6 +10,7 @@ import {
   maxPoolGradConfig,
   unsortedSegmentSumConfig,
 } from './training-kernels';
+import { flipFilterSwapChannels, im2colTransposedNhwc, zeroDilateNhwc } from './typed-array';
 
 const WASM = 'wasm';
 
@@ -41,10 +42,10 @@ function runner(backend: tf.KernelBackend): { run: (name: string) => Run; free: 
 }
 
 /**
- * Conv2DBackpropFilter from wasm's XNNPACK kernels. The filter gradient is itself a convolution:
- * with x padded (and cropped to the rows the forward pass read) and transposed to [ci, H, W, B], and
- * dy transposed to [Ho, Wo, B, co] as the filter, a 'valid' conv2d with strides = the forward
- * dilation and dilations = the forward stride yields [ci, kh, kw, co].
+ * Conv2DBackpropFilter as one XNNPACK matmul: `dW[(kh,kw,ci), co] = Σ_n cols[(kh,kw,ci), n] ·
+ * dy[n, co]` over the B·HO·WO output positions n, where `cols` is the transposed im2col of x (built
+ * on the wasm heap by a typed-array loop). An earlier version ran it as a conv with batch and channel
+ * axes swapped; XNNPACK handles that shape (a filter as big as the image) ~4× slower.
  */
 function conv2dBackpropFilterWasm(): tf.KernelConfig {
   return {
@@ -60,45 +61,94 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
         });
       }
       const info = convInfoOf(x.shape, a.filterShape, a);
+      const h = wasmHost(backend);
       const { run, free } = runner(backend as tf.KernelBackend);
+      const rows = info.filterHeight * info.filterWidth * info.inChannels;
+      const n = info.batchSize * info.outHeight * info.outWidth;
+      const cols = h.alloc([rows, n], 'float32');
+      im2colTransposedNhwc(h.read(x) as Float32Array, h.read(cols.info) as Float32Array, info);
+      const out = run(tf.BatchMatMul)(
+        { a: cols.info, b: { dataId: dy.dataId, shape: [n, info.outChannels], dtype: 'float32' } },
+        { transposeA: false, transposeB: false },
+      );
+      free(cols.info);
+      // BatchMatMul's output is [1, rows, CO], i.e. [KH, KW, CI, CO] in memory; tfjs-wasm itself
+      // reshapes outputs by replacing the shape of the returned info.
+      return { ...out, shape: info.filterShape.slice() };
+    },
+  };
+}
+
+/**
+ * Input gradients on XNNPACK. tfjs-wasm's Conv2DBackpropInput is a naive loop ~10–30× slower than
+ * the forward conv of the same size (and it has no depthwise one). The input gradient is a
+ * transposed convolution, i.e. a stride-1 convolution of dy (zero-dilated by the stride) with the
+ * spatially flipped filter (for a full conv also with in/out channels swapped), padded so the output
+ * is the input's size: top/left `k−1−pad`, bottom/right whatever completes it (rows the forward pass
+ * never read get zeros). Depthwise runs through wasm's depthwise conv when the channel multiplier is
+ * 1 (MobileNets); other multipliers, dilated depthwise filters and explicit paddings wider than the
+ * filter (a negative padding here) go to `fallback`.
+ */
+function inputGradientWasm(
+  kernelName: string,
+  convKernel: string,
+  fallback: tf.KernelConfig,
+): tf.KernelConfig {
+  const depthwise = kernelName === tf.DepthwiseConv2dNativeBackpropInput;
+  return {
+    kernelName,
+    backendName: WASM,
+    ...(fallback.setupFunc ? { setupFunc: fallback.setupFunc } : {}),
+    kernelFunc: (args) => {
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const a = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+      if ((a.dataFormat ?? 'NHWC') !== 'NHWC') return fallback.kernelFunc(args);
+      const info = convInfoOf(a.inputShape, filter.shape, a, depthwise);
       const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO } = info;
-      const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-      const top = info.padInfo.top;
-      const left = info.padInfo.left;
-      // Rows/cols of padded x that the forward pass actually read.
-      const needH = (HO - 1) * sh + (info.filterHeight - 1) * dh + 1;
-      const needW = (WO - 1) * sw + (info.filterWidth - 1) * dw + 1;
-      const padded = run(tf.PadV2)(
-        { x },
+      const { outChannels: CO, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+      const HD = (HO - 1) * sh + 1;
+      const WD = (WO - 1) * sw + 1;
+      const top = KH - 1 - info.padInfo.top;
+      const left = KW - 1 - info.padInfo.left;
+      const bottom = H + KH - 1 - top - HD;
+      const right = W + KW - 1 - left - WD;
+      const simple =
+        Math.min(top, left, bottom, right) >= 0 &&
+        HO > 0 &&
+        WO > 0 &&
+        info.dilationHeight === 1 &&
+        info.dilationWidth === 1 &&
+        (!depthwise || CO === CI);
+      if (!simple) return fallback.kernelFunc(args);
+      const backend = args.backend as tf.KernelBackend;
+      const h = wasmHost(backend);
+      const { run, free } = runner(backend);
+      // Depthwise (multiplier 1): [KH,KW,C,1] flipped spatially; as [KH,KW,1,C] it is the same buffer.
+      const flipped = h.alloc(depthwise ? [KH, KW, CI, 1] : [KH, KW, CO, CI], 'float32');
+      const [fi, fo] = depthwise ? [CI, 1] : [CI, CO];
+      flipFilterSwapChannels(h.read(filter), flipped.values as Float32Array, KH, KW, fi, fo);
+      let src = dy;
+      if (sh > 1 || sw > 1) {
+        src = h.alloc([B, HD, WD, CO], 'float32').info;
+        zeroDilateNhwc(h.read(dy) as Float32Array, h.read(src) as Float32Array, B, HO, WO, CO, sh, sw);
+      }
+      const out = run(convKernel)(
+        { x: src, filter: flipped.info },
         {
-          paddings: [
+          strides: [1, 1],
+          pad: [
             [0, 0],
-            [top, Math.max(0, needH - top - H)],
-            [left, Math.max(0, needW - left - W)],
+            [top, bottom],
+            [left, right],
             [0, 0],
           ],
-          constantValue: 0,
-        },
-      );
-      const cropped = run(tf.Slice)({ x: padded }, { begin: [0, 0, 0, 0], size: [B, needH, needW, CI] });
-      free(padded);
-      const xt = run(tf.Transpose)({ x: cropped }, { perm: [3, 1, 2, 0] });
-      free(cropped);
-      const dyt = run(tf.Transpose)({ x: dy }, { perm: [1, 2, 0, 3] });
-      const g = run(tf.Conv2D)(
-        { x: xt, filter: dyt },
-        {
-          strides: [dh, dw],
-          pad: 'valid',
           dataFormat: 'NHWC',
-          dilations: [sh, sw],
+          dilations: [1, 1],
           dimRoundingMode: undefined,
         },
       );
-      free(xt);
-      free(dyt);
-      const out = run(tf.Transpose)({ x: g }, { perm: [1, 2, 0, 3] });
-      free(g);
+      free(flipped.info);
+      if (src !== dy) free(src);
       return out;
     },
   };
@@ -158,10 +208,17 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
 export function registerWasmTrainingKernels(): string[] {
   wasmKernel(tf.Conv2D); // fails loudly when the wasm package was not imported
   overrideKernel(conv2dBackpropFilterWasm());
+  overrideKernel(inputGradientWasm(tf.Conv2DBackpropInput, tf.Conv2D, wasmKernel(tf.Conv2DBackpropInput)));
   overrideKernel(transposedMatMulWasm(tf.BatchMatMul));
   overrideKernel(transposedMatMulWasm(tf._FusedMatMul));
   overrideKernel(depthwiseBackpropFilterConfig(WASM, wasmHost));
-  overrideKernel(depthwiseBackpropInputConfig(WASM, wasmHost));
+  overrideKernel(
+    inputGradientWasm(
+      tf.DepthwiseConv2dNativeBackpropInput,
+      tf.DepthwiseConv2dNative,
+      depthwiseBackpropInputConfig(WASM, wasmHost),
+    ),
+  );
   overrideKernel(maxPoolGradConfig(WASM, wasmHost));
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   return patchedKernels(WASM);

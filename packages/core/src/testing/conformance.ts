@@ -74,18 +74,41 @@ const positive = (shape: number[]): ConformanceInput => ({ shape, range: [0.5, 2
 
 type T4 = tf.Tensor4D;
 
-/** A plain conv2d case: the family most cases belong to, differing only in shapes, stride and padding. */
-const conv2dCase = (
+type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
+
+/**
+ * Plain conv2d / depthwise cases: the families most cases belong to, differing only in shapes, stride
+ * and padding (depthwise filters are `[kh, kw, ci, multiplier]`).
+ */
+const windowCase =
+  (op: (x: T4, w: T4, strides: number | [number, number], pad: Pad) => tf.Tensor) =>
+  (
+    name: string,
+    x: number[],
+    w: number[],
+    strides: number | [number, number],
+    pad: Pad,
+  ): ConformanceCase => ({
+    name,
+    inputs: [f(x), f(w)],
+    fn: (a, b) => op(a as T4, b as T4, strides, pad),
+    tolerance: TOLERANCE.conv,
+  });
+const conv2dCase = windowCase((x, w, s, p) => tf.conv2d(x, w, s, p));
+const depthwiseCase = windowCase((x, w, s, p) => tf.depthwiseConv2d(x, w, s, p));
+
+/** A max-pool case: exact, since the gradient only routes dy. */
+const maxPoolCase = (
   name: string,
-  x: number[],
-  w: number[],
+  x: ConformanceInput,
+  size: number | [number, number],
   strides: number | [number, number],
   pad: 'same' | 'valid',
 ): ConformanceCase => ({
   name,
-  inputs: [f(x), f(w)],
-  fn: (a, b) => tf.conv2d(a as T4, b as T4, strides, pad),
-  tolerance: TOLERANCE.conv,
+  inputs: [x],
+  fn: (a) => tf.maxPool(a as T4, size, strides, pad),
+  tolerance: TOLERANCE.exact,
 });
 
 /** A 2-D matMul case with the given transposes. */
@@ -122,6 +145,45 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ),
   conv2dCase('conv2d 2x3 strides [1,2] valid, non-square', [1, 6, 7, 2], [2, 3, 2, 3], [1, 2], 'valid'),
   conv2dCase('conv2d 1x1 (pointwise)', [2, 5, 5, 4], [1, 1, 4, 6], 1, 'valid'),
+  conv2dCase('conv2d 5x5 stride 2 same, odd 11x13', [2, 11, 13, 3], [5, 5, 3, 4], 2, 'same'),
+  conv2dCase(
+    'conv2d 3x3 stride 3 same, 10x10 (gaps between windows)',
+    [1, 10, 10, 2],
+    [3, 3, 2, 3],
+    3,
+    'same',
+  ),
+  conv2dCase('conv2d 1x1 stride 2 valid, odd 7x9', [2, 7, 9, 3], [1, 1, 3, 4], 2, 'valid'),
+  conv2dCase('conv2d 3x2 strides [2,3] same, odd 9x11', [1, 9, 11, 2], [3, 2, 2, 3], [2, 3], 'same'),
+  {
+    name: 'conv2d explicit padding, asymmetric, strides [2,1]',
+    inputs: [f([2, 7, 8, 2]), f([3, 3, 2, 3])],
+    fn: (x, w) =>
+      tf.conv2d(
+        x as T4,
+        w as T4,
+        [2, 1],
+        [
+          [0, 0],
+          [2, 0],
+          [1, 2],
+          [0, 0],
+        ],
+      ),
+    tolerance: TOLERANCE.conv,
+  },
+  {
+    name: 'conv2d explicit padding wider than the filter',
+    inputs: [f([1, 5, 6, 2]), f([2, 2, 2, 3])],
+    fn: (x, w) =>
+      tf.conv2d(x as T4, w as T4, 1, [
+        [0, 0],
+        [3, 0],
+        [0, 4],
+        [0, 0],
+      ]),
+    tolerance: TOLERANCE.conv,
+  },
   {
     name: 'fused conv2d + bias + relu',
     inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 4]), f([4])],
@@ -135,17 +197,40 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     fn: (x, w) => tf.conv2dTranspose(x as T4, w as T4, [1, 8, 8, 2], 2, 'same'),
     tolerance: TOLERANCE.conv,
   },
+  depthwiseCase('depthwiseConv2d 3x3 stride 1 same', [2, 6, 6, 3], [3, 3, 3, 1], 1, 'same'),
+  depthwiseCase('depthwiseConv2d 3x3 stride 2 same, multiplier 2', [2, 7, 7, 3], [3, 3, 3, 2], 2, 'same'),
+  depthwiseCase('depthwiseConv2d 3x3 stride 2 valid, odd 9x7', [2, 9, 7, 4], [3, 3, 4, 1], 2, 'valid'),
+  depthwiseCase(
+    'depthwiseConv2d 5x5 strides [1,2] explicit padding',
+    [1, 8, 9, 3],
+    [5, 5, 3, 1],
+    [1, 2],
+    [
+      [0, 0],
+      [2, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  ),
   {
-    name: 'depthwiseConv2d 3x3 stride 1 same',
-    inputs: [f([2, 6, 6, 3]), f([3, 3, 3, 1])],
-    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 1, 'same'),
+    name: 'fused depthwiseConv2d + bias + relu6 (MobileNetV2 block)',
+    inputs: [f([2, 6, 6, 4]), f([3, 3, 4, 1]), f([4])],
+    fn: (x, w, b) =>
+      tf.fused.depthwiseConv2d({
+        x: x as T4,
+        filter: w as T4,
+        strides: 2,
+        pad: 'same',
+        bias: b,
+        activation: 'relu6',
+      }),
     tolerance: TOLERANCE.conv,
   },
   {
-    name: 'depthwiseConv2d 3x3 stride 2 same, multiplier 2',
-    inputs: [f([2, 7, 7, 3]), f([3, 3, 3, 2])],
-    fn: (x, w) => tf.depthwiseConv2d(x as T4, w as T4, 2, 'same'),
-    tolerance: TOLERANCE.conv,
+    name: 'relu6 and clipByValue (values on both sides of the clip)',
+    inputs: [f([4, 6], [-3, 9])],
+    fn: (x) => tf.add(tf.relu6(x), tf.clipByValue(x, -1, 2)),
+    tolerance: TOLERANCE.elementwise,
   },
   {
     name: 'separableConv2d',
@@ -185,17 +270,34 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
       tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }),
     tolerance: TOLERANCE.conv,
   },
+  maxPoolCase('maxPool 2x2 stride 2, mostly negative windows', f([2, 6, 6, 3], [-3, 0.5]), 2, 2, 'valid'),
+  maxPoolCase('maxPool 3x3 stride 2 same, all negative', f([1, 7, 7, 2], [-4, -0.1]), 3, 2, 'same'),
+  maxPoolCase(
+    'maxPool 3x3 stride 1 same, overlapping windows, odd 7x5',
+    f([2, 7, 5, 3], [-2, 1]),
+    3,
+    1,
+    'same',
+  ),
+  maxPoolCase(
+    'maxPool 2x2 stride 2 valid, odd 7x9 (last row and column unread)',
+    f([2, 7, 9, 5]),
+    2,
+    2,
+    'valid',
+  ),
+  maxPoolCase(
+    'maxPool 3x2 strides [2,1] same, all negative, odd 7x5',
+    f([1, 7, 5, 2], [-5, -1]),
+    [3, 2],
+    [2, 1],
+    'same',
+  ),
   {
-    name: 'maxPool 2x2 stride 2, mostly negative windows',
-    inputs: [f([2, 6, 6, 3], [-3, 0.5])],
-    fn: (x) => tf.maxPool(x as T4, 2, 2, 'valid'),
-    tolerance: TOLERANCE.exact,
-  },
-  {
-    name: 'maxPool 3x3 stride 2 same, all negative',
-    inputs: [f([1, 7, 7, 2], [-4, -0.1])],
-    fn: (x) => tf.maxPool(x as T4, 3, 2, 'same'),
-    tolerance: TOLERANCE.exact,
+    name: 'avgPool 3x3 stride 2 same, odd 7x9',
+    inputs: [f([2, 7, 9, 3])],
+    fn: (x) => tf.avgPool(x as T4, 3, 2, 'same'),
+    tolerance: TOLERANCE.reduction,
   },
   {
     name: 'avgPool 2x2 stride 2 and 3x3 same',

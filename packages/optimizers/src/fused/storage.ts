@@ -44,8 +44,11 @@ interface CpuLikeBackend {
 /** tfjs-backend-wasm: each tensor is a region of the wasm module's heap. */
 interface WasmLikeBackend {
   dataIdMap: { get(dataId: object): unknown };
-  /** The emscripten module; `asm.memory` is the heap every tensor lives in (tfjs 4.x). */
-  wasm?: { asm?: { memory?: unknown } };
+  /**
+   * The emscripten module; `asm.memory` is the heap every tensor lives in (tfjs 4.x). The threaded
+   * build imports its (shared) heap instead of exporting it: there it is `wasmMemory`.
+   */
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): unknown;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -122,7 +125,7 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
         return asFloat32(backend.typedArrayFromHeap(info), 'a wasm tensor');
       },
       engine() {
-        const memory = backend.wasm?.asm?.memory;
+        const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
         if (!simdEnabled || !(memory instanceof WebAssembly.Memory)) return JS_ENGINE;
         return wasmEngineFor(memory) ?? JS_ENGINE;
       },

@@ -7,7 +7,7 @@ import {
   type StepEngine,
   stridedRows,
 } from '../loops';
-import { STEPS_WASM_BASE64 } from './steps.generated';
+import { STEPS_SHARED_WASM_BASE64, STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
  * The SIMD step module (steps.wat) as a StepEngine, two ways:
@@ -44,7 +44,7 @@ interface StepExports {
   s4: WebAssembly.Global;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
@@ -53,16 +53,23 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). */
-function stepModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+/**
+ * The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). `shared`:
+ * the variant that imports a shared memory, for tfjs-wasm's threaded build (whose heap is shared: a
+ * module importing a plain memory cannot link to it, and the steps fell back to JS loops there).
+ */
+function stepModule(shared = false): WebAssembly.Module | null {
+  const kind = shared ? 'shared' : 'plain';
+  if (compiled[kind] === undefined) {
     try {
-      compiled = new WebAssembly.Module(decodeBase64(STEPS_WASM_BASE64));
+      compiled[kind] = new WebAssembly.Module(
+        decodeBase64(shared ? STEPS_SHARED_WASM_BASE64 : STEPS_WASM_BASE64),
+      );
     } catch {
-      compiled = null;
+      compiled[kind] = null;
     }
   }
-  return compiled;
+  return compiled[kind] ?? null;
 }
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
@@ -74,7 +81,8 @@ export function wasmStepsAvailable(): boolean {
 }
 
 function instantiate(memory: WebAssembly.Memory): StepExports | null {
-  const mod = stepModule();
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const mod = stepModule(shared);
   if (!mod) return null;
   try {
     return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as StepExports;
@@ -84,9 +92,9 @@ function instantiate(memory: WebAssembly.Memory): StepExports | null {
 }
 
 /**
- * A step engine over `memory` (the wasm backend's heap), cached per memory; null when the module
- * cannot be compiled or linked (e.g. a threaded build's shared memory, which this module does not
- * declare): the caller then uses the JS passes on the same views.
+ * A step engine over `memory` (the wasm backend's heap, shared in the threaded build), cached per
+ * memory; null when the module cannot be compiled or linked: the caller then uses the JS passes on the
+ * same views.
  */
 export function wasmEngineFor(memory: WebAssembly.Memory): StepEngine | null {
   const cached = engines.get(memory);

@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { resolveWasmThreads, WASM_MAX_THREADS } from '@robust-ft/core/kernels';
+import { describe, expect, it } from 'vitest';
+import { wasmThreadCount } from '../src/index';
+
+describe('wasm thread count', () => {
+  it('defaults to half the logical cores, at least 1 and at most the 8 workers tfjs-wasm starts', () => {
+    expect(WASM_MAX_THREADS).toBe(8);
+    expect(resolveWasmThreads(undefined, 2, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 1, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 0, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 6, 'x')).toBe(3);
+    expect(resolveWasmThreads(undefined, 7, 'x')).toBe(3);
+    expect(resolveWasmThreads(undefined, 64, 'x')).toBe(8);
+    expect(resolveWasmThreads('', 4, 'x')).toBe(2);
+  });
+
+  it('takes an explicit count, clamped to 8', () => {
+    expect(resolveWasmThreads(1, 16, 'x')).toBe(1);
+    expect(resolveWasmThreads(' 4 ', 16, 'x')).toBe(4);
+    expect(resolveWasmThreads(12, 16, 'x')).toBe(8);
+  });
+
+  it('rejects counts that are not whole numbers ≥ 1, naming the argument', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, 'two', '0']) {
+      expect(() => resolveWasmThreads(bad, 4, 'ROBUST_FT_WASM_THREADS')).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'ROBUST_FT_WASM_THREADS' }),
+      );
+    }
+  });
+
+  it('reads options.threads before ROBUST_FT_WASM_THREADS', () => {
+    expect(wasmThreadCount(3, { ROBUST_FT_WASM_THREADS: '5' })).toBe(3);
+    expect(wasmThreadCount(undefined, { ROBUST_FT_WASM_THREADS: '5' })).toBe(5);
+    expect(() => wasmThreadCount(0, {})).toThrow(expect.objectContaining({ argument: 'options.threads' }));
+  });
+});
+
+/**
+ * The threaded build in Node, end to end in a child process (a backend starts once per process):
+ * useBestBackend with ROBUST_FT_WASM_THREADS=2 must run 2 XNNPACK threads, compute a conv and both
+ * its gradient kernels as 1 thread does, and let the process exit by itself (the pool's workers are unref'd).
+ */
+describe('wasm threads in Node', () => {
+  // Plain Node ESM (no bundler): tfjs-core's CJS build, and the kernels called directly since the
+  // gradient registry is not loadable there.
+  const script = `
+    import * as tf from '@tensorflow/tfjs-core';
+    import { useBestBackend } from '@robust-ft/backend-node';
+    const d = await useBestBackend({ force: 'wasm', logger: null });
+    const x = tf.randomUniform([4, 12, 12, 3], 0, 1, 'float32', 1);
+    const w = tf.randomUniform([3, 3, 3, 5], -1, 1, 'float32', 2);
+    const y = tf.conv2d(x, w, 2, 'same');
+    const dx = tf.conv2dTranspose(y, w, x.shape, 2, 'same');
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: y },
+      { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 5] });
+    const sums = await Promise.all([y, dx, dw].map(async (t) => (await tf.sum(tf.abs(t)).data())[0]));
+    console.log(JSON.stringify({ threads: d.threads, sums }));
+  `;
+  const run = (threads: string) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ROBUST_FT_WASM_THREADS: threads },
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; sums: number[] };
+  };
+
+  it('runs 2 threads, matches 1 thread, and exits', () => {
+    const one = run('1');
+    const two = run('2');
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(2);
+    two.sums.forEach((s, i) => {
+      expect(Math.abs(s - one.sums[i]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(one.sums[i]!)));
+    });
+  }, 240_000);
+});
