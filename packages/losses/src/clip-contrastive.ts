@@ -2,13 +2,13 @@ import { invalidArgument } from '@robust-ft/core';
 import { assertPositive } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
+import { checkLossOptions } from './option-schemas';
 import {
   assertEmbeddingPair,
   DEFAULT_UNIT_NORM_TOLERANCE,
   guardValues,
   type ValueCheck,
 } from './validate-inputs';
-import { checkLossOptions } from './option-schemas';
 
 export interface ClipContrastiveOptions {
   /**

@@ -2,8 +2,8 @@ import { RobustFtError } from '@robust-ft/core';
 import { assertPositive, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reduction } from './cross-entropy';
-import { assertBatchMatrix, guardValues } from './validate-inputs';
 import { checkLossOptions } from './option-schemas';
+import { assertBatchMatrix, guardValues } from './validate-inputs';
 
 /**
  * Distances between two models' outputs on the same inputs `[N, K]` (logits) or `[N, D]` (features).

@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { geodesicMixup } from './geodesic-mixup';
 import { identityTargets } from './mix-targets';
-import { assertMixupInputs, guardValues } from './validate-inputs';
 import { checkLossOptions } from './option-schemas';
+import { assertMixupInputs, guardValues } from './validate-inputs';
 
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */

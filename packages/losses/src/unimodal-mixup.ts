@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { symmetricContrastiveLoss } from './clip-contrastive';
 import { flipBatch, geodesicMixup } from './geodesic-mixup';
 import { bimodalMixTargets, diagonalAndFlipMask, unimodalMixTargets } from './mix-targets';
-import { assertMixupInputs, guardValues } from './validate-inputs';
 import { checkLossOptions } from './option-schemas';
+import { assertMixupInputs, guardValues } from './validate-inputs';
 
 /** Options shared by V-Mix, L-Mix and VL-Mix (m²-mix's uni-modal and bi-modal ablations). */
 export interface MixupLossOptions {

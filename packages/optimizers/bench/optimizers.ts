@@ -198,7 +198,7 @@ const SPECS: Spec[] = [
     bytesPerParam: 32,
     wgslBytes: 44,
     build: (f) => {
-      const t = spdTransformation({ ...ADAM, weightDecay: 1 });
+      const t = spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 1 });
       return ours(f ? withFusedSpd(t, { ...ADAM, weightDecay: 1 }) : t);
     },
   },
@@ -207,7 +207,7 @@ const SPECS: Spec[] = [
     bytesPerParam: 60,
     wgslBytes: 72,
     build: (f) => {
-      const t = digrapTransformation({ ...ADAM, weightDecay: 0.1 });
+      const t = digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 0.1 });
       return ours(f ? withFusedDigrap(t, { ...ADAM, weightDecay: 0.1, trainableStrength: true }) : t);
     },
   },

@@ -1,20 +1,21 @@
 import {
-  type AdamState,
-  adamMomentStep,
+  type AnyTransformation,
   carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
   type RobustOptimizer,
   registerOptimizerFactory,
-  validateAdamMoments,
+  type StateTree,
 } from '@robust-ft/core';
 import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import { adamMomentsFromJson } from './adamw';
+import { DIGRAP_SCALAR_KEYS, DIGRAP_TENSOR_KEYS, type DigrapTensors } from './digrap-keys';
 import { withFusedDigrap } from './fused';
 import { hyperAdamStep } from './hyper-adam';
+import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
 import { findNodes, type StateSource, scalars } from './inspect';
 import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum, layoutFromJson } from './layout';
 import { checkFactoryOptions } from './option-schemas';
@@ -29,6 +30,7 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
+import { sgdMomentumFromJson } from './sgd';
 import { withMaps } from './state-maps';
 
 /** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
@@ -39,7 +41,7 @@ const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
 
 export type DigrapProjTerm = 'both' | 'grad' | 'reg';
 
-export interface DigrapTransformOptions extends AdamMomentsOptions {
+export interface DigrapTransformOptions {
   /** λ ≥ 0 of the coupled L2-SP term λ(θ − θ₀) (the reference's `weight_decay`). Default 0. */
   weightDecay?: number;
   /** Learn the two strengths by hyper-Adam (default true, the reference runner's default). */
@@ -48,7 +50,7 @@ export interface DigrapTransformOptions extends AdamMomentsOptions {
   strength?: number;
   /** Fixed mode only: project the task gradient ('grad'), the regulariser ('reg') or both (default). */
   projTerm?: DigrapProjTerm;
-  /** Parameters on plain Adam (no L2-SP, no projection). The reference stored this list but ignored it. */
+  /** Parameters left on the plain inner optimizer (no L2-SP, no projection). The reference stored this list but ignored it. */
   exclude?: NameSelector;
   /**
    * Which axis is torch's `dim=-1` for the fixed-strength per-row orthogonalisation: `'tfjs'` (default,
@@ -58,10 +60,18 @@ export interface DigrapTransformOptions extends AdamMomentsOptions {
   layout?: LayoutOption;
 }
 
-export interface DigrapOptions extends DigrapTransformOptions, CommonOptions {}
+export interface DigrapOptions extends DigrapTransformOptions, InnerOptions, CommonOptions {
+  /**
+   * The optimizer fed DiGraP's modified gradient: `'adam'` (default; the reference PCGrad, fused where
+   * the backend has the kernel), `'sgd'` (torch SGD with momentum/Nesterov, no decay toward zero) or any
+   * gradient transformation producing deltas (not serialisable).
+   */
+  inner?: InnerOption;
+}
 
 export const DIGRAP_DEFAULTS = {
   learningRate: 1e-3,
+  learningRateSgd: 1e-2,
   weightDecay: 0,
   trainableStrength: true,
   strength: 1,
@@ -69,7 +79,8 @@ export const DIGRAP_DEFAULTS = {
 } as const;
 export const DIGRAP_FACTORY = 'robust-ft/digrap';
 
-export type DigrapState = AdamState & {
+/** The state of `digrapGradient` (everything DiGraP keeps besides its inner optimizer's state). */
+export type DigrapGradientState = {
   /** Σ g ⊙ (θ − θ₀) of the last step; the projection ran iff it was < 0. */
   digrapDot: Record<string, Tensor>;
   lossStrength: Record<string, Tensor>;
@@ -84,17 +95,12 @@ export type DigrapState = AdamState & {
   t: number;
 };
 
+export type DigrapState = { digrap: DigrapGradientState; inner: StateTree };
+
 export interface DigrapTensorInput {
   param: Tensor;
   grad: Tensor;
   anchor: Tensor;
-  m: Tensor;
-  v: Tensor;
-  count: number;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
   weightDecay: number;
   trainableStrength: boolean;
   strength: number;
@@ -115,10 +121,8 @@ export interface DigrapTensorInput {
 }
 
 export interface DigrapTensorOutput {
-  /** The delta added to the parameter (−lr · Adam direction of the modified gradient). */
-  update: Tensor;
-  m: Tensor;
-  v: Tensor;
+  /** The modified gradient ĝ handed to the inner optimizer. */
+  grad: Tensor;
   dot: Tensor;
   lossStrength: Tensor;
   regStrength: Tensor;
@@ -144,11 +148,11 @@ function orth(a: Tensor, b: Tensor, strength: number, axes: AxisMap): Tensor {
 
 /**
  * DiGraP for one tensor. With c = θ − θ₀ and dot = ⟨g, c⟩: when the task gradient and the L2-SP pull
- * conflict (dot < 0) the gradient fed to Adam is projected, otherwise it is g + λc.
+ * conflict (dot < 0) the gradient fed to the inner optimizer is projected, otherwise it is g + λc.
  * Trainable mode: ĝ = (g − ω_loss·P) + λ(c − ω_reg·Q) with P, Q the components of g along c and of c
  * along g; ω_loss, ω_reg take one hyper-Adam step each on the hyper-gradients lr_prev·⟨g+λc, P_prev⟩ and
  * λ·lr_prev·⟨g+λc, Q_prev⟩, then are clamped to [0, 1]. Fixed mode: per-row orthogonalisation with ω.
- * With λ = 0 there is no regulariser to conflict with, so ĝ = g (plain Adam).
+ * With λ = 0 there is no regulariser to conflict with, so ĝ = g (the plain inner optimizer).
  */
 export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
   const lambda = i.weightDecay;
@@ -157,7 +161,7 @@ export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
   const dot = tf.sum(tf.mul(g, c));
   const regularised = lambda === 0 ? g : tf.add(g, tf.mul(c, lambda));
   let hatG = regularised;
-  let out: Omit<DigrapTensorOutput, 'update' | 'm' | 'v' | 'dot'>;
+  let out: Omit<DigrapTensorOutput, 'grad' | 'dot'>;
   if (i.trainableStrength) {
     const p = tf.mul(tf.div(dot, tf.add(tf.sum(tf.square(c)), DIGRAP_EPS)), c);
     const q = tf.mul(tf.div(dot, tf.add(tf.sum(tf.square(g)), DIGRAP_EPS)), g);
@@ -193,14 +197,16 @@ export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
       qPrev: i.qPrev,
     };
   }
-  const a = adamMomentStep(hatG, i.m, i.v, i.count, i.beta1, i.beta2, i.epsilon);
-  return { update: tf.mul(a.u, -i.learningRate), m: a.m, v: a.v, dot, ...out };
+  return { grad: hatG, dot, ...out };
 }
 
-export function digrapTransformation(
+/**
+ * DiGraP's gradient transformation: its updates are the modified gradient ĝ (g itself for excluded
+ * names), to be chained before any optimizer. ĝ depends only on g, θ, θ₀ and this state.
+ */
+export function digrapGradient(
   options: DigrapTransformOptions = {},
-): GradientTransformation<DigrapState> {
-  const { beta1, beta2, epsilon } = validateAdamMoments(options);
+): GradientTransformation<DigrapGradientState> {
   const weightDecay = options.weightDecay ?? DIGRAP_DEFAULTS.weightDecay;
   assertNonNegative('weightDecay', weightDecay);
   const trainableStrength = options.trainableStrength ?? DIGRAP_DEFAULTS.trainableStrength;
@@ -213,51 +219,17 @@ export function digrapTransformation(
   // Only the fixed-strength orth reads axes; the trainable mode's sums are whole-tensor.
   const axesOf = (name: string, t: Tensor): AxisMap =>
     trainableStrength || weightDecay === 0 ? WHOLE : axisMap(layout, name, t.shape);
-  const tensorKeys = [
-    'digrapDot',
-    'lossStrength',
-    'regStrength',
-    'lossM',
-    'lossV',
-    'regM',
-    'regV',
-    'pPrev',
-    'qPrev',
-  ] as const;
   return {
-    label: 'digrap',
+    label: 'digrapGradient',
     init(params) {
-      const s: DigrapState = {
-        mu: {},
-        nu: {},
-        count: {},
-        digrapDot: {},
-        lossStrength: {},
-        regStrength: {},
-        lossM: {},
-        lossV: {},
-        regM: {},
-        regV: {},
-        pPrev: {},
-        qPrev: {},
+      const s = {
+        ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])),
         lrPrev: {},
         t: 1,
-      };
+      } as DigrapGradientState;
       for (const [name, p] of Object.entries(params)) {
-        s.mu[name] = tf.zerosLike(p);
-        s.nu[name] = tf.zerosLike(p);
-        s.count[name] = 0;
         if (excluded(name)) continue;
-        for (const key of [
-          'digrapDot',
-          'lossStrength',
-          'regStrength',
-          'lossM',
-          'lossV',
-          'regM',
-          'regV',
-        ] as const)
-          s[key][name] = tf.scalar(0);
+        for (const key of DIGRAP_SCALAR_KEYS) s[key][name] = tf.scalar(0);
         if (trainableStrength) {
           s.pPrev[name] = tf.zerosLike(p);
           s.qPrev[name] = tf.zerosLike(p);
@@ -267,24 +239,13 @@ export function digrapTransformation(
       return s;
     },
     update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['mu', 'nu', 'count', 'lrPrev', ...tensorKeys]);
+      const state = withMaps(saved, ['lrPrev', ...DIGRAP_TENSOR_KEYS]);
       const updates: NamedTensorMap = {};
-      const next = Object.fromEntries(tensorKeys.map((k) => [k, {} as Record<string, Tensor>])) as Record<
-        (typeof tensorKeys)[number],
-        Record<string, Tensor>
-      >;
-      const mu: Record<string, Tensor> = {};
-      const nu: Record<string, Tensor> = {};
-      const count: Record<string, number> = {};
+      const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])) as DigrapTensors;
       const lrPrev: Record<string, number> = {};
       for (const [name, g] of Object.entries(grads)) {
-        const c = (state.count[name] ?? 0) + 1;
-        count[name] = c;
         if (excluded(name)) {
-          const r = adamMomentStep(g, state.mu[name]!, state.nu[name]!, c, beta1, beta2, epsilon);
-          updates[name] = tf.mul(r.u, -ctx.learningRate);
-          mu[name] = r.m;
-          nu[name] = r.v;
+          updates[name] = g;
           continue;
         }
         const zeros = trainableStrength ? undefined : tf.scalar(0);
@@ -292,13 +253,6 @@ export function digrapTransformation(
           param: params[name]!,
           grad: g,
           anchor: ctx.anchor(name),
-          m: state.mu[name]!,
-          v: state.nu[name]!,
-          count: c,
-          learningRate: ctx.learningRate,
-          beta1,
-          beta2,
-          epsilon,
           weightDecay,
           trainableStrength,
           strength,
@@ -315,12 +269,9 @@ export function digrapTransformation(
           t: state.t,
           axes: axesOf(name, g),
         });
-        updates[name] = out.update;
-        mu[name] = out.m;
-        nu[name] = out.v;
+        updates[name] = out.grad;
         next.digrapDot[name] = out.dot;
-        for (const key of ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const)
-          next[key][name] = out[key];
+        for (const key of DIGRAP_SCALAR_KEYS) if (key !== 'digrapDot') next[key][name] = out[key];
         if (trainableStrength) {
           next.pPrev[name] = out.pPrev;
           next.qPrev[name] = out.qPrev;
@@ -328,31 +279,48 @@ export function digrapTransformation(
         lrPrev[name] = ctx.learningRate;
       }
       const carried = Object.fromEntries(
-        tensorKeys.map((k) => [k, carryOver(state[k], next[k], grads)]),
-      ) as Record<(typeof tensorKeys)[number], Record<string, Tensor>>;
+        DIGRAP_TENSOR_KEYS.map((k) => [k, carryOver(state[k], next[k], grads)]),
+      ) as DigrapTensors;
       return {
         updates,
-        state: {
-          mu: carryOver(state.mu, mu, grads),
-          nu: carryOver(state.nu, nu, grads),
-          count: carryOver(state.count, count, grads),
-          ...carried,
-          lrPrev: carryOver(state.lrPrev, lrPrev, grads),
-          t: state.t + 1,
-        },
+        state: { ...carried, lrPrev: carryOver(state.lrPrev, lrPrev, grads), t: state.t + 1 },
       };
     },
   };
 }
 
-/** DiGraP (pre-release PCGrad semantics) over Adam as a `tf.Optimizer`. */
+/**
+ * DiGraP before any inner transformation that returns deltas: `digrapGradient` then `inner`, with the
+ * two states under the names `digrap` and `inner` (not chain positions).
+ */
+export function digrapTransformation(
+  inner: AnyTransformation,
+  options: DigrapTransformOptions = {},
+): GradientTransformation<DigrapState> {
+  const gradient = digrapGradient(options);
+  return {
+    label: `digrap(${inner.label})`,
+    init: (params) => ({ digrap: gradient.init(params), inner: inner.init(params) as StateTree }),
+    update(grads, saved, params, ctx) {
+      // A restored state lacks `inner` when all of it was empty (e.g. SGD without momentum).
+      const state = withMaps(saved, ['inner']);
+      const d = gradient.update(grads, state.digrap, params, ctx);
+      const r = inner.update(d.updates, state.inner, params, ctx);
+      // Not `guarded`: DiGraP's own state is not masked by an inner kernel's finite flag.
+      const nextState = { digrap: d.state, inner: r.state };
+      return r.assign
+        ? { updates: r.updates, assign: r.assign, state: nextState }
+        : { updates: r.updates, state: nextState };
+    },
+  };
+}
+
+/** DiGraP (pre-release PCGrad semantics) as a `tf.Optimizer`: over Adam (default) or SGD, or a given transformation. */
 export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   checkFactoryOptions('digrap', options);
-  const learningRate = checkLearningRate(options.learningRate, DIGRAP_DEFAULTS.learningRate);
+  const inner = resolveInner(options, 0);
+  const learningRate = checkLearningRate(options.learningRate, digrapLearningRate(options.inner));
   const {
-    beta1 = 0.9,
-    beta2 = 0.999,
-    epsilon = 1e-8,
     weightDecay = DIGRAP_DEFAULTS.weightDecay,
     trainableStrength = DIGRAP_DEFAULTS.trainableStrength,
     strength = DIGRAP_DEFAULTS.strength,
@@ -360,28 +328,33 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   } = options;
   const exclude = selectorToJson(options.exclude);
   const layout = checkLayout(options.layout);
-  const settings = { beta1, beta2, epsilon, weightDecay, trainableStrength, strength, projTerm, layout };
+  const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
+  const settings = { weightDecay, trainableStrength, strength, projTerm, layout };
+  const composed = digrapTransformation(inner.transformation, { ...settings, ...exclusion });
+  // Over Adam the trainable mode runs as one fused kernel where the backend has it (same state; the
+  // composed transformation is the fallback and the oracle). Any other inner stays composed.
+  const transformation =
+    inner.kind === 'adam'
+      ? withFusedDigrap(composed, { ...inner.adam, weightDecay, trainableStrength, ...exclusion })
+      : composed;
   return buildOptimizer(
     DIGRAP_FACTORY,
-    withFusedDigrap(
-      digrapTransformation({
-        ...settings,
-        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-      }),
-      {
-        beta1,
-        beta2,
-        epsilon,
-        weightDecay,
-        trainableStrength,
-        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-      },
-    ),
+    transformation,
     options,
     learningRate,
     // A layout function cannot be serialised (like a predicate selector): no factory record then.
-    exclude === undefined || typeof layout !== 'string' ? undefined : { ...settings, layout, exclude },
+    // DiGraP's λ is recorded as `weightDecay`; the inner's own decay is 0 and not recorded.
+    !inner.json || exclude === undefined || typeof layout !== 'string'
+      ? undefined
+      : { ...inner.json, ...settings, layout, exclude },
   );
+}
+
+function digrapLearningRate(inner: InnerOption | undefined): number {
+  return innerLearningRate(inner, {
+    learningRateAdam: DIGRAP_DEFAULTS.learningRate,
+    learningRateSgd: DIGRAP_DEFAULTS.learningRateSgd,
+  });
 }
 
 export interface DigrapTensorDiagnostics {
@@ -411,15 +384,20 @@ registerOptimizerFactory(DIGRAP_FACTORY, (o) => {
   const ts = bool(o, 'trainableStrength');
   const strength = num(o, 'strength');
   const exclude = selectorFromJson(o.exclude);
+  const inner = innerFromJson(o);
+  const { momentum, nesterov } = sgdMomentumFromJson(o);
   return digrap({
     ...commonFromJson(o),
     ...adamMomentsFromJson(o),
+    inner,
+    ...(momentum === undefined ? {} : { momentum }),
+    ...(nesterov === undefined ? {} : { nesterov }),
     ...(wd === undefined ? {} : { weightDecay: wd }),
     ...(ts === undefined ? {} : { trainableStrength: ts }),
     ...(strength === undefined ? {} : { strength }),
     ...(typeof o.projTerm === 'string' ? { projTerm: o.projTerm as DigrapProjTerm } : {}),
     ...(exclude === undefined ? {} : { exclude }),
     ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, DIGRAP_DEFAULTS.learningRate),
+    learningRate: learningRateFromJson(o.learningRate, digrapLearningRate(inner)),
   });
 });

@@ -2,8 +2,6 @@ import {
   type AnyTransformation,
   carryOver,
   type GradientTransformation,
-  invalidArgument,
-  type JsonObject,
   type NameSelector,
   nameMatcher,
   RobustFtError,
@@ -14,9 +12,10 @@ import {
 import { assertInRange } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
 import { withFusedFtpWhenAdam } from './fused';
 import { hyperAdamStep } from './hyper-adam';
+import { type InnerOption, innerFromJson, innerLearningRate, resolveInner } from './inner';
 import { findNodes, type StateSource, scalars } from './inspect';
 import {
   type AxisMap,
@@ -39,7 +38,7 @@ import {
   selectorFromJson,
   selectorToJson,
 } from './options';
-import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
+import { type SgdMomentumOptions, sgdMomentumFromJson } from './sgd';
 import { withMaps } from './state-maps';
 
 /** FTP's fixed constants (reference `FTP.__init__`): norm epsilon and lower clip of γ, initial γ. */
@@ -69,7 +68,7 @@ export interface FtpOptions
    * decay toward zero = our AdamW), `'sgd'` (SGDP: torch SGD with momentum/Nesterov and coupled weight
    * decay), or any gradient transformation producing deltas (not serialisable).
    */
-  inner?: 'adam' | 'sgd' | AnyTransformation;
+  inner?: InnerOption;
 }
 
 export const FTP_DEFAULTS = { learningRateAdam: 1e-3, learningRateSgd: 1e-2, k: 1, weightDecay: 0 } as const;
@@ -226,46 +225,27 @@ export function ftpTransformation(
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
   checkFactoryOptions('ftp', options);
-  const inner = options.inner ?? 'adam';
-  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
-    throw invalidArgument('options.inner', "'adam', 'sgd' or a gradient transformation", inner);
   const weightDecay = options.weightDecay ?? FTP_DEFAULTS.weightDecay;
+  const inner = resolveInner(options, weightDecay);
   const learningRate = checkLearningRate(
     options.learningRate,
-    inner === 'sgd' ? FTP_DEFAULTS.learningRateSgd : FTP_DEFAULTS.learningRateAdam,
+    innerLearningRate(options.inner, FTP_DEFAULTS),
   );
   const k = options.k ?? FTP_DEFAULTS.k;
-  let innerT: AnyTransformation;
-  let json: JsonObject | undefined;
-  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
-  if (inner === 'adam') {
-    innerT = adamwTransformation({ beta1, beta2, epsilon, weightDecay });
-    json = { inner, beta1, beta2, epsilon, weightDecay };
-  } else if (inner === 'sgd') {
-    const { momentum = 0, nesterov = false } = options;
-    innerT = sgdTransformation({ momentum, nesterov, weightDecay });
-    json = { inner, momentum, nesterov, weightDecay };
-  } else innerT = inner;
   const exclude = selectorToJson(options.exclude);
   const layout = checkLayout(options.layout);
   // A layout function cannot be serialised (like a predicate selector): no factory record then.
-  if (json && exclude !== undefined && typeof layout === 'string') json = { ...json, k, exclude, layout };
-  else json = undefined;
+  const json =
+    inner.json && exclude !== undefined && typeof layout === 'string'
+      ? { ...inner.json, k, exclude, layout }
+      : undefined;
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
   // Over Adam (the reference AdamP) the step runs as one fused kernel where the backend has it (same
   // state layout; the composed transformation is the fallback and the oracle).
   const transformation = withFusedFtpWhenAdam(
-    inner === 'adam',
-    ftpTransformation(innerT, { k, layout, ...exclusion }),
-    {
-      beta1,
-      beta2,
-      epsilon,
-      weightDecay,
-      k,
-      layout,
-      ...exclusion,
-    },
+    inner.kind === 'adam',
+    ftpTransformation(inner.transformation, { k, layout, ...exclusion }),
+    { ...inner.adam, weightDecay, k, layout, ...exclusion },
   );
   return buildOptimizer(FTP_FACTORY, transformation, options, learningRate, json);
 }
@@ -292,7 +272,7 @@ export async function ftpState(source: StateSource): Promise<FtpDiagnostics> {
 }
 
 registerOptimizerFactory(FTP_FACTORY, (o) => {
-  const inner = o.inner === 'sgd' ? 'sgd' : 'adam';
+  const inner = innerFromJson(o);
   const k = num(o, 'k');
   const exclude = selectorFromJson(o.exclude);
   return ftp({
@@ -303,9 +283,6 @@ registerOptimizerFactory(FTP_FACTORY, (o) => {
     ...(k === undefined ? {} : { k }),
     ...(exclude === undefined ? {} : { exclude }),
     ...layoutFromJson(o),
-    learningRate: learningRateFromJson(
-      o.learningRate,
-      inner === 'sgd' ? FTP_DEFAULTS.learningRateSgd : FTP_DEFAULTS.learningRateAdam,
-    ),
+    learningRate: learningRateFromJson(o.learningRate, innerLearningRate(inner, FTP_DEFAULTS)),
   });
 });

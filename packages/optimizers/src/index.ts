@@ -7,12 +7,14 @@ export {
 } from './adamw';
 export {
   DIGRAP_DEFAULTS,
+  type DigrapGradientState,
   type DigrapOptions,
   type DigrapProjTerm,
   type DigrapState,
   type DigrapTensorDiagnostics,
   type DigrapTransformOptions,
   digrap,
+  digrapGradient,
   digrapState,
   digrapTransformation,
 } from './digrap';
@@ -34,6 +36,7 @@ export {
   hasFusedKernel,
   setFusedKernelsEnabled,
 } from './fused';
+export type { InnerOption, InnerOptions } from './inner';
 export { adamStepCounts, type StateSource } from './inspect';
 export {
   addL2spGradient,

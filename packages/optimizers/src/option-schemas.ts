@@ -91,8 +91,10 @@ export const OPTION_SCHEMAS = {
   spd: {
     ...COMMON_OPTIONS,
     ...ADAM_MOMENT_OPTIONS,
+    ...SGD_MOMENT_OPTIONS,
     weightDecay: 'number',
     exclude: selectorSpec,
+    inner: innerSpec('adam', 'sgd'),
   } satisfies OptionSchema<SpdOptions>,
   ftp: {
     ...COMMON_OPTIONS,
@@ -119,7 +121,9 @@ export const OPTION_SCHEMAS = {
   digrap: {
     ...COMMON_OPTIONS,
     ...ADAM_MOMENT_OPTIONS,
+    ...SGD_MOMENT_OPTIONS,
     ...LAYOUT_OPTION,
+    inner: innerSpec('adam', 'sgd'),
     weightDecay: 'number',
     trainableStrength: 'boolean',
     strength: 'number',
@@ -132,14 +136,19 @@ export type OptimizerName = keyof typeof OPTION_SCHEMAS;
 
 /**
  * Strict options of a factory: unknown keys (with the closest known one), wrong types and enum values
- * are `INVALID_ARGUMENT`. For ftp/tpgm the keys of the other inner optimizer are refused with a hint
+ * are `INVALID_ARGUMENT`. For ftp/tpgm/spd/digrap the keys of the other inner optimizer are refused with a hint
  * (`ftp({ momentum })` over Adam would otherwise be ignored).
  */
 export function checkFactoryOptions(name: OptimizerName, options: unknown): void {
   let schema: Readonly<Record<string, OptionSpec>> = OPTION_SCHEMAS[name];
   let hints: Record<string, string> = {};
-  if (name === 'ftp' || name === 'tpgm') {
-    const inner = (options as { inner?: unknown } | undefined)?.inner ?? (name === 'ftp' ? 'adam' : 'sgd');
+  if (name === 'ftp' || name === 'tpgm' || name === 'spd' || name === 'digrap') {
+    const inner = (options as { inner?: unknown } | undefined)?.inner ?? (name === 'tpgm' ? 'sgd' : 'adam');
+    // SPD's and DiGraP's `weightDecay` is their own strength λ, not the inner optimizer's decay.
+    const innerKeys =
+      name === 'spd' || name === 'digrap'
+        ? [...ADAM_ONLY, ...SGD_ONLY]
+        : [...ADAM_ONLY, ...SGD_ONLY, 'weightDecay'];
     if (inner === 'adam') {
       schema = withoutKeys(schema, SGD_ONLY);
       hints = innerHints(SGD_ONLY, 'sgd');
@@ -148,12 +157,9 @@ export function checkFactoryOptions(name: OptimizerName, options: unknown): void
       hints = innerHints(ADAM_ONLY, 'adam');
     } else if (typeof inner === 'object') {
       // A custom inner transformation takes its own options; these would be ignored.
-      schema = withoutKeys(schema, [...ADAM_ONLY, ...SGD_ONLY, 'weightDecay']);
+      schema = withoutKeys(schema, innerKeys);
       hints = Object.fromEntries(
-        [...ADAM_ONLY, ...SGD_ONLY, 'weightDecay'].map((k) => [
-          k,
-          `\`${k}\` does not apply to a custom inner transformation`,
-        ]),
+        innerKeys.map((k) => [k, `\`${k}\` does not apply to a custom inner transformation`]),
       );
     }
   }

@@ -1,19 +1,19 @@
 import {
-  type AdamState,
-  adamMomentStep,
+  type AnyTransformation,
   carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
   type RobustOptimizer,
   registerOptimizerFactory,
-  validateAdamMoments,
+  type StateTree,
 } from '@robust-ft/core';
 import { assertNonNegative } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import { adamMomentsFromJson } from './adamw';
 import { withFusedSpd } from './fused';
+import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
 import { findNodes, type StateSource, scalars } from './inspect';
 import { checkFactoryOptions } from './option-schemas';
 import {
@@ -25,22 +25,33 @@ import {
   num,
   selectorFromJson,
   selectorToJson,
+  unsupported,
 } from './options';
+import { sgdMomentumFromJson } from './sgd';
 import { withMaps } from './state-maps';
 
-export interface SpdTransformOptions extends AdamMomentsOptions {
-  /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is plain Adam. */
+export interface SpdTransformOptions {
+  /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is the inner optimizer. */
   weightDecay?: number;
-  /** Parameters that get plain Adam updates (e.g. a new head). */
+  /** Parameters that get the plain inner-optimizer update (e.g. a new head). */
   exclude?: NameSelector;
 }
 
-export interface SpdOptions extends SpdTransformOptions, CommonOptions {}
+export interface SpdOptions extends SpdTransformOptions, InnerOptions, CommonOptions {
+  /**
+   * The optimizer whose candidate step SPD decays: `'adam'` (default; the reference AdamSPD, fused where
+   * the backend has the kernel), `'sgd'` (torch SGD with momentum/Nesterov, no decay toward zero) or any
+   * gradient transformation producing deltas (not serialisable).
+   */
+  inner?: InnerOption;
+}
 
-export const SPD_DEFAULTS = { learningRate: 1e-3, weightDecay: 0 } as const;
+export const SPD_DEFAULTS = { learningRate: 1e-3, learningRateSgd: 1e-2, weightDecay: 0 } as const;
 export const SPD_FACTORY = 'robust-ft/spd';
 
-export type SpdState = AdamState & {
+export type SpdState = {
+  /** The inner optimizer's state. */
+  inner: StateTree;
   /** −Σ g ⊙ (θ − a) of the last step; SPD decayed the tensor iff it was < 0. */
   spdCondition: Record<string, Tensor>;
   /** The clamped deviation-growth ratio r of the last step (meaningful when the condition was < 0). */
@@ -51,35 +62,26 @@ export interface SpdTensorInput {
   param: Tensor;
   grad: Tensor;
   anchor: Tensor;
-  m: Tensor;
-  v: Tensor;
-  /** This tensor's Adam step count including this step (1-based). */
-  count: number;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
+  /** The inner optimizer's delta for this step (candidate q = param + update). */
+  update: Tensor;
   weightDecay: number;
 }
 
 export interface SpdTensorOutput {
   param: Tensor;
-  m: Tensor;
-  v: Tensor;
   condition: Tensor;
   ratio: Tensor;
 }
 
 /**
- * SPD for one tensor: an Adam step to q, then, only when −⟨g, θ−a⟩ < 0, pull q toward the anchor by
- * λ·r where r = clamp((‖q−a‖ − ‖θ−a‖)/‖q−a‖, 0, 1) is how much the step grew the deviation.
- * Fixes the reference's 0/0 (q = a with the condition firing gave NaN): r = 0 there.
+ * SPD for one tensor, given the inner optimizer's candidate q = θ + update: only when −⟨g, θ−a⟩ < 0,
+ * pull q toward the anchor by λ·r where r = clamp((‖q−a‖ − ‖θ−a‖)/‖q−a‖, 0, 1) is how much the step
+ * grew the deviation. Fixes the reference's 0/0 (q = a with the condition firing gave NaN): r = 0 there.
  */
 export function spdTensorStep(i: SpdTensorInput): SpdTensorOutput {
-  const { m, v, u } = adamMomentStep(i.grad, i.m, i.v, i.count, i.beta1, i.beta2, i.epsilon);
-  // Same op order as adamw's chain (θ + (−lr·u)); with λ = 0 the decay term is ±0, so the result is
-  // bit-identical to Adam.
-  const q = tf.add(i.param, tf.mul(u, -i.learningRate));
+  // Same op as the adapter's θ + update; with λ = 0 the decay term is ±0, so the result is bit-identical
+  // to the inner optimizer.
+  const q = tf.add(i.param, i.update);
   const dev = tf.sub(i.param, i.anchor);
   const condition = tf.neg(tf.sum(tf.mul(i.grad, dev)));
   const qa = tf.sub(q, i.anchor);
@@ -88,73 +90,59 @@ export function spdTensorStep(i: SpdTensorInput): SpdTensorOutput {
   const growth = tf.div(tf.sub(nq, tf.norm(dev)), tf.where(nonzero, nq, tf.onesLike(nq)));
   const ratio = tf.where(nonzero, tf.clipByValue(growth, 0, 1), tf.zerosLike(nq));
   const strength = tf.where(tf.less(condition, 0), tf.mul(ratio, i.weightDecay), tf.zerosLike(ratio));
-  return { param: tf.sub(q, tf.mul(strength, qa)), m, v, condition, ratio };
+  return { param: tf.sub(q, tf.mul(strength, qa)), condition, ratio };
 }
 
-export function spdTransformation(options: SpdTransformOptions = {}): GradientTransformation<SpdState> {
-  const { beta1, beta2, epsilon } = validateAdamMoments(options);
+/** SPD around any inner transformation that returns deltas: it needs only g, θ, the anchor and the candidate. */
+export function spdTransformation(
+  inner: AnyTransformation,
+  options: SpdTransformOptions = {},
+): GradientTransformation<SpdState> {
   const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
   assertNonNegative('weightDecay', weightDecay);
   const excluded = nameMatcher(options.exclude);
   return {
-    label: 'spd',
+    label: `spd(${inner.label})`,
     init(params) {
-      const s: SpdState = { mu: {}, nu: {}, count: {}, spdCondition: {}, spdRatio: {} };
-      for (const [name, p] of Object.entries(params)) {
-        s.mu[name] = tf.zerosLike(p);
-        s.nu[name] = tf.zerosLike(p);
-        s.count[name] = 0;
-        if (!excluded(name)) {
-          s.spdCondition[name] = tf.scalar(0);
-          s.spdRatio[name] = tf.scalar(0);
-        }
+      const s: SpdState = { inner: inner.init(params) as StateTree, spdCondition: {}, spdRatio: {} };
+      for (const name of Object.keys(params)) {
+        if (excluded(name)) continue;
+        s.spdCondition[name] = tf.scalar(0);
+        s.spdRatio[name] = tf.scalar(0);
       }
       return s;
     },
     update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['mu', 'nu', 'count', 'spdCondition', 'spdRatio']);
+      const state = withMaps(saved, ['inner', 'spdCondition', 'spdRatio']);
+      const r = inner.update(grads, state.inner, params, ctx);
+      if (r.assign)
+        throw unsupported('inner', `SPD's inner transformation ${inner.label} must return deltas`);
+      const updates: NamedTensorMap = {};
       const assign: NamedTensorMap = {};
-      const mu: Record<string, Tensor> = {};
-      const nu: Record<string, Tensor> = {};
-      const count: Record<string, number> = {};
       const spdCondition: Record<string, Tensor> = {};
       const spdRatio: Record<string, Tensor> = {};
       for (const [name, g] of Object.entries(grads)) {
-        const c = (state.count[name] ?? 0) + 1;
-        count[name] = c;
+        const u = r.updates[name]!;
         if (excluded(name)) {
-          const r = adamMomentStep(g, state.mu[name]!, state.nu[name]!, c, beta1, beta2, epsilon);
-          assign[name] = tf.add(params[name]!, tf.mul(r.u, -ctx.learningRate));
-          mu[name] = r.m;
-          nu[name] = r.v;
+          updates[name] = u;
           continue;
         }
-        const r = spdTensorStep({
+        const out = spdTensorStep({
           param: params[name]!,
           grad: g,
           anchor: ctx.anchor(name),
-          m: state.mu[name]!,
-          v: state.nu[name]!,
-          count: c,
-          learningRate: ctx.learningRate,
-          beta1,
-          beta2,
-          epsilon,
+          update: u,
           weightDecay,
         });
-        assign[name] = r.param;
-        mu[name] = r.m;
-        nu[name] = r.v;
-        spdCondition[name] = r.condition;
-        spdRatio[name] = r.ratio;
+        assign[name] = out.param;
+        spdCondition[name] = out.condition;
+        spdRatio[name] = out.ratio;
       }
       return {
-        updates: {},
+        updates,
         assign,
         state: {
-          mu: carryOver(state.mu, mu, grads),
-          nu: carryOver(state.nu, nu, grads),
-          count: carryOver(state.count, count, grads),
+          inner: r.state,
           spdCondition: carryOver(state.spdCondition, spdCondition, grads),
           spdRatio: carryOver(state.spdRatio, spdRatio, grads),
         },
@@ -163,25 +151,32 @@ export function spdTransformation(options: SpdTransformOptions = {}): GradientTr
   };
 }
 
-/** SPD over Adam as a `tf.Optimizer`. */
+/** SPD as a `tf.Optimizer`: over Adam (default, the reference AdamSPD) or SGD, or a given transformation. */
 export function spd(options: SpdOptions = {}): RobustOptimizer {
   checkFactoryOptions('spd', options);
-  const learningRate = checkLearningRate(options.learningRate, SPD_DEFAULTS.learningRate);
-  const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = SPD_DEFAULTS.weightDecay } = options;
+  const inner = resolveInner(options, 0);
+  const learningRate = checkLearningRate(options.learningRate, spdLearningRate(options.inner));
+  const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
   const exclude = selectorToJson(options.exclude);
+  const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
+  // Over Adam the step runs as one fused kernel where the backend has it (same state; the composed
+  // transformation is the fallback and the oracle). Any other inner stays composed.
+  const composed = spdTransformation(inner.transformation, { weightDecay, ...exclusion });
   return buildOptimizer(
     SPD_FACTORY,
-    withFusedSpd(spdTransformation({ ...options, beta1, beta2, epsilon, weightDecay }), {
-      beta1,
-      beta2,
-      epsilon,
-      weightDecay,
-      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    }),
+    inner.kind === 'adam' ? withFusedSpd(composed, { ...inner.adam, weightDecay, ...exclusion }) : composed,
     options,
     learningRate,
-    exclude === undefined ? undefined : { beta1, beta2, epsilon, weightDecay, exclude },
+    // SPD's λ is recorded as `weightDecay`; the inner's own decay is 0 and not recorded.
+    inner.json && exclude !== undefined ? { ...inner.json, weightDecay, exclude } : undefined,
   );
+}
+
+function spdLearningRate(inner: InnerOption | undefined): number {
+  return innerLearningRate(inner, {
+    learningRateAdam: SPD_DEFAULTS.learningRate,
+    learningRateSgd: SPD_DEFAULTS.learningRateSgd,
+  });
 }
 
 export interface SpdTensorDiagnostics {
@@ -205,11 +200,16 @@ export async function spdState(source: StateSource): Promise<Record<string, SpdT
 registerOptimizerFactory(SPD_FACTORY, (o) => {
   const wd = num(o, 'weightDecay');
   const exclude = selectorFromJson(o.exclude);
+  const inner = innerFromJson(o);
+  const { momentum, nesterov } = sgdMomentumFromJson(o);
   return spd({
     ...commonFromJson(o),
     ...adamMomentsFromJson(o),
+    inner,
+    ...(momentum === undefined ? {} : { momentum }),
+    ...(nesterov === undefined ? {} : { nesterov }),
     ...(wd === undefined ? {} : { weightDecay: wd }),
     ...(exclude === undefined ? {} : { exclude }),
-    learningRate: learningRateFromJson(o.learningRate, SPD_DEFAULTS.learningRate),
+    learningRate: learningRateFromJson(o.learningRate, spdLearningRate(inner)),
   });
 });

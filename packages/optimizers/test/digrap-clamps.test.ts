@@ -1,7 +1,8 @@
+import { adamMomentStep } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { fusedDigrapStep, hasFusedKernel } from '../src/fused';
-import { type DigrapTensorInput, digrapTensorStep } from '../src/internal';
+import { digrapTensorStep } from '../src/internal';
 import './setup-backend';
 
 /**
@@ -63,19 +64,15 @@ describe('DiGraP strength clamps, fused and composed', () => {
       const i = inputs(start);
       const composed = digrapTensorStep({
         ...i,
-        count: t,
-        learningRate: lr,
-        beta1: 0.9,
-        beta2: 0.999,
-        epsilon: 1e-8,
         weightDecay: lambda,
         trainableStrength: true,
         strength: 1,
         projTerm: 'both',
         lrPrev,
         t,
-        // The trainable mode's sums are whole-tensor: no per-row layout is read (hence the cast).
-      } as DigrapTensorInput);
+        // The trainable mode's sums are whole-tensor: no per-row layout is read.
+        axes: { rowAxes: [], lastAxis: null },
+      });
       const [fused] = fusedDigrapStep([{ ...i, count: t, lrPrev }], {
         learningRate: lr,
         beta1: 0.9,
@@ -91,11 +88,13 @@ describe('DiGraP strength clamps, fused and composed', () => {
       expect(fused!.regStrength.dataSync()[0]).toBe(bound);
       expect(fused!.dot.dataSync()[0]).toBeLessThan(0);
       // And the parameters follow from the clamped strengths: same new θ, moments and P/Q.
-      const updated = tf.add(i.param, composed.update);
+      // The composed step returns the modified gradient; the inner Adam (count t) steps on it.
+      const adam = adamMomentStep(composed.grad, i.m, i.v, t, 0.9, 0.999, 1e-8);
+      const updated = tf.add(i.param, tf.mul(adam.u, -lr));
       const pairs: Array<[tf.Tensor, tf.Tensor]> = [
         [fused!.param, updated],
-        [fused!.m, composed.m],
-        [fused!.v, composed.v],
+        [fused!.m, adam.m],
+        [fused!.v, adam.v],
         [fused!.pPrev, composed.pPrev],
         [fused!.qPrev, composed.qPrev],
       ];

@@ -1,4 +1,14 @@
-import { type AnyTransformation, createRng, RobustOptimizer } from '@robust-ft/core';
+import {
+  type AnyTransformation,
+  addDecayedWeights,
+  chain,
+  createRng,
+  type GradientTransformation,
+  RobustOptimizer,
+  type StateTree,
+  scaleByAdam,
+  scaleByLearningRate,
+} from '@robust-ft/core';
 import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
@@ -65,6 +75,15 @@ export const CASES: Case[] = [
     lr: 1e-2,
   },
   {
+    // The Adam slot is not the chain's first: the dispatch finds it by its slot names (mu, nu, count),
+    // so it reads and writes slot '1' (a positional read of '0' would find no moments).
+    name: 'adamw (Adam slot second in the chain)',
+    method: 'adamw',
+    make: () => chain(addDecayedWeights(0), scaleByAdam(ADAM), scaleByLearningRate()),
+    fused: (t) => withFusedAdamW(t as GradientTransformation<StateTree>, { ...ADAM, weightDecay: 0 }),
+    lr: 1e-2,
+  },
+  {
     name: 'l2sp',
     make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: 'head/*' }),
     fused: (t) => withFusedL2sp(t, { ...ADAM, alpha: 0.3, exclude: 'head/*' }),
@@ -72,7 +91,11 @@ export const CASES: Case[] = [
   },
   {
     name: 'spd',
-    make: () => spdTransformation({ ...ADAM, weightDecay: 0.8, exclude: 'head/*' }),
+    make: () =>
+      spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), {
+        weightDecay: 0.8,
+        exclude: 'head/*',
+      }),
     fused: (t) => withFusedSpd(t, { ...ADAM, weightDecay: 0.8, exclude: 'head/*' }),
     lr: 5e-2,
   },
@@ -100,7 +123,11 @@ export const CASES: Case[] = [
   },
   {
     name: 'digrap',
-    make: () => digrapTransformation({ ...ADAM, weightDecay: 0.5, exclude: 'head/*' }),
+    make: () =>
+      digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), {
+        weightDecay: 0.5,
+        exclude: 'head/*',
+      }),
     fused: (t) =>
       withFusedDigrap(t, { ...ADAM, weightDecay: 0.5, trainableStrength: true, exclude: 'head/*' }),
     lr: 1e-2,

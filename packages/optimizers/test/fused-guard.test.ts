@@ -108,7 +108,7 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
           setFusedKernelsEnabled(true);
           const fused = await guardedRun(c.fused(c.make()), c.lr, 5, [0, 2]);
           expect(masked.guarded.every((g) => !g)).toBe(true);
-          expect(fused.guarded).toEqual(Array(5).fill(takesFlag(backend, c.name)));
+          expect(fused.guarded).toEqual(Array(5).fill(takesFlag(backend, c.method ?? c.name)));
           expect(fused.bad).toBe(2);
           expect(masked.bad).toBe(2);
           for (const values of Object.values(fused.params)) expect(values.every(Number.isFinite)).toBe(true);

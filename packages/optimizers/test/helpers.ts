@@ -1,4 +1,9 @@
-import type { RobustOptimizer } from '@robust-ft/core';
+import {
+  type GradientTransformation,
+  mapTensors,
+  type RobustOptimizer,
+  type StateTree,
+} from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamw, digrap, ftp, l2sp, sgd, spd, tpgm } from '../src/index';
 
@@ -97,8 +102,27 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
     }),
   spd: (anchor, exclude) =>
     spd({ learningRate: 5e-2, weightDecay: 1, anchor, ...(exclude ? { exclude } : {}) }),
+  spdSgd: (anchor, exclude) =>
+    spd({
+      inner: 'sgd',
+      learningRate: 5e-2,
+      momentum: 0.9,
+      weightDecay: 1,
+      anchor,
+      ...(exclude ? { exclude } : {}),
+    }),
   digrap: (anchor, exclude) =>
     digrap({ learningRate: 1e-2, weightDecay: 0.5, anchor, ...(exclude ? { exclude } : {}) }),
+  digrapSgd: (anchor, exclude) =>
+    digrap({
+      inner: 'sgd',
+      learningRate: 1e-2,
+      nesterov: true,
+      momentum: 0.9,
+      weightDecay: 0.5,
+      anchor,
+      ...(exclude ? { exclude } : {}),
+    }),
   digrapFixed: (anchor, exclude) =>
     digrap({
       learningRate: 1e-2,
@@ -127,3 +151,17 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
       ...(exclude ? { exclude } : {}),
     }),
 };
+
+/** Sign descent: a toy inner transformation with its own state (a step counter per name). */
+export function signDescent(): GradientTransformation<StateTree> {
+  return {
+    label: 'signDescent',
+    init: (params) => ({ steps: Object.fromEntries(Object.keys(params).map((n) => [n, 0])) }),
+    update: (grads, state, _params, ctx) => {
+      const prev = (state.steps ?? {}) as Record<string, number>;
+      const steps = { ...prev };
+      for (const n of Object.keys(grads)) steps[n] = (prev[n] ?? 0) + 1;
+      return { updates: mapTensors(grads, (g) => tf.mul(tf.sign(g), -ctx.learningRate)), state: { steps } };
+    },
+  };
+}

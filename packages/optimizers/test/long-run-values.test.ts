@@ -21,7 +21,7 @@ describe('100 steps: values, not only the absence of leaks', () => {
   });
 
   for (const label of Object.keys(FACTORIES)) {
-    it(`${label}: finite, moved, and the fused trajectory equals the composed one`, () => {
+    it(`${label}: finite, moved, and the fused trajectory equals the composed one`, async () => {
       const fused = makeVars(41, 0.05);
       const optFused = FACTORIES[label]!(fused.anchors, HEAD);
       const composed = makeVars(41, 0.05);
@@ -37,7 +37,7 @@ describe('100 steps: values, not only the absence of leaks', () => {
           setFusedKernelsEnabled(true);
         }
         if (label === 'digrap') {
-          for (const [name, d] of Object.entries(digrapState(optFused))) {
+          for (const [name, d] of Object.entries(await digrapState(optFused))) {
             for (const [key, w] of [
               ['loss', d.lossStrength],
               ['reg', d.regStrength],

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { adamw, digrap, ftp, ftpState, l2sp, spd } from '../src/index';
+import { signDescent } from './helpers';
 import './setup-backend';
 
 function buildModel(optimizer: tf.Optimizer): tfl.LayersModel {
@@ -48,6 +49,9 @@ const OPTIMIZERS: Record<string, () => RobustOptimizer> = {
   ftp: () => ftp({ learningRate: 0.01, exclude: 'head/*' }),
   spd: () => spd({ learningRate: 0.01, weightDecay: 1, exclude: 'head/*' }),
   digrap: () => digrap({ learningRate: 0.01, weightDecay: 0.5, exclude: 'head/*' }),
+  spdSgd: () => spd({ inner: 'sgd', momentum: 0.9, learningRate: 0.05, weightDecay: 1, exclude: 'head/*' }),
+  digrapSgd: () =>
+    digrap({ inner: 'sgd', momentum: 0.9, learningRate: 0.05, weightDecay: 0.5, exclude: 'head/*' }),
   l2sp: () => l2sp({ learningRate: 0.01, alpha: 0.1, exclude: 'head/*' }),
 };
 
@@ -88,6 +92,26 @@ describe('model.fit, save with includeOptimizer, load, continue bit-identically'
         m.optimizer.dispose();
         m.dispose();
       }
+      tf.dispose([x, y]);
+    });
+  }
+});
+
+describe('SPD and DiGraP over a custom inner transformation through model.fit', () => {
+  const custom: Record<string, () => RobustOptimizer> = {
+    spd: () => spd({ inner: signDescent(), learningRate: 5e-3, weightDecay: 1, exclude: 'head/*' }),
+    digrap: () => digrap({ inner: signDescent(), learningRate: 5e-3, weightDecay: 0.5, exclude: 'head/*' }),
+  };
+  for (const [label, make] of Object.entries(custom)) {
+    it(`${label}: trains (loss falls), parameters finite`, async () => {
+      const { x, y } = data();
+      const m = buildModel(make());
+      const h = await m.fit(x, y, { ...fitArgs, epochs: 6 });
+      const losses = h.history.loss as number[];
+      expect(losses[5]!).toBeLessThan(losses[0]!);
+      for (const w of m.getWeights()) expect((await tf.all(tf.isFinite(w)).data())[0]).toBe(1);
+      m.optimizer.dispose();
+      m.dispose();
       tf.dispose([x, y]);
     });
   }

@@ -110,6 +110,8 @@ describe('exclude leaves a tensor on plain inner-optimizer updates (bit-identica
     spd: () => adamw({ learningRate: 5e-2, weightDecay: 0 }),
     digrap: () => adamw({ learningRate: 1e-2, weightDecay: 0 }),
     digrapFixed: () => adamw({ learningRate: 1e-2, weightDecay: 0 }),
+    spdSgd: () => sgd({ learningRate: 5e-2, momentum: 0.9 }),
+    digrapSgd: () => sgd({ learningRate: 1e-2, momentum: 0.9, nesterov: true }),
     tpgm: () => sgd({ learningRate: 1e-2, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }),
   };
   for (const [label, makePlain] of Object.entries(plain)) {

@@ -8,7 +8,9 @@ import {
   type UpdateResult,
 } from '@robust-ft/core';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import { DIGRAP_TENSOR_KEYS, type DigrapKey } from '../digrap-keys';
 import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
+import { withMaps } from '../state-maps';
 import { type FusedMethod, hasFusedKernel } from './kernels';
 import {
   type AdamHyperparameters,
@@ -171,6 +173,38 @@ function carriedAdam(prev: AdamLike, next: AdamInto, grads: NamedTensorMap): Ada
   };
 }
 
+/**
+ * The Adam moments inside a chain's state, found by their slot names (`mu`, `nu`, `count`) and not by
+ * the chain position, so a chain built in another order still reads and writes its Adam slot. Null (the
+ * composed path runs) when there is no such slot or more than one.
+ */
+export function adamSlot(tree: StateTree | undefined): { key: string; adam: AdamLike } | null {
+  let found: { key: string; adam: AdamLike } | null = null;
+  for (const [key, value] of Object.entries(tree ?? {})) {
+    if (!isAdamLike(value)) continue;
+    if (found) return null;
+    found = { key, adam: value };
+  }
+  return found;
+}
+
+function isAdamLike(value: unknown): value is AdamLike {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<Record<keyof AdamLike, unknown>>;
+  return [v.mu, v.nu, v.count].every((m) => typeof m === 'object' && m !== null);
+}
+
+/** `tree` with its Adam slot replaced by the carried-over moments. */
+function withAdam(
+  tree: StateTree,
+  key: string,
+  prev: AdamLike,
+  next: AdamInto,
+  grads: NamedTensorMap,
+): StateTree {
+  return { ...tree, [key]: carriedAdam(prev, next, grads) as unknown as StateTree };
+}
+
 function wrap<S extends StateTree>(
   composed: GradientTransformation<S>,
   fused: (
@@ -188,13 +222,15 @@ function wrap<S extends StateTree>(
   };
 }
 
-/** AdamW as `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`: state `{0: adam, 1, 2}`. */
+/** AdamW as `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`: the Adam slot found by name. */
 export function withFusedAdamW(
   composed: GradientTransformation<StateTree>,
   options: AdamOptions & { weightDecay: number },
 ): GradientTransformation<StateTree> {
   return wrap(composed, (grads, state, params, ctx) => {
-    const adam = state['0'] as unknown as AdamLike;
+    const slot = adamSlot(state);
+    if (!slot) return null;
+    const { key, adam } = slot;
     const names = Object.keys(grads);
     if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
     const guard = guardOf(ctx, ['adamw']);
@@ -206,20 +242,22 @@ export function withFusedAdamW(
     return {
       updates: {},
       assign: into.assign,
-      state: { ...state, '0': carriedAdam(adam, into, grads) as unknown as StateTree },
+      state: withAdam(state, key, adam, into, grads),
       guarded: guard.finite !== undefined,
     };
   });
 }
 
-/** L2-SP as `chain(addL2spGradient, scaleByAdam, scaleByLearningRate)`: state `{0, 1: adam, 2}`. */
+/** L2-SP as `chain(addL2spGradient, scaleByAdam, scaleByLearningRate)`: the Adam slot found by name. */
 export function withFusedL2sp(
   composed: GradientTransformation<StateTree>,
   options: AdamOptions & { alpha: number; exclude?: NameSelector },
 ): GradientTransformation<StateTree> {
   const { alpha, exclude, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
-    const adam = state['1'] as unknown as AdamLike;
+    const slot = adamSlot(state);
+    if (!slot) return null;
+    const { key, adam } = slot;
     const names = Object.keys(grads);
     const [plain, pulled] = alpha === 0 ? [names, []] : split(names, exclude);
     const anchors = anchorsOf(pulled, ctx);
@@ -235,32 +273,42 @@ export function withFusedL2sp(
     return {
       updates: {},
       assign: into.assign,
-      state: { ...state, '1': carriedAdam(adam, into, grads) as unknown as StateTree },
+      state: withAdam(state, key, adam, into, grads),
       guarded: guard.finite !== undefined,
     };
   });
 }
 
-type SpdLike = AdamLike & { spdCondition: Tensors; spdRatio: Tensors };
+interface SpdLike {
+  inner: StateTree;
+  spdCondition: Tensors;
+  spdRatio: Tensors;
+}
 
-/** SPD (`spdTransformation`): state `{mu, nu, count, spdCondition, spdRatio}`; excluded names get Adam. */
+/**
+ * SPD over the Adam chain (`spdTransformation(adamwTransformation({weightDecay: 0}))`, the reference
+ * AdamSPD): state `{inner: {…, adam}, spdCondition, spdRatio}`; excluded names get plain Adam.
+ */
 export function withFusedSpd<S extends StateTree>(
   composed: GradientTransformation<S>,
   options: AdamOptions & { weightDecay: number; exclude?: NameSelector },
 ): GradientTransformation<S> {
   const { weightDecay: lambda, exclude, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
-    const s = state as unknown as SpdLike;
-    const parts = splitFusable('spd', grads, params, s, exclude, ctx);
+    const s = withMaps(state as unknown as SpdLike, ['inner', 'spdCondition', 'spdRatio']);
+    const slot = adamSlot(s.inner);
+    if (!slot) return null;
+    const { key, adam } = slot;
+    const parts = splitFusable('spd', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: decayed, anchors } = parts;
     const guard = guardOf(ctx, ['adamw', 'spd']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
+    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
     const spdCondition: Tensors = {};
     const spdRatio: Tensors = {};
     if (decayed.length > 0) {
-      const { counts, items } = anchoredItems(decayed, grads, params, s, anchors, () => ({}));
+      const { counts, items } = anchoredItems(decayed, grads, params, adam, anchors, () => ({}));
       const results = fusedSpdStep(items, { ...hp, lambda });
       adamResults(decayed, results, counts, into);
       results.forEach((r, i) => {
@@ -269,7 +317,7 @@ export function withFusedSpd<S extends StateTree>(
       });
     }
     const next: SpdLike = {
-      ...carriedAdam(s, into, grads),
+      inner: withAdam(s.inner, key, adam, into, grads),
       spdCondition: carryOver(s.spdCondition, spdCondition, grads),
       spdRatio: carryOver(s.spdRatio, spdRatio, grads),
     };
@@ -299,7 +347,9 @@ export function withFusedFtp<S extends StateTree>(
   const { weightDecay, k, exclude, layout = DEFAULT_LAYOUT, ...adamOptions } = options;
   return wrap(composed, (grads, state, params, ctx) => {
     const s = state as unknown as FtpLike;
-    const adam = s.inner['0'] as unknown as AdamLike;
+    const slot = adamSlot(s.inner);
+    if (!slot) return null;
+    const { key, adam } = slot;
     const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
@@ -346,7 +396,7 @@ export function withFusedFtp<S extends StateTree>(
       rPrev: carryOver(s.ftp.rPrev, next.rPrev, grads),
     };
     const out: FtpLike = {
-      inner: { ...s.inner, '0': carriedAdam(adam, into, grads) as unknown as StateTree },
+      inner: withAdam(s.inner, key, adam, into, grads),
       ftp,
       t: s.t + 1,
     };
@@ -359,24 +409,12 @@ export function withFusedFtp<S extends StateTree>(
   });
 }
 
-const DIGRAP_TENSOR_KEYS = [
-  'digrapDot',
-  'lossStrength',
-  'regStrength',
-  'lossM',
-  'lossV',
-  'regM',
-  'regV',
-  'pPrev',
-  'qPrev',
-] as const;
-type DigrapKey = (typeof DIGRAP_TENSOR_KEYS)[number];
-type DigrapLike = AdamLike & Record<DigrapKey, Tensors> & { lrPrev: Counts; t: number };
+type DigrapLike = Record<DigrapKey, Tensors> & { lrPrev: Counts; t: number };
 
 /**
- * DiGraP with trainable strengths (`digrapTransformation`): state `{mu, nu, count, digrapDot,
- * lossStrength, regStrength, lossM, lossV, regM, regV, pPrev, qPrev, lrPrev, t}`. The fixed-strength
- * mode has no fused kernel: pass `trainableStrength: false` and the composed path always runs.
+ * DiGraP with trainable strengths over the Adam chain (`digrapTransformation(adamwTransformation(
+ * {weightDecay: 0}))`): state `{digrap: {digrapDot, lossStrength, …, lrPrev, t}, inner: {…, adam}}`. The
+ * fixed-strength mode has no fused kernel: pass `trainableStrength: false` and the composed path always runs.
  */
 export function withFusedDigrap<S extends StateTree>(
   composed: GradientTransformation<S>,
@@ -385,41 +423,49 @@ export function withFusedDigrap<S extends StateTree>(
   const { weightDecay: lambda, trainableStrength, exclude, ...adamOptions } = options;
   if (!trainableStrength) return composed;
   return wrap(composed, (grads, state, params, ctx) => {
-    const s = state as unknown as DigrapLike;
-    const parts = splitFusable('digrap', grads, params, s, exclude, ctx);
+    const { digrap, inner } = withMaps(state as unknown as { digrap: DigrapLike; inner: StateTree }, [
+      'inner',
+    ]);
+    const d = withMaps(digrap, ['lrPrev', ...DIGRAP_TENSOR_KEYS]);
+    const slot = adamSlot(inner);
+    if (!slot) return null;
+    const { key, adam } = slot;
+    const parts = splitFusable('digrap', grads, params, adam, exclude, ctx);
     if (!parts) return null;
     const { plain, own: projected, anchors } = parts;
     const guard = guardOf(ctx, ['adamw', 'digrap']);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, s, { ...hp, weightDecay: 0 });
-    const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, {}])) as Record<DigrapKey, Tensors>;
+    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
+    const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])) as Record<DigrapKey, Tensors>;
     const lrPrev: Counts = {};
     if (projected.length > 0) {
-      const { counts, items } = anchoredItems(projected, grads, params, s, anchors, (n) => ({
-        pPrev: s.pPrev[n] ?? null,
-        qPrev: s.qPrev[n] ?? null,
-        lossStrength: s.lossStrength[n] ?? null,
-        regStrength: s.regStrength[n] ?? null,
-        lossM: s.lossM[n] ?? null,
-        lossV: s.lossV[n] ?? null,
-        regM: s.regM[n] ?? null,
-        regV: s.regV[n] ?? null,
-        lrPrev: s.lrPrev[n] ?? 0,
+      const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
+        pPrev: d.pPrev[n] ?? null,
+        qPrev: d.qPrev[n] ?? null,
+        lossStrength: d.lossStrength[n] ?? null,
+        regStrength: d.regStrength[n] ?? null,
+        lossM: d.lossM[n] ?? null,
+        lossV: d.lossV[n] ?? null,
+        regM: d.regM[n] ?? null,
+        regV: d.regV[n] ?? null,
+        lrPrev: d.lrPrev[n] ?? 0,
       }));
-      const results = fusedDigrapStep(items, { ...hp, lambda, t: s.t });
+      const results = fusedDigrapStep(items, { ...hp, lambda, t: d.t });
       adamResults(projected, results, counts, into);
       results.forEach((r, i) => {
         const n = projected[i]!;
         next.digrapDot[n] = r.dot;
-        for (const key of DIGRAP_TENSOR_KEYS) if (key !== 'digrapDot') next[key][n] = r[key];
+        for (const k of DIGRAP_TENSOR_KEYS) if (k !== 'digrapDot') next[k][n] = r[k];
         lrPrev[n] = ctx.learningRate;
       });
     }
     const out = {
-      ...carriedAdam(s, into, grads),
-      ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((key) => [key, carryOver(s[key], next[key], grads)])),
-      lrPrev: carryOver(s.lrPrev, lrPrev, grads),
-      t: s.t + 1,
+      digrap: {
+        ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, carryOver(d[k], next[k], grads)])),
+        lrPrev: carryOver(d.lrPrev, lrPrev, grads),
+        t: d.t + 1,
+      },
+      inner: withAdam(inner, key, adam, into, grads),
     };
     return {
       updates: {},
