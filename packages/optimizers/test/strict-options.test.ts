@@ -34,6 +34,8 @@ const MISSPELLED: [string, () => unknown, string, string][] = [
   ['ftp({ excludes })', () => ftp({ excludes: 'head/*' } as never), 'options.excludes', '`exclude`'],
   ['digrap({ projterm })', () => digrap({ projterm: 'grad' } as never), 'options.projterm', '`projTerm`'],
   ['ftp({ momentum }) over Adam', () => ftp({ momentum: 0.9 }), 'options.momentum', "inner: 'sgd'"],
+  ['spd({ momentum }) over Adam', () => spd({ momentum: 0.9 }), 'options.momentum', "inner: 'sgd'"],
+  ['digrap({ beta1 }) over SGD', () => digrap({ inner: 'sgd', beta1: 0.8 }), 'options.beta1', "inner: 'adam'"],
   ['tpgm({ beta1 }) over SGD', () => tpgm({ beta1: 0.9 }), 'options.beta1', "inner: 'adam'"],
   ['sgd({ nesterow })', () => sgd({ nesterow: true } as never), 'options.nesterow', '`nesterov`'],
   ['l2sp({ alhpa })', () => l2sp({ alhpa: 1 } as never), 'options.alhpa', '`alpha`'],
@@ -117,7 +119,7 @@ describe('strict options', () => {
             : undefined;
         const options = {
           [key]: sample[key],
-          ...(inner && (name === 'ftp' || name === 'tpgm') ? { inner } : {}),
+          ...(inner && ['ftp', 'tpgm', 'spd', 'digrap'].includes(name) ? { inner } : {}),
         };
         expect(key in sample, `${name}.${key} has a sample`).toBe(true);
         (factories[name as keyof typeof factories](options as never) as { dispose(): void }).dispose();
