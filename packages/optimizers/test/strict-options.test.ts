@@ -35,7 +35,12 @@ const MISSPELLED: [string, () => unknown, string, string][] = [
   ['digrap({ projterm })', () => digrap({ projterm: 'grad' } as never), 'options.projterm', '`projTerm`'],
   ['ftp({ momentum }) over Adam', () => ftp({ momentum: 0.9 }), 'options.momentum', "inner: 'sgd'"],
   ['spd({ momentum }) over Adam', () => spd({ momentum: 0.9 }), 'options.momentum', "inner: 'sgd'"],
-  ['digrap({ beta1 }) over SGD', () => digrap({ inner: 'sgd', beta1: 0.8 }), 'options.beta1', "inner: 'adam'"],
+  [
+    'digrap({ beta1 }) over SGD',
+    () => digrap({ inner: 'sgd', beta1: 0.8 }),
+    'options.beta1',
+    "inner: 'adam'",
+  ],
   ['tpgm({ beta1 }) over SGD', () => tpgm({ beta1: 0.9 }), 'options.beta1', "inner: 'adam'"],
   ['sgd({ nesterow })', () => sgd({ nesterow: true } as never), 'options.nesterow', '`nesterov`'],
   ['l2sp({ alhpa })', () => l2sp({ alhpa: 1 } as never), 'options.alhpa', '`alpha`'],
