@@ -9,9 +9,13 @@ import {
   clipContrastiveLoss,
   consistencyLoss,
   consistencyRegularizer,
+  cosineDistance,
+  geodesicMixup,
   jsDivergence,
   klDivergence,
   labelCrossEntropy,
+  logitMse,
+  outputDistance,
   resolveLogitScale,
   symmetricKlDivergence,
   tradesLoss,
@@ -319,7 +323,7 @@ describe('divergences: validate: false skips the form checks', () => {
       [Number.NEGATIVE_INFINITY, 2, 3],
       [0, 1, 0],
     ]);
-    for (const fn of [klDivergence, symmetricKlDivergence, jsDivergence]) {
+    for (const fn of [klDivergence, symmetricKlDivergence, jsDivergence, logitMse, cosineDistance]) {
       for (const [p, q] of [
         [ok, bad],
         [bad, ok],
@@ -330,6 +334,48 @@ describe('divergences: validate: false skips the form checks', () => {
         expect(raw[1], `${fn.name} unguarded row 1`).toBeCloseTo(0, 6);
       }
     }
+  });
+});
+
+describe('outputDistance passes the other options to the raw-logit distances', () => {
+  it("'mse' and 'cosine' drop the temperature and keep reduction and validate", () => {
+    const p = randomMatrix(3, 4, 41);
+    const q = randomMatrix(3, 4, 42);
+    for (const [name, fn] of [
+      ['mse', logitMse],
+      ['cosine', cosineDistance],
+    ] as const) {
+      const got = outputDistance(name, p, q, { temperature: 2, reduction: 'none' });
+      expect(got.shape).toEqual([3]);
+      const want = Array.from(fn(p, q, { reduction: 'none' }).dataSync());
+      Array.from(got.dataSync()).forEach((v, i) => {
+        expect(v).toBeCloseTo(want[i]!, 6);
+      });
+      // validate: false reaches them too: a rank-3 batch is computed, not refused.
+      const r3 = tf.reshape(p, [1, 3, 4]);
+      expect(() => outputDistance(name, r3 as never, r3 as never, { validate: false })).not.toThrow();
+      expect(() => outputDistance(name, r3 as never, r3 as never)).toThrow();
+    }
+  });
+});
+
+describe('geodesicMixup: epsilon and validate', () => {
+  it('names a non-positive epsilon; validate: false skips the form checks', () => {
+    const a = unitRows(3, 4, 51);
+    expect(contract(errorOf(() => geodesicMixup(a, a, 0.5, { epsilon: 0 })))).toEqual([
+      'INVALID_ARGUMENT',
+      'options.epsilon',
+      'a finite number > 0',
+    ]);
+    // One row for b: refused by name when validating, broadcast against every row of a when not.
+    const one = unitRows(1, 4, 52);
+    expect(contract(errorOf(() => geodesicMixup(a, one, 0.5))).slice(0, 2)).toEqual(['SHAPE_MISMATCH', 'b']);
+    const mixed = geodesicMixup(a, one, 1, { validate: false });
+    expect(mixed.shape).toEqual([3, 4]);
+    // λ = 1 returns a.
+    Array.from(mixed.dataSync()).forEach((v, i) => {
+      expect(v).toBeCloseTo(a.dataSync()[i]!, 5);
+    });
   });
 });
 
