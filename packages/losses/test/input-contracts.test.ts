@@ -14,12 +14,17 @@ import {
   jsDivergence,
   klDivergence,
   labelCrossEntropy,
+  lmixLoss,
   logitMse,
+  m2mixLogits,
+  m2mixLoss,
   outputDistance,
   resolveLogitScale,
   symmetricKlDivergence,
   tradesLoss,
   tradesLossFromLogits,
+  vlmixLoss,
+  vmixLoss,
 } from '../src/index';
 import { flippedIdentity } from '../src/mix-targets';
 import { randomMatrix, unitRows } from './helpers';
@@ -376,6 +381,34 @@ describe('geodesicMixup: epsilon and validate', () => {
     Array.from(mixed.dataSync()).forEach((v, i) => {
       expect(v).toBeCloseTo(a.dataSync()[i]!, 5);
     });
+  });
+});
+
+describe('m²-mix and the V/L/VL-Mix losses: options that reach the mixup', () => {
+  const img = unitRows(4, 6, 61);
+  const txt = unitRows(4, 6, 62);
+  const off = tf.mul(txt, 1.01) as tf.Tensor2D;
+  const losses = [
+    ['m2mixLoss', m2mixLoss],
+    ['vmixLoss', vmixLoss],
+    ['lmixLoss', lmixLoss],
+    ['vlmixLoss', vlmixLoss],
+  ] as const;
+
+  it.each(losses)('%s: a loose unitNormTolerance also holds for the inner geodesic mixup', (_, loss) => {
+    expect(Number.isNaN(value(loss(img, off, 0.5)))).toBe(true);
+    expect(Number.isFinite(value(loss(img, off, 0.5, { unitNormTolerance: 0.05 })))).toBe(true);
+    expect(contract(errorOf(() => loss(img, txt, 0.5, { temperature: 0 })))).toEqual([
+      'INVALID_ARGUMENT',
+      'options.temperature',
+      'a finite number > 0',
+    ]);
+  });
+
+  it('m2mixLogits names a non-positive positiveScale', () => {
+    expect(errorOf(() => m2mixLogits(img, txt, 0.5, { positiveScale: 0 })).argument).toBe(
+      'options.positiveScale',
+    );
   });
 });
 
