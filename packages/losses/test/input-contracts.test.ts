@@ -26,7 +26,12 @@ import {
   vlmixLoss,
   vmixLoss,
 } from '../src/index';
-import { flippedIdentity } from '../src/mix-targets';
+import {
+  bimodalMixTargets,
+  diagonalAndFlipMask,
+  flippedIdentity,
+  unimodalMixTargets,
+} from '../src/mix-targets';
 import { randomMatrix, unitRows } from './helpers';
 import './setup-backend';
 
@@ -412,13 +417,63 @@ describe('m²-mix and the V/L/VL-Mix losses: options that reach the mixup', () =
   });
 });
 
-describe('flippedIdentity', () => {
-  it('is the anti-diagonal: row i has its 1 at column n − 1 − i', () => {
-    for (const n of [1, 3, 4]) {
-      const expected = Array.from({ length: n }, (_, i) =>
-        Array.from({ length: n }, (_, j) => (j === n - 1 - i ? 1 : 0)),
-      );
-      expect(flippedIdentity(n).arraySync()).toEqual(expected);
+describe('mix targets and masks (m²-mix reference: targets of V-Mix/L-Mix, VL-Mix and --original_neg)', () => {
+  /** [n, n] with f(i, j) at each entry. */
+  const matrix = (n: number, f: (i: number, j: number) => number) =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => f(i, j)));
+  const eye = (i: number, j: number) => (i === j ? 1 : 0);
+  const flip = (n: number) => (i: number, j: number) => (j === n - 1 - i ? 1 : 0);
+  const expectMatrix = (got: tf.Tensor2D, want: number[][]) => {
+    const rows = got.arraySync();
+    expect(rows.length).toBe(want.length);
+    rows.forEach((row, i) => {
+      row.forEach((v, j) => {
+        expect(v).toBeCloseTo(want[i]![j]!, 6);
+      });
+    });
+  };
+
+  it('flippedIdentity is the anti-diagonal: row i has its 1 at column n − 1 − i', () => {
+    for (const n of [1, 3, 4]) expectMatrix(flippedIdentity(n), matrix(n, flip(n)));
+  });
+
+  it('unimodalMixTargets = λ·I + (1 − λ)·flip(I); the middle row of an odd batch sums to 1 on its diagonal', () => {
+    for (const n of [3, 4]) {
+      for (const lambda of [0.3, 0.8]) {
+        const f = flip(n);
+        expectMatrix(
+          unimodalMixTargets(n, lambda),
+          matrix(n, (i, j) => lambda * eye(i, j) + (1 - lambda) * f(i, j)),
+        );
+      }
     }
+    expect(unimodalMixTargets(3, 0.3).arraySync()[1]![1]).toBeCloseTo(1, 6);
+  });
+
+  it('bimodalMixTargets = I + flip(I), not normalised (the middle row of an odd batch holds a 2)', () => {
+    for (const n of [3, 4])
+      expectMatrix(
+        bimodalMixTargets(n),
+        matrix(n, (i, j) => eye(i, j) + flip(n)(i, j)),
+      );
+  });
+
+  it('diagonalAndFlipMask is 1 on the diagonal and the anti-diagonal (never 2), 0 elsewhere', () => {
+    for (const n of [3, 4]) {
+      expectMatrix(
+        diagonalAndFlipMask(n),
+        matrix(n, (i, j) => Math.max(eye(i, j), flip(n)(i, j))),
+      );
+    }
+  });
+});
+
+describe("m2mixLoss combineDirections: 'mean' halves the default sum", () => {
+  it('is ½(CE_image + CE_text) with mean, CE_image + CE_text by default', () => {
+    const img = unitRows(4, 6, 71);
+    const txt = unitRows(4, 6, 72);
+    const sum = value(m2mixLoss(img, txt, 0.4));
+    expect(value(m2mixLoss(img, txt, 0.4, { combineDirections: 'sum' }))).toBeCloseTo(sum, 6);
+    expect(value(m2mixLoss(img, txt, 0.4, { combineDirections: 'mean' }))).toBeCloseTo(sum / 2, 5);
   });
 });
