@@ -468,6 +468,60 @@ describe('mix targets and masks (m²-mix reference: targets of V-Mix/L-Mix, VL-M
   });
 });
 
+describe('shared input checks: messages, bounds and which checks run', () => {
+  it('a batch too small and mismatched embeddings name both sides', () => {
+    const small = errorOf(() => clipContrastiveLoss(unitRows(1, 8, 1), unitRows(1, 8, 2)));
+    expect(contract(small)).toEqual(['INVALID_ARGUMENT', 'image', 'a batch of at least 2 rows']);
+    expect(small.message).toBe('image must be a batch of at least 2 rows (received "shape [1,8]")');
+    const other = errorOf(() => clipContrastiveLoss(unitRows(3, 4, 1), unitRows(5, 4, 2)));
+    expect(contract(other)).toEqual(['SHAPE_MISMATCH', 'text', 'shape [3,4] (the shape of image)']);
+    expect(other.message).toBe('text has shape [5,4] but image has shape [3,4]');
+    const rank = errorOf(() => clipContrastiveLoss(unitRows(3, 4, 1), tf.zeros([3]) as never));
+    expect(contract(rank)).toEqual(['SHAPE_MISMATCH', 'text', 'a rank-2 tensor']);
+    const labels = errorOf(() =>
+      tradesLossFromLogits(randomMatrix(4, 3, 1), randomMatrix(4, 3, 1), tf.tensor1d([0, 1, 2], 'int32')),
+    );
+    expect(contract(labels)).toEqual(['SHAPE_MISMATCH', 'labels', 'shape [4]']);
+    expect(labels.message).toBe('labels has 3 labels for a batch of 4');
+  });
+
+  it('the unit-norm tolerance is inclusive: |‖row‖ − 1| = tolerance passes', () => {
+    // Rows of norm exactly 1.5 (exact in float32): off by 0.5.
+    const x = tf.tensor2d([
+      [1.5, 0],
+      [0, 1.5],
+    ]);
+    const loss = (tolerance: number) =>
+      value(clipContrastiveLoss(x, x, { requireUnitNorm: true, unitNormTolerance: tolerance }));
+    expect(Number.isFinite(loss(0.5))).toBe(true);
+    expect(Number.isNaN(loss(0.49))).toBe(true);
+  });
+
+  it('class ids in [0, K) pass, K and −1 do not, and int labels are not finiteness-checked as floats', () => {
+    const z = randomMatrix(3, 3, 5);
+    const ok = value(tradesLossFromLogits(z, z, tf.tensor1d([0, 2, 1], 'int32')));
+    expect(Number.isFinite(ok)).toBe(true);
+    for (const bad of [
+      [0, 3, 1],
+      [-1, 2, 1],
+    ]) {
+      expect(Number.isNaN(value(tradesLossFromLogits(z, z, tf.tensor1d(bad, 'int32'))))).toBe(true);
+    }
+  });
+
+  it('a non-finite embedding poisons the value and every gradient; valid inputs keep them finite', () => {
+    const img = unitRows(3, 4, 81);
+    const txt = unitRows(3, 4, 82);
+    const bad = tf.tensor2d(
+      txt.arraySync().map((row, i) => (i === 1 ? row.map(() => Number.POSITIVE_INFINITY) : row)),
+    );
+    const [g] = tf.grads((a: tf.Tensor) => clipContrastiveLoss(a as tf.Tensor2D, bad))([img]);
+    expect(Array.from(g!.dataSync()).every(Number.isNaN)).toBe(true);
+    const [ok] = tf.grads((a: tf.Tensor) => clipContrastiveLoss(a as tf.Tensor2D, txt))([img]);
+    expect(Array.from(ok!.dataSync()).every(Number.isFinite)).toBe(true);
+  });
+});
+
 describe("m2mixLoss combineDirections: 'mean' halves the default sum", () => {
   it('is ½(CE_image + CE_text) with mean, CE_image + CE_text by default', () => {
     const img = unitRows(4, 6, 71);
