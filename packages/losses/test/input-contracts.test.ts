@@ -229,11 +229,23 @@ describe('consistencyLoss / consistencyRegularizer: argument names', () => {
       'model',
       'a function x => logits',
     ]);
-    expect(contract(errorOf(() => reg(linear, [1, 2] as never, rng)))).toEqual([
-      'INVALID_ARGUMENT',
-      'x',
-      'a tf.Tensor',
-    ]);
+    // Not a tensor: each missing part of the tensor form is enough.
+    const notTensors = [
+      [1, 2],
+      3,
+      null,
+      { shape: [2, 6] },
+      { shape: [2, 6], dtype: 'float32' },
+      { shape: [2, 6], dtype: 'float32', data: 1 },
+      { dtype: 'float32', data: () => undefined },
+    ];
+    for (const bad of notTensors) {
+      expect(contract(errorOf(() => reg(linear, bad as never, rng))), JSON.stringify(bad)).toEqual([
+        'INVALID_ARGUMENT',
+        'x',
+        'a tf.Tensor',
+      ]);
+    }
     const disposed = tf.zeros([2, 6]);
     disposed.dispose();
     expect(errorOf(() => reg(linear, disposed, rng)).expected).toBe('a live (not disposed) tensor');
