@@ -85,10 +85,6 @@ async function guardedRun(transformation: AnyTransformation, lr: number, steps: 
   return { params, state, guarded, bad, stateTensors };
 }
 
-/** On webgpu only the single-pass Adam kernels (AdamW, L2-SP) take the flag; the rest are masked. */
-const takesFlag = (backend: string, name: string) =>
-  backend !== 'webgpu' || name === 'adamw' || name === 'l2sp';
-
 for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
   describe.skipIf(backend === 'webgpu' && noWebGpu !== null)(
     `'guard' inside the fused kernels on ${backend}`,
@@ -108,7 +104,8 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
           setFusedKernelsEnabled(true);
           const fused = await guardedRun(c.fused(c.make()), c.lr, 5, [0, 2]);
           expect(masked.guarded.every((g) => !g)).toBe(true);
-          expect(fused.guarded).toEqual(Array(5).fill(takesFlag(backend, c.method ?? c.name)));
+          // Every fused kernel on every backend takes the flag: no where-masking after it.
+          expect(fused.guarded).toEqual(Array(5).fill(true));
           expect(fused.bad).toBe(2);
           expect(masked.bad).toBe(2);
           for (const values of Object.values(fused.params)) expect(values.every(Number.isFinite)).toBe(true);
