@@ -147,8 +147,20 @@ interface Spec {
   notOn?: string[];
 }
 
-function ours(t: AnyTransformation, nonFinite: 'off' | 'error' | 'guard' = 'off'): tf.Optimizer {
+function ours(t: AnyTransformation, nonFinite: Policy = 'off'): tf.Optimizer {
   return new RobustOptimizer({ transformation: t, learningRate: LR, nonFinite });
+}
+
+type Policy = 'off' | 'error' | 'guard';
+
+/** A method's row and its fused-only 'guard' row (name + '+guard'), built by one function. */
+function withGuard(
+  spec: Omit<Spec, 'build'> & { build: (fused: boolean, policy: Policy) => tf.Optimizer },
+): Spec[] {
+  return [
+    { ...spec, build: (f) => spec.build(f, 'off') },
+    { ...spec, optimizer: `${spec.optimizer}+guard`, fusedOnly: true, build: (f) => spec.build(f, 'guard') },
+  ];
 }
 
 const SPECS: Spec[] = [
@@ -173,44 +185,45 @@ const SPECS: Spec[] = [
     },
   },
   {
-    // No host sync. cpu and wasm: the finite flag goes into the fused kernels, which keep θ, m and v
-    // on a bad step; webgpu (and the unfused path): the step is masked with tf.where afterwards.
+    // No host sync: the finite flag goes into the fused kernels, which keep θ, m and v on a bad step
+    // (on webgpu the flag itself is one kernel call for all gradients). Fused only, interleaved with
+    // the unguarded rows, so 'x+guard' / 'x' is a same-run ratio.
     optimizer: 'adamw+guard',
     bytesPerParam: 28,
-    solo: true,
+    fusedOnly: true,
     build: (f) => {
       const t = adamwTransformation({ ...ADAM, weightDecay: 0.01 });
       return ours(f ? withFusedAdamW(t, { ...ADAM, weightDecay: 0.01 }) : t, 'guard');
     },
   },
-  {
+  ...withGuard({
     optimizer: 'ftp',
     bytesPerParam: 48,
     wgslBytes: 56,
-    build: (f) => {
+    build: (f, policy) => {
       const t = ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { k: 1 });
-      return ours(f ? withFusedFtp(t, { ...ADAM, weightDecay: 0, k: 1 }) : t);
+      return ours(f ? withFusedFtp(t, { ...ADAM, weightDecay: 0, k: 1 }) : t, policy);
     },
-  },
-  {
+  }),
+  ...withGuard({
     // λ = 1: bytes are 32 for a tensor that is not decayed, 44 for one that is; 32 is the floor quoted.
     optimizer: 'spd',
     bytesPerParam: 32,
     wgslBytes: 44,
-    build: (f) => {
+    build: (f, policy) => {
       const t = spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 1 });
-      return ours(f ? withFusedSpd(t, { ...ADAM, weightDecay: 1 }) : t);
+      return ours(f ? withFusedSpd(t, { ...ADAM, weightDecay: 1 }) : t, policy);
     },
-  },
-  {
+  }),
+  ...withGuard({
     optimizer: 'digrap',
     bytesPerParam: 60,
     wgslBytes: 72,
-    build: (f) => {
+    build: (f, policy) => {
       const t = digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 0.1 });
-      return ours(f ? withFusedDigrap(t, { ...ADAM, weightDecay: 0.1, trainableStrength: true }) : t);
+      return ours(f ? withFusedDigrap(t, { ...ADAM, weightDecay: 0.1, trainableStrength: true }) : t, policy);
     },
-  },
+  }),
   {
     optimizer: 'l2sp',
     bytesPerParam: 32,

@@ -33,7 +33,13 @@ const DIAGNOSTICS = /spdCondition|spdRatio|digrapDot/;
 
 let counter = 0;
 
-async function guardedRun(transformation: AnyTransformation, lr: number, steps: number, nanAt: number[]) {
+async function guardedRun(
+  transformation: AnyTransformation,
+  lr: number,
+  steps: number,
+  nanAt: number[],
+  { poison = Number.NaN, policy = 'guard' }: { poison?: number; policy?: 'guard' | 'off' } = {},
+) {
   const prefix = `g${counter++}/`;
   const rng = createRng(11);
   const vars: Record<string, tf.Variable> = {};
@@ -55,16 +61,16 @@ async function guardedRun(transformation: AnyTransformation, lr: number, steps: 
       return r;
     },
   };
-  const opt = new RobustOptimizer({ transformation: spy, learningRate: lr, nonFinite: 'guard' });
+  const opt = new RobustOptimizer({ transformation: spy, learningRate: lr, nonFinite: policy });
   for (let s = 0; s < steps; s++) {
     tf.tidy(() => {
       const grads: tf.NamedTensorMap = {};
       for (const n of Object.keys(SHAPES)) {
         const g = tf.sub(vars[n]!, 0.1 * (s + 1));
-        // One NaN in one tensor poisons the whole step (every tensor is kept).
+        // One NaN (or ±Inf) in one tensor poisons the whole step (every tensor is kept).
         grads[`${prefix}${n}`] =
           nanAt.includes(s) && n === 'conv/kernel'
-            ? tf.where(tf.equal(tf.reshape(tf.range(0, g.size), g.shape), 3), tf.scalar(Number.NaN), g)
+            ? tf.where(tf.equal(tf.reshape(tf.range(0, g.size), g.shape), 3), tf.scalar(poison), g)
             : g;
       }
       opt.applyGradients(grads);
@@ -73,16 +79,19 @@ async function guardedRun(transformation: AnyTransformation, lr: number, steps: 
   const params: Record<string, number[]> = {};
   for (const [n, v] of Object.entries(vars)) params[n] = Array.from(await v.data());
   const state: Record<string, number[]> = {};
+  /** The tensor state alone (numbers are step counters, which a kept step still advances). */
+  const tensors: Record<string, number[]> = {};
   for (const { path, value } of flattenState(opt.state)) {
     const key = path.join('/').replaceAll(prefix, '');
-    if (!DIAGNOSTICS.test(key))
-      state[key] = isTensor(value) ? Array.from(await value.data()) : [Number(value)];
+    if (DIAGNOSTICS.test(key)) continue;
+    state[key] = isTensor(value) ? Array.from(await value.data()) : [Number(value)];
+    if (isTensor(value)) tensors[key] = state[key]!;
   }
   const bad = await opt.nonFiniteSteps();
   const stateTensors = collectTensors(opt.state).size;
   opt.dispose();
   for (const v of Object.values(vars)) v.dispose();
-  return { params, state, guarded, bad, stateTensors };
+  return { params, state, tensors, guarded, bad, stateTensors };
 }
 
 for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
@@ -115,6 +124,32 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
           // Steps 1, 3, 4 applied: the parameters moved.
           const still = await guardedRun(c.fused(c.make()), c.lr, 0, []);
           expect(fused.params['conv/kernel']).not.toEqual(still.params['conv/kernel']);
+        });
+      }
+
+      for (const c of CASES) {
+        it(`${c.name}: an Inf or -Inf in one entry leaves θ, m, v and every state tensor bit-identical`, async () => {
+          setFusedKernelsEnabled(true);
+          const before = await guardedRun(c.fused(c.make()), c.lr, 2, []);
+          for (const poison of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+            const after = await guardedRun(c.fused(c.make()), c.lr, 3, [2], { poison });
+            expect(after.guarded).toEqual([true, true, true]);
+            expect(after.bad).toBe(1);
+            expect(after.params).toEqual(before.params);
+            expect(after.tensors).toEqual(before.tensors);
+            expect(Object.keys(after.tensors).some((k) => /mu|nu/.test(k))).toBe(true);
+          }
+        });
+
+        it(`${c.name}: a finite step under 'guard' equals the unguarded step exactly`, async () => {
+          setFusedKernelsEnabled(true);
+          const guarded = await guardedRun(c.fused(c.make()), c.lr, 3, []);
+          const off = await guardedRun(c.fused(c.make()), c.lr, 3, [], { policy: 'off' });
+          expect(guarded.guarded).toEqual([true, true, true]);
+          expect(off.guarded).toEqual([false, false, false]);
+          expect(guarded.bad).toBe(0);
+          expect(guarded.params).toEqual(off.params);
+          expect(guarded.state).toEqual(off.state);
         });
       }
 

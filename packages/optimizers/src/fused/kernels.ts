@@ -1,3 +1,4 @@
+import { FINITE_FLAG_KERNEL } from '@robust-ft/core/internal';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
@@ -16,6 +17,7 @@ import { webgpuInternals } from './webgpu/backend';
 import {
   webgpuAdamWKernel,
   webgpuDigrapKernel,
+  webgpuFiniteFlagKernel,
   webgpuFtpKernel,
   webgpuL2spKernel,
   webgpuSpdKernel,
@@ -374,6 +376,14 @@ export function registerFusedOptimizerKernels(): void {
     if (!tf.getKernel(kernelName, 'webgpu'))
       tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: WEBGPU_KERNELS[method] });
   }
+  // The adapter's 'guard' flag in one call (cpu and wasm keep core's per-tensor sums: there a sum is
+  // one cheap pass, while on webgpu each is a dispatch chain that costs more than the step it guards).
+  if (!tf.getKernel(FINITE_FLAG_KERNEL, 'webgpu'))
+    tf.registerKernel({
+      kernelName: FINITE_FLAG_KERNEL,
+      backendName: 'webgpu',
+      kernelFunc: webgpuFiniteFlagKernel,
+    });
 }
 
 /** Removes the kernels registered here (for tests and benchmarks that compare with the composed path). */
@@ -384,6 +394,7 @@ export function unregisterFusedOptimizerKernels(): void {
       if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
     }
   }
+  if (tf.getKernel(FINITE_FLAG_KERNEL, 'webgpu')) tf.unregisterKernel(FINITE_FLAG_KERNEL, 'webgpu');
 }
 
 /**

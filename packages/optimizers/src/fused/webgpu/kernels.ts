@@ -10,11 +10,14 @@ import {
   DIGRAP_STATE,
   DIGRAP_SUMS,
   F,
+  FINITE_GROUP,
+  FINITE_INIT,
   FLOAT_BASE_BYTES,
   FTP_ADAM,
   FTP_PROJECT,
   FTP_ROW_SUMS,
   FTP_SCALARS,
+  finiteCheck,
   ITEMS_PER_THREAD,
   L2SP,
   REDUCE_WORKGROUP,
@@ -367,4 +370,33 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   }
   c.rec.finish();
   return outs;
+};
+
+/**
+ * The 'guard' policy's finiteness flag in one call (core's FINITE_FLAG_KERNEL): inputs x0…x(n−1),
+ * float32; output 0-d float32, 1 when all are finite. One init dispatch, then one check pass per
+ * FINITE_GROUP tensors, each reading its tensors once: a step pays ⌈n/7⌉ + 1 dispatches and 4 B per
+ * parameter instead of a tfjs reduction (and its partials) per gradient tensor.
+ */
+export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = webgpuInternals(backend);
+  if (!b) throw new Error('finite flag kernel: the active backend is not a tfjs-webgpu backend');
+  const count = num(attrs, 'n');
+  const xs = Array.from({ length: count }, (_, i) => input(inputs, `x${i}`));
+  const groups: TensorInfo[][] = [];
+  for (let i = 0; i < count; i += FINITE_GROUP) groups.push(xs.slice(i, i + FINITE_GROUP));
+  const rec = new StepRecorder(b, Math.max(groups.length, 1));
+  const flag = rec.output([]);
+  const flagBinding = rec.bind(flag);
+  rec.dispatch(0, FINITE_INIT, 0, [flagBinding], 1);
+  groups.forEach((group, j) => {
+    const sizes = group.map((x) => sizeOf(x.shape));
+    const n = Math.max(...sizes);
+    rec.setSlot(j, { n, parts: partsFor(n) }, {});
+    rec.setWords(j, 0, sizes);
+    const bindings = group.map((x) => rec.bind(x));
+    rec.dispatch(0, finiteCheck(group.length), j, [...bindings, flagBinding], partsFor(n));
+  });
+  rec.finish();
+  return flag;
 };

@@ -376,14 +376,15 @@ export const SPD_SCALARS = (() => {
   );
 })();
 
-/** SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a (never on a kept step). 0 or 12 B. */
+/** SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. */
 export const SPD_DECAY = shader(
   'spdDecay',
   [r('an'), w('q')],
   `${ENTRY}
   if (i >= u.n) { return; }
   let s = ${f(F.coef + 2)};
-  if (s == 0.0 || ${KEPT}) { return; }
+  // A kept step never decays: its θ' = θ makes r = 0 (and a NaN κ is not < 0), so s = 0 here.
+  if (s == 0.0) { return; }
   q[i] = (1.0 - s) * q[i] + s * an[i];
 }`,
 );
@@ -520,3 +521,70 @@ export const DIGRAP_STATE = shader(
   qo[i] = q;
 }`,
 );
+
+/** Tensors one finiteness pass checks (7 inputs + the flag = WebGPU's default 8 storage buffers). */
+export const FINITE_GROUP = 7;
+
+/** The flag's initial value, 1.0f as u32 bits (the passes store 0u = 0.0f on a NaN/±Inf). */
+const ONE_BITS = '0x3f800000u';
+
+/** Writes 1.0 into the finiteness flag (one thread, before the check passes). */
+export const FINITE_INIT: ShaderSource = {
+  key: 'finiteInit',
+  bindings: ['flag'],
+  code: `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> flag: array<atomic<u32>>;
+@compute @workgroup_size(1)
+fn main() {
+  // Reads the uniform so that 'auto' layout keeps binding 0 (an unused binding is dropped from it).
+  atomicStore(&flag[0], ${ONE_BITS} + u.n * 0u);
+}`,
+};
+
+/**
+ * Checks `k` (≤ FINITE_GROUP) tensors at once: workgroup wg covers elements [wg·REDUCE_SPAN, …) of
+ * each (sizes as u32 at F(0…k−1)), and any NaN/±Inf among them stores 0.0 into the flag. The test is
+ * on the bits (all-ones exponent), which no fast-math assumption about NaN can fold away; the stores
+ * are atomic, so many workgroups finding one need no reduction and no partials.
+ */
+export function finiteCheck(k: number): ShaderSource {
+  let source = finiteChecks.get(k);
+  if (!source) {
+    source = finiteCheckSource(k);
+    finiteChecks.set(k, source);
+  }
+  return source;
+}
+
+const finiteChecks = new Map<number, ShaderSource>();
+
+function finiteCheckSource(k: number): ShaderSource {
+  const names = Array.from({ length: k }, (_, j) => `x${j}`);
+  const decls = names
+    .map((n, j) => `@group(0) @binding(${j + 1}) var<storage, read> ${n}: array<f32>;`)
+    .join('\n');
+  const checks = names
+    .map((n, j) => `if (i < size(${j}u)) { if (bad(${n}[i])) { found = true; } }`)
+    .join('\n      ');
+  return {
+    key: `finiteCheck${k}`,
+    bindings: [...names, 'flag'],
+    code: `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+${decls}
+@group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;
+fn size(j: u32) -> u32 { return u.f[j >> 2u][j & 3u]; }
+fn bad(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+${REDUCE_ENTRY}
+  var found = false;
+  for (var it = 0u; it < ${ITEMS}u; it++) {
+    let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
+    if (i < u.n) {
+      ${checks}
+    }
+  }
+  if (found) { atomicStore(&flag[0], 0u); }
+}`,
+  };
+}
