@@ -35,9 +35,10 @@ export interface RobustOptimizerOptions {
   /**
    * `'error'`: throw `NON_FINITE` before anything is mutated (costs one host sync per step);
    * `'skip'`: leave the step out and count it in `skippedSteps` (one host sync too);
-   * `'guard'`: no host sync — the step is computed and then masked on the device, so a non-finite
-   * step leaves parameters and tensor state unchanged (only step counters advance); count such steps
-   * with `await nonFiniteSteps()`; `'off'`: no check.
+   * `'guard'`: no host sync — the step is computed and then masked on the device (fused kernels take
+   * the finite flag and keep θ and the state themselves; on webgpu the flag is one kernel call), so a
+   * non-finite step leaves parameters and tensor state unchanged (only step counters advance); count
+   * such steps with `await nonFiniteSteps()`; `'off'`: no check.
    * Default: `'guard'` on WebGPU (synchronous reads there are slow, and unreliable on software
    * adapters), `'error'` elsewhere.
    */

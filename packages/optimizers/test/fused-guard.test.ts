@@ -1,11 +1,17 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { type AnyTransformation, createRng, RobustOptimizer } from '@robust-ft/core';
-import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
+import {
+  collectTensors,
+  FINITE_FLAG_KERNEL,
+  finiteFlag,
+  flattenState,
+  isTensor,
+} from '@robust-ft/core/internal';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setFusedKernelsEnabled } from '../src/fused';
+import { hasFusedKernel, setFusedKernelsEnabled } from '../src/fused';
 import { CASES, expectAllClose, SHAPES } from './fused-cases';
 
 tf.env().set('PROD', true);
@@ -152,6 +158,68 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
           expect(guarded.state).toEqual(off.state);
         });
       }
+
+      it("the 'guard' flag is one kernel call on any number of tensors, exact on NaN, ±Inf and huge finite values", async () => {
+        expect(hasFusedKernel('adamw')).toBe(true);
+        expect(tf.getKernel(FINITE_FLAG_KERNEL, backend)).toBeDefined();
+        // 17 tensors: three check passes of ≤ 7; a 9000-element one spans three workgroups (last partial).
+        const shapes = [
+          [9000],
+          [3],
+          [0],
+          [130, 70],
+          [],
+          [2, 2],
+          [5000],
+          ...Array.from({ length: 10 }, () => [7]),
+        ];
+        const make = (at?: { tensor: number; index: number; value: number }) =>
+          shapes.map((shape, t) => {
+            const size = shape.reduce((a, b) => a * b, 1);
+            // Huge but finite entries: a sum over them overflows, the entry check must not.
+            const values = Float32Array.from({ length: size }, (_, i) => (i % 2 ? 3e38 : -1.5));
+            if (at && at.tensor === t) values[at.index] = at.value;
+            return tf.tensor(values, shape);
+          });
+        const flagOf = async (ts: tf.Tensor[]) => {
+          const map = Object.fromEntries(ts.map((x, i) => [`t${i}`, x]));
+          const profile = await tf.profile(async () => {
+            const f = finiteFlag(map);
+            const v = (await f.data())[0];
+            f.dispose();
+            return v;
+          });
+          expect(profile.kernelNames).toEqual([FINITE_FLAG_KERNEL, 'Greater']);
+          const f = finiteFlag(map);
+          const value = (await f.data())[0];
+          f.dispose();
+          tf.dispose(ts);
+          return value;
+        };
+        expect(await flagOf(make())).toBe(1);
+        for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          for (const at of [
+            { tensor: 0, index: 8999 },
+            { tensor: 0, index: 4095 },
+            { tensor: 0, index: 4096 },
+            { tensor: 3, index: 0 },
+            { tensor: 4, index: 0 },
+            { tensor: 16, index: 6 },
+            { tensor: 1, index: 2 },
+          ]) {
+            expect(await flagOf(make({ ...at, value })), `${value} at ${JSON.stringify(at)}`).toBe(0);
+          }
+        }
+        await expectNoTensorLeaks(
+          async () => {
+            const ts = make({ tensor: 6, index: 4999, value: Number.NaN });
+            const f = finiteFlag(Object.fromEntries(ts.map((x, i) => [`t${i}`, x])));
+            expect((await f.data())[0]).toBe(0);
+            tf.dispose([f, ...ts]);
+          },
+          { label: 'finite flag', repeats: 2 },
+        );
+      });
 
       it('leaks nothing on good and bad steps', async () => {
         const c = CASES.find((x) => x.name === 'ftp')!;
