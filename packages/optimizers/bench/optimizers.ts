@@ -13,6 +13,7 @@
  * A webgpu step is timed until the device has finished it (flush + onSubmittedWorkDone).
  *
  * Flags: --backends cpu,wasm[,webgpu]  --sets resnet18,vit  --steps N  --warmup N  --optimizers a,b  --profile
+ *        --clock cpu (process CPU time instead of the wall clock)
  * Last line: RESULT {"rows":[...],"copyGbPerSec":...}
  */
 import '@tensorflow/tfjs-backend-cpu';
@@ -57,6 +58,11 @@ const PROFILE = process.argv.includes('--profile');
 const TF_ADAM = flag('tfadam', 'on') !== 'off';
 /** `--breakdown off` skips the kernel-alone / allocation measurements (cleaner profiles). */
 const BREAKDOWN = flag('breakdown', 'on') !== 'off';
+/**
+ * `--clock cpu`: time steps in CPU time of the whole process (all threads: SwiftShader's too), which
+ * the other processes on a shared machine do not inflate the way they inflate the wall clock.
+ */
+const CPU_CLOCK = flag('clock', 'wall') === 'cpu';
 const MODES = flag('modes', 'fused,unfused')
   .split(',')
   .map((m) => m === 'fused');
@@ -306,12 +312,17 @@ function heapBytes(): number {
   return tf.getBackend() === 'wasm' ? (b.wasm?.HEAPU8?.buffer.byteLength ?? 0) : 0;
 }
 
-/** One step, timed until the backend has finished it. */
+/** One step, timed until the backend has finished it (wall clock, or with `--clock cpu` process CPU time). */
 async function timedStep(opt: tf.Optimizer, grads: tf.NamedTensorMap): Promise<number> {
   await settle();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   opt.applyGradients(grads);
   await settle();
+  if (CPU_CLOCK) {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  }
   return performance.now() - t0;
 }
 
