@@ -28,7 +28,7 @@ try {
 }
 
 /**
- * The 'guard' policy with fused kernels on cpu and wasm: the adapter passes its finite flag into the
+ * The 'guard' policy with fused kernels on cpu, wasm and webgpu: the adapter passes its finite flag into the
  * kernels, which keep θ and the state when it is false (no where-masking afterwards). Checked against
  * the composed path, where the adapter masks: same parameters and state over steps that include a NaN
  * gradient, and the fused result says it guarded.
