@@ -82,6 +82,12 @@ describe('adversarialTrainingLoss / tradesLoss: the batch and the attack', () =>
         'a non-empty batch',
       ]);
     }
+    // A rank-1 batch (one feature per sample) is a batch.
+    const perSample: BatchModel = (input) => tf.stack([input, tf.neg(input)], 1) as tf.Tensor2D;
+    const flat = tf.tensor1d([0.1, -0.2, 0.3]);
+    expect(
+      Number.isFinite(value(loss(perSample, flat, tf.tensor1d([0, 1, 0], 'int32'), { attack: identity }))),
+    ).toBe(true);
     // A batch of one is a batch.
     const one = tf.slice(x, 0, 1);
     expect(Number.isFinite(value(loss(model, one, tf.tensor1d([2], 'int32'), { attack: identity })))).toBe(
