@@ -428,6 +428,10 @@ describe('m²-mix and the V/L/VL-Mix losses: options that reach the mixup', () =
     ]);
   });
 
+  it.each(losses)('%s names a λ outside [0, 1]', (_, loss) => {
+    for (const lambda of [-0.1, 1.5]) expect(errorOf(() => loss(img, txt, lambda)).argument).toBe('lambda');
+  });
+
   it('m2mixLogits names a non-positive positiveScale', () => {
     expect(errorOf(() => m2mixLogits(img, txt, 0.5, { positiveScale: 0 })).argument).toBe(
       'options.positiveScale',
