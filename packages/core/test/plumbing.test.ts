@@ -244,6 +244,7 @@ describe('optimizer factory registry', () => {
   it('returns a registered factory and names the known ones when one is missing', () => {
     const factory = () => 1;
     registerOptimizerFactory('test-registry-a', factory);
+    registerOptimizerFactory('test-registry-b', factory);
     expect(getOptimizerFactory('test-registry-a')).toBe(factory);
     let error: unknown;
     try {
@@ -257,6 +258,6 @@ describe('optimizer factory registry', () => {
       message:
         'no optimizer factory named "test-registry-missing" is registered (import the package that defines it)',
     });
-    expect((error as { expected: string }).expected).toMatch(/^one of .*test-registry-a/);
+    expect((error as { expected: string }).expected).toMatch(/^one of .*test-registry-a, test-registry-b/);
   });
 });

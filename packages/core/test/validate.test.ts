@@ -109,6 +109,7 @@ describe('shape checks', () => {
     expect(shapeToString([])).toBe('[]');
     expect(sameShape([2, 3], [2, 3])).toBe(true);
     expect(sameShape([2, 3], [3, 2])).toBe(false);
+    expect(sameShape([2, 3], [2, 4])).toBe(false);
     expect(sameShape([2], [2, 1])).toBe(false);
     expect(sameShape([2, 1], [2])).toBe(false);
   });
@@ -153,7 +154,13 @@ describe('errors', () => {
     expect('cause' in new RobustFtError('IO', 'x')).toBe(false);
     expect(RobustFtError.isInstance(e)).toBe(true);
     expect(RobustFtError.isInstance({ [Symbol.for('robust-ft.error')]: true })).toBe(true);
-    for (const other of [new Error('x'), null, 'RobustFtError', { [Symbol.for('robust-ft.error')]: 1 }]) {
+    for (const other of [
+      new Error('x'),
+      null,
+      undefined,
+      'RobustFtError',
+      { [Symbol.for('robust-ft.error')]: 1 },
+    ]) {
       expect(RobustFtError.isInstance(other)).toBe(false);
     }
   });
