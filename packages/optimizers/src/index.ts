@@ -14,6 +14,7 @@ export {
   type DigrapTensorDiagnostics,
   type DigrapTransformOptions,
   digrap,
+  digrapDiagnostics,
   digrapGradient,
   digrapState,
   digrapTransformation,
@@ -26,6 +27,7 @@ export {
   type FtpState,
   type FtpTransformOptions,
   ftp,
+  ftpDiagnostics,
   ftpState,
   ftpTransformation,
 } from './ftp';
@@ -61,6 +63,7 @@ export {
   type SpdTensorDiagnostics,
   type SpdTransformOptions,
   spd,
+  spdDiagnostics,
   spdState,
   spdTransformation,
 } from './spd';
@@ -72,6 +75,7 @@ export {
   type TpgmState,
   type TpgmTransformOptions,
   tpgm,
+  tpgmDiagnostics,
   tpgmState,
   tpgmTransformation,
   type ValidationLoss,

@@ -22,15 +22,35 @@ export interface ResolvedInner {
   json: JsonObject | undefined;
 }
 
+/** A wrapper's defaults for its inner optimizer: which one, and SGD's momentum settings. */
+export interface InnerDefaults {
+  inner: 'adam' | 'sgd';
+  momentum: number;
+  nesterov: boolean;
+}
+
+/** FTP's, SPD's and DiGraP's: Adam (the references' AdamP / AdamSPD / PCGrad), plain SGD otherwise. */
+const ADAM_FIRST: InnerDefaults = { inner: 'adam', momentum: 0, nesterov: false };
+
 /**
- * Validates `options.inner` (default `'adam'`) and builds it. `weightDecay` is the inner optimizer's own
- * decay toward zero (FTP's AdamW/SGD decay); SPD and DiGraP, whose `weightDecay` is their strength λ,
- * pass 0.
+ * Validates `options.inner` (default `defaults.inner`) and builds it. `weightDecay` is the inner
+ * optimizer's own decay toward zero (FTP's and TPGM's AdamW/SGD decay); SPD and DiGraP, whose
+ * `weightDecay` is their strength λ, pass 0.
  */
-export function resolveInner(options: InnerOptions, weightDecay: number): ResolvedInner {
-  const inner = options.inner ?? 'adam';
-  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
-    throw invalidArgument('options.inner', "'adam', 'sgd' or a gradient transformation", inner);
+export function resolveInner(
+  options: InnerOptions,
+  weightDecay: number,
+  defaults: InnerDefaults = ADAM_FIRST,
+): ResolvedInner {
+  const inner = options.inner ?? defaults.inner;
+  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function') {
+    const other = defaults.inner === 'adam' ? 'sgd' : 'adam';
+    throw invalidArgument(
+      'options.inner',
+      `'${defaults.inner}', '${other}' or a gradient transformation`,
+      inner,
+    );
+  }
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
   const adam = { beta1, beta2, epsilon };
   if (inner === 'adam') {
@@ -38,7 +58,7 @@ export function resolveInner(options: InnerOptions, weightDecay: number): Resolv
     return { kind: 'adam', transformation, adam, json: { inner, ...adam, weightDecay } };
   }
   if (inner === 'sgd') {
-    const { momentum = 0, nesterov = false } = options;
+    const { momentum = defaults.momentum, nesterov = defaults.nesterov } = options;
     const transformation = sgdTransformation({ momentum, nesterov, weightDecay });
     return { kind: 'sgd', transformation, adam, json: { inner, momentum, nesterov, weightDecay } };
   }

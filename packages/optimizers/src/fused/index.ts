@@ -1,11 +1,4 @@
-export {
-  withFusedAdamW,
-  withFusedDigrap,
-  withFusedFtp,
-  withFusedFtpWhenAdam,
-  withFusedL2sp,
-  withFusedSpd,
-} from './dispatch';
+export { withFusedAdamW, withFusedL2sp, withFusedMethod, withFusedMethodOverAdam } from './dispatch';
 export {
   FUSED_KERNELS,
   type FusedKernelName,
@@ -27,11 +20,13 @@ export {
   type FusedDigrapResult,
   type FusedFtpItem,
   type FusedFtpResult,
+  type FusedMethodItem,
   type FusedSpdResult,
   fusedAdamWStep,
   fusedDigrapStep,
   fusedFtpStep,
   fusedL2spStep,
+  fusedMethodStep,
   fusedSpdStep,
 } from './ops';
 export { setWasmSimdEnabled, wasmSimdEnabled } from './storage';

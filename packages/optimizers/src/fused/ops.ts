@@ -1,6 +1,7 @@
 import { RobustFtError } from '@robust-ft/core';
 import type { NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { DIGRAP_SCALAR_ROLES } from '../digrap-keys';
 import { FUSED_KERNELS, type FusedMethod, hasFusedKernel } from './kernels';
 
 /**
@@ -169,6 +170,28 @@ function named<K extends string>(groups: Tensor[][], keys: readonly K[]): Record
 
 const ADAM_OUT = ['param', 'm', 'v'] as const;
 
+/** One tensor of a method kernel's batch: the anchored Adam inputs plus its slot inputs by name. */
+export type FusedMethodItem = FusedAnchoredItem & Record<string, Tensor | number | null | undefined>;
+
+/**
+ * A method's fused kernel (SPD, FTP, DiGraP over Adam), driven by its declaration: each item passes
+ * the slots `inputs` as roles of the same name; each result holds θ', m', v' and the slots `outputs`
+ * by name, in the kernel's output order.
+ */
+export function fusedMethodStep<K extends string>(
+  method: FusedMethod,
+  items: readonly FusedMethodItem[],
+  inputs: readonly string[],
+  outputs: readonly K[],
+  hp: AdamHyperparameters & GuardFlag,
+  attrs: Readonly<Record<string, number | number[]>>,
+): (FusedAdamResult & Record<K, Tensor>)[] {
+  const { finite, learningRate, beta1, beta2, epsilon } = hp;
+  const all = { ...attrs, learningRate, beta1, beta2, epsilon };
+  const groups = run(method, items, [...ADAM_ROLES, 'anchor', ...inputs], all, 3 + outputs.length, finite);
+  return named(groups, [...ADAM_OUT, ...outputs]) as (FusedAdamResult & Record<K, Tensor>)[];
+}
+
 /** torch AdamW: θ ← θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). */
 export function fusedAdamWStep(
   items: readonly FusedAdamItem[],
@@ -258,5 +281,3 @@ export function fusedDigrapStep(
   );
   return named(groups, [...ADAM_OUT, 'pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES]);
 }
-
-const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
