@@ -7,7 +7,27 @@ import { fileURLToPath } from 'node:url';
 import createWabt from 'wabt';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'fused', 'wasm');
-const source = readFileSync(join(dir, 'steps.wat'), 'utf8');
+
+/**
+ * The method constants live once, in src/hyper-adam.ts; steps.wat names them as `$NAME` in
+ * `(f64.const $NAME)` and this build writes their values in (an unknown name fails the build).
+ */
+function constants() {
+  const ts = readFileSync(join(dir, '..', '..', 'hyper-adam.ts'), 'utf8');
+  const out = new Map();
+  for (const m of ts.matchAll(/^export const ([A-Z0-9_]+) = ([-+0-9.e]+);$/gm)) out.set(m[1], m[2]);
+  return out;
+}
+const CONSTANTS = constants();
+const source = readFileSync(join(dir, 'steps.wat'), 'utf8').replace(
+  /\(f(32|64)\.const \$([A-Z0-9_]+)\)/g,
+  (_, bits, name) => {
+    const value = CONSTANTS.get(name);
+    if (value === undefined)
+      throw new Error(`steps.wat: unknown constant $${name} (not exported by hyper-adam.ts)`);
+    return `(f${bits}.const ${value})`;
+  },
+);
 const wabt = await createWabt();
 
 /** Assembles the module; `shared` imports a shared memory (tfjs-wasm's threaded build). */

@@ -5,6 +5,7 @@
 
 /** The six hyper-state scalars: the two strengths and their hyper-Adam moments (kernel role order). */
 export const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
+export type DigrapScalarRole = (typeof DIGRAP_SCALAR_ROLES)[number];
 
 /** Every slot kept with trainable strengths. */
 export const DIGRAP_SLOTS = ['digrapDot', ...DIGRAP_SCALAR_ROLES, 'pPrev', 'qPrev', 'lrPrev'] as const;

@@ -1,38 +1,22 @@
-import {
-  type AnyTransformation,
-  type GradientTransformation,
-  type NameSelector,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamMomentsFromJson } from './adamw';
 import { DIGRAP_FIXED_SLOTS, DIGRAP_SCALAR_ROLES, DIGRAP_SLOTS } from './digrap-keys';
 import { withFusedMethodOverAdam } from './fused';
-import { hyperAdamStep } from './hyper-adam';
-import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
+import { DIGRAP_EPS, hyperAdamStep } from './hyper-adam';
+import { type InnerOption, type InnerOptions, innerLearningRate, resolveWrapper } from './inner';
 import type { StateSource } from './inspect';
-import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum, layoutFromJson } from './layout';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum } from './layout';
 import { declareMethod, gradientTransformation, readDiagnostics, wrapInner } from './method';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  bool,
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { sgdMomentumFromJson } from './sgd';
-
-/** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
-const DIGRAP_EPS = 1e-8;
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
 
 /** The axis map of a tensor whose reductions are whole-tensor (no per-row step reads it). */
 const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
@@ -294,9 +278,7 @@ export function digrapTransformation(
 
 /** DiGraP (pre-release PCGrad semantics) as a `tf.Optimizer`: over Adam (default) or SGD, or a given transformation. */
 export function digrap(options: DigrapOptions = {}): RobustOptimizer {
-  checkFactoryOptions('digrap', options);
-  const inner = resolveInner(options, 0);
-  const learningRate = checkLearningRate(options.learningRate, digrapLearningRate(options.inner));
+  const { inner, learningRate } = resolveWrapper('digrap', options, 0, DIGRAP_DEFAULTS);
   const {
     weightDecay = DIGRAP_DEFAULTS.weightDecay,
     trainableStrength = DIGRAP_DEFAULTS.trainableStrength,
@@ -325,13 +307,6 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   );
 }
 
-function digrapLearningRate(inner: InnerOption | undefined): number {
-  return innerLearningRate(inner, {
-    learningRateAdam: DIGRAP_DEFAULTS.learningRate,
-    learningRateSgd: DIGRAP_DEFAULTS.learningRateSgd,
-  });
-}
-
 export interface DigrapTensorDiagnostics {
   /** ⟨g, θ − θ₀⟩ of the last step (the projection ran iff < 0 and λ > 0). */
   dot: number;
@@ -358,25 +333,4 @@ export async function digrapDiagnostics(
 /** @deprecated Use `digrapDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
 export const digrapState = digrapDiagnostics;
 
-registerOptimizerFactory(DIGRAP_FACTORY, (o) => {
-  const wd = num(o, 'weightDecay');
-  const ts = bool(o, 'trainableStrength');
-  const strength = num(o, 'strength');
-  const exclude = selectorFromJson(o.exclude);
-  const inner = innerFromJson(o);
-  const { momentum, nesterov } = sgdMomentumFromJson(o);
-  return digrap({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    inner,
-    ...(momentum === undefined ? {} : { momentum }),
-    ...(nesterov === undefined ? {} : { nesterov }),
-    ...(wd === undefined ? {} : { weightDecay: wd }),
-    ...(ts === undefined ? {} : { trainableStrength: ts }),
-    ...(strength === undefined ? {} : { strength }),
-    ...(typeof o.projTerm === 'string' ? { projTerm: o.projTerm as DigrapProjTerm } : {}),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, digrapLearningRate(inner)),
-  });
-});
+registerFactory(DIGRAP_FACTORY, 'digrap', digrap, (inner) => innerLearningRate(inner, DIGRAP_DEFAULTS));

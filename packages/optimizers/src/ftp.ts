@@ -1,45 +1,23 @@
-import {
-  type AnyTransformation,
-  type GradientTransformation,
-  type NameSelector,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertInRange } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import type { AdamMomentsOptions } from './adamw';
 import { withFusedMethodOverAdam } from './fused';
-import { hyperAdamStep } from './hyper-adam';
-import { type InnerOption, innerFromJson, innerLearningRate, resolveInner } from './inner';
+import { FTP_EPS, FTP_GAMMA0, hyperAdamStep } from './hyper-adam';
+import { type InnerOption, innerLearningRate, resolveWrapper } from './inner';
 import type { StateSource } from './inspect';
-import {
-  type AxisMap,
-  axisMap,
-  checkLayout,
-  type LayoutOption,
-  layoutFromJson,
-  rowL1,
-  rowSpan,
-} from './layout';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, rowL1, rowSpan } from './layout';
 import { declareMethod, projectionTransformation, readDiagnostics } from './method';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { type SgdMomentumOptions, sgdMomentumFromJson } from './sgd';
-
-/** FTP's fixed constants (reference `FTP.__init__`): norm epsilon and lower clip of γ, initial γ. */
-const FTP_EPS = 1e-8;
-const FTP_GAMMA0 = 1e-8;
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
+import type { SgdMomentumOptions } from './sgd';
 
 export interface FtpTransformOptions {
   /** Annealing factor for positive (γ-shrinking) hyper-gradients, in [0, 1]. Default 1. */
@@ -194,13 +172,8 @@ export function ftpTransformation(
 
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
-  checkFactoryOptions('ftp', options);
   const weightDecay = options.weightDecay ?? FTP_DEFAULTS.weightDecay;
-  const inner = resolveInner(options, weightDecay);
-  const learningRate = checkLearningRate(
-    options.learningRate,
-    innerLearningRate(options.inner, FTP_DEFAULTS),
-  );
+  const { inner, learningRate } = resolveWrapper('ftp', options, weightDecay, FTP_DEFAULTS);
   const k = options.k ?? FTP_DEFAULTS.k;
   const exclude = selectorToJson(options.exclude);
   const layout = checkLayout(options.layout);
@@ -233,18 +206,4 @@ export function ftpDiagnostics(source: StateSource): Promise<FtpDiagnostics> {
 /** @deprecated Use `ftpDiagnostics` (the same reader; it returns `FtpDiagnostics`). */
 export const ftpState = ftpDiagnostics;
 
-registerOptimizerFactory(FTP_FACTORY, (o) => {
-  const inner = innerFromJson(o);
-  const k = num(o, 'k');
-  const exclude = selectorFromJson(o.exclude);
-  return ftp({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...sgdMomentumFromJson(o),
-    inner,
-    ...(k === undefined ? {} : { k }),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, innerLearningRate(inner, FTP_DEFAULTS)),
-  });
-});
+registerFactory(FTP_FACTORY, 'ftp', ftp, (inner) => innerLearningRate(inner, FTP_DEFAULTS));

@@ -31,6 +31,9 @@ export {
   ftpState,
   ftpTransformation,
 } from './ftp';
+
+import { registerFusedOptimizerKernels } from './fused';
+
 export {
   type FusedMethod,
   fusedKernelsEnabled,
@@ -80,3 +83,7 @@ export {
   tpgmTransformation,
   type ValidationLoss,
 } from './tpgm';
+
+// The package's fused kernels are registered when it is imported (beside its optimizer factories), so
+// `hasFusedKernel` is a plain query.
+registerFusedOptimizerKernels();

@@ -1,5 +1,7 @@
-import { type AnyTransformation, invalidArgument, type JsonObject } from '@robust-ft/core';
+import { type AnyTransformation, invalidArgument, type JsonObject, type LearningRate } from '@robust-ft/core';
 import { type AdamMomentsOptions, adamwTransformation } from './adamw';
+import { checkFactoryOptions } from './option-schemas';
+import { type CommonOptions, checkLearningRate } from './options';
 import { type SgdMomentumOptions, sgdTransformation } from './sgd';
 
 /**
@@ -65,15 +67,32 @@ export function resolveInner(
   return { kind: 'custom', transformation: inner, adam, json: undefined };
 }
 
+/** A wrapper's default learning rates: over SGD, and over Adam (custom inners too). */
+export type InnerLearningRates = { learningRateSgd: number } & (
+  | { learningRateAdam: number }
+  | { learningRate: number }
+);
+
 /** A wrapper's default learning rate for `options.inner`: SGD's, else Adam's (custom inners too). */
-export function innerLearningRate(
-  inner: InnerOption | undefined,
-  defaults: { learningRateAdam: number; learningRateSgd: number },
-): number {
-  return inner === 'sgd' ? defaults.learningRateSgd : defaults.learningRateAdam;
+export function innerLearningRate(inner: InnerOption | undefined, defaults: InnerLearningRates): number {
+  if (inner === 'sgd') return defaults.learningRateSgd;
+  return 'learningRateAdam' in defaults ? defaults.learningRateAdam : defaults.learningRate;
 }
 
-/** A factory record's `inner` ('sgd' or the default 'adam'; custom inners are never recorded). */
-export function innerFromJson(o: JsonObject): 'adam' | 'sgd' {
-  return o.inner === 'sgd' ? 'sgd' : 'adam';
+/**
+ * What every wrapper factory (FTP, SPD, DiGraP) starts with: its options checked against its schema,
+ * its inner optimizer built (`weightDecay`: see `resolveInner`) and its learning rate checked, with the
+ * default of the chosen inner.
+ */
+export function resolveWrapper(
+  name: 'ftp' | 'spd' | 'digrap',
+  options: InnerOptions & CommonOptions,
+  weightDecay: number,
+  defaults: InnerLearningRates,
+): { inner: ResolvedInner; learningRate: LearningRate } {
+  checkFactoryOptions(name, options);
+  return {
+    inner: resolveInner(options, weightDecay),
+    learningRate: checkLearningRate(options.learningRate, innerLearningRate(options.inner, defaults)),
+  };
 }

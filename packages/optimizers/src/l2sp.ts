@@ -4,7 +4,6 @@ import {
   type GradientTransformation,
   type NameSelector,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
   scaleByAdam,
   scaleByLearningRate,
@@ -12,20 +11,11 @@ import {
 import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import type { AdamMomentsOptions } from './adamw';
 import { withFusedL2sp } from './fused';
 import { declareMethod, gradientTransformation } from './method';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
 
 export interface L2spOptions extends AdamMomentsOptions, CommonOptions {
   /** Strength α ≥ 0 of the penalty (α/2)‖θ − θ₀‖². Default 0.01. */
@@ -90,14 +80,4 @@ export function l2sp(options: L2spOptions = {}): RobustOptimizer {
   );
 }
 
-registerOptimizerFactory(L2SP_FACTORY, (o) => {
-  const alpha = num(o, 'alpha');
-  const exclude = selectorFromJson(o.exclude);
-  return l2sp({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...(alpha === undefined ? {} : { alpha }),
-    ...(exclude === undefined ? {} : { exclude }),
-    learningRate: learningRateFromJson(o.learningRate, L2SP_DEFAULTS.learningRate),
-  });
-});
+registerFactory(L2SP_FACTORY, 'l2sp', l2sp, () => L2SP_DEFAULTS.learningRate);

@@ -122,20 +122,6 @@ export function commonFromJson(o: JsonObject): CommonOptions {
   };
 }
 
-export function num(o: JsonObject, key: string): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number') throw invalidArgument(`options.${key}`, 'a number', v);
-  return v;
-}
-
-export function bool(o: JsonObject, key: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw invalidArgument(`options.${key}`, 'a boolean', v);
-  return v;
-}
-
 export function unsupported(argument: string, message: string): RobustFtError {
   return new RobustFtError('UNSUPPORTED', message, { argument });
 }

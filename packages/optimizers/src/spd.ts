@@ -1,31 +1,19 @@
-import {
-  type AnyTransformation,
-  type GradientTransformation,
-  type NameSelector,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamMomentsFromJson } from './adamw';
 import { withFusedMethodOverAdam } from './fused';
-import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
+import { type InnerOption, type InnerOptions, innerLearningRate, resolveWrapper } from './inner';
 import type { StateSource } from './inspect';
 import { declareMethod, projectionTransformation, readDiagnostics } from './method';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { sgdMomentumFromJson } from './sgd';
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
 
 export interface SpdTransformOptions {
   /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is the inner optimizer. */
@@ -123,9 +111,7 @@ export function spdTransformation(
 
 /** SPD as a `tf.Optimizer`: over Adam (default, the reference AdamSPD) or SGD, or a given transformation. */
 export function spd(options: SpdOptions = {}): RobustOptimizer {
-  checkFactoryOptions('spd', options);
-  const inner = resolveInner(options, 0);
-  const learningRate = checkLearningRate(options.learningRate, spdLearningRate(options.inner));
+  const { inner, learningRate } = resolveWrapper('spd', options, 0, SPD_DEFAULTS);
   const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
   const exclude = selectorToJson(options.exclude);
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
@@ -140,13 +126,6 @@ export function spd(options: SpdOptions = {}): RobustOptimizer {
     // SPD's λ is recorded as `weightDecay`; the inner's own decay is 0 and not recorded.
     inner.json && exclude !== undefined ? { ...inner.json, weightDecay, exclude } : undefined,
   );
-}
-
-function spdLearningRate(inner: InnerOption | undefined): number {
-  return innerLearningRate(inner, {
-    learningRateAdam: SPD_DEFAULTS.learningRate,
-    learningRateSgd: SPD_DEFAULTS.learningRateSgd,
-  });
 }
 
 export interface SpdTensorDiagnostics {
@@ -168,19 +147,4 @@ export async function spdDiagnostics(source: StateSource): Promise<Record<string
 /** @deprecated Use `spdDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
 export const spdState = spdDiagnostics;
 
-registerOptimizerFactory(SPD_FACTORY, (o) => {
-  const wd = num(o, 'weightDecay');
-  const exclude = selectorFromJson(o.exclude);
-  const inner = innerFromJson(o);
-  const { momentum, nesterov } = sgdMomentumFromJson(o);
-  return spd({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    inner,
-    ...(momentum === undefined ? {} : { momentum }),
-    ...(nesterov === undefined ? {} : { nesterov }),
-    ...(wd === undefined ? {} : { weightDecay: wd }),
-    ...(exclude === undefined ? {} : { exclude }),
-    learningRate: learningRateFromJson(o.learningRate, spdLearningRate(inner)),
-  });
-});
+registerFactory(SPD_FACTORY, 'spd', spd, (inner) => innerLearningRate(inner, SPD_DEFAULTS));

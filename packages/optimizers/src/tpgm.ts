@@ -8,28 +8,18 @@ import {
   nameMatcher,
   RobustFtError,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
 import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import type { AdamMomentsOptions } from './adamw';
 import { resolveInner } from './inner';
 import { findNodes, type StateSource, scalars } from './inspect';
-import { type AxisMap, axisMap, checkLayout, type LayoutOption, layoutFromJson, rowL1 } from './layout';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { type SgdMomentumOptions, sgdMomentumFromJson } from './sgd';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, rowL1 } from './layout';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
+import type { SgdMomentumOptions } from './sgd';
 import { withMaps } from './state-maps';
 
 /** TPGM's fixed epsilon (in the ratio only) and lower clip of γ. */
@@ -361,23 +351,4 @@ export async function tpgmDiagnostics(source: StateSource): Promise<Record<strin
 /** @deprecated Use `tpgmDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
 export const tpgmState = tpgmDiagnostics;
 
-registerOptimizerFactory(TPGM_FACTORY, (o) => {
-  const inner = o.inner === 'adam' ? 'adam' : 'sgd';
-  const exclude = selectorFromJson(o.exclude);
-  const projLr = num(o, 'projLr');
-  const maxIters = num(o, 'maxIters');
-  const projFreq = num(o, 'projFreq');
-  return tpgm({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...sgdMomentumFromJson(o),
-    inner,
-    ...(o.normMode === 'l2' || o.normMode === 'mars' ? { normMode: o.normMode } : {}),
-    ...(projLr === undefined ? {} : { projLr }),
-    ...(maxIters === undefined ? {} : { maxIters }),
-    ...(projFreq === undefined ? {} : { projFreq }),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, TPGM_DEFAULTS.learningRate),
-  });
-});
+registerFactory(TPGM_FACTORY, 'tpgm', tpgm, () => TPGM_DEFAULTS.learningRate);

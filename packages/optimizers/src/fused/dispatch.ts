@@ -20,7 +20,7 @@ import {
   type SlotSet,
   writeWrapped,
 } from '../method';
-import { type FusedMethod, hasFusedKernel } from './kernels';
+import { type FusedMethod, hasFusedKernel, registerFusedOptimizerKernels } from './kernels';
 import {
   type AdamHyperparameters,
   type FusedAdamItem,
@@ -221,6 +221,8 @@ function wrap<S extends StateTree>(
     ctx: TransformContext,
   ) => UpdateResult<S> | null,
 ): GradientTransformation<S> {
+  // Building a fused transformation is where its kernels get registered (idempotent), never a query.
+  registerFusedOptimizerKernels();
   return {
     label: composed.label,
     init: (params) => composed.init(params),

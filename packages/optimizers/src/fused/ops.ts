@@ -1,7 +1,8 @@
 import { RobustFtError } from '@robust-ft/core';
 import type { NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { DIGRAP_SCALAR_ROLES } from '../digrap-keys';
+import { DIGRAP_SCALAR_ROLES, type DigrapScalarRole } from '../digrap-keys';
+import { kernelError } from './errors';
 import { FUSED_KERNELS, type FusedMethod, hasFusedKernel } from './kernels';
 
 /**
@@ -67,31 +68,16 @@ export interface FusedSpdResult extends FusedAdamResult {
   ratio: Tensor;
 }
 
-export interface FusedDigrapItem extends FusedAnchoredItem {
-  pPrev?: Tensor | null;
-  qPrev?: Tensor | null;
-  lossStrength?: Tensor | null;
-  regStrength?: Tensor | null;
-  lossM?: Tensor | null;
-  lossV?: Tensor | null;
-  regM?: Tensor | null;
-  regV?: Tensor | null;
-  /** This tensor's learning rate of the previous step (0 before the first). */
+/** DiGraP's slot inputs (absent at the first step) and `lrPrev`, this tensor's previous learning rate. */
+export interface FusedDigrapItem
+  extends FusedAnchoredItem,
+    Partial<Record<'pPrev' | 'qPrev' | DigrapScalarRole, Tensor | null>> {
   lrPrev: number;
 }
 
-export interface FusedDigrapResult extends FusedAdamResult {
-  pPrev: Tensor;
-  qPrev: Tensor;
-  /** Σ g ⊙ (θ − θ₀), 0-d; the projection ran iff < 0 and λ > 0. */
-  dot: Tensor;
-  lossStrength: Tensor;
-  regStrength: Tensor;
-  lossM: Tensor;
-  lossV: Tensor;
-  regM: Tensor;
-  regV: Tensor;
-}
+/** θ', m', v', the new P/Q, the dot Σ g ⊙ (θ − θ₀) (0-d; projected iff < 0 and λ > 0) and the scalars. */
+export type FusedDigrapResult = FusedAdamResult &
+  Record<'pPrev' | 'qPrev' | 'dot' | DigrapScalarRole, Tensor>;
 
 /** True when every tensor is float32 and the fused kernel of `method` runs on the active backend. */
 export function canFuse(method: FusedMethod, tensors: Iterable<Tensor | null | undefined>): boolean {
@@ -155,7 +141,11 @@ function run(
     n: items.length,
     counts: items.map((it) => it.count),
   }) as Tensor[];
-  if (out.length !== items.length * outputsPerItem) throw new Error(`fused ${method}: unexpected outputs`);
+  if (out.length !== items.length * outputsPerItem)
+    throw kernelError(
+      'UNSUPPORTED',
+      `${method} returned ${out.length} outputs, not ${items.length * outputsPerItem}`,
+    );
   const groups: Tensor[][] = [];
   for (let i = 0; i < out.length; i += outputsPerItem) groups.push(out.slice(i, i + outputsPerItem));
   return groups;

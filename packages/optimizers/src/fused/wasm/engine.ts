@@ -1,9 +1,11 @@
+import { kernelError } from '../errors';
 import {
   type AdamConstants,
   ftpProjectByPasses,
   ftpRowsByPasses,
   type Geometry,
   JS_ENGINE,
+  Scratch,
   type StepEngine,
   stridedRows,
 } from '../loops';
@@ -154,8 +156,7 @@ function directExec(x: StepExports, memory: WebAssembly.Memory): Exec {
     if (n4 === 0) return 0;
     const ptrs = arrays.map((a) => {
       // A view of another buffer (a detached or stale heap after growth) would be read at wrong bytes.
-      if (a.buffer !== memory.buffer)
-        throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+      if (a.buffer !== memory.buffer) throw kernelError('UNSUPPORTED', 'a view is not on the wasm heap');
       return a.byteOffset + 4 * s;
     });
     call(ptrs, n4);
@@ -184,9 +185,8 @@ const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as co
 
 /** Rows the module cannot take: JS columns for strided rows, else one `ftp1` call per contiguous run. */
 function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRows']>): void {
-  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out] = a;
-  if (stridedRows(geo)) JS_ENGINE.ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
-  else ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
+  if (stridedRows(a[12])) JS_ENGINE.ftpRows(...a);
+  else ftpRowsByPasses(engine, ...a);
 }
 
 /**
@@ -198,7 +198,7 @@ function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRow
  */
 function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
   const at = (a: Float32Array): Ptr => {
-    if (a.buffer !== memory.buffer) throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+    if (a.buffer !== memory.buffer) throw kernelError('UNSUPPORTED', 'a view is not on the wasm heap');
     return a.byteOffset;
   };
   const byColumns = (geo: Geometry, acc: F32) =>
@@ -242,6 +242,7 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
   const js = JS_ENGINE;
   const engine: StepEngine = {
     name,
+    scratch: new Scratch(),
     adam(th, g, m, v, tho, mo, vo, k, s, e) {
       const n4 = exec([th, g, m, v, tho, mo, vo], 4, s, e, 0, null, (p, n) =>
         x.adam(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, n, ...K(k), k.dk),
