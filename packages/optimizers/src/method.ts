@@ -206,7 +206,7 @@ export function readSlots<S extends SlotSet>(
 
 /** A method's state node from its slot maps and counter (the layout `readSlots` reads). */
 export function writeSlots<S extends SlotSet>(decl: SlotLayout<S>, slots: MethodSlots<S>): StateTree {
-  const maps = slots.maps as unknown as StateTree;
+  const maps: StateTree = slots.maps;
   const node: StateTree = decl.group === undefined ? { ...maps } : { [decl.group]: maps };
   if (decl.counter) node.t = slots.t;
   return node;

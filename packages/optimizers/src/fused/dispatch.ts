@@ -42,11 +42,11 @@ import {
 
 type Tensors = Record<string, Tensor>;
 type Counts = Record<string, number>;
-interface AdamLike {
+type AdamLike = {
   mu: Tensors;
   nu: Tensors;
   count: Counts;
-}
+};
 
 type AdamOptions = Omit<AdamHyperparameters, 'learningRate'>;
 
@@ -209,7 +209,7 @@ function withAdam(
   next: AdamInto,
   grads: NamedTensorMap,
 ): StateTree {
-  return { ...tree, [key]: carriedAdam(prev, next, grads) as unknown as StateTree };
+  return { ...tree, [key]: carriedAdam(prev, next, grads) };
 }
 
 function wrap<S extends StateTree>(

@@ -1,4 +1,5 @@
 import { RobustFtError } from '@robust-ft/core';
+import { isTensor } from '@robust-ft/core/internal';
 import type { NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { DIGRAP_SCALAR_ROLES, type DigrapScalarRole } from '../digrap-keys';
@@ -121,10 +122,9 @@ function run(
   if (items.length === 0) return [];
   const inputs: NamedTensorMap = {};
   items.forEach((item, i) => {
-    const record = item as unknown as Record<string, Tensor | null | undefined>;
     for (const role of roles) {
-      const t = record[role];
-      if (t == null) continue;
+      const t: unknown = Reflect.get(item, role);
+      if (!isTensor(t)) continue;
       if (t.dtype !== 'float32') {
         throw new RobustFtError('UNSUPPORTED', `fused ${method}: ${role} of item ${i} is ${t.dtype}`, {
           argument: `items[${i}].${role}`,
