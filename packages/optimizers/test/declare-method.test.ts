@@ -180,3 +180,13 @@ describe('a method declared in a few lines gets its transformation and readers f
     opt.dispose();
   });
 });
+
+describe('the diagnostics readers have one name each', () => {
+  it('the old *State names are the same functions (deprecated aliases)', async () => {
+    const o = await import('../src/index');
+    expect(o.ftpState).toBe(o.ftpDiagnostics);
+    expect(o.spdState).toBe(o.spdDiagnostics);
+    expect(o.digrapState).toBe(o.digrapDiagnostics);
+    expect(o.tpgmState).toBe(o.tpgmDiagnostics);
+  });
+});

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { StepEngine } from './loops';
 
 /**
  * The fused kernels' switches, held per tfjs engine (`tf.engine()`) in one explicit registry instead
@@ -9,6 +10,8 @@ export interface FusedRuntime {
   enabled: boolean;
   /** Whether the cpu/wasm kernels run our SIMD module (off: the JS passes on the same views). */
   simd: boolean;
+  /** The cpu backend's copying SIMD engine (its private memory), built at first use; null without SIMD. */
+  copyEngine?: StepEngine | null;
 }
 
 const RUNTIMES = new WeakMap<object, FusedRuntime>();

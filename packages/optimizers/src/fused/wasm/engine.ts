@@ -9,6 +9,7 @@ import {
   type StepEngine,
   stridedRows,
 } from '../loops';
+import { fusedRuntime } from '../runtime';
 import { STEPS_SHARED_WASM_BASE64, STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
@@ -75,7 +76,6 @@ function stepModule(shared = false): WebAssembly.Module | null {
 }
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
-let copyEngine: StepEngine | null | undefined;
 
 /** Whether the SIMD module is usable here at all (compiles; does not need a backend). */
 export function wasmStepsAvailable(): boolean {
@@ -116,15 +116,16 @@ const SLOTS = 12;
 
 /** The copying engine for JS-heap tensors (cpu backend), or null without wasm SIMD. */
 export function wasmCopyEngine(): StepEngine | null {
-  if (copyEngine === undefined) {
+  const runtime = fusedRuntime();
+  if (runtime.copyEngine === undefined) {
     const pages = Math.ceil((SLOTS * CHUNK * 4) / 65536);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const x = instantiate(memory);
-    copyEngine = x
+    runtime.copyEngine = x
       ? withCopyRowKernels(buildEngine('wasm-simd-copy', x, copyExec(x, memory)), x, memory)
       : null;
   }
-  return copyEngine;
+  return runtime.copyEngine;
 }
 
 /**
