@@ -20,7 +20,6 @@ export {
   type FusedDigrapResult,
   type FusedFtpItem,
   type FusedFtpResult,
-  type FusedMethodItem,
   type FusedSpdResult,
   fusedAdamWStep,
   fusedDigrapStep,

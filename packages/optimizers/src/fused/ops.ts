@@ -162,9 +162,6 @@ function named<K extends string>(groups: Tensor[][], keys: readonly K[]): Record
 
 const ADAM_OUT = ['param', 'm', 'v'] as const;
 
-/** One tensor of a method kernel's batch: the anchored Adam inputs plus its slot inputs by name. */
-export type FusedMethodItem = FusedAnchoredItem & Record<string, Tensor | number | null | undefined>;
-
 /**
  * A method's fused kernel (SPD, FTP, DiGraP over Adam), driven by its declaration: each item passes
  * the slots `inputs` as roles of the same name; each result holds θ', m', v' and the slots `outputs`
@@ -172,7 +169,7 @@ export type FusedMethodItem = FusedAnchoredItem & Record<string, Tensor | number
  */
 export function fusedMethodStep<K extends string>(
   method: FusedMethod,
-  items: readonly FusedMethodItem[],
+  items: readonly FusedAnchoredItem[],
   inputs: readonly string[],
   outputs: readonly K[],
   hp: AdamHyperparameters & GuardFlag,
@@ -189,11 +186,9 @@ export function fusedAdamWStep(
   items: readonly FusedAdamItem[],
   opts: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): FusedAdamResult[] {
-  const { learningRate, beta1, beta2, epsilon, weightDecay } = opts;
-  return named(
-    run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3, opts.finite),
-    ADAM_OUT,
-  );
+  const { finite, learningRate, beta1, beta2, epsilon, weightDecay } = opts;
+  const attrs = { learningRate, beta1, beta2, epsilon, weightDecay };
+  return named(run('adamw', items, ADAM_ROLES, attrs, 3, finite), ADAM_OUT);
 }
 
 /** Adam on the coupled L2-SP gradient g + α(θ − θ₀). */
@@ -201,18 +196,8 @@ export function fusedL2spStep(
   items: readonly FusedAnchoredItem[],
   opts: AdamHyperparameters & { alpha: number } & GuardFlag,
 ): FusedAdamResult[] {
-  const { learningRate, beta1, beta2, epsilon, alpha } = opts;
-  return named(
-    run(
-      'l2sp',
-      items,
-      [...ADAM_ROLES, 'anchor'],
-      { learningRate, beta1, beta2, epsilon, alpha },
-      3,
-      opts.finite,
-    ),
-    ADAM_OUT,
-  );
+  const { alpha, ...hp } = opts;
+  return fusedMethodStep('l2sp', items, [], [], hp, { alpha });
 }
 
 /** SPD over Adam with strength λ (spec §5; a 0/0 ratio is taken as 0 instead of NaN). */
@@ -220,19 +205,11 @@ export function fusedSpdStep(
   items: readonly FusedAnchoredItem[],
   opts: AdamHyperparameters & { lambda: number } & GuardFlag,
 ): FusedSpdResult[] {
-  const { learningRate, beta1, beta2, epsilon, lambda } = opts;
-  return named(
-    run(
-      'spd',
-      items,
-      [...ADAM_ROLES, 'anchor'],
-      { learningRate, beta1, beta2, epsilon, lambda },
-      5,
-      opts.finite,
-    ),
-    [...ADAM_OUT, 'condition', 'ratio'],
-  );
+  const { lambda, ...hp } = opts;
+  return fusedMethodStep('spd', items, [], ['condition', 'ratio'], hp, { lambda });
 }
+
+const FTP_ROLES = ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'] as const;
 
 /**
  * FTP over Adam (AdamP, spec §4) for projected tensors. `t` is FTP's global step (1-based), `k` the
@@ -242,17 +219,12 @@ export function fusedFtpStep(
   items: readonly FusedFtpItem[],
   opts: AdamHyperparameters & { weightDecay: number; k: number; t: number } & GuardFlag,
 ): FusedFtpResult[] {
-  const { learningRate, beta1, beta2, epsilon, weightDecay, k, t } = opts;
-  const groups = run(
-    'ftp',
-    items,
-    [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
-    { learningRate, beta1, beta2, epsilon, weightDecay, k, t, rowSpans: items.flatMap((it) => it.rowSpan) },
-    8,
-    opts.finite,
-  );
-  return named(groups, [...ADAM_OUT, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV']);
+  const { weightDecay, k, t, ...hp } = opts;
+  const rowSpans = items.flatMap((it) => it.rowSpan);
+  return fusedMethodStep('ftp', items, FTP_ROLES, FTP_ROLES, hp, { weightDecay, k, t, rowSpans });
 }
+
+const DIGRAP_INPUTS = ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES] as const;
 
 /**
  * DiGraP with trainable strengths over Adam (spec §6); `t` is DiGraP's global step (1-based). With
@@ -262,14 +234,8 @@ export function fusedDigrapStep(
   items: readonly FusedDigrapItem[],
   opts: AdamHyperparameters & { lambda: number; t: number } & GuardFlag,
 ): FusedDigrapResult[] {
-  const { learningRate, beta1, beta2, epsilon, lambda, t } = opts;
-  const groups = run(
-    'digrap',
-    items,
-    [...ADAM_ROLES, 'anchor', 'pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
-    { learningRate, beta1, beta2, epsilon, lambda, t, lrPrevs: items.map((it) => it.lrPrev) },
-    12,
-    opts.finite,
-  );
-  return named(groups, [...ADAM_OUT, 'pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES]);
+  const { lambda, t, ...hp } = opts;
+  const lrPrevs = items.map((it) => it.lrPrev);
+  const outputs = ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES] as const;
+  return fusedMethodStep('digrap', items, DIGRAP_INPUTS, outputs, hp, { lambda, t, lrPrevs });
 }
