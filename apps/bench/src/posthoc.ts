@@ -1,7 +1,7 @@
 import {
   disposeVrf,
   fitVrf,
-  outputSpaceEnsemble,
+  interpolateProbabilities,
   vrfPredict,
   wiseFt,
   zeroShotFailureSet,
@@ -126,7 +126,7 @@ export function outputEnsembleSweep<M>(spec: {
       const mix = async (alpha: number, z: Float32Array, f: Float32Array, n: number) => {
         const classes = z.length / n;
         const p = tf.tidy(() =>
-          outputSpaceEnsemble(tf.tensor2d(z, [n, classes]), tf.tensor2d(f, [n, classes]), alpha),
+          interpolateProbabilities(tf.tensor2d(z, [n, classes]), tf.tensor2d(f, [n, classes]), alpha),
         );
         const v = (await p.data()) as Float32Array;
         p.dispose();

@@ -9,9 +9,21 @@ export {
 } from '@robust-ft/core/kernels';
 export {
   type CheckpointLoadOptions,
+  type CheckpointParts,
+  type CheckpointVerifyOptions,
+  checkpointModelUrl,
+  deleteCheckpoint,
   fileSystemHandler,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
   loadOptimizerState,
+  type SavableModel,
+  type StatefulOptimizer,
+  saveCheckpoint,
   saveOptimizerState,
+  type VariableSource,
 } from './checkpoint';
 export type { NodeGpuAdapter } from './node-webgpu';
 export { patchCpuBackend, patchWasmBackend } from './patch-backends';

@@ -2,9 +2,9 @@ import {
   type BackendCandidate,
   type BackendDescription,
   type BackendLogger,
-  invalidArgument,
   selectBackend,
 } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { checkUseBestBackendOptions } from './option-schemas';

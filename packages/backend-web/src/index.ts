@@ -18,14 +18,8 @@ export {
   type SavableModel,
   type StatefulOptimizer,
   saveCheckpoint,
-} from './checkpoint';
-export {
-  type CheckpointRecord,
-  packCheckpoint,
-  type UnpackedCheckpoint,
-  unpackCheckpoint,
   type VariableSource,
-} from './checkpoint-format';
+} from './checkpoint';
 export {
   assertBackendAlive,
   backendLoss,

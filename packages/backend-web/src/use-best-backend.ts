@@ -2,9 +2,9 @@ import {
   type BackendCandidate,
   type BackendDescription,
   type BackendLogger,
-  invalidArgument,
   selectBackend,
 } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { candidateOptions, checkWebOptions } from './option-schemas';
 import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';

@@ -1,5 +1,5 @@
 import type { BackendCandidate } from '@robust-ft/core';
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import {
   registerCpuTrainingKernels,
   registerWasmTrainingKernels,

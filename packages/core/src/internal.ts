@@ -15,6 +15,21 @@ export {
   selectorSpec,
 } from './check-options';
 export {
+  CHECKPOINT_PARTS,
+  checkCheckpointParts,
+  LOAD_CHECKPOINT_OPTIONS,
+  type RestoreSteps,
+  restoreCheckpoint,
+} from './checkpoint';
+export {
+  type CheckpointRecord,
+  packCheckpoint,
+  prepareAssignVariables,
+  type UnpackedCheckpoint,
+  unpackCheckpoint,
+  variableEntries,
+} from './checkpoint-format';
+export {
   concatBytes,
   entryByteLengths,
   INTEGRITY_KEY,
@@ -28,6 +43,7 @@ export {
   verifyData,
   verifyDocument,
 } from './checkpoint-integrity';
+export { invalidArgument } from './errors';
 export {
   collectTensors,
   decodeNumber,
@@ -39,6 +55,8 @@ export {
   mergeState,
   unflattenState,
 } from './state-tree';
+export { carryOver } from './transformation';
+export { adamMomentStep, validateAdamMoments } from './transforms/adam';
 export {
   assertFiniteNumber,
   assertInRange,

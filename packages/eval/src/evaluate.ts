@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsModel } from './attacks/attack-common';
 import type { Attack } from './attacks/robust-accuracy';

@@ -1,5 +1,5 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertNonNegative, shapeToString } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import { assertNonNegative, invalidArgument, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { labelCrossEntropy, type Reduction } from './cross-entropy';
 import { klFromLogProbs } from './divergences';

@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertPositive } from '@robust-ft/core/internal';
+import { assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { checkLossOptions } from './option-schemas';

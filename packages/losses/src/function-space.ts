@@ -1,5 +1,5 @@
-import { invalidArgument, type Rng } from '@robust-ft/core';
-import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import type { Rng } from '@robust-ft/core';
+import { assertNonNegative, assertOneOf, assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
 import { checkLossOptions } from './option-schemas';

@@ -1,9 +1,10 @@
-import { invalidArgument, type Rng } from '@robust-ft/core';
+import type { Rng } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertNonNegative,
   assertPositive,
+  invalidArgument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipContrastiveLoss } from './clip-contrastive';

@@ -1,5 +1,10 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertFiniteNumber, assertInteger, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertNonNegative,
+  assertOneOf,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty, checkLabelIds, type Labels } from '../checks';
 

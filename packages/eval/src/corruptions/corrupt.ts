@@ -1,5 +1,5 @@
-import { createRng, invalidArgument } from '@robust-ft/core';
-import { assertInteger } from '@robust-ft/core/internal';
+import { createRng } from '@robust-ft/core';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch } from '../checks';
 import { CORRUPTION_OPS, type CorruptionFamily, SEVERITY_PARAMETERS } from './families';

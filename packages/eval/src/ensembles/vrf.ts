@@ -1,10 +1,11 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertOneOf,
   assertPositive,
   assertRank,
+  invalidArgument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 
 /** A model's accuracy in distribution (ID) and under a shift (OOD), both in [0, 1]. */
 export interface AccuracyPoint {

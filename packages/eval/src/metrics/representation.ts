@@ -1,5 +1,11 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertFiniteNumber, assertInteger, assertOneOf, assertRank } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertOneOf,
+  assertRank,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
 import { checkEvalOptions } from '../option-schemas';

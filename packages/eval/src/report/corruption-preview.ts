@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertInteger } from '@robust-ft/core/internal';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch } from '../checks';
 import { CORRUPTION_FAMILIES, corrupt } from '../corruptions/corrupt';
