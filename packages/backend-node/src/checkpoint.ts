@@ -10,14 +10,13 @@ import {
   type StatefulOptimizer,
 } from '@robust-ft/core';
 import {
-  CHECKPOINT_PARTS,
   type CheckpointRecord,
   checkCheckpointParts,
+  checkLoadCheckpointOptions,
   checkOptions,
   concatBytes,
   INTEGRITY_KEY,
   invalidArgument,
-  LOAD_CHECKPOINT_OPTIONS,
   type OptionSchema,
   packCheckpoint,
   parseDocument,
@@ -30,17 +29,6 @@ import {
   verifyDocument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
-
-// The checkpoint types are core's, shared with @robust-ft/backend-web (one API, defined once).
-export type {
-  CheckpointParts,
-  CheckpointVerifyOptions,
-  LoadCheckpointOptions,
-  LoadedCheckpoint,
-  SavableModel,
-  StatefulOptimizer,
-  VariableSource,
-} from '@robust-ft/core';
 
 /**
  * Node file IO for checkpoints: the same `saveCheckpoint`/`loadCheckpoint` API as @robust-ft/backend-web,
@@ -408,10 +396,6 @@ tf.io.registerLoadRouter(((url: string | string[]) => {
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
   checkDir('dir', dir);
-  if (typeof parts !== 'object' || parts === null) {
-    throw invalidArgument('parts', 'an object with model, optimizer, variables or metadata', parts);
-  }
-  checkOptions('saveCheckpoint', parts, CHECKPOINT_PARTS, { prefix: 'parts' });
   const optimizer = checkCheckpointParts(parts);
   const { model } = parts;
   if (model !== undefined) {
@@ -521,7 +505,7 @@ export async function loadCheckpoint<M = unknown>(
   options: LoadCheckpointOptions<M> = {},
 ): Promise<LoadedCheckpoint<M>> {
   checkDir('dir', dir);
-  checkOptions('loadCheckpoint', options, LOAD_CHECKPOINT_OPTIONS);
+  checkLoadCheckpointOptions(options);
   const { record, variables } = await readState(dir, options);
   return restoreCheckpoint(
     {

@@ -8,13 +8,11 @@ import {
   type SavableModel,
 } from '@robust-ft/core';
 import {
-  CHECKPOINT_PARTS,
   type CheckpointRecord,
   checkCheckpointParts,
-  checkOptions,
+  checkLoadCheckpointOptions,
   concatBytes,
   invalidArgument,
-  LOAD_CHECKPOINT_OPTIONS,
   packCheckpoint,
   parseDocument,
   restoreCheckpoint,
@@ -26,16 +24,6 @@ import {
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { deleteStored, readStored, storedNames, writeStored } from './checkpoint-store';
-
-// The checkpoint types are core's, shared with @robust-ft/backend-node (one API, defined once).
-export type {
-  CheckpointParts,
-  LoadCheckpointOptions,
-  LoadedCheckpoint,
-  SavableModel,
-  StatefulOptimizer,
-  VariableSource,
-} from '@robust-ft/core';
 
 const STATE_PREFIX = 'robust-ft-ckpt:';
 const MODEL_PREFIX = 'robust-ft-model:';
@@ -100,10 +88,6 @@ async function captureModel(model: SavableModel): Promise<tf.io.ModelArtifacts> 
  */
 export async function saveCheckpoint(name: string, parts: CheckpointParts): Promise<void> {
   checkName(name);
-  if (typeof parts !== 'object' || parts === null) {
-    throw invalidArgument('parts', 'an object with model, optimizer, variables or metadata', parts);
-  }
-  checkOptions('saveCheckpoint', parts, CHECKPOINT_PARTS, { prefix: 'parts' });
   const optimizer = checkCheckpointParts(parts);
   const { model, variables, metadata } = parts;
   let modelArtifacts: tf.io.ModelArtifacts | undefined;
@@ -229,7 +213,7 @@ export async function loadCheckpoint<M = unknown>(
   options: LoadCheckpointOptions<M> = {},
 ): Promise<LoadedCheckpoint<M>> {
   checkName(name);
-  checkOptions('loadCheckpoint', options, LOAD_CHECKPOINT_OPTIONS);
+  checkLoadCheckpointOptions(options);
   const found = await readVerified(name);
   if (found === undefined) return loadLegacy(name, options);
   const { document, data, stateBytes } = found;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { OptionSchema } from './check-options';
+import { checkOptions, type OptionSchema } from './check-options';
 import { type CheckpointRecord, prepareAssignVariables } from './checkpoint-format';
 import { invalidArgument, RobustFtError } from './errors';
 import type { NamedTensor } from './named-tensors';
@@ -68,40 +68,46 @@ export interface LoadedCheckpoint<M> {
   variables: string[];
 }
 
-/** Strict options of `loadCheckpoint` in both backend packages. */
-export const LOAD_CHECKPOINT_OPTIONS = {
+const LOAD_CHECKPOINT_OPTIONS = {
   optimizer: 'object',
   variables: 'object',
   loadModel: 'function',
   allowUnverified: 'boolean',
 } as const satisfies OptionSchema<LoadCheckpointOptions<unknown>>;
 
-/** Strict keys of `saveCheckpoint`'s parts. */
-export const CHECKPOINT_PARTS = {
+const CHECKPOINT_PARTS = {
   model: 'object',
   optimizer: 'object',
   variables: 'object',
   metadata: 'object',
 } as const satisfies OptionSchema<CheckpointParts>;
 
+/** `loadCheckpoint`'s strict option check, the same in both backend packages. */
+export function checkLoadCheckpointOptions(options: unknown): void {
+  checkOptions('loadCheckpoint', options, LOAD_CHECKPOINT_OPTIONS);
+}
+
 /**
- * The argument checks `saveCheckpoint` makes in both packages (after the strict-key check), and the
- * optimizer to save on its own: none when it is the model's, which the model saves itself.
+ * The argument checks `saveCheckpoint` makes in both backend packages, and the optimizer to save on its
+ * own: none when it is the model's, which the model saves itself.
  */
-export function checkCheckpointParts(parts: CheckpointParts): StatefulOptimizer | undefined {
-  const { model } = parts;
-  if (model === undefined && parts.variables === undefined && parts.optimizer === undefined) {
+export function checkCheckpointParts(parts: unknown): StatefulOptimizer | undefined {
+  if (typeof parts !== 'object' || parts === null) {
+    throw invalidArgument('parts', 'an object with model, optimizer, variables or metadata', parts);
+  }
+  checkOptions('saveCheckpoint', parts, CHECKPOINT_PARTS, { prefix: 'parts' });
+  const { model, optimizer, variables } = parts as CheckpointParts;
+  if (model === undefined && variables === undefined && optimizer === undefined) {
     throw invalidArgument('parts', 'at least one of model, optimizer or variables');
   }
   if (model !== undefined && typeof model.save !== 'function') {
     throw invalidArgument('parts.model', 'a tfjs-layers model (with save())', model);
   }
-  const optimizer =
-    parts.optimizer !== undefined && parts.optimizer !== model?.optimizer ? parts.optimizer : undefined;
-  if (optimizer !== undefined && typeof optimizer.getWeights !== 'function') {
-    throw invalidArgument('parts.optimizer', 'a tf.Optimizer (with getWeights())', optimizer);
+  const separate = optimizer !== undefined && optimizer !== model?.optimizer ? optimizer : undefined;
+  if (separate !== undefined && typeof separate.getWeights !== 'function') {
+    throw invalidArgument('parts.optimizer', 'a tf.Optimizer (with getWeights())', separate);
   }
-  return optimizer;
+  return separate;
 }
 
 /** The parts of a checkpoint's restore that differ between stores. */

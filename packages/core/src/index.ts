@@ -1,4 +1,4 @@
-export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
+export { type AnchorMode, type AnchorOption, Anchors } from './anchors';
 export {
   type BackendCandidate,
   type BackendChoice,

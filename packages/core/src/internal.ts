@@ -4,7 +4,7 @@
  * release. Users import from `@robust-ft/core`.
  */
 export { addMany } from './add-many';
-export { anchorOptionProblem } from './anchors';
+export { anchorOptionProblem, resolveAnchors } from './anchors';
 export {
   type CheckOptionsExtras,
   checkOptions,
@@ -15,9 +15,8 @@ export {
   selectorSpec,
 } from './check-options';
 export {
-  CHECKPOINT_PARTS,
   checkCheckpointParts,
-  LOAD_CHECKPOINT_OPTIONS,
+  checkLoadCheckpointOptions,
   type RestoreSteps,
   restoreCheckpoint,
 } from './checkpoint';
