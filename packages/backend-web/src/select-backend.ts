@@ -2,6 +2,7 @@ import { invalidArgument } from '@robust-ft/core/internal';
 
 /** The browser backends, best first. */
 export const WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/** A browser backend robust-ft knows (one of `WEB_BACKENDS`). */
 export type WebBackendName = (typeof WEB_BACKENDS)[number];
 
 /**

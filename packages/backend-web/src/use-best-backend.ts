@@ -10,6 +10,7 @@ import { candidateOptions, checkWebOptions } from './option-schemas';
 import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
+/** Options of the browser's `useBestBackend` (with those of `webCandidates`). */
 export interface UseBestBackendOptions extends WebCandidateOptions {
   /** Candidates to try, in order. Default: all of `WEB_BACKENDS` (webgpu, webgl, wasm, cpu). */
   candidates?: readonly WebBackendName[];

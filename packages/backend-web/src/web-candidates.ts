@@ -16,6 +16,7 @@ export type WasmFileMap = Record<
   string
 >;
 
+/** Options of `webCandidates`: how each browser backend is loaded and prepared. */
 export interface WebCandidateOptions {
   /**
    * Where the `.wasm` binaries are served: a URL prefix ending in `/`, or one URL per file. Default: the

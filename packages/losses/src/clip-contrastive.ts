@@ -9,6 +9,7 @@ import {
   type ValueCheck,
 } from './validate-inputs';
 
+/** Options of the CLIP contrastive loss (`clipContrastiveLoss`, `clipContrastive`). */
 export interface ClipContrastiveOptions {
   /**
    * Fixed temperature τ: logits = ⟨img, txt⟩/τ. m²-mix's `--tau` (default 0.01, i.e. scale 100) is fixed,

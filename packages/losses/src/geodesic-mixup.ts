@@ -9,6 +9,7 @@ import {
   guardValues,
 } from './validate-inputs';
 
+/** Options of `geodesicMixup`. */
 export interface GeodesicMixupOptions {
   /**
    * Chord length ‖a−b‖ (or ‖a+b‖) below which a row pair counts as identical (or antipodal) and takes

@@ -24,6 +24,7 @@ export const GUIDE_CORRUPTION_PORTFOLIO: readonly CorruptionFamily[] = [
   'jpeg_compression',
 ];
 
+/** True when `name` is one of `CORRUPTION_FAMILIES`. */
 export function isCorruptionFamily(name: unknown): name is CorruptionFamily {
   return typeof name === 'string' && name in SEVERITY_PARAMETERS;
 }

@@ -9,6 +9,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 
+/** One model of `weightedEnsemble`: its logits `[N, K]`, weight and softmax temperature. */
 export interface EnsembleMember {
   logits: tf.Tensor;
   /** Non-negative; weights are normalised to sum to 1. Default 1. */

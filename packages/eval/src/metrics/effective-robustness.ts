@@ -14,6 +14,7 @@ export interface AccuracyPoint {
  */
 export type FitSpace = 'logit' | 'linear';
 
+/** A linear fit of OOD on ID accuracy over baseline models (in logit or linear space), from `fitBaseline`. */
 export interface BaselineFit {
   space: FitSpace;
   slope: number;

@@ -66,6 +66,7 @@ export function alignment(x: tf.Tensor2D, y: tf.Tensor2D, alpha = 2): tf.Scalar 
   });
 }
 
+/** Options of `relativeAlignment`. */
 export interface RelativeAlignmentOptions {
   /**
    * Which negatives a row is compared with. `1` (default, the only mode `do_valid` uses): the nearest

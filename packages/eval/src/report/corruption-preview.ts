@@ -7,6 +7,7 @@ import { pngDataUri } from './png';
 import { escapeXml } from './svg';
 import { checkEvalOptions } from '../option-schemas';
 
+/** Options of `corruptionPreviewSvg`. */
 export interface CorruptionPreviewOptions {
   families?: readonly CorruptionFamily[];
   /** Default 0. */
