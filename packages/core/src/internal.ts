@@ -43,6 +43,7 @@ export {
   verifyDocument,
 } from './checkpoint-integrity';
 export { invalidArgument } from './errors';
+export { FINITE_FLAG_KERNEL, finiteFlag } from './finite-flag';
 export {
   collectTensors,
   decodeNumber,
