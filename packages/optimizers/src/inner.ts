@@ -1,4 +1,5 @@
-import { type AnyTransformation, invalidArgument, type JsonObject, type LearningRate } from '@robust-ft/core';
+import type { AnyTransformation, JsonObject, LearningRate } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import { type AdamMomentsOptions, adamwTransformation } from './adamw';
 import { checkFactoryOptions } from './option-schemas';
 import { type CommonOptions, checkLearningRate } from './options';

@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -8,7 +7,7 @@ import {
   type StateTree,
   type TransformContext,
 } from '@robust-ft/core';
-import { isTensor } from '@robust-ft/core/internal';
+import { carryOver, isTensor } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedMethod } from './fused/kernels';

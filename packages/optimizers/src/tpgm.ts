@@ -1,16 +1,20 @@
 import {
   type AnyTransformation,
-  adamMomentStep,
-  carryOver,
   type GradientTransformation,
-  invalidArgument,
   type NameSelector,
   nameMatcher,
   RobustFtError,
   type RobustOptimizer,
   type StateTree,
 } from '@robust-ft/core';
-import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import {
+  adamMomentStep,
+  assertInteger,
+  assertOneOf,
+  assertPositive,
+  carryOver,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamMomentsOptions } from './adamw';

@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -8,6 +7,7 @@ import {
   type TransformContext,
   type UpdateResult,
 } from '@robust-ft/core';
+import { carryOver } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import {
   carrySlots,
