@@ -14,7 +14,8 @@
  * `--steps N` (timed steps, default 10; slow models take a third), `--rounds N` (default 1; the
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
- * `--profile` (tf.profile kernel times of one wasm step per model, largest first).
+ * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
+ * (wasm without robust-ft's SIMD training kernels).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { setWasmTrainingSimdEnabled } from '@robust-ft/core/kernels';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -358,6 +360,8 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
   if (backend === 'wasm') {
     await withWasmThreads(threads, () => tf.setBackend('wasm'));
     registerWasmTrainingKernels();
+    // --no-simd: the paths the kernels take without wasm SIMD (typed-array loops, XNNPACK im2col matmul).
+    if (has('no-simd')) setWasmTrainingSimdEnabled(false);
   } else {
     await tf.setBackend('cpu');
     registerCpuTrainingKernels();
