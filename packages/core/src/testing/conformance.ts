@@ -221,10 +221,10 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     'same',
   ),
   // Big enough that wasm's SIMD filter gradients walk the batch in several cache-sized blocks.
-  conv2dCase('conv2d 3x3 same, 5 images of 36x36, 4 → 8 channels', [5, 36, 36, 4], [3, 3, 4, 8], 1, 'same'),
+  conv2dCase('conv2d 3x3 same, 3 images of 64x64, 4 → 8 channels', [3, 64, 64, 4], [3, 3, 4, 8], 1, 'same'),
   depthwiseCase(
-    'depthwiseConv2d 3x3 same, 5 images of 40x40, 8 channels',
-    [5, 40, 40, 8],
+    'depthwiseConv2d 3x3 same, 3 images of 64x64, 8 channels',
+    [3, 64, 64, 8],
     [3, 3, 8, 1],
     1,
     'same',
@@ -362,9 +362,9 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   },
   {
     // A bias gradient's reduction; wasm runs leading-axis float32 sums as SIMD column sums, in
-    // blocks of rows (the 8400-row case takes two), eight columns then four at a time.
+    // blocks of rows (the 18000-row case takes two), eight columns then four at a time.
     name: 'sum over leading axes (bias gradients), keepDims and not',
-    inputs: [f([2, 70, 60, 8]), f([5, 3, 20]), f([4, 6, 12])],
+    inputs: [f([2, 100, 90, 8]), f([5, 3, 20]), f([4, 6, 12])],
     fn: (a, b, c) =>
       tf.concat([
         tf.sum(a, [0, 1, 2]),

@@ -30,7 +30,7 @@ interface TrainingExports {
  * Bytes of input a tile pass covers before moving on: the filter-gradient tiles each re-read x and dy
  * (once per tap and channel block), so they are handed a few images at a time that stay in L2; at
  * B = 128 the whole batch (≈ 5–8 MB for the digits CNN) streamed from memory ~150 times made the
- * kernel 5× slower per image than at B = 32.
+ * kernel 5× slower per image than at B = 32. (The conformance suite has cases that span two blocks.)
  */
 const BLOCK_BYTES = 512 * 1024;
 
@@ -49,6 +49,7 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Synchronous compile: Chromium allows it on a page's main thread for modules up to 4 KiB (tested). */
 function trainingModule(shared: boolean): WebAssembly.Module | null {
   const kind = shared ? 'shared' : 'plain';
   if (compiled[kind] === undefined) {
