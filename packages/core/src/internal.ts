@@ -28,6 +28,7 @@ export {
   verifyData,
   verifyDocument,
 } from './checkpoint-integrity';
+export { FINITE_FLAG_KERNEL, finiteFlag } from './finite-flag';
 export {
   collectTensors,
   decodeNumber,
