@@ -28,6 +28,7 @@ export {
   verifyData,
   verifyDocument,
 } from './checkpoint-integrity';
+export { type EmbeddedWasm, embeddedWasm, isSharedMemory } from './embedded-wasm';
 export { FINITE_FLAG_KERNEL, finiteFlag } from './finite-flag';
 export {
   collectTensors,

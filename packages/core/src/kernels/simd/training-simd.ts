@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
 
@@ -39,30 +40,8 @@ interface WasmModuleLike {
   wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
 }
 
-const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
+const training = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
 const instances = new WeakMap<WebAssembly.Memory, TrainingExports | null>();
-
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Synchronous compile: Chromium allows it on a page's main thread for modules up to 4 KiB (tested). */
-function trainingModule(shared: boolean): WebAssembly.Module | null {
-  const kind = shared ? 'shared' : 'plain';
-  if (compiled[kind] === undefined) {
-    try {
-      compiled[kind] = new WebAssembly.Module(
-        decodeBase64(shared ? TRAINING_SHARED_WASM_BASE64 : TRAINING_WASM_BASE64),
-      );
-    } catch {
-      compiled[kind] = null; // no wasm SIMD here
-    }
-  }
-  return compiled[kind] ?? null;
-}
 
 let enabled = true;
 
@@ -91,15 +70,7 @@ export function trainingSimdFor(backend: unknown): TrainingSimd | null {
   if (!(memory instanceof WebAssembly.Memory)) return null;
   let x = instances.get(memory);
   if (x === undefined) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const mod = trainingModule(shared);
-    try {
-      x = mod
-        ? (new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as TrainingExports)
-        : null;
-    } catch {
-      x = null;
-    }
+    x = training.instantiate<TrainingExports>(memory);
     instances.set(memory, x);
   }
   return x ? new TrainingSimd(x) : null;
