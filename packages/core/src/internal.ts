@@ -42,6 +42,7 @@ export {
   verifyData,
   verifyDocument,
 } from './checkpoint-integrity';
+export { type EmbeddedWasm, embeddedWasm, isSharedMemory } from './embedded-wasm';
 export { invalidArgument } from './errors';
 export { FINITE_FLAG_KERNEL, finiteFlag } from './finite-flag';
 export {
