@@ -27,6 +27,10 @@ import { assertNonNegative, assertShape, sameShape, shapeToString } from './vali
 /** What to do when a gradient holds NaN or ±Inf. */
 export type NonFinitePolicy = 'error' | 'skip' | 'guard' | 'off';
 
+/**
+ * How a `RobustOptimizer` runs its transformation: the learning rate, anchors, non-finite policy and
+ * the factory that rebuilds it when a saved model is loaded.
+ */
 export interface RobustOptimizerOptions {
   transformation: AnyTransformation;
   learningRate: LearningRate;

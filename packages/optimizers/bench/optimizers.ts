@@ -23,24 +23,22 @@ import { installNodeWebGpu } from '@robust-ft/backend-node/testing';
 import { type AnyTransformation, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamwTransformation } from '../src/adamw';
-import { digrapTransformation } from '../src/digrap';
-import { ftpTransformation } from '../src/ftp';
+import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
+import { FTP_METHOD, ftpTransformation } from '../src/ftp';
 import {
   fusedAdamWStep,
   fusedStepEngine,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
   withFusedAdamW,
-  withFusedDigrap,
-  withFusedFtp,
   withFusedL2sp,
-  withFusedSpd,
+  withFusedMethod,
 } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
 import { l2spTransformation } from '../src/l2sp';
-import { spdTransformation } from '../src/spd';
+import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 tf.env().set('PROD', true);
 
@@ -208,7 +206,7 @@ const SPECS: Spec[] = [
     wgslBytes: 56,
     build: (f, policy) => {
       const t = ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { k: 1 });
-      return ours(f ? withFusedFtp(t, { ...ADAM, weightDecay: 0, k: 1 }) : t, policy);
+      return ours(f ? withFusedMethod(FTP_METHOD, t, { k: 1 }, { ...ADAM, weightDecay: 0 }) : t, policy);
     },
   }),
   ...withGuard({
@@ -218,7 +216,10 @@ const SPECS: Spec[] = [
     wgslBytes: 44,
     build: (f, policy) => {
       const t = spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 1 });
-      return ours(f ? withFusedSpd(t, { ...ADAM, weightDecay: 1 }) : t, policy);
+      return ours(
+        f ? withFusedMethod(SPD_METHOD, t, { weightDecay: 1 }, { ...ADAM, weightDecay: 0 }) : t,
+        policy,
+      );
     },
   }),
   ...withGuard({
@@ -227,7 +228,10 @@ const SPECS: Spec[] = [
     wgslBytes: 72,
     build: (f, policy) => {
       const t = digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 0.1 });
-      return ours(f ? withFusedDigrap(t, { ...ADAM, weightDecay: 0.1, trainableStrength: true }) : t, policy);
+      return ours(
+        f ? withFusedMethod(DIGRAP_METHOD, t, { weightDecay: 0.1 }, { ...ADAM, weightDecay: 0 }) : t,
+        policy,
+      );
     },
   }),
   {

@@ -3,23 +3,14 @@ import {
   addDecayedWeights,
   chain,
   type GradientTransformation,
-  type JsonObject,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
 import { withFusedAdamW } from './fused';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-} from './options';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate } from './options';
 
 /** Re-exported so the optimizers' option types read from one place (the type lives in core). */
 export type { AdamMomentsOptions };
@@ -71,23 +62,4 @@ export function adamw(options: AdamWOptions = {}): RobustOptimizer {
 
 export const ADAMW_FACTORY = 'robust-ft/adamw';
 
-export function adamMomentsFromJson(o: JsonObject): AdamMomentsOptions {
-  const out: AdamMomentsOptions = {};
-  const b1 = num(o, 'beta1');
-  const b2 = num(o, 'beta2');
-  const eps = num(o, 'epsilon');
-  if (b1 !== undefined) out.beta1 = b1;
-  if (b2 !== undefined) out.beta2 = b2;
-  if (eps !== undefined) out.epsilon = eps;
-  return out;
-}
-
-registerOptimizerFactory(ADAMW_FACTORY, (o) => {
-  const wd = num(o, 'weightDecay');
-  return adamw({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...(wd === undefined ? {} : { weightDecay: wd }),
-    learningRate: learningRateFromJson(o.learningRate, ADAMW_DEFAULTS.learningRate),
-  });
-});
+registerFactory(ADAMW_FACTORY, 'adamw', adamw, () => ADAMW_DEFAULTS.learningRate);

@@ -1,23 +1,16 @@
-import type { Tensor } from '@tensorflow/tfjs-core';
-
 /**
- * DiGraP's per-tensor state maps (one list for the composed step and the fused dispatch); the scalar
- * ones first, then the parameter-sized pPrev and qPrev.
+ * DiGraP's slot names, in one place: the declaration (`DIGRAP_METHOD` in digrap.ts), the fused
+ * kernels' input/output roles (ops.ts, kernels.ts, webgpu/kernels.ts) all read these lists.
  */
-export const DIGRAP_TENSOR_KEYS = [
-  'digrapDot',
-  'lossStrength',
-  'regStrength',
-  'lossM',
-  'lossV',
-  'regM',
-  'regV',
-  'pPrev',
-  'qPrev',
-] as const;
-export type DigrapKey = (typeof DIGRAP_TENSOR_KEYS)[number];
-export const DIGRAP_SCALAR_KEYS = DIGRAP_TENSOR_KEYS.slice(0, 7) as readonly Exclude<
-  DigrapKey,
-  'pPrev' | 'qPrev'
->[];
-export type DigrapTensors = Record<DigrapKey, Record<string, Tensor>>;
+
+/** The six hyper-state scalars: the two strengths and their hyper-Adam moments (kernel role order). */
+export const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
+export type DigrapScalarRole = (typeof DIGRAP_SCALAR_ROLES)[number];
+
+/** Every slot kept with trainable strengths. */
+export const DIGRAP_SLOTS = ['digrapDot', ...DIGRAP_SCALAR_ROLES, 'pPrev', 'qPrev', 'lrPrev'] as const;
+
+/** The slots kept with a fixed strength (P/Q are only the trainable mode's). */
+export const DIGRAP_FIXED_SLOTS = DIGRAP_SLOTS.filter(
+  (k): k is Exclude<(typeof DIGRAP_SLOTS)[number], 'pPrev' | 'qPrev'> => k !== 'pPrev' && k !== 'qPrev',
+);

@@ -1,40 +1,22 @@
-import {
-  type AnyTransformation,
-  carryOver,
-  type GradientTransformation,
-  type NameSelector,
-  nameMatcher,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
-import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamMomentsFromJson } from './adamw';
-import { DIGRAP_SCALAR_KEYS, DIGRAP_TENSOR_KEYS, type DigrapTensors } from './digrap-keys';
-import { withFusedDigrap } from './fused';
-import { hyperAdamStep } from './hyper-adam';
-import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
-import { findNodes, type StateSource, scalars } from './inspect';
-import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum, layoutFromJson } from './layout';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  bool,
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { sgdMomentumFromJson } from './sgd';
-import { withMaps } from './state-maps';
-
-/** The reference's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
-const DIGRAP_EPS = 1e-8;
+import { DIGRAP_FIXED_SLOTS, DIGRAP_SCALAR_ROLES, DIGRAP_SLOTS } from './digrap-keys';
+import { withFusedMethodOverAdam } from './fused';
+import { DIGRAP_EPS, hyperAdamStep } from './hyper-adam';
+import { type InnerOption, type InnerOptions, innerLearningRate, resolveWrapper } from './inner';
+import type { StateSource } from './inspect';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, lastAxisSum } from './layout';
+import { declareMethod, gradientTransformation, readDiagnostics, wrapInner } from './method';
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
 
 /** The axis map of a tensor whose reductions are whole-tensor (no per-row step reads it). */
 const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
@@ -200,6 +182,78 @@ export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
   return { grad: hatG, dot, ...out };
 }
 
+interface DigrapSettings {
+  weightDecay: number;
+  trainableStrength: boolean;
+  strength: number;
+  projTerm: DigrapProjTerm;
+  exclude: NameSelector | undefined;
+  layout: LayoutOption;
+}
+
+const SCALAR = { shape: 'scalar' } as const;
+
+/**
+ * DiGraP's declaration: a gradient method (ĝ from g, θ, θ₀ and its own state), chained before any
+ * inner optimizer under the key `digrap`. P/Q are kept only with trainable strengths.
+ */
+export const DIGRAP_METHOD = declareMethod({
+  label: 'digrapGradient',
+  kind: 'gradient',
+  settings(options: DigrapTransformOptions): DigrapSettings {
+    const weightDecay = options.weightDecay ?? DIGRAP_DEFAULTS.weightDecay;
+    assertNonNegative('weightDecay', weightDecay);
+    const trainableStrength = options.trainableStrength ?? DIGRAP_DEFAULTS.trainableStrength;
+    const strength = options.strength ?? DIGRAP_DEFAULTS.strength;
+    assertInRange('strength', strength, 0, 1);
+    const projTerm = options.projTerm ?? DIGRAP_DEFAULTS.projTerm;
+    assertOneOf('projTerm', projTerm, ['both', 'grad', 'reg']);
+    const layout = checkLayout(options.layout);
+    return { weightDecay, trainableStrength, strength, projTerm, exclude: options.exclude, layout };
+  },
+  slots: {
+    digrapDot: SCALAR,
+    lossStrength: SCALAR,
+    regStrength: SCALAR,
+    lossM: SCALAR,
+    lossV: SCALAR,
+    regM: SCALAR,
+    regV: SCALAR,
+    pPrev: { shape: 'param' },
+    qPrev: { shape: 'param' },
+    lrPrev: { shape: 'counter' },
+  },
+  kept: (s) => (s.trainableStrength ? DIGRAP_SLOTS : DIGRAP_FIXED_SLOTS),
+  counter: true,
+  wrapKey: 'digrap',
+  marker: 'digrapDot',
+  // Only the fixed-strength orth reads axes; the trainable mode's sums are whole-tensor.
+  axes: (s, name, shape) =>
+    s.trainableStrength || s.weightDecay === 0 ? WHOLE : axisMap(s.layout, name, shape),
+  step(i, settings) {
+    const { grad, dot, ...state } = digrapTensorStep({
+      ...i,
+      ...i.slots,
+      ...settings,
+      lrPrev: i.slots.lrPrev,
+    });
+    return { value: grad, slots: { ...state, digrapDot: dot, lrPrev: i.learningRate } };
+  },
+  fused: {
+    kernel: 'digrap',
+    inputs: ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
+    outputs: ['pPrev', 'qPrev', 'digrapDot', ...DIGRAP_SCALAR_ROLES],
+    // The fixed-strength mode has no kernel: the composed path always runs.
+    enabled: (s) => s.trainableStrength,
+    attrs: (s, batch) => ({
+      lambda: s.weightDecay,
+      t: batch.t,
+      lrPrevs: batch.names.map((n) => batch.slots.lrPrev[n] ?? 0),
+    }),
+    learningRateSlots: ['lrPrev'],
+  },
+});
+
 /**
  * DiGraP's gradient transformation: its updates are the modified gradient ĝ (g itself for excluded
  * names), to be chained before any optimizer. ĝ depends only on g, θ, θ₀ and this state.
@@ -207,86 +261,7 @@ export function digrapTensorStep(i: DigrapTensorInput): DigrapTensorOutput {
 export function digrapGradient(
   options: DigrapTransformOptions = {},
 ): GradientTransformation<DigrapGradientState> {
-  const weightDecay = options.weightDecay ?? DIGRAP_DEFAULTS.weightDecay;
-  assertNonNegative('weightDecay', weightDecay);
-  const trainableStrength = options.trainableStrength ?? DIGRAP_DEFAULTS.trainableStrength;
-  const strength = options.strength ?? DIGRAP_DEFAULTS.strength;
-  assertInRange('strength', strength, 0, 1);
-  const projTerm = options.projTerm ?? DIGRAP_DEFAULTS.projTerm;
-  assertOneOf('projTerm', projTerm, ['both', 'grad', 'reg']);
-  const excluded = nameMatcher(options.exclude);
-  const layout = checkLayout(options.layout);
-  // Only the fixed-strength orth reads axes; the trainable mode's sums are whole-tensor.
-  const axesOf = (name: string, t: Tensor): AxisMap =>
-    trainableStrength || weightDecay === 0 ? WHOLE : axisMap(layout, name, t.shape);
-  return {
-    label: 'digrapGradient',
-    init(params) {
-      const s = {
-        ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])),
-        lrPrev: {},
-        t: 1,
-      } as DigrapGradientState;
-      for (const [name, p] of Object.entries(params)) {
-        if (excluded(name)) continue;
-        for (const key of DIGRAP_SCALAR_KEYS) s[key][name] = tf.scalar(0);
-        if (trainableStrength) {
-          s.pPrev[name] = tf.zerosLike(p);
-          s.qPrev[name] = tf.zerosLike(p);
-        }
-        s.lrPrev[name] = 0;
-      }
-      return s;
-    },
-    update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['lrPrev', ...DIGRAP_TENSOR_KEYS]);
-      const updates: NamedTensorMap = {};
-      const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])) as DigrapTensors;
-      const lrPrev: Record<string, number> = {};
-      for (const [name, g] of Object.entries(grads)) {
-        if (excluded(name)) {
-          updates[name] = g;
-          continue;
-        }
-        const zeros = trainableStrength ? undefined : tf.scalar(0);
-        const out = digrapTensorStep({
-          param: params[name]!,
-          grad: g,
-          anchor: ctx.anchor(name),
-          weightDecay,
-          trainableStrength,
-          strength,
-          projTerm,
-          lossStrength: state.lossStrength[name]!,
-          regStrength: state.regStrength[name]!,
-          lossM: state.lossM[name]!,
-          lossV: state.lossV[name]!,
-          regM: state.regM[name]!,
-          regV: state.regV[name]!,
-          pPrev: state.pPrev[name] ?? zeros!,
-          qPrev: state.qPrev[name] ?? zeros!,
-          lrPrev: state.lrPrev[name] ?? 0,
-          t: state.t,
-          axes: axesOf(name, g),
-        });
-        updates[name] = out.grad;
-        next.digrapDot[name] = out.dot;
-        for (const key of DIGRAP_SCALAR_KEYS) if (key !== 'digrapDot') next[key][name] = out[key];
-        if (trainableStrength) {
-          next.pPrev[name] = out.pPrev;
-          next.qPrev[name] = out.qPrev;
-        }
-        lrPrev[name] = ctx.learningRate;
-      }
-      const carried = Object.fromEntries(
-        DIGRAP_TENSOR_KEYS.map((k) => [k, carryOver(state[k], next[k], grads)]),
-      ) as DigrapTensors;
-      return {
-        updates,
-        state: { ...carried, lrPrev: carryOver(state.lrPrev, lrPrev, grads), t: state.t + 1 },
-      };
-    },
-  };
+  return gradientTransformation(DIGRAP_METHOD, options) as GradientTransformation<DigrapGradientState>;
 }
 
 /**
@@ -297,29 +272,13 @@ export function digrapTransformation(
   inner: AnyTransformation,
   options: DigrapTransformOptions = {},
 ): GradientTransformation<DigrapState> {
-  const gradient = digrapGradient(options);
-  return {
-    label: `digrap(${inner.label})`,
-    init: (params) => ({ digrap: gradient.init(params), inner: inner.init(params) as StateTree }),
-    update(grads, saved, params, ctx) {
-      // A restored state lacks `inner` when all of it was empty (e.g. SGD without momentum).
-      const state = withMaps(saved, ['inner']);
-      const d = gradient.update(grads, state.digrap, params, ctx);
-      const r = inner.update(d.updates, state.inner, params, ctx);
-      // Not `guarded`: DiGraP's own state is not masked by an inner kernel's finite flag.
-      const nextState = { digrap: d.state, inner: r.state };
-      return r.assign
-        ? { updates: r.updates, assign: r.assign, state: nextState }
-        : { updates: r.updates, state: nextState };
-    },
-  };
+  const t = wrapInner(DIGRAP_METHOD, inner, options);
+  return { ...t, label: `digrap(${inner.label})` } as GradientTransformation<DigrapState>;
 }
 
 /** DiGraP (pre-release PCGrad semantics) as a `tf.Optimizer`: over Adam (default) or SGD, or a given transformation. */
 export function digrap(options: DigrapOptions = {}): RobustOptimizer {
-  checkFactoryOptions('digrap', options);
-  const inner = resolveInner(options, 0);
-  const learningRate = checkLearningRate(options.learningRate, digrapLearningRate(options.inner));
+  const { inner, learningRate } = resolveWrapper('digrap', options, 0, DIGRAP_DEFAULTS);
   const {
     weightDecay = DIGRAP_DEFAULTS.weightDecay,
     trainableStrength = DIGRAP_DEFAULTS.trainableStrength,
@@ -330,13 +289,11 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   const layout = checkLayout(options.layout);
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
   const settings = { weightDecay, trainableStrength, strength, projTerm, layout };
-  const composed = digrapTransformation(inner.transformation, { ...settings, ...exclusion });
+  const method = { ...settings, ...exclusion };
+  const composed = digrapTransformation(inner.transformation, method);
   // Over Adam the trainable mode runs as one fused kernel where the backend has it (same state; the
   // composed transformation is the fallback and the oracle). Any other inner stays composed.
-  const transformation =
-    inner.kind === 'adam'
-      ? withFusedDigrap(composed, { ...inner.adam, weightDecay, trainableStrength, ...exclusion })
-      : composed;
+  const transformation = withFusedMethodOverAdam(DIGRAP_METHOD, composed, method, inner, 0);
   return buildOptimizer(
     DIGRAP_FACTORY,
     transformation,
@@ -350,13 +307,6 @@ export function digrap(options: DigrapOptions = {}): RobustOptimizer {
   );
 }
 
-function digrapLearningRate(inner: InnerOption | undefined): number {
-  return innerLearningRate(inner, {
-    learningRateAdam: DIGRAP_DEFAULTS.learningRate,
-    learningRateSgd: DIGRAP_DEFAULTS.learningRateSgd,
-  });
-}
-
 export interface DigrapTensorDiagnostics {
   /** ⟨g, θ − θ₀⟩ of the last step (the projection ran iff < 0 and λ > 0). */
   dot: number;
@@ -365,39 +315,22 @@ export interface DigrapTensorDiagnostics {
   regStrength: number;
 }
 
-export async function digrapState(source: StateSource): Promise<Record<string, DigrapTensorDiagnostics>> {
+/** DiGraP's per-tensor diagnostics of the last step. */
+export async function digrapDiagnostics(
+  source: StateSource,
+): Promise<Record<string, DigrapTensorDiagnostics>> {
+  const { tensors } = await readDiagnostics(DIGRAP_METHOD, source, [
+    'digrapDot',
+    'lossStrength',
+    'regStrength',
+  ]);
   const out: Record<string, DigrapTensorDiagnostics> = {};
-  for (const node of findNodes(source, 'digrapDot')) {
-    const [dot, ls, rs] = await Promise.all([
-      scalars(node.digrapDot),
-      scalars(node.lossStrength),
-      scalars(node.regStrength),
-    ]);
-    for (const name of Object.keys(dot))
-      out[name] = { dot: dot[name]!, lossStrength: ls[name]!, regStrength: rs[name]! };
-  }
+  for (const [name, d] of Object.entries(tensors))
+    out[name] = { dot: d.digrapDot, lossStrength: d.lossStrength, regStrength: d.regStrength };
   return out;
 }
 
-registerOptimizerFactory(DIGRAP_FACTORY, (o) => {
-  const wd = num(o, 'weightDecay');
-  const ts = bool(o, 'trainableStrength');
-  const strength = num(o, 'strength');
-  const exclude = selectorFromJson(o.exclude);
-  const inner = innerFromJson(o);
-  const { momentum, nesterov } = sgdMomentumFromJson(o);
-  return digrap({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    inner,
-    ...(momentum === undefined ? {} : { momentum }),
-    ...(nesterov === undefined ? {} : { nesterov }),
-    ...(wd === undefined ? {} : { weightDecay: wd }),
-    ...(ts === undefined ? {} : { trainableStrength: ts }),
-    ...(strength === undefined ? {} : { strength }),
-    ...(typeof o.projTerm === 'string' ? { projTerm: o.projTerm as DigrapProjTerm } : {}),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, digrapLearningRate(inner)),
-  });
-});
+/** @deprecated Use `digrapDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
+export const digrapState = digrapDiagnostics;
+
+registerFactory(DIGRAP_FACTORY, 'digrap', digrap, (inner) => innerLearningRate(inner, DIGRAP_DEFAULTS));

@@ -1,49 +1,23 @@
-import {
-  type AnyTransformation,
-  carryOver,
-  type GradientTransformation,
-  type NameSelector,
-  nameMatcher,
-  RobustFtError,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertInRange } from '@robust-ft/core/internal';
-import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
-import { withFusedFtpWhenAdam } from './fused';
-import { hyperAdamStep } from './hyper-adam';
-import { type InnerOption, innerFromJson, innerLearningRate, resolveInner } from './inner';
-import { findNodes, type StateSource, scalars } from './inspect';
-import {
-  type AxisMap,
-  axisMap,
-  checkLayout,
-  checkRowState,
-  type LayoutOption,
-  layoutFromJson,
-  rowL1,
-  rowShape,
-} from './layout';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { type SgdMomentumOptions, sgdMomentumFromJson } from './sgd';
-import { withMaps } from './state-maps';
-
-/** FTP's fixed constants (reference `FTP.__init__`): norm epsilon and lower clip of γ, initial γ. */
-const FTP_EPS = 1e-8;
-const FTP_GAMMA0 = 1e-8;
+import type { AdamMomentsOptions } from './adamw';
+import { withFusedMethodOverAdam } from './fused';
+import { FTP_EPS, FTP_GAMMA0, hyperAdamStep } from './hyper-adam';
+import { type InnerOption, innerLearningRate, resolveWrapper } from './inner';
+import type { StateSource } from './inspect';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, rowL1, rowSpan } from './layout';
+import { declareMethod, projectionTransformation, readDiagnostics } from './method';
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
+import type { SgdMomentumOptions } from './sgd';
 
 export interface FtpTransformOptions {
   /** Annealing factor for positive (γ-shrinking) hyper-gradients, in [0, 1]. Default 1. */
@@ -137,100 +111,69 @@ export function ftpTensorStep(i: FtpTensorInput): FtpTensorOutput {
   };
 }
 
+interface FtpSettings {
+  k: number;
+  exclude: NameSelector | undefined;
+  layout: LayoutOption;
+}
+
+/**
+ * FTP's declaration: a projection of the inner optimizer's candidate onto per-row L1 balls of a
+ * learned radius γ; its slots sit under `ftp`, its global counter `t` beside them.
+ */
+export const FTP_METHOD = declareMethod({
+  label: 'ftp',
+  kind: 'projection',
+  settings(options: FtpTransformOptions): FtpSettings {
+    const k = options.k ?? FTP_DEFAULTS.k;
+    assertInRange('k', k, 0, 1);
+    return { k, exclude: options.exclude, layout: checkLayout(options.layout) };
+  },
+  slots: {
+    gamma: { shape: 'scalar', init: FTP_GAMMA0 },
+    gammaM: { shape: 'scalar' },
+    gammaV: { shape: 'scalar' },
+    cPrev: { shape: 'param' },
+    rPrev: { shape: 'row' },
+  },
+  group: 'ftp',
+  counter: true,
+  marker: 'gamma',
+  axes: (settings, name, shape) => axisMap(settings.layout, name, shape),
+  step(i, { k }) {
+    const out = ftpTensorStep({ ...i, ...i.slots, k });
+    const { param, ...slots } = out;
+    return { value: param, slots };
+  },
+  fused: {
+    kernel: 'ftp',
+    inputs: ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
+    outputs: ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
+    attrs(s, batch) {
+      // Rows must be one contiguous axis block (only a custom layout function gives others): else composed.
+      const rowSpans: number[] = [];
+      for (const n of batch.names) {
+        const span = rowSpan(batch.axes[n]!);
+        if (!span) return null;
+        rowSpans.push(...span);
+      }
+      return { weightDecay: batch.weightDecay, k: s.k, t: batch.t, rowSpans };
+    },
+  },
+});
+
 /** FTP around any inner transformation that returns deltas. */
 export function ftpTransformation(
   inner: AnyTransformation,
   options: FtpTransformOptions = {},
 ): GradientTransformation<FtpState> {
-  const k = options.k ?? FTP_DEFAULTS.k;
-  assertInRange('k', k, 0, 1);
-  const excluded = nameMatcher(options.exclude);
-  const layout = checkLayout(options.layout);
-  return {
-    label: `ftp(${inner.label})`,
-    init(params) {
-      const ftp: FtpProjectionState = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} };
-      for (const [name, p] of Object.entries(params)) {
-        if (excluded(name)) continue;
-        ftp.gamma[name] = tf.scalar(FTP_GAMMA0);
-        ftp.gammaM[name] = tf.scalar(0);
-        ftp.gammaV[name] = tf.scalar(0);
-        ftp.cPrev[name] = tf.zerosLike(p);
-        ftp.rPrev[name] = tf.zeros(rowShape(p.shape, axisMap(layout, name, p.shape)));
-      }
-      return { inner: inner.init(params) as StateTree, ftp, t: 1 };
-    },
-    update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['inner', 'ftp']);
-      state.ftp = withMaps(state.ftp, ['gamma', 'gammaM', 'gammaV', 'cPrev', 'rPrev']);
-      const axes: Record<string, AxisMap> = {};
-      for (const [name, g] of Object.entries(grads)) {
-        if (excluded(name)) continue;
-        axes[name] = axisMap(layout, name, g.shape);
-        checkRowState(name, state.ftp.rPrev[name], g.shape, axes[name]);
-      }
-      const r = inner.update(grads, state.inner, params, ctx);
-      if (r.assign) {
-        throw new RobustFtError(
-          'UNSUPPORTED',
-          `FTP's inner transformation ${inner.label} must return deltas`,
-          {
-            argument: 'inner',
-          },
-        );
-      }
-      const updates: NamedTensorMap = {};
-      const assign: NamedTensorMap = {};
-      const next: FtpProjectionState = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} };
-      for (const [name, g] of Object.entries(grads)) {
-        const u = r.updates[name]!;
-        if (excluded(name)) {
-          updates[name] = u;
-          continue;
-        }
-        const s = state.ftp;
-        const out = ftpTensorStep({
-          param: params[name]!,
-          grad: g,
-          anchor: ctx.anchor(name),
-          update: u,
-          gamma: s.gamma[name]!,
-          gammaM: s.gammaM[name]!,
-          gammaV: s.gammaV[name]!,
-          cPrev: s.cPrev[name]!,
-          rPrev: s.rPrev[name]!,
-          t: state.t,
-          k,
-          axes: axes[name]!,
-        });
-        assign[name] = out.param;
-        next.gamma[name] = out.gamma;
-        next.gammaM[name] = out.gammaM;
-        next.gammaV[name] = out.gammaV;
-        next.cPrev[name] = out.cPrev;
-        next.rPrev[name] = out.rPrev;
-      }
-      const ftp: FtpProjectionState = {
-        gamma: carryOver(state.ftp.gamma, next.gamma, grads),
-        gammaM: carryOver(state.ftp.gammaM, next.gammaM, grads),
-        gammaV: carryOver(state.ftp.gammaV, next.gammaV, grads),
-        cPrev: carryOver(state.ftp.cPrev, next.cPrev, grads),
-        rPrev: carryOver(state.ftp.rPrev, next.rPrev, grads),
-      };
-      return { updates, assign, state: { inner: r.state, ftp, t: state.t + 1 } };
-    },
-  };
+  return projectionTransformation(FTP_METHOD, inner, options) as GradientTransformation<FtpState>;
 }
 
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
-  checkFactoryOptions('ftp', options);
   const weightDecay = options.weightDecay ?? FTP_DEFAULTS.weightDecay;
-  const inner = resolveInner(options, weightDecay);
-  const learningRate = checkLearningRate(
-    options.learningRate,
-    innerLearningRate(options.inner, FTP_DEFAULTS),
-  );
+  const { inner, learningRate } = resolveWrapper('ftp', options, weightDecay, FTP_DEFAULTS);
   const k = options.k ?? FTP_DEFAULTS.k;
   const exclude = selectorToJson(options.exclude);
   const layout = checkLayout(options.layout);
@@ -242,11 +185,9 @@ export function ftp(options: FtpOptions = {}): RobustOptimizer {
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
   // Over Adam (the reference AdamP) the step runs as one fused kernel where the backend has it (same
   // state layout; the composed transformation is the fallback and the oracle).
-  const transformation = withFusedFtpWhenAdam(
-    inner.kind === 'adam',
-    ftpTransformation(inner.transformation, { k, layout, ...exclusion }),
-    { ...inner.adam, weightDecay, k, layout, ...exclusion },
-  );
+  const method = { k, layout, ...exclusion };
+  const composed = ftpTransformation(inner.transformation, method);
+  const transformation = withFusedMethodOverAdam(FTP_METHOD, composed, method, inner, weightDecay);
   return buildOptimizer(FTP_FACTORY, transformation, options, learningRate, json);
 }
 
@@ -258,31 +199,11 @@ export interface FtpDiagnostics {
 }
 
 /** FTP's learned radii and hyper-state. */
-export async function ftpState(source: StateSource): Promise<FtpDiagnostics> {
-  const tensors: FtpDiagnostics['tensors'] = {};
-  let t = 1;
-  for (const node of findNodes(source, 'ftp')) {
-    const ftp = node.ftp as unknown as Record<string, unknown>;
-    if (typeof node.t === 'number') t = node.t;
-    const [gamma, gm, gv] = await Promise.all([scalars(ftp.gamma), scalars(ftp.gammaM), scalars(ftp.gammaV)]);
-    for (const name of Object.keys(gamma))
-      tensors[name] = { gamma: gamma[name]!, gammaM: gm[name]!, gammaV: gv[name]! };
-  }
-  return { tensors, t };
+export function ftpDiagnostics(source: StateSource): Promise<FtpDiagnostics> {
+  return readDiagnostics(FTP_METHOD, source, ['gamma', 'gammaM', 'gammaV']);
 }
 
-registerOptimizerFactory(FTP_FACTORY, (o) => {
-  const inner = innerFromJson(o);
-  const k = num(o, 'k');
-  const exclude = selectorFromJson(o.exclude);
-  return ftp({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...sgdMomentumFromJson(o),
-    inner,
-    ...(k === undefined ? {} : { k }),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, innerLearningRate(inner, FTP_DEFAULTS)),
-  });
-});
+/** @deprecated Use `ftpDiagnostics` (the same reader; it returns `FtpDiagnostics`). */
+export const ftpState = ftpDiagnostics;
+
+registerFactory(FTP_FACTORY, 'ftp', ftp, (inner) => innerLearningRate(inner, FTP_DEFAULTS));

@@ -1,8 +1,19 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** The constants FTP and DiGraP hard-code for their hyper-optimizer (not user options in either reference). */
+/**
+ * The constants FTP and DiGraP hard-code (not user options in either reference), in one place: the
+ * composed steps, the JS drivers (fused/loops.ts) and the WGSL shaders read them here, and
+ * `scripts/build-wasm.mjs` injects them into steps.wat.
+ */
 export const HYPER = { lr: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } as const;
+
+/** FTP's epsilon on each row's L1 norm, and γ's initial value and lower clip (reference `FTP.__init__`). */
+export const FTP_EPS = 1e-8;
+export const FTP_GAMMA0 = 1e-8;
+
+/** DiGraP's epsilon on ‖c‖² and ‖g‖² in the trainable projections. */
+export const DIGRAP_EPS = 1e-8;
 
 /**
  * One hyper-Adam step on a 0-d hyper-parameter (FTP's γ, DiGraP's strengths), as both references write

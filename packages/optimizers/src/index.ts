@@ -14,6 +14,7 @@ export {
   type DigrapTensorDiagnostics,
   type DigrapTransformOptions,
   digrap,
+  digrapDiagnostics,
   digrapGradient,
   digrapState,
   digrapTransformation,
@@ -26,9 +27,13 @@ export {
   type FtpState,
   type FtpTransformOptions,
   ftp,
+  ftpDiagnostics,
   ftpState,
   ftpTransformation,
 } from './ftp';
+
+import { registerFusedOptimizerKernels } from './fused';
+
 export {
   type FusedMethod,
   fusedKernelsEnabled,
@@ -61,6 +66,7 @@ export {
   type SpdTensorDiagnostics,
   type SpdTransformOptions,
   spd,
+  spdDiagnostics,
   spdState,
   spdTransformation,
 } from './spd';
@@ -72,7 +78,12 @@ export {
   type TpgmState,
   type TpgmTransformOptions,
   tpgm,
+  tpgmDiagnostics,
   tpgmState,
   tpgmTransformation,
   type ValidationLoss,
 } from './tpgm';
+
+// The package's fused kernels are registered when it is imported (beside its optimizer factories), so
+// `hasFusedKernel` is a plain query.
+registerFusedOptimizerKernels();

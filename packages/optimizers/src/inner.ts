@@ -1,5 +1,8 @@
-import { type AnyTransformation, invalidArgument, type JsonObject } from '@robust-ft/core';
+import type { AnyTransformation, JsonObject, LearningRate } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import { type AdamMomentsOptions, adamwTransformation } from './adamw';
+import { checkFactoryOptions } from './option-schemas';
+import { type CommonOptions, checkLearningRate } from './options';
 import { type SgdMomentumOptions, sgdTransformation } from './sgd';
 
 /**
@@ -22,15 +25,35 @@ export interface ResolvedInner {
   json: JsonObject | undefined;
 }
 
+/** A wrapper's defaults for its inner optimizer: which one, and SGD's momentum settings. */
+export interface InnerDefaults {
+  inner: 'adam' | 'sgd';
+  momentum: number;
+  nesterov: boolean;
+}
+
+/** FTP's, SPD's and DiGraP's: Adam (the references' AdamP / AdamSPD / PCGrad), plain SGD otherwise. */
+const ADAM_FIRST: InnerDefaults = { inner: 'adam', momentum: 0, nesterov: false };
+
 /**
- * Validates `options.inner` (default `'adam'`) and builds it. `weightDecay` is the inner optimizer's own
- * decay toward zero (FTP's AdamW/SGD decay); SPD and DiGraP, whose `weightDecay` is their strength λ,
- * pass 0.
+ * Validates `options.inner` (default `defaults.inner`) and builds it. `weightDecay` is the inner
+ * optimizer's own decay toward zero (FTP's and TPGM's AdamW/SGD decay); SPD and DiGraP, whose
+ * `weightDecay` is their strength λ, pass 0.
  */
-export function resolveInner(options: InnerOptions, weightDecay: number): ResolvedInner {
-  const inner = options.inner ?? 'adam';
-  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
-    throw invalidArgument('options.inner', "'adam', 'sgd' or a gradient transformation", inner);
+export function resolveInner(
+  options: InnerOptions,
+  weightDecay: number,
+  defaults: InnerDefaults = ADAM_FIRST,
+): ResolvedInner {
+  const inner = options.inner ?? defaults.inner;
+  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function') {
+    const other = defaults.inner === 'adam' ? 'sgd' : 'adam';
+    throw invalidArgument(
+      'options.inner',
+      `'${defaults.inner}', '${other}' or a gradient transformation`,
+      inner,
+    );
+  }
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
   const adam = { beta1, beta2, epsilon };
   if (inner === 'adam') {
@@ -38,22 +61,39 @@ export function resolveInner(options: InnerOptions, weightDecay: number): Resolv
     return { kind: 'adam', transformation, adam, json: { inner, ...adam, weightDecay } };
   }
   if (inner === 'sgd') {
-    const { momentum = 0, nesterov = false } = options;
+    const { momentum = defaults.momentum, nesterov = defaults.nesterov } = options;
     const transformation = sgdTransformation({ momentum, nesterov, weightDecay });
     return { kind: 'sgd', transformation, adam, json: { inner, momentum, nesterov, weightDecay } };
   }
   return { kind: 'custom', transformation: inner, adam, json: undefined };
 }
 
+/** A wrapper's default learning rates: over SGD, and over Adam (custom inners too). */
+export type InnerLearningRates = { learningRateSgd: number } & (
+  | { learningRateAdam: number }
+  | { learningRate: number }
+);
+
 /** A wrapper's default learning rate for `options.inner`: SGD's, else Adam's (custom inners too). */
-export function innerLearningRate(
-  inner: InnerOption | undefined,
-  defaults: { learningRateAdam: number; learningRateSgd: number },
-): number {
-  return inner === 'sgd' ? defaults.learningRateSgd : defaults.learningRateAdam;
+export function innerLearningRate(inner: InnerOption | undefined, defaults: InnerLearningRates): number {
+  if (inner === 'sgd') return defaults.learningRateSgd;
+  return 'learningRateAdam' in defaults ? defaults.learningRateAdam : defaults.learningRate;
 }
 
-/** A factory record's `inner` ('sgd' or the default 'adam'; custom inners are never recorded). */
-export function innerFromJson(o: JsonObject): 'adam' | 'sgd' {
-  return o.inner === 'sgd' ? 'sgd' : 'adam';
+/**
+ * What every wrapper factory (FTP, SPD, DiGraP) starts with: its options checked against its schema,
+ * its inner optimizer built (`weightDecay`: see `resolveInner`) and its learning rate checked, with the
+ * default of the chosen inner.
+ */
+export function resolveWrapper(
+  name: 'ftp' | 'spd' | 'digrap',
+  options: InnerOptions & CommonOptions,
+  weightDecay: number,
+  defaults: InnerLearningRates,
+): { inner: ResolvedInner; learningRate: LearningRate } {
+  checkFactoryOptions(name, options);
+  return {
+    inner: resolveInner(options, weightDecay),
+    learningRate: checkLearningRate(options.learningRate, innerLearningRate(options.inner, defaults)),
+  };
 }

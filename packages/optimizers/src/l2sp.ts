@@ -2,11 +2,8 @@ import {
   type AnyTransformation,
   chain,
   type GradientTransformation,
-  mapTensors,
   type NameSelector,
-  nameMatcher,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
   scaleByAdam,
   scaleByLearningRate,
@@ -14,19 +11,11 @@ import {
 import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';
+import type { AdamMomentsOptions } from './adamw';
 import { withFusedL2sp } from './fused';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
+import { declareMethod, gradientTransformation } from './method';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
 
 export interface L2spOptions extends AdamMomentsOptions, CommonOptions {
   /** Strength α ≥ 0 of the penalty (α/2)‖θ − θ₀‖². Default 0.01. */
@@ -43,20 +32,25 @@ export function l2spTensorGradient(grad: Tensor, param: Tensor, anchor: Tensor, 
   return tf.add(grad, tf.mul(tf.sub(param, anchor), alpha));
 }
 
+/**
+ * L2-SP's declaration: a stateless gradient method (the pull α(θ − θ₀) added to g); the fused kernel
+ * (Adam on the pulled gradient) is dispatched by `withFusedL2sp`.
+ */
+export const L2SP_METHOD = declareMethod({
+  label: 'addL2spGradient',
+  kind: 'gradient',
+  settings(options: { alpha: number; exclude?: NameSelector | undefined }) {
+    assertNonNegative('alpha', options.alpha);
+    return { alpha: options.alpha, exclude: options.exclude };
+  },
+  slots: {},
+  passThrough: (s) => s.alpha === 0,
+  step: (i, { alpha }) => ({ value: l2spTensorGradient(i.grad, i.param, i.anchor, alpha), slots: {} }),
+});
+
 /** Adds the L2-SP pull α(θ − θ₀) to the gradients of the selected parameters (stateless, coupled). */
 export function addL2spGradient(alpha: number, exclude?: NameSelector): GradientTransformation<StateTree> {
-  assertNonNegative('alpha', alpha);
-  const excluded = nameMatcher(exclude);
-  return {
-    label: 'addL2spGradient',
-    init: () => ({}),
-    update: (grads, state, params, ctx) => ({
-      updates: mapTensors(grads, (g, name) =>
-        excluded(name) || alpha === 0 ? g : l2spTensorGradient(g, params[name]!, ctx.anchor(name), alpha),
-      ),
-      state,
-    }),
-  };
+  return gradientTransformation(L2SP_METHOD, { alpha, exclude });
 }
 
 /** Adam on g + α(θ − θ₀): the penalty is coupled (it passes through Adam's moments). */
@@ -70,38 +64,20 @@ export function l2sp(options: L2spOptions = {}): RobustOptimizer {
   const learningRate = checkLearningRate(options.learningRate, L2SP_DEFAULTS.learningRate);
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, alpha = L2SP_DEFAULTS.alpha } = options;
   const exclude = selectorToJson(options.exclude);
+  const method = {
+    beta1,
+    beta2,
+    epsilon,
+    alpha,
+    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+  };
   return buildOptimizer(
     L2SP_FACTORY,
-    withFusedL2sp(
-      l2spTransformation({
-        beta1,
-        beta2,
-        epsilon,
-        alpha,
-        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-      }),
-      {
-        beta1,
-        beta2,
-        epsilon,
-        alpha,
-        ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-      },
-    ),
+    withFusedL2sp(l2spTransformation(method), method),
     options,
     learningRate,
     exclude === undefined ? undefined : { beta1, beta2, epsilon, alpha, exclude },
   );
 }
 
-registerOptimizerFactory(L2SP_FACTORY, (o) => {
-  const alpha = num(o, 'alpha');
-  const exclude = selectorFromJson(o.exclude);
-  return l2sp({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...(alpha === undefined ? {} : { alpha }),
-    ...(exclude === undefined ? {} : { exclude }),
-    learningRate: learningRateFromJson(o.learningRate, L2SP_DEFAULTS.learningRate),
-  });
-});
+registerFactory(L2SP_FACTORY, 'l2sp', l2sp, () => L2SP_DEFAULTS.learningRate);

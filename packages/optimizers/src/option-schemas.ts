@@ -1,5 +1,10 @@
-import type { AdamMomentsOptions as AdamMomentOptions } from '@robust-ft/core';
-import { type AnyTransformation, isSchedule } from '@robust-ft/core';
+import type { AdamMomentsOptions as AdamMomentOptions, JsonObject, LearningRate } from '@robust-ft/core';
+import {
+  type AnyTransformation,
+  isSchedule,
+  type RobustOptimizer,
+  registerOptimizerFactory,
+} from '@robust-ft/core';
 import {
   anchorOptionProblem,
   checkOptions,
@@ -11,7 +16,9 @@ import type { AdamWOptions } from './adamw';
 import type { DigrapOptions } from './digrap';
 import type { FtpOptions } from './ftp';
 import type { L2spOptions } from './l2sp';
+import { layoutFromJson } from './layout';
 import type { CommonOptions } from './options';
+import { commonFromJson, learningRateFromJson, selectorFromJson } from './options';
 import type { SgdMomentumOptions, SgdOptions } from './sgd';
 import type { SpdOptions } from './spd';
 import type { TpgmOptions } from './tpgm';
@@ -164,4 +171,40 @@ export function checkFactoryOptions(name: OptimizerName, options: unknown): void
     }
   }
   checkOptions(name, options, schema, { hints });
+}
+
+/** What a factory record can hold: options without functions and transformations. */
+type RecordedOptions = Record<string, unknown> & { inner?: 'adam' | 'sgd'; learningRate?: LearningRate };
+
+/**
+ * A factory record (the JSON a `getConfig` wrote) back to options, driven by the factory's schema:
+ * every schema key present is read (the selector, layout, learning rate and anchor through their JSON
+ * forms; the rest as recorded, type-checked again by the factory). `learningRate` falls back to
+ * `fallbackLr(inner)` when absent.
+ */
+export function optionsFromJson(
+  name: OptimizerName,
+  o: JsonObject,
+  fallbackLr: (inner: 'adam' | 'sgd' | undefined) => number,
+): RecordedOptions {
+  const out: RecordedOptions = { ...commonFromJson(o), ...layoutFromJson(o) };
+  for (const key of Object.keys(OPTION_SCHEMAS[name])) {
+    const v = o[key];
+    if (v === undefined || v === null || key in out) continue;
+    if (key === 'exclude') out.exclude = selectorFromJson(v);
+    else if (key === 'inner') out.inner = v === 'sgd' ? 'sgd' : 'adam';
+    else if (key !== 'learningRate') out[key] = v;
+  }
+  out.learningRate = learningRateFromJson(o.learningRate, fallbackLr(out.inner));
+  return out;
+}
+
+/** Registers a factory that rebuilds its optimizer from a record (`optionsFromJson`). */
+export function registerFactory<O>(
+  factory: string,
+  name: OptimizerName,
+  build: (options: O) => RobustOptimizer,
+  fallbackLr: (inner: 'adam' | 'sgd' | undefined) => number,
+): void {
+  registerOptimizerFactory(factory, (o) => build(optionsFromJson(name, o, fallbackLr) as O));
 }

@@ -2,7 +2,6 @@ import {
   type AnchorOption,
   Anchors,
   type AnyTransformation,
-  invalidArgument,
   isSchedule,
   type JsonObject,
   type JsonValue,
@@ -14,7 +13,7 @@ import {
   type ScheduleSpec,
   scheduleFromSpec,
 } from '@robust-ft/core';
-import { assertNonNegative } from '@robust-ft/core/internal';
+import { assertNonNegative, invalidArgument } from '@robust-ft/core/internal';
 
 /** Options every factory of this package accepts. */
 export interface CommonOptions {
@@ -120,20 +119,6 @@ export function commonFromJson(o: JsonObject): CommonOptions {
     anchor: anchorFromJson(o.anchor),
     ...(typeof nonFinite === 'string' ? { nonFinite: nonFinite as NonFinitePolicy } : {}),
   };
-}
-
-export function num(o: JsonObject, key: string): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number') throw invalidArgument(`options.${key}`, 'a number', v);
-  return v;
-}
-
-export function bool(o: JsonObject, key: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw invalidArgument(`options.${key}`, 'a boolean', v);
-  return v;
 }
 
 export function unsupported(argument: string, message: string): RobustFtError {

@@ -4,21 +4,12 @@ import {
   chain,
   type GradientTransformation,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
   scaleByLearningRate,
   traceMomentum,
 } from '@robust-ft/core';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  bool,
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-} from './options';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate } from './options';
 
 export interface SgdMomentumOptions {
   /** Heavy-ball momentum (torch SGD, dampening 0). Default 0. */
@@ -60,21 +51,4 @@ export function sgd(options: SgdOptions = {}): RobustOptimizer {
   );
 }
 
-export function sgdMomentumFromJson(o: Parameters<typeof num>[0]): SgdMomentumOptions {
-  const out: SgdMomentumOptions = {};
-  const m = num(o, 'momentum');
-  const n = bool(o, 'nesterov');
-  const wd = num(o, 'weightDecay');
-  if (m !== undefined) out.momentum = m;
-  if (n !== undefined) out.nesterov = n;
-  if (wd !== undefined) out.weightDecay = wd;
-  return out;
-}
-
-registerOptimizerFactory(SGD_FACTORY, (o) =>
-  sgd({
-    ...commonFromJson(o),
-    ...sgdMomentumFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, SGD_DEFAULTS.learningRate),
-  }),
-);
+registerFactory(SGD_FACTORY, 'sgd', sgd, () => SGD_DEFAULTS.learningRate);

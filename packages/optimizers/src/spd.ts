@@ -1,34 +1,19 @@
-import {
-  type AnyTransformation,
-  carryOver,
-  type GradientTransformation,
-  type NameSelector,
-  nameMatcher,
-  type RobustOptimizer,
-  registerOptimizerFactory,
-  type StateTree,
+import type {
+  AnyTransformation,
+  GradientTransformation,
+  NameSelector,
+  RobustOptimizer,
+  StateTree,
 } from '@robust-ft/core';
 import { assertNonNegative } from '@robust-ft/core/internal';
-import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamMomentsFromJson } from './adamw';
-import { withFusedSpd } from './fused';
-import { type InnerOption, type InnerOptions, innerFromJson, innerLearningRate, resolveInner } from './inner';
-import { findNodes, type StateSource, scalars } from './inspect';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-  unsupported,
-} from './options';
-import { sgdMomentumFromJson } from './sgd';
-import { withMaps } from './state-maps';
+import { withFusedMethodOverAdam } from './fused';
+import { type InnerOption, type InnerOptions, innerLearningRate, resolveWrapper } from './inner';
+import type { StateSource } from './inspect';
+import { declareMethod, projectionTransformation, readDiagnostics } from './method';
+import { registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, selectorToJson } from './options';
 
 export interface SpdTransformOptions {
   /** SPD strength λ ≥ 0 (the reference's `weight_decay`; not a decay toward zero). λ = 0 is the inner optimizer. */
@@ -93,69 +78,40 @@ export function spdTensorStep(i: SpdTensorInput): SpdTensorOutput {
   return { param: tf.sub(q, tf.mul(strength, qa)), condition, ratio };
 }
 
+/** SPD's declaration: a projection of the inner optimizer's candidate; two scalar diagnostics per tensor. */
+export const SPD_METHOD = declareMethod({
+  label: 'spd',
+  kind: 'projection',
+  settings(options: SpdTransformOptions): { weightDecay: number; exclude: NameSelector | undefined } {
+    const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
+    assertNonNegative('weightDecay', weightDecay);
+    return { weightDecay, exclude: options.exclude };
+  },
+  slots: { spdCondition: { shape: 'scalar' }, spdRatio: { shape: 'scalar' } },
+  marker: 'spdCondition',
+  step(i, { weightDecay }) {
+    const out = spdTensorStep({ ...i, weightDecay });
+    return { value: out.param, slots: { spdCondition: out.condition, spdRatio: out.ratio } };
+  },
+  fused: {
+    kernel: 'spd',
+    inputs: [],
+    outputs: ['spdCondition', 'spdRatio'],
+    attrs: (s) => ({ lambda: s.weightDecay }),
+  },
+});
+
 /** SPD around any inner transformation that returns deltas: it needs only g, θ, the anchor and the candidate. */
 export function spdTransformation(
   inner: AnyTransformation,
   options: SpdTransformOptions = {},
 ): GradientTransformation<SpdState> {
-  const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
-  assertNonNegative('weightDecay', weightDecay);
-  const excluded = nameMatcher(options.exclude);
-  return {
-    label: `spd(${inner.label})`,
-    init(params) {
-      const s: SpdState = { inner: inner.init(params) as StateTree, spdCondition: {}, spdRatio: {} };
-      for (const name of Object.keys(params)) {
-        if (excluded(name)) continue;
-        s.spdCondition[name] = tf.scalar(0);
-        s.spdRatio[name] = tf.scalar(0);
-      }
-      return s;
-    },
-    update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['inner', 'spdCondition', 'spdRatio']);
-      const r = inner.update(grads, state.inner, params, ctx);
-      if (r.assign)
-        throw unsupported('inner', `SPD's inner transformation ${inner.label} must return deltas`);
-      const updates: NamedTensorMap = {};
-      const assign: NamedTensorMap = {};
-      const spdCondition: Record<string, Tensor> = {};
-      const spdRatio: Record<string, Tensor> = {};
-      for (const [name, g] of Object.entries(grads)) {
-        const u = r.updates[name]!;
-        if (excluded(name)) {
-          updates[name] = u;
-          continue;
-        }
-        const out = spdTensorStep({
-          param: params[name]!,
-          grad: g,
-          anchor: ctx.anchor(name),
-          update: u,
-          weightDecay,
-        });
-        assign[name] = out.param;
-        spdCondition[name] = out.condition;
-        spdRatio[name] = out.ratio;
-      }
-      return {
-        updates,
-        assign,
-        state: {
-          inner: r.state,
-          spdCondition: carryOver(state.spdCondition, spdCondition, grads),
-          spdRatio: carryOver(state.spdRatio, spdRatio, grads),
-        },
-      };
-    },
-  };
+  return projectionTransformation(SPD_METHOD, inner, options) as GradientTransformation<SpdState>;
 }
 
 /** SPD as a `tf.Optimizer`: over Adam (default, the reference AdamSPD) or SGD, or a given transformation. */
 export function spd(options: SpdOptions = {}): RobustOptimizer {
-  checkFactoryOptions('spd', options);
-  const inner = resolveInner(options, 0);
-  const learningRate = checkLearningRate(options.learningRate, spdLearningRate(options.inner));
+  const { inner, learningRate } = resolveWrapper('spd', options, 0, SPD_DEFAULTS);
   const weightDecay = options.weightDecay ?? SPD_DEFAULTS.weightDecay;
   const exclude = selectorToJson(options.exclude);
   const exclusion = options.exclude === undefined ? {} : { exclude: options.exclude };
@@ -164,19 +120,12 @@ export function spd(options: SpdOptions = {}): RobustOptimizer {
   const composed = spdTransformation(inner.transformation, { weightDecay, ...exclusion });
   return buildOptimizer(
     SPD_FACTORY,
-    inner.kind === 'adam' ? withFusedSpd(composed, { ...inner.adam, weightDecay, ...exclusion }) : composed,
+    withFusedMethodOverAdam(SPD_METHOD, composed, { weightDecay, ...exclusion }, inner, 0),
     options,
     learningRate,
     // SPD's λ is recorded as `weightDecay`; the inner's own decay is 0 and not recorded.
     inner.json && exclude !== undefined ? { ...inner.json, weightDecay, exclude } : undefined,
   );
-}
-
-function spdLearningRate(inner: InnerOption | undefined): number {
-  return innerLearningRate(inner, {
-    learningRateAdam: SPD_DEFAULTS.learningRate,
-    learningRateSgd: SPD_DEFAULTS.learningRateSgd,
-  });
 }
 
 export interface SpdTensorDiagnostics {
@@ -187,29 +136,15 @@ export interface SpdTensorDiagnostics {
 }
 
 /** SPD's per-tensor diagnostics of the last step. */
-export async function spdState(source: StateSource): Promise<Record<string, SpdTensorDiagnostics>> {
+export async function spdDiagnostics(source: StateSource): Promise<Record<string, SpdTensorDiagnostics>> {
+  const { tensors } = await readDiagnostics(SPD_METHOD, source, ['spdCondition', 'spdRatio']);
   const out: Record<string, SpdTensorDiagnostics> = {};
-  for (const node of findNodes(source, 'spdCondition')) {
-    const [cond, ratio] = await Promise.all([scalars(node.spdCondition), scalars(node.spdRatio)]);
-    for (const [name, c] of Object.entries(cond))
-      out[name] = { condition: c, ratio: c < 0 ? ratio[name]! : null };
-  }
+  for (const [name, d] of Object.entries(tensors))
+    out[name] = { condition: d.spdCondition, ratio: d.spdCondition < 0 ? d.spdRatio : null };
   return out;
 }
 
-registerOptimizerFactory(SPD_FACTORY, (o) => {
-  const wd = num(o, 'weightDecay');
-  const exclude = selectorFromJson(o.exclude);
-  const inner = innerFromJson(o);
-  const { momentum, nesterov } = sgdMomentumFromJson(o);
-  return spd({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    inner,
-    ...(momentum === undefined ? {} : { momentum }),
-    ...(nesterov === undefined ? {} : { nesterov }),
-    ...(wd === undefined ? {} : { weightDecay: wd }),
-    ...(exclude === undefined ? {} : { exclude }),
-    learningRate: learningRateFromJson(o.learningRate, spdLearningRate(inner)),
-  });
-});
+/** @deprecated Use `spdDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
+export const spdState = spdDiagnostics;
+
+registerFactory(SPD_FACTORY, 'spd', spd, (inner) => innerLearningRate(inner, SPD_DEFAULTS));

@@ -1,35 +1,29 @@
 import {
   type AnyTransformation,
-  adamMomentStep,
-  carryOver,
   type GradientTransformation,
-  invalidArgument,
-  type JsonObject,
   type NameSelector,
   nameMatcher,
   RobustFtError,
   type RobustOptimizer,
-  registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
-import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import {
+  adamMomentStep,
+  assertInteger,
+  assertOneOf,
+  assertPositive,
+  carryOver,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';
+import type { AdamMomentsOptions } from './adamw';
+import { resolveInner } from './inner';
 import { findNodes, type StateSource, scalars } from './inspect';
-import { type AxisMap, axisMap, checkLayout, type LayoutOption, layoutFromJson, rowL1 } from './layout';
-import { checkFactoryOptions } from './option-schemas';
-import {
-  buildOptimizer,
-  type CommonOptions,
-  checkLearningRate,
-  commonFromJson,
-  learningRateFromJson,
-  num,
-  selectorFromJson,
-  selectorToJson,
-} from './options';
-import { type SgdMomentumOptions, sgdMomentumFromJson, sgdTransformation } from './sgd';
+import { type AxisMap, axisMap, checkLayout, type LayoutOption, rowL1 } from './layout';
+import { checkFactoryOptions, registerFactory } from './option-schemas';
+import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
+import type { SgdMomentumOptions } from './sgd';
 import { withMaps } from './state-maps';
 
 /** TPGM's fixed epsilon (in the ratio only) and lower clip of γ. */
@@ -74,6 +68,7 @@ export interface TpgmOptions
 }
 
 export const TPGM_DEFAULTS = {
+  inner: 'sgd',
   learningRate: 1e-2,
   momentum: 0.9,
   nesterov: true,
@@ -131,6 +126,16 @@ export function tpgmTensorProject(
 }
 
 /**
+ * Where a TPGM transformation keeps its validation-loss callback (read at step time): on the
+ * transformation itself, so `setTpgmValidationLoss` finds it through the optimizer that holds it
+ * (no module-level registry of optimizers).
+ */
+const VALIDATION_LOSS = Symbol('tpgm.validationLoss');
+interface ValidationLossHolder {
+  [VALIDATION_LOSS]: { fn: ValidationLoss | undefined };
+}
+
+/**
  * TPGM around an inner optimizer: after the inner step, γ (one per tensor) takes `maxIters` Adam steps
  * on the validation loss of the projected parameters, then the parameters are projected with the new γ.
  * γ starts at min(n)/2 at the first projection. `holder.fn` is read at step time so a restored
@@ -156,7 +161,8 @@ export function tpgmTransformation(
   // The 'l2' norm is whole-tensor: no axes to read (and no layout error for a rank-5 tensor).
   const axesOf = (name: string, t: Tensor): AxisMap =>
     mode === 'l2' ? { rowAxes: [], lastAxis: null } : axisMap(layout, name, t.shape);
-  return {
+  const transformation: GradientTransformation<TpgmState> & ValidationLossHolder = {
+    [VALIDATION_LOSS]: holder,
     label: `tpgm(${inner.label})`,
     init(params) {
       const s: TpgmState = {
@@ -284,32 +290,17 @@ export function tpgmTransformation(
       return { updates, assign, state: { inner: r.state, ...carry(), t: state.t + 1 } };
     },
   };
+  return transformation;
 }
-
-const holders = new WeakMap<RobustOptimizer, { fn: ValidationLoss | undefined }>();
 
 /** TPGM as a `tf.Optimizer`; γ is learned from `validationLoss` after every `projFreq` steps. */
 export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
   checkFactoryOptions('tpgm', options);
-  const inner = options.inner ?? 'sgd';
-  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function')
-    throw invalidArgument('options.inner', "'sgd', 'adam' or a gradient transformation", inner);
   const learningRate = checkLearningRate(options.learningRate, TPGM_DEFAULTS.learningRate);
-  let innerT: AnyTransformation;
-  let json: JsonObject | undefined;
-  if (inner === 'sgd') {
-    const {
-      momentum = TPGM_DEFAULTS.momentum,
-      nesterov = TPGM_DEFAULTS.nesterov,
-      weightDecay = TPGM_DEFAULTS.weightDecay,
-    } = options;
-    innerT = sgdTransformation({ momentum, nesterov, weightDecay });
-    json = { inner, momentum, nesterov, weightDecay };
-  } else if (inner === 'adam') {
-    const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = options;
-    innerT = adamwTransformation({ beta1, beta2, epsilon, weightDecay });
-    json = { inner, beta1, beta2, epsilon, weightDecay };
-  } else innerT = inner;
+  // The reference TPGM runs over SGD with Nesterov momentum and a decay toward zero; Adam's is 0.
+  const sgdFirst = options.inner === undefined || options.inner === 'sgd';
+  const weightDecay = options.weightDecay ?? (sgdFirst ? TPGM_DEFAULTS.weightDecay : 0);
+  const { transformation: innerT, json } = resolveInner(options, weightDecay, TPGM_DEFAULTS);
   const {
     normMode = TPGM_DEFAULTS.normMode,
     projLr = TPGM_DEFAULTS.projLr,
@@ -341,13 +332,12 @@ export function tpgm(options: TpgmOptions = {}): RobustOptimizer {
       ? { ...json, normMode, projLr, maxIters, projFreq, exclude, layout }
       : undefined,
   );
-  holders.set(opt, holder);
   return opt;
 }
 
 /** Attaches (or replaces) the validation loss of a TPGM optimizer, e.g. after `tf.loadLayersModel`. */
 export function setTpgmValidationLoss(optimizer: RobustOptimizer, validationLoss: ValidationLoss): void {
-  const holder = holders.get(optimizer);
+  const holder = (optimizer?.transformation as Partial<ValidationLossHolder> | undefined)?.[VALIDATION_LOSS];
   if (!holder) throw invalidArgument('optimizer', 'an optimizer built by tpgm()', typeof optimizer);
   if (typeof validationLoss !== 'function')
     throw invalidArgument('validationLoss', 'a function (params) => tf.Scalar', validationLoss);
@@ -355,30 +345,14 @@ export function setTpgmValidationLoss(optimizer: RobustOptimizer, validationLoss
 }
 
 /** TPGM's per-tensor radius γ after the last step. */
-export async function tpgmState(source: StateSource): Promise<Record<string, { constraint: number }>> {
+export async function tpgmDiagnostics(source: StateSource): Promise<Record<string, { constraint: number }>> {
   const out: Record<string, { constraint: number }> = {};
   for (const node of findNodes(source, 'constraint'))
     for (const [name, c] of Object.entries(await scalars(node.constraint))) out[name] = { constraint: c };
   return out;
 }
 
-registerOptimizerFactory(TPGM_FACTORY, (o) => {
-  const inner = o.inner === 'adam' ? 'adam' : 'sgd';
-  const exclude = selectorFromJson(o.exclude);
-  const projLr = num(o, 'projLr');
-  const maxIters = num(o, 'maxIters');
-  const projFreq = num(o, 'projFreq');
-  return tpgm({
-    ...commonFromJson(o),
-    ...adamMomentsFromJson(o),
-    ...sgdMomentumFromJson(o),
-    inner,
-    ...(o.normMode === 'l2' || o.normMode === 'mars' ? { normMode: o.normMode } : {}),
-    ...(projLr === undefined ? {} : { projLr }),
-    ...(maxIters === undefined ? {} : { maxIters }),
-    ...(projFreq === undefined ? {} : { projFreq }),
-    ...(exclude === undefined ? {} : { exclude }),
-    ...layoutFromJson(o),
-    learningRate: learningRateFromJson(o.learningRate, TPGM_DEFAULTS.learningRate),
-  });
-});
+/** @deprecated Use `tpgmDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */
+export const tpgmState = tpgmDiagnostics;
+
+registerFactory(TPGM_FACTORY, 'tpgm', tpgm, () => TPGM_DEFAULTS.learningRate);

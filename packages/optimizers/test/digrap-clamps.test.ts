@@ -1,9 +1,12 @@
-import { adamMomentStep } from '@robust-ft/core';
+import { adamMomentStep } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { fusedDigrapStep, hasFusedKernel } from '../src/fused';
+import { fusedDigrapStep, hasFusedKernel, registerFusedOptimizerKernels } from '../src/fused';
 import { digrapTensorStep } from '../src/internal';
 import './setup-backend';
+
+// The raw kernel ops below need the kernels registered (importing the package entry does it).
+registerFusedOptimizerKernels();
 
 /**
  * DiGraP's trainable strengths are clamped to [0, 1] after their hyper-Adam step. A long random run

@@ -13,18 +13,11 @@ import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 import { adamwTransformation } from '../src/adamw';
-import { digrapTransformation } from '../src/digrap';
-import { ftpTransformation } from '../src/ftp';
-import {
-  type FusedMethod,
-  withFusedAdamW,
-  withFusedDigrap,
-  withFusedFtp,
-  withFusedL2sp,
-  withFusedSpd,
-} from '../src/fused';
+import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
+import { FTP_METHOD, ftpTransformation } from '../src/ftp';
+import { type FusedMethod, withFusedAdamW, withFusedL2sp, withFusedMethod } from '../src/fused';
 import { l2spTransformation } from '../src/l2sp';
-import { spdTransformation } from '../src/spd';
+import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 /*
  * The fused-vs-composed cases shared by the cpu/wasm and the WebGPU integration tests. The composed-op
@@ -96,14 +89,16 @@ export const CASES: Case[] = [
         weightDecay: 0.8,
         exclude: 'head/*',
       }),
-    fused: (t) => withFusedSpd(t, { ...ADAM, weightDecay: 0.8, exclude: 'head/*' }),
+    fused: (t) =>
+      withFusedMethod(SPD_METHOD, t, { weightDecay: 0.8, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
     lr: 5e-2,
   },
   {
     name: 'ftp',
     make: () =>
       ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), { k: 0.5, exclude: 'head/*' }),
-    fused: (t) => withFusedFtp(t, { ...ADAM, weightDecay: 0.1, k: 0.5, exclude: 'head/*' }),
+    fused: (t) =>
+      withFusedMethod(FTP_METHOD, t, { k: 0.5, exclude: 'head/*' }, { ...ADAM, weightDecay: 0.1 }),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
@@ -117,7 +112,13 @@ export const CASES: Case[] = [
         exclude: 'head/*',
         layout: 'torch',
       }),
-    fused: (t) => withFusedFtp(t, { ...ADAM, weightDecay: 0.1, k: 0.5, exclude: 'head/*', layout: 'torch' }),
+    fused: (t) =>
+      withFusedMethod(
+        FTP_METHOD,
+        t,
+        { k: 0.5, exclude: 'head/*', layout: 'torch' },
+        { ...ADAM, weightDecay: 0.1 },
+      ),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
@@ -129,7 +130,7 @@ export const CASES: Case[] = [
         exclude: 'head/*',
       }),
     fused: (t) =>
-      withFusedDigrap(t, { ...ADAM, weightDecay: 0.5, trainableStrength: true, exclude: 'head/*' }),
+      withFusedMethod(DIGRAP_METHOD, t, { weightDecay: 0.5, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
     lr: 1e-2,
   },
 ];

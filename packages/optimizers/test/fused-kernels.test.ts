@@ -14,8 +14,10 @@ import {
   fusedSpdStep,
   fusedStepEngine,
   hasFusedKernel,
+  registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
+  unregisterFusedOptimizerKernels,
 } from '../src/fused';
 
 tf.env().set('PROD', true);
@@ -109,6 +111,7 @@ for (const { backend, simd, engine } of CONFIGS) {
     beforeAll(async () => {
       expect(await tf.setBackend(backend)).toBe(true);
       setWasmSimdEnabled(simd);
+      registerFusedOptimizerKernels();
     });
     afterAll(() => {
       setFusedKernelsEnabled(true);
@@ -151,6 +154,17 @@ for (const { backend, simd, engine } of CONFIGS) {
       for (const method of Object.keys(FUSED_KERNELS) as (keyof typeof FUSED_KERNELS)[])
         expect(hasFusedKernel(method)).toBe(true);
       expect(hasFusedKernel('adamw', 'webgl')).toBe(false);
+    });
+
+    it('hasFusedKernel is a query: it does not register what is missing', () => {
+      unregisterFusedOptimizerKernels();
+      try {
+        expect(hasFusedKernel('adamw')).toBe(false);
+        expect(hasFusedKernel('adamw')).toBe(false);
+      } finally {
+        registerFusedOptimizerKernels();
+      }
+      expect(hasFusedKernel('adamw')).toBe(true);
     });
 
     it('AdamW matches torch AdamW arithmetic (batched, several shapes, counts, decay, zero grad)', () => {

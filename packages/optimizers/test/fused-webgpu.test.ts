@@ -10,6 +10,7 @@ import {
   type FusedMethod,
   fusedStepEngine,
   hasFusedKernel,
+  registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
 } from '../src/fused';
 import { CASES, expectAllClose, run, SHAPES } from './fused-cases';
@@ -44,6 +45,7 @@ describe.skipIf(skipReason !== null)('fused WGSL kernels on WebGPU in Node (Dawn
   beforeAll(async () => {
     setFusedKernelsEnabled(true);
     await import('@tensorflow/tfjs-backend-webgpu');
+    registerFusedOptimizerKernels();
   });
 
   afterAll(async () => {

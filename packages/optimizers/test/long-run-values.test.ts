@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hasFusedKernel, setFusedKernelsEnabled } from '../src/fused';
-import { digrapState } from '../src/index';
+import { digrapDiagnostics } from '../src/index';
 import { disposeAll, FACTORIES, makeVars, run, values } from './helpers';
 import './setup-backend';
 
@@ -37,7 +37,7 @@ describe('100 steps: values, not only the absence of leaks', () => {
           setFusedKernelsEnabled(true);
         }
         if (label === 'digrap') {
-          for (const [name, d] of Object.entries(await digrapState(optFused))) {
+          for (const [name, d] of Object.entries(await digrapDiagnostics(optFused))) {
             for (const [key, w] of [
               ['loss', d.lossStrength],
               ['reg', d.regStrength],

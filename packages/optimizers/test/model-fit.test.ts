@@ -2,7 +2,7 @@ import { RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { adamw, digrap, ftp, ftpState, l2sp, spd } from '../src/index';
+import { adamw, digrap, ftp, ftpDiagnostics, l2sp, spd } from '../src/index';
 import { signDescent } from './helpers';
 import './setup-backend';
 
@@ -84,7 +84,7 @@ describe('model.fit, save with includeOptimizer, load, continue bit-identically'
       expect(got).toEqual(want);
       if (label === 'ftp') {
         // The head is excluded: FTP tracks a radius for the body only.
-        const names = Object.keys((await ftpState(restored.optimizer as RobustOptimizer)).tensors);
+        const names = Object.keys((await ftpDiagnostics(restored.optimizer as RobustOptimizer)).tensors);
         expect(names.length).toBe(2);
         expect(names.every((n) => n.startsWith('body/'))).toBe(true);
       }

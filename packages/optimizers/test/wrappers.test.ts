@@ -2,7 +2,7 @@ import { chain, RobustFtError, RobustOptimizer, scaleByAdam, scaleByLearningRate
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { adamw, DIGRAP_DEFAULTS, digrap, SPD_DEFAULTS, sgd, spd, spdState } from '../src/index';
+import { adamw, DIGRAP_DEFAULTS, digrap, SPD_DEFAULTS, sgd, spd, spdDiagnostics } from '../src/index';
 import { FUSED_KERNELS } from '../src/internal';
 import { disposeAll, makeVars, run, signDescent, values } from './helpers';
 import './setup-backend';
@@ -53,7 +53,7 @@ describe('λ = 0 makes SPD and DiGraP over SGD step exactly as SGD (bit-identica
     let fired = 0;
     for (let s = 1; s <= 20; s++) {
       run(opt, a.vars, 1, { from: s, seed: 3 });
-      fired += Object.values(await spdState(opt)).filter((d) => d.ratio !== null && d.ratio > 0).length;
+      fired += Object.values(await spdDiagnostics(opt)).filter((d) => d.ratio !== null && d.ratio > 0).length;
     }
     expect(fired).toBeGreaterThan(0);
     disposeAll(a.vars, a.anchors, opt);

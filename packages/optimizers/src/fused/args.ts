@@ -1,12 +1,14 @@
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type RowGeometry, spanGeometry } from '../layout';
+import { kernelError } from './errors';
 import { type AdamConstants, adamConstants } from './loops';
 
 /** Attribute and input unpacking shared by the fused kernels of every backend (`kernels.ts`, `webgpu/kernels.ts`). */
 
 export function num(attrs: NamedAttrMap | undefined, key: string): number {
   const v = attrs?.[key];
-  if (typeof v !== 'number') throw new Error(`fused optimizer kernel: attribute "${key}" must be a number`);
+  if (typeof v !== 'number')
+    throw kernelError('INVALID_ARGUMENT', `attribute "${key}" must be a number`, `attrs.${key}`);
   return v;
 }
 
@@ -14,13 +16,13 @@ export function numAt(attrs: NamedAttrMap | undefined, key: string, i: number): 
   const v = attrs?.[key];
   const x = Array.isArray(v) ? v[i] : undefined;
   if (typeof x !== 'number')
-    throw new Error(`fused optimizer kernel: attribute "${key}[${i}]" must be a number`);
+    throw kernelError('INVALID_ARGUMENT', `attribute "${key}[${i}]" must be a number`, `attrs.${key}`);
   return x;
 }
 
 export function input(inputs: NamedTensorInfoMap, key: string): TensorInfo {
   const t = inputs[key];
-  if (!t) throw new Error(`fused optimizer kernel: missing input "${key}"`);
+  if (!t) throw kernelError('INVALID_ARGUMENT', `missing input "${key}"`, `inputs.${key}`);
   return t;
 }
 
@@ -34,7 +36,7 @@ export function checkSameSize(main: TensorInfo, others: (TensorInfo | undefined)
   const n = sizeOf(main.shape);
   for (const o of others) {
     if (o && sizeOf(o.shape) !== n)
-      throw new Error('fused optimizer kernel: a state tensor does not match its parameter size');
+      throw kernelError('SHAPE_MISMATCH', 'a state tensor does not match its parameter size');
   }
 }
 
@@ -66,8 +68,10 @@ export function ftpGeometry(
   if (
     !(Number.isInteger(first) && Number.isInteger(end) && first >= 0 && first <= end && end <= shape.length)
   )
-    throw new Error(
-      `fused optimizer kernel: FTP row span [${first}, ${end}) does not fit rank ${shape.length}`,
+    throw kernelError(
+      'INVALID_ARGUMENT',
+      `FTP row span [${first}, ${end}) does not fit rank ${shape.length}`,
+      'attrs.rowSpans',
     );
   return spanGeometry(shape, [first, end]);
 }

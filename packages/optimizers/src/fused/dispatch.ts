@@ -1,5 +1,5 @@
 import {
-  carryOver,
+  type AnyTransformation,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -7,21 +7,28 @@ import {
   type TransformContext,
   type UpdateResult,
 } from '@robust-ft/core';
+import { carryOver } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
-import { DIGRAP_TENSOR_KEYS, type DigrapKey } from '../digrap-keys';
-import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';
-import { withMaps } from '../state-maps';
-import { type FusedMethod, hasFusedKernel } from './kernels';
+import {
+  carrySlots,
+  emptySlotMaps,
+  type MethodDeclaration,
+  type MethodSettings,
+  ownNames,
+  readWrapped,
+  type SlotMaps,
+  type SlotSet,
+  writeWrapped,
+} from '../method';
+import { type FusedMethod, hasFusedKernel, registerFusedOptimizerKernels } from './kernels';
 import {
   type AdamHyperparameters,
   type FusedAdamItem,
   type FusedAdamResult,
   type FusedAnchoredItem,
   fusedAdamWStep,
-  fusedDigrapStep,
-  fusedFtpStep,
   fusedL2spStep,
-  fusedSpdStep,
+  fusedMethodStep,
   type GuardFlag,
   kernelsTakeFiniteFlag,
 } from './ops';
@@ -35,11 +42,11 @@ import {
 
 type Tensors = Record<string, Tensor>;
 type Counts = Record<string, number>;
-interface AdamLike {
+type AdamLike = {
   mu: Tensors;
   nu: Tensors;
   count: Counts;
-}
+};
 
 type AdamOptions = Omit<AdamHyperparameters, 'learningRate'>;
 
@@ -202,7 +209,7 @@ function withAdam(
   next: AdamInto,
   grads: NamedTensorMap,
 ): StateTree {
-  return { ...tree, [key]: carriedAdam(prev, next, grads) as unknown as StateTree };
+  return { ...tree, [key]: carriedAdam(prev, next, grads) };
 }
 
 function wrap<S extends StateTree>(
@@ -214,6 +221,8 @@ function wrap<S extends StateTree>(
     ctx: TransformContext,
   ) => UpdateResult<S> | null,
 ): GradientTransformation<S> {
+  // Building a fused transformation is where its kernels get registered (idempotent), never a query.
+  registerFusedOptimizerKernels();
   return {
     label: composed.label,
     init: (params) => composed.init(params),
@@ -279,208 +288,73 @@ export function withFusedL2sp(
   });
 }
 
-interface SpdLike {
-  inner: StateTree;
-  spdCondition: Tensors;
-  spdRatio: Tensors;
-}
-
 /**
- * SPD over the Adam chain (`spdTransformation(adamwTransformation({weightDecay: 0}))`, the reference
- * AdamSPD): state `{inner: {…, adam}, spdCondition, spdRatio}`; excluded names get plain Adam.
+ * A declared method over the Adam chain (SPD, FTP, DiGraP: `declaration.fused`), its state read and
+ * written by slot name (`readWrapped`/`writeWrapped`), never by chain position: excluded names get
+ * plain AdamW (with `weightDecay`, the inner's own decay), the others one batched call of the method's
+ * kernel. Null (the composed path runs) when the backend lacks a kernel, a tensor is not float32, the
+ * declaration's `attrs` declines, or the inner state has no single Adam slot.
  */
-export function withFusedSpd<S extends StateTree>(
-  composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; exclude?: NameSelector },
-): GradientTransformation<S> {
-  const { weightDecay: lambda, exclude, ...adamOptions } = options;
-  return wrap(composed, (grads, state, params, ctx) => {
-    const s = withMaps(state as unknown as SpdLike, ['inner', 'spdCondition', 'spdRatio']);
-    const slot = adamSlot(s.inner);
+export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
+  decl: MethodDeclaration<O, T, S>,
+  composed: AnyTransformation,
+  options: O,
+  inner: AdamOptions & { weightDecay: number },
+): GradientTransformation<StateTree> {
+  const binding = decl.fused;
+  const settings = decl.settings(options);
+  if (!binding || binding.enabled?.(settings) === false) return composed;
+  const { weightDecay, ...adamOptions } = inner;
+  return wrap<StateTree>(composed, (grads, state, params, ctx) => {
+    const { inner: innerState, slots } = readWrapped(decl, state);
+    const slot = adamSlot(innerState);
     if (!slot) return null;
     const { key, adam } = slot;
-    const parts = splitFusable('spd', grads, params, adam, exclude, ctx);
+    const parts = splitFusable(binding.kernel, grads, params, adam, settings.exclude, ctx);
     if (!parts) return null;
-    const { plain, own: decayed, anchors } = parts;
-    const guard = guardOf(ctx, ['adamw', 'spd']);
+    const { plain, own, anchors } = parts;
+    const axes = ownNames(decl, settings, slots, grads);
+    const attrs = binding.attrs(settings, { names: own, axes, slots: slots.maps, t: slots.t, weightDecay });
+    if (!attrs) return null;
+    const guard = guardOf(ctx, ['adamw', binding.kernel]);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
-    const spdCondition: Tensors = {};
-    const spdRatio: Tensors = {};
-    if (decayed.length > 0) {
-      const { counts, items } = anchoredItems(decayed, grads, params, adam, anchors, () => ({}));
-      const results = fusedSpdStep(items, { ...hp, lambda });
-      adamResults(decayed, results, counts, into);
+    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay });
+    const next = emptySlotMaps(decl) as Record<string, Record<string, Tensor | number>>;
+    if (own.length > 0) {
+      const maps = slots.maps as Record<string, Record<string, Tensor | number>>;
+      const { counts, items } = anchoredItems(own, grads, params, adam, anchors, (n) =>
+        Object.fromEntries(binding.inputs.map((k) => [k, maps[k]![n] ?? null])),
+      );
+      const results = fusedMethodStep(binding.kernel, items, binding.inputs, binding.outputs, hp, attrs);
+      adamResults(own, results, counts, into);
       results.forEach((r, i) => {
-        spdCondition[decayed[i]!] = r.condition;
-        spdRatio[decayed[i]!] = r.ratio;
+        const n = own[i]!;
+        for (const k of binding.outputs) next[k]![n] = r[k];
+        for (const k of binding.learningRateSlots ?? []) next[k]![n] = ctx.learningRate;
       });
     }
-    const next: SpdLike = {
-      inner: withAdam(s.inner, key, adam, into, grads),
-      spdCondition: carryOver(s.spdCondition, spdCondition, grads),
-      spdRatio: carryOver(s.spdRatio, spdRatio, grads),
-    };
+    const carried = carrySlots(decl, slots.maps, next as SlotMaps<S>, grads);
     return {
       updates: {},
       assign: into.assign,
-      state: next as unknown as S,
+      state: writeWrapped(decl, withAdam(innerState, key, adam, into, grads), {
+        maps: carried,
+        t: slots.t + 1,
+      }),
       guarded: guard.finite !== undefined,
     };
   });
 }
 
-interface FtpLike {
-  inner: StateTree;
-  ftp: { gamma: Tensors; gammaM: Tensors; gammaV: Tensors; cPrev: Tensors; rPrev: Tensors };
-  t: number;
-}
-
-/**
- * FTP over the AdamW chain (`ftpTransformation(adamwTransformation(...))`, the reference AdamP): state
- * `{inner: {0: adam, 1, 2}, ftp: {gamma, gammaM, gammaV, cPrev, rPrev}, t}`.
- */
-export function withFusedFtp<S extends StateTree>(
-  composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
-): GradientTransformation<S> {
-  const { weightDecay, k, exclude, layout = DEFAULT_LAYOUT, ...adamOptions } = options;
-  return wrap(composed, (grads, state, params, ctx) => {
-    const s = state as unknown as FtpLike;
-    const slot = adamSlot(s.inner);
-    if (!slot) return null;
-    const { key, adam } = slot;
-    const parts = splitFusable('ftp', grads, params, adam, exclude, ctx);
-    if (!parts) return null;
-    const { plain, own: projected, anchors } = parts;
-    // Rows by the same layout rule as the composed step; row axes that are not one contiguous block
-    // (only a custom layout function gives those) leave the step to the composed path.
-    const spans: Record<string, [number, number]> = {};
-    for (const n of projected) {
-      const map = axisMap(layout, n, grads[n]!.shape);
-      checkRowState(n, s.ftp.rPrev[n], grads[n]!.shape, map);
-      const span = rowSpan(map);
-      if (!span) return null;
-      spans[n] = span;
-    }
-    const guard = guardOf(ctx, ['adamw', 'ftp']);
-    const hp = { ...adamOptions, learningRate: ctx.learningRate, weightDecay, ...guard };
-    const into = plainAdam(plain, grads, params, adam, hp);
-    const next = { gamma: {}, gammaM: {}, gammaV: {}, cPrev: {}, rPrev: {} } as FtpLike['ftp'];
-    if (projected.length > 0) {
-      const f = s.ftp;
-      const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
-        rowSpan: spans[n]!,
-        cPrev: f.cPrev[n] ?? null,
-        rPrev: f.rPrev[n] ?? null,
-        gamma: f.gamma[n] ?? null,
-        gammaM: f.gammaM[n] ?? null,
-        gammaV: f.gammaV[n] ?? null,
-      }));
-      const results = fusedFtpStep(items, { ...hp, k, t: s.t });
-      adamResults(projected, results, counts, into);
-      results.forEach((r, i) => {
-        const n = projected[i]!;
-        next.gamma[n] = r.gamma;
-        next.gammaM[n] = r.gammaM;
-        next.gammaV[n] = r.gammaV;
-        next.cPrev[n] = r.cPrev;
-        next.rPrev[n] = r.rPrev;
-      });
-    }
-    const ftp = {
-      gamma: carryOver(s.ftp.gamma, next.gamma, grads),
-      gammaM: carryOver(s.ftp.gammaM, next.gammaM, grads),
-      gammaV: carryOver(s.ftp.gammaV, next.gammaV, grads),
-      cPrev: carryOver(s.ftp.cPrev, next.cPrev, grads),
-      rPrev: carryOver(s.ftp.rPrev, next.rPrev, grads),
-    };
-    const out: FtpLike = {
-      inner: withAdam(s.inner, key, adam, into, grads),
-      ftp,
-      t: s.t + 1,
-    };
-    return {
-      updates: {},
-      assign: into.assign,
-      state: out as unknown as S,
-      guarded: guard.finite !== undefined,
-    };
-  });
-}
-
-type DigrapLike = Record<DigrapKey, Tensors> & { lrPrev: Counts; t: number };
-
-/**
- * DiGraP with trainable strengths over the Adam chain (`digrapTransformation(adamwTransformation(
- * {weightDecay: 0}))`): state `{digrap: {digrapDot, lossStrength, …, lrPrev, t}, inner: {…, adam}}`. The
- * fixed-strength mode has no fused kernel: pass `trainableStrength: false` and the composed path always runs.
- */
-export function withFusedDigrap<S extends StateTree>(
-  composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; trainableStrength: boolean; exclude?: NameSelector },
-): GradientTransformation<S> {
-  const { weightDecay: lambda, trainableStrength, exclude, ...adamOptions } = options;
-  if (!trainableStrength) return composed;
-  return wrap(composed, (grads, state, params, ctx) => {
-    const { digrap, inner } = withMaps(state as unknown as { digrap: DigrapLike; inner: StateTree }, [
-      'inner',
-    ]);
-    const d = withMaps(digrap, ['lrPrev', ...DIGRAP_TENSOR_KEYS]);
-    const slot = adamSlot(inner);
-    if (!slot) return null;
-    const { key, adam } = slot;
-    const parts = splitFusable('digrap', grads, params, adam, exclude, ctx);
-    if (!parts) return null;
-    const { plain, own: projected, anchors } = parts;
-    const guard = guardOf(ctx, ['adamw', 'digrap']);
-    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
-    const next = Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, {}])) as Record<DigrapKey, Tensors>;
-    const lrPrev: Counts = {};
-    if (projected.length > 0) {
-      const { counts, items } = anchoredItems(projected, grads, params, adam, anchors, (n) => ({
-        pPrev: d.pPrev[n] ?? null,
-        qPrev: d.qPrev[n] ?? null,
-        lossStrength: d.lossStrength[n] ?? null,
-        regStrength: d.regStrength[n] ?? null,
-        lossM: d.lossM[n] ?? null,
-        lossV: d.lossV[n] ?? null,
-        regM: d.regM[n] ?? null,
-        regV: d.regV[n] ?? null,
-        lrPrev: d.lrPrev[n] ?? 0,
-      }));
-      const results = fusedDigrapStep(items, { ...hp, lambda, t: d.t });
-      adamResults(projected, results, counts, into);
-      results.forEach((r, i) => {
-        const n = projected[i]!;
-        next.digrapDot[n] = r.dot;
-        for (const k of DIGRAP_TENSOR_KEYS) if (k !== 'digrapDot') next[k][n] = r[k];
-        lrPrev[n] = ctx.learningRate;
-      });
-    }
-    const out = {
-      digrap: {
-        ...Object.fromEntries(DIGRAP_TENSOR_KEYS.map((k) => [k, carryOver(d[k], next[k], grads)])),
-        lrPrev: carryOver(d.lrPrev, lrPrev, grads),
-        t: d.t + 1,
-      },
-      inner: withAdam(inner, key, adam, into, grads),
-    };
-    return {
-      updates: {},
-      assign: into.assign,
-      state: out as unknown as S,
-      guarded: guard.finite !== undefined,
-    };
-  });
-}
-
-/** `withFusedFtp` when FTP runs over the AdamW chain (`inner: 'adam'`); any other inner stays composed. */
-export function withFusedFtpWhenAdam<S extends StateTree>(
-  overAdam: boolean,
-  composed: GradientTransformation<S>,
-  options: AdamOptions & { weightDecay: number; k: number; exclude?: NameSelector; layout?: LayoutOption },
-): GradientTransformation<S> {
-  return overAdam ? withFusedFtp(composed, options) : composed;
+/** `withFusedMethod` when the method runs over the AdamW chain (`inner: 'adam'`); any other inner stays composed. */
+export function withFusedMethodOverAdam<O, T extends MethodSettings, S extends SlotSet>(
+  decl: MethodDeclaration<O, T, S>,
+  composed: AnyTransformation,
+  options: O,
+  inner: { kind: string; adam: AdamOptions },
+  weightDecay: number,
+): AnyTransformation {
+  return inner.kind === 'adam'
+    ? withFusedMethod(decl, composed, options, { ...inner.adam, weightDecay })
+    : composed;
 }

@@ -1,11 +1,4 @@
-export {
-  withFusedAdamW,
-  withFusedDigrap,
-  withFusedFtp,
-  withFusedFtpWhenAdam,
-  withFusedL2sp,
-  withFusedSpd,
-} from './dispatch';
+export { withFusedAdamW, withFusedL2sp, withFusedMethod, withFusedMethodOverAdam } from './dispatch';
 export {
   FUSED_KERNELS,
   type FusedKernelName,
@@ -32,6 +25,7 @@ export {
   fusedDigrapStep,
   fusedFtpStep,
   fusedL2spStep,
+  fusedMethodStep,
   fusedSpdStep,
 } from './ops';
 export { setWasmSimdEnabled, wasmSimdEnabled } from './storage';

@@ -1,17 +1,20 @@
 import { FINITE_FLAG_KERNEL } from '@robust-ft/core/internal';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { DIGRAP_SCALAR_ROLES } from '../digrap-keys';
+import { FTP_GAMMA0 } from '../hyper-adam';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
+import { kernelError } from './errors';
 import {
   type AdamConstants,
-  type DigrapScalars,
+  type AdamTensorViews,
   digrapStep,
-  type FtpScalars,
   ftpStep,
   type StepEngine,
   spdStep,
   stridedRows,
 } from './loops';
+import { fusedRuntime } from './runtime';
 import { type KernelStorage, type StorageKind, storageFor } from './storage';
 import { webgpuInternals } from './webgpu/backend';
 import {
@@ -63,7 +66,7 @@ function prepare(
   attrs?: NamedAttrMap,
 ): Prepared {
   const storage = storageFor(kind, backend);
-  if (!storage) throw new Error(`fused optimizer kernel: the active backend is not a ${kind} backend`);
+  if (!storage) throw kernelError('BACKEND_UNAVAILABLE', `the active backend is not a ${kind} backend`);
   for (const info of Object.values(inputs)) if (info) storage.touch(info);
   return { storage, count: num(attrs, 'n') };
 }
@@ -220,6 +223,21 @@ const l2spKernel = batchKernel({
   },
 });
 
+/** The Adam views of a batch item (inputs θ, g, m, v, θ₀; outputs 0–2 = θ', m', v'). */
+function adamViews(it: BatchItem, weightDecay?: number): AdamTensorViews {
+  return {
+    param: it.view('param'),
+    grad: it.view('grad'),
+    m: it.view('m'),
+    v: it.view('v'),
+    anchor: it.view('anchor'),
+    paramOut: it.out(0),
+    mOut: it.out(1),
+    vOut: it.out(2),
+    adam: it.constants(weightDecay),
+  };
+}
+
 /** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
 const spdKernel = batchKernel({
   required: ANCHORED_INPUTS,
@@ -227,19 +245,7 @@ const spdKernel = batchKernel({
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda') }),
   outputs: (p) => [p.shape, p.shape, p.shape, [], []],
   step: (E, { lambda }, it) => {
-    const r = spdStep(
-      E,
-      it.view('param'),
-      it.view('grad'),
-      it.view('m'),
-      it.view('v'),
-      it.view('anchor'),
-      it.out(0),
-      it.out(1),
-      it.out(2),
-      it.constants(),
-      lambda,
-    );
+    const r = spdStep(E, { ...adamViews(it), lambda });
     return [r.condition, r.ratio];
   },
 });
@@ -256,14 +262,14 @@ const ftpKernel = batchKernel({
   hyper: (attrs) => ({
     wd: num(attrs, 'weightDecay'),
     t: num(attrs, 't'),
-    annealK: num(attrs, 'k'),
+    k: num(attrs, 'k'),
     geometry: (i: number, shape: readonly number[]) => ftpGeometry(attrs, i, shape),
   }),
   outputs: (p, inputs, i, h) => {
     const geo = h.geometry(i, p.shape);
     const rPrev = inputs[`rPrev${i}`];
     if (rPrev && sizeOf(rPrev.shape) !== geo.rows)
-      throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
+      throw kernelError('STATE_MISMATCH', 'FTP row state does not match its parameter', 'inputs.rPrev');
     // The last output is scratch for strided rows (an f64 per row), freed after the step.
     return [
       p.shape,
@@ -278,38 +284,26 @@ const ftpKernel = batchKernel({
     ];
   },
   scratchOutputs: 1,
-  step: (E, { wd, t, annealK, geometry }, it) => {
-    const prev: FtpScalars = {
-      gamma: it.scalar('gamma', 1e-8),
-      mGamma: it.scalar('gammaM', 0),
-      vGamma: it.scalar('gammaV', 0),
-    };
-    const next = ftpStep(
-      E,
-      it.view('param'),
-      it.view('grad'),
-      it.view('m'),
-      it.view('v'),
-      it.view('anchor'),
-      it.viewOpt('cPrev'),
-      it.viewOpt('rPrev'),
-      it.out(0),
-      it.out(1),
-      it.out(2),
-      it.out(3),
-      it.out(4),
-      it.out(8),
-      geometry(it.index, it.param.shape),
-      it.constants(wd),
-      prev,
+  step: (E, { wd, t, k, geometry }, it) => {
+    const next = ftpStep(E, {
+      ...adamViews(it, wd),
+      cPrev: it.viewOpt('cPrev'),
+      rPrev: it.viewOpt('rPrev'),
+      cOut: it.out(3),
+      rOut: it.out(4),
+      acc: it.out(8),
+      geometry: geometry(it.index, it.param.shape),
+      scalars: {
+        gamma: it.scalar('gamma', FTP_GAMMA0),
+        mGamma: it.scalar('gammaM', 0),
+        vGamma: it.scalar('gammaV', 0),
+      },
       t,
-      annealK,
-    );
+      k,
+    });
     return [next.gamma, next.mGamma, next.vGamma];
   },
 });
-
-const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
 
 /**
  * Inputs per tensor: param, grad, m, v, anchor, and (after the first step) pPrev, qPrev and the six
@@ -318,35 +312,25 @@ const DIGRAP_SCALARS = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM',
  */
 const digrapKernel = batchKernel({
   required: ANCHORED_INPUTS,
-  keep: [...KEEP_ADAM, 'pPrev', 'qPrev', null, ...DIGRAP_SCALARS],
+  keep: [...KEEP_ADAM, 'pPrev', 'qPrev', null, ...DIGRAP_SCALAR_ROLES],
   optional: ['pPrev', 'qPrev'],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda'), t: num(attrs, 't') }),
   outputs: (p) => [p.shape, p.shape, p.shape, p.shape, p.shape, [], [], [], [], [], [], []],
   step: (E, { lambda, t }, it) => {
-    const [omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg] = DIGRAP_SCALARS.map((key) =>
+    const [omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg] = DIGRAP_SCALAR_ROLES.map((key) =>
       it.scalar(key, 0),
     ) as [number, number, number, number, number, number];
-    const prev: DigrapScalars = { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg };
-    const next = digrapStep(
-      E,
-      it.view('param'),
-      it.view('grad'),
-      it.view('m'),
-      it.view('v'),
-      it.view('anchor'),
-      it.viewOpt('pPrev'),
-      it.viewOpt('qPrev'),
-      it.out(0),
-      it.out(1),
-      it.out(2),
-      it.out(3),
-      it.out(4),
-      it.constants(),
+    const next = digrapStep(E, {
+      ...adamViews(it),
+      pPrev: it.viewOpt('pPrev'),
+      qPrev: it.viewOpt('qPrev'),
+      pOut: it.out(3),
+      qOut: it.out(4),
       lambda,
-      it.attrAt('lrPrevs'),
-      prev,
+      lrPrev: it.attrAt('lrPrevs'),
+      scalars: { omegaLoss, omegaReg, mLoss, vLoss, mReg, vReg },
       t,
-    );
+    });
     return [next.dot, next.omegaLoss, next.omegaReg, next.mLoss, next.vLoss, next.mReg, next.vReg];
   },
 });
@@ -391,15 +375,11 @@ const FACTORIES: Record<FusedMethod, (kind: StorageKind) => KernelFunc> = {
   digrap: digrapKernel,
 };
 
-let enabled = true;
-let registered = false;
-
 /**
  * Registers every fused kernel for the cpu, wasm and webgpu backends
  * (idempotent; a kernel someone else registered under the same name is left alone). Registration does not need the backend to exist yet.
  */
 export function registerFusedOptimizerKernels(): void {
-  registered = true;
   for (const [method, kernelName] of Object.entries(FUSED_KERNELS) as [FusedMethod, FusedKernelName][]) {
     for (const [backendName, kind] of Object.entries(BACKENDS)) {
       if (tf.getKernel(kernelName, backendName)) continue;
@@ -423,7 +403,6 @@ export function registerFusedOptimizerKernels(): void {
 
 /** Removes the kernels registered here (for tests and benchmarks that compare with the composed path). */
 export function unregisterFusedOptimizerKernels(): void {
-  registered = false;
   for (const kernelName of Object.values(FUSED_KERNELS)) {
     for (const backendName of [...Object.keys(BACKENDS), 'webgpu']) {
       if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
@@ -439,20 +418,20 @@ export function unregisterFusedOptimizerKernels(): void {
  * optimizer runs its composed-op path, which is also the oracle the fused kernels are tested against.
  */
 export function setFusedKernelsEnabled(on: boolean): void {
-  enabled = on;
+  fusedRuntime().enabled = on;
 }
 
 export function fusedKernelsEnabled(): boolean {
-  return enabled;
+  return fusedRuntime().enabled;
 }
 
 /**
- * Whether the fused kernel of `method` (or a kernel name) exists for `backendName` (default: the
- * active backend) and fused kernels are enabled. Registers the kernels on first use.
+ * Whether the fused kernel of `method` (or a kernel name) is registered for `backendName` (default:
+ * the active backend) and fused kernels are enabled. A query only: the package registers the kernels
+ * when it is imported, and every fused transformation when it is built (`registerFusedOptimizerKernels`).
  */
 export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendName?: string): boolean {
-  if (!enabled) return false;
-  if (!registered) registerFusedOptimizerKernels();
+  if (!fusedRuntime().enabled) return false;
   const name = method in FUSED_KERNELS ? FUSED_KERNELS[method as FusedMethod] : method;
   const backend = backendName ?? tf.getBackend();
   if (tf.getKernel(name, backend) === undefined) return false;

@@ -13,6 +13,7 @@
  * after every op); the tests compare them with a stated tolerance (a few float32 ulps per step).
  */
 
+import { DIGRAP_EPS, FTP_EPS, FTP_GAMMA0, HYPER } from '../hyper-adam';
 import type { RowGeometry } from '../layout';
 
 /**
@@ -63,52 +64,35 @@ export type Geometry = Pick<RowGeometry, 'outer' | 'rows' | 'inner'>;
  * One pass each; [start, end) is an element range. Passes that reduce ADD their sums into `sums`
  * (a scratch Float64Array the driver zeroes), so a range can be split between engines.
  */
+/** A pass's Adam inputs θ, g, m, v (its outputs θ', m', v' follow its other inputs). */
+type AdamIn = [th: F32, g: F32, m: F32, v: F32];
+/** The element range [s, e) of a pass. */
+type Range = [s: number, e: number];
+
 export interface StepEngine {
   /** Which implementation runs the passes (reported by `fusedStepEngine`). */
   readonly name: 'js' | 'wasm-simd' | 'wasm-simd-copy';
+  /** The drivers' f64 scratch for this engine (kernels run one at a time). */
+  readonly scratch: Scratch;
   /** θ, g, m, v → θ', m', v' (AdamW). */
-  adam(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    tho: F32,
-    mo: F32,
-    vo: F32,
-    k: AdamConstants,
-    s: number,
-    e: number,
-  ): void;
+  adam(...a: [...AdamIn, tho: F32, mo: F32, vo: F32, k: AdamConstants, ...Range]): void;
   /** Adam on g + α(θ − θ₀), no decoupled decay. */
   l2sp(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    an: F32,
-    tho: F32,
-    mo: F32,
-    vo: F32,
-    k: AdamConstants,
-    alpha: number,
-    s: number,
-    e: number,
+    ...a: [...AdamIn, an: F32, tho: F32, mo: F32, vo: F32, k: AdamConstants, alpha: number, ...Range]
   ): void;
   /** AdamW, then c = θ' − θ₀ into `co`; sums[0] += Σ|c|, sums[1] += Σ g·cp. */
   ftp1(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    an: F32,
-    cp: F32,
-    co: F32,
-    mo: F32,
-    vo: F32,
-    k: AdamConstants,
-    s: number,
-    e: number,
-    sums: Float64Array,
+    ...a: [
+      ...AdamIn,
+      an: F32,
+      cp: F32,
+      co: F32,
+      mo: F32,
+      vo: F32,
+      k: AdamConstants,
+      ...Range,
+      sums: Float64Array,
+    ]
   ): void;
   /**
    * FTP pass 1 over a tensor seen as [outer, rows, inner] (`spanGeometry`: the rows are output units):
@@ -117,21 +101,20 @@ export interface StepEngine {
    * memory as the tensors (an f64 accumulator per row, for strided rows).
    */
   ftpRows(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    an: F32,
-    cp: F32,
-    rp: F32 | null,
-    co: F32,
-    mo: F32,
-    vo: F32,
-    ro: F32,
-    acc: F32,
-    geo: Geometry,
-    k: AdamConstants,
-    out: Float64Array,
+    ...a: [
+      ...AdamIn,
+      an: F32,
+      cp: F32,
+      rp: F32 | null,
+      co: F32,
+      mo: F32,
+      vo: F32,
+      ro: F32,
+      acc: F32,
+      geo: Geometry,
+      k: AdamConstants,
+      out: Float64Array,
+    ]
   ): void;
   /** FTP pass 2: θ' = θ₀ + clamp(γ·ro[row], 0, 1)·c (`acc` as in `ftpRows`). */
   ftpProject(an: F32, co: F32, tho: F32, ro: F32, acc: F32, geo: Geometry, gamma: number): void;
@@ -139,18 +122,7 @@ export interface StepEngine {
   axpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number): void;
   /** Adam → q into `tho`; sums[0..2] += Σ g·(θ−θ₀), Σ (q−θ₀)², Σ (θ−θ₀)². */
   spd1(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    an: F32,
-    tho: F32,
-    mo: F32,
-    vo: F32,
-    k: AdamConstants,
-    s: number,
-    e: number,
-    sums: Float64Array,
+    ...a: [...AdamIn, an: F32, tho: F32, mo: F32, vo: F32, k: AdamConstants, ...Range, sums: Float64Array]
   ): void;
   /** c = θ − θ₀, G = g + λc; sums[0..4] += Σ g·c, Σ g², Σ c², Σ G·pp, Σ G·qp. */
   digrap1(
@@ -166,133 +138,70 @@ export interface StepEngine {
   ): void;
   /** ĝ = gs·g + cs·c, Adam on ĝ → θ', m', v'; P = α·c, Q = β·g. */
   digrap2(
-    th: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    an: F32,
-    tho: F32,
-    mo: F32,
-    vo: F32,
-    po: F32,
-    qo: F32,
-    k: AdamConstants,
-    gs: number,
-    cs: number,
-    alpha: number,
-    beta: number,
-    s: number,
-    e: number,
+    ...a: [
+      ...AdamIn,
+      an: F32,
+      tho: F32,
+      mo: F32,
+      vo: F32,
+      po: F32,
+      qo: F32,
+      k: AdamConstants,
+      gs: number,
+      cs: number,
+      alpha: number,
+      beta: number,
+      ...Range,
+    ]
   ): void;
 }
 
 /*
- * The JS passes. Each is a monomorphic loop over Float32Arrays with the constants in locals (no
- * closures, no Math.pow, no per-element Math.fround: the store rounds to float32).
+ * The JS passes: monomorphic loops over Float32Arrays (no closures, no Math.pow, no per-element
+ * Math.fround: the store rounds to float32). Typed by `StepEngine`, so each signature is written once.
+ * Every Adam element goes through `adamAt` (small enough for V8 to inline; these loops run the last
+ * n mod 4 elements of a SIMD range, or everything with the SIMD module off).
  */
 
-function jsAdam(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  k: AdamConstants,
-  s: number,
-  e: number,
-) {
-  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
-  for (let i = s; i < e; i++) {
-    const gi = g[i]!;
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * (gi * gi);
-    mo[i] = mi;
-    vo[i] = vi;
-    tho[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
-  }
+/** m' and v' of element i into mo/vo; returns the Adam step sk·m'/(√v'·rs2 + e) for gradient gi. */
+function adamAt(k: AdamConstants, gi: number, m: F32, v: F32, mo: F32, vo: F32, i: number): number {
+  const mi = k.b1 * m[i]! + k.c1 * gi;
+  const vi = k.b2 * v[i]! + k.c2 * (gi * gi);
+  mo[i] = mi;
+  vo[i] = vi;
+  return (k.sk * mi) / (Math.sqrt(vi) * k.rs2 + k.e);
 }
 
-function jsL2sp(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  k: AdamConstants,
-  alpha: number,
-  s: number,
-  e: number,
-) {
-  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+const jsAdam: StepEngine['adam'] = (th, g, m, v, tho, mo, vo, k, s, e) => {
+  for (let i = s; i < e; i++) tho[i] = k.dk * th[i]! + adamAt(k, g[i]!, m, v, mo, vo, i);
+};
+
+const jsL2sp: StepEngine['l2sp'] = (th, g, m, v, an, tho, mo, vo, k, alpha, s, e) => {
   for (let i = s; i < e; i++) {
     const ti = th[i]!;
-    const gi = g[i]! + alpha * (ti - an[i]!);
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * (gi * gi);
-    mo[i] = mi;
-    vo[i] = vi;
-    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
+    tho[i] = ti + adamAt(k, g[i]! + alpha * (ti - an[i]!), m, v, mo, vo, i);
   }
-}
+};
 
-function jsFtp1(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  cp: F32,
-  co: F32,
-  mo: F32,
-  vo: F32,
-  k: AdamConstants,
-  s: number,
-  e: number,
-  sums: Float64Array,
-) {
-  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
+const jsFtp1: StepEngine['ftp1'] = (th, g, m, v, an, cp, co, mo, vo, k, s, e, sums) => {
   let l1 = 0;
   let h = 0;
   for (let i = s; i < e; i++) {
     const gi = g[i]!;
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * (gi * gi);
-    mo[i] = mi;
-    vo[i] = vi;
     // c is stored (next step's C_prev) and summed as the stored float32, like the wasm pass.
-    co[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps) - an[i]!;
-    const c = co[i]!;
-    l1 += Math.abs(c);
+    co[i] = k.dk * th[i]! + adamAt(k, gi, m, v, mo, vo, i) - an[i]!;
+    l1 += Math.abs(co[i]!);
     h += gi * cp[i]!;
   }
   sums[0] = sums[0]! + l1;
   sums[1] = sums[1]! + h;
-}
+};
 
-function jsAxpby(x: F32, y: F32, out: F32, a: number, b: number, s: number, e: number) {
+const jsAxpby: StepEngine['axpby'] = (x, y, out, a, b, s, e) => {
   for (let i = s; i < e; i++) out[i] = a * x[i]! + b * y[i]!;
-}
+};
 
-function jsSpd1(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  k: AdamConstants,
-  s: number,
-  e: number,
-  sums: Float64Array,
-) {
-  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+const jsSpd1: StepEngine['spd1'] = (th, g, m, v, an, tho, mo, vo, k, s, e, sums) => {
   let dot = 0;
   let qq = 0;
   let tt = 0;
@@ -300,11 +209,7 @@ function jsSpd1(
     const gi = g[i]!;
     const ti = th[i]!;
     const ai = an[i]!;
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * (gi * gi);
-    mo[i] = mi;
-    vo[i] = vi;
-    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
+    tho[i] = ti + adamAt(k, gi, m, v, mo, vo, i);
     const dt = ti - ai;
     const dq = tho[i]! - ai;
     dot += gi * dt;
@@ -314,19 +219,9 @@ function jsSpd1(
   sums[0] = sums[0]! + dot;
   sums[1] = sums[1]! + qq;
   sums[2] = sums[2]! + tt;
-}
+};
 
-function jsDigrap1(
-  th: F32,
-  g: F32,
-  an: F32,
-  pp: F32,
-  qp: F32,
-  lambda: number,
-  s: number,
-  e: number,
-  sums: Float64Array,
-) {
+const jsDigrap1: StepEngine['digrap1'] = (th, g, an, pp, qp, lambda, s, e, sums) => {
   let dot = 0;
   let gg = 0;
   let cc = 0;
@@ -343,64 +238,61 @@ function jsDigrap1(
     hl += G * pp[i]!;
     hr += G * qp[i]!;
   }
-  sums[0] = sums[0]! + dot;
-  sums[1] = sums[1]! + gg;
-  sums[2] = sums[2]! + cc;
-  sums[3] = sums[3]! + hl;
-  sums[4] = sums[4]! + hr;
-}
+  const add = [dot, gg, cc, hl, hr];
+  for (let j = 0; j < 5; j++) sums[j] = sums[j]! + add[j]!;
+};
 
-function jsDigrap2(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  po: F32,
-  qo: F32,
-  k: AdamConstants,
-  gs: number,
-  cs: number,
-  alpha: number,
-  beta: number,
-  s: number,
-  e: number,
-) {
-  const { b1, c1, b2, c2, rs2, e: eps, sk } = k;
+const jsDigrap2: StepEngine['digrap2'] = (
+  th,
+  g,
+  m,
+  v,
+  an,
+  tho,
+  mo,
+  vo,
+  po,
+  qo,
+  k,
+  gs,
+  cs,
+  alpha,
+  beta,
+  s,
+  e,
+) => {
   for (let i = s; i < e; i++) {
     const gi = g[i]!;
     const ti = th[i]!;
     const ci = Math.fround(ti - an[i]!);
-    const gh = gs * gi + cs * ci;
-    const mi = b1 * m[i]! + c1 * gh;
-    const vi = b2 * v[i]! + c2 * (gh * gh);
-    mo[i] = mi;
-    vo[i] = vi;
-    tho[i] = ti + (sk * mi) / (Math.sqrt(vi) * rs2 + eps);
+    tho[i] = ti + adamAt(k, gs * gi + cs * ci, m, v, mo, vo, i);
     po[i] = alpha * ci;
     qo[i] = beta * gi;
   }
-}
+};
 
-/** Scratch for one row's sums in `ftpRowsByPasses` (kernels run one at a time). */
-const ROW_SUMS = new Float64Array(2);
+/**
+ * A step engine's f64 scratch: the passes' sums (a driver zeroes what it reads), one row's sums in
+ * `ftpRowsByPasses`, and per-row accumulators of the JS column passes (grown on demand).
+ */
+export class Scratch {
+  readonly sums = new Float64Array(5);
+  readonly rowSums = new Float64Array(2);
+  private perRow = new Float64Array(0);
 
-/** Per-row f64 scratch of the JS column passes (grown on demand; kernels run one at a time). */
-let rowScratch = new Float64Array(0);
-function rowScratchOf(rows: number): Float64Array {
-  if (rowScratch.length < rows) rowScratch = new Float64Array(rows);
-  rowScratch.fill(0, 0, rows);
-  return rowScratch;
+  /** `rows` zeroed f64s. */
+  rows(rows: number): Float64Array {
+    if (this.perRow.length < rows) this.perRow = new Float64Array(rows);
+    this.perRow.fill(0, 0, rows);
+    return this.perRow;
+  }
 }
 
 /** ro[r] = 1/(acc[r] + 1e-8); returns max n_r. */
 function finishRows(acc: ArrayLike<number>, ro: F32, rows: number): number {
   let maxN = 0;
   for (let r = 0; r < rows; r++) {
-    const n = acc[r]! + 1e-8;
+    const n = acc[r]! + FTP_EPS;
     ro[r] = 1 / n;
     if (n > maxN) maxN = n;
   }
@@ -411,34 +303,20 @@ function finishRows(acc: ArrayLike<number>, ro: F32, rows: number): number {
  * `ftpRows` by segments: one `ftp1` call per run of `inner` contiguous elements of a row (torch
  * layout, outer = 1: one call per row). Any engine; slow only where runs are short (strided rows: `jsFtp1Columns`).
  */
-export function ftpRowsByPasses(
-  E: StepEngine,
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  cp: F32,
-  rp: F32 | null,
-  co: F32,
-  mo: F32,
-  vo: F32,
-  ro: F32,
-  geo: Geometry,
-  k: AdamConstants,
-  out: Float64Array,
-): void {
+export function ftpRowsByPasses(E: StepEngine, ...a: Parameters<StepEngine['ftpRows']>): void {
+  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, , geo, k, out] = a;
   const { outer, rows, inner } = geo;
-  const l1 = rowScratchOf(rows);
+  const l1 = E.scratch.rows(rows);
+  const rowSums = E.scratch.rowSums;
   let h = 0;
   for (let o = 0; o < outer; o++) {
     for (let r = 0; r < rows; r++) {
       const start = (o * rows + r) * inner;
-      ROW_SUMS[0] = 0;
-      ROW_SUMS[1] = 0;
-      E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + inner, ROW_SUMS);
-      l1[r] = l1[r]! + ROW_SUMS[0];
-      if (rp) h += ROW_SUMS[1] * rp[r]!;
+      rowSums[0] = 0;
+      rowSums[1] = 0;
+      E.ftp1(th, g, m, v, an, cp, co, mo, vo, k, start, start + inner, rowSums);
+      l1[r] = l1[r]! + rowSums[0];
+      if (rp) h += rowSums[1] * rp[r]!;
     }
   }
   out[0] = finishRows(l1, ro, rows);
@@ -449,37 +327,19 @@ export function ftpRowsByPasses(
  * FTP pass 1 on columns (inner = 1, every tfjs default: row = e mod rows) over elements [s, e), s a
  * multiple of rows: adds |c| into acc[row] and returns Σ g·cp·rp[row] (0 without rp).
  */
-export function jsFtp1Columns(
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  cp: F32,
-  rp: F32 | null,
-  co: F32,
-  mo: F32,
-  vo: F32,
-  acc: Float64Array,
-  rows: number,
-  k: AdamConstants,
-  s: number,
-  e: number,
-): number {
-  const { b1, c1, b2, c2, rs2, e: eps, sk, dk } = k;
+function jsFtp1Columns(...a: Parameters<StepEngine['ftpRows']>): number {
+  const [th, g, m, v, an, cp, rp, co, mo, vo, , , geo, k] = a;
+  const acc = JS_ENGINE.scratch.rows(geo.rows);
   let h = 0;
   let r = 0;
-  for (let i = s; i < e; i++) {
+  for (let i = 0; i < th.length; i++) {
     const gi = g[i]!;
-    const mi = b1 * m[i]! + c1 * gi;
-    const vi = b2 * v[i]! + c2 * (gi * gi);
-    mo[i] = mi;
-    vo[i] = vi;
-    co[i] = dk * th[i]! + (sk * mi) / (Math.sqrt(vi) * rs2 + eps) - an[i]!;
+    co[i] = k.dk * th[i]! + adamAt(k, gi, m, v, mo, vo, i) - an[i]!;
     acc[r] = acc[r]! + Math.abs(co[i]!);
     if (rp) h += gi * cp[i]! * rp[r]!;
-    if (++r === rows) r = 0;
+    if (++r === geo.rows) r = 0;
   }
+  a[14][0] = finishRows(acc, a[10], geo.rows);
   return h;
 }
 
@@ -513,16 +373,10 @@ export function stridedRows(geo: Geometry): boolean {
   return geo.inner === 1 && geo.rows > 1;
 }
 
-/** `ftpRows` in JS: a column loop for strided rows, else by segments. */
+/** `ftpRows` in JS: a column loop for strided rows (FTP pass 1 on columns, row = e mod rows), else by segments. */
 function jsFtpRows(...a: Parameters<StepEngine['ftpRows']>): void {
-  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, , geo, k, out] = a;
-  if (!stridedRows(geo)) {
-    ftpRowsByPasses(JS_ENGINE, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
-    return;
-  }
-  const acc = rowScratchOf(geo.rows);
-  out[1] = jsFtp1Columns(th, g, m, v, an, cp, rp, co, mo, vo, acc, geo.rows, k, 0, th.length);
-  out[0] = finishRows(acc, ro, geo.rows);
+  if (stridedRows(a[12])) a[14][1] = jsFtp1Columns(...a);
+  else ftpRowsByPasses(JS_ENGINE, ...a);
 }
 
 /** `ftpProject` by segments (one `axpby` per contiguous run of a row), or as a column loop. */
@@ -537,7 +391,7 @@ export function ftpProjectByPasses(
 ): void {
   const { outer, rows, inner } = geo;
   if (stridedRows(geo)) {
-    const scale = rowScratchOf(rows);
+    const scale = E.scratch.rows(rows);
     ftpScales(ro, rows, gamma, scale);
     jsFtp2Columns(an, co, tho, scale, rows, 0, tho.length);
     return;
@@ -552,6 +406,7 @@ export function ftpProjectByPasses(
 
 export const JS_ENGINE: StepEngine = {
   name: 'js',
+  scratch: new Scratch(),
   adam: jsAdam,
   l2sp: jsL2sp,
   ftp1: jsFtp1,
@@ -565,7 +420,7 @@ export const JS_ENGINE: StepEngine = {
   digrap2: jsDigrap2,
 };
 
-/** One hyper-Adam step on a scalar (FTP's γ, DiGraP's strengths): μ = 1e-2, betas 0.9/0.999, eps 1e-8. */
+/** One hyper-Adam step on a scalar (FTP's γ, DiGraP's strengths), with the constants of `HYPER`. */
 export function hyperAdamStep(
   value: number,
   m: number,
@@ -573,11 +428,12 @@ export function hyperAdamStep(
   h: number,
   t: number,
 ): { value: number; m: number; v: number } {
-  const m2 = 0.9 * m + 0.1 * h;
-  const v2 = 0.999 * v + 0.001 * h * h;
-  const mHat = m2 / (1 - 0.9 ** t);
-  const vHat = v2 / (1 - 0.999 ** t);
-  return { value: value - (1e-2 * mHat) / (Math.sqrt(vHat) + 1e-8), m: m2, v: v2 };
+  const { lr, beta1, beta2, epsilon } = HYPER;
+  const m2 = beta1 * m + (1 - beta1) * h;
+  const v2 = beta2 * v + (1 - beta2) * h * h;
+  const mHat = m2 / (1 - beta1 ** t);
+  const vHat = v2 / (1 - beta2 ** t);
+  return { value: value - (lr * mHat) / (Math.sqrt(vHat) + epsilon), m: m2, v: v2 };
 }
 
 export interface FtpScalars {
@@ -586,53 +442,96 @@ export interface FtpScalars {
   vGamma: number;
 }
 
-/** Scratch for the passes' sums (a driver zeroes what it reads; kernels run one at a time). */
-const SUMS = new Float64Array(5);
+/**
+ * One tensor of a fused kernel's batch as its driver sees it, by name: the Adam inputs θ, g, m, v and
+ * the anchor θ₀, the outputs θ', m', v', and its Adam constants.
+ */
+export interface AdamTensorViews {
+  param: F32;
+  grad: F32;
+  m: F32;
+  v: F32;
+  anchor: F32;
+  paramOut: F32;
+  mOut: F32;
+  vOut: F32;
+  adam: AdamConstants;
+}
+
+/** FTP's tensor: its previous c and 1/n (null at the first step), their outputs, geometry and scalars. */
+export interface FtpTensorViews extends AdamTensorViews {
+  cPrev: F32 | null;
+  rPrev: F32 | null;
+  cOut: F32;
+  rOut: F32;
+  /** Scratch of ≥ 2·rows floats on the tensors' memory (see `StepEngine.ftpRows`). */
+  acc: F32;
+  geometry: Geometry;
+  scalars: FtpScalars;
+  /** FTP's global step (1-based) and the annealing of positive hyper-gradients. */
+  t: number;
+  k: number;
+}
+
+export interface SpdTensorViews extends AdamTensorViews {
+  lambda: number;
+}
+
+/** DiGraP's tensor: the previous P/Q (null at the first step), their outputs, λ, lr_prev and scalars. */
+export interface DigrapTensorViews extends AdamTensorViews {
+  pPrev: F32 | null;
+  qPrev: F32 | null;
+  pOut: F32;
+  qOut: F32;
+  lambda: number;
+  lrPrev: number;
+  scalars: DigrapScalars;
+  /** DiGraP's global step (1-based). */
+  t: number;
+}
 
 /**
  * FTP over Adam (AdamP) for one projected tensor. Pass 1 updates the moments, writes the deviation
  * c = θ − d − θ₀ (next step's C_prev, so it is stored anyway) and sums the per-row L1 norms and the
- * hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `geo` says which
+ * hyper-gradient; the scalar γ step follows; pass 2 projects from the stored c. `geometry` says which
  * elements form a row (an output unit, by the layout rule; the whole tensor for rank ≤ 1). A missing
  * C_prev/R_prev (t > 1) reads as zeros: h = 0, the hyper step still runs.
  */
-export function ftpStep(
-  E: StepEngine,
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  cPrev: F32 | null,
-  rPrev: F32 | null,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  co: F32,
-  ro: F32,
-  acc: F32,
-  geo: Geometry,
-  k: AdamConstants,
-  scalars: FtpScalars,
-  t: number,
-  annealK: number,
-): FtpScalars {
-  const usePrev = t > 1 && cPrev !== null && rPrev !== null;
+export function ftpStep(E: StepEngine, x: FtpTensorViews): FtpScalars {
+  const { grad: g, anchor: an, cOut: co, rOut: ro, acc, geometry: geo, t } = x;
+  const usePrev = t > 1 && x.cPrev !== null && x.rPrev !== null;
   // Without C_prev the pass reads g in its place; its second sum is then ignored.
-  const cp = usePrev ? cPrev : g;
-  SUMS[0] = 0;
-  SUMS[1] = 0;
-  E.ftpRows(th, g, m, v, an, cp, usePrev ? rPrev : null, co, mo, vo, ro, acc, geo, k, SUMS);
-  const maxN = SUMS[0];
-  const h = SUMS[1];
+  const cp = usePrev ? x.cPrev! : g;
+  const sums = E.scratch.sums;
+  sums[0] = 0;
+  sums[1] = 0;
+  E.ftpRows(
+    x.param,
+    g,
+    x.m,
+    x.v,
+    an,
+    cp,
+    usePrev ? x.rPrev : null,
+    co,
+    x.mOut,
+    x.vOut,
+    ro,
+    acc,
+    geo,
+    x.adam,
+    sums,
+  );
+  const maxN = sums[0];
+  const h = sums[1];
   let next: FtpScalars;
-  if (t <= 1) next = { gamma: 1e-8, mGamma: 0, vGamma: 0 };
+  if (t <= 1) next = { gamma: FTP_GAMMA0, mGamma: 0, vGamma: 0 };
   else {
-    const hk = h > 0 ? annealK * h : h;
-    const s = hyperAdamStep(scalars.gamma, scalars.mGamma, scalars.vGamma, hk, t);
-    next = { gamma: Math.min(Math.max(s.value, 1e-8), maxN), mGamma: s.m, vGamma: s.v };
+    const hk = h > 0 ? x.k * h : h;
+    const s = hyperAdamStep(x.scalars.gamma, x.scalars.mGamma, x.scalars.vGamma, hk, t);
+    next = { gamma: Math.min(Math.max(s.value, FTP_GAMMA0), maxN), mGamma: s.m, vGamma: s.v };
   }
-  E.ftpProject(an, co, tho, ro, acc, geo, next.gamma);
+  E.ftpProject(an, co, x.paramOut, ro, acc, geo, next.gamma);
   return next;
 }
 
@@ -642,27 +541,17 @@ export function ftpStep(
  * Returns κ = −⟨g, θ − a⟩ and the clamped growth ratio r (0 where ‖q − a‖ = 0: the reference's 0/0
  * would give NaN parameters; a step that does not leave the anchor has nothing to decay).
  */
-export function spdStep(
-  E: StepEngine,
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  k: AdamConstants,
-  lambda: number,
-): { condition: number; ratio: number } {
-  const n = th.length;
-  SUMS.fill(0);
-  E.spd1(th, g, m, v, an, tho, mo, vo, k, 0, n, SUMS);
-  const condition = -SUMS[0]!;
-  const nq = Math.sqrt(SUMS[1]!);
-  const ratio = nq > 0 ? Math.min(Math.max((nq - Math.sqrt(SUMS[2]!)) / nq, 0), 1) : 0;
+export function spdStep(E: StepEngine, x: SpdTensorViews): { condition: number; ratio: number } {
+  const { paramOut: tho, anchor: an } = x;
+  const n = x.param.length;
+  const sums = E.scratch.sums;
+  sums.fill(0);
+  E.spd1(x.param, x.grad, x.m, x.v, an, tho, x.mOut, x.vOut, x.adam, 0, n, sums);
+  const condition = -sums[0]!;
+  const nq = Math.sqrt(sums[1]!);
+  const ratio = nq > 0 ? Math.min(Math.max((nq - Math.sqrt(sums[2]!)) / nq, 0), 1) : 0;
   // κ < 0 fires; κ = −0 (a zero dot, e.g. at the anchor) does not.
-  const s = condition < 0 ? lambda * ratio : 0;
+  const s = condition < 0 ? x.lambda * ratio : 0;
   if (s !== 0) E.axpby(tho, an, tho, 1 - s, s, 0, n);
   return { condition, ratio };
 }
@@ -681,36 +570,19 @@ export interface DigrapScalars {
  * hyper-gradients against the stored P/Q; the strengths step; pass 2 forms ĝ, runs Adam, and writes the
  * new P = αc and Q = βg (10R + 5W in all).
  */
-export function digrapStep(
-  E: StepEngine,
-  th: F32,
-  g: F32,
-  m: F32,
-  v: F32,
-  an: F32,
-  pPrev: F32 | null,
-  qPrev: F32 | null,
-  tho: F32,
-  mo: F32,
-  vo: F32,
-  po: F32,
-  qo: F32,
-  k: AdamConstants,
-  lambda: number,
-  lrPrev: number,
-  scalars: DigrapScalars,
-  t: number,
-): DigrapScalars & { dot: number } {
+export function digrapStep(E: StepEngine, x: DigrapTensorViews): DigrapScalars & { dot: number } {
+  const { param: th, grad: g, anchor: an, lambda, lrPrev, scalars, t } = x;
   const n = th.length;
-  const usePrev = t > 1 && pPrev !== null && qPrev !== null;
-  SUMS.fill(0);
+  const usePrev = t > 1 && x.pPrev !== null && x.qPrev !== null;
+  const sums = E.scratch.sums;
+  sums.fill(0);
   // Without P/Q the pass reads g in their place; those two sums are then ignored.
-  E.digrap1(th, g, an, usePrev ? pPrev : g, usePrev ? qPrev : g, lambda, 0, n, SUMS);
-  const dot = SUMS[0]!;
-  const gg = SUMS[1]!;
-  const cc = SUMS[2]!;
-  const hl = usePrev ? SUMS[3]! : 0;
-  const hr = usePrev ? SUMS[4]! : 0;
+  E.digrap1(th, g, an, usePrev ? x.pPrev! : g, usePrev ? x.qPrev! : g, lambda, 0, n, sums);
+  const dot = sums[0]!;
+  const gg = sums[1]!;
+  const cc = sums[2]!;
+  const hl = usePrev ? sums[3]! : 0;
+  const hr = usePrev ? sums[4]! : 0;
   let next: DigrapScalars;
   if (t <= 1) next = { omegaLoss: 0, omegaReg: 0, mLoss: 0, vLoss: 0, mReg: 0, vReg: 0 };
   else {
@@ -725,14 +597,32 @@ export function digrapStep(
       vReg: sr.v,
     };
   }
-  const alpha = dot / (cc + 1e-8);
-  const beta = dot / (gg + 1e-8);
+  const alpha = dot / (cc + DIGRAP_EPS);
+  const beta = dot / (gg + DIGRAP_EPS);
   // With λ = 0 there is no regulariser to conflict with: plain Adam on g.
   const conflict = dot < 0 && lambda !== 0;
   // ĝ = (g − ω_l·αc) + λ(c − ω_r·βg) on conflict, else g + λc: one affine form in g and c.
   // λ = 0: gs = 1 and cs = 0, so ĝ = g exactly and the step is AdamW's.
   const gs = conflict ? 1 - lambda * next.omegaReg * beta : 1;
   const cs = conflict ? lambda - next.omegaLoss * alpha : lambda;
-  E.digrap2(th, g, m, v, an, tho, mo, vo, po, qo, k, gs, cs, alpha, beta, 0, n);
+  E.digrap2(
+    th,
+    g,
+    x.m,
+    x.v,
+    an,
+    x.paramOut,
+    x.mOut,
+    x.vOut,
+    x.pOut,
+    x.qOut,
+    x.adam,
+    gs,
+    cs,
+    alpha,
+    beta,
+    0,
+    n,
+  );
   return { ...next, dot };
 }

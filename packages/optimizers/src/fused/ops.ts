@@ -1,6 +1,9 @@
 import { RobustFtError } from '@robust-ft/core';
+import { isTensor } from '@robust-ft/core/internal';
 import type { NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { DIGRAP_SCALAR_ROLES, type DigrapScalarRole } from '../digrap-keys';
+import { kernelError } from './errors';
 import { FUSED_KERNELS, type FusedMethod, hasFusedKernel } from './kernels';
 
 /**
@@ -66,31 +69,16 @@ export interface FusedSpdResult extends FusedAdamResult {
   ratio: Tensor;
 }
 
-export interface FusedDigrapItem extends FusedAnchoredItem {
-  pPrev?: Tensor | null;
-  qPrev?: Tensor | null;
-  lossStrength?: Tensor | null;
-  regStrength?: Tensor | null;
-  lossM?: Tensor | null;
-  lossV?: Tensor | null;
-  regM?: Tensor | null;
-  regV?: Tensor | null;
-  /** This tensor's learning rate of the previous step (0 before the first). */
+/** DiGraP's slot inputs (absent at the first step) and `lrPrev`, this tensor's previous learning rate. */
+export interface FusedDigrapItem
+  extends FusedAnchoredItem,
+    Partial<Record<'pPrev' | 'qPrev' | DigrapScalarRole, Tensor | null>> {
   lrPrev: number;
 }
 
-export interface FusedDigrapResult extends FusedAdamResult {
-  pPrev: Tensor;
-  qPrev: Tensor;
-  /** Σ g ⊙ (θ − θ₀), 0-d; the projection ran iff < 0 and λ > 0. */
-  dot: Tensor;
-  lossStrength: Tensor;
-  regStrength: Tensor;
-  lossM: Tensor;
-  lossV: Tensor;
-  regM: Tensor;
-  regV: Tensor;
-}
+/** θ', m', v', the new P/Q, the dot Σ g ⊙ (θ − θ₀) (0-d; projected iff < 0 and λ > 0) and the scalars. */
+export type FusedDigrapResult = FusedAdamResult &
+  Record<'pPrev' | 'qPrev' | 'dot' | DigrapScalarRole, Tensor>;
 
 /** True when every tensor is float32 and the fused kernel of `method` runs on the active backend. */
 export function canFuse(method: FusedMethod, tensors: Iterable<Tensor | null | undefined>): boolean {
@@ -136,10 +124,9 @@ function run(
   if (items.length === 0) return [];
   const inputs: NamedTensorMap = {};
   items.forEach((item, i) => {
-    const record = item as unknown as Record<string, Tensor | null | undefined>;
     for (const role of roles) {
-      const t = record[role];
-      if (t == null) continue;
+      const t: unknown = Reflect.get(item, role);
+      if (!isTensor(t)) continue;
       if (t.dtype !== 'float32') {
         throw new RobustFtError('UNSUPPORTED', `fused ${method}: ${role} of item ${i} is ${t.dtype}`, {
           argument: `items[${i}].${role}`,
@@ -156,7 +143,11 @@ function run(
     n: items.length,
     counts: items.map((it) => it.count),
   }) as Tensor[];
-  if (out.length !== items.length * outputsPerItem) throw new Error(`fused ${method}: unexpected outputs`);
+  if (out.length !== items.length * outputsPerItem)
+    throw kernelError(
+      'UNSUPPORTED',
+      `${method} returned ${out.length} outputs, not ${items.length * outputsPerItem}`,
+    );
   const groups: Tensor[][] = [];
   for (let i = 0; i < out.length; i += outputsPerItem) groups.push(out.slice(i, i + outputsPerItem));
   return groups;
@@ -171,16 +162,33 @@ function named<K extends string>(groups: Tensor[][], keys: readonly K[]): Record
 
 const ADAM_OUT = ['param', 'm', 'v'] as const;
 
+/**
+ * A method's fused kernel (SPD, FTP, DiGraP over Adam), driven by its declaration: each item passes
+ * the slots `inputs` as roles of the same name; each result holds θ', m', v' and the slots `outputs`
+ * by name, in the kernel's output order.
+ */
+export function fusedMethodStep<K extends string>(
+  method: FusedMethod,
+  items: readonly FusedAnchoredItem[],
+  inputs: readonly string[],
+  outputs: readonly K[],
+  hp: AdamHyperparameters & GuardFlag,
+  attrs: Readonly<Record<string, number | number[]>>,
+): (FusedAdamResult & Record<K, Tensor>)[] {
+  const { finite, learningRate, beta1, beta2, epsilon } = hp;
+  const all = { ...attrs, learningRate, beta1, beta2, epsilon };
+  const groups = run(method, items, [...ADAM_ROLES, 'anchor', ...inputs], all, 3 + outputs.length, finite);
+  return named(groups, [...ADAM_OUT, ...outputs]) as (FusedAdamResult & Record<K, Tensor>)[];
+}
+
 /** torch AdamW: θ ← θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). */
 export function fusedAdamWStep(
   items: readonly FusedAdamItem[],
   opts: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): FusedAdamResult[] {
-  const { learningRate, beta1, beta2, epsilon, weightDecay } = opts;
-  return named(
-    run('adamw', items, ADAM_ROLES, { learningRate, beta1, beta2, epsilon, weightDecay }, 3, opts.finite),
-    ADAM_OUT,
-  );
+  const { finite, learningRate, beta1, beta2, epsilon, weightDecay } = opts;
+  const attrs = { learningRate, beta1, beta2, epsilon, weightDecay };
+  return named(run('adamw', items, ADAM_ROLES, attrs, 3, finite), ADAM_OUT);
 }
 
 /** Adam on the coupled L2-SP gradient g + α(θ − θ₀). */
@@ -188,18 +196,8 @@ export function fusedL2spStep(
   items: readonly FusedAnchoredItem[],
   opts: AdamHyperparameters & { alpha: number } & GuardFlag,
 ): FusedAdamResult[] {
-  const { learningRate, beta1, beta2, epsilon, alpha } = opts;
-  return named(
-    run(
-      'l2sp',
-      items,
-      [...ADAM_ROLES, 'anchor'],
-      { learningRate, beta1, beta2, epsilon, alpha },
-      3,
-      opts.finite,
-    ),
-    ADAM_OUT,
-  );
+  const { alpha, ...hp } = opts;
+  return fusedMethodStep('l2sp', items, [], [], hp, { alpha });
 }
 
 /** SPD over Adam with strength λ (spec §5; a 0/0 ratio is taken as 0 instead of NaN). */
@@ -207,19 +205,11 @@ export function fusedSpdStep(
   items: readonly FusedAnchoredItem[],
   opts: AdamHyperparameters & { lambda: number } & GuardFlag,
 ): FusedSpdResult[] {
-  const { learningRate, beta1, beta2, epsilon, lambda } = opts;
-  return named(
-    run(
-      'spd',
-      items,
-      [...ADAM_ROLES, 'anchor'],
-      { learningRate, beta1, beta2, epsilon, lambda },
-      5,
-      opts.finite,
-    ),
-    [...ADAM_OUT, 'condition', 'ratio'],
-  );
+  const { lambda, ...hp } = opts;
+  return fusedMethodStep('spd', items, [], ['condition', 'ratio'], hp, { lambda });
 }
+
+const FTP_ROLES = ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'] as const;
 
 /**
  * FTP over Adam (AdamP, spec §4) for projected tensors. `t` is FTP's global step (1-based), `k` the
@@ -229,17 +219,12 @@ export function fusedFtpStep(
   items: readonly FusedFtpItem[],
   opts: AdamHyperparameters & { weightDecay: number; k: number; t: number } & GuardFlag,
 ): FusedFtpResult[] {
-  const { learningRate, beta1, beta2, epsilon, weightDecay, k, t } = opts;
-  const groups = run(
-    'ftp',
-    items,
-    [...ADAM_ROLES, 'anchor', 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
-    { learningRate, beta1, beta2, epsilon, weightDecay, k, t, rowSpans: items.flatMap((it) => it.rowSpan) },
-    8,
-    opts.finite,
-  );
-  return named(groups, [...ADAM_OUT, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV']);
+  const { weightDecay, k, t, ...hp } = opts;
+  const rowSpans = items.flatMap((it) => it.rowSpan);
+  return fusedMethodStep('ftp', items, FTP_ROLES, FTP_ROLES, hp, { weightDecay, k, t, rowSpans });
 }
+
+const DIGRAP_INPUTS = ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES] as const;
 
 /**
  * DiGraP with trainable strengths over Adam (spec §6); `t` is DiGraP's global step (1-based). With
@@ -249,16 +234,8 @@ export function fusedDigrapStep(
   items: readonly FusedDigrapItem[],
   opts: AdamHyperparameters & { lambda: number; t: number } & GuardFlag,
 ): FusedDigrapResult[] {
-  const { learningRate, beta1, beta2, epsilon, lambda, t } = opts;
-  const groups = run(
-    'digrap',
-    items,
-    [...ADAM_ROLES, 'anchor', 'pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
-    { learningRate, beta1, beta2, epsilon, lambda, t, lrPrevs: items.map((it) => it.lrPrev) },
-    12,
-    opts.finite,
-  );
-  return named(groups, [...ADAM_OUT, 'pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES]);
+  const { lambda, t, ...hp } = opts;
+  const lrPrevs = items.map((it) => it.lrPrev);
+  const outputs = ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES] as const;
+  return fusedMethodStep('digrap', items, DIGRAP_INPUTS, outputs, hp, { lambda, t, lrPrevs });
 }
-
-const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;

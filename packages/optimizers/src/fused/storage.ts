@@ -1,5 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelError } from './errors';
 import { JS_ENGINE, type StepEngine } from './loops';
+import { fusedRuntime } from './runtime';
 import { wasmCopyEngine, wasmEngineFor } from './wasm/engine';
 
 /**
@@ -20,18 +22,16 @@ export interface KernelStorage {
   engine(): StepEngine;
 }
 
-let simdEnabled = true;
-
 /**
  * Switches our SIMD step module on or off (on by default) for both backends. Off, the kernels run the
  * JS passes on the same views; tests use it to check both paths, the bench to measure them.
  */
 export function setWasmSimdEnabled(on: boolean): void {
-  simdEnabled = on;
+  fusedRuntime().simd = on;
 }
 
 export function wasmSimdEnabled(): boolean {
-  return simdEnabled;
+  return fusedRuntime().simd;
 }
 
 /** tfjs-backend-cpu: each tensor's values live in a JS typed array. */
@@ -84,8 +84,7 @@ function sizeOf(shape: readonly number[]): number {
 }
 
 function asFloat32(values: unknown, what: string): Float32Array {
-  if (!(values instanceof Float32Array))
-    throw new Error(`fused optimizer kernel: ${what} is not float32 memory`);
+  if (!(values instanceof Float32Array)) throw kernelError('UNSUPPORTED', `${what} is not float32 memory`);
   return values;
 }
 
@@ -107,7 +106,7 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       view(info) {
         return asFloat32(backend.data.get(info.dataId).values, 'a cpu tensor');
       },
-      engine: () => (simdEnabled ? (wasmCopyEngine() ?? JS_ENGINE) : JS_ENGINE),
+      engine: () => (fusedRuntime().simd ? (wasmCopyEngine() ?? JS_ENGINE) : JS_ENGINE),
     };
   }
   if (kind === 'wasm' && isWasmLike(backend)) {
@@ -126,7 +125,7 @@ export function storageFor(kind: StorageKind, backend: unknown): KernelStorage |
       },
       engine() {
         const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
-        if (!simdEnabled || !(memory instanceof WebAssembly.Memory)) return JS_ENGINE;
+        if (!fusedRuntime().simd || !(memory instanceof WebAssembly.Memory)) return JS_ENGINE;
         return wasmEngineFor(memory) ?? JS_ENGINE;
       },
     };

@@ -3,14 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   adamw,
   digrap,
-  digrapState,
+  digrapDiagnostics,
   ftp,
-  ftpState,
+  ftpDiagnostics,
   l2sp,
   spd,
-  spdState,
+  spdDiagnostics,
   tpgm,
-  tpgmState,
+  tpgmDiagnostics,
 } from '../../src/index';
 import { adamStepCounts } from '../../src/inspect';
 import { l2spTensorGradient } from '../../src/l2sp';
@@ -129,7 +129,7 @@ export function mapGolden(
       const read =
         <K extends 'condition' | 'ratio'>(k: K) =>
         async () =>
-          Object.fromEntries(Object.entries(await spdState(optimizer)).map(([n, d]) => [n, d[k]]));
+          Object.fromEntries(Object.entries(await spdDiagnostics(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -162,7 +162,9 @@ export function mapGolden(
       if (sgdInner && p.num('dampening', 0) !== 0)
         throw new Error(`${file.name}: dampening is not supported`);
       const read = (k: 'gamma' | 'gammaM' | 'gammaV') => async () =>
-        Object.fromEntries(Object.entries((await ftpState(optimizer)).tensors).map(([n, d]) => [n, d[k]]));
+        Object.fromEntries(
+          Object.entries((await ftpDiagnostics(optimizer)).tensors).map(([n, d]) => [n, d[k]]),
+        );
       mapped = {
         optimizer,
         observe: {
@@ -170,7 +172,7 @@ export function mapGolden(
           ftp_gamma: read('gamma'),
           ftp_gamma_m: read('gammaM'),
           ftp_gamma_v: read('gammaV'),
-          ftp_t_after: async () => (await ftpState(optimizer)).t,
+          ftp_t_after: async () => (await ftpDiagnostics(optimizer)).t,
         },
       };
       break;
@@ -192,7 +194,7 @@ export function mapGolden(
         ...p.adam(),
       });
       const read = (k: 'dot' | 'lossStrength' | 'regStrength') => async () =>
-        Object.fromEntries(Object.entries(await digrapState(optimizer)).map(([n, d]) => [n, d[k]]));
+        Object.fromEntries(Object.entries(await digrapDiagnostics(optimizer)).map(([n, d]) => [n, d[k]]));
       mapped = {
         optimizer,
         observe: {
@@ -247,7 +249,9 @@ export function mapGolden(
         optimizer,
         observe: {
           tpgm_constraints: async () =>
-            Object.fromEntries(Object.entries(await tpgmState(optimizer)).map(([n, d]) => [n, d.constraint])),
+            Object.fromEntries(
+              Object.entries(await tpgmDiagnostics(optimizer)).map(([n, d]) => [n, d.constraint]),
+            ),
           val_loss_after: async () => {
             const loss = tf.tidy(() => validationLoss(vars));
             const value = (await loss.data())[0]!;

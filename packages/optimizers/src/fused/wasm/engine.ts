@@ -1,12 +1,16 @@
+import { embeddedWasm } from '@robust-ft/core/internal';
+import { kernelError } from '../errors';
 import {
   type AdamConstants,
   ftpProjectByPasses,
   ftpRowsByPasses,
   type Geometry,
   JS_ENGINE,
+  Scratch,
   type StepEngine,
   stridedRows,
 } from '../loops';
+import { fusedRuntime } from '../runtime';
 import { STEPS_SHARED_WASM_BASE64, STEPS_WASM_BASE64 } from './steps.generated';
 
 /**
@@ -44,51 +48,22 @@ interface StepExports {
   s4: WebAssembly.Global;
 }
 
-const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
-
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /**
- * The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). `shared`:
- * the variant that imports a shared memory, for tfjs-wasm's threaded build (whose heap is shared: a
- * module importing a plain memory cannot link to it, and the steps fell back to JS loops there).
+ * The module, compiled where this runtime has wasm SIMD (else null, and the JS passes run), in a plain
+ * and a shared-memory variant: tfjs-wasm's threaded build has a shared heap, which a module importing
+ * a plain memory cannot link to (the steps fell back to JS loops there).
  */
-function stepModule(shared = false): WebAssembly.Module | null {
-  const kind = shared ? 'shared' : 'plain';
-  if (compiled[kind] === undefined) {
-    try {
-      compiled[kind] = new WebAssembly.Module(
-        decodeBase64(shared ? STEPS_SHARED_WASM_BASE64 : STEPS_WASM_BASE64),
-      );
-    } catch {
-      compiled[kind] = null;
-    }
-  }
-  return compiled[kind] ?? null;
-}
+const steps = embeddedWasm(STEPS_WASM_BASE64, STEPS_SHARED_WASM_BASE64);
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
-let copyEngine: StepEngine | null | undefined;
 
 /** Whether the SIMD module is usable here at all (compiles; does not need a backend). */
 export function wasmStepsAvailable(): boolean {
-  return stepModule() !== null;
+  return steps.module(false) !== null;
 }
 
 function instantiate(memory: WebAssembly.Memory): StepExports | null {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const mod = stepModule(shared);
-  if (!mod) return null;
-  try {
-    return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as StepExports;
-  } catch {
-    return null;
-  }
+  return steps.instantiate<StepExports>(memory);
 }
 
 /**
@@ -114,15 +89,16 @@ const SLOTS = 12;
 
 /** The copying engine for JS-heap tensors (cpu backend), or null without wasm SIMD. */
 export function wasmCopyEngine(): StepEngine | null {
-  if (copyEngine === undefined) {
+  const runtime = fusedRuntime();
+  if (runtime.copyEngine === undefined) {
     const pages = Math.ceil((SLOTS * CHUNK * 4) / 65536);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const x = instantiate(memory);
-    copyEngine = x
+    runtime.copyEngine = x
       ? withCopyRowKernels(buildEngine('wasm-simd-copy', x, copyExec(x, memory)), x, memory)
       : null;
   }
-  return copyEngine;
+  return runtime.copyEngine;
 }
 
 /**
@@ -154,8 +130,7 @@ function directExec(x: StepExports, memory: WebAssembly.Memory): Exec {
     if (n4 === 0) return 0;
     const ptrs = arrays.map((a) => {
       // A view of another buffer (a detached or stale heap after growth) would be read at wrong bytes.
-      if (a.buffer !== memory.buffer)
-        throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+      if (a.buffer !== memory.buffer) throw kernelError('UNSUPPORTED', 'a view is not on the wasm heap');
       return a.byteOffset + 4 * s;
     });
     call(ptrs, n4);
@@ -184,9 +159,8 @@ const K = (k: AdamConstants) => [k.b1, k.c1, k.b2, k.c2, k.rs2, k.e, k.sk] as co
 
 /** Rows the module cannot take: JS columns for strided rows, else one `ftp1` call per contiguous run. */
 function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRows']>): void {
-  const [th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out] = a;
-  if (stridedRows(geo)) JS_ENGINE.ftpRows(th, g, m, v, an, cp, rp, co, mo, vo, ro, acc, geo, k, out);
-  else ftpRowsByPasses(engine, th, g, m, v, an, cp, rp, co, mo, vo, ro, geo, k, out);
+  if (stridedRows(a[12])) JS_ENGINE.ftpRows(...a);
+  else ftpRowsByPasses(engine, ...a);
 }
 
 /**
@@ -198,7 +172,7 @@ function ftpRowsFallback(engine: StepEngine, ...a: Parameters<StepEngine['ftpRow
  */
 function withRowKernels(engine: StepEngine, x: StepExports, memory: WebAssembly.Memory): StepEngine {
   const at = (a: Float32Array): Ptr => {
-    if (a.buffer !== memory.buffer) throw new Error('fused optimizer kernel: a view is not on the wasm heap');
+    if (a.buffer !== memory.buffer) throw kernelError('UNSUPPORTED', 'a view is not on the wasm heap');
     return a.byteOffset;
   };
   const byColumns = (geo: Geometry, acc: F32) =>
@@ -242,6 +216,7 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
   const js = JS_ENGINE;
   const engine: StepEngine = {
     name,
+    scratch: new Scratch(),
     adam(th, g, m, v, tho, mo, vo, k, s, e) {
       const n4 = exec([th, g, m, v, tho, mo, vo], 4, s, e, 0, null, (p, n) =>
         x.adam(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, n, ...K(k), k.dk),

@@ -424,7 +424,7 @@
                   (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))))
             (local.set $i (i32.add (local.get $i) (i32.const 16)))
             (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
-        (local.set $n (f64.add (call $hsum (local.get $l1)) (f64.const 1e-8)))
+        (local.set $n (f64.add (call $hsum (local.get $l1)) (f64.const $FTP_EPS)))
         (f32.store (i32.add (local.get $ro) (i32.shl (local.get $r) (i32.const 2)))
           (f32.demote_f64 (f64.div (f64.const 1) (local.get $n))))
         (local.set $maxn (f64.max (local.get $maxn) (local.get $n)))
@@ -543,7 +543,7 @@
       (br_if $done (i32.eqz (local.get $rows)))
       (loop $next
         (local.set $n
-          (f64.add (f64.load (i32.add (local.get $acc) (i32.shl (local.get $r) (i32.const 3)))) (f64.const 1e-8)))
+          (f64.add (f64.load (i32.add (local.get $acc) (i32.shl (local.get $r) (i32.const 3)))) (f64.const $FTP_EPS)))
         (f32.store (i32.add (local.get $ro) (i32.shl (local.get $r) (i32.const 2)))
           (f32.demote_f64 (f64.div (f64.const 1) (local.get $n))))
         (local.set $maxn (f64.max (local.get $maxn) (local.get $n)))

@@ -1,4 +1,5 @@
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelError } from '../errors';
 
 /**
  * The parts of tfjs-webgpu's `WebGPUBackend` (4.22) and of WebGPU that the fused steps use, described
@@ -106,6 +107,6 @@ export const USAGE = { COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x8
 export function bufferOf(backend: WebGPUBackendInternals, info: TensorInfo): GpuBuffer {
   const resource = backend.tensorMap.get(info.dataId)?.resource;
   if (typeof resource !== 'object' || resource === null || typeof (resource as GpuBuffer).size !== 'number')
-    throw new Error('fused optimizer kernel: a webgpu tensor is not held in a GPU buffer');
+    throw kernelError('UNSUPPORTED', 'a webgpu tensor is not held in a GPU buffer');
   return resource as GpuBuffer;
 }

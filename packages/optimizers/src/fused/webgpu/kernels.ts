@@ -1,5 +1,8 @@
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { DIGRAP_SCALAR_ROLES } from '../../digrap-keys';
+import { HYPER } from '../../hyper-adam';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from '../args';
+import { kernelError } from '../errors';
 import type { AdamConstants } from '../loops';
 import { webgpuInternals } from './backend';
 import { groupsFor, partsFor, type ScratchRegion, StepRecorder } from './recorder';
@@ -50,7 +53,7 @@ interface Call {
 
 function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles: readonly string[]): Call {
   const b = webgpuInternals(backend);
-  if (!b) throw new Error('fused optimizer kernel: the active backend is not a tfjs-webgpu backend');
+  if (!b) throw kernelError('BACKEND_UNAVAILABLE', 'the active backend is not a tfjs-webgpu backend');
   const count = num(attrs, 'n');
   const constants = adamAttrs(attrs);
   const at = (role: string, i: number) => input(inputs, `${role}${i}`);
@@ -85,8 +88,8 @@ function hyperFloats(t: number, usePrev: boolean, hasScalars: boolean): Record<n
     [F.first]: t <= 1 ? 1 : 0,
     [F.usePrev]: usePrev ? 1 : 0,
     [F.hasScalars]: hasScalars ? 1 : 0,
-    [F.bc1]: 1 - 0.9 ** t,
-    [F.bc2]: 1 - 0.999 ** t,
+    [F.bc1]: 1 - HYPER.beta1 ** t,
+    [F.bc2]: 1 - HYPER.beta2 ** t,
   };
 }
 
@@ -245,7 +248,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   for (let i = 0; i < c.count; i++) {
     const rPrev = c.opt('rPrev', i);
     if (rPrev && sizeOf(rPrev.shape) !== geometry[i]!.rows)
-      throw new Error('fused optimizer kernel: FTP row state does not match its parameter');
+      throw kernelError('STATE_MISMATCH', 'FTP row state does not match its parameter', 'inputs.rPrev');
   }
   const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.partials));
   const sins = c.rec.scratchRegions(geometry.map(() => 4));
@@ -305,8 +308,6 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   c.rec.finish();
   return outs;
 };
-
-const DIGRAP_SCALAR_ROLES = ['lossStrength', 'regStrength', 'lossM', 'lossV', 'regM', 'regV'] as const;
 
 /** Outputs per tensor: θ', m', v', P, Q, ⟨g,c⟩, then the six strength scalars (0-d). */
 export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -380,7 +381,8 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
  */
 export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = webgpuInternals(backend);
-  if (!b) throw new Error('finite flag kernel: the active backend is not a tfjs-webgpu backend');
+  if (!b)
+    throw kernelError('BACKEND_UNAVAILABLE', 'finite flag: the active backend is not a tfjs-webgpu backend');
   const count = num(attrs, 'n');
   const xs = Array.from({ length: count }, (_, i) => input(inputs, `x${i}`));
   const groups: TensorInfo[][] = [];

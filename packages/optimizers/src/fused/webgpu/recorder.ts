@@ -1,5 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { sizeOf } from '../args';
+import { kernelError } from '../errors';
 import {
   bufferOf,
   type GpuBuffer,
@@ -71,7 +72,7 @@ export class StepRecorder {
     const { limits } = backend.device;
     this.align = Math.max(limits.minStorageBufferOffsetAlignment, 4);
     if (limits.minUniformBufferOffsetAlignment > SLOT_BYTES)
-      throw new Error('fused optimizer kernel: the device needs uniform slots larger than 256 B');
+      throw kernelError('BACKEND_UNAVAILABLE', 'the device needs uniform slots larger than 256 B');
     const buffer = new ArrayBuffer(Math.max(slots, 1) * SLOT_BYTES);
     this.floats = new Float32Array(buffer);
     this.words = new Uint32Array(buffer);
@@ -148,7 +149,7 @@ export class StepRecorder {
   /** A dispatch of `workgroups` workgroups of `source` in phase `p`; bindings follow `source.bindings`. */
   dispatch(p: number, source: ShaderSource, slot: number, bindings: GpuBufferBinding[], workgroups: number) {
     if (bindings.length !== source.bindings.length)
-      throw new Error(`fused optimizer kernel: ${source.key} takes ${source.bindings.length} buffers`);
+      throw kernelError('UNSUPPORTED', `${source.key} takes ${source.bindings.length} buffers`);
     if (workgroups > 0) this.phase(p).dispatches.push({ source, slot, bindings, workgroups });
   }
 
@@ -174,7 +175,7 @@ export class StepRecorder {
     b.endComputePassEncoder();
     b.ensureCommandEncoderReady();
     const encoder = b.commandEncoder;
-    if (!encoder) throw new Error('fused optimizer kernel: webgpu command encoder unavailable');
+    if (!encoder) throw kernelError('BACKEND_UNAVAILABLE', 'webgpu command encoder unavailable');
     const maxX = device.limits.maxComputeWorkgroupsPerDimension;
     for (const { copies, dispatches } of this.phases) {
       for (const c of copies)

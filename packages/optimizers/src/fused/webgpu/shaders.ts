@@ -1,3 +1,4 @@
+import { DIGRAP_EPS, FTP_EPS, FTP_GAMMA0, HYPER } from '../../hyper-adam';
 /**
  * WGSL for the fused steps on WebGPU. Every dispatch gets one 256-byte uniform slot:
  *   words 0–3 (u32): n (elements), rows, rowLen, parts (workgroups of the reduction pass);
@@ -39,7 +40,7 @@ export const F = {
   first: 10,
   /** 1 when last step's state (C_prev/R_prev, P/Q) is read. */
   usePrev: 11,
-  /** Bias corrections of the scalar hyper-Adam at this t: 1 − 0.9ᵗ, 1 − 0.999ᵗ. */
+  /** Bias corrections of the scalar hyper-Adam at this t: 1 − β₁ᵗ, 1 − β₂ᵗ (`HYPER`). */
   bc1: 12,
   bc2: 13,
   /** 1 when the previous hyper scalars were passed in (else their defaults). */
@@ -331,13 +332,19 @@ export const FTP_ROW_SUMS = (() => {
   );
 })();
 
-/** The scalar hyper-Adam of FTP's γ and DiGraP's strengths: μ = 1e-2, betas 0.9/0.999, eps 1e-8. */
-const HYPER = `fn hyper(x: f32, m: f32, v: f32, h: f32) -> vec3<f32> {
-  let m2 = 0.9 * m + 0.1 * h;
-  let v2 = 0.999 * v + 0.001 * (h * h);
+/** A TS constant as a WGSL f32 literal (the constants live once, in hyper-adam.ts). */
+function lit(x: number): string {
+  const s = String(x);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/** The scalar hyper-Adam of FTP's γ and DiGraP's strengths, with the constants of `HYPER`. */
+const HYPER_ADAM = `fn hyper(x: f32, m: f32, v: f32, h: f32) -> vec3<f32> {
+  let m2 = ${lit(HYPER.beta1)} * m + ${lit(1 - HYPER.beta1)} * h;
+  let v2 = ${lit(HYPER.beta2)} * v + ${lit(1 - HYPER.beta2)} * (h * h);
   let mh = m2 / ${f(F.bc1)};
   let vh = v2 / ${f(F.bc2)};
-  return vec3<f32>(x - 0.01 * mh / (sqrt(vh) + 1e-8), m2, v2);
+  return vec3<f32>(x - ${lit(HYPER.lr)} * mh / (sqrt(vh) + ${lit(HYPER.epsilon)}), m2, v2);
 }`;
 
 /** Sums K partials per workgroup into s (one workgroup, dispatched alone). */
@@ -409,14 +416,14 @@ export const FTP_SCALARS = (() => {
       l1 = l1 + part[(row * cpr + c) * 2u];
       h = h + part[(row * cpr + c) * 2u + 1u];
     }
-    let n = l1 + 1e-8;
+    let n = l1 + ${lit(FTP_EPS)};
     if (${KEPT} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
     s[0] = max(s[0], n);
     if (${f(F.usePrev)} != 0.0) { s[1] = s[1] + h * rp[row]; }
   }
   ${red.code}
   if (lid == 0u) {
-    var gamma = 1e-8;
+    var gamma = ${lit(FTP_GAMMA0)};
     var gm = 0.0;
     var gv = 0.0;
     if (${f(F.first)} == 0.0) {
@@ -424,7 +431,7 @@ export const FTP_SCALARS = (() => {
       var h = red[0][1];
       if (h > 0.0) { h = ${f(F.anneal)} * h; }
       let next = hyper(gamma, gm, gv, h);
-      gamma = min(max(next.x, 1e-8), red[0][0]);
+      gamma = min(max(next.x, ${lit(FTP_GAMMA0)}), red[0][0]);
       gm = next.y;
       gv = next.z;
     }
@@ -434,7 +441,7 @@ export const FTP_SCALARS = (() => {
     coef[2] = gv;
   }
 }`,
-    `${red.decl}\n${HYPER}\n${ROW_GEOMETRY}`,
+    `${red.decl}\n${HYPER_ADAM}\n${ROW_GEOMETRY}`,
   );
 })();
 
@@ -481,8 +488,8 @@ export const DIGRAP_SCALARS = (() => {
       let sr = hyper(st[1], st[4], st[5], lambda * lr * hr);
       st = array<f32, 6>(clamp(sl.x, 0.0, 1.0), clamp(sr.x, 0.0, 1.0), sl.y, sl.z, sr.y, sr.z);
     }
-    let alpha = dot / (red[0][2] + 1e-8);
-    let beta = dot / (red[0][1] + 1e-8);
+    let alpha = dot / (red[0][2] + ${lit(DIGRAP_EPS)});
+    let beta = dot / (red[0][1] + ${lit(DIGRAP_EPS)});
     var gs = 1.0;
     var cs = lambda;
     if (dot < 0.0 && lambda != 0.0) {
@@ -498,7 +505,7 @@ export const DIGRAP_SCALARS = (() => {
     coef[10] = beta;
   }
 }`,
-    `${red.decl}\n${HYPER}`,
+    `${red.decl}\n${HYPER_ADAM}`,
   );
 })();
 
