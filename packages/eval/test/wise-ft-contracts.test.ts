@@ -71,6 +71,14 @@ describe('wiseFt: errors name the weight, the expected form and both sides', () 
     }
   });
 
+  it('an unknown option names wiseFt', () => {
+    const e = errorOf(() => wiseFt(theta0, theta1, 0.5, { fisherfloor: 1 } as never));
+    expect([e.argument, e.message]).toEqual([
+      'options.fisherfloor',
+      'wiseFt: unknown option `fisherfloor`; did you mean `fisherFloor`?',
+    ]);
+  });
+
   it('α outside [0, 1] and a negative floor are named', () => {
     for (const alpha of [-0.1, 1.1])
       expect(errorOf(() => wiseFt(theta0, theta1, alpha)).argument).toBe('alpha');
