@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   type AnyTransformation,
-  carryOver,
   chain,
   cloneTensors,
   countParameters,
@@ -21,6 +20,7 @@ import {
   toNamedTensorMap,
   zipTensors,
 } from '../src/index';
+import { carryOver } from '../src/internal';
 import './setup-backend';
 
 /**

@@ -1,6 +1,7 @@
 import { createRng, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { resolveLogitScale } from '../src/clip-contrastive';
 import {
   type Attack,
   adversarialTrainingLoss,
@@ -19,7 +20,6 @@ import {
   m2mixLogits,
   m2mixLoss,
   outputDistance,
-  resolveLogitScale,
   symmetricKlDivergence,
   tradesLoss,
   tradesLossFromLogits,
@@ -301,7 +301,7 @@ describe('clipContrastiveLoss: options that reach the loss', () => {
     expect(errorOf(() => clipContrastive({ logitScale: tf.scalar(1), maxScale: 0 })).argument).toBe(
       'options.maxScale',
     );
-    // resolveLogitScale is public: it names a number or null given as the log-scale too.
+    // resolveLogitScale (shared with m²-mix) names a number or null given as the log-scale too.
     for (const bad of [3, null]) {
       expect(errorOf(() => resolveLogitScale({ logitScale: bad as never })).argument).toBe(
         'options.logitScale',
