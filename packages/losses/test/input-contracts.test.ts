@@ -1,4 +1,4 @@
-import { createRng, RobustFtError } from '@robust-ft/core';
+import { createRng, type RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { resolveLogitScale } from '../src/clip-contrastive';
@@ -32,23 +32,13 @@ import {
   flippedIdentity,
   unimodalMixTargets,
 } from '../src/mix-targets';
-import { randomMatrix, unitRows } from './helpers';
+import { errorOf, randomMatrix, unitRows } from './helpers';
 import './setup-backend';
 
 /**
  * The input contract (code, argument, expected form, message) of the adversarial losses, the consistency
  * regularizer and the CLIP factory: each case below was a surviving mutant (issue #20).
  */
-function errorOf(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    expect(RobustFtError.isInstance(e), String(e)).toBe(true);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError');
-}
-
 const contract = (e: RobustFtError) => [e.code, e.argument, e.expected];
 const value = (t: tf.Tensor) => t.dataSync()[0]!;
 
@@ -140,8 +130,8 @@ describe('adversarialTrainingLoss / tradesLoss: label values and β', () => {
       adversarialTrainingLoss(model, x, tf.tensor1d([0, 1, 2, 1, 0, 2]) as never, { attack: identity }),
     );
     expect(contract(e)).toEqual(['INVALID_ARGUMENT', 'labels', 'an int32 tensor of class indices']);
-    // The attacked batch is disposed on the way out (the float labels above are the one new tensor).
-    expect(tf.memory().numTensors).toBe(before + 1);
+    // The attacked batch is disposed on the way out (errorOf's tidy disposes the float labels).
+    expect(tf.memory().numTensors).toBe(before);
     const outOfRange = tf.tensor1d([0, 1, 3, 1, 0, 2], 'int32');
     expect(Number.isNaN(value(adversarialTrainingLoss(model, x, outOfRange, { attack: identity })))).toBe(
       true,

@@ -1,4 +1,3 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -25,24 +24,13 @@ import {
   vmixLoss,
 } from '../src/index';
 import { checkLossOptions, LOSS_OPTION_SCHEMAS } from '../src/option-schemas';
+import { errorOf } from './helpers';
 import './setup-backend';
 
 /**
  * Every public entry point refuses an unknown option under its own name and prefix, and every declared
  * option is type-checked with the type its options interface documents (issue #20: these were unpinned).
  */
-function errorOf(fn: () => unknown): RobustFtError {
-  try {
-    tf.tidy(() => {
-      fn();
-    });
-  } catch (e) {
-    expect(RobustFtError.isInstance(e), String(e)).toBe(true);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError');
-}
-
 const t = () => tf.zeros([2, 2]) as tf.Tensor2D;
 const labels = () => tf.tensor1d([0, 1], 'int32');
 const model = (x: tf.Tensor) => x as tf.Tensor2D;
