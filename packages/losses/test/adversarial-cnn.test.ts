@@ -32,7 +32,12 @@ const kernel = tf.variable(normal([3, 3, 1, 4], 0.5), true, 'cnn-kernel');
 const dense = tf.variable(normal([64, 3], 0.3), true, 'cnn-dense');
 const cnn: BatchModel = (input) =>
   tf.tidy(() => {
-    const h = tf.maxPool(tf.relu(tf.conv2d(input as tf.Tensor4D, kernel, 1, 'same')), 2, 2, 'valid');
+    const h = tf.maxPool(
+      tf.relu(tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, 1, 'same')),
+      2,
+      2,
+      'valid',
+    );
     return tf.matMul(tf.reshape(h, [input.shape[0]!, 64]), dense) as tf.Tensor2D;
   });
 const x = tf.tidy(() => tf.sigmoid(normal([4, 8, 8, 1], 1)));
