@@ -35,7 +35,9 @@ async function main(): Promise<void> {
   const backend = await selectBackend(
     (process.env.ROBUST_FT_BACKEND as 'wasm' | 'cpu' | undefined) ?? 'auto',
   );
-  const arch = process.argv.includes('--arch') ? String(process.argv[process.argv.indexOf('--arch') + 1]) : 'cnn';
+  const arch = process.argv.includes('--arch')
+    ? String(process.argv[process.argv.indexOf('--arch') + 1])
+    : 'cnn';
   tf.util.assert(arch === 'cnn' || arch === 'attention', () => `--arch ${arch}: expected cnn or attention`);
   // The attention model costs ~2× the CNN per image on one wasm thread; 30k images keep its run to minutes.
   const limit = flag('limit', arch === 'cnn' ? 60000 : 30000);
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   // The attention model learns too slowly at the CNN's 1e-3 for a one-epoch budget (loss 1.9 after 30 %).
   const optimizer = tf.train.adam(flag('lr', arch === 'cnn' ? 1e-3 : 3e-3));
-  console.error(`pre-training the ${arch} model on ${data.n} MNIST images × ${epochs} epoch(s), backend ${backend}`);
+  console.error(
+    `pre-training the ${arch} model on ${data.n} MNIST images × ${epochs} epoch(s), backend ${backend}`,
+  );
   const result = train(model, data, {
     epochs,
     batchSize: 64,
