@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FEATURE_LAYER, HEAD_LAYER } from './model';
+import { digitClassifier } from './model';
 
 /**
  * Learned position embeddings added to the patch tokens ([T, D] weights). tfjs-layers has no such layer;
@@ -86,7 +86,7 @@ export const ATTENTION_ARCH = { patch: 7, dim: 32, heads: 2, blocks: 2, mlp: 64 
 /**
  * A small vision transformer for 28×28×1 digits (≈ 26 k parameters): 7×7 patches (16 tokens, a strided
  * linear patch embedding) plus learned positions, `blocks` pre-norm transformer blocks (self-attention
- * and a GELU-free ReLU MLP, each with a residual), token average, the 32-d `features` layer and the
+ * and a ReLU MLP, each with a residual), token average, the 32-d `features` layer and the
  * 10-way `head` — the same two named layers as the CNN, so linear probing and the grid treat both alike.
  */
 export function buildAttentionNet(seed: number): tf.LayersModel {
@@ -122,13 +122,7 @@ export function buildAttentionNet(seed: number): tf.LayersModel {
   }
   h = tf.layers.layerNormalization({ name: 'norm' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.globalAveragePooling1d({ name: 'pool' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers
-    .dense({ units: 32, activation: 'relu', name: FEATURE_LAYER, kernelInitializer: init(3) })
-    .apply(h) as tf.SymbolicTensor;
-  const logits = tf.layers
-    .dense({ units: 10, name: HEAD_LAYER, kernelInitializer: init(4) })
-    .apply(h) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: logits, name: 'digit_attention' });
+  return digitClassifier(input, h, init, 'digit_attention');
 }
 
 export const PRETRAINED_ATTENTION_DIR = 'pretrained-attention';
