@@ -7,6 +7,24 @@ import { assetPath } from './data/paths';
 export const FEATURE_LAYER = 'features';
 export const HEAD_LAYER = 'head';
 
+/** A 3×3 same-padded ReLU convolution then a 2×2 max-pool: the stage both digit encoders stack twice. */
+export function convPool(
+  h: tf.SymbolicTensor,
+  o: { filters: number; conv: string; pool: string; init: ReturnType<typeof tf.initializers.glorotUniform> },
+): tf.SymbolicTensor {
+  const c = tf.layers
+    .conv2d({
+      filters: o.filters,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: o.conv,
+      kernelInitializer: o.init,
+    })
+    .apply(h) as tf.SymbolicTensor;
+  return tf.layers.maxPooling2d({ poolSize: 2, name: o.pool }).apply(c) as tf.SymbolicTensor;
+}
+
 /**
  * The small digit CNN (55 k parameters): two conv+pool stages, a 32-d feature layer, a 10-way head.
  * Conv/pool/dense only: every gradient kernel it needs exists (or is patched) on wasm, so it trains at a
@@ -16,28 +34,8 @@ export const HEAD_LAYER = 'head';
 export function buildCnn(seed: number): tf.LayersModel {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed * 100 + s });
   const input = tf.input({ shape: [28, 28, 1], name: 'image' });
-  let h = tf.layers
-    .conv2d({
-      filters: 16,
-      kernelSize: 3,
-      padding: 'same',
-      activation: 'relu',
-      name: 'conv1',
-      kernelInitializer: init(1),
-    })
-    .apply(input) as tf.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers
-    .conv2d({
-      filters: 32,
-      kernelSize: 3,
-      padding: 'same',
-      activation: 'relu',
-      name: 'conv2',
-      kernelInitializer: init(2),
-    })
-    .apply(h) as tf.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(h) as tf.SymbolicTensor;
+  let h = convPool(input, { filters: 16, conv: 'conv1', pool: 'pool1', init: init(1) });
+  h = convPool(h, { filters: 32, conv: 'conv2', pool: 'pool2', init: init(2) });
   h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tf.SymbolicTensor;
   return digitClassifier(input, h, init, 'digit_cnn');
 }

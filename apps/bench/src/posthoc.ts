@@ -1,7 +1,7 @@
 import {
   disposeVrf,
   fitVrf,
-  outputSpaceEnsemble,
+  interpolateProbabilities,
   vrfPredict,
   wiseFt,
   zeroShotFailureSet,
@@ -33,6 +33,37 @@ const point = (alpha: number, r: MethodResult): WisePoint => ({
   ood: r.ood,
 });
 
+interface SweepBest {
+  alpha: number;
+  val: number;
+  scores: Map<string, Float32Array>;
+}
+
+/**
+ * The α sweep WiSE-FT and OSE share: for each α of `options.wiseAlphas`, `at(α)` gives the eval-set
+ * scores and the ID validation accuracy; the curve runs from the `ends[0]` run (α = 0) through each α to
+ * the `ends[1]` run (α = 1), and the α with the best validation accuracy is kept (ties → the larger α).
+ */
+export async function sweepAlphas<M>(
+  ctx: DerivedContext<M>,
+  ends: readonly [FinishedRun<M>, FinishedRun<M>],
+  input: 'logits' | 'probabilities',
+  method: string,
+  at: (alpha: number) => Promise<Omit<SweepBest, 'alpha'>>,
+): Promise<{ curve: WisePoint[]; best: SweepBest }> {
+  const curve: WisePoint[] = [point(0, ends[0].result)];
+  let best: SweepBest | undefined;
+  for (const alpha of ctx.options.wiseAlphas) {
+    const { scores, val } = await at(alpha);
+    const sm = await summarise(ctx.tier.eval, scores, input);
+    curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
+    if (!best || val >= best.val) best = { alpha, val, scores };
+  }
+  curve.push(point(1, ends[1].result));
+  if (!best) throw new Error(`${method}: the sweep produced no scores`);
+  return { curve, best };
+}
+
 /**
  * WiSE-FT: weight interpolation (1 − α)·θ_from + α·θ_to swept over `options.wiseAlphas`; α chosen on ID
  * validation accuracy, as in the WiSE-FT and VRF papers (ties → the larger α). The report's curve runs
@@ -55,24 +86,19 @@ export function wiseFtSweep<M>(spec: {
       const theta0 = tier.weights(from.model);
       const theta1 = tier.weights(to.model);
       const valSet: EvalSet[] = [{ key: 'id', kind: 'id', data: tier.val }];
-      const curve: WisePoint[] = [point(0, from.result)];
       let mix: M | undefined;
-      let best: { alpha: number; val: number; scores: Map<string, Float32Array> } | undefined;
-      for (const alpha of options.wiseAlphas) {
+      const { curve, best } = await sweepAlphas(ctx, [from, to], 'logits', spec.name, async (alpha) => {
         const merged = wiseFt(theta0, theta1, alpha);
         mix = tier.withWeights(merged, mix);
         tf.dispose(Object.values(merged));
         const scores = logitsOf(await tier.outputs(mix, tier.eval));
-        const sm = await summarise(tier.eval, scores, 'logits');
-        curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
         const val = argmaxAccuracy(
           (await tier.outputs(mix, valSet)).get('id')?.logits ?? new Float32Array(),
           tier.val.y,
         );
-        if (!best || val >= best.val) best = { alpha, val, scores };
-      }
-      curve.push(point(1, to.result));
-      if (!best || mix === undefined) throw new Error(`${spec.name}: the sweep produced no model`);
+        return { scores, val };
+      });
+      if (mix === undefined) throw new Error(`${spec.name}: the sweep produced no model`);
       // The tier's metrics hook measures the chosen mix, so the last sweep model is set to it.
       if (tier.metrics) {
         const merged = wiseFt(theta0, theta1, best.alpha);
@@ -126,15 +152,13 @@ export function outputEnsembleSweep<M>(spec: {
       const mix = async (alpha: number, z: Float32Array, f: Float32Array, n: number) => {
         const classes = z.length / n;
         const p = tf.tidy(() =>
-          outputSpaceEnsemble(tf.tensor2d(z, [n, classes]), tf.tensor2d(f, [n, classes]), alpha),
+          interpolateProbabilities(tf.tensor2d(z, [n, classes]), tf.tensor2d(f, [n, classes]), alpha),
         );
         const v = (await p.data()) as Float32Array;
         p.dispose();
         return v;
       };
-      const curve: WisePoint[] = [point(0, zs.result)];
-      let best: { alpha: number; val: number; scores: Map<string, Float32Array> } | undefined;
-      for (const alpha of options.wiseAlphas) {
+      const { curve, best } = await sweepAlphas(ctx, [zs, ft], 'probabilities', spec.name, async (alpha) => {
         const scores = new Map<string, Float32Array>();
         for (const set of tier.eval) {
           const z = zs.outputs?.get(set.key)?.logits;
@@ -142,13 +166,9 @@ export function outputEnsembleSweep<M>(spec: {
           if (!z || !f) throw new Error(`${spec.name}: missing outputs for ${set.key}`);
           scores.set(set.key, await mix(alpha, z, f, set.data.n));
         }
-        const sm = await summarise(tier.eval, scores, 'probabilities');
-        curve.push({ alpha, id: sm.id, oodAvg: sm.oodAvg, ood: sm.ood });
         const val = argmaxAccuracy(await mix(alpha, zsVal.logits, ftVal.logits, tier.val.n), tier.val.y);
-        if (!best || val >= best.val) best = { alpha, val, scores };
-      }
-      curve.push(point(1, ft.result));
-      if (!best) throw new Error(`${spec.name}: the sweep produced no scores`);
+        return { scores, val };
+      });
       return {
         scores: best.scores,
         input: 'probabilities',

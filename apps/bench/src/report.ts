@@ -174,6 +174,10 @@ export function corruptionSvg(r: BenchReport): string {
   });
 }
 
+/**
+ * The report page: the table, then the two plots `writeReport` writes beside it (referenced, not
+ * inlined, so each plot is stored once).
+ */
 export function html(r: BenchReport, tier: TierReport): string {
   const rows = tableRows(r, tier);
   const [head, ...body] = rows;
@@ -183,8 +187,8 @@ export function html(r: BenchReport, tier: TierReport): string {
 <p>Seed ${r.seed}, backend ${esc(r.backend)}, ${r.machine.cpus} × ${esc(r.machine.cpuModel)}, total ${r.totalSeconds.toFixed(0)} s. Accuracies in %.</p>
 <table><tr>${(head ?? []).map((h) => `<th>${esc(h)}</th>`).join('')}</tr>
 ${body.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n')}</table>
-${scatterSvg(r, tier)}
-${corruptionSvg(r)}
+<p><img src="id-vs-ood.svg" alt="ID vs average OOD accuracy"></p>
+<p><img src="corruptions.svg" alt="Accuracy per corruption and severity"></p>
 </body></html>
 `;
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DefaultTheme, defineConfig, type Plugin } from 'vitepress';
+import { SNIPPET_MODULES } from '../src/snippets';
 import { liveFencePlugin } from './live-fence';
 import { prepareSiteAssets } from './site-assets';
 
@@ -15,18 +16,9 @@ console.log(
 );
 
 /**
- * Snippets may import these; each becomes a static `import()` so Vite bundles the built package
- * (its dist, through the workspace link) and the live block's `require` shim can reach it.
+ * Snippets may import `SNIPPET_MODULES`; each becomes a static `import()` so Vite bundles the built
+ * package (its dist, through the workspace link) and the live block's `require` shim can reach it.
  */
-const SNIPPET_MODULES = [
-  '@tensorflow/tfjs',
-  '@robust-ft/core',
-  '@robust-ft/optimizers',
-  '@robust-ft/losses',
-  '@robust-ft/eval',
-  '@robust-ft/backend-web',
-];
-
 function snippetModules(): Plugin {
   const id = 'virtual:snippet-modules';
   return {

@@ -4,6 +4,19 @@
  * go through `isRunFence`/`isExpectedFence` and number snippets in document order.
  */
 
+/**
+ * The modules a snippet may import: the site bundles each (its built dist) for the live blocks, and the
+ * Node snippet test loads each through Node's own loader.
+ */
+export const SNIPPET_MODULES = [
+  '@tensorflow/tfjs',
+  '@robust-ft/core',
+  '@robust-ft/optimizers',
+  '@robust-ft/losses',
+  '@robust-ft/eval',
+  '@robust-ft/backend-web',
+] as const;
+
 /** A ```` ```ts run ```` fence: the live, editable block. */
 export function isRunFence(info: string): boolean {
   const words = info.trim().split(/\s+/);

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { runSnippet } from '../src/run-snippet';
-import { compareOutput } from '../src/snippets';
+import { compareOutput, SNIPPET_MODULES } from '../src/snippets';
 import { allSnippets } from './collect';
 
 // Snippet imports must resolve exactly as in a user's Node program (so @tensorflow/tfjs and the
@@ -14,15 +14,7 @@ import { allSnippets } from './collect';
 const nodeRequire = createRequire(import.meta.url);
 const nativeImport = async (name: string): Promise<unknown> => nodeRequire(name);
 
-const PACKAGES = [
-  '@tensorflow/tfjs',
-  '@robust-ft/core',
-  '@robust-ft/optimizers',
-  '@robust-ft/losses',
-  '@robust-ft/eval',
-  '@robust-ft/backend-web',
-];
-const modules = Object.fromEntries(PACKAGES.map((name) => [name, () => nativeImport(name)]));
+const modules = Object.fromEntries(SNIPPET_MODULES.map((name) => [name, () => nativeImport(name)]));
 
 interface TfLike {
   env(): { set(flag: string, value: boolean): void };

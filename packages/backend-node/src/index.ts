@@ -1,5 +1,13 @@
-// The selector's types are core's, shared with @robust-ft/backend-web (re-exported, not copied).
-export type { BackendDescription, BackendLogger } from '@robust-ft/core';
+// Core's backend selector and the types of the selection and checkpoint APIs, the same in
+// @robust-ft/backend-node and @robust-ft/backend-web (re-exported, not copied).
+export {
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendDescription,
+  type BackendLogger,
+  type SelectOptions,
+  selectBackend,
+} from '@robust-ft/core';
 export {
   patchedKernels,
   registerCpuTrainingKernels,
@@ -9,8 +17,13 @@ export {
 } from '@robust-ft/core/kernels';
 export {
   type CheckpointLoadOptions,
+  checkpointModelUrl,
+  deleteCheckpoint,
   fileSystemHandler,
+  listCheckpoints,
+  loadCheckpoint,
   loadOptimizerState,
+  saveCheckpoint,
   saveOptimizerState,
 } from './checkpoint';
 export type { NodeGpuAdapter } from './node-webgpu';

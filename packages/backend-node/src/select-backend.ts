@@ -2,9 +2,9 @@ import {
   type BackendCandidate,
   type BackendDescription,
   type BackendLogger,
-  invalidArgument,
   selectBackend,
 } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
 import { checkUseBestBackendOptions } from './option-schemas';
@@ -13,6 +13,7 @@ import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threa
 
 /** The Node backends robust-ft knows, best first. `webgpu` is tfjs-backend-webgpu on Dawn. */
 export const NODE_BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
+/** A Node backend robust-ft knows (one of `NODE_BACKENDS`). */
 export type NodeBackendName = (typeof NODE_BACKENDS)[number];
 
 /** Accepted spellings of `ROBUST_FT_BACKEND` beyond the canonical names. */
@@ -24,6 +25,7 @@ const ALIASES: Record<string, NodeBackendName> = {
   dawn: 'webgpu',
 };
 
+/** Options of Node's `useBestBackend`. */
 export interface UseBestBackendOptions {
   /** Candidates to try, in order. Default: all of `NODE_BACKENDS`. */
   candidates?: readonly NodeBackendName[];

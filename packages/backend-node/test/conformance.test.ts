@@ -1,4 +1,6 @@
+import { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from '@robust-ft/core/kernels';
 import { CONFORMANCE_CASES, compareCase, computeCase, runConformance } from '@robust-ft/core/testing';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   registerCpuTrainingKernels,
@@ -21,6 +23,30 @@ describe('conformance: patched wasm against stock cpu', () => {
     const [result] = await runConformance('wasm', { cases: [testCase] });
     expect(result?.detail, JSON.stringify(result)).toBeDefined();
     expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+  });
+});
+
+describe('conformance: patched wasm without its SIMD kernels against stock cpu', () => {
+  // The paths wasm takes where SIMD is missing (typed-array loops, the XNNPACK filter-gradient
+  // matmul, stock Sum/Add), on the same cases; the run above must have used the SIMD kernels.
+  it('the SIMD training kernels link to the wasm heap in Node', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(true);
+    setWasmTrainingSimdEnabled(false);
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(false);
+    setWasmTrainingSimdEnabled(true);
+  });
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    registerWasmTrainingKernels();
+    setWasmTrainingSimdEnabled(false);
+    try {
+      const [result] = await runConformance('wasm', { cases: [testCase] });
+      expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+    }
   });
 });
 
@@ -48,7 +74,7 @@ describe('the suite catches the stock wasm defects it was written for', () => {
     const results = await runConformance('wasm', {
       cases: [...negative, ...pick('conv2d 3x3 stride 1')],
     });
-    expect(results.length).toBe(4);
+    expect(results.length).toBe(5);
     for (const r of results) expect(r.ok, r.name).toBe(false);
     registerWasmTrainingKernels();
   });

@@ -34,6 +34,28 @@ const workloads: Record<string, () => tf.Tensor[]> = {
       tf.ones([4, 3]),
       tf.ones([5, 4]),
     ]),
+  // Channel counts that take wasm's SIMD kernels (filter-gradient tiles, max-pool scratch, bias
+  // Add/Sum, shared Identity/Cast).
+  'Conv2DBackpropFilter (SIMD tiles)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as T4, b as T4, 1, 'same'))([
+      tf.randomUniform([2, 9, 9, 8], -1, 1, 'float32', 5),
+      w([3, 3, 8, 12]),
+    ]),
+  'DepthwiseConv2dNativeBackpropFilter (SIMD tiles)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as T4, b as T4, 1, 'same'))([
+      tf.randomUniform([2, 9, 9, 8], -1, 1, 'float32', 6),
+      w([3, 3, 8, 1]),
+    ]),
+  'MaxPoolGrad (SIMD)': () => [
+    tf.grad((a: tf.Tensor) => tf.maxPool(a as T4, 2, 2, 'valid'))(
+      tf.randomUniform([2, 6, 6, 8], -1, 1, 'float32', 7),
+    ),
+  ],
+  'bias Add and Sum (SIMD), Identity and Cast (shared)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.cast(tf.clone(tf.add(a, b)), 'float32'))([
+      tf.ones([2, 5, 5, 8]),
+      tf.ones([8]),
+    ]),
   UnsortedSegmentSum: () => [
     tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([0, 2, 2, 1], 'int32')))(tf.ones([3, 5])),
   ],
@@ -58,5 +80,26 @@ describe.each([
     const before = backendBuffers();
     for (let i = 0; i < 3; i++) tf.dispose(run());
     expect(backendBuffers()).toBe(before);
+  });
+});
+
+describe('wasm Identity and same-dtype Cast share the buffer instead of copying it', () => {
+  it('a clone or cast outlives its source, and neither allocates a backend buffer', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const a = tf.tensor1d([1, -2, 3.5, 4]);
+    const before = backendBuffers();
+    const clone = tf.clone(a);
+    const same = tf.cast(a, 'float32');
+    expect(backendBuffers()).toBe(before);
+    const ints = tf.cast(a, 'int32'); // a real cast still converts, into its own buffer
+    expect(backendBuffers()).toBe(before + 1);
+    a.dispose();
+    expect(Array.from(await clone.data())).toEqual([1, -2, 3.5, 4]);
+    expect(Array.from(await same.data())).toEqual([1, -2, 3.5, 4]);
+    expect(Array.from(await ints.data())).toEqual([1, -2, 3, 4]);
+    expect(ints.dtype).toBe('int32');
+    tf.dispose([clone, same, ints]);
+    expect(backendBuffers()).toBe(before - 1);
   });
 });

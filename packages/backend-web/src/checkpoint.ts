@@ -1,69 +1,29 @@
-import { invalidArgument, type JsonObject, type NamedTensor, RobustFtError } from '@robust-ft/core';
 import {
-  checkOptions,
+  type CheckpointParts,
+  type JsonObject,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+  type NamedTensor,
+  RobustFtError,
+  type SavableModel,
+} from '@robust-ft/core';
+import {
+  type CheckpointRecord,
+  checkCheckpointParts,
+  checkLoadCheckpointOptions,
   concatBytes,
-  type OptionSchema,
+  invalidArgument,
+  packCheckpoint,
   parseDocument,
+  restoreCheckpoint,
   sealDocument,
+  unpackCheckpoint,
   unverifiedCheckpoint,
   verifyData,
   verifyDocument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type CheckpointRecord,
-  packCheckpoint,
-  prepareAssignVariables,
-  unpackCheckpoint,
-  type VariableSource,
-} from './checkpoint-format';
 import { deleteStored, readStored, storedNames, writeStored } from './checkpoint-store';
-import { checkWebOptions } from './option-schemas';
-
-/** The part of a tfjs-layers `LayersModel` a checkpoint needs (no import of tfjs-layers here). */
-export interface SavableModel {
-  save(handlerOrURL: string | tf.io.IOHandler, config?: tf.io.SaveConfig): Promise<tf.io.SaveResult>;
-  optimizer?: unknown;
-}
-
-/** An optimizer whose state round-trips through `getWeights`/`setWeights` (any `tf.Optimizer`). */
-export interface StatefulOptimizer {
-  getWeights(): Promise<NamedTensor[]>;
-  setWeights(weights: NamedTensor[]): Promise<void>;
-}
-
-export interface CheckpointParts {
-  /** A layers model, saved by tfjs with its compiled optimizer (`includeOptimizer: true`). */
-  model?: SavableModel;
-  /** An optimizer outside any model (a custom training loop); ignored when it is `model.optimizer`. */
-  optimizer?: StatefulOptimizer;
-  /** Trainable tensors of a custom loop: a name → tensor map, or variables keyed by `variable.name`. */
-  variables?: VariableSource;
-  /** Free-form JSON stored beside the tensors (epoch, data cursor, config). */
-  metadata?: JsonObject;
-}
-
-export interface LoadCheckpointOptions<M> {
-  /** Optimizer to restore the saved optimizer state into (`setWeights`). */
-  optimizer?: StatefulOptimizer;
-  /** Variables to assign saved values into; each must exist in the checkpoint with the same shape. */
-  variables?: VariableSource;
-  /** Builds the saved layers model from its URL, e.g. `tf.loadLayersModel` from tfjs-layers. */
-  loadModel?: (url: string) => Promise<M>;
-  /**
-   * Load a checkpoint written before checkpoints carried checksums (robust-ft's v1 layout in tfjs's
-   * own IndexedDB). Default false: such a checkpoint is a `CHECKPOINT_CORRUPT` naming the option.
-   */
-  allowUnverified?: boolean;
-}
-
-export interface LoadedCheckpoint<M> {
-  model: M | undefined;
-  metadata: JsonObject;
-  savedAt: Date;
-  /** Names of all variables stored in the checkpoint (restored or not). */
-  variables: string[];
-}
 
 const STATE_PREFIX = 'robust-ft-ckpt:';
 const MODEL_PREFIX = 'robust-ft-model:';
@@ -128,22 +88,8 @@ async function captureModel(model: SavableModel): Promise<tf.io.ModelArtifacts> 
  */
 export async function saveCheckpoint(name: string, parts: CheckpointParts): Promise<void> {
   checkName(name);
-  if (typeof parts !== 'object' || parts === null) {
-    throw invalidArgument('parts', 'an object with model, optimizer, variables or metadata', parts);
-  }
-  checkOptions('saveCheckpoint', parts, PARTS_OPTIONS, { prefix: 'parts' });
+  const optimizer = checkCheckpointParts(parts);
   const { model, variables, metadata } = parts;
-  if (model === undefined && variables === undefined && parts.optimizer === undefined) {
-    throw invalidArgument('parts', 'at least one of model, optimizer or variables');
-  }
-  if (model !== undefined && typeof model.save !== 'function') {
-    throw invalidArgument('parts.model', 'a tfjs-layers model (with save())', model);
-  }
-  const optimizer =
-    parts.optimizer !== undefined && parts.optimizer !== model?.optimizer ? parts.optimizer : undefined;
-  if (optimizer !== undefined && typeof optimizer.getWeights !== 'function') {
-    throw invalidArgument('parts.optimizer', 'a tf.Optimizer (with getWeights())', optimizer);
-  }
   let modelArtifacts: tf.io.ModelArtifacts | undefined;
   if (model !== undefined) {
     try {
@@ -267,7 +213,7 @@ export async function loadCheckpoint<M = unknown>(
   options: LoadCheckpointOptions<M> = {},
 ): Promise<LoadedCheckpoint<M>> {
   checkName(name);
-  checkWebOptions('loadCheckpoint', options);
+  checkLoadCheckpointOptions(options);
   const found = await readVerified(name);
   if (found === undefined) return loadLegacy(name, options);
   const { document, data, stateBytes } = found;
@@ -292,39 +238,26 @@ async function restore<M>(
   modelUrl: string,
 ): Promise<LoadedCheckpoint<M>> {
   try {
-    if (options.optimizer !== undefined && record.optimizerWeights === null) {
-      throw new RobustFtError('STATE_MISMATCH', `checkpoint "${name}" holds no separate optimizer state`, {
-        argument: 'options.optimizer',
-        expected: 'a checkpoint saved with parts.optimizer (a model’s own optimizer loads with the model)',
-      });
-    }
-    if (options.loadModel !== undefined && !record.hasModel) {
-      throw new RobustFtError('STATE_MISMATCH', `checkpoint "${name}" holds no model`, {
-        argument: 'options.loadModel',
-      });
-    }
-    // Check variables, restore the optimizer (all-or-nothing itself), then assign: a failure anywhere
-    // leaves both as they were.
-    const assign =
-      options.variables === undefined
-        ? undefined
-        : prepareAssignVariables(options.variables, variables, name);
-    if (options.optimizer !== undefined) await options.optimizer.setWeights(optimizerWeights);
-    assign?.();
+    return await restoreCheckpoint(
+      {
+        label: `checkpoint "${name}"`,
+        record,
+        variables,
+        restoreOptimizer: (optimizer) => optimizer.setWeights(optimizerWeights),
+        async loadModel(load) {
+          try {
+            return await load(modelUrl);
+          } catch (error) {
+            if (RobustFtError.isInstance(error)) throw error;
+            throw ioError('load the model of', name, error);
+          }
+        },
+      },
+      options,
+    );
   } finally {
-    for (const t of Object.values(variables)) t.dispose();
     for (const w of optimizerWeights) w.tensor.dispose();
   }
-  let model: M | undefined;
-  if (options.loadModel !== undefined) {
-    try {
-      model = await options.loadModel(modelUrl);
-    } catch (error) {
-      if (RobustFtError.isInstance(error)) throw error;
-      throw ioError('load the model of', name, error);
-    }
-  }
-  return { model, metadata: record.metadata, savedAt: new Date(record.savedAt), variables: record.variables };
 }
 
 /** A v1 checkpoint (tfjs's IndexedDB, no checksums): refused unless `allowUnverified`. */
@@ -367,10 +300,3 @@ export async function deleteCheckpoint(name: string): Promise<void> {
   }
   if (!deleted) throw ioError('delete', name, new Error('no such checkpoint'));
 }
-
-const PARTS_OPTIONS: OptionSchema<CheckpointParts> = {
-  model: 'object',
-  optimizer: 'object',
-  variables: 'object',
-  metadata: 'object',
-};

@@ -1,31 +1,27 @@
-// The selector and its types are core's, shared with @robust-ft/backend-node (re-exported, not copied).
+// Core's backend selector and the types of the selection and checkpoint APIs, the same in
+// @robust-ft/backend-node and @robust-ft/backend-web (re-exported, not copied).
 export {
   type BackendCandidate,
   type BackendChoice,
   type BackendDescription,
   type BackendLogger,
-  type SelectOptions,
-  selectBackend,
-} from '@robust-ft/core';
-export {
   type CheckpointParts,
-  checkpointModelUrl,
-  deleteCheckpoint,
+  type CheckpointVerifyOptions,
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
+  type SavableModel,
+  type SelectOptions,
+  type StatefulOptimizer,
+  selectBackend,
+  type VariableSource,
+} from '@robust-ft/core';
+export {
+  checkpointModelUrl,
+  deleteCheckpoint,
   listCheckpoints,
   loadCheckpoint,
-  type SavableModel,
-  type StatefulOptimizer,
   saveCheckpoint,
 } from './checkpoint';
-export {
-  type CheckpointRecord,
-  packCheckpoint,
-  type UnpackedCheckpoint,
-  unpackCheckpoint,
-  type VariableSource,
-} from './checkpoint-format';
 export {
   assertBackendAlive,
   backendLoss,

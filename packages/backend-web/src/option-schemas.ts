@@ -1,5 +1,4 @@
 import { checkOptions, type OptionSchema, type OptionSpec } from '@robust-ft/core/internal';
-import type { LoadCheckpointOptions } from './checkpoint';
 import type { UseBestBackendOptions } from './use-best-backend';
 import type { WebCandidateOptions } from './web-candidates';
 
@@ -28,12 +27,6 @@ const SCHEMAS = {
     queryParam: (v) => (v === null || typeof v === 'string' ? undefined : 'a string or null'),
     logger: LOGGER,
   } satisfies OptionSchema<UseBestBackendOptions>,
-  loadCheckpoint: {
-    optimizer: 'object',
-    variables: 'object',
-    loadModel: 'function',
-    allowUnverified: 'boolean',
-  } satisfies OptionSchema<LoadCheckpointOptions<unknown>>,
 } as const;
 
 export function checkWebOptions(owner: keyof typeof SCHEMAS, options: unknown): void {

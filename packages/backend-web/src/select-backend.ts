@@ -1,7 +1,8 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 
 /** The browser backends, best first. */
 export const WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/** A browser backend robust-ft knows (one of `WEB_BACKENDS`). */
 export type WebBackendName = (typeof WEB_BACKENDS)[number];
 
 /**

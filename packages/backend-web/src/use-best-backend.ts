@@ -2,14 +2,15 @@ import {
   type BackendCandidate,
   type BackendDescription,
   type BackendLogger,
-  invalidArgument,
   selectBackend,
 } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { candidateOptions, checkWebOptions } from './option-schemas';
 import { parseBackendName, WEB_BACKENDS, type WebBackendName } from './select-backend';
 import { type WebCandidateOptions, webCandidates } from './web-candidates';
 
+/** Options of the browser's `useBestBackend` (with those of `webCandidates`). */
 export interface UseBestBackendOptions extends WebCandidateOptions {
   /** Candidates to try, in order. Default: all of `WEB_BACKENDS` (webgpu, webgl, wasm, cpu). */
   candidates?: readonly WebBackendName[];

@@ -1,5 +1,5 @@
 import type { BackendCandidate } from '@robust-ft/core';
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import {
   registerCpuTrainingKernels,
   registerWasmTrainingKernels,
@@ -16,6 +16,7 @@ export type WasmFileMap = Record<
   string
 >;
 
+/** Options of `webCandidates`: how each browser backend is loaded and prepared. */
 export interface WebCandidateOptions {
   /**
    * Where the `.wasm` binaries are served: a URL prefix ending in `/`, or one URL per file. Default: the

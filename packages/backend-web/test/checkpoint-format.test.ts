@@ -1,9 +1,9 @@
 import { RobustFtError } from '@robust-ft/core';
+import { packCheckpoint, prepareAssignVariables, unpackCheckpoint } from '@robust-ft/core/internal';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../src/checkpoint';
-import { assignVariables, packCheckpoint, unpackCheckpoint } from '../src/checkpoint-format';
 import './setup-backend';
 
 describe('checkpoint format (pure part, cpu backend)', () => {
@@ -70,21 +70,21 @@ describe('checkpoint format (pure part, cpu backend)', () => {
     );
   });
 
-  it('assignVariables checks every target before assigning any', () => {
+  it('prepareAssignVariables checks every target before assigning any', () => {
     const x = tf.variable(tf.zeros([2]), true, 'assign-x');
     const y = tf.variable(tf.zeros([3]), true, 'assign-y');
     const saved = { 'assign-x': tf.tensor1d([1, 2]), 'assign-y': tf.tensor1d([1, 2]) };
     let error: unknown;
     try {
-      assignVariables([x, y], saved, 'c');
+      prepareAssignVariables([x, y], saved, 'c')();
     } catch (e) {
       error = e;
     }
     expect(RobustFtError.isInstance(error) && error.code).toBe('STATE_MISMATCH');
     expect((error as Error).message).toContain('assign-y');
     expect(x.arraySync()).toEqual([0, 0]); // untouched: y failed validation first
-    expect(() => assignVariables({ missing: x }, saved, 'c')).toThrow(/holds no variable "missing"/);
-    assignVariables({ 'assign-x': x }, saved, 'c');
+    expect(() => prepareAssignVariables({ missing: x }, saved, 'c')()).toThrow(/holds no variable "missing"/);
+    prepareAssignVariables({ 'assign-x': x }, saved, 'c')();
     expect(x.arraySync()).toEqual([1, 2]);
     tf.dispose([x, y, ...Object.values(saved)]);
   });

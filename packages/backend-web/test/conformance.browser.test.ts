@@ -1,3 +1,4 @@
+import { wasmTrainingSimdInUse } from '@robust-ft/core/kernels';
 import {
   type CaseValues,
   CONFORMANCE_CASES,
@@ -30,5 +31,13 @@ describe.each(GPU_AND_WASM)('conformance on %s (cpu is the oracle)', (backend: T
       result.ok,
       `${backend} ${c.name}: worst ${result.worst.toFixed(2)}× tolerance at ${result.detail}`,
     ).toBe(true);
+  });
+});
+
+describe('robust-ft SIMD training kernels on wasm in Chromium', () => {
+  // The wasm cases above must have run through them (filter gradients, max-pool gradient, bias Sum/Add).
+  it('link to the wasm backend heap', async () => {
+    await activate('wasm');
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { type NamedTensorSource, toNamedTensorMap } from './named-tensors';
 import { isTensor } from './state-tree';
 import { assertShape } from './validate';
 
+/** Where an `Anchors` store's tensors come from: captured at first use, given explicitly, or zeros (PEFT). */
 export type AnchorMode = 'initial' | 'explicit' | 'zero';
 
 /**

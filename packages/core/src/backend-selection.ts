@@ -41,6 +41,7 @@ export interface BackendCandidate<N extends string = string> {
   activate(): Promise<string[]>;
 }
 
+/** Options of `selectBackend`. */
 export interface SelectOptions<N extends string = string> {
   /** Try only this backend and fail with `BACKEND_UNAVAILABLE` if it cannot start. */
   forced?: N | undefined;

@@ -22,6 +22,7 @@ export type RobustFtErrorCode =
 
 const MARKER = Symbol.for('robust-ft.error');
 
+/** The details a `RobustFtError` carries beside its code and message. */
 export interface RobustFtErrorOptions {
   /** The argument (or option) that was wrong, e.g. `options.learningRate` or `grads["dense/kernel"]`. */
   argument?: string;
@@ -30,6 +31,11 @@ export interface RobustFtErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The one error type of robust-ft: a machine-readable `code`, and for bad input the `argument` and the
+ * `expected` form. Test for it with `RobustFtError.isInstance(e)`, which also works across two copies of
+ * the package.
+ */
 export class RobustFtError extends Error {
   readonly [MARKER] = true;
   readonly code: RobustFtErrorCode;

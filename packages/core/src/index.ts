@@ -1,4 +1,4 @@
-export { type AnchorMode, type AnchorOption, Anchors, resolveAnchors } from './anchors';
+export { type AnchorMode, type AnchorOption, Anchors } from './anchors';
 export {
   type BackendCandidate,
   type BackendChoice,
@@ -7,7 +7,16 @@ export {
   type SelectOptions,
   selectBackend,
 } from './backend-selection';
-export { invalidArgument, RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
+export type {
+  CheckpointParts,
+  CheckpointVerifyOptions,
+  LoadCheckpointOptions,
+  LoadedCheckpoint,
+  SavableModel,
+  StatefulOptimizer,
+  VariableSource,
+} from './checkpoint';
+export { RobustFtError, type RobustFtErrorCode, type RobustFtErrorOptions } from './errors';
 export {
   cloneTensors,
   countParameters,
@@ -45,19 +54,12 @@ export { globToRegExp, matchesName, type NameSelector, nameMatcher } from './sel
 export type { StateLeaf, StateTree } from './state-tree';
 export {
   type AnyTransformation,
-  carryOver,
   chain,
   type GradientTransformation,
   type TransformContext,
   type UpdateResult,
 } from './transformation';
-export {
-  type AdamMomentsOptions,
-  type AdamState,
-  adamMomentStep,
-  scaleByAdam,
-  validateAdamMoments,
-} from './transforms/adam';
+export { type AdamMomentsOptions, type AdamState, scaleByAdam } from './transforms/adam';
 export {
   addDecayedWeights,
   clipByGlobalNorm,

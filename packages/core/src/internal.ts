@@ -4,7 +4,7 @@
  * release. Users import from `@robust-ft/core`.
  */
 export { addMany } from './add-many';
-export { anchorOptionProblem } from './anchors';
+export { anchorOptionProblem, resolveAnchors } from './anchors';
 export {
   type CheckOptionsExtras,
   checkOptions,
@@ -14,6 +14,20 @@ export {
   type OptionSpec,
   selectorSpec,
 } from './check-options';
+export {
+  checkCheckpointParts,
+  checkLoadCheckpointOptions,
+  type RestoreSteps,
+  restoreCheckpoint,
+} from './checkpoint';
+export {
+  type CheckpointRecord,
+  packCheckpoint,
+  prepareAssignVariables,
+  type UnpackedCheckpoint,
+  unpackCheckpoint,
+  variableEntries,
+} from './checkpoint-format';
 export {
   concatBytes,
   entryByteLengths,
@@ -28,6 +42,9 @@ export {
   verifyData,
   verifyDocument,
 } from './checkpoint-integrity';
+export { type EmbeddedWasm, embeddedWasm, isSharedMemory } from './embedded-wasm';
+export { invalidArgument } from './errors';
+export { FINITE_FLAG_KERNEL, finiteFlag } from './finite-flag';
 export {
   collectTensors,
   decodeNumber,
@@ -39,6 +56,8 @@ export {
   mergeState,
   unflattenState,
 } from './state-tree';
+export { carryOver } from './transformation';
+export { adamMomentStep, validateAdamMoments } from './transforms/adam';
 export {
   assertFiniteNumber,
   assertInRange,

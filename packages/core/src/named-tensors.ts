@@ -22,6 +22,7 @@ export type NamedTensorSource =
   | readonly NamedTensor[]
   | { readonly trainableWeights: ReadonlyArray<{ readonly name: string; read(): Tensor }> };
 
+/** Reads any `NamedTensorSource` as a name → tensor map (a layers model by its trainable weights' names). */
 export function toNamedTensorMap(source: NamedTensorSource): NamedTensorMap {
   if (Array.isArray(source)) {
     const out: NamedTensorMap = {};
@@ -41,6 +42,7 @@ export function toNamedTensorMap(source: NamedTensorSource): NamedTensorMap {
   return source as NamedTensorMap;
 }
 
+/** A new map with `fn` applied to every entry (same names); the caller owns the returned tensors. */
 export function mapTensors(
   map: NamedTensorMap,
   fn: (tensor: Tensor, name: string) => Tensor,
@@ -77,10 +79,12 @@ export function globalNorm(map: NamedTensorMap): tf.Scalar {
   });
 }
 
+/** A kept copy of every tensor of the map (survives `tf.tidy`); dispose it with `disposeTensors`. */
 export function cloneTensors(map: NamedTensorMap): NamedTensorMap {
   return mapTensors(map, (t) => tf.keep(tf.clone(t)));
 }
 
+/** Disposes every tensor of the map; `undefined` is a no-op. */
 export function disposeTensors(map: NamedTensorMap | undefined): void {
   if (map) for (const t of Object.values(map)) t.dispose();
 }

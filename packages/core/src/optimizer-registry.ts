@@ -2,6 +2,7 @@ import { RobustFtError } from './errors';
 
 /** JSON values allowed in an optimizer's serialisable options. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object: an optimizer's serialisable options, checkpoint metadata. */
 export type JsonObject = { [key: string]: JsonValue };
 
 /**
@@ -13,10 +14,15 @@ export type OptimizerFactory<T> = (options: JsonObject) => T;
 
 const factories = new Map<string, OptimizerFactory<unknown>>();
 
+/**
+ * Registers how to rebuild an optimizer from its saved JSON options under `name`, so a saved layers
+ * model compiled with it can be loaded (`tf.loadLayersModel`).
+ */
 export function registerOptimizerFactory<T>(name: string, factory: OptimizerFactory<T>): void {
   factories.set(name, factory as OptimizerFactory<unknown>);
 }
 
+/** The factory registered under `name`; `UNSUPPORTED` when none is (import the package that defines it). */
 export function getOptimizerFactory(name: string): OptimizerFactory<unknown> {
   const f = factories.get(name);
   if (!f) {

@@ -42,6 +42,10 @@ function hashLabel(label: string): number {
   return h;
 }
 
+/**
+ * A seeded random number generator (an integer seed ≥ 0): the same seed gives the same sequence on every
+ * backend and platform.
+ */
 export function createRng(seed: number): Rng {
   assertInteger('seed', seed, 0);
   const sm = splitmix32(seed);

@@ -1,9 +1,9 @@
 import type { NamedTensorMap, Tensor, Variable } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { addMany } from './add-many';
 import { type AnchorOption, type Anchors, anchorOptionProblem, resolveAnchors } from './anchors';
 import { checkOptions, type OptionSchema } from './check-options';
 import { invalidArgument, RobustFtError } from './errors';
+import { finiteFlag } from './finite-flag';
 import type { NamedTensor } from './named-tensors';
 import { getOptimizerFactory, type JsonObject } from './optimizer-registry';
 import { isSchedule, type LearningRate, learningRateAt } from './schedules';
@@ -27,6 +27,10 @@ import { assertNonNegative, assertShape, sameShape, shapeToString } from './vali
 /** What to do when a gradient holds NaN or ±Inf. */
 export type NonFinitePolicy = 'error' | 'skip' | 'guard' | 'off';
 
+/**
+ * How a `RobustOptimizer` runs its transformation: the learning rate, anchors, non-finite policy and
+ * the factory that rebuilds it when a saved model is loaded.
+ */
 export interface RobustOptimizerOptions {
   transformation: AnyTransformation;
   learningRate: LearningRate;
@@ -35,9 +39,10 @@ export interface RobustOptimizerOptions {
   /**
    * `'error'`: throw `NON_FINITE` before anything is mutated (costs one host sync per step);
    * `'skip'`: leave the step out and count it in `skippedSteps` (one host sync too);
-   * `'guard'`: no host sync — the step is computed and then masked on the device, so a non-finite
-   * step leaves parameters and tensor state unchanged (only step counters advance); count such steps
-   * with `await nonFiniteSteps()`; `'off'`: no check.
+   * `'guard'`: no host sync — the step is computed and then masked on the device (fused kernels take
+   * the finite flag and keep θ and the state themselves; on webgpu the flag is one kernel call), so a
+   * non-finite step leaves parameters and tensor state unchanged (only step counters advance); count
+   * such steps with `await nonFiniteSteps()`; `'off'`: no check.
    * Default: `'guard'` on WebGPU (synchronous reads there are slow, and unreliable on software
    * adapters), `'error'` elsewhere.
    */
@@ -770,15 +775,6 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
     vars[name] = v;
   }
   return vars;
-}
-
-/**
- * A boolean scalar on the device: every gradient entry is finite. One reduction pass per tensor: a sum
- * is NaN/±Inf whenever an entry is; a sum that overflows float32 (|Σ| > 3.4e38, a step that would be
- * ruinous anyway) also counts as non-finite.
- */
-function finiteFlag(grads: NamedTensorMap): Tensor {
-  return tf.tidy(() => tf.isFinite(addMany(Object.values(grads).map((g) => tf.sum(g)))));
 }
 
 /**

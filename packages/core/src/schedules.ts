@@ -10,17 +10,20 @@ export type ScheduleSpec =
   | { kind: 'warmupCosine'; init: number; peak: number; warmupSteps: number; decaySteps: number; end: number }
   | { kind: 'linear'; init: number; end: number; transitionSteps: number };
 
+/** A learning-rate schedule: the rate after `count` steps, and the JSON `spec` it is rebuilt from. */
 export interface Schedule {
   (count: number): number;
   readonly spec: ScheduleSpec;
 }
 
+/** A fixed learning rate or a schedule. */
 export type LearningRate = number | Schedule;
 
 function make(spec: ScheduleSpec, fn: (count: number) => number): Schedule {
   return Object.assign((count: number) => fn(count), { spec });
 }
 
+/** The same `value` at every step. */
 export function constantSchedule(value: number): Schedule {
   assertNonNegative('value', value);
   return make({ kind: 'constant', value }, () => value);
@@ -69,6 +72,7 @@ export function linearSchedule(init: number, end: number, transitionSteps: numbe
   });
 }
 
+/** Rebuilds a schedule from its JSON `spec` (what a saved optimizer stores). */
 export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
   switch (spec.kind) {
     case 'constant':
@@ -82,10 +86,12 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
   }
 }
 
+/** True for a schedule made by this module (a function with a `spec`). */
 export function isSchedule(value: unknown): value is Schedule {
   return typeof value === 'function' && typeof (value as Partial<Schedule>).spec === 'object';
 }
 
+/** The learning rate after `count` steps: the number itself, or the schedule at `count`. */
 export function learningRateAt(lr: LearningRate, count: number): number {
   return typeof lr === 'number' ? lr : lr(count);
 }

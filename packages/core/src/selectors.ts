@@ -8,6 +8,7 @@ export type NameSelector = string | RegExp | ((name: string) => boolean) | reado
 
 const globCache = new Map<string, RegExp>();
 
+/** The RegExp of a `NameSelector` glob (`*` within a `/` segment, `**` across, `?` one character). */
 export function globToRegExp(glob: string): RegExp {
   const cached = globCache.get(glob);
   if (cached) return cached;
@@ -27,6 +28,7 @@ export function globToRegExp(glob: string): RegExp {
   return re;
 }
 
+/** Whether `name` is selected by `selector` (a glob, RegExp, predicate or a list of these). */
 export function matchesName(selector: NameSelector, name: string): boolean {
   if (typeof selector === 'string') return globToRegExp(selector).test(name);
   if (selector instanceof RegExp) {

@@ -7,6 +7,7 @@ import { RobustFtError } from './errors';
  * fields) is what lets the adapter serialise, merge, dispose and restore any transformation's state.
  */
 export type StateLeaf = Tensor | number;
+/** A transformation's state: a plain tree with tensors or numbers at the leaves (see `StateLeaf`). */
 export interface StateTree {
   [key: string]: StateLeaf | StateTree;
 }

@@ -27,6 +27,7 @@ export interface TransformContext {
   readonly finite?: Tensor;
 }
 
+/** What a transformation's `update` returns: the parameter deltas and its new state. */
 export interface UpdateResult<S extends StateTree = StateTree> {
   /** Deltas added to the parameters, by name. */
   updates: NamedTensorMap;
@@ -41,6 +42,10 @@ export interface UpdateResult<S extends StateTree = StateTree> {
   guarded?: boolean;
 }
 
+/**
+ * An optax-style gradient transformation: `init` builds the state for the parameters, `update` maps
+ * gradients (and state) to updates. Compose them with `chain`; `RobustOptimizer` runs one as a `tf.Optimizer`.
+ */
 export interface GradientTransformation<S extends StateTree = StateTree> {
   /** A short label used in state paths and logs. */
   readonly label: string;

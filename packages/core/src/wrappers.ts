@@ -27,6 +27,7 @@ export function masked(inner: AnyTransformation, selector: NameSelector): Gradie
   };
 }
 
+/** One group of `multiTransform`: the parameters it selects and the transformation they get. */
 export interface ParameterGroup {
   /** Which parameters belong to the group; the first group that matches a name wins. */
   select: NameSelector;
@@ -88,6 +89,7 @@ export function setToZero(): GradientTransformation<StateTree> {
   };
 }
 
+/** Passes the gradients through unchanged (no state). */
 export function identity(): GradientTransformation<StateTree> {
   return { label: 'identity', init: () => ({}), update: (grads, state) => ({ updates: grads, state }) };
 }

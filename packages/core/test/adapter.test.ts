@@ -13,6 +13,7 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
+import { FINITE_FLAG_KERNEL } from '../src/internal';
 import { expectNoTensorLeaks } from '../src/testing/index';
 import './setup-backend';
 
@@ -350,6 +351,51 @@ describe("'guard' policy (no host sync)", () => {
     expect(await opt.nonFiniteSteps()).toBe(7);
     tf.dispose([good, bad, v]);
     opt.dispose();
+  });
+
+  it('computes the flag with a FINITE_FLAG_KERNEL registered for the backend: one call, no per-tensor sums', async () => {
+    const calls: number[] = [];
+    tf.registerKernel({
+      kernelName: FINITE_FLAG_KERNEL,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const b = backend as unknown as {
+          data: { get(id: object): { values: Float32Array } };
+          makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+        };
+        calls.push(attrs?.n as number);
+        const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
+        return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
+      },
+    });
+    try {
+      const w = tf.variable(tf.tensor([1, 2, 3]), true, 'flagk/w');
+      const u = tf.variable(tf.tensor([4, 5]), true, 'flagk/u');
+      const opt = new RobustOptimizer({
+        transformation: adamwTransform(0),
+        learningRate: 0.1,
+        nonFinite: 'guard',
+      });
+      const good = { 'flagk/w': tf.tensor([0.1, 0.2, 0.3]), 'flagk/u': tf.tensor([1, 1]) };
+      const bad = {
+        'flagk/w': tf.tensor([0.1, 0.2, 0.3]),
+        'flagk/u': tf.tensor([1, Number.POSITIVE_INFINITY]),
+      };
+      const profile = await tf.profile(() => opt.applyGradients(good));
+      expect(profile.kernelNames).toContain(FINITE_FLAG_KERNEL);
+      expect(profile.kernelNames).not.toContain('Sum');
+      const before = [Array.from(await w.data()), Array.from(await u.data())];
+      opt.applyGradients(bad);
+      expect([Array.from(await w.data()), Array.from(await u.data())]).toEqual(before);
+      expect(await opt.nonFiniteSteps()).toBe(1);
+      // One call per step: both gradients, and at the second step also the two anchors the first
+      // step captured (checked once, at their first use).
+      expect(calls).toEqual([2, 4]);
+      tf.dispose([w, u, ...Object.values(good), ...Object.values(bad)]);
+      opt.dispose();
+    } finally {
+      tf.unregisterKernel(FINITE_FLAG_KERNEL, 'cpu');
+    }
   });
 
   it('defaults to error on cpu', () => {

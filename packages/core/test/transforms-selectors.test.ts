@@ -12,8 +12,8 @@ import {
   scaleByLearningRate,
   type TransformContext,
   traceMomentum,
-  validateAdamMoments,
 } from '../src/index';
+import { validateAdamMoments } from '../src/internal';
 import './setup-backend';
 
 /** Values, options, labels and argument checks of the basic transformations and of name selectors (issue #20). */

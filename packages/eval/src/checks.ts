@@ -1,5 +1,5 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertRank } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import { assertRank, invalidArgument } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** Labels as the caller may hold them: an int tensor `[N]` or a plain array. */

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsModel } from './attacks/attack-common';
 import type { Attack } from './attacks/robust-accuracy';
@@ -11,12 +11,14 @@ import { relativeRobustness } from './metrics/corruption-metrics';
 import { topKAccuracy } from './metrics/top-k';
 import { checkEvalOptions } from './option-schemas';
 
+/** One labelled image set of `evaluate`. */
 export interface EvaluationData {
   /** Images `[N, H, W, C]` in [0, 1]. */
   x: tf.Tensor4D;
   y: Labels;
 }
 
+/** The sets `evaluate` runs: the ID set, and optionally corruptions, attacks and OOD sets. */
 export interface EvaluationSuites {
   /** In-distribution test set: top-1/top-k accuracy and ECE. Required. */
   id: EvaluationData;
@@ -32,6 +34,7 @@ export interface EvaluationSuites {
   batchSize?: number;
 }
 
+/** What `evaluate` reports to its `onProgress` callback. */
 export interface EvaluationProgress {
   stage: 'id' | 'corruption' | 'attack' | 'ood';
   name: string;
@@ -39,6 +42,7 @@ export interface EvaluationProgress {
   total: number;
 }
 
+/** What `evaluate` measured for one model; `reportToJson`/`reportToMarkdown` render it. */
 export interface EvaluationReport {
   model: string;
   id: { accuracy: number; topK: { k: number; accuracy: number } | null; ece: number; n: number };

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { outputEnsemble, outputSpaceEnsemble, searchTemperature, wiseFt } from '../src/index';
+import {
+  interpolateProbabilities,
+  outputEnsemble,
+  outputSpaceEnsemble,
+  searchTemperature,
+  weightedEnsemble,
+  wiseFt,
+} from '../src/index';
 import './setup-backend';
 
 /** Values, defaults and options of the ensembles, computed independently in float64 (issue #20). */
@@ -36,16 +43,16 @@ const z2 = [
   [0, 0, 2],
 ];
 
-describe('outputEnsemble', () => {
+describe('weightedEnsemble', () => {
   it('defaults: probability space, weight 1, temperature 1 (the mean of the softmaxes)', () => {
-    const got = rows(outputEnsemble([{ logits: tf.tensor2d(z1) }, { logits: tf.tensor2d(z2) }]));
+    const got = rows(weightedEnsemble([{ logits: tf.tensor2d(z1) }, { logits: tf.tensor2d(z2) }]));
     const want = z1.map((r, i) => softmax(r).map((p, j) => (p + softmax(z2[i]!)[j]!) / 2));
     expectRowsClose(got, want);
   });
 
   it('normalises weights and divides each member by its temperature', () => {
     const got = rows(
-      outputEnsemble([
+      weightedEnsemble([
         { logits: tf.tensor2d(z1), weight: 3, temperature: 2 },
         { logits: tf.tensor2d(z2), weight: 1, temperature: 0.5 },
       ]),
@@ -53,7 +60,7 @@ describe('outputEnsemble', () => {
     const want = z1.map((r, i) => softmax(r, 2).map((p, j) => 0.75 * p + 0.25 * softmax(z2[i]!, 0.5)[j]!));
     expectRowsClose(got, want);
     const logits = rows(
-      outputEnsemble(
+      weightedEnsemble(
         [
           { logits: tf.tensor2d(z1), weight: 3, temperature: 2 },
           { logits: tf.tensor2d(z2), weight: 1, temperature: 0.5 },
@@ -67,30 +74,37 @@ describe('outputEnsemble', () => {
     );
     // A zero weight drops a member.
     expectRowsClose(
-      rows(outputEnsemble([{ logits: tf.tensor2d(z1), weight: 0 }, { logits: tf.tensor2d(z2) }])),
+      rows(weightedEnsemble([{ logits: tf.tensor2d(z1), weight: 0 }, { logits: tf.tensor2d(z2) }])),
       z2.map((r) => softmax(r)),
     );
   });
 
   it('validates members, naming them', () => {
     const z = tf.tensor2d(z1);
-    throwsNaming(() => outputEnsemble([{ logits: z }, { logits: z, weight: -1 }]), 'members[1].weight');
-    throwsNaming(() => outputEnsemble([{ logits: z, temperature: 0 }]), 'members[0].temperature');
-    throwsNaming(() => outputEnsemble([{ logits: z, temperature: Number.NaN }]), 'members[0].temperature');
-    throwsNaming(() => outputEnsemble([{ logits: z, weight: 0 }]), 'members');
-    throwsNaming(() => outputEnsemble([{ logits: tf.tensor1d([1, 2]) }]), 'members[0].logits');
-    throwsNaming(() => outputEnsemble([{ logits: z }, { logits: tf.tensor1d([1]) }]), 'members[1].logits');
+    throwsNaming(() => weightedEnsemble([{ logits: z }, { logits: z, weight: -1 }]), 'members[1].weight');
+    throwsNaming(() => weightedEnsemble([{ logits: z, temperature: 0 }]), 'members[0].temperature');
+    throwsNaming(() => weightedEnsemble([{ logits: z, temperature: Number.NaN }]), 'members[0].temperature');
+    throwsNaming(() => weightedEnsemble([{ logits: z, weight: 0 }]), 'members');
+    throwsNaming(() => weightedEnsemble([{ logits: tf.tensor1d([1, 2]) }]), 'members[0].logits');
+    throwsNaming(() => weightedEnsemble([{ logits: z }, { logits: tf.tensor1d([1]) }]), 'members[1].logits');
   });
 });
 
-describe('outputSpaceEnsemble', () => {
+describe('deprecated names', () => {
+  it('outputEnsemble and outputSpaceEnsemble are the renamed functions themselves', () => {
+    expect(outputEnsemble).toBe(weightedEnsemble);
+    expect(outputSpaceEnsemble).toBe(interpolateProbabilities);
+  });
+});
+
+describe('interpolateProbabilities', () => {
   it('is α·softmax(fine-tuned) + (1 − α)·softmax(zero-shot)', () => {
-    const got = rows(outputSpaceEnsemble(tf.tensor2d(z1), tf.tensor2d(z2), 0.25));
+    const got = rows(interpolateProbabilities(tf.tensor2d(z1), tf.tensor2d(z2), 0.25));
     expectRowsClose(
       got,
       z1.map((r, i) => softmax(r).map((p, j) => 0.75 * p + 0.25 * softmax(z2[i]!)[j]!)),
     );
-    throwsNaming(() => outputSpaceEnsemble(tf.tensor2d(z1), tf.tensor2d(z2), 1.5), 'alpha');
+    throwsNaming(() => interpolateProbabilities(tf.tensor2d(z1), tf.tensor2d(z2), 1.5), 'alpha');
   });
 });
 

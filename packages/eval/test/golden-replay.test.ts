@@ -7,10 +7,10 @@ import {
   alignment,
   disposeVrf,
   fitVrf,
+  interpolateProbabilities,
   knnFalsePositiveRate,
   kthNeighbourDistance,
   l2Normalize,
-  outputSpaceEnsemble,
   relativeAlignment,
   retrievalRecall,
   searchTemperature,
@@ -298,7 +298,7 @@ async function replayVrf(j: Json, t: Tally) {
       const oseAcc = obj(want, 'ose_acc');
       for (const [key, probs] of Object.entries(ose)) {
         const alpha = Number(key.split('=')[1]);
-        const p = outputSpaceEnsemble(s.zeroShotLogits, s.fineTunedLogits, alpha);
+        const p = interpolateProbabilities(s.zeroShotLogits, s.fineTunedLogits, alpha);
         compare(t, `${name} ose ${key}`, p.dataSync(), probs, R, 1e-6);
         compare(t, `${name} ose acc ${key}`, acc(p), oseAcc[key], 1e-6, 0);
       }
@@ -343,7 +343,7 @@ function replayWiseFt(j: Json, t: Tally) {
       compare(t, `tiny ${key} logits`, net(merged).dataSync(), (want as Json).logits, 1e-5, 1e-6);
     }
     for (const [key, want] of Object.entries(obj(j, 'ose_tiny_net_probs'))) {
-      const p = outputSpaceEnsemble(net(theta0), net(theta1), Number(key.split('=')[1]));
+      const p = interpolateProbabilities(net(theta0), net(theta1), Number(key.split('=')[1]));
       compare(t, `ose tiny ${key}`, p.dataSync(), want, 1e-5, 1e-6);
     }
   });

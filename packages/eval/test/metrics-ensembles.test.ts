@@ -11,13 +11,13 @@ import {
   fitBaseline,
   fitVrf,
   meanCorruptionAccuracy,
-  outputEnsemble,
   relativeAlignment,
   retrievalRecall,
   searchTemperature,
   topKAccuracy,
   uniformity,
   vrfPredict,
+  weightedEnsemble,
   wiseFt,
 } from '../src/index';
 import './setup-backend';
@@ -155,9 +155,9 @@ describe('ensembles', () => {
 
   it('output ensembles and VRF are leak-free and validate input', async () => {
     await expectNoTensorLeaks(() => wiseFt(theta0, theta1, 0.3));
-    await expectNoTensorLeaks(() => outputEnsemble([{ logits }, { logits, weight: 2, temperature: 2 }]));
-    await expectArg(() => outputEnsemble([]), 'members');
-    await expectArg(() => outputEnsemble([{ logits }, { logits: tf.zeros([4, 2]) }]), 'members[1].logits');
+    await expectNoTensorLeaks(() => weightedEnsemble([{ logits }, { logits, weight: 2, temperature: 2 }]));
+    await expectArg(() => weightedEnsemble([]), 'members');
+    await expectArg(() => weightedEnsemble([{ logits }, { logits: tf.zeros([4, 2]) }]), 'members[1].logits');
     // VRF on a toy set: ZS always predicts 0, FT is right everywhere.
     const feats = tf.tensor2d([
       [1, 0],

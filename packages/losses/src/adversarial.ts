@@ -1,5 +1,5 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertNonNegative, shapeToString } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import { assertNonNegative, invalidArgument, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { labelCrossEntropy, type Reduction } from './cross-entropy';
 import { klFromLogProbs } from './divergences';
@@ -23,6 +23,7 @@ import {
  */
 export type Attack = (model: BatchModel, x: tf.Tensor, labels: tf.Tensor1D) => tf.Tensor;
 
+/** Options of the TRADES loss (`tradesLoss`, `tradesLossFromLogits`). */
 export interface TradesOptions {
   /** Weight of the KL term. Default 1.0 — the Guide's value (TRADES papers commonly use 6). */
   beta?: number;
@@ -70,6 +71,7 @@ export function tradesLossFromLogits(
   });
 }
 
+/** Options of `adversarialTrainingLoss` and `tradesLoss`: the attack that makes the adversarial batch. */
 export interface AdversarialLossOptions {
   attack: Attack;
   reduction?: Reduction;

@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertPositive } from '@robust-ft/core/internal';
+import { assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { softCrossEntropy } from './cross-entropy';
 import { checkLossOptions } from './option-schemas';
@@ -10,6 +9,7 @@ import {
   type ValueCheck,
 } from './validate-inputs';
 
+/** Options of the CLIP contrastive loss (`clipContrastiveLoss`, `clipContrastive`). */
 export interface ClipContrastiveOptions {
   /**
    * Fixed temperature τ: logits = ⟨img, txt⟩/τ. m²-mix's `--tau` (default 0.01, i.e. scale 100) is fixed,

@@ -1,11 +1,12 @@
-import { invalidArgument, type Rng } from '@robust-ft/core';
-import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import type { Rng } from '@robust-ft/core';
+import { assertNonNegative, assertOneOf, assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
 import type { BatchModel, ViewFn } from './function-space';
 import { checkLossOptions } from './option-schemas';
 import { assertFloatTensor } from './validate-inputs';
 
+/** Options of `consistencyLoss`. */
 export interface ConsistencyOptions {
   /** Default 'js': symmetric, bounded by ln 2, and no view is privileged as the target. */
   distance?: OutputDistance;
@@ -31,6 +32,7 @@ export function consistencyLoss(
   return outputDistance(distance, logitsA, logitsB, { temperature, validate }) as tf.Scalar;
 }
 
+/** The configuration of `consistencyRegularizer`: two views and the distance between their outputs. */
 export interface ConsistencyRegularizerConfig extends Omit<ConsistencyOptions, 'validate'> {
   /** The two perturbations; each is called once per step. */
   views: readonly [ViewFn, ViewFn];

@@ -164,6 +164,7 @@ export function cosineDistance(
   });
 }
 
+/** A distance between two models' outputs, by name (see `outputDistance`). */
 export type OutputDistance = 'kl' | 'symmetric-kl' | 'js' | 'mse' | 'cosine';
 
 /** Dispatch by name; `target` is the first argument (the teacher for 'kl'). */
@@ -194,4 +195,5 @@ function withoutTemperature(options: DivergenceOptions): Omit<DivergenceOptions,
   return rest;
 }
 
+/** Every `OutputDistance` name. */
 export const OUTPUT_DISTANCES: readonly OutputDistance[] = ['kl', 'symmetric-kl', 'js', 'mse', 'cosine'];

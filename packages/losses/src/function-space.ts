@@ -1,5 +1,5 @@
-import { invalidArgument, type Rng } from '@robust-ft/core';
-import { assertNonNegative, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import type { Rng } from '@robust-ft/core';
+import { assertNonNegative, assertOneOf, assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { OUTPUT_DISTANCES, type OutputDistance, outputDistance } from './divergences';
 import { checkLossOptions } from './option-schemas';
@@ -15,6 +15,7 @@ export type BatchModel = (x: tf.Tensor) => tf.Tensor2D;
  */
 export type ViewFn = (x: tf.Tensor, rng: Rng) => tf.Tensor;
 
+/** The configuration of `functionSpaceRegularizer`. */
 export interface FunctionSpaceRegularizerConfig {
   /**
    * Simulated-OOD views of the batch; with several, the distance is averaged over them. The fine-tuned
@@ -29,6 +30,7 @@ export interface FunctionSpaceRegularizerConfig {
   weight?: number;
 }
 
+/** The regularizer `functionSpaceRegularizer` returns: a scalar penalty for one batch. */
 export type FunctionSpaceRegularizer = (
   model: BatchModel,
   pretrained: BatchModel,

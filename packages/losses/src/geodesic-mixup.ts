@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertPositive } from '@robust-ft/core/internal';
+import { assertPositive, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkLossOptions } from './option-schemas';
 import {
@@ -10,6 +9,7 @@ import {
   guardValues,
 } from './validate-inputs';
 
+/** Options of `geodesicMixup`. */
 export interface GeodesicMixupOptions {
   /**
    * Chord length ‖a−b‖ (or ‖a+b‖) below which a row pair counts as identical (or antipodal) and takes

@@ -10,8 +10,6 @@ export {
   type ClipContrastiveOptions,
   clipContrastive,
   clipContrastiveLoss,
-  type LogitScale,
-  resolveLogitScale,
   symmetricContrastiveLoss,
 } from './clip-contrastive';
 export {
@@ -40,7 +38,7 @@ export {
   functionSpaceRegularizer,
   type ViewFn,
 } from './function-space';
-export { flipBatch, type GeodesicMixupOptions, geodesicAngle, geodesicMixup } from './geodesic-mixup';
+export { type GeodesicMixupOptions, geodesicAngle, geodesicMixup } from './geodesic-mixup';
 export { type M2mixLogits, type M2mixOptions, m2mixLogits, m2mixLoss } from './m2mix';
 export {
   type M2mixObjective,

@@ -1,9 +1,10 @@
-import { invalidArgument, type Rng } from '@robust-ft/core';
+import type { Rng } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertNonNegative,
   assertPositive,
+  invalidArgument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipContrastiveLoss } from './clip-contrastive';
@@ -17,9 +18,11 @@ import {
   guardValues,
 } from './validate-inputs';
 
+/** A mixing term of the m²-mix objective. */
 export type MixTerm = 'vmix' | 'lmix' | 'vlmix' | 'm2mix';
 const TERMS: readonly MixTerm[] = ['vmix', 'lmix', 'vlmix', 'm2mix'];
 
+/** The configuration of `m2mixObjective`: temperatures, and which mixing terms run with what weight. */
 export interface M2mixObjectiveConfig {
   /** τ of the base CLIP loss and of V/L/VL-Mix (`--tau`). Default 0.01. */
   temperature?: number;
@@ -44,6 +47,7 @@ export interface M2mixObjectiveConfig {
   unitNormTolerance?: number;
 }
 
+/** Per-step input of an `M2mixObjective`: the RNG that draws each λ (or fixed λ), and the epoch. */
 export interface M2mixStepInput {
   /** Draws each enabled term's λ ~ Beta(β, β), once per call (= per batch), in the order vmix, lmix, vlmix, m2mix. */
   rng?: Rng;
@@ -53,6 +57,7 @@ export interface M2mixStepInput {
   epoch?: number;
 }
 
+/** What an `M2mixObjective` returns for one batch: the loss and its parts. */
 export interface M2mixStepResult {
   /** base + s_e·Σ weight·term, the scalar to minimise. */
   loss: tf.Scalar;
@@ -62,6 +67,7 @@ export interface M2mixStepResult {
   lambdas: Partial<Record<MixTerm, number>>;
 }
 
+/** The objective `m2mixObjective` returns: one batch of paired embeddings → the loss to minimise. */
 export type M2mixObjective = (image: tf.Tensor2D, text: tf.Tensor2D, step: M2mixStepInput) => M2mixStepResult;
 
 /**

@@ -6,6 +6,7 @@ import { identityTargets } from './mix-targets';
 import { checkLossOptions } from './option-schemas';
 import { assertMixupInputs, guardValues } from './validate-inputs';
 
+/** Options of `m2mixLogits` and `m2mixLoss`. */
 export interface M2mixOptions {
   /** τ₂, the temperature of the hard-negative logits (`--tau2`, used with `--sep_scale`). Default 0.07. */
   temperature?: number;
@@ -27,6 +28,7 @@ export interface M2mixOptions {
   unitNormTolerance?: number;
 }
 
+/** What `m2mixLogits` returns: the hard-negative logits per image and per text. */
 export interface M2mixLogits {
   /** `[N, N]`: ⟨img_i, neg_j⟩/τ₂ off the diagonal, ⟨img_i, txt_i⟩·positiveScale on it. */
   perImage: tf.Tensor2D;

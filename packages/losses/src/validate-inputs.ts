@@ -1,5 +1,5 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertInRange, assertRank, shapeToString } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import { assertInRange, assertRank, invalidArgument, shapeToString } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 
 type Tensor = tf.Tensor;

@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -8,7 +7,7 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
-import { assertInRange, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
+import { assertInRange, assertNonNegative, assertOneOf, carryOver } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamMomentsFromJson } from './adamw';

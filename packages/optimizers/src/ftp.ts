@@ -1,6 +1,5 @@
 import {
   type AnyTransformation,
-  carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -9,7 +8,7 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
-import { assertInRange } from '@robust-ft/core/internal';
+import { assertInRange, carryOver } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson } from './adamw';

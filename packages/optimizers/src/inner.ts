@@ -1,4 +1,5 @@
-import { type AnyTransformation, invalidArgument, type JsonObject } from '@robust-ft/core';
+import type { AnyTransformation, JsonObject } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import { type AdamMomentsOptions, adamwTransformation } from './adamw';
 import { type SgdMomentumOptions, sgdTransformation } from './sgd';
 

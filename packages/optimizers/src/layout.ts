@@ -1,4 +1,5 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 

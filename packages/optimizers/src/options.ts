@@ -2,7 +2,6 @@ import {
   type AnchorOption,
   Anchors,
   type AnyTransformation,
-  invalidArgument,
   isSchedule,
   type JsonObject,
   type JsonValue,
@@ -14,7 +13,7 @@ import {
   type ScheduleSpec,
   scheduleFromSpec,
 } from '@robust-ft/core';
-import { assertNonNegative } from '@robust-ft/core/internal';
+import { assertNonNegative, invalidArgument } from '@robust-ft/core/internal';
 
 /** Options every factory of this package accepts. */
 export interface CommonOptions {

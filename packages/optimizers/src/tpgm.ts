@@ -1,9 +1,6 @@
 import {
   type AnyTransformation,
-  adamMomentStep,
-  carryOver,
   type GradientTransformation,
-  invalidArgument,
   type JsonObject,
   type NameSelector,
   nameMatcher,
@@ -12,7 +9,14 @@ import {
   registerOptimizerFactory,
   type StateTree,
 } from '@robust-ft/core';
-import { assertInteger, assertOneOf, assertPositive } from '@robust-ft/core/internal';
+import {
+  adamMomentStep,
+  assertInteger,
+  assertOneOf,
+  assertPositive,
+  carryOver,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamMomentsOptions, adamMomentsFromJson, adamwTransformation } from './adamw';

@@ -1,4 +1,4 @@
-import { adamMomentStep } from '@robust-ft/core';
+import { adamMomentStep } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { fusedDigrapStep, hasFusedKernel } from '../src/fused';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { assetPath } from '../data/paths';
-import { loadPretrained, saveModel } from '../model';
+import { convPool, loadPretrained, saveModel } from '../model';
 import { MAX_TOKENS } from './captions';
 
 /** Embedding width of both towers. */
@@ -38,28 +38,8 @@ function glorot(seed: number, k: number) {
 
 /** The image tower's layers on `input` (28×28×1 in [0, 1]): conv16-pool-conv32-pool-dense64-dense32-L2. */
 export function imageTower(input: tf.SymbolicTensor, seed: number): tf.SymbolicTensor {
-  let h = tf.layers
-    .conv2d({
-      filters: 16,
-      kernelSize: 3,
-      padding: 'same',
-      activation: 'relu',
-      name: 'img_conv1',
-      kernelInitializer: glorot(seed, 1),
-    })
-    .apply(input) as tf.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'img_pool1' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers
-    .conv2d({
-      filters: 32,
-      kernelSize: 3,
-      padding: 'same',
-      activation: 'relu',
-      name: 'img_conv2',
-      kernelInitializer: glorot(seed, 2),
-    })
-    .apply(h) as tf.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'img_pool2' }).apply(h) as tf.SymbolicTensor;
+  let h = convPool(input, { filters: 16, conv: 'img_conv1', pool: 'img_pool1', init: glorot(seed, 1) });
+  h = convPool(h, { filters: 32, conv: 'img_conv2', pool: 'img_pool2', init: glorot(seed, 2) });
   h = tf.layers.flatten({ name: 'img_flatten' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers
     .dense({ units: 64, activation: 'relu', name: 'img_dense', kernelInitializer: glorot(seed, 3) })

@@ -5,5 +5,6 @@
  */
 export { registerCpuTrainingKernels, unpatchCpuBackend } from './cpu';
 export { patchedKernels } from './registry';
+export { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from './simd/training-simd';
 export { resolveWasmThreads, WASM_MAX_THREADS } from './threads';
 export { registerWasmTrainingKernels, unpatchWasmBackend } from './wasm';

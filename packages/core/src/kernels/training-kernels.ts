@@ -110,26 +110,32 @@ export function depthwiseBackpropInputConfig(backendName: string, host: HostFact
   };
 }
 
+export interface PoolAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The window geometry of a pooling gradient kernel from its input shape and attributes. */
+export function poolInfoOf(inputShape: readonly number[], a: PoolAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    inputShape as [number, number, number, number],
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+}
+
 export function maxPoolGradConfig(backendName: string, host: HostFactory): tf.KernelConfig {
   return {
     kernelName: tf.MaxPoolGrad,
     backendName,
     kernelFunc: (args) => {
       const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-      const a = attrsOf<{
-        filterSize: [number, number] | number;
-        strides: [number, number] | number;
-        pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-        dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      }>(args.attrs);
-      const info = tf.backend_util.computePool2DInfo(
-        input.shape as [number, number, number, number],
-        a.filterSize,
-        a.strides,
-        1,
-        a.pad,
-        a.dimRoundingMode,
-      );
+      const info = poolInfoOf(input.shape, attrsOf<PoolAttrs>(args.attrs));
       const h = host(args.backend);
       const out = h.alloc(input.shape.slice(), 'float32');
       maxPoolGradNhwc(h.read(dy), h.read(input), out.values as Float32Array, info);

@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from '../errors';
-import { wasmHost } from './host';
+import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
+import { type TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
   type ConvAttrs,
   convInfoOf,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   maxPoolGradConfig,
+  type PoolAttrs,
+  poolInfoOf,
   unsortedSegmentSumConfig,
 } from './training-kernels';
 import { flipFilterSwapChannels, im2colTransposedNhwc, zeroDilateNhwc } from './typed-array';
@@ -42,10 +45,13 @@ function runner(backend: tf.KernelBackend): { run: (name: string) => Run; free: 
 }
 
 /**
- * Conv2DBackpropFilter as one XNNPACK matmul: `dW[(kh,kw,ci), co] = Σ_n cols[(kh,kw,ci), n] ·
- * dy[n, co]` over the B·HO·WO output positions n, where `cols` is the transposed im2col of x (built
- * on the wasm heap by a typed-array loop). An earlier version ran it as a conv with batch and channel
- * axes swapped; XNNPACK handles that shape (a filter as big as the image) ~4× slower.
+ * Conv2DBackpropFilter. With wasm SIMD and output channels % 4 = 0 (every conv layer we train), it is
+ * training.wat's tile kernels: `dW[kh,kw,ci,co] = Σ x · dy` straight from x and dy on the heap, sums in
+ * registers, no im2col buffer and no repacking. Before that it was an XNNPACK matmul over a JS-built
+ * im2col (2.5 ms of JS plus 4.1 ms of matmul, which packed dy as its weights on every call, for the
+ * digits CNN at B = 32), which stays as the path for other channel counts: `dW[(kh,kw,ci), co] =
+ * Σ_n cols[(kh,kw,ci), n] · dy[n, co]` over the B·HO·WO output positions n, where `cols` is the
+ * transposed im2col of x. (XNNPACK as a conv with batch and channel axes swapped was ~4× slower still.)
  */
 function conv2dBackpropFilterWasm(): tf.KernelConfig {
   return {
@@ -62,6 +68,12 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
       }
       const info = convInfoOf(x.shape, a.filterShape, a);
       const h = wasmHost(backend);
+      const simd = trainingSimdFor(backend);
+      if (simd && info.outChannels % 4 === 0) {
+        const out = h.alloc(info.filterShape.slice(), 'float32');
+        if (simd.conv2dBackpropFilter(ptr(h, x), ptr(h, dy), out.values.byteOffset, info)) return out.info;
+        h.dispose(out.info);
+      }
       const { run, free } = runner(backend as tf.KernelBackend);
       const rows = info.filterHeight * info.filterWidth * info.inChannels;
       const n = info.batchSize * info.outHeight * info.outWidth;
@@ -75,6 +87,125 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
       // BatchMatMul's output is [1, rows, CO], i.e. [KH, KW, CI, CO] in memory; tfjs-wasm itself
       // reshapes outputs by replacing the shape of the returned info.
       return { ...out, shape: info.filterShape.slice() };
+    },
+  };
+}
+
+/** A tensor's byte offset on the wasm heap (stable across heap growth, unlike a view). */
+function ptr(h: ReturnType<typeof wasmHost>, t: tf.TensorInfo): number {
+  return h.read(t).byteOffset;
+}
+
+/**
+ * A kernel that runs training.wat's SIMD loop when `fast` can take the case (it returns the output,
+ * or null for shapes it does not cover) and the typed-array loop `loop` otherwise.
+ */
+function simdFirst(
+  loop: tf.KernelConfig,
+  fast: (simd: TrainingSimd, args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | null,
+): tf.KernelConfig {
+  return {
+    ...loop,
+    kernelFunc: (args) => {
+      const simd = trainingSimdFor(args.backend);
+      return (simd && fast(simd, args)) ?? loop.kernelFunc(args);
+    },
+  };
+}
+
+/** MaxPoolGrad: training.wat's f32x4 loop for channels % 4 = 0, else the typed-array loop (same routing). */
+function maxPoolGradWasm(): tf.KernelConfig {
+  return simdFirst(maxPoolGradConfig(WASM, wasmHost), (simd, { inputs, backend, attrs }) => {
+    const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const info = poolInfoOf(input.shape, attrs as unknown as PoolAttrs);
+    if (info.inChannels % 4 !== 0) return null;
+    const h = wasmHost(backend);
+    const out = h.alloc(input.shape.slice(), 'float32');
+    const scratch = h.alloc([2 * info.inChannels], 'float32');
+    simd.maxPoolGrad(ptr(h, dy), ptr(h, input), out.values.byteOffset, scratch.values.byteOffset, info);
+    h.dispose(scratch.info);
+    return out.info;
+  });
+}
+
+/** Depthwise filter gradient: training.wat's tiles for multiplier 1 and channels % 4 = 0, else the loop. */
+function depthwiseBackpropFilterWasm(): tf.KernelConfig {
+  return simdFirst(depthwiseBackpropFilterConfig(WASM, wasmHost), (simd, { inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = attrs as unknown as ConvAttrs;
+    const info = convInfoOf(x.shape, a.filterShape!, a, true);
+    if (info.outChannels !== info.inChannels || info.inChannels % 4 !== 0) return null;
+    const h = wasmHost(backend);
+    const out = h.alloc(info.filterShape.slice(), 'float32');
+    simd.depthwiseBackpropFilter(ptr(h, x), ptr(h, dy), out.values.byteOffset, info);
+    return out.info;
+  });
+}
+
+/**
+ * Sum over the leading axes of a float32 tensor whose remaining size is a multiple of 4 (a bias
+ * gradient: dy [B,H,W,C] summed over B,H,W) as training.wat's column sums. tfjs-wasm transposes the
+ * reduced axes innermost first, which at B = 128 made the digits CNN's two conv bias gradients cost
+ * more than its forward convolutions. Other sums go to the stock kernel.
+ */
+function sumWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.Sum), (simd, { inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    if (x.dtype !== 'float32' || x.shape.length === 0) return null;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const k = axes.length;
+    if (k === 0 || k === x.shape.length || axes.some((d, i) => d !== i)) return null;
+    const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
+    const cols = tf.util.sizeFromShape(x.shape.slice(k));
+    if (cols % 4 !== 0 || rows === 0) return null;
+    const h = wasmHost(backend);
+    const shape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...x.shape.slice(k)] : x.shape.slice(k);
+    const out = h.alloc(shape, 'float32');
+    simd.columnSums(ptr(h, x), out.values.byteOffset, rows, cols);
+    return out.info;
+  });
+}
+
+/**
+ * Add of a float32 tensor [..., C] and a bias [C] (either order), C % 4 = 0, as training.wat's row
+ * loop: tfjs-wasm runs it through its generic broadcasting loop, ~5× slower for the digits CNN's conv
+ * bias adds. Other adds go to the stock kernel.
+ */
+function addWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.Add), (simd, { inputs, backend }) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const [x, bias] = b.shape.length === 1 && a.shape.length >= 2 ? [a, b] : [b, a];
+    if (x.dtype !== 'float32' || bias.dtype !== 'float32') return null;
+    if (bias.shape.length !== 1 || x.shape.length < 2) return null;
+    const cols = bias.shape[0]!;
+    if (x.shape[x.shape.length - 1] !== cols || cols % 4 !== 0) return null;
+    const h = wasmHost(backend);
+    // Every element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(x.shape.slice(), 'float32');
+    simd.addBias(ptr(h, x), ptr(h, bias), ptr(h, out), tf.util.sizeFromShape(x.shape) / cols, cols);
+    return out;
+  });
+}
+
+/**
+ * Identity, and Cast to the tensor's own dtype, as a shared reference (the way wasm's own Reshape
+ * works: `incRef` and the same dataId) instead of tfjs-wasm's copy. tfjs-core's engine clones every
+ * tensor a gradient saves for the backward pass through Identity, and tfjs-layers' losses cast
+ * float32 to float32: ~60 copies of activations per digits-CNN step (≈ 8 % of it). Tensors are
+ * immutable on this backend (every kernel, ours and robust-ft's fused optimizer steps included, writes
+ * a fresh output), so sharing is safe; strings and real casts keep the stock kernels.
+ */
+function sharingKernel(kernelName: string): tf.KernelConfig {
+  const original = wasmKernel(kernelName);
+  return {
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const target = (args.attrs as { dtype?: tf.DataType } | undefined)?.dtype ?? x.dtype;
+      if (x.dtype === 'string' || target !== x.dtype) return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
     },
   };
 }
@@ -211,7 +342,7 @@ export function registerWasmTrainingKernels(): string[] {
   overrideKernel(inputGradientWasm(tf.Conv2DBackpropInput, tf.Conv2D, wasmKernel(tf.Conv2DBackpropInput)));
   overrideKernel(transposedMatMulWasm(tf.BatchMatMul));
   overrideKernel(transposedMatMulWasm(tf._FusedMatMul));
-  overrideKernel(depthwiseBackpropFilterConfig(WASM, wasmHost));
+  overrideKernel(depthwiseBackpropFilterWasm());
   overrideKernel(
     inputGradientWasm(
       tf.DepthwiseConv2dNativeBackpropInput,
@@ -219,8 +350,12 @@ export function registerWasmTrainingKernels(): string[] {
       depthwiseBackpropInputConfig(WASM, wasmHost),
     ),
   );
-  overrideKernel(maxPoolGradConfig(WASM, wasmHost));
+  overrideKernel(maxPoolGradWasm());
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
+  overrideKernel(sumWasm());
+  overrideKernel(addWasm());
+  overrideKernel(sharingKernel(tf.Identity));
+  overrideKernel(sharingKernel(tf.Cast));
   return patchedKernels(WASM);
 }
 

@@ -197,6 +197,38 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     fn: (x, w) => tf.conv2dTranspose(x as T4, w as T4, [1, 8, 8, 2], 2, 'same'),
     tolerance: TOLERANCE.conv,
   },
+  // Channel counts that take wasm's SIMD filter-gradient tiles (4×8 + 4×4, 1×16 + 1×4), with odd
+  // sizes, strides and padding that leave taps with no valid output position.
+  conv2dCase('conv2d 3x3 stride 2 same, 8 → 12 channels, odd 9x7', [2, 9, 7, 8], [3, 3, 8, 12], 2, 'same'),
+  conv2dCase(
+    'conv2d 2x3 strides [3,2] valid, 4 → 8 channels, odd 10x9',
+    [1, 10, 9, 4],
+    [2, 3, 4, 8],
+    [3, 2],
+    'valid',
+  ),
+  conv2dCase('conv2d 3x3 explicit padding, 1 → 20 channels, odd 7x6', [2, 7, 6, 1], [3, 3, 1, 20], 1, [
+    [0, 0],
+    [2, 0],
+    [1, 3],
+    [0, 0],
+  ]),
+  depthwiseCase(
+    'depthwiseConv2d 3x3 stride 2 same, 20 channels, odd 7x9',
+    [2, 7, 9, 20],
+    [3, 3, 20, 1],
+    2,
+    'same',
+  ),
+  // Big enough that wasm's SIMD filter gradients walk the batch in several cache-sized blocks.
+  conv2dCase('conv2d 3x3 same, 3 images of 64x64, 4 → 8 channels', [3, 64, 64, 4], [3, 3, 4, 8], 1, 'same'),
+  depthwiseCase(
+    'depthwiseConv2d 3x3 same, 3 images of 64x64, 8 channels',
+    [3, 64, 64, 8],
+    [3, 3, 8, 1],
+    1,
+    'same',
+  ),
   depthwiseCase('depthwiseConv2d 3x3 stride 1 same', [2, 6, 6, 3], [3, 3, 3, 1], 1, 'same'),
   depthwiseCase('depthwiseConv2d 3x3 stride 2 same, multiplier 2', [2, 7, 7, 3], [3, 3, 3, 2], 2, 'same'),
   depthwiseCase('depthwiseConv2d 3x3 stride 2 valid, odd 9x7', [2, 9, 7, 4], [3, 3, 4, 1], 2, 'valid'),
@@ -293,6 +325,29 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     [2, 1],
     'same',
   ),
+  // Channel counts that take wasm's SIMD max-pool gradient (f32x4 lanes).
+  maxPoolCase('maxPool 2x2 stride 2 valid, 4 channels, odd 7x9', f([2, 7, 9, 4]), 2, 2, 'valid'),
+  maxPoolCase(
+    'maxPool 3x3 stride 1 same, overlapping, 8 channels, all negative, odd 7x5',
+    f([2, 7, 5, 8], [-3, -0.5]),
+    3,
+    1,
+    'same',
+  ),
+  maxPoolCase(
+    'maxPool 3x2 strides [2,1] same, 12 channels, odd 7x5',
+    f([1, 7, 5, 12], [-2, 0.3]),
+    [3, 2],
+    [2, 1],
+    'same',
+  ),
+  {
+    // Ties (as after a ReLU): the gradient goes to each window's first maximum, as on cpu.
+    name: 'maxPool 2x2 stride 2 valid, 4 channels, tied maxima',
+    inputs: [{ shape: [1, 4, 6, 4], values: Array.from({ length: 96 }, (_, i) => ((i * 37) % 5) - 2) }],
+    fn: (a) => tf.maxPool(a as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
   {
     name: 'avgPool 3x3 stride 2 same, odd 7x9',
     inputs: [f([2, 7, 9, 3])],
@@ -304,6 +359,26 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     inputs: [f([2, 6, 6, 3])],
     fn: (x) => tf.add(tf.mean(tf.avgPool(x as T4, 2, 2, 'valid')), tf.avgPool(x as T4, 3, 1, 'same')),
     tolerance: TOLERANCE.reduction,
+  },
+  {
+    // A bias gradient's reduction; wasm runs leading-axis float32 sums as SIMD column sums, in
+    // blocks of rows (the 18000-row case takes two), eight columns then four at a time.
+    name: 'sum over leading axes (bias gradients), keepDims and not',
+    inputs: [f([2, 100, 90, 8]), f([5, 3, 20]), f([4, 6, 12])],
+    fn: (a, b, c) =>
+      tf.concat([
+        tf.sum(a, [0, 1, 2]),
+        tf.reshape(tf.sum(b, [1, 0]), [-1]),
+        tf.reshape(tf.sum(c, 0, true), [-1]),
+      ]),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    // Bias adds, both operand orders (wasm runs [..., C] + [C] with C % 4 = 0 as a SIMD row loop).
+    name: 'add a bias [C] to [..., C], both orders',
+    inputs: [f([2, 5, 7, 8]), f([8]), f([12]), f([3, 12])],
+    fn: (x, b, c, y) => tf.concat([tf.reshape(tf.add(x, b), [-1]), tf.reshape(tf.add(c, y), [-1])]),
+    tolerance: TOLERANCE.elementwise,
   },
   {
     name: 'softmax',

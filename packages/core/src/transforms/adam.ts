@@ -14,6 +14,7 @@ export interface AdamMomentsOptions {
   epsilon?: number;
 }
 
+/** The state of `scaleByAdam`: first and second moments and the step count, per parameter name. */
 export type AdamState = {
   mu: Record<string, Tensor>;
   nu: Record<string, Tensor>;

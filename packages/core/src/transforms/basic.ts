@@ -45,11 +45,13 @@ export function addDecayedWeights(weightDecay: number): Stateless {
   };
 }
 
+/** Options of `traceMomentum`: the momentum coefficient and whether the update is Nesterov's. */
 export interface MomentumOptions {
   momentum: number;
   nesterov?: boolean;
 }
 
+/** The state of `traceMomentum`: the momentum buffer and whether it has started, per parameter name. */
 export type MomentumState = { buf: Record<string, Tensor>; started: Record<string, number> };
 
 /**

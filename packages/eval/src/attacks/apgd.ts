@@ -16,6 +16,7 @@ import {
 } from './attack-common';
 import { dlrTargetedLossPerSample, rankedClass } from './dlr';
 
+/** Options every APGD attack takes: the budget, the input range, steps and the random start. */
 export interface ApgdCommonOptions {
   /** Perturbation budget in pixel scale of the inputs (e.g. 4/255 for L∞, 0.5 for L2 on [0, 1] images). */
   epsilon: number;
@@ -29,6 +30,7 @@ export interface ApgdCommonOptions {
   seed?: number;
 }
 
+/** Options of `apgdCe`. */
 export interface ApgdOptions extends ApgdCommonOptions {
   /** `'linf'` (default), `'l2'` or `'l1'` (APGD-L1). */
   norm?: ApgdNorm;
@@ -38,6 +40,7 @@ export interface ApgdOptions extends ApgdCommonOptions {
   randomStart?: boolean;
 }
 
+/** Options of `apgdDlrTargeted`. */
 export interface ApgdDlrTargetedOptions extends ApgdCommonOptions {
   /** Default `'linf'`. */
   norm?: ApgdNorm;
@@ -52,6 +55,7 @@ export interface ApgdDlrTargetedOptions extends ApgdCommonOptions {
   targetRank?: number;
 }
 
+/** Options of `apgdL1`. */
 export interface ApgdL1Options extends ApgdCommonOptions {
   /** Default 100 (AutoAttack). */
   steps?: number;
@@ -60,7 +64,9 @@ export interface ApgdL1Options extends ApgdCommonOptions {
 }
 
 const COMMON_KEYS = ['epsilon', 'range', 'steps', 'randomStart', 'seed'] as const;
+/** Defaults of `apgdCe`: 10 steps from the clean input, L∞ (the Guide's training attack). */
 export const APGD_DEFAULTS = { steps: 10, randomStart: false, seed: 0, norm: 'linf' } as const;
+/** Defaults of `apgdDlrTargeted`: AutoAttack's settings. */
 export const APGD_DLR_TARGETED_DEFAULTS = {
   steps: 100,
   randomStart: true,
@@ -68,6 +74,7 @@ export const APGD_DLR_TARGETED_DEFAULTS = {
   norm: 'linf',
   targetRank: 2,
 } as const;
+/** Defaults of `apgdL1`: 100 steps from a random start (AutoAttack). */
 export const APGD_L1_DEFAULTS = { steps: 100, randomStart: true, seed: 0 } as const;
 
 interface Prepared {

@@ -1,16 +1,23 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertFiniteNumber, assertInteger, assertNonNegative, assertOneOf } from '@robust-ft/core/internal';
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertNonNegative,
+  assertOneOf,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty, checkLabelIds, type Labels } from '../checks';
 
 /** A classifier as attacks see it: inputs → logits `[N, K]`. A layers model's `predict` fits. */
 export type LogitsModel = (x: tf.Tensor) => tf.Tensor;
 
+/** Norms of the FGSM/PGD threat model. */
 export type AttackNorm = 'linf' | 'l2';
 
 /** Norms the APGD family supports: APGD-L1 ("Mind the box") adds the L1 ball intersected with the box. */
 export type ApgdNorm = AttackNorm | 'l1';
 
+/** The budget of FGSM and PGD: ε, the norm and the input range. */
 export interface AttackBudget {
   /** Perturbation budget in pixel scale of the inputs (e.g. 8/255 for L∞ on [0, 1] images). */
   epsilon: number;

@@ -19,6 +19,7 @@ import { dlrTargetedLossPerSample, rankedClass } from './dlr';
 /** The attacks of the ensemble: APGD on the cross-entropy, and targeted APGD on the DLR loss (APGD-T). */
 export type AutoAttackName = 'apgd-ce' | 'apgd-dlr-t';
 
+/** Options of `autoAttack`. */
 export interface AutoAttackOptions {
   /** `'linf'`, `'l2'` or `'l1'` (then both attacks run as APGD-L1). Required. */
   norm: ApgdNorm;
@@ -40,6 +41,7 @@ export interface AutoAttackOptions {
   seed?: number;
 }
 
+/** Defaults of `autoAttack`: the standard pair APGD-CE then targeted APGD-DLR, 100 steps. */
 export const AUTO_ATTACK_DEFAULTS = {
   range: [0, 1] as readonly [number, number],
   attacks: ['apgd-ce', 'apgd-dlr-t'] as readonly AutoAttackName[],
@@ -50,6 +52,7 @@ export const AUTO_ATTACK_DEFAULTS = {
   seed: 0,
 } as const;
 
+/** What `autoAttack` measured: clean and robust accuracy, robustness per sample, and after each attack. */
 export interface AutoAttackResult {
   samples: number;
   cleanAccuracy: number;

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 
 // Masks picked entries out of later maxima. Finite (not -Infinity) because 0·∞ would put NaN in the

@@ -15,6 +15,7 @@ import {
   resolveBudget,
 } from './attack-common';
 
+/** Options of `pgd`. */
 export interface PgdOptions extends AttackBudget {
   /** Default 10. */
   steps?: number;

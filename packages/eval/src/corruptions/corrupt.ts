@@ -1,5 +1,5 @@
-import { createRng, invalidArgument } from '@robust-ft/core';
-import { assertInteger } from '@robust-ft/core/internal';
+import { createRng } from '@robust-ft/core';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch } from '../checks';
 import { CORRUPTION_OPS, type CorruptionFamily, SEVERITY_PARAMETERS } from './families';
@@ -24,6 +24,7 @@ export const GUIDE_CORRUPTION_PORTFOLIO: readonly CorruptionFamily[] = [
   'jpeg_compression',
 ];
 
+/** True when `name` is one of `CORRUPTION_FAMILIES`. */
 export function isCorruptionFamily(name: unknown): name is CorruptionFamily {
   return typeof name === 'string' && name in SEVERITY_PARAMETERS;
 }

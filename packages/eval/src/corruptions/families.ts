@@ -44,6 +44,7 @@ export const SEVERITY_PARAMETERS = {
   jpeg_compression: { quality: [25, 18, 15, 10, 7] },
 } as const;
 
+/** The name of a corruption family (`'gaussian_noise'`, `'contrast'`, …); see `CORRUPTION_FAMILIES`. */
 export type CorruptionFamily = keyof typeof SEVERITY_PARAMETERS;
 
 type Op = (x: tf.Tensor4D, s: number, random: CorruptionRandom, scale: number) => tf.Tensor4D;

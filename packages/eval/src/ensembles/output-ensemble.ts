@@ -1,8 +1,15 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { addMany, assertInRange, assertNonNegative, sameShape } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import {
+  addMany,
+  assertInRange,
+  assertNonNegative,
+  invalidArgument,
+  sameShape,
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 
+/** One model of `weightedEnsemble`: its logits `[N, K]`, weight and softmax temperature. */
 export interface EnsembleMember {
   logits: tf.Tensor;
   /** Non-negative; weights are normalised to sum to 1. Default 1. */
@@ -12,10 +19,16 @@ export interface EnsembleMember {
 }
 
 /**
- * Output-space ensemble of several models' logits `[N, K]`. `'probabilities'` (default) returns
- * Σ w_m softmax(z_m / T_m); `'logits'` returns Σ w_m z_m / T_m (the VRF paper's logit-space variant).
+ * Weighted average of several models' outputs, from their logits `[N, K]`. `'probabilities'` (default)
+ * returns Σ w_m softmax(z_m / T_m); `'logits'` returns Σ w_m z_m / T_m (the VRF paper's logit-space
+ * variant). Weights are normalised to sum to 1. Returns a new tensor; the inputs are not disposed.
+ *
+ * @example
+ * ```ts
+ * const p = weightedEnsemble([{ logits: zA }, { logits: zB, weight: 2, temperature: 1.5 }]);
+ * ```
  */
-export function outputEnsemble(
+export function weightedEnsemble(
   members: readonly EnsembleMember[],
   space: 'probabilities' | 'logits' = 'probabilities',
 ): tf.Tensor2D {
@@ -50,16 +63,25 @@ export function outputEnsemble(
 }
 
 /**
- * OSE (VRF `baselines.py`): p = α·softmax(z_ft) + (1 − α)·softmax(z_zs), no temperature scaling.
+ * Interpolates a zero-shot and a fine-tuned model's class probabilities with one fixed weight α ∈ [0, 1]:
+ * p = (1 − α)·softmax(z_zs) + α·softmax(z_ft), without temperature scaling — the output-space ensemble
+ * (OSE) baseline of VRF's `baselines.py`. α = 0 is the zero-shot model, α = 1 the fine-tuned one. For a
+ * per-sample weight, use `fitVrf`/`vrfPredict`; to interpolate weights instead of outputs, `wiseFt`.
  */
-export function outputSpaceEnsemble(
+export function interpolateProbabilities(
   zeroShotLogits: tf.Tensor,
   fineTunedLogits: tf.Tensor,
   alpha: number,
 ): tf.Tensor2D {
   assertInRange('alpha', alpha, 0, 1);
-  return outputEnsemble([
+  return weightedEnsemble([
     { logits: zeroShotLogits, weight: 1 - alpha },
     { logits: fineTunedLogits, weight: alpha },
   ]);
 }
+
+/** @deprecated Renamed `weightedEnsemble` (same arguments, same result); this alias goes in 1.0. */
+export const outputEnsemble: typeof weightedEnsemble = weightedEnsemble;
+
+/** @deprecated Renamed `interpolateProbabilities` (same arguments, same result); this alias goes in 1.0. */
+export const outputSpaceEnsemble: typeof interpolateProbabilities = interpolateProbabilities;

@@ -4,6 +4,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores } from '../checks';
 import { checkEvalOptions } from '../option-schemas';
 
+/** Options of `searchTemperature`. */
 export interface TemperatureSearchOptions {
   /** Stop when |confidence − accuracy| ≤ threshold. Default 0.001 (VRF). */
   threshold?: number;
@@ -14,6 +15,7 @@ export interface TemperatureSearchOptions {
   maxIterations?: number;
 }
 
+/** What `searchTemperature` found. */
 export interface TemperatureFit {
   temperature: number;
   /** Mean max-softmax confidence at `temperature`. */

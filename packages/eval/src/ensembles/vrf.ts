@@ -1,10 +1,11 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
+import { RobustFtError } from '@robust-ft/core';
 import {
   assertFiniteNumber,
   assertInteger,
   assertOneOf,
   assertPositive,
   assertRank,
+  invalidArgument,
 } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';
@@ -47,6 +48,9 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.div(x, tf.norm(x, 'euclidean', 1, true)) as tf.Tensor2D);
 }
 
+/**
+ * The training samples the fine-tuned model gets right and the zero-shot model wrong (`zeroShotFailureSet`).
+ */
 export interface ZeroShotFailureSet {
   /** Training rows where the fine-tuned model is right and the zero-shot model wrong. */
   mask: Uint8Array;
@@ -131,6 +135,7 @@ export function vrfWeight(d: tf.Tensor, a = 1.5, b = 0.6): tf.Tensor {
   return tf.tidy(() => tf.sigmoid(tf.div(tf.sub(a, d), b)));
 }
 
+/** The fine-tuning set as both models see it: fine-tuned features, both models' logits, labels. */
 export interface VrfTrainingData {
   /** Fine-tuned encoder features (before the head), `[N, D]`. */
   features: tf.Tensor2D;
@@ -139,12 +144,14 @@ export interface VrfTrainingData {
   labels: Labels;
 }
 
+/** Labelled ID validation outputs of both models, on which `fitVrf` fits the temperatures. */
 export interface VrfCalibrationData {
   zeroShotLogits: tf.Tensor;
   fineTunedLogits: tf.Tensor;
   labels: Labels;
 }
 
+/** Options of `fitVrf`. */
 export interface VrfOptions {
   /** Neighbour count: a number, or the `'code'` (default, as released) or `'paper'` rule. */
   k?: number | 'code' | 'paper';
@@ -157,6 +164,9 @@ export interface VrfOptions {
   temperatureSearch?: TemperatureSearchOptions;
 }
 
+/**
+ * A fitted VRF (`fitVrf`): the failure-set index, k, a, b and the temperatures. Holds a tensor: `disposeVrf`.
+ */
 export interface VrfFit {
   /** Normalised ZSF features, `[|ZSF|, D]`. Dispose with `disposeVrf`. */
   index: tf.Tensor2D;
@@ -225,6 +235,7 @@ export async function fitVrf(
   return { index: zsf.features, zsfSize, ratio: zsf.ratio, k, distance, a, b, temperatures };
 }
 
+/** What `vrfPredict` returns; the caller disposes its tensors. */
 export interface VrfPrediction {
   /** p = (1 − w)·softmax(z_zs/T_zs) + w·softmax(z_ft/T_ft), `[M, K]`. */
   probabilities: tf.Tensor2D;
@@ -261,6 +272,7 @@ export function vrfPredict(
   });
 }
 
+/** Disposes the tensor a `VrfFit` holds. */
 export function disposeVrf(fit: VrfFit): void {
   fit.index.dispose();
 }

@@ -8,6 +8,7 @@ import { assertInRange, assertNonNegative, sameShape } from '@robust-ft/core/int
 import * as tf from '@tensorflow/tfjs-core';
 import { checkEvalOptions } from '../option-schemas';
 
+/** Options of `wiseFt`. */
 export interface WiseFtOptions {
   /**
    * Fisher information per weight for θ0 and θ1 (Matena & Raffel's Fisher merging). A name must be in both

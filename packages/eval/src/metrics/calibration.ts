@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';
 import { checkEvalOptions } from '../option-schemas';
 
+/** One confidence bin of `expectedCalibrationError`. */
 export interface CalibrationBin {
   /** Confidence interval (lower, upper]; the first bin also includes 0. */
   lower: number;
@@ -12,6 +13,7 @@ export interface CalibrationBin {
   confidence: number;
 }
 
+/** What `expectedCalibrationError` returns: ECE, MCE and the bins. */
 export interface CalibrationReport {
   /** Σ_b |B_b|/N · |acc_b − conf_b| (Guo et al. 2017), in [0, 1]. */
   ece: number;
@@ -20,6 +22,7 @@ export interface CalibrationReport {
   bins: CalibrationBin[];
 }
 
+/** Options of `expectedCalibrationError`. */
 export interface EceOptions {
   /** Equal-width confidence bins. Default 15 (Guo et al.). */
   bins?: number;

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 
 /** Accuracy per corruption family, one entry per severity (index 0 = severity 1). */
 export type CorruptionAccuracies = Readonly<Record<string, readonly number[]>>;

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
+import { invalidArgument } from '@robust-ft/core/internal';
 
 /** A model's accuracy in distribution (ID) and under a shift (OOD), both in [0, 1]. */
 export interface AccuracyPoint {
@@ -14,6 +14,7 @@ export interface AccuracyPoint {
  */
 export type FitSpace = 'logit' | 'linear';
 
+/** A linear fit of OOD on ID accuracy over baseline models (in logit or linear space), from `fitBaseline`. */
 export interface BaselineFit {
   space: FitSpace;
   slope: number;

@@ -1,5 +1,11 @@
-import { invalidArgument, RobustFtError } from '@robust-ft/core';
-import { assertFiniteNumber, assertInteger, assertOneOf, assertRank } from '@robust-ft/core/internal';
+import { RobustFtError } from '@robust-ft/core';
+import {
+  assertFiniteNumber,
+  assertInteger,
+  assertOneOf,
+  assertRank,
+  invalidArgument,
+} from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
 import { checkEvalOptions } from '../option-schemas';
@@ -60,6 +66,7 @@ export function alignment(x: tf.Tensor2D, y: tf.Tensor2D, alpha = 2): tf.Scalar 
   });
 }
 
+/** Options of `relativeAlignment`. */
 export interface RelativeAlignmentOptions {
   /**
    * Which negatives a row is compared with. `1` (default, the only mode `do_valid` uses): the nearest

@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertInteger, assertRank } from '@robust-ft/core/internal';
+import { assertInteger, assertRank, invalidArgument } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
 

@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertInteger } from '@robust-ft/core/internal';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { assertScores, type Labels, labelIds } from '../checks';
 

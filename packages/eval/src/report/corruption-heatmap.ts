@@ -10,6 +10,7 @@ export interface CorruptionPlotRow {
   clean?: number;
 }
 
+/** The input of `corruptionAccuracySvg`: one row of accuracies per model, per family and severity. */
 export interface CorruptionPlotData {
   title?: string;
   /** Severity of each column within a family group (the labels above the cells). */

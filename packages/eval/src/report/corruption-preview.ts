@@ -1,5 +1,4 @@
-import { invalidArgument } from '@robust-ft/core';
-import { assertInteger } from '@robust-ft/core/internal';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertImageBatch } from '../checks';
 import { CORRUPTION_FAMILIES, corrupt } from '../corruptions/corrupt';
@@ -8,6 +7,7 @@ import { pngDataUri } from './png';
 import { escapeXml } from './svg';
 import { checkEvalOptions } from '../option-schemas';
 
+/** Options of `corruptionPreviewSvg`. */
 export interface CorruptionPreviewOptions {
   families?: readonly CorruptionFamily[];
   /** Default 0. */

@@ -2,6 +2,7 @@ import type { AccuracyPoint, BaselineFit } from '../metrics/effective-robustness
 import { predictedOod } from '../metrics/effective-robustness';
 import { escapeXml, PALETTE, r2 } from './svg';
 
+/** The input of `idOodScatterSvg`. */
 export interface IdOodPlotData {
   title?: string;
   /** One marker per model (fine-tuned, zero-shot, baselines...), accuracies in [0, 1]; labelled ones get a legend entry. */

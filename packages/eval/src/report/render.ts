@@ -2,6 +2,7 @@ import type { EvaluationReport } from '../evaluate';
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}`;
 
+/** Evaluation reports as indented JSON (with a final newline). */
 export function reportToJson(reports: EvaluationReport | readonly EvaluationReport[]): string {
   return `${JSON.stringify(reports, null, 2)}\n`;
 }

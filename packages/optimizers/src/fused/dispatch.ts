@@ -1,5 +1,4 @@
 import {
-  carryOver,
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
@@ -7,6 +6,7 @@ import {
   type TransformContext,
   type UpdateResult,
 } from '@robust-ft/core';
+import { carryOver } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { DIGRAP_TENSOR_KEYS, type DigrapKey } from '../digrap-keys';
 import { axisMap, checkRowState, DEFAULT_LAYOUT, type LayoutOption, rowSpan } from '../layout';

@@ -1,3 +1,4 @@
+import { FINITE_FLAG_KERNEL } from '@robust-ft/core/internal';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
@@ -16,6 +17,7 @@ import { webgpuInternals } from './webgpu/backend';
 import {
   webgpuAdamWKernel,
   webgpuDigrapKernel,
+  webgpuFiniteFlagKernel,
   webgpuFtpKernel,
   webgpuL2spKernel,
   webgpuSpdKernel,
@@ -349,6 +351,38 @@ const digrapKernel = batchKernel({
   },
 });
 
+/**
+ * core's FINITE_FLAG_KERNEL on cpu and wasm: one read of every input on its typed-array view, adding
+ * x·0 (±0 for a finite x, NaN for NaN/±Inf) into four accumulators, so the loop has no branch; 1 when
+ * they stay 0. Replaces a tfjs Sum per gradient and the ops that combine them.
+ */
+function finiteFlagKernel(kind: StorageKind): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { storage } = prepare(kind, backend, inputs, attrs);
+    const count = num(attrs, 'n');
+    const out = storage.makeOutput([]);
+    let acc = 0;
+    for (let i = 0; i < count; i++) {
+      const x = storage.view(input(inputs, `x${i}`));
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let d = 0;
+      const end = x.length - (x.length % 4);
+      for (let k = 0; k < end; k += 4) {
+        a += x[k]! * 0;
+        b += x[k + 1]! * 0;
+        c += x[k + 2]! * 0;
+        d += x[k + 3]! * 0;
+      }
+      for (let k = end; k < x.length; k++) a += x[k]! * 0;
+      acc += a + b + c + d;
+    }
+    storage.view(out)[0] = acc === 0 ? 1 : 0;
+    return out;
+  };
+}
+
 const FACTORIES: Record<FusedMethod, (kind: StorageKind) => KernelFunc> = {
   adamw: adamwKernel,
   l2sp: l2spKernel,
@@ -374,6 +408,17 @@ export function registerFusedOptimizerKernels(): void {
     if (!tf.getKernel(kernelName, 'webgpu'))
       tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: WEBGPU_KERNELS[method] });
   }
+  // The adapter's 'guard' flag in one call instead of a tfjs reduction per gradient tensor.
+  for (const [backendName, kind] of Object.entries(BACKENDS)) {
+    if (!tf.getKernel(FINITE_FLAG_KERNEL, backendName))
+      tf.registerKernel({ kernelName: FINITE_FLAG_KERNEL, backendName, kernelFunc: finiteFlagKernel(kind) });
+  }
+  if (!tf.getKernel(FINITE_FLAG_KERNEL, 'webgpu'))
+    tf.registerKernel({
+      kernelName: FINITE_FLAG_KERNEL,
+      backendName: 'webgpu',
+      kernelFunc: webgpuFiniteFlagKernel,
+    });
 }
 
 /** Removes the kernels registered here (for tests and benchmarks that compare with the composed path). */
@@ -383,6 +428,9 @@ export function unregisterFusedOptimizerKernels(): void {
     for (const backendName of [...Object.keys(BACKENDS), 'webgpu']) {
       if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
     }
+  }
+  for (const backendName of [...Object.keys(BACKENDS), 'webgpu']) {
+    if (tf.getKernel(FINITE_FLAG_KERNEL, backendName)) tf.unregisterKernel(FINITE_FLAG_KERNEL, backendName);
   }
 }
 

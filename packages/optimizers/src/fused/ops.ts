@@ -100,13 +100,15 @@ export function canFuse(method: FusedMethod, tensors: Iterable<Tensor | null | u
 }
 
 /**
- * Whether the active backend's fused kernels of `methods` all take the `finite` flag: every cpu and
- * wasm kernel does; on webgpu the single-pass ones (AdamW, L2-SP), whose Adam pass keeps θ, m and v.
+ * Whether the active backend's fused kernels of `methods` all take the `finite` flag: every cpu, wasm
+ * and webgpu kernel does (each pass keeps θ and the state on a kept step).
  */
 export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean {
   const backend = tf.getBackend();
-  if (backend === 'cpu' || backend === 'wasm') return true;
-  return backend === 'webgpu' && methods.every((m) => m === 'adamw' || m === 'l2sp');
+  return (
+    methods.every((m) => hasFusedKernel(m)) &&
+    (backend === 'cpu' || backend === 'wasm' || backend === 'webgpu')
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { embeddedWasm } from '@robust-ft/core/internal';
 import {
   type AdamConstants,
   ftpProjectByPasses,
@@ -44,51 +45,23 @@ interface StepExports {
   s4: WebAssembly.Global;
 }
 
-const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
-
-function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /**
- * The compiled module, or null where this runtime has no wasm SIMD (then the JS passes run). `shared`:
- * the variant that imports a shared memory, for tfjs-wasm's threaded build (whose heap is shared: a
- * module importing a plain memory cannot link to it, and the steps fell back to JS loops there).
+ * The module, compiled where this runtime has wasm SIMD (else null, and the JS passes run), in a plain
+ * and a shared-memory variant: tfjs-wasm's threaded build has a shared heap, which a module importing
+ * a plain memory cannot link to (the steps fell back to JS loops there).
  */
-function stepModule(shared = false): WebAssembly.Module | null {
-  const kind = shared ? 'shared' : 'plain';
-  if (compiled[kind] === undefined) {
-    try {
-      compiled[kind] = new WebAssembly.Module(
-        decodeBase64(shared ? STEPS_SHARED_WASM_BASE64 : STEPS_WASM_BASE64),
-      );
-    } catch {
-      compiled[kind] = null;
-    }
-  }
-  return compiled[kind] ?? null;
-}
+const steps = embeddedWasm(STEPS_WASM_BASE64, STEPS_SHARED_WASM_BASE64);
 
 const engines = new WeakMap<WebAssembly.Memory, StepEngine | null>();
 let copyEngine: StepEngine | null | undefined;
 
 /** Whether the SIMD module is usable here at all (compiles; does not need a backend). */
 export function wasmStepsAvailable(): boolean {
-  return stepModule() !== null;
+  return steps.module(false) !== null;
 }
 
 function instantiate(memory: WebAssembly.Memory): StepExports | null {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const mod = stepModule(shared);
-  if (!mod) return null;
-  try {
-    return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as StepExports;
-  } catch {
-    return null;
-  }
+  return steps.instantiate<StepExports>(memory);
 }
 
 /**

@@ -10,11 +10,14 @@ import {
   DIGRAP_STATE,
   DIGRAP_SUMS,
   F,
+  FINITE_GROUP,
+  FINITE_INIT,
   FLOAT_BASE_BYTES,
   FTP_ADAM,
   FTP_PROJECT,
   FTP_ROW_SUMS,
   FTP_SCALARS,
+  finiteCheck,
   ITEMS_PER_THREAD,
   L2SP,
   REDUCE_WORKGROUP,
@@ -152,7 +155,8 @@ function adamLike(
 
 /**
  * The 'guard' policy's finite flag (input `finite`, 0-d): copied on the device into slot i's F.finite
- * before phase 0, with F.guard set, so the Adam pass keeps θ, m and v when it is 0. No flag: {}.
+ * before phase 0, with F.guard set, so every pass of tensor i keeps θ and the state when it is 0 (see
+ * KEPT in shaders.ts). No flag: {}.
  */
 function guardFloats(c: Call, inputs: NamedTensorInfoMap, i: number): Record<number, number> {
   const flag = inputs.finite;
@@ -196,11 +200,8 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const outs: TensorInfo[] = [];
   for (let i = 0; i < c.count; i++) {
     const n = sizes[i]!;
-    const [q, mo, vo] = adamLike(c, i, ADAMW, [], { ...adamFloats(c.constants(i)), [F.hyper]: lambda }) as [
-      TensorInfo,
-      TensorInfo,
-      TensorInfo,
-    ];
+    const floats = { ...adamFloats(c.constants(i)), [F.hyper]: lambda, ...guardFloats(c, inputs, i) };
+    const [q, mo, vo] = adamLike(c, i, ADAMW, [], floats) as [TensorInfo, TensorInfo, TensorInfo];
     c.rec.setSlot(i, { n, parts: partsFor(n) }, {});
     const p = c.at('param', i);
     const an = c.at('anchor', i);
@@ -271,6 +272,9 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
         ...adamFloats(c.constants(i, wd)),
         ...hyperFloats(t, usePrev, has),
         [F.anneal]: anneal,
+        ...guardFloats(c, inputs, i),
+        [F.keepA]: rPrev ? 1 : 0,
+        [F.keepB]: cPrev ? 1 : 0,
       },
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
@@ -283,8 +287,8 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     const cp = usePrev ? cPrev : g;
     c.rec.dispatch(0, FTP_ROW_SUMS, i, [...bind([co, g, cp]), parts[i]!.binding], geo.parts);
-    // Without R_prev the shader never reads `rp` (usePrev = 0); `sin` stands in as a read-only buffer.
-    const rp = usePrev && rPrev ? c.rec.bind(rPrev) : sin.binding;
+    // Without R_prev the shader never reads `rp` (usePrev = keepA = 0); `sin` stands in as a read-only buffer.
+    const rp = rPrev ? c.rec.bind(rPrev) : sin.binding;
     c.rec.dispatch(
       0,
       FTP_SCALARS,
@@ -294,7 +298,8 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     copyScalarsOut(c, coefs[i]!, 0, scalars);
     c.rec.copy(1, coefs[i]!.binding.buffer, coefs[i]!.offset, 'uniforms', uniformOffset(i, F.coef), 4);
-    c.rec.dispatch(1, FTP_PROJECT, i, bind([an, co, ro, tho]), groupsFor(geo.n));
+    // A kept step restores C_prev (the gradient stands in when it is absent: keepB = 0).
+    c.rec.dispatch(1, FTP_PROJECT, i, bind([an, co, ro, tho, p, cPrev ?? g]), groupsFor(geo.n));
     outs.push(tho!, mo!, vo!, co!, ro!, ...scalars);
   }
   c.rec.finish();
@@ -334,6 +339,9 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
         ...hyperFloats(t, usePrev, has),
         [F.hyper]: lambda,
         [F.lrPrev]: numAt(attrs, 'lrPrevs', i),
+        ...guardFloats(c, inputs, i),
+        [F.keepA]: pPrev ? 1 : 0,
+        [F.keepB]: qPrev ? 1 : 0,
       },
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
@@ -357,9 +365,38 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, tho]),
       groupsFor(n),
     );
-    c.rec.dispatch(1, DIGRAP_STATE, i, bind([p, g, an, po, qo]), groupsFor(n));
+    c.rec.dispatch(1, DIGRAP_STATE, i, bind([p, g, an, pPrev ?? g, qPrev ?? g, po, qo]), groupsFor(n));
     outs.push(tho!, mo!, vo!, po!, qo!, dot, ...scalars);
   }
   c.rec.finish();
   return outs;
+};
+
+/**
+ * The 'guard' policy's finiteness flag in one call (core's FINITE_FLAG_KERNEL): inputs x0…x(n−1),
+ * float32; output 0-d float32, 1 when all are finite. One init dispatch, then one check pass per
+ * FINITE_GROUP tensors, each reading its tensors once: a step pays ⌈n/7⌉ + 1 dispatches and 4 B per
+ * parameter instead of a tfjs reduction (and its partials) per gradient tensor.
+ */
+export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = webgpuInternals(backend);
+  if (!b) throw new Error('finite flag kernel: the active backend is not a tfjs-webgpu backend');
+  const count = num(attrs, 'n');
+  const xs = Array.from({ length: count }, (_, i) => input(inputs, `x${i}`));
+  const groups: TensorInfo[][] = [];
+  for (let i = 0; i < count; i += FINITE_GROUP) groups.push(xs.slice(i, i + FINITE_GROUP));
+  const rec = new StepRecorder(b, Math.max(groups.length, 1));
+  const flag = rec.output([]);
+  const flagBinding = rec.bind(flag);
+  rec.dispatch(0, FINITE_INIT, 0, [flagBinding], 1);
+  groups.forEach((group, j) => {
+    const sizes = group.map((x) => sizeOf(x.shape));
+    const n = Math.max(...sizes);
+    rec.setSlot(j, { n, parts: partsFor(n) }, {});
+    rec.setWords(j, 0, sizes);
+    const bindings = group.map((x) => rec.bind(x));
+    rec.dispatch(0, finiteCheck(group.length), j, [...bindings, flagBinding], partsFor(n));
+  });
+  rec.finish();
+  return flag;
 };

@@ -93,6 +93,14 @@ export class StepRecorder {
     if (header.inner !== undefined) this.words[fbase + F.inner] = header.inner;
   }
 
+  /** Writes u32 `values` into a slot's float area from F(`from`) (read there as u32, e.g. sizes). */
+  setWords(slot: number, from: number, values: readonly number[]): void {
+    const fbase = (slot * SLOT_BYTES + FLOAT_BASE_BYTES) / 4;
+    values.forEach((v, j) => {
+      this.words[fbase + from + j] = v;
+    });
+  }
+
   /** A fresh float32 output on the GPU (released by tfjs like any kernel output). */
   output(shape: number[]): TensorInfo {
     const info = this.backend.makeTensorInfo(shape, 'float32');

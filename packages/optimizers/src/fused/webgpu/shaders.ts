@@ -56,6 +56,12 @@ export const F = {
   guard: 17,
   /** The step's finite flag (1 finite, 0 not), copied from the device before the pass. */
   finite: 18,
+  /**
+   * 1 when the optional state input the guard keeps is present: FTP R_prev (A) and C_prev (B), DiGraP
+   * P_prev (A) and Q_prev (B). Absent ones are computed as usual on a kept step, as on cpu/wasm.
+   */
+  keepA: 19,
+  keepB: 20,
   /** Device-computed scalars (16 floats). */
   coef: 32,
 } as const;
@@ -66,6 +72,9 @@ export const SLOT_BYTES = 256;
 export const SLOT_FLOATS = 60;
 
 const f = (i: number): string => `F(${i}u)`;
+
+/** WGSL: true on a step the 'guard' policy keeps (its finite flag was passed and is 0). */
+const KEPT = `(${f(F.guard)} == 1.0 && ${f(F.finite)} == 0.0)`;
 
 interface Binding {
   name: string;
@@ -140,7 +149,8 @@ function shader(key: string, bindings: readonly Binding[], body: string, extra =
 /**
  * The Adam pass every method shares: m' = b1·m + c1·ĝ, v' = b2·v + c2·ĝ², step = sk·m'/(√v'·rs2 + e),
  * with the gradient ĝ and what is stored from dk·θ + step chosen by the method. Same operation order
- * as the cpu/wasm passes (`loops.ts`).
+ * as the cpu/wasm passes (`loops.ts`). On a kept step ('guard', see KEPT) m and v are written through
+ * and `keep` runs instead of `store`.
  */
 function adamPass(
   key: string,
@@ -148,19 +158,20 @@ function adamPass(
   outputs: readonly string[],
   grad: string,
   store: string,
-  keep?: string,
+  keep: string,
 ): ShaderSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
-  // 'guard': a non-finite step writes its inputs through (θ, m, v kept), reading the flag from the slot.
-  const guard = keep
-    ? `
-  if (${f(F.guard)} == 1.0 && ${f(F.finite)} == 0.0) { mo[i] = m[i]; vo[i] = v[i]; ${keep} return; }`
-    : '';
   return shader(
     key,
     bindings,
     `${ENTRY}
-  if (i >= u.n) { return; }${guard}
+  if (i >= u.n) { return; }
+  if (${KEPT}) {
+    mo[i] = m[i];
+    vo[i] = v[i];
+    ${keep}
+    return;
+  }
   let ti = th[i];
   let gi = ${grad};
   let mi = ${f(F.b1)} * m[i] + ${f(F.c1)} * gi;
@@ -186,8 +197,11 @@ export const L2SP = adamPass(
   'tho[i] = th[i];',
 );
 
-/** FTP pass 1: Adam, then the deviation c = θ' − θ₀ (next step's C_prev) instead of θ'. 32 B. */
-export const FTP_ADAM = adamPass('ftpAdam', ['an'], ['co'], 'g[i]', 'co[i] = next - an[i];');
+/**
+ * FTP pass 1: Adam, then the deviation c = θ' − θ₀ (next step's C_prev) instead of θ'. 32 B. A kept
+ * step leaves c to FTP_PROJECT (C_prev) and its rows to FTP_SCALARS (R_prev).
+ */
+export const FTP_ADAM = adamPass('ftpAdam', ['an'], ['co'], 'g[i]', 'co[i] = next - an[i];', '');
 
 /** DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. */
 export const DIGRAP_ADAM = adamPass(
@@ -196,6 +210,7 @@ export const DIGRAP_ADAM = adamPass(
   ['tho'],
   `${f(F.coef + 7)} * g[i] + ${f(F.coef + 8)} * (ti - an[i])`,
   'tho[i] = next;',
+  'tho[i] = th[i];',
 );
 
 /**
@@ -368,6 +383,7 @@ export const SPD_DECAY = shader(
   `${ENTRY}
   if (i >= u.n) { return; }
   let s = ${f(F.coef + 2)};
+  // A kept step never decays: its θ' = θ makes r = 0 (and a NaN κ is not < 0), so s = 0 here.
   if (s == 0.0) { return; }
   q[i] = (1.0 - s) * q[i] + s * an[i];
 }`,
@@ -376,7 +392,7 @@ export const SPD_DECAY = shader(
 /**
  * FTP's rows and γ (one workgroup): n_r = Σ|c| + 1e-8 per row, R = 1/n_r stored; then
  * h = Σ_r R_prev[r]·Σ g·C_prev, γ ← clamp(hyperAdam(γ, k·h if h > 0 else h), 1e-8, max n_r).
- * coef = [γ, m_γ, v_γ]; `sin` holds last step's [γ, m_γ, v_γ].
+ * coef = [γ, m_γ, v_γ]; `sin` holds last step's [γ, m_γ, v_γ]. A kept step keeps R_prev and those.
  */
 export const FTP_SCALARS = (() => {
   const red = reduce(['max', 'sum'], RW);
@@ -394,7 +410,7 @@ export const FTP_SCALARS = (() => {
       h = h + part[(row * cpr + c) * 2u + 1u];
     }
     let n = l1 + 1e-8;
-    ro[row] = 1.0 / n;
+    if (${KEPT} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
     s[0] = max(s[0], n);
     if (${f(F.usePrev)} != 0.0) { s[1] = s[1] + h * rp[row]; }
   }
@@ -412,6 +428,7 @@ export const FTP_SCALARS = (() => {
       gm = next.y;
       gv = next.z;
     }
+    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
     coef[0] = gamma;
     coef[1] = gm;
     coef[2] = gv;
@@ -421,12 +438,17 @@ export const FTP_SCALARS = (() => {
   );
 })();
 
-/** FTP projection: θ' = θ₀ + clamp(γ·R[row], 0, 1)·c. 12 B. */
+/** FTP projection: θ' = θ₀ + clamp(γ·R[row], 0, 1)·c. 12 B. A kept step: θ' = θ, c = C_prev. */
 export const FTP_PROJECT = shader(
   'ftpProject',
-  [r('an'), r('co'), r('ro'), w('tho')],
+  [r('an'), w('co'), r('ro'), w('tho'), r('th'), r('cp')],
   `${ENTRY}
   if (i >= u.n) { return; }
+  if (${KEPT}) {
+    tho[i] = th[i];
+    if (${f(F.keepB)} == 1.0) { co[i] = cp[i]; }
+    return;
+  }
   let b = clamp(${f(F.coef)} * ro[(i / bitcast<u32>(${f(F.inner)})) % u.rows], 0.0, 1.0);
   tho[i] = an[i] + b * co[i];
 }`,
@@ -467,6 +489,7 @@ export const DIGRAP_SCALARS = (() => {
       gs = 1.0 - lambda * st[1] * beta;
       cs = lambda - st[0] * alpha;
     }
+    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
     coef[0] = dot;
     for (var j = 0u; j < 6u; j++) { coef[1u + j] = st[j]; }
     coef[7] = gs;
@@ -479,13 +502,89 @@ export const DIGRAP_SCALARS = (() => {
   );
 })();
 
-/** DiGraP's new state: P = α·c, Q = β·g (a pass of its own: one more output would pass 8 bindings). 20 B. */
+/**
+ * DiGraP's new state: P = α·c, Q = β·g (a pass of its own: one more output would pass 8 bindings);
+ * a kept step keeps P_prev, Q_prev (`pp`, `qp`; stand-ins when absent). 20 B.
+ */
 export const DIGRAP_STATE = shader(
   'digrapState',
-  [r('th'), r('g'), r('an'), w('po'), w('qo')],
+  [r('th'), r('g'), r('an'), r('pp'), r('qp'), w('po'), w('qo')],
   `${ENTRY}
   if (i >= u.n) { return; }
-  po[i] = ${f(F.coef + 9)} * (th[i] - an[i]);
-  qo[i] = ${f(F.coef + 10)} * g[i];
+  var p = ${f(F.coef + 9)} * (th[i] - an[i]);
+  var q = ${f(F.coef + 10)} * g[i];
+  if (${KEPT}) {
+    if (${f(F.keepA)} == 1.0) { p = pp[i]; }
+    if (${f(F.keepB)} == 1.0) { q = qp[i]; }
+  }
+  po[i] = p;
+  qo[i] = q;
 }`,
 );
+
+/** Tensors one finiteness pass checks (7 inputs + the flag = WebGPU's default 8 storage buffers). */
+export const FINITE_GROUP = 7;
+
+/** The flag's initial value, 1.0f as u32 bits (the passes store 0u = 0.0f on a NaN/±Inf). */
+const ONE_BITS = '0x3f800000u';
+
+/** Writes 1.0 into the finiteness flag (one thread, before the check passes). */
+export const FINITE_INIT: ShaderSource = {
+  key: 'finiteInit',
+  bindings: ['flag'],
+  code: `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> flag: array<atomic<u32>>;
+@compute @workgroup_size(1)
+fn main() {
+  // Reads the uniform so that 'auto' layout keeps binding 0 (an unused binding is dropped from it).
+  atomicStore(&flag[0], ${ONE_BITS} + u.n * 0u);
+}`,
+};
+
+/**
+ * Checks `k` (≤ FINITE_GROUP) tensors at once: workgroup wg covers elements [wg·REDUCE_SPAN, …) of
+ * each (sizes as u32 at F(0…k−1)), and any NaN/±Inf among them stores 0.0 into the flag. The test is
+ * on the bits (all-ones exponent), which no fast-math assumption about NaN can fold away; the stores
+ * are atomic, so many workgroups finding one need no reduction and no partials.
+ */
+export function finiteCheck(k: number): ShaderSource {
+  let source = finiteChecks.get(k);
+  if (!source) {
+    source = finiteCheckSource(k);
+    finiteChecks.set(k, source);
+  }
+  return source;
+}
+
+const finiteChecks = new Map<number, ShaderSource>();
+
+function finiteCheckSource(k: number): ShaderSource {
+  const names = Array.from({ length: k }, (_, j) => `x${j}`);
+  const decls = names
+    .map((n, j) => `@group(0) @binding(${j + 1}) var<storage, read> ${n}: array<f32>;`)
+    .join('\n');
+  const checks = names
+    .map((n, j) => `if (i < size(${j}u)) { if (bad(${n}[i])) { found = true; } }`)
+    .join('\n      ');
+  return {
+    key: `finiteCheck${k}`,
+    bindings: [...names, 'flag'],
+    code: `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+${decls}
+@group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;
+fn size(j: u32) -> u32 { return u.f[j >> 2u][j & 3u]; }
+fn bad(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+${REDUCE_ENTRY}
+  var found = false;
+  for (var it = 0u; it < ${ITEMS}u; it++) {
+    let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
+    if (i < u.n) {
+      ${checks}
+    }
+  }
+  if (found) { atomicStore(&flag[0], 0u); }
+}`,
+  };
+}

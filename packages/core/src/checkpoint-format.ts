@@ -1,5 +1,12 @@
-import { invalidArgument, type JsonObject, type NamedTensor, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import type { VariableSource } from './checkpoint';
+import { invalidArgument, RobustFtError } from './errors';
+import type { NamedTensor } from './named-tensors';
+import type { JsonObject } from './optimizer-registry';
+
+// The codec of robust-ft's own checkpoint record (variables, a separate optimizer's weights, metadata),
+// shared by @robust-ft/backend-web (IndexedDB) and @robust-ft/backend-node (a directory). Internal: users
+// go through `saveCheckpoint`/`loadCheckpoint`.
 
 /**
  * The checkpoint's own record (everything but a layers model, which tfjs stores itself). It travels as
@@ -29,9 +36,6 @@ const FORMAT = 'robust-ft-checkpoint';
 // Prefixes keep variable names and optimizer weight names from colliding in one weight list.
 const VAR = 'v:';
 const OPT = 'o:';
-
-/** Variables to save: a map from name to tensor, or variables keyed by their own `name`. */
-export type VariableSource = Record<string, tf.Tensor> | readonly tf.Variable[];
 
 export function variableEntries(source: VariableSource, argument: string): [string, tf.Tensor][] {
   if (Array.isArray(source)) {
@@ -105,25 +109,13 @@ export function unpackCheckpoint(artifacts: tf.io.ModelArtifacts, name: string):
 }
 
 /**
- * Copies saved values into live variables, checking every name, shape and dtype first so a mismatch
- * assigns nothing.
- */
-export function assignVariables(
-  targets: VariableSource,
-  saved: Record<string, tf.Tensor>,
-  name: string,
-): void {
-  prepareAssignVariables(targets, saved, name)();
-}
-
-/**
  * Checks every target against the saved values and returns the assignment, which cannot fail: a
  * loader checks the variables, then restores the optimizer (itself all-or-nothing), then assigns.
  */
 export function prepareAssignVariables(
   targets: VariableSource,
   saved: Record<string, tf.Tensor>,
-  name: string,
+  label: string,
 ): () => void {
   const entries = variableEntries(targets, 'options.variables');
   for (const [key, target] of entries) {
@@ -132,14 +124,14 @@ export function prepareAssignVariables(
     }
     const value = saved[key];
     if (value === undefined) {
-      throw new RobustFtError('STATE_MISMATCH', `checkpoint "${name}" holds no variable "${key}"`, {
+      throw new RobustFtError('STATE_MISMATCH', `${label} holds no variable "${key}"`, {
         argument: 'options.variables',
       });
     }
     if (!tf.util.arraysEqual(value.shape, target.shape) || value.dtype !== target.dtype) {
       throw new RobustFtError(
         'STATE_MISMATCH',
-        `variable "${key}" is ${target.dtype}[${target.shape}] but checkpoint "${name}" holds ${value.dtype}[${value.shape}]`,
+        `variable "${key}" is ${target.dtype}[${target.shape}] but ${label} holds ${value.dtype}[${value.shape}]`,
         { argument: 'options.variables' },
       );
     }

@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../src/backend';
+import type { EvalSet } from '../src/evaluate';
+import { sweepAlphas } from '../src/posthoc';
+import type { MethodResult } from '../src/results';
+import type { DerivedContext, FinishedRun } from '../src/tier';
+
+/** The α sweep WiSE-FT and OSE share: curve end points, α choice on ID validation, ties → larger α. */
+
+beforeAll(async () => {
+  await selectBackend('cpu', true);
+});
+
+// Two samples, two classes, labels [0, 1]: scores decide the ID accuracy (0, 0.5 or 1).
+const idSet = { key: 'id', kind: 'id', data: { y: new Int32Array([0, 1]), n: 2 } } as unknown as EvalSet;
+const scoresFor = (correct: number) =>
+  new Map([
+    ['id', new Float32Array(correct === 2 ? [1, 0, 0, 1] : correct === 1 ? [1, 0, 1, 0] : [0, 1, 1, 0])],
+  ]);
+const run = (id: number): FinishedRun<unknown> => ({ result: { id, ood: {}, oodAvg: id } as MethodResult });
+const ctx = (wiseAlphas: number[]) =>
+  ({ tier: { eval: [idSet] }, options: { wiseAlphas } }) as unknown as DerivedContext<unknown>;
+
+describe('sweepAlphas', () => {
+  it('runs the curve from the α = 0 run through each α to the α = 1 run and keeps the best α, ties → the larger', async () => {
+    const val = new Map([
+      [0.25, 0.5],
+      [0.5, 0.9],
+      [0.75, 0.9],
+    ]);
+    const correct = new Map([
+      [0.25, 0],
+      [0.5, 1],
+      [0.75, 2],
+    ]);
+    const { curve, best } = await sweepAlphas(
+      ctx([0.25, 0.5, 0.75]),
+      [run(0.1), run(0.2)],
+      'logits',
+      'm',
+      async (a) => ({
+        scores: scoresFor(correct.get(a)!),
+        val: val.get(a)!,
+      }),
+    );
+    expect(curve.map((p) => [p.alpha, p.id])).toEqual([
+      [0, 0.1],
+      [0.25, 0],
+      [0.5, 0.5],
+      [0.75, 1],
+      [1, 0.2],
+    ]);
+    expect(best.alpha).toBe(0.75);
+    expect(best.val).toBe(0.9);
+  });
+
+  it('an empty sweep is an error naming the method', async () => {
+    await expect(
+      sweepAlphas(ctx([]), [run(0), run(1)], 'logits', 'ose', async () => ({ scores: scoresFor(0), val: 0 })),
+    ).rejects.toThrow(/ose: the sweep produced no scores/);
+  });
+});

@@ -1,0 +1,267 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { embeddedWasm } from '../../embedded-wasm';
+import type { WindowGeometry } from '../typed-array';
+import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
+
+/**
+ * The SIMD training kernels of training.wat, instantiated over tfjs-backend-wasm's own heap so they
+ * read and write tensors in place (a tensor is its byte offset there). This file only walks shapes and
+ * hands byte pointers to the module; the arithmetic is in the .wat. Where the runtime has no wasm SIMD,
+ * or the heap cannot be found, `trainingSimdFor` returns null and the callers keep their typed-array
+ * loops (or XNNPACK compositions).
+ */
+
+type Ptr = number;
+/** (xp, dp, wp, nb, nr, nc, xsB, xsR, xsC, dsB, dsR, dsC[, ws]): see training.wat. */
+type Tile = (...args: number[]) => void;
+
+interface TrainingExports {
+  t4x8: Tile;
+  t4x4: Tile;
+  t1x16: Tile;
+  t1x4: Tile;
+  dw16: Tile;
+  dw4: Tile;
+  maxpoolgrad: (...args: number[]) => void;
+  colsum: (x: Ptr, out: Ptr, rows: number, cols: number) => void;
+  addrow: (x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number) => void;
+}
+
+/**
+ * Bytes of input a tile pass covers before moving on: the filter-gradient tiles each re-read x and dy
+ * (once per tap and channel block), so they are handed a few images at a time that stay in L2; at
+ * B = 128 the whole batch (≈ 5–8 MB for the digits CNN) streamed from memory ~150 times made the
+ * kernel 5× slower per image than at B = 32. (The conformance suite has cases that span two blocks.)
+ */
+const BLOCK_BYTES = 512 * 1024;
+
+/** tfjs-backend-wasm's emscripten module: `asm.memory` (plain build) or `wasmMemory` (threaded build). */
+interface WasmModuleLike {
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
+}
+
+const training = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
+const instances = new WeakMap<WebAssembly.Memory, TrainingExports | null>();
+
+let enabled = true;
+
+/**
+ * Switches the SIMD training kernels on (the default) or off. Off, the wasm kernels take the paths
+ * they use where wasm SIMD is missing (typed-array loops, the XNNPACK filter-gradient matmul, the stock
+ * Sum and Add): the conformance suite runs both, and the training benchmark can compare them.
+ */
+export function setWasmTrainingSimdEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Whether the wasm backend `backend` (`tf.backend()`) runs the SIMD training kernels: wasm SIMD is
+ * available, the module links to its heap, and they are enabled.
+ */
+export function wasmTrainingSimdInUse(backend: unknown): boolean {
+  return trainingSimdFor(backend) !== null;
+}
+
+/** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
+export function trainingSimdFor(backend: unknown): TrainingSimd | null {
+  if (!enabled) return null;
+  const w = (backend as WasmModuleLike).wasm;
+  const memory = w?.asm?.memory ?? w?.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  let x = instances.get(memory);
+  if (x === undefined) {
+    x = training.instantiate<TrainingExports>(memory);
+    instances.set(memory, x);
+  }
+  return x ? new TrainingSimd(x) : null;
+}
+
+/** Output positions [lo, hi) whose tap at offset `off` (input = pos·stride + off) lies in [0, size). */
+function validRange(off: number, stride: number, size: number, outSize: number): [number, number] {
+  const lo = Math.max(0, Math.ceil(-off / stride));
+  const hi = Math.min(outSize, Math.floor((size - 1 - off) / stride) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * For each filter tap (kh, kw): the byte offsets of the first input and dy positions it meets and the
+ * number of output rows/columns it meets, plus the strides to walk them (batch, row, column), for
+ * inputs of `ci` and dy of `co` channels.
+ */
+function forEachTap(
+  g: WindowGeometry,
+  ci: number,
+  co: number,
+  fn: (tap: number, xOff: number, dyOff: number, nr: number, nc: number) => void,
+): void {
+  const { inHeight: H, inWidth: W, outHeight: HO, outWidth: WO, strideHeight: sh, strideWidth: sw } = g;
+  for (let kh = 0; kh < g.filterHeight; kh++) {
+    const offR = kh * g.dilationHeight - g.padInfo.top;
+    const [r0, r1] = validRange(offR, sh, H, HO);
+    for (let kw = 0; kw < g.filterWidth; kw++) {
+      const offC = kw * g.dilationWidth - g.padInfo.left;
+      const [c0, c1] = validRange(offC, sw, W, WO);
+      const xOff = 4 * ((r0 * sh + offR) * W + (c0 * sw + offC)) * ci;
+      const dyOff = 4 * (r0 * WO + c0) * co;
+      fn(kh * g.filterWidth + kw, r1 > r0 && c1 > c0 ? xOff : 0, dyOff, r1 - r0, c1 - c0);
+    }
+  }
+}
+
+/** Calls `fn(b0, nb)` over [0, batch) in blocks of images whose x and dy together fit BLOCK_BYTES. */
+function forEachBatchBlock(
+  g: WindowGeometry,
+  ci: number,
+  co: number,
+  fn: (b0: number, nb: number) => void,
+): void {
+  const perImage = 4 * (g.inHeight * g.inWidth * ci + g.outHeight * g.outWidth * co);
+  const block = Math.max(1, Math.floor(BLOCK_BYTES / perImage));
+  for (let b0 = 0; b0 < g.batchSize; b0 += block) fn(b0, Math.min(block, g.batchSize - b0));
+}
+
+export class TrainingSimd {
+  constructor(private readonly x: TrainingExports) {}
+
+  /**
+   * dW[kh,kw,ci,co] = Σ x·dy over batch and output positions, added to `dw` (allocate it zeroed).
+   * Needs co % 4 = 0; returns false (and writes nothing) otherwise.
+   */
+  conv2dBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): boolean {
+    const { inChannels: CI, outChannels: CO } = g;
+    if (CO % 4 !== 0 || g.batchSize < 1) return false;
+    const k = this.x;
+    const [xsB, xsR, xsC, dsB, dsR, dsC] = this.strides(g, CI, CO);
+    const ws = 4 * CO;
+    forEachBatchBlock(g, CI, CO, (b0, nb) =>
+      forEachTap(g, CI, CO, (tap, xOff, dyOff, nr, nc) => {
+        const wTap = dw + 4 * tap * CI * CO;
+        const xb = x + xOff + b0 * xsB;
+        const db = dy + dyOff + b0 * dsB;
+        const run = (tile: Tile, ci: number, co: number) =>
+          tile(
+            xb + 4 * ci,
+            db + 4 * co,
+            wTap + 4 * (ci * CO + co),
+            nb,
+            nr,
+            nc,
+            xsB,
+            xsR,
+            xsC,
+            dsB,
+            dsR,
+            dsC,
+            ws,
+          );
+        if (CI % 4 === 0) {
+          for (let ci = 0; ci < CI; ci += 4) {
+            let co = 0;
+            for (; co + 8 <= CO; co += 8) run(k.t4x8, ci, co);
+            for (; co < CO; co += 4) run(k.t4x4, ci, co);
+          }
+        } else {
+          for (let ci = 0; ci < CI; ci++) {
+            let co = 0;
+            for (; co + 16 <= CO; co += 16) run(k.t1x16, ci, co);
+            for (; co < CO; co += 4) run(k.t1x4, ci, co);
+          }
+        }
+      }),
+    );
+    return true;
+  }
+
+  /**
+   * Depthwise filter gradient added to `dw` (zeroed), channel multiplier 1, channels % 4 = 0; false
+   * (nothing written) otherwise.
+   */
+  depthwiseBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): boolean {
+    const C = g.inChannels;
+    if (g.outChannels !== C || C % 4 !== 0 || g.batchSize < 1) return false;
+    const k = this.x;
+    const [xsB, xsR, xsC, dsB, dsR, dsC] = this.strides(g, C, C);
+    forEachBatchBlock(g, C, C, (b0, nb) =>
+      forEachTap(g, C, C, (tap, xOff, dyOff, nr, nc) => {
+        const wTap = dw + 4 * tap * C;
+        const xb = x + xOff + b0 * xsB;
+        const db = dy + dyOff + b0 * dsB;
+        const run = (tile: Tile, c: number) =>
+          tile(xb + 4 * c, db + 4 * c, wTap + 4 * c, nb, nr, nc, xsB, xsR, xsC, dsB, dsR, dsC);
+        let c = 0;
+        for (; c + 16 <= C; c += 16) run(k.dw16, c);
+        for (; c < C; c += 4) run(k.dw4, c);
+      }),
+    );
+    return true;
+  }
+
+  /**
+   * Max-pool gradient into a zeroed `dx`, with `scratch` 2·C float32 words of working space;
+   * channels % 4 = 0, else false (nothing written).
+   */
+  maxPoolGrad(dy: Ptr, x: Ptr, dx: Ptr, scratch: Ptr, g: WindowGeometry): boolean {
+    const C = g.inChannels;
+    if (C % 4 !== 0 || g.outChannels !== C) return false;
+    if (g.batchSize * g.outHeight * g.outWidth * C * g.filterHeight * g.filterWidth === 0) return true;
+    this.x.maxpoolgrad(
+      dy,
+      x,
+      dx,
+      g.batchSize,
+      g.inHeight,
+      g.inWidth,
+      C,
+      g.outHeight,
+      g.outWidth,
+      g.filterHeight,
+      g.filterWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.dilationHeight,
+      g.dilationWidth,
+      g.padInfo.top,
+      g.padInfo.left,
+      scratch,
+    );
+    return true;
+  }
+
+  /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */
+  columnSums(x: Ptr, out: Ptr, rows: number, cols: number): boolean {
+    if (cols % 4 !== 0) return false;
+    const block = Math.max(1, Math.floor(BLOCK_BYTES / (4 * cols)));
+    for (let r0 = 0; r0 < rows; r0 += block)
+      this.x.colsum(x + 4 * r0 * cols, out, Math.min(block, rows - r0), cols);
+    return true;
+  }
+
+  /** out[r, :] = x[r, :] + bias for a row-major [rows, cols] float32 matrix; cols % 4 = 0. */
+  addBias(x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number): boolean {
+    if (cols % 4 !== 0) return false;
+    this.x.addrow(x, bias, out, rows, cols);
+    return true;
+  }
+
+  /** Byte strides [xsB, xsR, xsC, dsB, dsR, dsC] of an NHWC input and dy walked by output position. */
+  private strides(
+    g: WindowGeometry,
+    ci: number,
+    co: number,
+  ): [number, number, number, number, number, number] {
+    const { inHeight: H, inWidth: W, outHeight: HO, outWidth: WO } = g;
+    return [
+      4 * H * W * ci,
+      4 * g.strideHeight * W * ci,
+      4 * g.strideWidth * ci,
+      4 * HO * WO * co,
+      4 * WO * co,
+      4 * co,
+    ];
+  }
+}
+
+/** A tensor's byte offset on the wasm heap. */
+export function heapPointer(view: tf.backend_util.TypedArray): Ptr {
+  return view.byteOffset;
+}

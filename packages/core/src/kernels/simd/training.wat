@@ -1,0 +1,406 @@
+;; SIMD training kernels for tfjs-backend-wasm 4.22, run in place on the backend's heap.
+;;
+;; The module imports the backend's own WebAssembly.Memory, so a tensor is addressed by the byte offset
+;; tfjs keeps for it: nothing is copied. Pointers and strides are bytes; loads and stores are unaligned
+;; f32x4 (tfjs mallocs tensors 8-byte aligned).
+;;
+;; Filter gradients (conv and depthwise) are tile kernels: the caller (simd.ts) walks the filter taps
+;; and channel blocks and hands each tile the first input/dy positions that tap meets and three levels of
+;; strides (batch, output row, output column), so padding is handled by the bounds it computes, not by
+;; branches in the inner loop, and no im2col buffer is built. Each tile keeps its sums in registers over
+;; the output positions it is given and adds them to dW once at the end (dW starts zeroed; the caller
+;; hands positions over a few images at a time, so x and dy stay in cache across the tiles):
+;;   t4x8 / t4x4:   4 input channels × 8 / 4 output channels (x loaded as f32x4, lanes broadcast);
+;;   t1x16 / t1x4:  1 input channel × 16 / 4 output channels (inputs whose channels are not a multiple of 4);
+;;   dw16 / dw4:    depthwise (multiplier 1), 16 / 4 channels, elementwise.
+;; 4×8 is the largest tile whose 8 accumulators, 2 dy vectors, x and a broadcast fit V8's 16 xmm registers.
+;; Sums are float32 like XNNPACK's and tfjs-cpu's.
+;;
+;; Build: node scripts/build-wasm.mjs (writes training.generated.ts; CI checks it with --check).
+(module
+  (import "env" "memory" (memory 0))
+
+  (func (export "t4x8")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32) (param $ws i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $xv v128) (local $s v128) (local $d0 v128) (local $d1 v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128) (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $xv (v128.load (local.get $xq)))
+              (local.set $d0 (v128.load offset=0 (local.get $dq)))
+              (local.set $d1 (v128.load offset=16 (local.get $dq)))
+              (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $xv) (local.get $xv)))
+              (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $xv) (local.get $xv)))
+              (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $xv) (local.get $xv)))
+              (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $xv) (local.get $xv)))
+              (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a00)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a01)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a10)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a11)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a20)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a21)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a30)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a31)))
+  )
+
+  (func (export "t4x4")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32) (param $ws i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $xv v128) (local $s v128) (local $d0 v128)
+    (local $a00 v128) (local $a10 v128) (local $a20 v128) (local $a30 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $xv (v128.load (local.get $xq)))
+              (local.set $d0 (v128.load offset=0 (local.get $dq)))
+              (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $xv) (local.get $xv)))
+              (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $xv) (local.get $xv)))
+              (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $xv) (local.get $xv)))
+              (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $xv) (local.get $xv)))
+              (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a00)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a10)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a20)))
+    (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a30)))
+  )
+
+  (func (export "t1x16")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32) (param $ws i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $xv v128) (local $s v128) (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    (local $a00 v128) (local $a01 v128) (local $a02 v128) (local $a03 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $s (f32x4.splat (f32.load (local.get $xq))))
+              (local.set $d0 (v128.load offset=0 (local.get $dq)))
+              (local.set $d1 (v128.load offset=16 (local.get $dq)))
+              (local.set $d2 (v128.load offset=32 (local.get $dq)))
+              (local.set $d3 (v128.load offset=48 (local.get $dq)))
+              (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $s) (local.get $d1))))
+              (local.set $a02 (f32x4.add (local.get $a02) (f32x4.mul (local.get $s) (local.get $d2))))
+              (local.set $a03 (f32x4.add (local.get $a03) (f32x4.mul (local.get $s) (local.get $d3))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a00)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a01)))
+    (v128.store offset=32 (local.get $wp) (f32x4.add (v128.load offset=32 (local.get $wp)) (local.get $a02)))
+    (v128.store offset=48 (local.get $wp) (f32x4.add (v128.load offset=48 (local.get $wp)) (local.get $a03)))
+  )
+
+  (func (export "t1x4")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32) (param $ws i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $xv v128) (local $s v128) (local $d0 v128)
+    (local $a00 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $s (f32x4.splat (f32.load (local.get $xq))))
+              (local.set $d0 (v128.load offset=0 (local.get $dq)))
+              (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $s) (local.get $d0))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a00)))
+  )
+
+  (func (export "dw16")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $xq)) (v128.load offset=0 (local.get $dq)))))
+              (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $xq)) (v128.load offset=16 (local.get $dq)))))
+              (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $xq)) (v128.load offset=32 (local.get $dq)))))
+              (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $xq)) (v128.load offset=48 (local.get $dq)))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a0)))
+    (v128.store offset=16 (local.get $wp) (f32x4.add (v128.load offset=16 (local.get $wp)) (local.get $a1)))
+    (v128.store offset=32 (local.get $wp) (f32x4.add (v128.load offset=32 (local.get $wp)) (local.get $a2)))
+    (v128.store offset=48 (local.get $wp) (f32x4.add (v128.load offset=48 (local.get $wp)) (local.get $a3)))
+  )
+
+  (func (export "dw4")
+    (param $xp i32) (param $dp i32) (param $wp i32) (param $nb i32) (param $nr i32) (param $nc i32)
+    (param $xsB i32) (param $xsR i32) (param $xsC i32) (param $dsB i32) (param $dsR i32) (param $dsC i32)
+    (local $r i32) (local $c i32) (local $xq i32) (local $dq i32) (local $xr i32) (local $dr i32)
+    (local $a0 v128)
+    (if (i32.and (i32.gt_s (local.get $nb) (i32.const 0))
+          (i32.and (i32.gt_s (local.get $nr) (i32.const 0)) (i32.gt_s (local.get $nc) (i32.const 0))))
+      (then
+        (loop $batch
+          (local.set $xr (local.get $xp))
+          (local.set $dr (local.get $dp))
+          (local.set $r (local.get $nr))
+          (loop $row
+            (local.set $xq (local.get $xr))
+            (local.set $dq (local.get $dr))
+            (local.set $c (local.get $nc))
+            (loop $col
+              (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=0 (local.get $xq)) (v128.load offset=0 (local.get $dq)))))
+              (local.set $xq (i32.add (local.get $xq) (local.get $xsC)))
+              (local.set $dq (i32.add (local.get $dq) (local.get $dsC)))
+              (br_if $col (local.tee $c (i32.sub (local.get $c) (i32.const 1)))))
+            (local.set $xr (i32.add (local.get $xr) (local.get $xsR)))
+            (local.set $dr (i32.add (local.get $dr) (local.get $dsR)))
+            (br_if $row (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+          (local.set $xp (i32.add (local.get $xp) (local.get $xsB)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $dsB)))
+          (br_if $batch (local.tee $nb (i32.sub (local.get $nb) (i32.const 1)))))))
+    (v128.store offset=0 (local.get $wp) (f32x4.add (v128.load offset=0 (local.get $wp)) (local.get $a0)))
+  )
+
+  ;; Max-pool gradient, channels in f32x4 groups (C % 4 = 0): each window's gradient goes to its
+  ;; first maximum among the in-bounds taps (a later tap wins only when strictly greater, so NaN and
+  ;; all-negative windows route like the JS loop). Pass 1 keeps the best value and its tap index per
+  ;; channel in `scratch` (2·C words the caller allocates); pass 2 adds dy into dx where a channel's
+  ;; index matches the tap, so overlapping windows accumulate. Taps are the outer loop, so a tap's
+  ;; bounds and address are worked out once for all channels. dx must be zeroed. NHWC; sizes are
+  ;; elements, pointers bytes.
+  (func (export "maxpoolgrad")
+    (param $dy i32) (param $x i32) (param $dx i32) (param $B i32) (param $H i32) (param $W i32)
+    (param $C i32) (param $HO i32) (param $WO i32) (param $KH i32) (param $KW i32) (param $sh i32)
+    (param $sw i32) (param $dh i32) (param $dw i32) (param $pt i32) (param $pl i32) (param $scratch i32)
+    (local $b i32) (local $yr i32) (local $yc i32) (local $cc i32) (local $cb i32) (local $img i32)
+    (local $kh i32) (local $kw i32) (local $xr i32) (local $xc i32) (local $t i32) (local $first i32)
+    (local $p i32) (local $q i32) (local $pass i32) (local $sb i32) (local $si i32)
+    (local $v v128) (local $bv v128) (local $m v128) (local $T v128)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $si (i32.add (local.get $scratch) (local.get $cb)))
+    (loop $batch
+      (local.set $img (i32.mul (local.get $b) (i32.mul (i32.mul (local.get $H) (local.get $W)) (local.get $cb))))
+      (local.set $yr (i32.const 0))
+      (loop $orow
+        (local.set $yc (i32.const 0))
+        (loop $ocol
+          (local.set $first (i32.const 1))
+          (local.set $pass (i32.const 0))
+          (loop $passes
+            (local.set $t (i32.const 0))
+            (local.set $kh (i32.const 0))
+            (loop $taprow
+              (local.set $xr (i32.add (i32.sub (i32.mul (local.get $yr) (local.get $sh)) (local.get $pt))
+                                      (i32.mul (local.get $kh) (local.get $dh))))
+              (local.set $kw (i32.const 0))
+              (loop $tapcol
+                (local.set $xc (i32.add (i32.sub (i32.mul (local.get $yc) (local.get $sw)) (local.get $pl))
+                                        (i32.mul (local.get $kw) (local.get $dw))))
+                ;; Unsigned compares reject negative rows/columns too.
+                (if (i32.and (i32.lt_u (local.get $xr) (local.get $H)) (i32.lt_u (local.get $xc) (local.get $W)))
+                  (then
+                    (local.set $p (i32.add (local.get $img)
+                      (i32.mul (i32.add (i32.mul (local.get $xr) (local.get $W)) (local.get $xc)) (local.get $cb))))
+                    (local.set $T (i32x4.splat (local.get $t)))
+                    (local.set $cc (i32.const 0))
+                    (if (local.get $pass)
+                      (then
+                        (local.set $p (i32.add (local.get $dx) (local.get $p)))
+                        (loop $route
+                          (local.set $m (i32x4.eq (v128.load (i32.add (local.get $si) (local.get $cc))) (local.get $T)))
+                          (local.set $q (i32.add (local.get $p) (local.get $cc)))
+                          (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q))
+                            (v128.and (v128.load (i32.add (local.get $dy) (local.get $cc))) (local.get $m))))
+                          (br_if $route (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb)))))
+                      (else
+                        (local.set $p (i32.add (local.get $x) (local.get $p)))
+                        (if (local.get $first)
+                          (then
+                            (local.set $first (i32.const 0))
+                            (loop $init
+                              (v128.store (i32.add (local.get $scratch) (local.get $cc))
+                                (v128.load (i32.add (local.get $p) (local.get $cc))))
+                              (v128.store (i32.add (local.get $si) (local.get $cc)) (local.get $T))
+                              (br_if $init (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb)))))
+                          (else
+                            (loop $update
+                              (local.set $v (v128.load (i32.add (local.get $p) (local.get $cc))))
+                              (local.set $sb (i32.add (local.get $scratch) (local.get $cc)))
+                              (local.set $bv (v128.load (local.get $sb)))
+                              (local.set $m (f32x4.gt (local.get $v) (local.get $bv)))
+                              (v128.store (local.get $sb) (v128.bitselect (local.get $v) (local.get $bv) (local.get $m)))
+                              (local.set $q (i32.add (local.get $si) (local.get $cc)))
+                              (v128.store (local.get $q) (v128.bitselect (local.get $T) (v128.load (local.get $q)) (local.get $m)))
+                              (br_if $update (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb))))))))))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (br_if $tapcol (i32.lt_s (local.tee $kw (i32.add (local.get $kw) (i32.const 1))) (local.get $KW))))
+              (br_if $taprow (i32.lt_s (local.tee $kh (i32.add (local.get $kh) (i32.const 1))) (local.get $KH))))
+            ;; A window entirely in the padding has nothing to route to: no second pass.
+            (if (i32.and (i32.eqz (local.get $pass)) (i32.eqz (local.get $first)))
+              (then
+                (local.set $pass (i32.const 1))
+                (br $passes))))
+          (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
+          (br_if $ocol (i32.lt_s (local.tee $yc (i32.add (local.get $yc) (i32.const 1))) (local.get $WO))))
+        (br_if $orow (i32.lt_s (local.tee $yr (i32.add (local.get $yr) (i32.const 1))) (local.get $HO))))
+      (br_if $batch (i32.lt_s (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B))))
+  )
+
+  ;; Column sums of a row-major [rows, C] matrix (C % 4 = 0), added to out[C]: tfjs's Sum over the
+  ;; leading axes (a bias gradient), which tfjs-wasm runs as a transpose and a row reduction. Eight
+  ;; columns at a time while they last, then four; the caller passes cache-sized blocks of rows.
+  (func (export "colsum") (param $x i32) (param $out i32) (param $rows i32) (param $C i32)
+    (local $c i32) (local $p i32) (local $r i32) (local $rs i32) (local $a0 v128) (local $a1 v128)
+    (local.set $rs (i32.shl (local.get $C) (i32.const 2)))
+    (block $done
+      (loop $cols
+        (br_if $done (i32.ge_s (local.get $c) (local.get $C)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $r (local.get $rows))
+        (if (i32.le_s (i32.add (local.get $c) (i32.const 8)) (local.get $C))
+          (then
+            (if (i32.gt_s (local.get $r) (i32.const 0))
+              (then
+                (loop $rows8
+                  (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+                  (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+                  (local.set $p (i32.add (local.get $p) (local.get $rs)))
+                  (br_if $rows8 (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))))
+            (local.set $p (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+            (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $a1)))
+            (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $a0)))
+            (local.set $c (i32.add (local.get $c) (i32.const 8))))
+          (else
+            (if (i32.gt_s (local.get $r) (i32.const 0))
+              (then
+                (loop $rows4
+                  (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+                  (local.set $p (i32.add (local.get $p) (local.get $rs)))
+                  (br_if $rows4 (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))))
+            (local.set $p (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+            (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $a0)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+        (br $cols)))
+  )
+
+  ;; out[r, :] = x[r, :] + bias for a row-major [rows, C] matrix (C % 4 = 0): a bias add (x [B,H,W,C]
+  ;; plus [C]), which tfjs-wasm runs through its generic broadcasting loop. out may be x.
+  (func (export "addrow") (param $x i32) (param $bias i32) (param $out i32) (param $rows i32) (param $C i32)
+    (local $c i32) (local $cb i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (block $done
+      (br_if $done (i32.or (i32.le_s (local.get $rows) (i32.const 0)) (i32.le_s (local.get $C) (i32.const 0))))
+      (loop $row
+        (local.set $c (i32.const 0))
+        (loop $col
+          (v128.store (i32.add (local.get $out) (local.get $c))
+            (f32x4.add (v128.load (i32.add (local.get $x) (local.get $c)))
+                       (v128.load (i32.add (local.get $bias) (local.get $c)))))
+          (br_if $col (i32.lt_s (local.tee $c (i32.add (local.get $c) (i32.const 16))) (local.get $cb))))
+        (local.set $x (i32.add (local.get $x) (local.get $cb)))
+        (local.set $out (i32.add (local.get $out) (local.get $cb)))
+        (br_if $row (local.tee $rows (i32.sub (local.get $rows) (i32.const 1)))))))
+)
