@@ -37,13 +37,26 @@ export function buildCnn(seed: number): tf.LayersModel {
   let h = convPool(input, { filters: 16, conv: 'conv1', pool: 'pool1', init: init(1) });
   h = convPool(h, { filters: 32, conv: 'conv2', pool: 'pool2', init: init(2) });
   h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers
+  return digitClassifier(input, h, init, 'digit_cnn');
+}
+
+/**
+ * The end every digit model shares: the 32-d ReLU `features` layer and the 10-way `head` on top of `h`
+ * (initialisers `init(3)` and `init(4)`), so linear probing, VRF and the guide grid treat them alike.
+ */
+export function digitClassifier(
+  input: tf.SymbolicTensor,
+  h: tf.SymbolicTensor,
+  init: (s: number) => ReturnType<typeof tf.initializers.glorotUniform>,
+  name: string,
+): tf.LayersModel {
+  const features = tf.layers
     .dense({ units: 32, activation: 'relu', name: FEATURE_LAYER, kernelInitializer: init(3) })
     .apply(h) as tf.SymbolicTensor;
   const logits = tf.layers
     .dense({ units: 10, name: HEAD_LAYER, kernelInitializer: init(4) })
-    .apply(h) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: logits, name: 'digit_cnn' });
+    .apply(features) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name });
 }
 
 /**

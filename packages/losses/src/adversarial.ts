@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { labelCrossEntropy, type Reduction } from './cross-entropy';
 import { klFromLogProbs } from './divergences';
 import type { BatchModel } from './function-space';
+import { offTape } from './off-tape';
 import { checkLossOptions } from './option-schemas';
 import { stopGradient } from './stop-gradient';
 import {
@@ -16,7 +17,9 @@ import {
 
 /**
  * Any attack `(model, x, labels) => xAdv` (FGSM, PGD, APGD from `@robust-ft/eval`, or your own). It may
- * use `tf.grad` internally; its result is treated as a constant input (no gradient flows through it).
+ * use `tf.grad` internally, also when the loss runs inside `tf.variableGrads` or `optimizer.minimize`:
+ * the attack runs off the caller's gradient tape, and its result is a constant input (no gradient flows
+ * through it).
  */
 export type Attack = (model: BatchModel, x: tf.Tensor, labels: tf.Tensor1D) => tf.Tensor;
 
@@ -77,7 +80,14 @@ export interface AdversarialLossOptions {
 function runAttack(attack: Attack, model: BatchModel, x: tf.Tensor, labels: tf.Tensor1D): tf.Tensor {
   if (typeof attack !== 'function')
     throw invalidArgument('options.attack', 'a function (model, x, labels) => xAdv', attack);
-  const xAdv = tf.tidy(() => attack(model, x, labels));
+  // Off the enclosing tape: the attack's own gradients must not land on the caller's tape (see offTape).
+  // An attack that hands back `x` itself gets a copy, so disposing xAdv never frees the caller's batch.
+  const xAdv = offTape(() =>
+    tf.tidy(() => {
+      const out = attack(model, x, labels);
+      return out === x ? tf.clone(out) : out;
+    }),
+  );
   if (!xAdv.shape.every((d, i) => d === x.shape[i]) || xAdv.rank !== x.rank) {
     xAdv.dispose();
     throw new RobustFtError(

@@ -28,8 +28,8 @@ export interface CellResult extends GuideCell, CellScores {
 
 export interface GuideSummary {
   epsilons: Record<ApgdNorm, number> & { strongFactor: number };
-  /** The pre-trained model measured the same way (no fine-tuning). */
-  zeroShot?: CellScores;
+  /** Per backbone, the pre-trained model measured the same way (no fine-tuning), when it has a head. */
+  zeroShot: Record<string, CellScores>;
   cells: CellResult[];
 }
 
@@ -44,13 +44,29 @@ export const SCORE_KEYS: readonly (keyof CellScores)[] = [
   'l1Strong',
 ];
 
-/** A grid run's method name: `loss/protocol/optimizer/s<seed>`. */
-export function runName(cell: Omit<GuideCell, 'backbone'>, seed: number): string {
-  return `${cell.loss}/${cell.protocol}/${cell.optimizer}/s${seed}`;
+/** The backbone whose run names carry no prefix (the tier's first, kept for the names it always had). */
+export const DEFAULT_BACKBONE = 'digits-cnn';
+
+/** A method-name prefix for a backbone's runs: '' for the digits CNN, `<backbone>:` otherwise. */
+export function backbonePrefix(backbone: string): string {
+  return backbone === DEFAULT_BACKBONE ? '' : `${backbone}:`;
 }
 
-export function parseRunName(name: string): (Omit<GuideCell, 'backbone'> & { seed: number }) | undefined {
-  const [loss, protocol, optimizer, s] = name.split('/');
+/** A grid run's method name: `[backbone:]loss/protocol/optimizer/s<seed>`. */
+export function runName(cell: GuideCell, seed: number): string {
+  return `${backbonePrefix(cell.backbone)}${cell.loss}/${cell.protocol}/${cell.optimizer}/s${seed}`;
+}
+
+/** A zero-shot row's backbone (`zero-shot` or `<backbone>:zero-shot`), else undefined. */
+export function zeroShotBackbone(name: string): string | undefined {
+  if (name === 'zero-shot') return DEFAULT_BACKBONE;
+  return name.endsWith(':zero-shot') ? name.slice(0, -':zero-shot'.length) : undefined;
+}
+
+export function parseRunName(name: string): (GuideCell & { seed: number }) | undefined {
+  const colon = name.indexOf(':');
+  const backbone = colon < 0 ? DEFAULT_BACKBONE : name.slice(0, colon);
+  const [loss, protocol, optimizer, s] = name.slice(colon + 1).split('/');
   if (
     !GUIDE_LOSSES.includes(loss as GuideLoss) ||
     !GUIDE_PROTOCOLS.includes(protocol as GuideProtocol) ||
@@ -59,6 +75,7 @@ export function parseRunName(name: string): (Omit<GuideCell, 'backbone'> & { see
   )
     return undefined;
   return {
+    backbone,
     loss: loss as GuideLoss,
     protocol: protocol as GuideProtocol,
     optimizer: optimizer as GuideOptimizer,
@@ -87,20 +104,19 @@ export function rowScores(row: MethodResult): CellScores {
 }
 
 /** Groups the runner's per-run rows into grid cells (means over seeds), in the rows' order. */
-export function cellsFromRows(rows: readonly MethodResult[], backbone: string): CellResult[] {
+export function cellsFromRows(rows: readonly MethodResult[]): CellResult[] {
   const cells = new Map<string, CellResult>();
   for (const row of rows) {
     const parsed = parseRunName(row.method);
     if (!parsed) continue;
     const { seed, ...cell } = parsed;
-    const key = `${cell.loss}/${cell.protocol}/${cell.optimizer}`;
+    const key = `${cell.backbone}:${cell.loss}/${cell.protocol}/${cell.optimizer}`;
     const wall = row.wallSeconds + (row.metrics?.attackSeconds ?? 0);
     const entry = { ...rowScores(row), seed, wallSeconds: wall };
     const existing = cells.get(key);
     if (existing) existing.seeds.push(entry);
     else
       cells.set(key, {
-        backbone,
         ...cell,
         ...rowScores(row),
         wallSeconds: 0,

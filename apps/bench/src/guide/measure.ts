@@ -51,17 +51,17 @@ export async function mixedCorruptions(
 }
 
 /**
- * AutoAttack-style robust accuracy of `model` on the fixed subset `data` (APGD-CE, then APGD-T, each on the
- * samples still standing), for every norm at its scaled budget and at `strongFactor` times it.
+ * AutoAttack-style robust accuracy of the classifier `logits` (28×28×1 pixels → logits, in inference mode)
+ * on the fixed subset `data` (APGD-CE, then APGD-T, each on the samples still standing), for every norm at
+ * its scaled budget and at `strongFactor` times it.
  */
 export async function robustScores(
-  model: tf.LayersModel,
+  logits: (x: tf.Tensor) => tf.Tensor2D,
   data: Dataset,
   epsilons: Record<ApgdNorm, number>,
   strongFactor: number,
   r: RobustEval,
 ): Promise<RobustScores> {
-  const logits = (v: tf.Tensor) => model.predict(v) as tf.Tensor2D;
   const x = tf.tensor4d(data.x, [data.n, 28, 28, 1]);
   const y = Array.from(data.y);
   const robust = async (norm: ApgdNorm, epsilon: number) =>

@@ -23,7 +23,7 @@ export function guideTables(r: GuideSummary): string {
         `| Loss | Protocol | Optimizer | Clean | L∞ ${(255 * e.linf).toFixed(0)}/255 | L2 ${e.l2.toFixed(3)} | L1 ${e.l1.toFixed(3)} | Corrupt. | ` +
         `L∞ ×${e.strongFactor} | L2 ×${e.strongFactor} | L1 ×${e.strongFactor} | Sum of 5 | Time/seed (s) |\n` +
         '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
-      const zs: CellScores | undefined = r.zeroShot;
+      const zs: CellScores | undefined = r.zeroShot[b];
       const zsRow = zs
         ? `| (pre-trained, no FT) | — | — | ${pct(zs.clean)} | ${pct(zs.linf)} | ${pct(zs.l2)} | ${pct(zs.l1)} | ${pct(zs.corruptions)} | ${pct(zs.linfStrong)} | ${pct(zs.l2Strong)} | ${pct(zs.l1Strong)} | ${pct(zs.clean + zs.linf + zs.l2 + zs.l1 + zs.corruptions)} | — |\n`
         : '';
@@ -56,13 +56,17 @@ export function guidePlots(r: GuideSummary): Record<string, string> {
       const key = strong ? (`${norm}Strong` as const) : norm;
       const eps = r.epsilons[norm] * (strong ? r.epsilons.strongFactor : 1);
       out[`clean-vs-${norm}${strong ? '-strong' : ''}.svg`] = idOodScatterSvg({
-        title: `Clean vs ${label} robust accuracy (ε = ${eps.toFixed(3)}), digits CNN`,
+        title: `Clean vs ${label} robust accuracy (ε = ${eps.toFixed(3)}), every backbone`,
         points: [
-          ...(r.zeroShot ? [{ id: r.zeroShot.clean, ood: r.zeroShot[key], label: 'pre-trained' }] : []),
+          ...Object.entries(r.zeroShot).map(([b, zs]) => ({
+            id: zs.clean,
+            ood: zs[key],
+            label: `${b} · pre-trained`,
+          })),
           ...r.cells.map((c) => ({
             id: c.clean,
             ood: c[key],
-            label: `${LOSS_LABELS[c.loss]} · ${PROTOCOL_LABELS[c.protocol]} · ${OPTIMIZER_LABELS[c.optimizer]}`,
+            label: `${c.backbone} · ${LOSS_LABELS[c.loss]} · ${PROTOCOL_LABELS[c.protocol]} · ${OPTIMIZER_LABELS[c.optimizer]}`,
           })),
         ],
         xLabel: 'clean accuracy (%)',

@@ -1,6 +1,6 @@
 import { createRng } from '@robust-ft/core';
 import { apgdCe } from '@robust-ft/eval';
-import { adversarialTrainingLoss, tradesLoss } from '@robust-ft/losses';
+import { type Attack, adversarialTrainingLoss, labelCrossEntropy, tradesLoss } from '@robust-ft/losses';
 import { adamw, ftp, spd } from '@robust-ft/optimizers';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/datasets';
@@ -53,29 +53,49 @@ function optimizerFor(
   }
 }
 
+/** How a backbone's trainable model sees a 28×28×1 pixel batch. */
+export interface CellModel {
+  /** The fine-tuned part: the whole network, or (MobileNetV2) the tail after a frozen trunk. */
+  model: tf.LayersModel;
+  /** The frozen pixel → model-input map (MobileNetV2's trunk, in inference mode); absent = identity. */
+  front?: (x: tf.Tensor) => tf.Tensor;
+  /** Whether training steps run the model in training mode (false keeps frozen BN statistics). */
+  trainingMode: boolean;
+}
+
+/** The pixel-space classifier of a cell model: what the attacks and the adversarial losses see. */
+export function pixelLogits(m: CellModel, training: boolean): (x: tf.Tensor) => tf.Tensor2D {
+  return (x) =>
+    tf.tidy(
+      () => m.model.apply(m.front ? m.front(x) : x, { training: training && m.trainingMode }) as tf.Tensor2D,
+    );
+}
+
 /**
- * Fine-tunes `model` (a fresh copy of the pre-trained CNN, changed in place) for one grid cell: CE on clean
- * inputs, Classic AT (CE on APGD-CE L∞ examples) or TRADES (CE(clean) + β·KL(clean ‖ adv), the adversarial
- * examples again from APGD-CE on the labels, as in the Guide). The probe trains the head only; full FT all
- * weights. The adversarial batch is made before the gradient tape opens and handed to the losses as a
- * constant: an attack run inside `tf.variableGrads` puts its own ops (MaxPoolGrad, comparisons) on the outer
- * tape, which tfjs cannot differentiate.
+ * Fine-tunes `m.model` (a fresh copy of the pre-trained model, changed in place) for one grid cell: CE on
+ * clean inputs, Classic AT (CE on APGD-CE L∞ examples) or TRADES (CE(clean) + β·KL(clean ‖ adv), the
+ * adversarial examples again from APGD-CE on the labels, as in the Guide), through `@robust-ft/losses`
+ * inside `tf.variableGrads` (the losses run the attack off the gradient tape). The attack sees the model
+ * in inference mode (the Guide sets model.eval()). The probe trains the head only; full FT every
+ * trainable weight (MobileNetV2: its tail; the trunk stays frozen).
  */
 export function trainCell(
-  model: tf.LayersModel,
+  m: CellModel,
   cell: GuideCell,
   data: Dataset,
   budget: CellBudget,
   H: Readonly<Hyperparameters>,
   seed: number,
 ): TrainedCell {
+  const { model } = m;
   const { opt, settings } = optimizerFor(cell, H);
   const weights =
     cell.protocol === 'lp' ? model.getLayer(HEAD_LAYER).trainableWeights : model.trainableWeights;
   const variables = weights.map((w) => w.read() as tf.Variable);
-  // The attack sees the model in inference mode (the Guide sets model.eval()); the CNN has no BN/dropout.
-  const logits = (v: tf.Tensor) => model.apply(v, { training: false }) as tf.Tensor2D;
-  const trainLogits = (v: tf.Tensor) => model.apply(v, { training: true }) as tf.Tensor2D;
+  const inference = pixelLogits(m, false);
+  const trainLogits = pixelLogits(m, true);
+  const attack: Attack = (_model, x, labels) =>
+    apgdCe(inference, x, labels, { epsilon: budget.trainEpsilon, steps: budget.trainAttackSteps });
   const epochs = budget.epochs[cell.protocol];
   const start = performance.now();
   let steps = 0;
@@ -83,17 +103,12 @@ export function trainCell(
     tf.tidy(() => {
       const x = tf.tensor4d(xs, [budget.batchSize, 28, 28, 1]);
       const labels = tf.tensor1d(ys, 'int32');
-      const xAdv =
-        cell.loss === 'ce'
-          ? undefined
-          : apgdCe(logits, x, labels, { epsilon: budget.trainEpsilon, steps: budget.trainAttackSteps });
-      const attack = () => tf.clone(xAdv as tf.Tensor);
       const { grads } = tf.variableGrads(() => {
         if (cell.loss === 'at')
           return adversarialTrainingLoss(trainLogits, x, labels, { attack }) as tf.Scalar;
         if (cell.loss === 'trades')
           return tradesLoss(trainLogits, x, labels, { attack, beta: budget.tradesBeta }) as tf.Scalar;
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), trainLogits(x)) as tf.Scalar;
+        return labelCrossEntropy(trainLogits(x), labels) as tf.Scalar;
       }, variables);
       opt.applyGradients(grads);
     });

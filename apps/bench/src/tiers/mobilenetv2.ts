@@ -16,8 +16,8 @@ import { defineTier } from '../runner';
 /** Input size: 64 px keeps the frozen MobileNetV2 trunk at ~90 img/s on one wasm thread. */
 const SIZE = 64;
 /** The trunk ends at block_12_add (untouched ImageNet weights); block_13_expand is the tail we fine-tune. */
-const CUT = 'block_12_add';
-const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+export const CUT = 'block_12_add';
+export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 const CLASSES = 10;
 const TRAIN_SIZE = 1000;
 const VAL_SIZE = 200;
@@ -91,7 +91,18 @@ export function buildTail(
   return tail;
 }
 
-function loadFashion(dir: string, split: 'train' | 't10k'): Dataset {
+/** The Fashion-MNIST folder (`--data`, else Debian's), or an error that says how to get it. */
+export function fashionDir(dataDir: string | undefined): string {
+  const dir = dataDir ?? FASHION_DIR;
+  if (!existsSync(join(dir, 'train-images-idx3-ubyte.gz'))) {
+    throw new Error(
+      `Fashion-MNIST not found in ${dir}: apt-get install dataset-fashion-mnist, or pass --data <dir with the 4 IDX .gz files>`,
+    );
+  }
+  return dir;
+}
+
+export function loadFashion(dir: string, split: 'train' | 't10k'): Dataset {
   const img = readIdx(join(dir, `${split}-images-idx3-ubyte.gz`));
   const lab = readIdx(join(dir, `${split}-labels-idx1-ubyte.gz`));
   const n = img.shape[0] ?? 0;
@@ -100,8 +111,19 @@ function loadFashion(dir: string, split: 'train' | 't10k'): Dataset {
   return { name: `fashion-${split}`, x, y: Int32Array.from(lab.data), n };
 }
 
-/** Trunk activations at CUT for 28×28 grey images (resized to SIZE, grey copied to RGB, [0,1] as nsfwjs). */
-function trunkFeatures(trunk: tf.LayersModel, ds: Dataset, label: string, quiet: boolean): Dataset {
+/** 28×28 grey images as the MobileNetV2 input: bilinear resize to `size`, grey copied to RGB, [0,1] as nsfwjs. */
+export function mobilenetInput(x: tf.Tensor, size: number): tf.Tensor4D {
+  return tf.tidy(() => tf.tile(tf.image.resizeBilinear(x as tf.Tensor4D, [size, size]), [1, 1, 1, 3]));
+}
+
+/** Trunk activations at the trunk's output for 28×28 grey images fed through `mobilenetInput`. */
+export function trunkFeatures(
+  trunk: tf.LayersModel,
+  ds: Dataset,
+  label: string,
+  quiet: boolean,
+  size = SIZE,
+): Dataset {
   const batch = 50;
   const dims = (trunk.outputs[0]?.shape.slice(1) ?? []) as number[];
   const d = dims.reduce((a, b) => a * b, 1);
@@ -111,8 +133,7 @@ function trunkFeatures(trunk: tf.LayersModel, ds: Dataset, label: string, quiet:
     const m = Math.min(batch, ds.n - i);
     const f = tf.tidy(() => {
       const t = tf.tensor4d(ds.x.subarray(i * 784, (i + m) * 784), [m, 28, 28, 1]);
-      const rgb = tf.tile(tf.image.resizeBilinear(t, [SIZE, SIZE]), [1, 1, 1, 3]);
-      return trunk.predict(rgb) as tf.Tensor;
+      return trunk.predict(mobilenetInput(t, size)) as tf.Tensor;
     });
     x.set(f.dataSync(), i * d);
     f.dispose();
@@ -153,12 +174,7 @@ export const mobilenetv2 = defineTier<tf.LayersModel>({
       `OOD: the ID test set under ${r.data.corruptions}. ${r.notes.join(' ')}`,
   },
   async load(o, say) {
-    const dir = o.dataDir ?? FASHION_DIR;
-    if (!existsSync(join(dir, 'train-images-idx3-ubyte.gz'))) {
-      throw new Error(
-        `Fashion-MNIST not found in ${dir}: apt-get install dataset-fashion-mnist, or pass --data <dir with the 4 IDX .gz files>`,
-      );
-    }
+    const dir = fashionDir(o.dataDir);
     const rng = createRng(o.seed).fork('mobilenet-split');
     const trainAll = loadFashion(dir, 'train');
     const order = rng.shuffle(Array.from({ length: trainAll.n }, (_, i) => i));
