@@ -4,6 +4,7 @@ export {
   CONFORMANCE_CASES,
   type ConformanceCase,
   type ConformanceInput,
+  casesFor,
   compareCase,
   computeCase,
   type RunConformanceOptions,
