@@ -131,6 +131,12 @@ export interface FusedBinding<T extends MethodSettings, S extends SlotSet> {
   attrs(settings: T, batch: FusedBatch<S>): Record<string, number | number[]> | null;
   /** Counter slots the step sets from the learning rate it used (DiGraP's `lrPrev`). */
   readonly learningRateSlots?: readonly (keyof S & string)[];
+  /**
+   * The method is a stateless element of the same chain as Adam (AdamW, L2-SP), not a wrapper around
+   * it: the dispatch finds the Adam slot (by name) in the transformation's own state. Such a method
+   * declares no slots. Default false.
+   */
+  readonly chained?: boolean;
 }
 
 /** Declares a method (an identity that infers the option, settings and slot types from the literal). */
