@@ -145,6 +145,8 @@ interface TpgmSettings {
 }
 
 const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
+const SCALAR = { shape: 'scalar' } as const;
+const COUNTER = { shape: 'counter' } as const;
 
 /** θ + δ and the norms n of its deviation from the anchor (the radius γ is compared with n). */
 function candidateNorms(
@@ -180,13 +182,8 @@ export const TPGM_METHOD = declareMethod({
     const layout = checkLayout(options.layout);
     return { mode, layout, projLr, maxIters, projFreq, exclude: options.exclude, holder };
   },
-  slots: {
-    constraint: { shape: 'scalar' },
-    gammaM: { shape: 'scalar' },
-    gammaV: { shape: 'scalar' },
-    gammaCount: { shape: 'counter' },
-    started: { shape: 'counter' },
-  },
+  // γ and its Adam moments are 0-d per tensor; γ's Adam count and "started" are plain numbers.
+  slots: { constraint: SCALAR, gammaM: SCALAR, gammaV: SCALAR, gammaCount: COUNTER, started: COUNTER },
   counter: true,
   marker: 'constraint',
   // The 'l2' norm is whole-tensor: no axes to read (and no layout error for a rank-5 tensor).
