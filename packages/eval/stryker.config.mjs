@@ -6,4 +6,6 @@ import { strykerConfig } from '../../stryker.shared.mjs';
  */
 export default strykerConfig('eval', ['src/**/*.ts', '!src/index.ts'], {
   ignorePatterns: ['dist', 'reports', 'bench', '.tmp', 'coverage', 'scripts'],
+  // The suite without the bench smoke test (bench/ is not in the sandbox).
+  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
 });

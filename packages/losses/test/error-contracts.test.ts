@@ -1,4 +1,4 @@
-import { createRng, type Rng, RobustFtError } from '@robust-ft/core';
+import { createRng, type Rng } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,23 +14,13 @@ import {
   outputDistance,
   symmetricKlDivergence,
 } from '../src/index';
-import { randomMatrix, unitRows } from './helpers';
+import { errorOf, randomMatrix, unitRows } from './helpers';
 import './setup-backend';
 
 /**
  * The error contract (code, argument, expected form) and the `validate` options of the distances,
  * the function-space regularizer and the m²-mix objective, found unpinned by mutation testing (issue #20).
  */
-function errorOf(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    expect(RobustFtError.isInstance(e), String(e)).toBe(true);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError');
-}
-
 const value = (t: tf.Tensor) => t.dataSync()[0]!;
 const a = randomMatrix(3, 4, 61);
 const b = randomMatrix(3, 4, 62);

@@ -100,3 +100,59 @@ describe('geodesicMixup', () => {
     );
   });
 });
+
+/** The documented formulas of the two guarded branches, in float64 (issue #20: their details were unpinned). */
+describe('geodesicMixup: the guarded branches, value by value', () => {
+  const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  const unit = (v: number[]) => v.map((x) => x / norm(v));
+
+  it('identical rows (‖a − b‖ < ε) take the normalised lerp λ·a + (1 − λ)·b', () => {
+    const a = unit([1, 2, 3, 4]);
+    const b = unit([1.2, 1.8, 3.1, 4]);
+    expect(norm(a.map((v, i) => v - b[i]!))).toBeLessThan(0.5);
+    for (const lambda of [0.25, 0.7]) {
+      // ε = 0.5 classifies the pair as identical, so the lerp branch runs on a visible difference.
+      const got = geodesicMixup(tf.tensor2d([a]), tf.tensor2d([b]), lambda, { epsilon: 0.5 }).arraySync()[0]!;
+      const want = unit(a.map((v, i) => lambda * v + (1 - lambda) * b[i]!));
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(want[i]!, 5);
+      });
+    }
+  });
+
+  it('antipodal rows follow cos((1 − λ)π)·a + sin((1 − λ)π)·p, p from e at the smallest |a_k|', () => {
+    // Smallest |component| at index 2: p = (e₂ − a₂·a)/‖e₂ − a₂·a‖.
+    const a = unit([0.6, -0.5, 0.1, 0.6]);
+    const q = [0, 0, 1, 0].map((e, i) => e - a[2]! * a[i]!);
+    const p = unit(q);
+    for (const lambda of [0.2, 0.5, 0.9]) {
+      const got = geodesicMixup(tf.tensor2d([a]), tf.tensor2d([a.map((v) => -v)]), lambda).arraySync()[0]!;
+      const phi = (1 - lambda) * Math.PI;
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(Math.cos(phi) * a[i]! + Math.sin(phi) * p[i]!, 5);
+      });
+    }
+  });
+
+  it('names a, b and both shapes; rows need D ≥ 2 (D = 2 is fine)', () => {
+    const a = unitRows(3, 4, 9);
+    expect(caught(() => geodesicMixup(tf.tensor1d([1, 0]) as never, a, 0.5)).argument).toBe('a');
+    expect(caught(() => geodesicMixup(a, tf.tensor1d([1, 0]) as never, 0.5)).argument).toBe('b');
+    const e = caught(() => geodesicMixup(a, unitRows(1, 4, 10), 0.5));
+    expect(e.message).toBe('b has shape [1,4] but a has shape [3,4]');
+    const narrow = caught(() =>
+      geodesicMixup(tf.ones([3, 1]) as tf.Tensor2D, tf.ones([3, 1]) as tf.Tensor2D, 0.5),
+    );
+    expect([narrow.argument, narrow.message]).toEqual([
+      'a',
+      'a must be rows of dimension D >= 2 (received "shape [3,1]")',
+    ]);
+    const flat = unitRows(3, 2, 11);
+    expect(
+      geodesicMixup(flat, unitRows(3, 2, 12), 0.5)
+        .arraySync()
+        .flat()
+        .every(Number.isFinite),
+    ).toBe(true);
+  });
+});

@@ -1,4 +1,4 @@
-import { createRng } from '@robust-ft/core';
+import { createRng, RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 
@@ -46,4 +46,17 @@ export function caught(fn: () => unknown): { code: string; argument: string | un
     return error as { code: string; argument: string | undefined; message: string };
   }
   throw new Error('expected a RobustFtError, nothing was thrown');
+}
+
+/** Runs `fn` (inside a tidy) and returns the RobustFtError it throws; fails on another error or none. */
+export function errorOf(fn: () => unknown): RobustFtError {
+  try {
+    tf.tidy(() => {
+      fn();
+    });
+  } catch (e) {
+    expect(RobustFtError.isInstance(e), String(e)).toBe(true);
+    return e as RobustFtError;
+  }
+  throw new Error('expected a RobustFtError');
 }

@@ -226,3 +226,75 @@ describe('m2mixObjective defaults', () => {
     );
   });
 });
+
+/**
+ * V-Mix, L-Mix and VL-Mix against the spec (m²-mix's `--vmix/--lmix/--vlmix`), in float64 by hand:
+ * slerp(a, b, λ) = sin(λθ)/sin θ·a + sin((1−λ)θ)/sin θ·b, logits = left·rightᵀ/τ, the symmetric soft CE
+ * with targets λI + (1−λ)flip(I) (V/L) or I + flip(I) (VL); `originalNegatives` keeps the mixed logits
+ * only on the diagonal and the anti-diagonal. Issue #20: which side each ablation mixes was unpinned.
+ */
+describe('V-Mix / L-Mix / VL-Mix values', () => {
+  const img = unitRows(4, 5, 91);
+  const txt = unitRows(4, 5, 92);
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+  const slerp = (a: number[], b: number[], lambda: number) => {
+    const theta = Math.acos(Math.min(1, Math.max(-1, dot(a, b))));
+    const s = Math.sin(theta);
+    return a.map((v, i) => (Math.sin(lambda * theta) / s) * v + (Math.sin((1 - lambda) * theta) / s) * b[i]!);
+  };
+  const mixRows = (x: number[][], lambda: number) =>
+    x.map((row, i) => slerp(row, x[x.length - 1 - i]!, lambda));
+  /** mean_i ½(CE(L_i, T_i) + CE(Lᵀ_i, Tᵀ_i)) with soft targets. */
+  const symmetricCe = (logits: number[][], targets: number[][]) => {
+    const ce = (l: number[][], t: number[][]) =>
+      mean(l.map((row, i) => -logSoftmax(row).reduce((s, v, j) => s + t[i]![j]! * v, 0)));
+    const tr = (m: number[][]) => m[0]!.map((_, j) => m.map((row) => row[j]!));
+    return 0.5 * (ce(logits, targets) + ce(tr(logits), tr(targets)));
+  };
+  const byHand = (
+    mode: 'vmix' | 'lmix' | 'vlmix',
+    lambda: number,
+    tau: number,
+    originalNegatives: boolean,
+  ) => {
+    const a = rows(img);
+    const b = rows(txt);
+    const n = a.length;
+    const left = mode === 'lmix' ? a : mixRows(a, lambda);
+    const right = mode === 'vmix' ? b : mixRows(b, lambda);
+    const paired = (i: number, j: number) => i === j || j === n - 1 - i;
+    const logits = left.map((l, i) =>
+      right.map((r, j) => (originalNegatives && !paired(i, j) ? dot(a[i]!, b[j]!) : dot(l, r)) / tau),
+    );
+    const targets = a.map((_, i) =>
+      a.map((_, j) =>
+        mode === 'vlmix'
+          ? (i === j ? 1 : 0) + (j === n - 1 - i ? 1 : 0)
+          : (i === j ? lambda : 0) + (j === n - 1 - i ? 1 - lambda : 0),
+      ),
+    );
+    return symmetricCe(logits, targets);
+  };
+
+  it('each ablation mixes its side(s), with its targets, at the given τ (default 0.01) and originalNegatives', () => {
+    const losses = { vmix: vmixLoss, lmix: lmixLoss, vlmix: vlmixLoss } as const;
+    for (const mode of ['vmix', 'lmix', 'vlmix'] as const) {
+      for (const originalNegatives of [false, true]) {
+        const got = value(losses[mode](img, txt, 0.3, { temperature: 0.2, originalNegatives }));
+        expect(got, `${mode} originalNegatives=${originalNegatives}`).toBeCloseTo(
+          byHand(mode, 0.3, 0.2, originalNegatives),
+          4,
+        );
+      }
+      // Defaults: τ = 0.01, originalNegatives false (a relative check: the logits are large at τ = 0.01).
+      const want = byHand(mode, 0.7, 0.01, false);
+      expect(Math.abs(value(losses[mode](img, txt, 0.7)) - want) / want, `${mode} defaults`).toBeLessThan(
+        1e-3,
+      );
+    }
+    // The three differ on these inputs, so a swapped side cannot pass.
+    const values = (['vmix', 'lmix', 'vlmix'] as const).map((m) => byHand(m, 0.3, 0.2, false));
+    expect(Math.abs(values[0]! - values[1]!)).toBeGreaterThan(1e-2);
+    expect(Math.abs(values[1]! - values[2]!)).toBeGreaterThan(1e-2);
+  });
+});
