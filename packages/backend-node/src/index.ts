@@ -32,6 +32,8 @@ export {
   NODE_BACKENDS,
   type NodeBackendDescription,
   type NodeBackendName,
+  type NodeCandidateOptions,
+  nodeCandidates,
   type UseBestBackendOptions,
   useBestBackend,
 } from './select-backend';

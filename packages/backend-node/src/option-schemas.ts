@@ -1,5 +1,5 @@
 import { checkOptions, type OptionSchema } from '@robust-ft/core/internal';
-import type { UseBestBackendOptions } from './select-backend';
+import type { NodeCandidateOptions, UseBestBackendOptions } from './select-backend';
 
 /**
  * Strict options of `useBestBackend` (core's checkOptions): a misspelled key (`candidate`, `force_`)
@@ -21,4 +21,17 @@ const USE_BEST_BACKEND: OptionSchema<UseBestBackendOptions> = {
 
 export function checkUseBestBackendOptions(options: unknown): void {
   checkOptions('useBestBackend', options, USE_BEST_BACKEND);
+}
+
+/** `nodeCandidates` takes the loading options only (the selection's own are `selectBackend`'s). */
+const NODE_CANDIDATES: OptionSchema<NodeCandidateOptions> = {
+  env: USE_BEST_BACKEND.env,
+  patch: USE_BEST_BACKEND.patch,
+  importModule: USE_BEST_BACKEND.importModule,
+  allowSoftwareGpu: USE_BEST_BACKEND.allowSoftwareGpu,
+  threads: USE_BEST_BACKEND.threads,
+};
+
+export function checkNodeCandidateOptions(options: unknown): void {
+  checkOptions('nodeCandidates', options, NODE_CANDIDATES);
 }

@@ -7,7 +7,7 @@ import {
 import { invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { type NodeGpuAdapter, probeNodeWebGpu } from './node-webgpu';
-import { checkUseBestBackendOptions } from './option-schemas';
+import { checkNodeCandidateOptions, checkUseBestBackendOptions } from './option-schemas';
 import { patchCpuBackend, patchWasmBackend } from './patch-backends';
 import { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
 
@@ -53,6 +53,15 @@ export interface UseBestBackendOptions {
   threads?: number;
 }
 
+/**
+ * Options of `nodeCandidates`: how each Node backend is loaded and prepared (those of `useBestBackend`
+ * less the selection's own: order, forcing and logging are `selectBackend`'s).
+ */
+export type NodeCandidateOptions = Pick<
+  UseBestBackendOptions,
+  'env' | 'patch' | 'allowSoftwareGpu' | 'importModule' | 'threads'
+>;
+
 /** Node's description: the shared one, plus the threads it computes with and the GPU adapter. */
 export interface NodeBackendDescription extends BackendDescription<NodeBackendName> {
   /** wasm: the XNNPACK thread pool's size (see `threads`); 1 for the other backends. */
@@ -66,7 +75,7 @@ export interface NodeBackendDescription extends BackendDescription<NodeBackendNa
  * finds an adapter — a hardware one, or a software one only when allowed — and installs it.
  */
 function webgpuCandidate(
-  options: UseBestBackendOptions,
+  options: NodeCandidateOptions,
   env: Record<string, string | undefined>,
   load: (s: string) => Promise<unknown>,
   found: { adapter?: NodeGpuAdapter },
@@ -103,7 +112,7 @@ const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-i
  */
 function nodeCandidate(
   name: NodeBackendName,
-  options: UseBestBackendOptions,
+  options: NodeCandidateOptions,
   load: (s: string) => Promise<unknown>,
 ): BackendCandidate<NodeBackendName> {
   const patch = options.patch ?? true;
@@ -143,6 +152,32 @@ function nodeCandidate(
       return patched;
     },
   };
+}
+
+/** The candidates of `names` (`webgpu` records its Dawn adapter in `found` when its check passes). */
+function candidatesOf(
+  names: readonly NodeBackendName[],
+  options: NodeCandidateOptions,
+  found: { adapter?: NodeGpuAdapter },
+): BackendCandidate<NodeBackendName>[] {
+  const env = options.env ?? process.env;
+  const load = options.importModule ?? defaultImport;
+  return names.map((n) =>
+    n === 'webgpu' ? webgpuCandidate(options, env, load, found) : nodeCandidate(n, options, load),
+  );
+}
+
+/**
+ * Node's backends as candidates for core's `selectBackend`, best first (`NODE_BACKENDS`): the Node
+ * counterpart of backend-web's `webCandidates`, the same ones `useBestBackend` selects from, for a
+ * caller that orders, filters or logs the selection itself. Each optional peer is imported only when
+ * its candidate is checked; wasm and cpu get the training kernels on activation unless `patch` is false.
+ */
+export function nodeCandidates(options: NodeCandidateOptions = {}): BackendCandidate<NodeBackendName>[] {
+  checkNodeCandidateOptions(options);
+  // A bad thread count is the caller's error, not a reason to fall through to cpu.
+  wasmThreadCount(options.threads, options.env ?? process.env);
+  return candidatesOf(NODE_BACKENDS, options, {});
 }
 
 function describeError(error: unknown): string {
@@ -204,12 +239,11 @@ export async function useBestBackend(options: UseBestBackendOptions = {}): Promi
   // A bad thread count is the caller's error, not a reason to fall through to cpu.
   if (names.includes('wasm')) wasmThreadCount(options.threads, env);
   const found: { adapter?: NodeGpuAdapter } = {};
-  const choice = await selectBackend(
-    names.map((n) =>
-      n === 'webgpu' ? webgpuCandidate(options, env, load, found) : nodeCandidate(n, options, load),
-    ),
-    { forced, forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force', logger },
-  );
+  const choice = await selectBackend(candidatesOf(names, options, found), {
+    forced,
+    forcedBy: options.force === undefined ? 'ROBUST_FT_BACKEND' : 'options.force',
+    logger,
+  });
   const gradients = await ensureGradients(load);
   if (!gradients && logger)
     (logger.warn ?? logger.info).call(

@@ -2,7 +2,14 @@ import { RobustFtError } from '@robust-ft/core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NODE_BACKENDS, unpatchCpuBackend, unpatchWasmBackend, useBestBackend } from '../src/index';
+import {
+  NODE_BACKENDS,
+  nodeCandidates,
+  selectBackend,
+  unpatchCpuBackend,
+  unpatchWasmBackend,
+  useBestBackend,
+} from '../src/index';
 import { uninstallNodeWebGpu } from '../src/testing';
 import './setup-backends';
 
@@ -88,6 +95,34 @@ describe('useBestBackend', () => {
         importModule: missing,
       }),
     ).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  });
+
+  it('selects from nodeCandidates, the same candidates, through the shared selectBackend', async () => {
+    const candidates = nodeCandidates({ env: {}, importModule: missing });
+    expect(candidates.map((c) => c.name)).toEqual([...NODE_BACKENDS]);
+    // The caller orders and filters them (cpu before wasm here) and the shared selector picks.
+    const order = ['tfjs-node', 'cpu', 'wasm'];
+    const mine = order.map((n) => candidates.find((c) => c.name === n)!);
+    const choice = await selectBackend(mine, { logger: null });
+    expect(choice).toMatchObject({ name: 'cpu', reasons: { 'tfjs-node': 'not installed' } });
+    expect(tf.getBackend()).toBe('cpu');
+    expect(choice.patchedKernels).toContain('Conv2DBackpropFilter');
+    // patch: false leaves cpu unpatched.
+    unpatchCpuBackend();
+    const unpatched = await selectBackend(
+      nodeCandidates({ env: {}, patch: false }).filter((c) => c.name === 'cpu'),
+      { logger: null },
+    );
+    expect(unpatched.patchedKernels).toEqual([]);
+  });
+
+  it('nodeCandidates takes the loading options only, strictly', () => {
+    expect(() => nodeCandidates({ logger: null } as never)).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => nodeCandidates({ threads: 0 })).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 
   it('sets PROD unless told not to', async () => {

@@ -22,7 +22,7 @@ import os from 'node:os';
 import { installNodeWebGpu } from '@robust-ft/backend-node/testing';
 import { type AnyTransformation, RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { adamwTransformation } from '../src/adamw';
+import { ADAMW_METHOD, adamwTransformation } from '../src/adamw';
 import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
 import { FTP_METHOD, ftpTransformation } from '../src/ftp';
 import {
@@ -30,14 +30,12 @@ import {
   fusedStepEngine,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
-  withFusedAdamW,
-  withFusedL2sp,
   withFusedMethod,
 } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
-import { l2spTransformation } from '../src/l2sp';
+import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
 import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 tf.env().set('PROD', true);
@@ -173,7 +171,7 @@ const SPECS: Spec[] = [
     bytesPerParam: 28,
     build: (f) => {
       const t = adamwTransformation({ ...ADAM, weightDecay: 0.01 });
-      return ours(f ? withFusedAdamW(t, { ...ADAM, weightDecay: 0.01 }) : t);
+      return ours(f ? withFusedMethod(ADAMW_METHOD, t, undefined, { ...ADAM, weightDecay: 0.01 }) : t);
     },
   },
   {
@@ -185,7 +183,10 @@ const SPECS: Spec[] = [
     notOn: ['webgpu'],
     build: (f) => {
       const t = adamwTransformation({ ...ADAM, weightDecay: 0.01 });
-      return ours(f ? withFusedAdamW(t, { ...ADAM, weightDecay: 0.01 }) : t, 'error');
+      return ours(
+        f ? withFusedMethod(ADAMW_METHOD, t, undefined, { ...ADAM, weightDecay: 0.01 }) : t,
+        'error',
+      );
     },
   },
   {
@@ -197,7 +198,10 @@ const SPECS: Spec[] = [
     fusedOnly: true,
     build: (f) => {
       const t = adamwTransformation({ ...ADAM, weightDecay: 0.01 });
-      return ours(f ? withFusedAdamW(t, { ...ADAM, weightDecay: 0.01 }) : t, 'guard');
+      return ours(
+        f ? withFusedMethod(ADAMW_METHOD, t, undefined, { ...ADAM, weightDecay: 0.01 }) : t,
+        'guard',
+      );
     },
   },
   ...withGuard({
@@ -239,7 +243,7 @@ const SPECS: Spec[] = [
     bytesPerParam: 32,
     build: (f) => {
       const t = l2spTransformation({ ...ADAM, alpha: 0.01 });
-      return ours(f ? withFusedL2sp(t, { ...ADAM, alpha: 0.01 }) : t);
+      return ours(f ? withFusedMethod(L2SP_METHOD, t, { alpha: 0.01 }, { ...ADAM, weightDecay: 0 }) : t);
     },
   },
 ];

@@ -8,7 +8,8 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
-import { withFusedAdamW } from './fused';
+import { withFusedMethod } from './fused';
+import { declareMethod, type MethodSettings } from './method';
 import { checkFactoryOptions, registerFactory } from './option-schemas';
 import { buildOptimizer, type CommonOptions, checkLearningRate } from './options';
 
@@ -41,6 +42,22 @@ export function adamwTransformation(
   );
 }
 
+/**
+ * AdamW's declaration. AdamW is the inner optimizer the other methods wrap, so as a method it is the
+ * identity on the gradient for every setting (`passThrough`), chained with Adam and the decoupled decay
+ * (`adamwTransformation`); no slots of its own (Adam's moments are Adam's). Its fused path is the
+ * generic dispatch's plain-AdamW batch (`withFusedMethod`), the Adam slot found by name in the chain.
+ */
+export const ADAMW_METHOD = declareMethod({
+  label: 'adamw',
+  kind: 'gradient',
+  settings: (): MethodSettings => ({}),
+  slots: {},
+  passThrough: () => true,
+  step: (i) => ({ value: i.grad, slots: {} }),
+  fused: { kernel: 'adamw', chained: true, inputs: [], outputs: [], attrs: () => ({}) },
+});
+
 /** AdamW as a `tf.Optimizer` (usable in `model.compile`), serialisable with the model. */
 export function adamw(options: AdamWOptions = {}): RobustOptimizer {
   checkFactoryOptions('adamw', options);
@@ -48,7 +65,7 @@ export function adamw(options: AdamWOptions = {}): RobustOptimizer {
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = ADAMW_DEFAULTS.weightDecay } = options;
   return buildOptimizer(
     ADAMW_FACTORY,
-    withFusedAdamW(adamwTransformation({ beta1, beta2, epsilon, weightDecay }), {
+    withFusedMethod(ADAMW_METHOD, adamwTransformation({ beta1, beta2, epsilon, weightDecay }), undefined, {
       beta1,
       beta2,
       epsilon,

@@ -12,7 +12,7 @@ import { assertNonNegative } from '@robust-ft/core/internal';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamMomentsOptions } from './adamw';
-import { withFusedL2sp } from './fused';
+import { withFusedMethod } from './fused';
 import { declareMethod, gradientTransformation } from './method';
 import { checkFactoryOptions, registerFactory } from './option-schemas';
 import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
@@ -33,8 +33,8 @@ export function l2spTensorGradient(grad: Tensor, param: Tensor, anchor: Tensor, 
 }
 
 /**
- * L2-SP's declaration: a stateless gradient method (the pull α(θ − θ₀) added to g); the fused kernel
- * (Adam on the pulled gradient) is dispatched by `withFusedL2sp`.
+ * L2-SP's declaration: a stateless gradient method (the pull α(θ − θ₀) added to g), chained before
+ * Adam; its fused kernel (Adam on the pulled gradient) is dispatched by the generic `withFusedMethod`.
  */
 export const L2SP_METHOD = declareMethod({
   label: 'addL2spGradient',
@@ -46,6 +46,7 @@ export const L2SP_METHOD = declareMethod({
   slots: {},
   passThrough: (s) => s.alpha === 0,
   step: (i, { alpha }) => ({ value: l2spTensorGradient(i.grad, i.param, i.anchor, alpha), slots: {} }),
+  fused: { kernel: 'l2sp', chained: true, inputs: [], outputs: [], attrs: ({ alpha }) => ({ alpha }) },
 });
 
 /** Adds the L2-SP pull α(θ − θ₀) to the gradients of the selected parameters (stateless, coupled). */
@@ -64,16 +65,14 @@ export function l2sp(options: L2spOptions = {}): RobustOptimizer {
   const learningRate = checkLearningRate(options.learningRate, L2SP_DEFAULTS.learningRate);
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, alpha = L2SP_DEFAULTS.alpha } = options;
   const exclude = selectorToJson(options.exclude);
-  const method = {
-    beta1,
-    beta2,
-    epsilon,
-    alpha,
-    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-  };
+  const method = { alpha, exclude: options.exclude };
+  const adam = { beta1, beta2, epsilon };
   return buildOptimizer(
     L2SP_FACTORY,
-    withFusedL2sp(l2spTransformation(method), method),
+    withFusedMethod(L2SP_METHOD, l2spTransformation({ ...adam, ...method }), method, {
+      ...adam,
+      weightDecay: 0,
+    }),
     options,
     learningRate,
     exclude === undefined ? undefined : { beta1, beta2, epsilon, alpha, exclude },

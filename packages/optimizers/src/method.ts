@@ -68,6 +68,19 @@ export interface MethodTensorOutput<S extends SlotSet> {
   slots: SlotValues<S>;
 }
 
+/**
+ * What a method's joint hook reads: every own tensor's step input (slots as saved, or their init), and
+ * every parameter of the step with the updates before the method (excluded names too).
+ */
+export interface MethodJointInput<S extends SlotSet> {
+  tensors: Readonly<Record<string, MethodTensorInput<S>>>;
+  params: NamedTensorMap;
+  /** The inner's deltas (projection) or the gradients (gradient method). */
+  updates: NamedTensorMap;
+  /** The method's 1-based global step counter. */
+  t: number;
+}
+
 /** The settings every method has: the names it leaves alone. */
 export interface MethodSettings {
   exclude?: NameSelector | undefined;
@@ -97,6 +110,13 @@ export interface MethodDeclaration<O, T extends MethodSettings, S extends SlotSe
   axes?(settings: T, name: string, shape: readonly number[]): AxisMap;
   /** True when the step is the identity for every tensor under these settings (no work, no state change). */
   passThrough?(settings: T): boolean;
+  /**
+   * A step over all the method's tensors at once, run before the per-tensor step, for what couples
+   * tensors (TPGM learns its radii γ on one validation loss of every projected tensor): returns each
+   * own tensor's slots to hand the per-tensor `step`, or null to leave the method out of this step
+   * (the inner's deltas or the gradients stand; the slots are kept; the counter still advances).
+   */
+  joint?(input: MethodJointInput<S>, settings: T): Record<string, SlotValues<S>> | null;
   /** The composed per-tensor step: the oracle of any fused kernel. */
   step(input: MethodTensorInput<S>, settings: T): MethodTensorOutput<S>;
   /** The slot whose presence marks this method's state node (for the diagnostics readers). */
@@ -131,6 +151,12 @@ export interface FusedBinding<T extends MethodSettings, S extends SlotSet> {
   attrs(settings: T, batch: FusedBatch<S>): Record<string, number | number[]> | null;
   /** Counter slots the step sets from the learning rate it used (DiGraP's `lrPrev`). */
   readonly learningRateSlots?: readonly (keyof S & string)[];
+  /**
+   * The method is a stateless element of the same chain as Adam (AdamW, L2-SP), not a wrapper around
+   * it: the dispatch finds the Adam slot (by name) in the transformation's own state. Such a method
+   * declares no slots. Default false.
+   */
+  readonly chained?: boolean;
 }
 
 /** Declares a method (an identity that infers the option, settings and slot types from the literal). */
@@ -343,6 +369,7 @@ function stepAll<T extends MethodSettings, S extends SlotSet>(
   const kept = new Set<string>(keptSlots(decl, settings));
   const next = emptySlotMaps(decl) as Record<string, Record<string, Tensor | number>>;
   const values: NamedTensorMap = {};
+  const inputs: Record<string, MethodTensorInput<S>> = {};
   for (const name of own) {
     const slots = {} as Record<string, Tensor | number>;
     for (const k of slotNames(decl)) {
@@ -350,20 +377,25 @@ function stepAll<T extends MethodSettings, S extends SlotSet>(
       const saved = kept.has(k) ? (prev.maps[k] as Record<string, Tensor | number>)[name] : undefined;
       slots[k] = saved ?? (spec.shape === 'counter' ? (spec.init ?? 0) : tf.scalar(spec.init ?? 0));
     }
-    const out = decl.step(
-      {
-        name,
-        param: params[name]!,
-        grad: grads[name]!,
-        anchor: ctx.anchor(name),
-        update: updates?.[name] ?? grads[name]!,
-        slots: slots as SlotValues<S>,
-        t: prev.t,
-        learningRate: ctx.learningRate,
-        axes: axes[name]!,
-      },
-      settings,
-    );
+    inputs[name] = {
+      name,
+      param: params[name]!,
+      grad: grads[name]!,
+      anchor: ctx.anchor(name),
+      update: updates?.[name] ?? grads[name]!,
+      slots: slots as SlotValues<S>,
+      t: prev.t,
+      learningRate: ctx.learningRate,
+      axes: axes[name]!,
+    };
+  }
+  if (decl.joint && own.length > 0) {
+    const joint = decl.joint({ tensors: inputs, params, updates: updates ?? grads, t: prev.t }, settings);
+    if (joint === null) return { values, slots: { maps: prev.maps, t: prev.t + 1 } };
+    for (const name of own) inputs[name]!.slots = joint[name]!;
+  }
+  for (const name of own) {
+    const out = decl.step(inputs[name]!, settings);
     values[name] = out.value;
     for (const k of kept) next[k]![name] = out.slots[k] as Tensor | number;
   }

@@ -2,7 +2,6 @@ import {
   type AnyTransformation,
   type GradientTransformation,
   type NameSelector,
-  nameMatcher,
   RobustFtError,
   type RobustOptimizer,
   type StateTree,
@@ -12,19 +11,18 @@ import {
   assertInteger,
   assertOneOf,
   assertPositive,
-  carryOver,
   invalidArgument,
 } from '@robust-ft/core/internal';
 import type { NamedTensorMap, Scalar, Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamMomentsOptions } from './adamw';
 import { resolveInner } from './inner';
-import { findNodes, type StateSource, scalars } from './inspect';
+import type { StateSource } from './inspect';
 import { type AxisMap, axisMap, checkLayout, type LayoutOption, rowL1 } from './layout';
+import { declareMethod, projectionTransformation, readDiagnostics } from './method';
 import { checkFactoryOptions, registerFactory } from './option-schemas';
 import { buildOptimizer, type CommonOptions, checkLearningRate, selectorToJson } from './options';
 import type { SgdMomentumOptions } from './sgd';
-import { withMaps } from './state-maps';
 
 /** TPGM's fixed epsilon (in the ratio only) and lower clip of γ. */
 const TPGM_EPS = 1e-8;
@@ -135,162 +133,148 @@ interface ValidationLossHolder {
   [VALIDATION_LOSS]: { fn: ValidationLoss | undefined };
 }
 
+interface TpgmSettings {
+  mode: TpgmNormMode;
+  layout: LayoutOption;
+  projLr: number;
+  maxIters: number;
+  projFreq: number;
+  exclude: NameSelector | undefined;
+  /** Read at step time (attached or replaced by `setTpgmValidationLoss`). */
+  holder: { fn: ValidationLoss | undefined };
+}
+
+const WHOLE: AxisMap = { rowAxes: [], lastAxis: null };
+const SCALAR = { shape: 'scalar' } as const;
+const COUNTER = { shape: 'counter' } as const;
+
+/** θ + δ and the norms n of its deviation from the anchor (the radius γ is compared with n). */
+function candidateNorms(
+  i: { param: Tensor; update: Tensor; anchor: Tensor; axes: AxisMap },
+  mode: TpgmNormMode,
+) {
+  const candidate = tf.add(i.param, i.update);
+  return { candidate, n: norms(tf.sub(candidate, i.anchor), mode, i.axes) };
+}
+
 /**
- * TPGM around an inner optimizer: after the inner step, γ (one per tensor) takes `maxIters` Adam steps
- * on the validation loss of the projected parameters, then the parameters are projected with the new γ.
- * γ starts at min(n)/2 at the first projection. `holder.fn` is read at step time so a restored
- * optimizer can have its callback attached after `fromConfig`.
+ * TPGM's declaration: a projection method whose per-tensor step projects the candidate onto radius γ
+ * around the anchor, and whose γ (one per tensor, with its Adam moments and count, and whether it was
+ * initialised) is learned in the declared `joint` hook: γ couples every projected tensor through one
+ * scalar validation loss of all the parameters, so it cannot be a per-tensor step. The counter `t`
+ * schedules the projection every `projFreq` steps (the hook returns null in between).
+ */
+export const TPGM_METHOD = declareMethod({
+  label: 'tpgm',
+  kind: 'projection',
+  settings(options: TpgmTransformOptions & { holder?: { fn: ValidationLoss | undefined } }): TpgmSettings {
+    const mode = options.normMode ?? TPGM_DEFAULTS.normMode;
+    assertOneOf('normMode', mode, ['mars', 'l2']);
+    const projLr = options.projLr ?? TPGM_DEFAULTS.projLr;
+    assertPositive('projLr', projLr);
+    const maxIters = options.maxIters ?? TPGM_DEFAULTS.maxIters;
+    assertInteger('maxIters', maxIters, 1);
+    const projFreq = options.projFreq ?? TPGM_DEFAULTS.projFreq;
+    assertInteger('projFreq', projFreq, 1);
+    const holder = options.holder ?? { fn: options.validationLoss };
+    if (holder.fn !== undefined && typeof holder.fn !== 'function')
+      throw invalidArgument('options.validationLoss', 'a function (params) => tf.Scalar', holder.fn);
+    const layout = checkLayout(options.layout);
+    return { mode, layout, projLr, maxIters, projFreq, exclude: options.exclude, holder };
+  },
+  // γ and its Adam moments are 0-d per tensor; γ's Adam count and "started" are plain numbers.
+  slots: { constraint: SCALAR, gammaM: SCALAR, gammaV: SCALAR, gammaCount: COUNTER, started: COUNTER },
+  counter: true,
+  marker: 'constraint',
+  // The 'l2' norm is whole-tensor: no axes to read (and no layout error for a rank-5 tensor).
+  axes: (s, name, shape) => (s.mode === 'l2' ? WHOLE : axisMap(s.layout, name, shape)),
+  joint({ tensors, params, updates, t }, { mode, projLr, maxIters, projFreq, holder }) {
+    if (t % projFreq !== 0) return null;
+    const fn = holder.fn;
+    if (!fn)
+      throw new RobustFtError(
+        'INVALID_ARGUMENT',
+        'TPGM needs a validation loss before its first projection',
+        {
+          argument: 'options.validationLoss',
+          expected: 'a function (params) => tf.Scalar (or call setTpgmValidationLoss)',
+        },
+      );
+    const projected = Object.keys(tensors);
+    const candidate: NamedTensorMap = {};
+    for (const name of Object.keys(updates)) candidate[name] = tf.add(params[name]!, updates[name]!);
+    const n: Record<string, Tensor> = {};
+    const next: Record<
+      string,
+      { constraint: Tensor; gammaM: Tensor; gammaV: Tensor; gammaCount: number; started: number }
+    > = {};
+    for (const name of projected) {
+      const i = tensors[name]!;
+      n[name] = candidateNorms(i, mode).n;
+      // γ starts at min(n)/2 at the tensor's first projection.
+      const constraint = i.slots.started === 1 ? i.slots.constraint : tf.div(tf.min(n[name]!), 2);
+      next[name] = { ...i.slots, constraint, started: 1 };
+    }
+    const valueAndGrads = tf.grads((...xs: Tensor[]) => {
+      const all: NamedTensorMap = { ...candidate };
+      projected.forEach((name, j) => {
+        all[name] = xs[j]!;
+      });
+      return fn(all);
+    });
+    for (let iter = 0; iter < maxIters; iter++) {
+      const proj = projected.map((name) => {
+        const s = next[name]!;
+        s.constraint = clipGamma(s.constraint, n[name]!);
+        const i = tensors[name]!;
+        return tpgmTensorProject(candidate[name]!, i.anchor, s.constraint, mode, i.axes);
+      });
+      const dV = valueAndGrads(proj.map((p) => p.param));
+      projected.forEach((name, j) => {
+        const s = next[name]!;
+        const h = tf.sum(tf.mul(dV[j]!, proj[j]!.dParamDGamma));
+        const count = s.gammaCount + 1;
+        const a = adamMomentStep(h, s.gammaM, s.gammaV, count, 0.9, 0.999, 1e-8);
+        next[name] = {
+          ...s,
+          constraint: tf.sub(s.constraint, tf.mul(a.u, projLr)),
+          gammaM: a.m,
+          gammaV: a.v,
+          gammaCount: count,
+        };
+      });
+    }
+    return next;
+  },
+  step(i, { mode }) {
+    const { candidate, n } = candidateNorms(i, mode);
+    const constraint = clipGamma(i.slots.constraint, n);
+    return {
+      value: tpgmTensorProject(candidate, i.anchor, constraint, mode, i.axes).param,
+      slots: { ...i.slots, constraint },
+    };
+  },
+});
+
+/**
+ * TPGM around an inner optimizer (`TPGM_METHOD` over `inner`): after the inner step, γ (one per tensor)
+ * takes `maxIters` Adam steps on the validation loss of the projected parameters, then the parameters
+ * are projected with the new γ. γ starts at min(n)/2 at the first projection. `holder.fn` is read at
+ * step time so a restored optimizer can have its callback attached after `fromConfig`.
  */
 export function tpgmTransformation(
   inner: AnyTransformation,
   options: TpgmTransformOptions = {},
   holder: { fn: ValidationLoss | undefined } = { fn: options.validationLoss },
 ): GradientTransformation<TpgmState> {
-  const mode = options.normMode ?? TPGM_DEFAULTS.normMode;
-  assertOneOf('normMode', mode, ['mars', 'l2']);
-  const projLr = options.projLr ?? TPGM_DEFAULTS.projLr;
-  assertPositive('projLr', projLr);
-  const maxIters = options.maxIters ?? TPGM_DEFAULTS.maxIters;
-  assertInteger('maxIters', maxIters, 1);
-  const projFreq = options.projFreq ?? TPGM_DEFAULTS.projFreq;
-  assertInteger('projFreq', projFreq, 1);
-  if (holder.fn !== undefined && typeof holder.fn !== 'function')
-    throw invalidArgument('options.validationLoss', 'a function (params) => tf.Scalar', holder.fn);
-  const excluded = nameMatcher(options.exclude);
-  const layout = checkLayout(options.layout);
-  // The 'l2' norm is whole-tensor: no axes to read (and no layout error for a rank-5 tensor).
-  const axesOf = (name: string, t: Tensor): AxisMap =>
-    mode === 'l2' ? { rowAxes: [], lastAxis: null } : axisMap(layout, name, t.shape);
-  const transformation: GradientTransformation<TpgmState> & ValidationLossHolder = {
-    [VALIDATION_LOSS]: holder,
-    label: `tpgm(${inner.label})`,
-    init(params) {
-      const s: TpgmState = {
-        inner: inner.init(params) as StateTree,
-        constraint: {},
-        gammaM: {},
-        gammaV: {},
-        gammaCount: {},
-        started: {},
-        t: 1,
-      };
-      for (const name of Object.keys(params)) {
-        if (excluded(name)) continue;
-        s.constraint[name] = tf.scalar(0);
-        s.gammaM[name] = tf.scalar(0);
-        s.gammaV[name] = tf.scalar(0);
-        s.gammaCount[name] = 0;
-        s.started[name] = 0;
-      }
-      return s;
-    },
-    update(grads, saved, params, ctx) {
-      const state = withMaps(saved, ['inner', 'constraint', 'gammaM', 'gammaV', 'gammaCount', 'started']);
-      const r = inner.update(grads, state.inner, params, ctx);
-      if (r.assign)
-        throw new RobustFtError(
-          'UNSUPPORTED',
-          `TPGM's inner transformation ${inner.label} must return deltas`,
-          {
-            argument: 'inner',
-          },
-        );
-      const names = Object.keys(grads);
-      const candidate: NamedTensorMap = {};
-      for (const n of names) candidate[n] = tf.add(params[n]!, r.updates[n]!);
-      const projected = names.filter((n) => !excluded(n));
-      const next = { constraint: {}, gammaM: {}, gammaV: {}, gammaCount: {}, started: {} } as Pick<
-        TpgmState,
-        'constraint' | 'gammaM' | 'gammaV' | 'gammaCount' | 'started'
-      >;
-      const carry = () => ({
-        constraint: carryOver(state.constraint, next.constraint, grads),
-        gammaM: carryOver(state.gammaM, next.gammaM, grads),
-        gammaV: carryOver(state.gammaV, next.gammaV, grads),
-        gammaCount: carryOver(state.gammaCount, next.gammaCount, grads),
-        started: carryOver(state.started, next.started, grads),
-      });
-      if (state.t % projFreq !== 0 || projected.length === 0) {
-        for (const n of projected) {
-          next.constraint[n] = state.constraint[n]!;
-          next.gammaM[n] = state.gammaM[n]!;
-          next.gammaV[n] = state.gammaV[n]!;
-          next.gammaCount[n] = state.gammaCount[n]!;
-          next.started[n] = state.started[n]!;
-        }
-        return { updates: r.updates, state: { inner: r.state, ...carry(), t: state.t + 1 } };
-      }
-      const fn = holder.fn;
-      if (!fn)
-        throw new RobustFtError(
-          'INVALID_ARGUMENT',
-          'TPGM needs a validation loss before its first projection',
-          {
-            argument: 'options.validationLoss',
-            expected: 'a function (params) => tf.Scalar (or call setTpgmValidationLoss)',
-          },
-        );
-      const n: Record<string, Tensor> = {};
-      for (const name of projected) {
-        n[name] = norms(tf.sub(candidate[name]!, ctx.anchor(name)), mode, axesOf(name, candidate[name]!));
-        const started = state.started[name] === 1;
-        next.constraint[name] = started ? state.constraint[name]! : tf.div(tf.min(n[name]!), 2);
-        next.gammaM[name] = state.gammaM[name]!;
-        next.gammaV[name] = state.gammaV[name]!;
-        next.gammaCount[name] = state.gammaCount[name]!;
-        next.started[name] = 1;
-      }
-      const valueAndGrads = tf.grads((...xs: Tensor[]) => {
-        const all: NamedTensorMap = { ...candidate };
-        projected.forEach((name, j) => {
-          all[name] = xs[j]!;
-        });
-        return fn(all);
-      });
-      for (let iter = 0; iter < maxIters; iter++) {
-        const proj = projected.map((name) => {
-          const gamma = clipGamma(next.constraint[name]!, n[name]!);
-          next.constraint[name] = gamma;
-          return tpgmTensorProject(
-            candidate[name]!,
-            ctx.anchor(name),
-            gamma,
-            mode,
-            axesOf(name, candidate[name]!),
-          );
-        });
-        const dV = valueAndGrads(proj.map((p) => p.param));
-        projected.forEach((name, j) => {
-          const h = tf.sum(tf.mul(dV[j]!, proj[j]!.dParamDGamma));
-          const count = next.gammaCount[name]! + 1;
-          const a = adamMomentStep(h, next.gammaM[name]!, next.gammaV[name]!, count, 0.9, 0.999, 1e-8);
-          next.constraint[name] = tf.sub(next.constraint[name]!, tf.mul(a.u, projLr));
-          next.gammaM[name] = a.m;
-          next.gammaV[name] = a.v;
-          next.gammaCount[name] = count;
-        });
-      }
-      const assign: NamedTensorMap = {};
-      const updates: NamedTensorMap = {};
-      for (const name of names) {
-        if (excluded(name)) {
-          updates[name] = r.updates[name]!;
-          continue;
-        }
-        const gamma = clipGamma(next.constraint[name]!, n[name]!);
-        next.constraint[name] = gamma;
-        assign[name] = tpgmTensorProject(
-          candidate[name]!,
-          ctx.anchor(name),
-          gamma,
-          mode,
-          axesOf(name, candidate[name]!),
-        ).param;
-      }
-      return { updates, assign, state: { inner: r.state, ...carry(), t: state.t + 1 } };
-    },
-  };
-  return transformation;
+  const transformation = projectionTransformation(TPGM_METHOD, inner, { ...options, holder });
+  const held: ValidationLossHolder = { [VALIDATION_LOSS]: holder };
+  // The declared builder's state is `{inner, constraint, gammaM, gammaV, gammaCount, started, t}`:
+  // `TpgmState`, which the generic builder types as a plain state tree.
+  return Object.assign(
+    transformation as GradientTransformation<StateTree> as GradientTransformation<TpgmState>,
+    held,
+  );
 }
 
 /** TPGM as a `tf.Optimizer`; γ is learned from `validationLoss` after every `projFreq` steps. */
@@ -346,10 +330,7 @@ export function setTpgmValidationLoss(optimizer: RobustOptimizer, validationLoss
 
 /** TPGM's per-tensor radius γ after the last step. */
 export async function tpgmDiagnostics(source: StateSource): Promise<Record<string, { constraint: number }>> {
-  const out: Record<string, { constraint: number }> = {};
-  for (const node of findNodes(source, 'constraint'))
-    for (const [name, c] of Object.entries(await scalars(node.constraint))) out[name] = { constraint: c };
-  return out;
+  return (await readDiagnostics(TPGM_METHOD, source, ['constraint'])).tensors;
 }
 
 /** @deprecated Use `tpgmDiagnostics` (the same reader; renamed like the other `*Diagnostics()` inspectors). */

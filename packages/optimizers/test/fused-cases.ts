@@ -3,20 +3,18 @@ import {
   addDecayedWeights,
   chain,
   createRng,
-  type GradientTransformation,
   RobustOptimizer,
-  type StateTree,
   scaleByAdam,
   scaleByLearningRate,
 } from '@robust-ft/core';
 import { collectTensors, flattenState, isTensor } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
-import { adamwTransformation } from '../src/adamw';
+import { ADAMW_METHOD, adamwTransformation } from '../src/adamw';
 import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
 import { FTP_METHOD, ftpTransformation } from '../src/ftp';
-import { type FusedMethod, withFusedAdamW, withFusedL2sp, withFusedMethod } from '../src/fused';
-import { l2spTransformation } from '../src/l2sp';
+import { type FusedMethod, withFusedMethod } from '../src/fused';
+import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
 import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 /*
@@ -64,7 +62,7 @@ export const CASES: Case[] = [
   {
     name: 'adamw',
     make: () => adamwTransformation({ ...ADAM, weightDecay: 0.05 }),
-    fused: (t) => withFusedAdamW(t, { ...ADAM, weightDecay: 0.05 }),
+    fused: (t) => withFusedMethod(ADAMW_METHOD, t, undefined, { ...ADAM, weightDecay: 0.05 }),
     lr: 1e-2,
   },
   {
@@ -73,13 +71,14 @@ export const CASES: Case[] = [
     name: 'adamw (Adam slot second in the chain)',
     method: 'adamw',
     make: () => chain(addDecayedWeights(0), scaleByAdam(ADAM), scaleByLearningRate()),
-    fused: (t) => withFusedAdamW(t as GradientTransformation<StateTree>, { ...ADAM, weightDecay: 0 }),
+    fused: (t) => withFusedMethod(ADAMW_METHOD, t, undefined, { ...ADAM, weightDecay: 0 }),
     lr: 1e-2,
   },
   {
     name: 'l2sp',
     make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: 'head/*' }),
-    fused: (t) => withFusedL2sp(t, { ...ADAM, alpha: 0.3, exclude: 'head/*' }),
+    fused: (t) =>
+      withFusedMethod(L2SP_METHOD, t, { alpha: 0.3, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
     lr: 1e-2,
   },
   {

@@ -2,8 +2,10 @@ import { chain, RobustFtError, RobustOptimizer, scaleByAdam, scaleByLearningRate
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { adamw, DIGRAP_DEFAULTS, digrap, SPD_DEFAULTS, sgd, spd, spdDiagnostics } from '../src/index';
+import { withFusedMethod } from '../src/fused';
+import { adamw, DIGRAP_DEFAULTS, digrap, l2sp, SPD_DEFAULTS, sgd, spd, spdDiagnostics } from '../src/index';
 import { FUSED_KERNELS } from '../src/internal';
+import { declareMethod } from '../src/method';
 import { disposeAll, makeVars, run, signDescent, values } from './helpers';
 import './setup-backend';
 
@@ -168,6 +170,9 @@ describe('the fused kernel runs only over Adam', () => {
     ['spd over a custom Adam chain', () => spd({ inner: adamChain(), weightDecay: 1 }), null],
     ['digrap over a custom Adam chain', () => digrap({ inner: adamChain(), weightDecay: 0.5 }), null],
     ['adamw (reference)', () => adamw(), FUSED_KERNELS.adamw],
+    // Chained methods: the Adam slot is found in the chain's own state (the declaration's `chained`).
+    ['l2sp default', () => l2sp(), FUSED_KERNELS.l2sp],
+    ['l2sp with alpha 0 (passes through: plain AdamW)', () => l2sp({ alpha: 0 }), FUSED_KERNELS.adamw],
   ];
   for (const [label, make, kernel] of cases) {
     it(label, async () => {
@@ -181,4 +186,22 @@ describe('the fused kernel runs only over Adam', () => {
       disposeAll(a.vars, a.anchors, opt);
     });
   }
+});
+
+describe('a chained fused method', () => {
+  it('declares no slots (it has no state node of its own to keep them in)', () => {
+    const decl = declareMethod({
+      label: 'slotted',
+      kind: 'gradient',
+      settings: () => ({}),
+      slots: { s: { shape: 'scalar' } },
+      step: (i) => ({ value: i.grad, slots: { s: i.slots.s } }),
+      fused: { kernel: 'l2sp', chained: true, inputs: [], outputs: [], attrs: () => ({}) },
+    });
+    const composed = chain(scaleByAdam(), scaleByLearningRate());
+    const build = () =>
+      withFusedMethod(decl, composed, undefined, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+    expect(build).toThrow(RobustFtError);
+    expect(build).toThrow(/chained fused method keeps no slots/);
+  });
 });

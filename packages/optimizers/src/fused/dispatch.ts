@@ -3,6 +3,7 @@ import {
   type GradientTransformation,
   type NameSelector,
   nameMatcher,
+  RobustFtError,
   type StateTree,
   type TransformContext,
   type UpdateResult,
@@ -14,6 +15,7 @@ import {
   emptySlotMaps,
   type MethodDeclaration,
   type MethodSettings,
+  type MethodSlots,
   ownNames,
   readWrapped,
   type SlotMaps,
@@ -27,7 +29,6 @@ import {
   type FusedAdamResult,
   type FusedAnchoredItem,
   fusedAdamWStep,
-  fusedL2spStep,
   fusedMethodStep,
   type GuardFlag,
   kernelsTakeFiniteFlag,
@@ -131,26 +132,6 @@ function anchoredItems<X extends object>(
   return adamItems(names, grads, params, adam, (n) => ({ anchor: anchors[n]!, ...extra(n) }));
 }
 
-/**
- * Splits `grads`' names by `exclude` into (plain Adam, the method's own) and takes the anchors of the
- * latter; null when the method's kernel or the AdamW kernel is missing or a tensor is not float32.
- */
-function splitFusable(
-  method: FusedMethod,
-  grads: NamedTensorMap,
-  params: NamedTensorMap,
-  adam: AdamLike,
-  exclude: NameSelector | undefined,
-  ctx: TransformContext,
-): { plain: string[]; own: string[]; anchors: Tensors } | null {
-  const names = Object.keys(grads);
-  const [plain, own] = split(names, exclude);
-  const anchors = anchorsOf(own, ctx);
-  if (!fusable(method, [grads, params, adam.mu, adam.nu, anchors], names) || !hasFusedKernel('adamw'))
-    return null;
-  return { plain, own, anchors };
-}
-
 function adamResults(names: string[], results: FusedAdamResult[], counts: number[], into: AdamInto): void {
   results.forEach((r, i) => {
     const n = names[i]!;
@@ -231,69 +212,33 @@ function wrap<S extends StateTree>(
   };
 }
 
-/** AdamW as `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`: the Adam slot found by name. */
-export function withFusedAdamW(
-  composed: GradientTransformation<StateTree>,
-  options: AdamOptions & { weightDecay: number },
-): GradientTransformation<StateTree> {
-  return wrap(composed, (grads, state, params, ctx) => {
-    const slot = adamSlot(state);
-    if (!slot) return null;
-    const { key, adam } = slot;
-    const names = Object.keys(grads);
-    if (!fusable('adamw', [grads, params, adam.mu, adam.nu], names)) return null;
-    const guard = guardOf(ctx, ['adamw']);
-    const into = plainAdam(names, grads, params, adam, {
-      ...options,
-      learningRate: ctx.learningRate,
-      ...guard,
-    });
-    return {
-      updates: {},
-      assign: into.assign,
-      state: withAdam(state, key, adam, into, grads),
-      guarded: guard.finite !== undefined,
-    };
-  });
-}
-
-/** L2-SP as `chain(addL2spGradient, scaleByAdam, scaleByLearningRate)`: the Adam slot found by name. */
-export function withFusedL2sp(
-  composed: GradientTransformation<StateTree>,
-  options: AdamOptions & { alpha: number; exclude?: NameSelector },
-): GradientTransformation<StateTree> {
-  const { alpha, exclude, ...adamOptions } = options;
-  return wrap(composed, (grads, state, params, ctx) => {
-    const slot = adamSlot(state);
-    if (!slot) return null;
-    const { key, adam } = slot;
-    const names = Object.keys(grads);
-    const [plain, pulled] = alpha === 0 ? [names, []] : split(names, exclude);
-    const anchors = anchorsOf(pulled, ctx);
-    if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
-    if (pulled.length > 0 && !hasFusedKernel('l2sp')) return null;
-    const guard = guardOf(ctx, ['adamw', 'l2sp']);
-    const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay: 0 });
-    if (pulled.length > 0) {
-      const { counts, items } = anchoredItems(pulled, grads, params, adam, anchors, () => ({}));
-      adamResults(pulled, fusedL2spStep(items, { ...hp, alpha }), counts, into);
-    }
-    return {
-      updates: {},
-      assign: into.assign,
-      state: withAdam(state, key, adam, into, grads),
-      guarded: guard.finite !== undefined,
-    };
-  });
+/**
+ * Where the generic dispatch finds the Adam slot and the method's slots. A wrapper (SPD, FTP, DiGraP:
+ * `{inner, ...slots}` or `{[wrapKey]: slots, inner}`) keeps Adam under `inner`; a chained method (AdamW,
+ * L2-SP: a stateless element of the same chain as Adam) has no slots, and the Adam slot sits in the
+ * transformation's own state. Either way the Adam slot is found by its slot names, never by position.
+ */
+function methodState<S extends SlotSet>(
+  decl: MethodDeclaration<unknown, MethodSettings, S>,
+  state: StateTree,
+): {
+  inner: StateTree;
+  slots: MethodSlots<S>;
+  write: (inner: StateTree, slots: MethodSlots<S>) => StateTree;
+} {
+  if (decl.fused?.chained)
+    return { inner: state, slots: { maps: emptySlotMaps(decl), t: 1 }, write: (inner) => inner };
+  const { inner, slots } = readWrapped(decl, state);
+  return { inner, slots, write: (i, s) => writeWrapped(decl, i, s) };
 }
 
 /**
- * A declared method over the Adam chain (SPD, FTP, DiGraP: `declaration.fused`), its state read and
- * written by slot name (`readWrapped`/`writeWrapped`), never by chain position: excluded names get
- * plain AdamW (with `weightDecay`, the inner's own decay), the others one batched call of the method's
- * kernel. Null (the composed path runs) when the backend lacks a kernel, a tensor is not float32, the
- * declaration's `attrs` declines, or the inner state has no single Adam slot.
+ * A declared method over Adam (`declaration.fused`), its state read and written by slot name
+ * (`readWrapped`/`writeWrapped`, or the chain's own state for a chained method), never by chain
+ * position: excluded names, and every name when the method passes through (AdamW; L2-SP with α = 0),
+ * get plain AdamW (with `weightDecay`, the inner's own decay), the others one batched call of the
+ * method's kernel. Null (the composed path runs) when the backend lacks a kernel, a tensor is not
+ * float32, the declaration's `attrs` declines, or the state has no single Adam slot.
  */
 export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
   decl: MethodDeclaration<O, T, S>,
@@ -304,19 +249,27 @@ export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
   const binding = decl.fused;
   const settings = decl.settings(options);
   if (!binding || binding.enabled?.(settings) === false) return composed;
+  if (binding.chained && Object.keys(decl.slots).length > 0) {
+    throw new RobustFtError('UNSUPPORTED', `${decl.label}: a chained fused method keeps no slots`, {
+      argument: 'declaration.fused.chained',
+    });
+  }
+  const passThrough = decl.passThrough?.(settings) === true;
   const { weightDecay, ...adamOptions } = inner;
   return wrap<StateTree>(composed, (grads, state, params, ctx) => {
-    const { inner: innerState, slots } = readWrapped(decl, state);
+    const { inner: innerState, slots, write } = methodState(decl, state);
     const slot = adamSlot(innerState);
     if (!slot) return null;
     const { key, adam } = slot;
-    const parts = splitFusable(binding.kernel, grads, params, adam, settings.exclude, ctx);
-    if (!parts) return null;
-    const { plain, own, anchors } = parts;
+    const names = Object.keys(grads);
+    const [plain, own] = passThrough ? [names, []] : split(names, settings.exclude);
+    const anchors = anchorsOf(own, ctx);
+    if (!fusable('adamw', [grads, params, adam.mu, adam.nu, anchors], names)) return null;
+    if (own.length > 0 && !hasFusedKernel(binding.kernel)) return null;
     const axes = ownNames(decl, settings, slots, grads);
     const attrs = binding.attrs(settings, { names: own, axes, slots: slots.maps, t: slots.t, weightDecay });
     if (!attrs) return null;
-    const guard = guardOf(ctx, ['adamw', binding.kernel]);
+    const guard = guardOf(ctx, passThrough ? ['adamw'] : ['adamw', binding.kernel]);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
     const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay });
     const next = emptySlotMaps(decl) as Record<string, Record<string, Tensor | number>>;
@@ -337,10 +290,7 @@ export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
     return {
       updates: {},
       assign: into.assign,
-      state: writeWrapped(decl, withAdam(innerState, key, adam, into, grads), {
-        maps: carried,
-        t: slots.t + 1,
-      }),
+      state: write(withAdam(innerState, key, adam, into, grads), { maps: carried, t: slots.t + 1 }),
       guarded: guard.finite !== undefined,
     };
   });

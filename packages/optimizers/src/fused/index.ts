@@ -1,4 +1,4 @@
-export { withFusedAdamW, withFusedL2sp, withFusedMethod, withFusedMethodOverAdam } from './dispatch';
+export { withFusedMethod, withFusedMethodOverAdam } from './dispatch';
 export {
   FUSED_KERNELS,
   type FusedKernelName,

@@ -31,15 +31,17 @@ import {
  * batch of tensors (inputs `param0, grad0, m0, v0, param1, …`), so a model with many small tensors
  * pays the engine's per-kernel overhead once per step, not once per tensor.
  */
+/** The methods that have a fused kernel (a public union of its own, not a key of the internal table). */
+export type FusedMethod = 'adamw' | 'l2sp' | 'ftp' | 'spd' | 'digrap';
+
 export const FUSED_KERNELS = {
   adamw: 'RobustFtAdamWStep',
   l2sp: 'RobustFtL2spStep',
   ftp: 'RobustFtFtpStep',
   spd: 'RobustFtSpdStep',
   digrap: 'RobustFtDigrapStep',
-} as const;
+} as const satisfies Record<FusedMethod, string>;
 
-export type FusedMethod = keyof typeof FUSED_KERNELS;
 export type FusedKernelName = (typeof FUSED_KERNELS)[FusedMethod];
 
 /** Backends that have fused kernels, with the storage layout each one uses. */
@@ -426,13 +428,13 @@ export function fusedKernelsEnabled(): boolean {
 }
 
 /**
- * Whether the fused kernel of `method` (or a kernel name) is registered for `backendName` (default:
- * the active backend) and fused kernels are enabled. A query only: the package registers the kernels
- * when it is imported, and every fused transformation when it is built (`registerFusedOptimizerKernels`).
+ * Whether the fused kernel of `method` is registered for `backendName` (default: the active backend)
+ * and fused kernels are enabled. A query only: the package registers the kernels when it is imported,
+ * and every fused transformation when it is built (`registerFusedOptimizerKernels`).
  */
-export function hasFusedKernel(method: FusedMethod | FusedKernelName, backendName?: string): boolean {
+export function hasFusedKernel(method: FusedMethod, backendName?: string): boolean {
   if (!fusedRuntime().enabled) return false;
-  const name = method in FUSED_KERNELS ? FUSED_KERNELS[method as FusedMethod] : method;
+  const name = FUSED_KERNELS[method];
   const backend = backendName ?? tf.getBackend();
   if (tf.getKernel(name, backend) === undefined) return false;
   // The WGSL kernels record into tfjs-webgpu's own encoder: only where its internals are as expected.
