@@ -34,30 +34,16 @@ export function conv2dBackpropFilterNhwc(
   dw: Float32Array,
   g: WindowGeometry,
 ): void {
-  const { inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO, outChannels: CO } = g;
-  for (let b = 0; b < g.batchSize; b++) {
-    for (let yr = 0; yr < HO; yr++) {
-      for (let yc = 0; yc < WO; yc++) {
-        const dyBase = ((b * HO + yr) * WO + yc) * CO;
-        for (let kh = 0; kh < g.filterHeight; kh++) {
-          const xr = yr * g.strideHeight - g.padInfo.top + kh * g.dilationHeight;
-          if (xr < 0 || xr >= H) continue;
-          for (let kw = 0; kw < g.filterWidth; kw++) {
-            const xc = yc * g.strideWidth - g.padInfo.left + kw * g.dilationWidth;
-            if (xc < 0 || xc >= W) continue;
-            const xBase = ((b * H + xr) * W + xc) * CI;
-            const wBase = (kh * g.filterWidth + kw) * CI * CO;
-            for (let ci = 0; ci < CI; ci++) {
-              const xv = x[xBase + ci]!;
-              if (xv === 0) continue;
-              const row = wBase + ci * CO;
-              for (let co = 0; co < CO; co++) dw[row + co]! += xv * dy[dyBase + co]!;
-            }
-          }
-        }
-      }
+  const { inChannels: CI, outChannels: CO } = g;
+  forEachWindowTap(g, (dyBase, xBase, tap) => {
+    const wBase = tap * CI * CO;
+    for (let ci = 0; ci < CI; ci++) {
+      const xv = x[xBase + ci]!;
+      if (xv === 0) continue;
+      const row = wBase + ci * CO;
+      for (let co = 0; co < CO; co++) dw[row + co]! += xv * dy[dyBase + co]!;
     }
-  }
+  });
 }
 
 /**
@@ -70,33 +56,19 @@ export function depthwiseBackpropFilterNhwc(
   dw: Float32Array,
   g: WindowGeometry,
 ): void {
-  const { inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO, outChannels: CO } = g;
-  const M = CO / CI;
-  for (let b = 0; b < g.batchSize; b++) {
-    for (let yr = 0; yr < HO; yr++) {
-      for (let yc = 0; yc < WO; yc++) {
-        const dyBase = ((b * HO + yr) * WO + yc) * CO;
-        for (let kh = 0; kh < g.filterHeight; kh++) {
-          const xr = yr * g.strideHeight - g.padInfo.top + kh * g.dilationHeight;
-          if (xr < 0 || xr >= H) continue;
-          for (let kw = 0; kw < g.filterWidth; kw++) {
-            const xc = yc * g.strideWidth - g.padInfo.left + kw * g.dilationWidth;
-            if (xc < 0 || xc >= W) continue;
-            const xBase = ((b * H + xr) * W + xc) * CI;
-            const wBase = (kh * g.filterWidth + kw) * CO;
-            if (M === 1) {
-              for (let c = 0; c < CI; c++) dw[wBase + c]! += x[xBase + c]! * dy[dyBase + c]!;
-            } else {
-              for (let c = 0; c < CI; c++) {
-                const xv = x[xBase + c]!;
-                for (let m = 0; m < M; m++) dw[wBase + c * M + m]! += xv * dy[dyBase + c * M + m]!;
-              }
-            }
-          }
-        }
+  const CI = g.inChannels;
+  const M = g.outChannels / CI;
+  forEachWindowTap(g, (dyBase, xBase, tap) => {
+    const wBase = tap * g.outChannels;
+    if (M === 1) {
+      for (let c = 0; c < CI; c++) dw[wBase + c]! += x[xBase + c]! * dy[dyBase + c]!;
+    } else {
+      for (let c = 0; c < CI; c++) {
+        const xv = x[xBase + c]!;
+        for (let m = 0; m < M; m++) dw[wBase + c * M + m]! += xv * dy[dyBase + c * M + m]!;
       }
     }
-  }
+  });
 }
 
 /** Depthwise input gradient, scattered from each output position. `dx` must be zeroed. */
@@ -106,8 +78,32 @@ export function depthwiseBackpropInputNhwc(
   dx: Float32Array,
   g: WindowGeometry,
 ): void {
+  const CI = g.inChannels;
+  const M = g.outChannels / CI;
+  forEachWindowTap(g, (dyBase, xBase, tap) => {
+    const wBase = tap * g.outChannels;
+    if (M === 1) {
+      for (let c = 0; c < CI; c++) dx[xBase + c]! += filter[wBase + c]! * dy[dyBase + c]!;
+    } else {
+      for (let c = 0; c < CI; c++) {
+        let acc = 0;
+        for (let m = 0; m < M; m++) acc += filter[wBase + c * M + m]! * dy[dyBase + c * M + m]!;
+        dx[xBase + c]! += acc;
+      }
+    }
+  });
+}
+
+/**
+ * Visits every in-bounds (output position, filter tap) pair of a window with the flat bases of its dy
+ * and x rows and the tap index kh·KW + kw; the conv and depthwise gradients walk the same taps and
+ * differ only in what they accumulate, so the walk lives here once. The channel loops stay in `visit`.
+ */
+function forEachWindowTap(
+  g: WindowGeometry,
+  visit: (dyBase: number, xBase: number, tap: number) => void,
+): void {
   const { inHeight: H, inWidth: W, inChannels: CI, outHeight: HO, outWidth: WO, outChannels: CO } = g;
-  const M = CO / CI;
   for (let b = 0; b < g.batchSize; b++) {
     for (let yr = 0; yr < HO; yr++) {
       for (let yc = 0; yc < WO; yc++) {
@@ -118,17 +114,7 @@ export function depthwiseBackpropInputNhwc(
           for (let kw = 0; kw < g.filterWidth; kw++) {
             const xc = yc * g.strideWidth - g.padInfo.left + kw * g.dilationWidth;
             if (xc < 0 || xc >= W) continue;
-            const xBase = ((b * H + xr) * W + xc) * CI;
-            const wBase = (kh * g.filterWidth + kw) * CO;
-            if (M === 1) {
-              for (let c = 0; c < CI; c++) dx[xBase + c]! += filter[wBase + c]! * dy[dyBase + c]!;
-            } else {
-              for (let c = 0; c < CI; c++) {
-                let acc = 0;
-                for (let m = 0; m < M; m++) acc += filter[wBase + c * M + m]! * dy[dyBase + c * M + m]!;
-                dx[xBase + c]! += acc;
-              }
-            }
+            visit(dyBase, ((b * H + xr) * W + xc) * CI, kh * g.filterWidth + kw);
           }
         }
       }
