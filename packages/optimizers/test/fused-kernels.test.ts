@@ -80,6 +80,30 @@ function problem(seed: number, shape: number[]): Problem {
 }
 
 const T = (a: Arr, shape: number[]) => tf.tensor(Float32Array.from(a), shape, 'float32');
+/** A run's carried state (param, moments, step outputs) with this step's grad and anchor, as a fused-step input. */
+const carriedItem = (
+  state: Record<string, tf.Tensor | null>,
+  grad: tf.Tensor,
+  anchor: tf.Tensor,
+  step: number,
+) => ({
+  ...state,
+  param: state.param!,
+  m: state.m!,
+  v: state.v!,
+  grad,
+  anchor,
+  count: step + 1,
+});
+/** A problem's param, grad, moments and anchor as one fused-step input at step `count`. */
+const anchoredItem = (p: Problem, count: number) => ({
+  param: T(p.theta, p.shape),
+  grad: T(p.g, p.shape),
+  m: T(p.m, p.shape),
+  v: T(p.v, p.shape),
+  anchor: T(p.anchor, p.shape),
+  count,
+});
 
 function expectClose(got: tf.Tensor, want: Arr, atol = 2e-6, rtol = 2e-5): void {
   const g = got.dataSync();
@@ -128,14 +152,7 @@ for (const { backend, simd, engine } of CONFIGS) {
       const dt = zip(p.theta, p.anchor, (t, a) => t - a);
       const want = dotp(p.g, dt);
       tf.tidy(() => {
-        const item = {
-          param: T(p.theta, p.shape),
-          grad: T(p.g, p.shape),
-          m: T(p.m, p.shape),
-          v: T(p.v, p.shape),
-          anchor: T(p.anchor, p.shape),
-          count: 1,
-        };
+        const item = anchoredItem(p, 1);
         const opts = { learningRate: 1e-3, beta1: B1, beta2: B2, epsilon: EPS };
         const [spd] = fusedSpdStep([item], { ...opts, lambda: 0.5 });
         const [dg] = fusedDigrapStep([{ ...item, lrPrev: 0 }], { ...opts, lambda: 0.5, t: 1 });
@@ -202,14 +219,7 @@ for (const { backend, simd, engine } of CONFIGS) {
       const ps = SHAPES.slice(0, 3).map((s, i) => problem(20 + i, s));
       tf.tidy(() => {
         const out = fusedL2spStep(
-          ps.map((p) => ({
-            param: T(p.theta, p.shape),
-            grad: T(p.g, p.shape),
-            m: T(p.m, p.shape),
-            v: T(p.v, p.shape),
-            anchor: T(p.anchor, p.shape),
-            count: 2,
-          })),
+          ps.map((p) => anchoredItem(p, 2)),
           { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, alpha: 0.3 },
         );
         ps.forEach((p, i) => {
@@ -259,14 +269,7 @@ for (const { backend, simd, engine } of CONFIGS) {
       expect(refs.map((r) => r.fired)).toEqual([true, false, false]);
       tf.tidy(() => {
         const out = fusedSpdStep(
-          cases.map((p) => ({
-            param: T(p.theta, p.shape),
-            grad: T(p.g, p.shape),
-            m: T(p.m, p.shape),
-            v: T(p.v, p.shape),
-            anchor: T(p.anchor, p.shape),
-            count: 3,
-          })),
+          cases.map((p) => anchoredItem(p, 3)),
           { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, lambda: 0.7 },
         );
         refs.forEach((r, i) => {
@@ -282,19 +285,13 @@ for (const { backend, simd, engine } of CONFIGS) {
     it('SPD on random tensors with λ = 0 is plain Adam', () => {
       const p = problem(31, [9, 3]);
       tf.tidy(() => {
-        const [out] = fusedSpdStep(
-          [
-            {
-              param: T(p.theta, p.shape),
-              grad: T(p.g, p.shape),
-              m: T(p.m, p.shape),
-              v: T(p.v, p.shape),
-              anchor: T(p.anchor, p.shape),
-              count: 1,
-            },
-          ],
-          { learningRate: 1e-3, beta1: B1, beta2: B2, epsilon: EPS, lambda: 0 },
-        );
+        const [out] = fusedSpdStep([anchoredItem(p, 1)], {
+          learningRate: 1e-3,
+          beta1: B1,
+          beta2: B2,
+          epsilon: EPS,
+          lambda: 0,
+        });
         const r = adamRef(p.g, p.m, p.v, 1, 1e-3);
         expectClose(
           out!.param,
@@ -315,9 +312,7 @@ for (const { backend, simd, engine } of CONFIGS) {
       const inner = first === end ? p0.theta.length : prod(p0.shape.slice(end));
       const rowOf = (i: number) => Math.floor(i / inner) % rows;
       const n = p0.theta.length;
-      let theta = p0.theta;
-      let m = p0.m;
-      let v = p0.v;
+      let { theta, m, v } = p0;
       let cPrev: Arr | null = null;
       let rPrev: Arr | null = null;
       let gamma = 0;
@@ -408,13 +403,7 @@ for (const { backend, simd, engine } of CONFIGS) {
           const [out] = fusedFtpStep(
             [
               {
-                ...state,
-                param: state.param!,
-                m: state.m!,
-                v: state.v!,
-                grad: gt,
-                anchor,
-                count: step + 1,
+                ...carriedItem(state, gt, anchor, step),
                 rowSpan: span,
               },
             ],
@@ -454,9 +443,7 @@ for (const { backend, simd, engine } of CONFIGS) {
 
     /** DiGraP (trainable) over several steps, state in float64. */
     function digrapRefRun(p0: Problem, grads: Arr[], lrs: number[], lambda: number) {
-      let theta = p0.theta;
-      let m = p0.m;
-      let v = p0.v;
+      let { theta, m, v } = p0;
       let P: Arr | null = null;
       let Q: Arr | null = null;
       let lrPrev = 0;
@@ -529,13 +516,7 @@ for (const { backend, simd, engine } of CONFIGS) {
         const [out] = fusedDigrapStep(
           [
             {
-              ...state,
-              param: state.param!,
-              m: state.m!,
-              v: state.v!,
-              grad: gt,
-              anchor,
-              count: step + 1,
+              ...carriedItem(state, gt, anchor, step),
               lrPrev: step === 0 ? 0 : lrs[step - 1]!,
             },
           ],
@@ -604,12 +585,7 @@ for (const { backend, simd, engine } of CONFIGS) {
       const ps = [[3, 4], [5], [2, 2, 2]].map((s, i) => problem(60 + i, s));
       const item = (p: Problem) => ({
         rowSpan: (p.shape.length <= 1 ? [0, 0] : [p.shape.length - 1, p.shape.length]) as [number, number],
-        param: T(p.theta, p.shape),
-        grad: T(p.g, p.shape),
-        m: T(p.m, p.shape),
-        v: T(p.v, p.shape),
-        anchor: T(p.anchor, p.shape),
-        count: 4,
+        ...anchoredItem(p, 4),
       });
       tf.tidy(() => {
         const opts = { learningRate: 1e-2, beta1: B1, beta2: B2, epsilon: EPS, weightDecay: 0, k: 1, t: 1 };
