@@ -9,7 +9,7 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { argmaxAccuracy, type EvalSet } from './evaluate';
 import { logitsOf, type MethodResult, summarise, type WisePoint } from './results';
-import type { DerivedContext, FinishedRun, MethodSpec } from './tier';
+import type { DerivedContext, FinishedRun, MethodSpec, ScoredRun } from './tier';
 
 // Post-hoc methods as derived-method declarations: a tier lists `wiseFtSweep(...)` or `vrfEnsemble(...)`
 // beside its trained methods, naming the runs they combine, and the runner does the rest.
@@ -25,6 +25,30 @@ function sweepEnds<M>(ctx: DerivedContext<M>, a: string, b: string, method: stri
   if (ctx.options.wiseAlphas.length === 0) throw new Error(`${method}: no α to sweep`);
   return [finished(ctx, a, method), finished(ctx, b, method)] as const;
 }
+
+/** A derived method's declaration: its name and label, the runs it needs, and how it runs. */
+function derived<M>(
+  spec: { name: string; label: string },
+  needs: readonly string[],
+  body: { features?: readonly string[]; run(ctx: DerivedContext<M>): Promise<ScoredRun<M>> },
+): MethodSpec<M> {
+  return { name: spec.name, label: spec.label, kind: 'derived', needs, ...body };
+}
+
+/** The runs an output-space ensemble (OSE, VRF) combines: the zero-shot and the fine-tuned one. */
+interface EnsembleSpec {
+  name: string;
+  label: string;
+  zeroShot: string;
+  fineTuned: string;
+}
+
+/** The hyperparameters every α sweep reports about its choice of α. */
+const chosenAlpha = (best: SweepBest, alphas: readonly number[]) => ({
+  alpha: best.alpha,
+  alphaChosenBy: 'ID validation accuracy',
+  sweep: alphas.join(','),
+});
 
 const point = (alpha: number, r: MethodResult): WisePoint => ({
   alpha,
@@ -75,11 +99,7 @@ export function wiseFtSweep<M>(spec: {
   from: string;
   to: string;
 }): MethodSpec<M> {
-  return {
-    name: spec.name,
-    label: spec.label,
-    kind: 'derived',
-    needs: [spec.from, spec.to],
+  return derived(spec, [spec.from, spec.to], {
     async run(ctx) {
       const { tier, options } = ctx;
       const [from, to] = sweepEnds(ctx, spec.from, spec.to, spec.name);
@@ -113,15 +133,13 @@ export function wiseFtSweep<M>(spec: {
         hyperparameters: {
           from: spec.from,
           to: spec.to,
-          alpha: best.alpha,
-          alphaChosenBy: 'ID validation accuracy',
-          sweep: options.wiseAlphas.join(','),
+          ...chosenAlpha(best, options.wiseAlphas),
         },
         curve,
         model: mix,
       };
     },
-  };
+  });
 }
 
 /**
@@ -130,18 +148,8 @@ export function wiseFtSweep<M>(spec: {
  * the larger α), as the paper's `baselines.py`. Its curve goes to the report field `curveField`
  * (default `oseCurve`), from the zero-shot run (α = 0) to the fine-tuned run (α = 1).
  */
-export function outputEnsembleSweep<M>(spec: {
-  name: string;
-  label: string;
-  zeroShot: string;
-  fineTuned: string;
-  curveField?: string;
-}): MethodSpec<M> {
-  return {
-    name: spec.name,
-    label: spec.label,
-    kind: 'derived',
-    needs: [spec.zeroShot, spec.fineTuned],
+export function outputEnsembleSweep<M>(spec: EnsembleSpec & { curveField?: string }): MethodSpec<M> {
+  return derived(spec, [spec.zeroShot, spec.fineTuned], {
     async run(ctx) {
       const { tier, options } = ctx;
       const [zs, ft] = sweepEnds(ctx, spec.zeroShot, spec.fineTuned, spec.name);
@@ -177,15 +185,13 @@ export function outputEnsembleSweep<M>(spec: {
         hyperparameters: {
           zeroShot: spec.zeroShot,
           fineTuned: spec.fineTuned,
-          alpha: best.alpha,
-          alphaChosenBy: 'ID validation accuracy',
-          sweep: options.wiseAlphas.join(','),
+          ...chosenAlpha(best, options.wiseAlphas),
         },
         curve,
         curveField: spec.curveField ?? 'oseCurve',
       };
     },
-  };
+  });
 }
 
 /**
@@ -194,17 +200,8 @@ export function outputEnsembleSweep<M>(spec: {
  * rule (round(1000·|ZSF|/N)) assumes ImageNet-sized training sets and exceeds |ZSF| on small data, so
  * it is 5 % of the ZSF set here (a small-data choice, documented in the README).
  */
-export function vrfEnsemble<M>(spec: {
-  name: string;
-  label: string;
-  zeroShot: string;
-  fineTuned: string;
-}): MethodSpec<M> {
-  return {
-    name: spec.name,
-    label: spec.label,
-    kind: 'derived',
-    needs: [spec.zeroShot, spec.fineTuned],
+export function vrfEnsemble<M>(spec: EnsembleSpec): MethodSpec<M> {
+  return derived(spec, [spec.zeroShot, spec.fineTuned], {
     features: [spec.fineTuned],
     async run(ctx) {
       const { tier } = ctx;
@@ -292,5 +289,5 @@ export function vrfEnsemble<M>(spec: {
         },
       };
     },
-  };
+  });
 }
