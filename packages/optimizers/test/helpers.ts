@@ -5,6 +5,7 @@ import {
   type StateTree,
 } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { setFusedKernelsEnabled } from '../src/fused';
 import { adamw, digrap, ftp, l2sp, sgd, spd, tpgm } from '../src/index';
 
 /** Shapes covering the cases the methods special-case: rank 1 (whole-tensor norm), 2, 3 and 4. */
@@ -164,4 +165,14 @@ export function signDescent(): GradientTransformation<StateTree> {
       return { updates: mapTensors(grads, (g) => tf.mul(tf.sign(g), -ctx.learningRate)), state: { steps } };
     },
   };
+}
+
+/** Runs `fn` on the composed path (fused kernels off), turning them back on however it ends. */
+export function withoutFusedKernels<T>(fn: () => T): T {
+  setFusedKernelsEnabled(false);
+  try {
+    return fn();
+  } finally {
+    setFusedKernelsEnabled(true);
+  }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hasFusedKernel, setFusedKernelsEnabled } from '../src/fused';
+import { hasFusedKernel } from '../src/fused';
 import { digrapDiagnostics } from '../src/index';
-import { disposeAll, FACTORIES, makeVars, run, values } from './helpers';
+import { disposeAll, FACTORIES, makeVars, run, values, withoutFusedKernels } from './helpers';
 import './setup-backend';
 
 const HEAD = '*/head/**';
@@ -30,12 +30,7 @@ describe('100 steps: values, not only the absence of leaks', () => {
       const strengths = new Map<string, number[]>();
       for (let s = 1; s <= 100; s++) {
         run(optFused, fused.vars, 1, { from: s });
-        setFusedKernelsEnabled(false);
-        try {
-          run(optComposed, composed.vars, 1, { from: s });
-        } finally {
-          setFusedKernelsEnabled(true);
-        }
+        withoutFusedKernels(() => run(optComposed, composed.vars, 1, { from: s }));
         if (label === 'digrap') {
           for (const [name, d] of Object.entries(await digrapDiagnostics(optFused))) {
             for (const [key, w] of [
@@ -95,12 +90,7 @@ describe('a parameter that first gets a gradient after step 1', () => {
       const optFused = FACTORIES[label]!(fused.anchors);
       const optComposed = FACTORIES[label]!(composed.anchors);
       run(optFused, fused.vars, 6, { skip: late });
-      setFusedKernelsEnabled(false);
-      try {
-        run(optComposed, composed.vars, 6, { skip: late });
-      } finally {
-        setFusedKernelsEnabled(true);
-      }
+      withoutFusedKernels(() => run(optComposed, composed.vars, 6, { skip: late }));
       const want = Object.values(values(composed.vars));
       Object.values(values(fused.vars)).forEach((v, k) => {
         v.forEach((x, i) => {
