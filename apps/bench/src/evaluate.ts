@@ -1,6 +1,6 @@
 import { type CorruptionFamily, corrupt, expectedCalibrationError } from '@robust-ft/eval';
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset } from './data/datasets';
+import { type Dataset, head, loadMnist } from './data/datasets';
 import { FEATURE_LAYER } from './model';
 
 /** One evaluation set: images and labels plus where it belongs in the report. */
@@ -19,6 +19,28 @@ export interface SetOutputs {
 }
 
 export type Outputs = Map<string, SetOutputs>;
+
+/**
+ * The digit tiers' evaluation sets: the ID test set, MNIST test (first `mnistLimit`) and the given font
+ * digits as domain shifts, then the corrupted copies of the test set.
+ */
+export function digitEvalSets(
+  test: Dataset,
+  fonts: Dataset,
+  o: {
+    mnistLimit: number;
+    families: readonly CorruptionFamily[];
+    severities: readonly number[];
+    seed: number;
+  },
+): EvalSet[] {
+  return [
+    { key: 'id', kind: 'id', data: test },
+    { key: 'mnist', kind: 'domain', data: head(loadMnist('test'), o.mnistLimit) },
+    { key: 'fonts', kind: 'domain', data: fonts },
+    ...corruptedSets(test, o.families, o.severities, o.seed),
+  ];
+}
 
 /**
  * Builds the corrupted copies of the ID test set. Each (family, severity) has its own fixed seed, so the

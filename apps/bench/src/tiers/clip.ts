@@ -16,8 +16,8 @@ import {
 } from '../clip/methods';
 import { projectionSvg, scatterWithCurvesSvg } from '../clip/plots';
 import { buildClassifier, zeroShotClassifier } from '../clip/zero-shot';
-import { head, loadMnist, uciDigitsSplit } from '../data/datasets';
-import { corruptedSets, type EvalSet, namedWeights, runModel } from '../evaluate';
+import { head, uciDigitsSplit } from '../data/datasets';
+import { digitEvalSets, type EvalSet, namedWeights, runModel } from '../evaluate';
 import { outputEnsembleSweep, vrfEnsemble, wiseFtSweep } from '../posthoc';
 import type { BenchReport, MethodResult, WisePoint } from '../results';
 import { defineTier } from '../runner';
@@ -227,12 +227,7 @@ export const clip = defineTier<ClipModel>({
     const test = head(split.test, evalLimit);
     const fonts = splitFonts();
     const heldOutFonts = head(fonts.evaluation, evalLimit);
-    const sets: EvalSet[] = [
-      { key: 'id', kind: 'id', data: test },
-      { key: 'mnist', kind: 'domain', data: head(loadMnist('test'), o.mnistLimit) },
-      { key: 'fonts', kind: 'domain', data: heldOutFonts },
-      ...corruptedSets(test, o.families, o.severities, o.seed),
-    ];
+    const sets = digitEvalSets(test, heldOutFonts, o);
     say(
       `clip tier: fine-tune on ${idTrain.n} UCI digits (val ${val.n}, test ${test.n}); OOD: MNIST test ` +
         `${o.mnistLimit}, ${heldOutFonts.n} held-out font digits, ${o.families.length} corruptions × ` +

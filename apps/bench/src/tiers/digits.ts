@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { head, loadFontDigits, loadMnist, uciDigitsSplit } from '../data/datasets';
-import { corruptedSets, type EvalSet, layersModelOps } from '../evaluate';
+import { loadFontDigits, uciDigitsSplit } from '../data/datasets';
+import { digitEvalSets, layersModelOps } from '../evaluate';
 import {
   fineTune,
   isTrainedMethod,
@@ -46,12 +46,7 @@ export const digits = defineTier<tf.LayersModel>({
   async load(o, say) {
     const { train: idTrain, val, test } = uciDigitsSplit(o.seed, o.trainLimit);
     const fonts = loadFontDigits();
-    const sets: EvalSet[] = [
-      { key: 'id', kind: 'id', data: test },
-      { key: 'mnist', kind: 'domain', data: head(loadMnist('test'), o.mnistLimit) },
-      { key: 'fonts', kind: 'domain', data: fonts },
-      ...corruptedSets(test, o.families, o.severities, o.seed),
-    ];
+    const sets = digitEvalSets(test, fonts, o);
     say(
       `digits tier: fine-tune on ${idTrain.n} UCI digits (val ${val.n}, test ${test.n}); ` +
         `OOD: MNIST test ${o.mnistLimit}, font digits, ${o.families.length} corruptions × severities ${o.severities.join(',')}`,
