@@ -36,6 +36,7 @@ import { adamConstants, JS_ENGINE } from '../src/fused/loops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
 import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
+import type { MethodDeclaration, MethodSettings, SlotSet } from '../src/method';
 import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 tf.env().set('PROD', true);
@@ -165,6 +166,25 @@ function withGuard(
   ];
 }
 
+/**
+ * A projection method over Adam without decoupled decay (the reference setup) and its '+guard' row; the
+ * fused build goes through the method's declared fused kernel.
+ */
+function projectedOverAdam<O, T extends MethodSettings, S extends SlotSet>(
+  row: Omit<Spec, 'build'>,
+  decl: MethodDeclaration<O, T, S>,
+  transformation: (inner: AnyTransformation, options: O) => AnyTransformation,
+  options: O,
+): Spec[] {
+  return withGuard({
+    ...row,
+    build: (f, policy) => {
+      const t = transformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), options);
+      return ours(f ? withFusedMethod(decl, t, options, { ...ADAM, weightDecay: 0 }) : t, policy);
+    },
+  });
+}
+
 const SPECS: Spec[] = [
   {
     optimizer: 'adamw',
@@ -204,40 +224,25 @@ const SPECS: Spec[] = [
       );
     },
   },
-  ...withGuard({
-    optimizer: 'ftp',
-    bytesPerParam: 48,
-    wgslBytes: 56,
-    build: (f, policy) => {
-      const t = ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { k: 1 });
-      return ours(f ? withFusedMethod(FTP_METHOD, t, { k: 1 }, { ...ADAM, weightDecay: 0 }) : t, policy);
-    },
-  }),
-  ...withGuard({
-    // λ = 1: bytes are 32 for a tensor that is not decayed, 44 for one that is; 32 is the floor quoted.
-    optimizer: 'spd',
-    bytesPerParam: 32,
-    wgslBytes: 44,
-    build: (f, policy) => {
-      const t = spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 1 });
-      return ours(
-        f ? withFusedMethod(SPD_METHOD, t, { weightDecay: 1 }, { ...ADAM, weightDecay: 0 }) : t,
-        policy,
-      );
-    },
-  }),
-  ...withGuard({
-    optimizer: 'digrap',
-    bytesPerParam: 60,
-    wgslBytes: 72,
-    build: (f, policy) => {
-      const t = digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), { weightDecay: 0.1 });
-      return ours(
-        f ? withFusedMethod(DIGRAP_METHOD, t, { weightDecay: 0.1 }, { ...ADAM, weightDecay: 0 }) : t,
-        policy,
-      );
-    },
-  }),
+  ...projectedOverAdam(
+    { optimizer: 'ftp', bytesPerParam: 48, wgslBytes: 56 },
+    FTP_METHOD,
+    ftpTransformation,
+    { k: 1 },
+  ),
+  // λ = 1: bytes are 32 for a tensor that is not decayed, 44 for one that is; 32 is the floor quoted.
+  ...projectedOverAdam(
+    { optimizer: 'spd', bytesPerParam: 32, wgslBytes: 44 },
+    SPD_METHOD,
+    spdTransformation,
+    { weightDecay: 1 },
+  ),
+  ...projectedOverAdam(
+    { optimizer: 'digrap', bytesPerParam: 60, wgslBytes: 72 },
+    DIGRAP_METHOD,
+    digrapTransformation,
+    { weightDecay: 0.1 },
+  ),
   {
     optimizer: 'l2sp',
     bytesPerParam: 32,
