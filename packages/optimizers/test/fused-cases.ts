@@ -15,6 +15,7 @@ import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
 import { FTP_METHOD, ftpTransformation } from '../src/ftp';
 import { type FusedMethod, withFusedMethod } from '../src/fused';
 import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
+import type { MethodDeclaration, MethodSettings, SlotSet } from '../src/method';
 import { SPD_METHOD, spdTransformation } from '../src/spd';
 
 /*
@@ -58,6 +59,22 @@ export interface Case {
   method?: FusedMethod;
 }
 
+/**
+ * A method wrapped around AdamW (decoupled decay `weightDecay`): the composed transformation and its
+ * fused wrapper, built from one options object.
+ */
+function overAdam<O, T extends MethodSettings, S extends SlotSet>(
+  decl: MethodDeclaration<O, T, S>,
+  transformation: (inner: AnyTransformation, options: O) => AnyTransformation,
+  options: O,
+  weightDecay: number,
+): Pick<Case, 'make' | 'fused'> {
+  return {
+    make: () => transformation(adamwTransformation({ ...ADAM, weightDecay }), options),
+    fused: (t) => withFusedMethod(decl, t, options, { ...ADAM, weightDecay }),
+  };
+}
+
 export const CASES: Case[] = [
   {
     name: 'adamw',
@@ -83,21 +100,12 @@ export const CASES: Case[] = [
   },
   {
     name: 'spd',
-    make: () =>
-      spdTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), {
-        weightDecay: 0.8,
-        exclude: 'head/*',
-      }),
-    fused: (t) =>
-      withFusedMethod(SPD_METHOD, t, { weightDecay: 0.8, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
+    ...overAdam(SPD_METHOD, spdTransformation, { weightDecay: 0.8, exclude: 'head/*' }, 0),
     lr: 5e-2,
   },
   {
     name: 'ftp',
-    make: () =>
-      ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), { k: 0.5, exclude: 'head/*' }),
-    fused: (t) =>
-      withFusedMethod(FTP_METHOD, t, { k: 0.5, exclude: 'head/*' }, { ...ADAM, weightDecay: 0.1 }),
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: 'head/*' }, 0.1),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
@@ -105,31 +113,13 @@ export const CASES: Case[] = [
     // The same FTP on weights declared to be in torch layout (rows on axis 0, contiguous).
     name: 'ftp (torch layout)',
     method: 'ftp',
-    make: () =>
-      ftpTransformation(adamwTransformation({ ...ADAM, weightDecay: 0.1 }), {
-        k: 0.5,
-        exclude: 'head/*',
-        layout: 'torch',
-      }),
-    fused: (t) =>
-      withFusedMethod(
-        FTP_METHOD,
-        t,
-        { k: 0.5, exclude: 'head/*', layout: 'torch' },
-        { ...ADAM, weightDecay: 0.1 },
-      ),
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: 'head/*', layout: 'torch' }, 0.1),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
   {
     name: 'digrap',
-    make: () =>
-      digrapTransformation(adamwTransformation({ ...ADAM, weightDecay: 0 }), {
-        weightDecay: 0.5,
-        exclude: 'head/*',
-      }),
-    fused: (t) =>
-      withFusedMethod(DIGRAP_METHOD, t, { weightDecay: 0.5, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
+    ...overAdam(DIGRAP_METHOD, digrapTransformation, { weightDecay: 0.5, exclude: 'head/*' }, 0),
     lr: 1e-2,
   },
 ];
