@@ -84,36 +84,25 @@ export function quadraticValidation(params: tf.NamedTensorMap): tf.Scalar {
   ) as tf.Scalar;
 }
 
+/** The anchor, and the exclusion when one is given (an absent `exclude` key keeps the default). */
+const anchored = (anchor: tf.NamedTensorMap, exclude?: string) => ({
+  anchor,
+  ...(exclude ? { exclude } : {}),
+});
+
 /** One factory per optimizer of the package, with settings that exercise its robust branch. */
 export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: string) => RobustOptimizer> = {
   adamw: () => adamw({ learningRate: 1e-2, weightDecay: 0.01 }),
   sgd: () => sgd({ learningRate: 1e-2, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }),
-  l2sp: (anchor, exclude) =>
-    l2sp({ learningRate: 1e-2, alpha: 0.1, anchor, ...(exclude ? { exclude } : {}) }),
+  l2sp: (anchor, exclude) => l2sp({ learningRate: 1e-2, alpha: 0.1, ...anchored(anchor, exclude) }),
   ftpAdam: (anchor, exclude) =>
-    ftp({ learningRate: 1e-2, weightDecay: 0.1, k: 0.5, anchor, ...(exclude ? { exclude } : {}) }),
+    ftp({ learningRate: 1e-2, weightDecay: 0.1, k: 0.5, ...anchored(anchor, exclude) }),
   ftpSgd: (anchor, exclude) =>
-    ftp({
-      inner: 'sgd',
-      learningRate: 1e-2,
-      momentum: 0.9,
-      nesterov: true,
-      anchor,
-      ...(exclude ? { exclude } : {}),
-    }),
-  spd: (anchor, exclude) =>
-    spd({ learningRate: 5e-2, weightDecay: 1, anchor, ...(exclude ? { exclude } : {}) }),
+    ftp({ inner: 'sgd', learningRate: 1e-2, momentum: 0.9, nesterov: true, ...anchored(anchor, exclude) }),
+  spd: (anchor, exclude) => spd({ learningRate: 5e-2, weightDecay: 1, ...anchored(anchor, exclude) }),
   spdSgd: (anchor, exclude) =>
-    spd({
-      inner: 'sgd',
-      learningRate: 5e-2,
-      momentum: 0.9,
-      weightDecay: 1,
-      anchor,
-      ...(exclude ? { exclude } : {}),
-    }),
-  digrap: (anchor, exclude) =>
-    digrap({ learningRate: 1e-2, weightDecay: 0.5, anchor, ...(exclude ? { exclude } : {}) }),
+    spd({ inner: 'sgd', learningRate: 5e-2, momentum: 0.9, weightDecay: 1, ...anchored(anchor, exclude) }),
+  digrap: (anchor, exclude) => digrap({ learningRate: 1e-2, weightDecay: 0.5, ...anchored(anchor, exclude) }),
   digrapSgd: (anchor, exclude) =>
     digrap({
       inner: 'sgd',
@@ -121,8 +110,7 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
       nesterov: true,
       momentum: 0.9,
       weightDecay: 0.5,
-      anchor,
-      ...(exclude ? { exclude } : {}),
+      ...anchored(anchor, exclude),
     }),
   digrapFixed: (anchor, exclude) =>
     digrap({
@@ -131,16 +119,10 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
       trainableStrength: false,
       strength: 0.5,
       projTerm: 'grad',
-      anchor,
-      ...(exclude ? { exclude } : {}),
+      ...anchored(anchor, exclude),
     }),
   tpgm: (anchor, exclude) =>
-    tpgm({
-      learningRate: 1e-2,
-      validationLoss: quadraticValidation,
-      anchor,
-      ...(exclude ? { exclude } : {}),
-    }),
+    tpgm({ learningRate: 1e-2, validationLoss: quadraticValidation, ...anchored(anchor, exclude) }),
   tpgmL2: (anchor, exclude) =>
     tpgm({
       inner: 'adam',
@@ -148,8 +130,7 @@ export const FACTORIES: Record<string, (anchor: tf.NamedTensorMap, exclude?: str
       normMode: 'l2',
       maxIters: 2,
       validationLoss: quadraticValidation,
-      anchor,
-      ...(exclude ? { exclude } : {}),
+      ...anchored(anchor, exclude),
     }),
 };
 
