@@ -134,7 +134,7 @@ const ONE_CALL = new Set([...WHOLE_CASES, ...CASES.filter((c) => (c.method ?? c.
 
 /**
  * Entries that reach every pass that reads g: f32x4 lanes, the n mod 4 tail the JS loops run, a 0-d
- * tensor, FTP's strided rows (column kernels) and rows on axis 0, and an entry of a tensor that the
+ * tensor, FTP's strided rows (column kernels), rows on axis 0 and short rows, and an entry of a tensor that the
  * copying engine streams through more than one chunk.
  */
 const POISONS: Required<Poison>[] = [
@@ -143,6 +143,8 @@ const POISONS: Required<Poison>[] = [
   { name: 'head/kernel', index: 14, value: Number.NEGATIVE_INFINITY },
   { name: 'scale', index: 0, value: Number.NaN },
   { name: 'conv2/kernel', index: 287, value: Number.POSITIVE_INFINITY },
+  // Rows of 5 (FTP, torch layout): one pass per row, its f32x4 part in the module.
+  { name: 'dense/kernel', index: 0, value: Number.POSITIVE_INFINITY },
   { name: 'tok/embeddings', index: 0, value: Number.NEGATIVE_INFINITY },
   { name: 'long/kernel', index: 16799, value: Number.NaN },
 ];
