@@ -326,6 +326,23 @@ describe('absolute updates', () => {
   });
 });
 
+/** Registers a cpu FINITE_FLAG_KERNEL that records how many tensors each call checks in `calls`. */
+function spyFiniteFlagKernel(calls: number[]): void {
+  tf.registerKernel({
+    kernelName: FINITE_FLAG_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as {
+        data: { get(id: object): { values: Float32Array } };
+        makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+      };
+      calls.push(attrs?.n as number);
+      const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
+      return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
+    },
+  });
+}
+
 describe("'guard' policy (no host sync)", () => {
   it('masks a non-finite step on the device, counts it asynchronously and leaks nothing', async () => {
     const v = tf.variable(tf.tensor([1, 2, 3]), true, 'guard/w');
@@ -356,19 +373,7 @@ describe("'guard' policy (no host sync)", () => {
 
   it('computes the flag with a FINITE_FLAG_KERNEL registered for the backend: one call, no per-tensor sums', async () => {
     const calls: number[] = [];
-    tf.registerKernel({
-      kernelName: FINITE_FLAG_KERNEL,
-      backendName: 'cpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const b = backend as unknown as {
-          data: { get(id: object): { values: Float32Array } };
-          makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-        };
-        calls.push(attrs?.n as number);
-        const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
-        return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
-      },
-    });
+    spyFiniteFlagKernel(calls);
     try {
       const w = tf.variable(tf.tensor([1, 2, 3]), true, 'flagk/w');
       const u = tf.variable(tf.tensor([4, 5]), true, 'flagk/u');
@@ -401,19 +406,7 @@ describe("'guard' policy (no host sync)", () => {
 
   it('lets a transformation that checks the gradients itself skip the flag pass (ctx.ownFiniteCheck)', async () => {
     const calls: number[] = [];
-    tf.registerKernel({
-      kernelName: FINITE_FLAG_KERNEL,
-      backendName: 'cpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const b = backend as unknown as {
-          data: { get(id: object): { values: Float32Array } };
-          makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-        };
-        calls.push(attrs?.n as number);
-        const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
-        return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
-      },
-    });
+    spyFiniteFlagKernel(calls);
     const offered: (boolean | undefined)[] = [];
     // SGD that keeps θ on a non-finite step itself: with its own flag (float32 1/0, as the fused
     // kernels return it) when offered, else with the adapter's.

@@ -205,13 +205,9 @@ export function fusedMethodStep<K extends string>(
 
 /** `fusedMethodStep` with the kernel's own finite flag when `hp.check` asked for it. */
 export function fusedMethodBatch<K extends string>(
-  method: FusedMethod,
-  items: readonly FusedAnchoredItem[],
-  inputs: readonly string[],
-  outputs: readonly K[],
-  hp: AdamHyperparameters & GuardFlag,
-  attrs: Readonly<Record<string, number | number[]>>,
+  ...args: Parameters<typeof fusedMethodStep<K>>
 ): CheckedBatch<FusedAdamResult & Record<K, Tensor>> {
+  const [method, items, inputs, outputs, hp, attrs] = args;
   const { finite, check, learningRate, beta1, beta2, epsilon } = hp;
   const all = { ...attrs, learningRate, beta1, beta2, epsilon };
   const batch = run(method, items, [...ADAM_ROLES, 'anchor', ...inputs], all, 3 + outputs.length, {
