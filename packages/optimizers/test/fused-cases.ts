@@ -100,8 +100,7 @@ export const CASES: Case[] = [
   {
     name: 'l2sp',
     make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: HEAD }),
-    fused: (t) =>
-      withFusedMethod(L2SP_METHOD, t, { alpha: 0.3, exclude: HEAD }, { ...ADAM, weightDecay: 0 }),
+    fused: (t) => withFusedMethod(L2SP_METHOD, t, { alpha: 0.3, exclude: HEAD }, { ...ADAM, weightDecay: 0 }),
     lr: 1e-2,
   },
   {
