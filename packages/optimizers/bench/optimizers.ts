@@ -21,6 +21,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
 import { installNodeWebGpu } from '@robust-ft/backend-node/testing';
 import { type AnyTransformation, RobustOptimizer } from '@robust-ft/core';
+import { finiteFlag } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAMW_METHOD, adamwTransformation } from '../src/adamw';
 import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
@@ -609,6 +610,43 @@ async function main(): Promise<void> {
             for (const h of t) for (const x of h) x.dispose();
           }),
         ]);
+      }
+      if (BREAKDOWN && backend === 'webgpu') {
+        // What 'guard' adds to a webgpu step, each part timed like a step (until the device is done,
+        // `--clock cpu` honoured): the adapter's flag (RobustFtFiniteFlag over every gradient, then
+        // `Greater`), the fused kernels' float copy of it and the bad-step counter's 0-d ops — against
+        // the fused AdamW kernel alone on the same tensors.
+        const timedDevice = async (fn: () => void): Promise<number> => {
+          const ts: number[] = [];
+          for (let i = 0; i < warmup + steps; i++) {
+            await settle();
+            const c0 = process.cpuUsage();
+            const t0 = performance.now();
+            fn();
+            await settle();
+            const c = process.cpuUsage(c0);
+            if (i >= warmup) ts.push(CPU_CLOCK ? (c.user + c.system) / 1000 : performance.now() - t0);
+          }
+          return median(ts);
+        };
+        parts.push(['fused AdamW kernel alone', await timedDevice(kernelOnce)]);
+        parts.push([
+          `finite flag alone (${Math.ceil(names.length / 7) + 1} dispatches + Greater)`,
+          await timedDevice(() => finiteFlag(grads).dispose()),
+        ]);
+        const flag = finiteFlag(grads);
+        let bad: tf.Tensor = tf.scalar(0);
+        parts.push([
+          "guard's 0-d ops (the kernels' float copy; the counter's cast, sub, add)",
+          await timedDevice(() => {
+            tf.where(flag, tf.scalar(1), tf.scalar(0)).dispose();
+            const next = tf.tidy(() => tf.add(bad, tf.sub(1, tf.cast(flag, 'float32'))));
+            bad.dispose();
+            bad = next;
+          }),
+        ]);
+        flag.dispose();
+        bad.dispose();
       }
       for (const st of state) {
         st.m.dispose();

@@ -234,7 +234,8 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
       it("the 'guard' flag is one kernel call on any number of tensors, exact on NaN, ±Inf and huge finite values", async () => {
         expect(hasFusedKernel('adamw')).toBe(true);
         expect(tf.getKernel(FINITE_FLAG_KERNEL, backend)).toBeDefined();
-        // 17 tensors: three check passes of ≤ 7; a 9000-element one spans three workgroups (last partial).
+        // 17 tensors: three check passes of ≤ 7; a 9000-element one spans three workgroups (last partial),
+        // and each pass lays its tensors' workgroups end to end (an empty one has none).
         const shapes = [
           [9000],
           [3],
@@ -278,6 +279,11 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
             { tensor: 4, index: 0 },
             { tensor: 16, index: 6 },
             { tensor: 1, index: 2 },
+            // Past the empty tensor 2, and in the last tensor of the first pass: workgroups after
+            // another tensor's (tensor 3's third, tensor 5's only one, tensor 6's second).
+            { tensor: 3, index: 9099 },
+            { tensor: 5, index: 3 },
+            { tensor: 6, index: 4999 },
           ]) {
             expect(await flagOf(make({ ...at, value })), `${value} at ${JSON.stringify(at)}`).toBe(0);
           }

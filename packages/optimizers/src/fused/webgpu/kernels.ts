@@ -376,8 +376,8 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 /**
  * The 'guard' policy's finiteness flag in one call (core's FINITE_FLAG_KERNEL): inputs x0…x(n−1),
  * float32; output 0-d float32, 1 when all are finite. One init dispatch, then one check pass per
- * FINITE_GROUP tensors, each reading its tensors once: a step pays ⌈n/7⌉ + 1 dispatches and 4 B per
- * parameter instead of a tfjs reduction (and its partials) per gradient tensor.
+ * FINITE_GROUP tensors, each reading its tensors once (one workgroup per REDUCE_SPAN elements of one
+ * tensor): a step pays ⌈n/7⌉ + 1 dispatches and 4 B per parameter instead of a tfjs reduction (and its partials) per gradient tensor.
  */
 export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = webgpuInternals(backend);
@@ -393,11 +393,18 @@ export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) =
   rec.dispatch(0, FINITE_INIT, 0, [flagBinding], 1);
   groups.forEach((group, j) => {
     const sizes = group.map((x) => sizeOf(x.shape));
-    const n = Math.max(...sizes);
-    rec.setSlot(j, { n, parts: partsFor(n) }, {});
+    // The group's workgroups end to end: tensor t's first one, then the total (see finiteCheck).
+    const starts: number[] = [];
+    let parts = 0;
+    for (const size of sizes) {
+      starts.push(parts);
+      parts += partsFor(size);
+    }
+    rec.setSlot(j, { n: sizes.reduce((a, b) => a + b, 0), parts }, {});
     rec.setWords(j, 0, sizes);
+    rec.setWords(j, FINITE_GROUP, starts);
     const bindings = group.map((x) => rec.bind(x));
-    rec.dispatch(0, finiteCheck(group.length), j, [...bindings, flagBinding], partsFor(n));
+    rec.dispatch(0, finiteCheck(group.length), j, [...bindings, flagBinding], parts);
   });
   rec.finish();
   return flag;
