@@ -645,6 +645,23 @@ async function main(): Promise<void> {
             bad = next;
           }),
         ]);
+        // The same kernel taking the flag (1: nothing kept): what the guarded WGSL passes add by themselves.
+        parts.push([
+          'fused AdamW kernel alone, taking the finite flag',
+          await timedDevice(() => {
+            const out = fusedAdamWStep(
+              names.map((n, j) => ({
+                param: vars[n]!,
+                grad: grads[n]!,
+                m: state[j]!.m,
+                v: state[j]!.v,
+                count: 1,
+              })),
+              { ...ADAM, learningRate: LR, weightDecay: 0.01, finite: flag },
+            );
+            for (const r of out) for (const x of Object.values(r)) x.dispose();
+          }),
+        ]);
         flag.dispose();
         bad.dispose();
       }
