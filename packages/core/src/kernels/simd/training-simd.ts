@@ -23,6 +23,9 @@ interface TrainingExports {
   dw16: Tile;
   dw4: Tile;
   maxpoolgrad: (...args: number[]) => void;
+  maxpool2x2: (...args: number[]) => void;
+  avgpoolgrad: (...args: number[]) => void;
+  relugrad: (dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number) => void;
   colsum: (x: Ptr, out: Ptr, rows: number, cols: number) => void;
   addrow: (x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number) => void;
 }
@@ -225,6 +228,76 @@ export class TrainingSimd {
       scratch,
     );
     return true;
+  }
+
+  /**
+   * Whether `maxPoolGrad2x2` takes this geometry: 2×2 windows, stride 2, no dilation, no padding at
+   * the top/left (`valid`, or `same` on even sizes), channels % 4 = 0. Its windows never overlap.
+   */
+  static takesMaxPool2x2(g: WindowGeometry): boolean {
+    return (
+      g.filterHeight === 2 &&
+      g.filterWidth === 2 &&
+      g.strideHeight === 2 &&
+      g.strideWidth === 2 &&
+      g.dilationHeight === 1 &&
+      g.dilationWidth === 1 &&
+      g.padInfo.top === 0 &&
+      g.padInfo.left === 0 &&
+      2 * g.outHeight <= g.inHeight &&
+      2 * g.outWidth <= g.inWidth &&
+      g.inChannels % 4 === 0 &&
+      g.outChannels === g.inChannels
+    );
+  }
+
+  /**
+   * Max-pool gradient for a geometry `takesMaxPool2x2` accepts, one pass per window. It writes every
+   * dx element a window covers; the rest (the last row/column of odd sizes) must be zeroed by the
+   * caller, see `maxPool2x2CoversInput`.
+   */
+  maxPoolGrad2x2(dy: Ptr, x: Ptr, dx: Ptr, g: WindowGeometry): void {
+    this.x.maxpool2x2(dy, x, dx, g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth);
+  }
+
+  /** Whether the 2×2 windows cover every input element (so dx needs no zeroing). */
+  static maxPool2x2CoversInput(g: WindowGeometry): boolean {
+    return 2 * g.outHeight === g.inHeight && 2 * g.outWidth === g.inWidth;
+  }
+
+  /**
+   * Average-pool gradient into `dx` (every element written; no zeroing needed), channels % 4 = 0,
+   * no dilation; false (nothing written) otherwise.
+   */
+  avgPoolGrad(dy: Ptr, dx: Ptr, g: WindowGeometry): boolean {
+    const C = g.inChannels;
+    if (C % 4 !== 0 || g.outChannels !== C || g.dilationHeight !== 1 || g.dilationWidth !== 1) return false;
+    this.x.avgpoolgrad(
+      dy,
+      dx,
+      g.batchSize,
+      g.inHeight,
+      g.inWidth,
+      C,
+      g.outHeight,
+      g.outWidth,
+      g.filterHeight,
+      g.filterWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.padInfo.top,
+      g.padInfo.left,
+      1 / (g.filterHeight * g.filterWidth),
+    );
+    return true;
+  }
+
+  /**
+   * `out = dy · mask(x)` over `n` float32 elements, the mask being tfjs-core's ReLU (`hi` = ∞) or
+   * ReLU6 (`hi` = 6) gradient mask: 1 where 0 < x ≤ hi, NaN where x is NaN, else 0.
+   */
+  reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
+    this.x.relugrad(dy, x, out, n, hi);
   }
 
   /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */

@@ -1,0 +1,128 @@
+import { setWasmTrainingSimdEnabled } from '@robust-ft/core/kernels';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/index';
+import './setup-backends';
+
+// The 'Relu'/'Relu6' gradients robust-ft installs (core/src/kernels/activation-grads.ts) must give
+// tfjs-core's values bit for bit on every backend: through the one-pass kernel where the backend has
+// it (wasm, with and without SIMD), through tfjs-core's own ops elsewhere (cpu, stock wasm).
+
+afterAll(async () => {
+  setWasmTrainingSimdEnabled(true);
+  unpatchWasmBackend();
+  await tf.setBackend('cpu');
+});
+
+/** Edge values (±0, 6, ±∞, NaN) and random ones on both sides of 0 and 6; 4k + 3 elements. */
+const X = [Number.NaN, -0, 0, 1e-30, -1e-30, 6, 6.000001, 5.999999, 7, -3, Infinity, -Infinity, 2.5];
+const values = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => (i < X.length ? X[i]! : Math.sin(i * seed) * 9 - 1));
+const DY = values(4 * 50 + 3, 7).map((v, i) =>
+  i === 20 ? Number.POSITIVE_INFINITY : i === 21 ? Number.NaN : v,
+);
+
+/** tfjs-core 4.22's gradient expressions (gradients/Relu_grad.ts, Relu6_grad.ts), op for op. */
+const COMPOSED = {
+  relu: (dy: tf.Tensor, x: tf.Tensor) => tf.mul(dy, tf.cast(tf.step(x), 'float32')),
+  relu6: (dy: tf.Tensor, x: tf.Tensor) =>
+    tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32')),
+};
+
+async function gradAndComposed(
+  op: 'relu' | 'relu6',
+): Promise<{ got: number[]; want: number[]; kernels: string[] }> {
+  const x = tf.tensor1d(values(DY.length, 3));
+  const dy = tf.tensor1d(DY);
+  let g: tf.Tensor | undefined;
+  const profile = await tf.profile(() => {
+    g = tf.grad((t: tf.Tensor) => tf[op](t))(x, dy);
+    return g;
+  });
+  const want = COMPOSED[op](dy, x);
+  const out = {
+    got: Array.from(await g!.data()),
+    want: Array.from(await want.data()),
+    kernels: profile.kernelNames,
+  };
+  tf.dispose([x, dy, g!, want]);
+  return out;
+}
+
+function expectSameBits(got: number[], want: number[]): void {
+  expect(got.length).toBe(want.length);
+  // Object.is: NaN matches NaN, and -0 must stay -0 (dy · 0 for a negative dy).
+  const diff = got.findIndex((v, i) => !Object.is(v, want[i]));
+  expect(diff, `element ${diff}: ${got[diff]} vs ${want[diff]}`).toBe(-1);
+}
+
+describe.each(['relu', 'relu6'] as const)('the %s gradient', (op) => {
+  const fused = op === 'relu' ? 'RobustFtReluGrad' : 'RobustFtRelu6Grad';
+
+  it('is one fused kernel on patched wasm (SIMD and typed-array paths), bit-identical to tfjs-core', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    for (const simd of [true, false]) {
+      setWasmTrainingSimdEnabled(simd);
+      const { got, want, kernels } = await gradAndComposed(op);
+      expect(kernels).toContain(fused);
+      expect(kernels).not.toContain('Step');
+      expectSameBits(got, want);
+    }
+    setWasmTrainingSimdEnabled(true);
+    // The edge values really are in play: NaN, -0 and 0 all occur in the gradient.
+    const { got } = await gradAndComposed(op);
+    expect(got.some(Number.isNaN)).toBe(true);
+    expect(got.some((v) => Object.is(v, -0))).toBe(true);
+  });
+
+  it('is tfjs-core’s composition on backends without the kernel (cpu, stock wasm)', async () => {
+    registerWasmTrainingKernels();
+    for (const backend of ['cpu', 'wasm']) {
+      if (backend === 'wasm') unpatchWasmBackend();
+      await tf.setBackend(backend);
+      const { got, want, kernels } = await gradAndComposed(op);
+      expect(kernels).not.toContain(fused);
+      expect(kernels).toContain('Step');
+      expectSameBits(got, want);
+    }
+  });
+
+  it('differentiates again: d/d(dy) is the same mask product, d/dx is zero (fused on wasm)', async () => {
+    const x0 = values(4 * 6 + 1, 5).slice(X.length - 1); // finite values only
+    const secondOrder = async () => {
+      const x = tf.tensor1d(x0);
+      const w = tf.tensor1d(x0.map((_, i) => 0.5 + ((i * 7) % 5)));
+      const v = tf.tensor1d(x0.map((_, i) => 1 + ((i * 3) % 4)));
+      // g(x, w) = Σ v · ∂/∂x Σ w · op(x) = Σ v · w · mask(x): ∂g/∂w = v · mask(x), ∂g/∂x = 0.
+      const g = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf[op](t), b)))(a), v));
+      const [dx, dw] = tf.grads(g)([x, w]);
+      const mask = COMPOSED[op](v, x);
+      const out = {
+        dx: Array.from(await dx!.data()),
+        dw: Array.from(await dw!.data()),
+        vMask: Array.from(await mask.data()),
+      };
+      tf.dispose([x, w, v, dx!, dw!, mask]);
+      return out;
+    };
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const got = await secondOrder();
+    expectSameBits(got.dw, got.vMask);
+    expect(got.dx.every((d) => d === 0)).toBe(true);
+    expect(got.dw.some((d) => d !== 0) && got.dw.some((d) => d === 0)).toBe(true);
+    await tf.setBackend('cpu');
+    if (op === 'relu') {
+      // tfjs-core's own composition differentiates twice to the same values.
+      const want = await secondOrder();
+      expectSameBits(got.dw, want.dw);
+      expectSameBits(got.dx, want.dx);
+    } else {
+      // tfjs-core's Relu6 gradient cannot be differentiated again (LessEqual has no gradient); the
+      // fused kernel's can. Pinned so a tfjs upgrade that changes this is noticed.
+      await expect(secondOrder()).rejects.toThrow(/LessEqual/);
+    }
+  });
+});
