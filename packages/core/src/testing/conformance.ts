@@ -382,11 +382,30 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ),
   maxPoolCase('maxPool 2x2 stride 2 same on odd 7x5, 4 channels (padded)', f([2, 7, 5, 4]), 2, 2, 'same'),
   {
-    // ReLU then a 2×2 pool (the digits CNN): windows of tied zeros route to their first element,
-    // and the ReLU gradient (wasm's one-pass kernel) masks them. Pinned where robust-ft's max-pool
-    // kernel runs, as the tied-maxima case above.
-    name: 'relu then maxPool 2x2 stride 2, 8 channels, tied zeros',
+    // Every way a 2×2 window's maximum can tie (pairs, triples, all four, negative, ±0): the gradient
+    // goes to the first tied tap in row-major order, as on cpu. Pinned where robust-ft's max-pool
+    // kernels run, as the tied-maxima case above.
+    name: 'maxPool 2x2 stride 2, 4 channels, every kind of tied maximum',
     backends: ['cpu', 'wasm'],
+    inputs: [
+      {
+        shape: [1, 4, 4, 4],
+        // Window (r, c), channel k holds tie pattern 4·(2r + c) + k of: aabb-style pairs (a=b, a=c,
+        // a=d, b=c, b=d, c=d), triples, all four, negatives and a 0/−0 window.
+        values: [
+          2, 2, 2, 0, 2, 0, 0, 2, 0, 0, 2, 2, 2, 0, 2, 2, 0, 2, 0, 2, 0, 0, 2, 0, 0, 2, 2, 0, 2, 2, 0, 2, 2,
+          0, 2, -1, 0, 2, 2, -1, -2, -5, 1, -3, -1, -5, 3, -2, 2, 2, 2, -2, 2, 2, 2, -2, -2, -5, 3, -4, -1,
+          -5, -1, -0,
+        ],
+      },
+    ],
+    fn: (a) => tf.maxPool(a as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    // ReLU then a 2×2 pool (the digits CNN layer pair): max-pool routing and the ReLU gradient mask
+    // (wasm's one-pass kernels) together; windows of zeros tie, but the mask zeroes whichever wins.
+    name: 'relu then maxPool 2x2 stride 2, 8 channels',
     inputs: [f([2, 6, 8, 8], [-1, 0.6])],
     fn: (a) => tf.maxPool(tf.relu(a) as T4, 2, 2, 'valid'),
     tolerance: TOLERANCE.exact,
@@ -409,10 +428,10 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     inputs: [
       {
         shape: [13],
+        // 13 elements: relu's last one (0) is in wasm's scalar tail.
         values: [
           Number.NaN,
           -0,
-          0,
           1e-30,
           -1e-30,
           6,
@@ -423,6 +442,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
           Number.NEGATIVE_INFINITY,
           2.5,
           5.999999,
+          0,
         ],
       },
     ],
