@@ -123,6 +123,22 @@ function forEachBatchBlock(
   for (let b0 = 0; b0 < g.batchSize; b0 += block) fn(b0, Math.min(block, g.batchSize - b0));
 }
 
+/** [B, H, W, C, HO, WO, KH, KW, sh, sw]: the leading sizes training.wat's pooling kernels take. */
+function poolArgs(g: WindowGeometry): number[] {
+  return [
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+  ];
+}
+
 export class TrainingSimd {
   constructor(private readonly x: TrainingExports) {}
 
@@ -207,26 +223,8 @@ export class TrainingSimd {
     const C = g.inChannels;
     if (C % 4 !== 0 || g.outChannels !== C) return false;
     if (g.batchSize * g.outHeight * g.outWidth * C * g.filterHeight * g.filterWidth === 0) return true;
-    this.x.maxpoolgrad(
-      dy,
-      x,
-      dx,
-      g.batchSize,
-      g.inHeight,
-      g.inWidth,
-      C,
-      g.outHeight,
-      g.outWidth,
-      g.filterHeight,
-      g.filterWidth,
-      g.strideHeight,
-      g.strideWidth,
-      g.dilationHeight,
-      g.dilationWidth,
-      g.padInfo.top,
-      g.padInfo.left,
-      scratch,
-    );
+    const { dilationHeight: dh, dilationWidth: dw, padInfo } = g;
+    this.x.maxpoolgrad(dy, x, dx, ...poolArgs(g), dh, dw, padInfo.top, padInfo.left, scratch);
     return true;
   }
 
@@ -257,7 +255,7 @@ export class TrainingSimd {
    * caller, see `maxPool2x2CoversInput`.
    */
   maxPoolGrad2x2(dy: Ptr, x: Ptr, dx: Ptr, g: WindowGeometry): void {
-    this.x.maxpool2x2(dy, x, dx, g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth);
+    this.x.maxpool2x2(dy, x, dx, ...poolArgs(g).slice(0, 6));
   }
 
   /** Whether the 2×2 windows cover every input element (so dx needs no zeroing). */
@@ -272,23 +270,8 @@ export class TrainingSimd {
   avgPoolGrad(dy: Ptr, dx: Ptr, g: WindowGeometry): boolean {
     const C = g.inChannels;
     if (C % 4 !== 0 || g.outChannels !== C || g.dilationHeight !== 1 || g.dilationWidth !== 1) return false;
-    this.x.avgpoolgrad(
-      dy,
-      dx,
-      g.batchSize,
-      g.inHeight,
-      g.inWidth,
-      C,
-      g.outHeight,
-      g.outWidth,
-      g.filterHeight,
-      g.filterWidth,
-      g.strideHeight,
-      g.strideWidth,
-      g.padInfo.top,
-      g.padInfo.left,
-      1 / (g.filterHeight * g.filterWidth),
-    );
+    const mul = 1 / (g.filterHeight * g.filterWidth);
+    this.x.avgpoolgrad(dy, dx, ...poolArgs(g), g.padInfo.top, g.padInfo.left, mul);
     return true;
   }
 
