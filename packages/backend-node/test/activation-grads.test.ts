@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/index';
 import './setup-backends';
 
-// The 'Relu'/'Relu6' gradients robust-ft installs (core/src/kernels/activation-grads.ts) must give
+// The 'Relu'/'Relu6'/'ClipByValue' gradients robust-ft installs (core/src/kernels/activation-grads.ts) must give
 // tfjs-core's values bit for bit on every backend: through the one-pass kernel where the backend has
 // it (wasm, with and without SIMD), through tfjs-core's own ops elsewhere (cpu, stock wasm).
 
@@ -19,7 +19,7 @@ afterAll(async () => {
  * sides of 0 and 6 between; 4k + 3 elements. dy: finite and of both signs (so dy · 0 gives -0 too),
  * with one ∞ and one NaN away from x's edge values.
  */
-const X = [Number.NaN, -0, 0, 1e-30, -1e-30, 6, 6.000001, 5.999999, 7, -3, Infinity, -Infinity, 2.5];
+const X = [Number.NaN, -0, 0, 1e-30, -1e-30, 6, 6.000001, 5.999999, 7, -3, Infinity, -Infinity, -0.7, 5.9];
 const TAIL = [0, Number.NaN, 6];
 const values = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) =>
@@ -30,24 +30,38 @@ const DY = Array.from({ length: N }, (_, i) =>
   i === 20 ? Number.POSITIVE_INFINITY : i === 21 ? Number.NaN : Math.cos(i * 7) * 3,
 );
 
-/** tfjs-core 4.22's gradient expressions (gradients/Relu_grad.ts, Relu6_grad.ts), op for op. */
-const COMPOSED = {
-  relu: (dy: tf.Tensor, x: tf.Tensor) => tf.mul(dy, tf.cast(tf.step(x), 'float32')),
-  relu6: (dy: tf.Tensor, x: tf.Tensor) =>
-    tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32')),
-};
+/** Each op, its fused gradient kernel on wasm, and tfjs-core 4.22's gradient expression, op for op. */
+const OPS = {
+  relu: {
+    apply: (x: tf.Tensor) => tf.relu(x),
+    fused: 'RobustFtReluGrad',
+    composed: (dy: tf.Tensor, x: tf.Tensor) => tf.mul(dy, tf.cast(tf.step(x), 'float32')),
+  },
+  relu6: {
+    apply: (x: tf.Tensor) => tf.relu6(x),
+    fused: 'RobustFtRelu6Grad',
+    composed: (dy: tf.Tensor, x: tf.Tensor) =>
+      tf.mul(dy, tf.cast(tf.mul(tf.lessEqual(x, 6), tf.step(x)), 'float32')),
+  },
+  clipByValue: {
+    // Bounds that are not float32 values (-0.7, 5.9) and sit among X's values.
+    apply: (x: tf.Tensor) => tf.clipByValue(x, -0.7, 5.9),
+    fused: 'RobustFtClipByValueGrad',
+    composed: (dy: tf.Tensor, x: tf.Tensor) =>
+      tf.where(tf.logicalAnd(tf.greaterEqual(x, -0.7), tf.lessEqual(x, 5.9)), dy, tf.zerosLike(dy)),
+  },
+} as const;
+type Op = keyof typeof OPS;
 
-async function gradAndComposed(
-  op: 'relu' | 'relu6',
-): Promise<{ got: number[]; want: number[]; kernels: string[] }> {
+async function gradAndComposed(op: Op): Promise<{ got: number[]; want: number[]; kernels: string[] }> {
   const x = tf.tensor1d(values(N, 3));
   const dy = tf.tensor1d(DY);
   let g: tf.Tensor | undefined;
   const profile = await tf.profile(() => {
-    g = tf.grad((t: tf.Tensor) => tf[op](t))(x, dy);
+    g = tf.grad((t: tf.Tensor) => OPS[op].apply(t))(x, dy);
     return g;
   });
-  const want = COMPOSED[op](dy, x);
+  const want = OPS[op].composed(dy, x);
   const out = {
     got: Array.from(await g!.data()),
     want: Array.from(await want.data()),
@@ -64,8 +78,8 @@ function expectSameBits(got: number[], want: number[]): void {
   expect(diff, `element ${diff}: ${got[diff]} vs ${want[diff]}`).toBe(-1);
 }
 
-describe.each(['relu', 'relu6'] as const)('the %s gradient', (op) => {
-  const fused = op === 'relu' ? 'RobustFtReluGrad' : 'RobustFtRelu6Grad';
+describe.each(Object.keys(OPS) as Op[])('the %s gradient', (op) => {
+  const { fused } = OPS[op];
 
   it('is one fused kernel on patched wasm (SIMD and typed-array paths), bit-identical to tfjs-core', async () => {
     registerWasmTrainingKernels();
@@ -74,14 +88,16 @@ describe.each(['relu', 'relu6'] as const)('the %s gradient', (op) => {
       setWasmTrainingSimdEnabled(simd);
       const { got, want, kernels } = await gradAndComposed(op);
       expect(kernels).toContain(fused);
-      expect(kernels).not.toContain('Step');
+      expect(kernels).not.toContain(op === 'clipByValue' ? 'Select' : 'Step');
       expectSameBits(got, want);
     }
     setWasmTrainingSimdEnabled(true);
     // The edge values really are in play: NaN, -0 and 0 all occur in the gradient.
     const { got } = await gradAndComposed(op);
     expect(got.some(Number.isNaN)).toBe(true);
-    expect(got.some((v) => Object.is(v, -0))).toBe(true);
+    // -0 from dy · 0 (the ReLUs multiply); the clip gradient selects dy or +0.
+    expect(got.some((v) => Object.is(v, -0))).toBe(op !== 'clipByValue');
+    expect(got.some((v) => Object.is(v, 0))).toBe(true);
   });
 
   it('is tfjs-core’s composition on backends without the kernel (cpu, stock wasm)', async () => {
@@ -91,22 +107,22 @@ describe.each(['relu', 'relu6'] as const)('the %s gradient', (op) => {
       await tf.setBackend(backend);
       const { got, want, kernels } = await gradAndComposed(op);
       expect(kernels).not.toContain(fused);
-      expect(kernels).toContain('Step');
+      expect(kernels).toContain(op === 'clipByValue' ? 'Select' : 'Step');
       expectSameBits(got, want);
     }
   });
 
   it('differentiates again: d/d(dy) is the same mask product, d/dx is zero (fused on wasm)', async () => {
-    const x0 = values(41, 5).slice(X.length, -TAIL.length); // 25 finite values
+    const x0 = values(42, 5).slice(X.length, -TAIL.length); // 25 finite values
     const secondOrder = async () => {
       const x = tf.tensor1d(x0);
       const w = tf.tensor1d(x0.map((_, i) => 0.5 + ((i * 7) % 5)));
       const v = tf.tensor1d(x0.map((_, i) => 1 + ((i * 3) % 4)));
       // g(x, w) = Σ v · ∂/∂x Σ w · op(x) = Σ v · w · mask(x): ∂g/∂w = v · mask(x), ∂g/∂x = 0.
       const g = (a: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf[op](t), b)))(a), v));
+        tf.sum(tf.mul(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(OPS[op].apply(t), b)))(a), v));
       const [dx, dw] = tf.grads(g)([x, w]);
-      const mask = COMPOSED[op](v, x);
+      const mask = OPS[op].composed(v, x);
       const out = {
         dx: Array.from(await dx!.data()),
         dw: Array.from(await dw!.data()),
@@ -128,9 +144,10 @@ describe.each(['relu', 'relu6'] as const)('the %s gradient', (op) => {
       expectSameBits(got.dw, want.dw);
       expectSameBits(got.dx, want.dx);
     } else {
-      // tfjs-core's Relu6 gradient cannot be differentiated again (LessEqual has no gradient); the
-      // fused kernel's can. Pinned so a tfjs upgrade that changes this is noticed.
-      await expect(secondOrder()).rejects.toThrow(/LessEqual/);
+      // tfjs-core's Relu6 and ClipByValue gradients cannot be differentiated again (LessEqual and
+      // LogicalAnd have no gradient); the fused kernels' can. Pinned so a tfjs upgrade that changes
+      // this is noticed.
+      await expect(secondOrder()).rejects.toThrow(/gradient function not found for (LessEqual|LogicalAnd)/);
     }
   });
 });

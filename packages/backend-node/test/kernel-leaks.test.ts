@@ -63,8 +63,8 @@ const workloads: Record<string, () => tf.Tensor[]> = {
       tf.randomUniform([2, 8, 8, 8], -1, 1, 'float32', 8),
       tf.randomUniform([2, 8, 8, 8], -1, 1, 'float32', 9),
     ]),
-  'ReLU and ReLU6 gradients (one-pass kernels)': () =>
-    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.add(tf.relu(a), tf.relu6(b)))([
+  'ReLU, ReLU6 and ClipByValue gradients (one-pass kernels)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.addN([tf.relu(a), tf.relu6(b), tf.clipByValue(a, -1, 3)]))([
       tf.randomUniform([3, 7], -2, 8, 'float32', 10),
       tf.randomUniform([3, 7], -2, 8, 'float32', 11),
     ]),

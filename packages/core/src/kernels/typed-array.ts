@@ -290,3 +290,20 @@ export function reluGradLoop(dy: Float32Array, x: Float32Array, out: Float32Arra
     out[i] = dy[i]! * (v > 0 && v <= hi ? 1 : Number.isNaN(v) ? Number.NaN : 0);
   }
 }
+
+/**
+ * `out = lo ≤ x ≤ hi ? dy : 0` (NaN x: 0): tfjs-core's ClipByValue gradient in one pass. `lo` and `hi`
+ * must be the float32 bounds (Math.fround), as tfjs compares float32 tensors.
+ */
+export function clipGradLoop(
+  dy: Float32Array,
+  x: Float32Array,
+  out: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i]!;
+    out[i] = v >= lo && v <= hi ? dy[i]! : 0;
+  }
+}

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from '../errors';
-import { installActivationGradients, RELU_GRAD_KERNEL, RELU6_GRAD_KERNEL } from './activation-grads';
+import {
+  CLIP_GRAD_KERNEL,
+  installActivationGradients,
+  RELU_GRAD_KERNEL,
+  RELU6_GRAD_KERNEL,
+} from './activation-grads';
 import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
 import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
@@ -14,7 +19,13 @@ import {
   poolInfoOf,
   unsortedSegmentSumConfig,
 } from './training-kernels';
-import { flipFilterSwapChannels, im2colTransposedNhwc, reluGradLoop, zeroDilateNhwc } from './typed-array';
+import {
+  clipGradLoop,
+  flipFilterSwapChannels,
+  im2colTransposedNhwc,
+  reluGradLoop,
+  zeroDilateNhwc,
+} from './typed-array';
 
 const WASM = 'wasm';
 
@@ -162,29 +173,62 @@ function avgPoolGradWasm(): tf.KernelConfig {
 }
 
 /**
- * The one-pass ReLU / ReLU6 gradient kernels activation-grads.ts dispatches to (inputs dy and x,
- * float32, same shape): training.wat's f32x4 loop, or without wasm SIMD the same mask product in a
- * typed-array loop (multiplying by exactly 1, 0 or NaN, so the values are tfjs-core's bit for bit).
+ * The one-pass masked-gradient kernels activation-grads.ts dispatches to (inputs dy and x, float32,
+ * one shape): training.wat's f32x4 loop, or without wasm SIMD the same values in a typed-array loop.
  */
-function reluGradWasm(kernelName: string, hi: number): tf.KernelConfig {
+function maskedGradWasm(
+  kernelName: string,
+  simdPass: (
+    simd: TrainingSimd,
+    dy: number,
+    x: number,
+    out: number,
+    n: number,
+    attrs: tf.NamedAttrMap,
+  ) => void,
+  loop: (dy: Float32Array, x: Float32Array, out: Float32Array, attrs: tf.NamedAttrMap) => void,
+): tf.KernelConfig {
   return {
     kernelName,
     backendName: WASM,
-    kernelFunc: ({ inputs, backend }) => {
+    kernelFunc: ({ inputs, backend, attrs }) => {
       const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
       const h = wasmHost(backend);
       const out = (backend as unknown as WasmBackendLike).makeOutput(x.shape.slice(), 'float32');
       const n = tf.util.sizeFromShape(x.shape);
       if (n === 0) return out;
       const simd = trainingSimdFor(backend);
-      if (simd) {
-        simd.reluGrad(ptr(h, dy), ptr(h, x), ptr(h, out), n, hi);
-      } else {
-        reluGradLoop(h.read(dy) as Float32Array, h.read(x) as Float32Array, h.read(out) as Float32Array, hi);
-      }
+      const a = attrs ?? {};
+      if (simd) simdPass(simd, ptr(h, dy), ptr(h, x), ptr(h, out), n, a);
+      else loop(h.read(dy) as Float32Array, h.read(x) as Float32Array, h.read(out) as Float32Array, a);
       return out;
     },
   };
+}
+
+/** ClipByValue's bounds as the float32 values tfjs-core's comparisons use. */
+function clipBounds(attrs: tf.NamedAttrMap): [number, number] {
+  const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
+  return [Math.fround(clipValueMin), Math.fround(clipValueMax)];
+}
+
+/** The ReLU, ReLU6 and ClipByValue gradient kernels (`hi` = ∞ for ReLU, 6 for ReLU6). */
+function maskedGradKernels(): tf.KernelConfig[] {
+  const relu = (name: string, hi: number) =>
+    maskedGradWasm(
+      name,
+      (simd, dy, x, out, n) => simd.reluGrad(dy, x, out, n, hi),
+      (dy, x, out) => reluGradLoop(dy, x, out, hi),
+    );
+  return [
+    relu(RELU_GRAD_KERNEL, Number.POSITIVE_INFINITY),
+    relu(RELU6_GRAD_KERNEL, 6),
+    maskedGradWasm(
+      CLIP_GRAD_KERNEL,
+      (simd, dy, x, out, n, attrs) => simd.clipGrad(dy, x, out, n, ...clipBounds(attrs)),
+      (dy, x, out, attrs) => clipGradLoop(dy, x, out, ...clipBounds(attrs)),
+    ),
+  ];
 }
 
 /** Depthwise filter gradient: training.wat's tiles for multiplier 1 and channels % 4 = 0, else the loop. */
@@ -392,8 +436,9 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
  * Makes tfjs-backend-wasm 4.22 able to train: adds Conv2DBackpropFilter (XNNPACK-composed), both
  * depthwise backprops and UnsortedSegmentSum (typed-array loops on the wasm heap), replaces the
  * MaxPoolGrad that drops the gradient of all-negative windows, and routes transposed matmuls through
- * an explicit transpose. It also adds the one-pass ReLU/ReLU6 gradient kernels and installs the
- * 'Relu'/'Relu6' gradients that use them where a backend has them (activation-grads.ts). Idempotent; the wasm kernels must be registered (import the package first).
+ * an explicit transpose. It also adds the one-pass ReLU/ReLU6/ClipByValue gradient kernels and
+ * installs the 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them
+ * (activation-grads.ts). Idempotent; the wasm kernels must be registered (import the package first).
  * Returns the names of the kernels added or replaced.
  */
 export function registerWasmTrainingKernels(): string[] {
@@ -412,8 +457,7 @@ export function registerWasmTrainingKernels(): string[] {
   );
   overrideKernel(maxPoolGradWasm());
   overrideKernel(avgPoolGradWasm());
-  overrideKernel(reluGradWasm(RELU_GRAD_KERNEL, Number.POSITIVE_INFINITY));
-  overrideKernel(reluGradWasm(RELU6_GRAD_KERNEL, 6));
+  for (const k of maskedGradKernels()) overrideKernel(k);
   installActivationGradients();
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   overrideKernel(sumWasm());

@@ -450,6 +450,20 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     tolerance: TOLERANCE.exact,
   },
   {
+    // wasm's one-pass ClipByValue gradient: x exactly at the float32 bounds and one ulp outside, ±0,
+    // ±∞, non-representable bounds (0.3, −0.7), 13 elements (the last in the scalar tail). No NaN: its
+    // forward value differs between stock cpu (NaN) and wasm (the lower bound).
+    name: 'clipByValue gradient at and beside the bounds',
+    inputs: [
+      {
+        shape: [13],
+        values: [-0.7, 0.3, -0.70000005, 0.30000004, -0.69999995, 0.29999998, 0, -0, 5, -5, 0.1, -1e-30, 0.3],
+      },
+    ],
+    fn: (a) => tf.clipByValue(a, -0.7, 0.3),
+    tolerance: TOLERANCE.exact,
+  },
+  {
     name: 'avgPool 3x3 stride 2 same, odd 7x9',
     inputs: [f([2, 7, 9, 3])],
     fn: (x) => tf.avgPool(x as T4, 3, 2, 'same'),

@@ -26,6 +26,7 @@ interface TrainingExports {
   maxpool2x2: (...args: number[]) => void;
   avgpoolgrad: (...args: number[]) => void;
   relugrad: (dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number) => void;
+  clipgrad: (dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number) => void;
   colsum: (x: Ptr, out: Ptr, rows: number, cols: number) => void;
   addrow: (x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number) => void;
 }
@@ -281,6 +282,11 @@ export class TrainingSimd {
    */
   reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
     this.x.relugrad(dy, x, out, n, hi);
+  }
+
+  /** `out = lo ≤ x ≤ hi ? dy : 0` over `n` float32 elements: tfjs-core's ClipByValue gradient. */
+  clipGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void {
+    this.x.clipgrad(dy, x, out, n, lo, hi);
   }
 
   /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */

@@ -499,6 +499,33 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $tail))))
 
+;; ClipByValue gradient in one pass: out = dy where lo ≤ x ≤ hi, else +0 (NaN x: 0) — tfjs-core's
+  ;; `where(logicalAnd(x ≥ lo, x ≤ hi), dy, zerosLike(dy))` without its three mask tensors. n elements.
+  (func (export "clipgrad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $lo f32) (param $hi f32)
+    (local $i i32) (local $end i32) (local $v v128) (local $l v128) (local $h v128) (local $f f32)
+    (local.set $l (f32x4.splat (local.get $lo)))
+    (local.set $h (f32x4.splat (local.get $hi)))
+    (local.set $end (i32.and (i32.shl (local.get $n) (i32.const 2)) (i32.const -16)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (v128.and (v128.load (i32.add (local.get $dy) (local.get $i)))
+                    (v128.and (f32x4.ge (local.get $v) (local.get $l)) (f32x4.le (local.get $v) (local.get $h)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $f (f32.load (i32.add (local.get $x) (local.get $i))))
+        (f32.store (i32.add (local.get $out) (local.get $i))
+          (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0)
+            (i32.and (f32.ge (local.get $f) (local.get $lo)) (f32.le (local.get $f) (local.get $hi)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tail))))
+
   ;; Column sums of a row-major [rows, C] matrix (C % 4 = 0), added to out[C]: tfjs's Sum over the
   ;; leading axes (a bias gradient), which tfjs-wasm runs as a transpose and a row reduction. Eight
   ;; columns at a time while they last, then four; the caller passes cache-sized blocks of rows.
