@@ -1,8 +1,10 @@
-import { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from '@robust-ft/core/kernels';
-import { CONFORMANCE_CASES, compareCase, computeCase, runConformance } from '@robust-ft/core/testing';
-import * as tf from '@tensorflow/tfjs-core';
+import * as coreKernels from '@robust-ft/core/kernels';
+import { CONFORMANCE_CASES, runConformance } from '@robust-ft/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  patchCpuBackend,
+  patchedKernels,
+  patchWasmBackend,
   registerCpuTrainingKernels,
   registerWasmTrainingKernels,
   unpatchCpuBackend,
@@ -10,72 +12,37 @@ import {
 } from '../src/index';
 import './setup-backends';
 
-// The oracle is always stock cpu: the cpu patch is applied only around the computation under test.
+// The kernels themselves (every conformance case on patched wasm with and without SIMD, and on patched
+// cpu) are tested in @robust-ft/core's test/kernels-conformance.test.ts; here only what backend-node adds:
+// it re-exports them, loads the backend packages and patches them, and its dist build runs them in Node.
 afterAll(() => {
   unpatchCpuBackend();
   unpatchWasmBackend();
 });
 
-describe('conformance: patched wasm against stock cpu', () => {
-  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
-    unpatchCpuBackend();
-    registerWasmTrainingKernels();
-    const [result] = await runConformance('wasm', { cases: [testCase] });
-    expect(result?.detail, JSON.stringify(result)).toBeDefined();
-    expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+describe("backend-node's training kernels", () => {
+  it("are core's, re-exported rather than copied", () => {
+    expect(registerWasmTrainingKernels).toBe(coreKernels.registerWasmTrainingKernels);
+    expect(registerCpuTrainingKernels).toBe(coreKernels.registerCpuTrainingKernels);
+    expect(patchedKernels).toBe(coreKernels.patchedKernels);
   });
-});
 
-describe('conformance: patched wasm without its SIMD kernels against stock cpu', () => {
-  // The paths wasm takes where SIMD is missing (typed-array loops, the XNNPACK filter-gradient
-  // matmul, stock Sum/Add), on the same cases; the run above must have used the SIMD kernels.
-  it('the SIMD training kernels link to the wasm heap in Node', async () => {
-    registerWasmTrainingKernels();
-    await tf.setBackend('wasm');
-    expect(wasmTrainingSimdInUse(tf.backend())).toBe(true);
-    setWasmTrainingSimdEnabled(false);
-    expect(wasmTrainingSimdInUse(tf.backend())).toBe(false);
-    setWasmTrainingSimdEnabled(true);
-  });
-  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
-    unpatchCpuBackend();
-    registerWasmTrainingKernels();
-    setWasmTrainingSimdEnabled(false);
-    try {
-      const [result] = await runConformance('wasm', { cases: [testCase] });
-      expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
-    } finally {
-      setWasmTrainingSimdEnabled(true);
-    }
-  });
-});
-
-describe('conformance: patched cpu against stock cpu', () => {
-  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
-    unpatchCpuBackend();
-    const expected = await computeCase(testCase, 'cpu');
-    registerCpuTrainingKernels();
-    try {
-      const actual = await computeCase(testCase, 'cpu');
-      const result = compareCase(testCase, expected, actual, 'cpu (patched)');
-      expect(result.ok, `${result.detail} (worst ${result.worst})`).toBe(true);
-    } finally {
-      unpatchCpuBackend();
-    }
-  });
-});
-
-describe('the suite catches the stock wasm defects it was written for', () => {
-  it('flags stock wasm maxPool gradients and missing filter gradients', async () => {
+  it('patchWasmBackend and patchCpuBackend load the backends and return what they patched', async () => {
     unpatchWasmBackend();
-    const pick = (s: string) => CONFORMANCE_CASES.filter((c) => c.name.startsWith(s));
-    // Stock MaxPoolGrad drops the gradient of all-negative windows, so only those cases must fail.
-    const negative = pick('maxPool').filter((c) => c.name.includes('negative'));
-    const results = await runConformance('wasm', {
-      cases: [...negative, ...pick('conv2d 3x3 stride 1')],
-    });
-    expect(results.length).toBe(6);
-    for (const r of results) expect(r.ok, r.name).toBe(false);
-    registerWasmTrainingKernels();
+    unpatchCpuBackend();
+    const wasm = await patchWasmBackend();
+    expect(wasm).toEqual(patchedKernels('wasm'));
+    expect(wasm).toContain('Conv2DBackpropFilter');
+    expect(wasm).toContain('MaxPoolGrad');
+    expect(await patchCpuBackend()).toEqual(['Conv2DBackpropFilter']);
+    unpatchCpuBackend();
+  });
+
+  it('a patched-wasm filter gradient matches stock cpu through the built packages', async () => {
+    await patchWasmBackend();
+    const cases = CONFORMANCE_CASES.filter((c) => c.name.startsWith('conv2d 3x3 stride 1'));
+    expect(cases.length).toBeGreaterThan(0);
+    for (const r of await runConformance('wasm', { cases }))
+      expect(r.ok, `${r.name}: ${r.detail}`).toBe(true);
   });
 });

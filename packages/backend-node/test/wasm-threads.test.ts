@@ -1,34 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { resolveWasmThreads, WASM_MAX_THREADS } from '@robust-ft/core/kernels';
 import { describe, expect, it } from 'vitest';
 import { wasmThreadCount } from '../src/index';
 
+// resolveWasmThreads itself (defaults, clamp, refusals) is tested in @robust-ft/core's test/kernels.test.ts.
 describe('wasm thread count', () => {
-  it('defaults to half the logical cores, at least 1 and at most the 8 workers tfjs-wasm starts', () => {
-    expect(WASM_MAX_THREADS).toBe(8);
-    expect(resolveWasmThreads(undefined, 2, 'x')).toBe(1);
-    expect(resolveWasmThreads(undefined, 1, 'x')).toBe(1);
-    expect(resolveWasmThreads(undefined, 0, 'x')).toBe(1);
-    expect(resolveWasmThreads(undefined, 6, 'x')).toBe(3);
-    expect(resolveWasmThreads(undefined, 7, 'x')).toBe(3);
-    expect(resolveWasmThreads(undefined, 64, 'x')).toBe(8);
-    expect(resolveWasmThreads('', 4, 'x')).toBe(2);
-  });
-
-  it('takes an explicit count, clamped to 8', () => {
-    expect(resolveWasmThreads(1, 16, 'x')).toBe(1);
-    expect(resolveWasmThreads(' 4 ', 16, 'x')).toBe(4);
-    expect(resolveWasmThreads(12, 16, 'x')).toBe(8);
-  });
-
-  it('rejects counts that are not whole numbers ≥ 1, naming the argument', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN, 'two', '0']) {
-      expect(() => resolveWasmThreads(bad, 4, 'ROBUST_FT_WASM_THREADS')).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'ROBUST_FT_WASM_THREADS' }),
-      );
-    }
-  });
-
   it('reads options.threads before ROBUST_FT_WASM_THREADS', () => {
     expect(wasmThreadCount(3, { ROBUST_FT_WASM_THREADS: '5' })).toBe(3);
     expect(wasmThreadCount(undefined, { ROBUST_FT_WASM_THREADS: '5' })).toBe(5);

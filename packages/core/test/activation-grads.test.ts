@@ -1,10 +1,10 @@
-import { setWasmTrainingSimdEnabled } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/index';
-import './setup-backends';
+import { setWasmTrainingSimdEnabled } from '../src/kernels/simd/training-simd';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
+import './setup-wasm';
 
-// The 'Relu'/'Relu6'/'ClipByValue' gradients robust-ft installs (core/src/kernels/activation-grads.ts) must give
+// The 'Relu'/'Relu6'/'ClipByValue' gradients robust-ft installs (src/kernels/activation-grads.ts) must give
 // tfjs-core's values bit for bit on every backend: through the one-pass kernel where the backend has
 // it (wasm, with and without SIMD), through tfjs-core's own ops elsewhere (cpu, stock wasm).
 

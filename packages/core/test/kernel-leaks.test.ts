@@ -1,13 +1,9 @@
-import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  registerCpuTrainingKernels,
-  registerWasmTrainingKernels,
-  unpatchCpuBackend,
-  unpatchWasmBackend,
-} from '../src/index';
-import './setup-backends';
+import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
+import { expectNoTensorLeaks } from '../src/testing';
+import './setup-wasm';
 
 afterAll(async () => {
   unpatchCpuBackend();

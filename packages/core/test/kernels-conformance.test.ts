@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
+import { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from '../src/kernels/simd/training-simd';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
+import { CONFORMANCE_CASES, compareCase, computeCase, runConformance } from '../src/testing';
+import './setup-wasm';
+
+// The kernels come from ../src (not the dist) so that mutation testing runs core's own suite over them.
+// The oracle is always stock cpu: the cpu patch is applied only around the computation under test.
+afterAll(() => {
+  unpatchCpuBackend();
+  unpatchWasmBackend();
+});
+
+describe('conformance: patched wasm against stock cpu', () => {
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    registerWasmTrainingKernels();
+    const [result] = await runConformance('wasm', { cases: [testCase] });
+    expect(result?.detail, JSON.stringify(result)).toBeDefined();
+    expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+  });
+});
+
+describe('conformance: patched wasm without its SIMD kernels against stock cpu', () => {
+  // The paths wasm takes where SIMD is missing (typed-array loops, the XNNPACK filter-gradient
+  // matmul, stock Sum/Add), on the same cases; the run above must have used the SIMD kernels.
+  it('the SIMD training kernels link to the wasm heap in Node', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(true);
+    setWasmTrainingSimdEnabled(false);
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(false);
+    setWasmTrainingSimdEnabled(true);
+    expect(wasmTrainingSimdInUse(tf.backend())).toBe(true);
+    await tf.setBackend('cpu');
+  });
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    registerWasmTrainingKernels();
+    setWasmTrainingSimdEnabled(false);
+    try {
+      const [result] = await runConformance('wasm', { cases: [testCase] });
+      expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+    }
+  });
+});
+
+describe('conformance: patched cpu against stock cpu', () => {
+  it.each(CONFORMANCE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    const expected = await computeCase(testCase, 'cpu');
+    registerCpuTrainingKernels();
+    try {
+      const actual = await computeCase(testCase, 'cpu');
+      const result = compareCase(testCase, expected, actual, 'cpu (patched)');
+      expect(result.ok, `${result.detail} (worst ${result.worst})`).toBe(true);
+    } finally {
+      unpatchCpuBackend();
+    }
+  });
+});
+
+describe('the suite catches the stock wasm defects it was written for', () => {
+  it('flags stock wasm maxPool gradients and missing filter gradients', async () => {
+    unpatchWasmBackend();
+    const pick = (s: string) => CONFORMANCE_CASES.filter((c) => c.name.startsWith(s));
+    // Stock MaxPoolGrad drops the gradient of all-negative windows, so only those cases must fail.
+    const negative = pick('maxPool').filter((c) => c.name.includes('negative'));
+    const results = await runConformance('wasm', {
+      cases: [...negative, ...pick('conv2d 3x3 stride 1')],
+    });
+    expect(results.length).toBe(6);
+    for (const r of results) expect(r.ok, r.name).toBe(false);
+    registerWasmTrainingKernels();
+  });
+});

@@ -1,0 +1,408 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { embeddedWasm, isSharedMemory } from '../src/embedded-wasm';
+import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
+import { cpuHost } from '../src/kernels/host';
+import { patchedKernels, stockKernel } from '../src/kernels/registry';
+import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from '../src/kernels/simd/training.generated';
+import {
+  setWasmTrainingSimdEnabled,
+  type TrainingSimd,
+  trainingSimdFor,
+  wasmTrainingSimdInUse,
+} from '../src/kernels/simd/training-simd';
+import { resolveWasmThreads, WASM_MAX_THREADS } from '../src/kernels/threads';
+import { conv2dBackpropFilterConfig, convInfoOf, poolInfoOf } from '../src/kernels/training-kernels';
+import {
+  conv2dBackpropFilterNhwc,
+  depthwiseBackpropFilterNhwc,
+  maxPoolGradNhwc,
+} from '../src/kernels/typed-array';
+import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
+import './setup-wasm';
+
+// The conformance cases (kernels-conformance.test.ts) check the kernels' values on real backends; this
+// file pins what they do not reach: registration bookkeeping, refusals, fallbacks, the SIMD module on
+// its own (plain and shared heaps: the threaded wasm build's is shared) and the thread count.
+
+afterAll(async () => {
+  unpatchCpuBackend();
+  unpatchWasmBackend();
+  setWasmTrainingSimdEnabled(true);
+  await tf.setBackend('cpu');
+});
+
+const WASM_PATCHED = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'MaxPoolGrad',
+  'AvgPoolGrad',
+  'RobustFtReluGrad',
+  'RobustFtRelu6Grad',
+  'RobustFtClipByValueGrad',
+  'UnsortedSegmentSum',
+  'Sum',
+  'Add',
+  'Identity',
+  'Cast',
+];
+
+/** Runs `fn` with `kernelName` of `backend` unregistered (as if its package had not been imported). */
+function withoutKernel(kernelName: string, backend: string, fn: () => void): void {
+  const k = tf.getKernel(kernelName, backend)!;
+  tf.unregisterKernel(kernelName, backend);
+  try {
+    fn();
+  } finally {
+    tf.registerKernel(k);
+  }
+}
+
+describe('registering the training kernels', () => {
+  it('wasm: adds or replaces exactly the listed kernels, idempotently, and unpatching restores stock', () => {
+    unpatchWasmBackend();
+    const stockMaxPoolGrad = tf.getKernel('MaxPoolGrad', 'wasm');
+    expect(stockMaxPoolGrad).toBeDefined();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined(); // wasm 4.22 ships none
+    expect(registerWasmTrainingKernels()).toEqual(WASM_PATCHED);
+    expect(registerWasmTrainingKernels()).toEqual(WASM_PATCHED);
+    expect(patchedKernels('wasm')).toEqual(WASM_PATCHED);
+    expect(tf.getKernel('MaxPoolGrad', 'wasm')).not.toBe(stockMaxPoolGrad);
+    // Registered twice, the stock kernel is still the one tfjs shipped, not the first override.
+    expect(stockKernel('MaxPoolGrad', 'wasm')).toBe(stockMaxPoolGrad);
+    expect(stockKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+    unpatchWasmBackend();
+    expect(patchedKernels('wasm')).toEqual([]);
+    expect(tf.getKernel('MaxPoolGrad', 'wasm')).toBe(stockMaxPoolGrad);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+    // The fused gradient kernels are robust-ft's own: unpatched, wasm has none (and the installed
+    // 'Relu'/'Relu6'/'ClipByValue' gradients fall back to tfjs-core's ops, see activation-grads.test.ts).
+    for (const k of ['RobustFtReluGrad', 'RobustFtRelu6Grad', 'RobustFtClipByValueGrad'])
+      expect(tf.getKernel(k, 'wasm')).toBeUndefined();
+  });
+
+  it('cpu: replaces only the filter gradient, and unpatching leaves the wasm patch alone', () => {
+    unpatchCpuBackend();
+    const stockFilter = tf.getKernel('Conv2DBackpropFilter', 'cpu');
+    registerWasmTrainingKernels();
+    expect(registerCpuTrainingKernels()).toEqual(['Conv2DBackpropFilter']);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')).not.toBe(stockFilter);
+    unpatchCpuBackend();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')).toBe(stockFilter);
+    expect(patchedKernels('cpu')).toEqual([]);
+    expect(patchedKernels('wasm')).toEqual(WASM_PATCHED);
+    unpatchWasmBackend();
+  });
+
+  it.each([
+    ['wasm', 'Conv2D', registerWasmTrainingKernels, "no 'Conv2D' kernel"],
+    ['cpu', 'Conv2DBackpropFilter', registerCpuTrainingKernels, 'tfjs-backend-cpu'],
+  ] as const)(
+    '%s: refuses with BACKEND_UNAVAILABLE when the backend package was not imported',
+    (backend, kernel, register, says) => {
+      unpatchWasmBackend();
+      unpatchCpuBackend();
+      withoutKernel(kernel, backend, () => {
+        expect(() => register()).toThrow(
+          expect.objectContaining({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining(says) }),
+        );
+      });
+      expect(patchedKernels(backend)).toEqual([]);
+    },
+  );
+});
+
+const filterAttrs = (dataFormat: 'NHWC' | 'NCHW', filterShape: number[]) => ({
+  strides: 1,
+  pad: 'valid',
+  dataFormat,
+  dilations: 1,
+  filterShape,
+});
+
+describe('layouts and shapes the kernels do not cover', () => {
+  it('wasm Conv2DBackpropFilter refuses NCHW with a typed UNSUPPORTED naming dataFormat', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const x = tf.ones([1, 2, 4, 4]);
+    const dy = tf.ones([1, 2, 3, 3]);
+    expect(() =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, filterAttrs('NCHW', [2, 2, 2, 2])),
+    ).toThrow(expect.objectContaining({ code: 'UNSUPPORTED', argument: 'dataFormat', expected: 'NHWC' }));
+    tf.dispose([x, dy]);
+    await tf.setBackend('cpu');
+  });
+
+  it('cpu Conv2DBackpropFilter hands NCHW to the stock kernel, and without one refuses it', async () => {
+    const x = tf.randomUniform([1, 2, 4, 4], -1, 1, 'float32', 1);
+    const dy = tf.randomUniform([1, 2, 3, 3], -1, 1, 'float32', 2);
+    const run = () =>
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x, dy }, filterAttrs('NCHW', [2, 2, 2, 2])) as tf.Tensor;
+    unpatchCpuBackend();
+    const stock = run();
+    registerCpuTrainingKernels();
+    const patched = run();
+    unpatchCpuBackend();
+    expect(Array.from(await patched.data())).toEqual(Array.from(await stock.data()));
+    const bare = conv2dBackpropFilterConfig('cpu', cpuHost);
+    expect(() =>
+      bare.kernelFunc({
+        inputs: { x, dy },
+        backend: tf.backend(),
+        attrs: filterAttrs('NCHW', [2, 2, 2, 2]) as unknown as tf.NamedAttrMap,
+      }),
+    ).toThrow('robust-ft Conv2DBackpropFilter: dataFormat NCHW is not supported by the typed-array kernel');
+    tf.dispose([x, dy, stock, patched]);
+  });
+
+  it('wasm input gradients fall back for NCHW and dilated depthwise filters, with the right values', async () => {
+    const dy = tf.randomUniform([1, 5, 5, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+    const w = tf.randomUniform([3, 3, 3, 1], -1, 1, 'float32', 4) as tf.Tensor4D;
+    const wFull = tf.randomUniform([3, 3, 3, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
+    // The input gradient of a linear map f is dx_i = <f(e_i), dy>: all 75 one-hot inputs as one batch,
+    // forward only (tfjs has no gradient for dilated depthwise convs, and cpu's input-gradient kernel
+    // ignores the dilation), on stock cpu.
+    const vjp = (f: (x: tf.Tensor4D) => tf.Tensor4D) =>
+      tf.tidy(() => {
+        const eye = tf.reshape(
+          tf.cast(tf.oneHot(tf.range(0, 75, 1, 'int32'), 75), 'float32'),
+          [75, 5, 5, 3],
+        ) as tf.Tensor4D;
+        return tf.reshape(tf.sum(tf.mul(f(eye), dy), [1, 2, 3]), [1, 5, 5, 3]);
+      });
+    const nchw = (t: tf.Tensor) => tf.transpose(t, [0, 3, 1, 2]);
+    const common = { strides: 1, pad: 'same', dimRoundingMode: undefined };
+    const calls: [string, tf.NamedTensorMap, object, tf.Tensor][] = [
+      ...(
+        [
+          [2, 1],
+          [1, 2],
+        ] as const
+      ).map((d): [string, tf.NamedTensorMap, object, tf.Tensor] => [
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy, filter: w },
+        { ...common, dataFormat: 'NHWC', dilations: d, inputShape: [1, 5, 5, 3] },
+        vjp((x) => tf.depthwiseConv2d(x, w, 1, 'same', 'NHWC', [d[0], d[1]])),
+      ]),
+      [
+        'Conv2DBackpropInput',
+        { dy: nchw(dy), filter: wFull },
+        { ...common, dataFormat: 'NCHW', dilations: 1, inputShape: [1, 3, 5, 5] },
+        nchw(vjp((x) => tf.conv2d(x, wFull, 1, 'same'))),
+      ],
+    ];
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    for (const [name, inputs, attrs, oracle] of calls) {
+      const t = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+      expect(t.shape, name).toEqual(oracle.shape);
+      const [actual, expected] = [await t.data(), await oracle.data()];
+      actual.forEach((v, i) => {
+        expect(Math.abs(v - expected[i]!), `${name}[${i}]`).toBeLessThan(1e-4);
+      });
+      t.dispose();
+    }
+    await tf.setBackend('cpu');
+    tf.dispose([dy, w, wFull, ...calls.map(([, , , o]) => o), calls.at(-1)![1].dy!]);
+  });
+});
+
+/** A standalone heap for the SIMD module, with float32 arrays placed at byte offsets. */
+function heap(shared: boolean) {
+  const memory = new WebAssembly.Memory(
+    shared ? { initial: 4, maximum: 4, shared: true } : { initial: 4, maximum: 4 },
+  );
+  const f32 = new Float32Array(memory.buffer);
+  let next = 64;
+  const put = (values: ArrayLike<number>) => {
+    const at = next;
+    f32.set(values, at / 4);
+    next += 4 * values.length + 64;
+    return at;
+  };
+  const read = (at: number, n: number) => Array.from(f32.subarray(at / 4, at / 4 + n));
+  return { memory, put, read, zeros: (n: number) => put(new Float32Array(n)) };
+}
+
+const seq = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k));
+const near = (actual: number[], expected: ArrayLike<number>) => {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((v, i) => {
+    expect(Math.abs(v - expected[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(expected[i]!)));
+  });
+};
+
+describe('the SIMD training module', () => {
+  it('links to a plain heap (asm.memory) and a shared one (the threaded build), not to anything else', () => {
+    const plain = heap(false).memory;
+    const shared = heap(true).memory;
+    expect(isSharedMemory(plain)).toBe(false);
+    expect(isSharedMemory(shared)).toBe(true);
+    expect(trainingSimdFor({ wasm: { asm: { memory: plain } } })).not.toBeNull();
+    expect(trainingSimdFor({ wasm: { wasmMemory: shared } })).not.toBeNull();
+    expect(wasmTrainingSimdInUse({ wasm: { wasmMemory: shared } })).toBe(true);
+    expect(trainingSimdFor({})).toBeNull();
+    expect(trainingSimdFor({ wasm: { asm: { memory: new ArrayBuffer(8) } } })).toBeNull();
+    expect(wasmTrainingSimdInUse({ wasm: {} })).toBe(false);
+    setWasmTrainingSimdEnabled(false);
+    try {
+      expect(trainingSimdFor({ wasm: { asm: { memory: plain } } })).toBeNull();
+      expect(wasmTrainingSimdInUse({ wasm: { wasmMemory: shared } })).toBe(false);
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+    }
+  });
+
+  it.each([false, true])('computes what the typed-array loops do (shared heap: %s)', (shared) => {
+    const h = heap(shared);
+    const simd = trainingSimdFor(
+      shared ? { wasm: { wasmMemory: h.memory } } : { wasm: { asm: { memory: h.memory } } },
+    )!;
+    // A full conv with CI % 4 ≠ 0 (the 1×16 / 1×4 tiles), one with CI % 4 = 0 (4×8 / 4×4).
+    for (const [xShape, wShape] of [
+      [
+        [2, 6, 5, 3],
+        [3, 3, 3, 20],
+      ],
+      [
+        [2, 6, 5, 4],
+        [2, 3, 4, 12],
+      ],
+    ] as const) {
+      const g = convInfoOf(xShape, wShape, { strides: [2, 1], pad: 'same' });
+      const x = seq(tf.util.sizeFromShape(xShape.slice()), 0.7);
+      const dy = seq(g.batchSize * g.outHeight * g.outWidth * g.outChannels, 1.3);
+      const expected = new Float32Array(tf.util.sizeFromShape(wShape.slice()));
+      conv2dBackpropFilterNhwc(x, dy, expected, g);
+      const dw = h.zeros(expected.length);
+      expect(simd.conv2dBackpropFilter(h.put(x), h.put(dy), dw, g)).toBe(true);
+      near(h.read(dw, expected.length), expected);
+    }
+    // Depthwise, 20 channels (dw16 + dw4 tiles).
+    const gd = convInfoOf([2, 5, 6, 20], [3, 3, 20, 1], { strides: 1, pad: 'same' }, true);
+    const xd = seq(2 * 5 * 6 * 20, 0.3);
+    const dyd = seq(2 * 5 * 6 * 20, 0.9);
+    const wd = new Float32Array(3 * 3 * 20);
+    depthwiseBackpropFilterNhwc(xd, dyd, wd, gd);
+    const dwd = h.zeros(wd.length);
+    expect(simd.depthwiseBackpropFilter(h.put(xd), h.put(dyd), dwd, gd)).toBe(true);
+    near(h.read(dwd, wd.length), wd);
+    // Max-pool gradient, 8 channels.
+    const gp = poolInfoOf([1, 5, 5, 8], { filterSize: 3, strides: 2, pad: 'same' });
+    const xp = seq(200, 2.1);
+    const dyp = seq(gp.outHeight * gp.outWidth * 8, 0.5);
+    const dxp = new Float32Array(200);
+    maxPoolGradNhwc(dyp, xp, dxp, gp);
+    const out = h.zeros(200);
+    expect(simd.maxPoolGrad(h.put(dyp), h.put(xp), out, h.zeros(16), gp)).toBe(true);
+    near(h.read(out, 200), dxp);
+    // Column sums and bias rows of a [3, 8] matrix.
+    const m = seq(24, 0.4);
+    const sums = h.zeros(8);
+    expect(simd.columnSums(h.put(m), sums, 3, 8)).toBe(true);
+    near(
+      h.read(sums, 8),
+      Array.from({ length: 8 }, (_, c) => m[c]! + m[8 + c]! + m[16 + c]!),
+    );
+    const bias = seq(8, 1.7);
+    const rows = h.zeros(24);
+    expect(simd.addBias(h.put(m), h.put(bias), rows, 3, 8)).toBe(true);
+    near(
+      h.read(rows, 24),
+      m.map((v, i) => v + bias[i % 8]!),
+    );
+  });
+
+  it('declines shapes it does not cover, writing nothing', () => {
+    const h = heap(false);
+    const simd = trainingSimdFor({ wasm: { asm: { memory: h.memory } } }) as TrainingSimd;
+    const untouched = (at: number, n: number) => expect(h.read(at, n).every((v) => v === 0)).toBe(true);
+    const x = h.put(seq(2 * 4 * 4 * 4, 0.5));
+    const dy = h.put(seq(2 * 4 * 4 * 6, 0.8));
+    const out = h.zeros(256);
+    const g6 = convInfoOf([2, 4, 4, 4], [3, 3, 4, 6], { strides: 1, pad: 'same' });
+    expect(simd.conv2dBackpropFilter(x, dy, out, g6)).toBe(false); // 6 output channels
+    const gm = convInfoOf([2, 4, 4, 4], [3, 3, 4, 2], { strides: 1, pad: 'same' }, true);
+    expect(simd.depthwiseBackpropFilter(x, dy, out, gm)).toBe(false); // multiplier 2
+    const g3 = convInfoOf([2, 4, 4, 3], [3, 3, 3, 1], { strides: 1, pad: 'same' }, true);
+    expect(simd.depthwiseBackpropFilter(x, dy, out, g3)).toBe(false); // 3 channels
+    const p6 = poolInfoOf([1, 4, 4, 6], { filterSize: 2, strides: 2, pad: 'valid' });
+    expect(simd.maxPoolGrad(dy, x, out, h.zeros(12), p6)).toBe(false);
+    expect(simd.columnSums(x, out, 2, 6)).toBe(false);
+    expect(simd.addBias(x, dy, out, 2, 6)).toBe(false);
+    untouched(out, 256);
+    // An empty batch is done at once.
+    const p0 = poolInfoOf([0, 4, 4, 4], { filterSize: 2, strides: 2, pad: 'valid' });
+    expect(simd.maxPoolGrad(dy, x, out, h.zeros(8), p0)).toBe(true);
+    untouched(out, 256);
+  });
+});
+
+describe('embeddedWasm', () => {
+  it('compiles each variant once and links an instance to the matching heap', () => {
+    const w = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
+    const plain = w.module(false);
+    const shared = w.module(true);
+    expect(plain).toBeInstanceOf(WebAssembly.Module);
+    expect(shared).toBeInstanceOf(WebAssembly.Module);
+    expect(shared).not.toBe(plain);
+    expect(w.module(false)).toBe(plain);
+    expect(w.module(true)).toBe(shared);
+    const exportsOf = (m: WebAssembly.Module) => WebAssembly.Module.exports(m).map((e) => e.name);
+    expect(exportsOf(plain!)).toContain('colsum');
+    expect(WebAssembly.Module.imports(shared!)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    const exported = w.instantiate<{ colsum: unknown }>(heap(true).memory);
+    expect(typeof exported?.colsum).toBe('function');
+  });
+
+  it('is null where the bytes do not compile or the heap does not link', () => {
+    const broken = embeddedWasm(btoa('not wasm'), btoa('\0asm'));
+    expect(broken.module(false)).toBeNull();
+    expect(broken.module(true)).toBeNull();
+    expect(broken.instantiate(heap(false).memory)).toBeNull();
+    // The plain variant against a shared heap: the variant is picked by the heap, so swap them.
+    const swapped = embeddedWasm(TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64);
+    expect(swapped.module(false)).not.toBeNull();
+    expect(swapped.instantiate(heap(false).memory)).toBeNull();
+    expect(swapped.instantiate(heap(true).memory)).toBeNull();
+  });
+});
+
+describe('wasm thread count', () => {
+  it('defaults to half the logical cores, at least 1 and at most the 8 workers tfjs-wasm starts', () => {
+    expect(WASM_MAX_THREADS).toBe(8);
+    expect(resolveWasmThreads(undefined, 2, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 1, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 0, 'x')).toBe(1);
+    expect(resolveWasmThreads(undefined, 6, 'x')).toBe(3);
+    expect(resolveWasmThreads(undefined, 7, 'x')).toBe(3);
+    expect(resolveWasmThreads(undefined, 64, 'x')).toBe(8);
+    expect(resolveWasmThreads('', 4, 'x')).toBe(2);
+    expect(resolveWasmThreads('  ', 4, 'x')).toBe(2);
+  });
+
+  it('takes an explicit count, clamped to 8', () => {
+    expect(resolveWasmThreads(1, 16, 'x')).toBe(1);
+    expect(resolveWasmThreads(' 4 ', 16, 'x')).toBe(4);
+    expect(resolveWasmThreads(8, 16, 'x')).toBe(8);
+    expect(resolveWasmThreads(12, 16, 'x')).toBe(8);
+  });
+
+  it('rejects counts that are not whole numbers ≥ 1, naming the argument', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, 'two', '0']) {
+      expect(() => resolveWasmThreads(bad, 4, 'ROBUST_FT_WASM_THREADS')).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          argument: 'ROBUST_FT_WASM_THREADS',
+          expected: 'a whole number of threads ≥ 1',
+        }),
+      );
+    }
+  });
+});
