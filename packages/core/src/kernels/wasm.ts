@@ -174,7 +174,8 @@ function avgPoolGradWasm(): tf.KernelConfig {
 
 /**
  * The one-pass masked-gradient kernels activation-grads.ts dispatches to (inputs dy and x, float32,
- * one shape): training.wat's f32x4 loop, or without wasm SIMD the same values in a typed-array loop.
+ * one shape): training.wat's f32x4 loop over whole groups of 4 and the typed-array loop (the same
+ * values) for the rest, or for everything without wasm SIMD.
  */
 function maskedGradWasm(
   kernelName: string,
@@ -199,8 +200,13 @@ function maskedGradWasm(
       if (n === 0) return out;
       const simd = trainingSimdFor(backend);
       const a = attrs ?? {};
-      if (simd) simdPass(simd, ptr(h, dy), ptr(h, x), ptr(h, out), n, a);
-      else loop(h.read(dy) as Float32Array, h.read(x) as Float32Array, h.read(out) as Float32Array, a);
+      // The SIMD loop takes whole f32x4 groups; the typed-array loop does the 0–3 left (or all).
+      const body = simd ? n - (n % 4) : 0;
+      if (simd && body > 0) simdPass(simd, ptr(h, dy), ptr(h, x), ptr(h, out), body, a);
+      if (body < n) {
+        const tail = (t: tf.TensorInfo) => (h.read(t) as Float32Array).subarray(body);
+        loop(tail(dy), tail(x), tail(out), a);
+      }
       return out;
     },
   };

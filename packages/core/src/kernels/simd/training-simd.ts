@@ -278,13 +278,17 @@ export class TrainingSimd {
 
   /**
    * `out = dy · mask(x)` over `n` float32 elements, the mask being tfjs-core's ReLU (`hi` = ∞) or
-   * ReLU6 (`hi` = 6) gradient mask: 1 where 0 < x ≤ hi, NaN where x is NaN, else 0.
+   * ReLU6 (`hi` = 6) gradient mask: 1 where 0 < x ≤ hi, NaN where x is NaN, else 0. `n` must be a
+   * multiple of 4 (the caller does the rest).
    */
   reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
     this.x.relugrad(dy, x, out, n, hi);
   }
 
-  /** `out = lo ≤ x ≤ hi ? dy : 0` over `n` float32 elements: tfjs-core's ClipByValue gradient. */
+  /**
+   * `out = lo ≤ x ≤ hi ? dy : 0` over `n` float32 elements (a multiple of 4): tfjs-core's ClipByValue
+   * gradient.
+   */
   clipGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void {
     this.x.clipgrad(dy, x, out, n, lo, hi);
   }

@@ -347,7 +347,7 @@
       (br_if $batch (i32.lt_s (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B))))
   )
 
-;; Max-pool gradient for 2×2 windows with stride 2, no padding and no dilation (every pooling layer
+  ;; Max-pool gradient for 2×2 windows with stride 2, no padding and no dilation (every pooling layer
   ;; of the CNNs we train), channels in f32x4 groups (C % 4 = 0). The windows do not overlap, so each
   ;; window is read once and its four dx cells written once, in registers: the first maximum (a later tap
   ;; wins only when strictly greater, as in `maxpoolgrad`) gets dy, the other three 0. dx rows/columns no
@@ -468,12 +468,13 @@
 
   ;; ReLU / ReLU6 gradient in one pass: out = dy · s with s = 1 where 0 < x ≤ hi, x itself (NaN) where
   ;; x is NaN, else 0 — exactly tfjs-core's `dy · step(x)` (Relu, hi = +∞) and `dy · (x ≤ 6)·step(x)`
-  ;; (Relu6, hi = 6), product for product, without the mask tensor and the second pass. n elements.
+  ;; (Relu6, hi = 6), product for product, without the mask tensor and the second pass. n elements, a
+  ;; multiple of 4: the caller finishes the 0–3 left with its typed-array loop (the module has to stay
+  ;; within the 4 KiB Chromium compiles synchronously).
   (func (export "relugrad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $hi f32)
     (local $i i32) (local $end i32) (local $v v128) (local $h v128) (local $s v128)
-    (local $f f32) (local $k f32)
     (local.set $h (f32x4.splat (local.get $hi)))
-    (local.set $end (i32.and (i32.shl (local.get $n) (i32.const 2)) (i32.const -16)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (block $vec_done
       (loop $vec
         (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end)))
@@ -485,27 +486,16 @@
         (v128.store (i32.add (local.get $out) (local.get $i))
           (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (local.get $s)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $vec)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $tail_done
-      (loop $tail
-        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $f (f32.load (i32.add (local.get $x) (local.get $i))))
-        (local.set $k (select (f32.const 1) (f32.const 0)
-          (i32.and (f32.gt (local.get $f) (f32.const 0)) (f32.le (local.get $f) (local.get $hi)))))
-        (local.set $k (select (local.get $f) (local.get $k) (f32.ne (local.get $f) (local.get $f))))
-        (f32.store (i32.add (local.get $out) (local.get $i))
-          (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i))) (local.get $k)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $tail))))
+        (br $vec))))
 
-;; ClipByValue gradient in one pass: out = dy where lo ≤ x ≤ hi, else +0 (NaN x: 0) — tfjs-core's
-  ;; `where(logicalAnd(x ≥ lo, x ≤ hi), dy, zerosLike(dy))` without its three mask tensors. n elements.
+  ;; ClipByValue gradient in one pass: out = dy where lo ≤ x ≤ hi, else +0 (NaN x: 0) — tfjs-core's
+  ;; `where(logicalAnd(x ≥ lo, x ≤ hi), dy, zerosLike(dy))` without its three mask tensors. n elements, a
+  ;; multiple of 4 (as relugrad).
   (func (export "clipgrad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $lo f32) (param $hi f32)
-    (local $i i32) (local $end i32) (local $v v128) (local $l v128) (local $h v128) (local $f f32)
+    (local $i i32) (local $end i32) (local $v v128) (local $l v128) (local $h v128)
     (local.set $l (f32x4.splat (local.get $lo)))
     (local.set $h (f32x4.splat (local.get $hi)))
-    (local.set $end (i32.and (i32.shl (local.get $n) (i32.const 2)) (i32.const -16)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (block $vec_done
       (loop $vec
         (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end)))
@@ -514,17 +504,7 @@
           (v128.and (v128.load (i32.add (local.get $dy) (local.get $i)))
                     (v128.and (f32x4.ge (local.get $v) (local.get $l)) (f32x4.le (local.get $v) (local.get $h)))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $vec)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $tail_done
-      (loop $tail
-        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $f (f32.load (i32.add (local.get $x) (local.get $i))))
-        (f32.store (i32.add (local.get $out) (local.get $i))
-          (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0)
-            (i32.and (f32.ge (local.get $f) (local.get $lo)) (f32.le (local.get $f) (local.get $hi)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $tail))))
+        (br $vec))))
 
   ;; Column sums of a row-major [rows, C] matrix (C % 4 = 0), added to out[C]: tfjs's Sum over the
   ;; leading axes (a bias gradient), which tfjs-wasm runs as a transpose and a row reduction. Eight
