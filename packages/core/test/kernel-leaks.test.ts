@@ -52,6 +52,18 @@ const workloads: Record<string, () => tf.Tensor[]> = {
       tf.ones([2, 5, 5, 8]),
       tf.ones([8]),
     ]),
+  'MaxPoolGrad 2x2 stride 2 (one pass) and AvgPoolGrad (SIMD)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.add(tf.maxPool(a as T4, 2, 2, 'valid'), tf.avgPool(b as T4, 3, 2, 'same')),
+    )([
+      tf.randomUniform([2, 8, 8, 8], -1, 1, 'float32', 8),
+      tf.randomUniform([2, 8, 8, 8], -1, 1, 'float32', 9),
+    ]),
+  'ReLU, ReLU6 and ClipByValue gradients (one-pass kernels)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.addN([tf.relu(a), tf.relu6(b), tf.clipByValue(a, -1, 3)]))([
+      tf.randomUniform([3, 7], -2, 8, 'float32', 10),
+      tf.randomUniform([3, 7], -2, 8, 'float32', 11),
+    ]),
   UnsortedSegmentSum: () => [
     tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([0, 2, 2, 1], 'int32')))(tf.ones([3, 5])),
   ],

@@ -40,6 +40,10 @@ const WASM_PATCHED = [
   'DepthwiseConv2dNativeBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
   'MaxPoolGrad',
+  'AvgPoolGrad',
+  'RobustFtReluGrad',
+  'RobustFtRelu6Grad',
+  'RobustFtClipByValueGrad',
   'UnsortedSegmentSum',
   'Sum',
   'Add',
@@ -75,6 +79,10 @@ describe('registering the training kernels', () => {
     expect(patchedKernels('wasm')).toEqual([]);
     expect(tf.getKernel('MaxPoolGrad', 'wasm')).toBe(stockMaxPoolGrad);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+    // The fused gradient kernels are robust-ft's own: unpatched, wasm has none (and the installed
+    // 'Relu'/'Relu6'/'ClipByValue' gradients fall back to tfjs-core's ops, see activation-grads.test.ts).
+    for (const k of ['RobustFtReluGrad', 'RobustFtRelu6Grad', 'RobustFtClipByValueGrad'])
+      expect(tf.getKernel(k, 'wasm')).toBeUndefined();
   });
 
   it('cpu: replaces only the filter gradient, and unpatching leaves the wasm patch alone', () => {

@@ -278,3 +278,32 @@ export function im2colTransposedNhwc(x: Float32Array, out: Float32Array, g: Wind
     }
   }
 }
+
+/**
+ * `out = dy · mask(x)`, mask = 1 where 0 < x ≤ hi, NaN where x is NaN, else 0: tfjs-core's ReLU
+ * (`hi` = ∞) and ReLU6 (`hi` = 6) gradients in one pass. The product by exactly 1, 0 or NaN rounds to
+ * the same float32 as tfjs' Multiply, so the values are the composed gradient's bit for bit.
+ */
+export function reluGradLoop(dy: Float32Array, x: Float32Array, out: Float32Array, hi: number): void {
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i]!;
+    out[i] = dy[i]! * (v > 0 && v <= hi ? 1 : Number.isNaN(v) ? Number.NaN : 0);
+  }
+}
+
+/**
+ * `out = lo ≤ x ≤ hi ? dy : 0` (NaN x: 0): tfjs-core's ClipByValue gradient in one pass. `lo` and `hi`
+ * must be the float32 bounds (Math.fround), as tfjs compares float32 tensors.
+ */
+export function clipGradLoop(
+  dy: Float32Array,
+  x: Float32Array,
+  out: Float32Array,
+  lo: number,
+  hi: number,
+): void {
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i]!;
+    out[i] = v >= lo && v <= hi ? dy[i]! : 0;
+  }
+}

@@ -1,8 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RobustFtError } from '../errors';
+import {
+  CLIP_GRAD_KERNEL,
+  installActivationGradients,
+  RELU_GRAD_KERNEL,
+  RELU6_GRAD_KERNEL,
+} from './activation-grads';
 import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
-import { type TrainingSimd, trainingSimdFor } from './simd/training-simd';
+import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
   type ConvAttrs,
   convInfoOf,
@@ -13,7 +19,13 @@ import {
   poolInfoOf,
   unsortedSegmentSumConfig,
 } from './training-kernels';
-import { flipFilterSwapChannels, im2colTransposedNhwc, zeroDilateNhwc } from './typed-array';
+import {
+  clipGradLoop,
+  flipFilterSwapChannels,
+  im2colTransposedNhwc,
+  reluGradLoop,
+  zeroDilateNhwc,
+} from './typed-array';
 
 const WASM = 'wasm';
 
@@ -113,19 +125,116 @@ function simdFirst(
   };
 }
 
-/** MaxPoolGrad: training.wat's f32x4 loop for channels % 4 = 0, else the typed-array loop (same routing). */
+/**
+ * MaxPoolGrad: training.wat's f32x4 loops for channels % 4 = 0 (one pass per window for 2×2 windows
+ * of stride 2, the scratch-index loop for other windows), else the typed-array loop (same routing).
+ */
 function maxPoolGradWasm(): tf.KernelConfig {
   return simdFirst(maxPoolGradConfig(WASM, wasmHost), (simd, { inputs, backend, attrs }) => {
     const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     const info = poolInfoOf(input.shape, attrs as unknown as PoolAttrs);
     if (info.inChannels % 4 !== 0) return null;
     const h = wasmHost(backend);
+    if (TrainingSimd.takesMaxPool2x2(info)) {
+      // The kernel writes every element a window covers: zero the output only where some are not.
+      const out = TrainingSimd.maxPool2x2CoversInput(info)
+        ? (backend as unknown as WasmBackendLike).makeOutput(input.shape.slice(), 'float32')
+        : h.alloc(input.shape.slice(), 'float32').info;
+      if (tf.util.sizeFromShape(dy.shape) > 0)
+        simd.maxPoolGrad2x2(ptr(h, dy), ptr(h, input), ptr(h, out), info);
+      return out;
+    }
     const out = h.alloc(input.shape.slice(), 'float32');
     const scratch = h.alloc([2 * info.inChannels], 'float32');
     simd.maxPoolGrad(ptr(h, dy), ptr(h, input), out.values.byteOffset, scratch.values.byteOffset, info);
     h.dispose(scratch.info);
     return out.info;
   });
+}
+
+/**
+ * AvgPoolGrad: training.wat's per-cell f32x4 gather for float32 with channels % 4 = 0 (tfjs-wasm's is
+ * a scalar loop), else the stock kernel.
+ */
+function avgPoolGradWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.AvgPoolGrad), (simd, { inputs, backend, attrs }) => {
+    const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    if (dy.dtype !== 'float32' || input.dtype !== 'float32') return null;
+    const info = poolInfoOf(input.shape, attrs as unknown as PoolAttrs);
+    if (info.inChannels % 4 !== 0) return null;
+    const h = wasmHost(backend);
+    // Every element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(input.shape.slice(), 'float32');
+    if (tf.util.sizeFromShape(input.shape) === 0) return out;
+    if (simd.avgPoolGrad(ptr(h, dy), ptr(h, out), info)) return out;
+    h.dispose(out);
+    return null;
+  });
+}
+
+/**
+ * The one-pass masked-gradient kernels activation-grads.ts dispatches to (inputs dy and x, float32,
+ * one shape): training.wat's f32x4 loop over whole groups of 4 and the typed-array loop (the same
+ * values) for the rest, or for everything without wasm SIMD.
+ */
+function maskedGradWasm(
+  kernelName: string,
+  simdPass: (
+    simd: TrainingSimd,
+    dy: number,
+    x: number,
+    out: number,
+    n: number,
+    attrs: tf.NamedAttrMap,
+  ) => void,
+  loop: (dy: Float32Array, x: Float32Array, out: Float32Array, attrs: tf.NamedAttrMap) => void,
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: WASM,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+      const h = wasmHost(backend);
+      const out = (backend as unknown as WasmBackendLike).makeOutput(x.shape.slice(), 'float32');
+      const n = tf.util.sizeFromShape(x.shape);
+      if (n === 0) return out;
+      const simd = trainingSimdFor(backend);
+      const a = attrs ?? {};
+      // The SIMD loop takes whole f32x4 groups; the typed-array loop does the 0–3 left (or all).
+      const body = simd ? n - (n % 4) : 0;
+      if (simd && body > 0) simdPass(simd, ptr(h, dy), ptr(h, x), ptr(h, out), body, a);
+      if (body < n) {
+        const tail = (t: tf.TensorInfo) => (h.read(t) as Float32Array).subarray(body);
+        loop(tail(dy), tail(x), tail(out), a);
+      }
+      return out;
+    },
+  };
+}
+
+/** ClipByValue's bounds as the float32 values tfjs-core's comparisons use. */
+function clipBounds(attrs: tf.NamedAttrMap): [number, number] {
+  const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
+  return [Math.fround(clipValueMin), Math.fround(clipValueMax)];
+}
+
+/** The ReLU, ReLU6 and ClipByValue gradient kernels (`hi` = ∞ for ReLU, 6 for ReLU6). */
+function maskedGradKernels(): tf.KernelConfig[] {
+  const relu = (name: string, hi: number) =>
+    maskedGradWasm(
+      name,
+      (simd, dy, x, out, n) => simd.reluGrad(dy, x, out, n, hi),
+      (dy, x, out) => reluGradLoop(dy, x, out, hi),
+    );
+  return [
+    relu(RELU_GRAD_KERNEL, Number.POSITIVE_INFINITY),
+    relu(RELU6_GRAD_KERNEL, 6),
+    maskedGradWasm(
+      CLIP_GRAD_KERNEL,
+      (simd, dy, x, out, n, attrs) => simd.clipGrad(dy, x, out, n, ...clipBounds(attrs)),
+      (dy, x, out, attrs) => clipGradLoop(dy, x, out, ...clipBounds(attrs)),
+    ),
+  ];
 }
 
 /** Depthwise filter gradient: training.wat's tiles for multiplier 1 and channels % 4 = 0, else the loop. */
@@ -333,7 +442,9 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
  * Makes tfjs-backend-wasm 4.22 able to train: adds Conv2DBackpropFilter (XNNPACK-composed), both
  * depthwise backprops and UnsortedSegmentSum (typed-array loops on the wasm heap), replaces the
  * MaxPoolGrad that drops the gradient of all-negative windows, and routes transposed matmuls through
- * an explicit transpose. Idempotent; the wasm kernels must be registered (import the package first).
+ * an explicit transpose. It also adds the one-pass ReLU/ReLU6/ClipByValue gradient kernels and
+ * installs the 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them
+ * (activation-grads.ts). Idempotent; the wasm kernels must be registered (import the package first).
  * Returns the names of the kernels added or replaced.
  */
 export function registerWasmTrainingKernels(): string[] {
@@ -351,6 +462,9 @@ export function registerWasmTrainingKernels(): string[] {
     ),
   );
   overrideKernel(maxPoolGradWasm());
+  overrideKernel(avgPoolGradWasm());
+  for (const k of maskedGradKernels()) overrideKernel(k);
+  installActivationGradients();
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   overrideKernel(sumWasm());
   overrideKernel(addWasm());

@@ -116,6 +116,20 @@ const maxPoolCase = (
   tolerance: TOLERANCE.exact,
 });
 
+/** An average-pool case (the gradient spreads dy/(KH·KW) over each window). */
+const avgPoolCase = (
+  name: string,
+  x: number[],
+  size: number | [number, number],
+  strides: number | [number, number],
+  pad: 'same' | 'valid',
+): ConformanceCase => ({
+  name,
+  inputs: [f(x)],
+  fn: (a) => tf.avgPool(a as T4, size, strides, pad),
+  tolerance: TOLERANCE.reduction,
+});
+
 /** A 2-D matMul case with the given transposes. */
 const matMulCase = (
   name: string,
@@ -356,6 +370,99 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     fn: (a) => tf.maxPool(a as T4, 2, 2, 'valid'),
     tolerance: TOLERANCE.exact,
   },
+  // wasm's one-pass 2×2 stride-2 kernel: windows tiling the input exactly, and `same` on even sizes
+  // (no padding); odd sizes and `same` on odd sizes (padding at the bottom/right) take the general loop.
+  maxPoolCase('maxPool 2x2 stride 2 valid, 3 images of 8x6, 16 channels', f([3, 8, 6, 16]), 2, 2, 'valid'),
+  maxPoolCase(
+    'maxPool 2x2 stride 2 same on even 6x10, 8 channels, all negative',
+    f([2, 6, 10, 8], [-3, -0.5]),
+    2,
+    2,
+    'same',
+  ),
+  maxPoolCase('maxPool 2x2 stride 2 same on odd 7x5, 4 channels (padded)', f([2, 7, 5, 4]), 2, 2, 'same'),
+  {
+    // Every way a 2×2 window's maximum can tie (pairs, triples, all four, negative, ±0): the gradient
+    // goes to the first tied tap in row-major order, as on cpu. Pinned where robust-ft's max-pool
+    // kernels run, as the tied-maxima case above.
+    name: 'maxPool 2x2 stride 2, 4 channels, every kind of tied maximum',
+    backends: ['cpu', 'wasm'],
+    inputs: [
+      {
+        shape: [1, 4, 4, 4],
+        // Window (r, c), channel k holds tie pattern 4·(2r + c) + k of: aabb-style pairs (a=b, a=c,
+        // a=d, b=c, b=d, c=d), triples, all four, negatives and a 0/−0 window.
+        values: [
+          2, 2, 2, 0, 2, 0, 0, 2, 0, 0, 2, 2, 2, 0, 2, 2, 0, 2, 0, 2, 0, 0, 2, 0, 0, 2, 2, 0, 2, 2, 0, 2, 2,
+          0, 2, -1, 0, 2, 2, -1, -2, -5, 1, -3, -1, -5, 3, -2, 2, 2, 2, -2, 2, 2, 2, -2, -2, -5, 3, -4, -1,
+          -5, -1, -0,
+        ],
+      },
+    ],
+    fn: (a) => tf.maxPool(a as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    // ReLU then a 2×2 pool (the digits CNN layer pair): max-pool routing and the ReLU gradient mask
+    // (wasm's one-pass kernels) together; windows of zeros tie, but the mask zeroes whichever wins.
+    name: 'relu then maxPool 2x2 stride 2, 8 channels',
+    inputs: [f([2, 6, 8, 8], [-1, 0.6])],
+    fn: (a) => tf.maxPool(tf.relu(a) as T4, 2, 2, 'valid'),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    // One-pass ReLU/ReLU6 gradients on wasm: a length that is not a multiple of 4 (the scalar tail),
+    // values on both sides of 0 and 6.
+    name: 'relu and relu6 gradients (f32x4 body and scalar tail)',
+    inputs: [f([3, 5, 7], [-4, 9]), f([2, 4, 8], [-4, 9])],
+    fn: (a, b) =>
+      tf.concat([tf.reshape(tf.relu(a), [-1]), tf.reshape(tf.relu6(b), [-1]), tf.relu6(tf.reshape(a, [-1]))]),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    // The mask at its edges: ±0, 6 exactly, just above 6, ±∞, NaN (NaN propagates, as step(NaN) does).
+    // relu6 leaves the NaN out: its forward value differs between stock cpu (NaN) and wasm (0). cpu and
+    // wasm only: GPU backends' NaN handling in relu is theirs.
+    name: 'relu and relu6 gradients at 0, 6, ±Infinity and NaN',
+    backends: ['cpu', 'wasm'],
+    inputs: [
+      {
+        shape: [13],
+        // 13 elements: relu's last one (0) is in wasm's scalar tail.
+        values: [
+          Number.NaN,
+          -0,
+          1e-30,
+          -1e-30,
+          6,
+          6.000001,
+          7,
+          -3,
+          Number.POSITIVE_INFINITY,
+          Number.NEGATIVE_INFINITY,
+          2.5,
+          5.999999,
+          0,
+        ],
+      },
+    ],
+    fn: (a) => tf.concat([tf.relu(a), tf.relu6(tf.slice(a, 1))]),
+    tolerance: TOLERANCE.exact,
+  },
+  {
+    // wasm's one-pass ClipByValue gradient: x exactly at the float32 bounds and one ulp outside, ±0,
+    // ±∞, non-representable bounds (0.3, −0.7), 13 elements (the last in the scalar tail). No NaN: its
+    // forward value differs between stock cpu (NaN) and wasm (the lower bound).
+    name: 'clipByValue gradient at and beside the bounds',
+    inputs: [
+      {
+        shape: [13],
+        values: [-0.7, 0.3, -0.70000005, 0.30000004, -0.69999995, 0.29999998, 0, -0, 5, -5, 0.1, -1e-30, 0.3],
+      },
+    ],
+    fn: (a) => tf.clipByValue(a, -0.7, 0.3),
+    tolerance: TOLERANCE.exact,
+  },
   {
     name: 'avgPool 3x3 stride 2 same, odd 7x9',
     inputs: [f([2, 7, 9, 3])],
@@ -368,6 +475,25 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     fn: (x) => tf.add(tf.mean(tf.avgPool(x as T4, 2, 2, 'valid')), tf.avgPool(x as T4, 3, 1, 'same')),
     tolerance: TOLERANCE.reduction,
   },
+  // Channel counts that take wasm's SIMD average-pool gradient (f32x4 lanes): overlapping windows,
+  // padding (which counts in the divisor), unread rows and columns, gaps between windows.
+  avgPoolCase('avgPool 3x3 stride 2 same, 8 channels, odd 7x9', [2, 7, 9, 8], 3, 2, 'same'),
+  avgPoolCase(
+    'avgPool 2x2 stride 2 valid, 4 channels, odd 7x9 (last row and column unread)',
+    [2, 7, 9, 4],
+    2,
+    2,
+    'valid',
+  ),
+  avgPoolCase('avgPool 3x2 strides [1,2] same, 12 channels, odd 5x7', [1, 5, 7, 12], [3, 2], [1, 2], 'same'),
+  avgPoolCase(
+    'avgPool 2x2 stride 3 valid, 4 channels, 8x10 (gaps between windows)',
+    [2, 8, 10, 4],
+    2,
+    3,
+    'valid',
+  ),
+  avgPoolCase('avgPool 3x3 stride 1 same, 16 channels, odd 5x3', [3, 5, 3, 16], 3, 1, 'same'),
   {
     // A bias gradient's reduction; wasm runs leading-axis float32 sums as SIMD column sums, in
     // blocks of rows (the 18000-row case takes two), eight columns then four at a time.

@@ -23,6 +23,10 @@ interface TrainingExports {
   dw16: Tile;
   dw4: Tile;
   maxpoolgrad: (...args: number[]) => void;
+  maxpool2x2: (...args: number[]) => void;
+  avgpoolgrad: (...args: number[]) => void;
+  relugrad: (dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number) => void;
+  clipgrad: (dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number) => void;
   colsum: (x: Ptr, out: Ptr, rows: number, cols: number) => void;
   addrow: (x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number) => void;
 }
@@ -120,6 +124,22 @@ function forEachBatchBlock(
   for (let b0 = 0; b0 < g.batchSize; b0 += block) fn(b0, Math.min(block, g.batchSize - b0));
 }
 
+/** [B, H, W, C, HO, WO, KH, KW, sh, sw]: the leading sizes training.wat's pooling kernels take. */
+function poolArgs(g: WindowGeometry): number[] {
+  return [
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+  ];
+}
+
 export class TrainingSimd {
   constructor(private readonly x: TrainingExports) {}
 
@@ -204,27 +224,73 @@ export class TrainingSimd {
     const C = g.inChannels;
     if (C % 4 !== 0 || g.outChannels !== C) return false;
     if (g.batchSize * g.outHeight * g.outWidth * C * g.filterHeight * g.filterWidth === 0) return true;
-    this.x.maxpoolgrad(
-      dy,
-      x,
-      dx,
-      g.batchSize,
-      g.inHeight,
-      g.inWidth,
-      C,
-      g.outHeight,
-      g.outWidth,
-      g.filterHeight,
-      g.filterWidth,
-      g.strideHeight,
-      g.strideWidth,
-      g.dilationHeight,
-      g.dilationWidth,
-      g.padInfo.top,
-      g.padInfo.left,
-      scratch,
-    );
+    const { dilationHeight: dh, dilationWidth: dw, padInfo } = g;
+    this.x.maxpoolgrad(dy, x, dx, ...poolArgs(g), dh, dw, padInfo.top, padInfo.left, scratch);
     return true;
+  }
+
+  /**
+   * Whether `maxPoolGrad2x2` takes this geometry: 2×2 windows, stride 2, no dilation, no padding at
+   * the top/left (`valid`, or `same` on even sizes), channels % 4 = 0. Its windows never overlap.
+   */
+  static takesMaxPool2x2(g: WindowGeometry): boolean {
+    return (
+      g.filterHeight === 2 &&
+      g.filterWidth === 2 &&
+      g.strideHeight === 2 &&
+      g.strideWidth === 2 &&
+      g.dilationHeight === 1 &&
+      g.dilationWidth === 1 &&
+      g.padInfo.top === 0 &&
+      g.padInfo.left === 0 &&
+      2 * g.outHeight <= g.inHeight &&
+      2 * g.outWidth <= g.inWidth &&
+      g.inChannels % 4 === 0 &&
+      g.outChannels === g.inChannels
+    );
+  }
+
+  /**
+   * Max-pool gradient for a geometry `takesMaxPool2x2` accepts, one pass per window. It writes every
+   * dx element a window covers; the rest (the last row/column of odd sizes) must be zeroed by the
+   * caller, see `maxPool2x2CoversInput`.
+   */
+  maxPoolGrad2x2(dy: Ptr, x: Ptr, dx: Ptr, g: WindowGeometry): void {
+    this.x.maxpool2x2(dy, x, dx, ...poolArgs(g).slice(0, 6));
+  }
+
+  /** Whether the 2×2 windows cover every input element (so dx needs no zeroing). */
+  static maxPool2x2CoversInput(g: WindowGeometry): boolean {
+    return 2 * g.outHeight === g.inHeight && 2 * g.outWidth === g.inWidth;
+  }
+
+  /**
+   * Average-pool gradient into `dx` (every element written; no zeroing needed), channels % 4 = 0,
+   * no dilation; false (nothing written) otherwise.
+   */
+  avgPoolGrad(dy: Ptr, dx: Ptr, g: WindowGeometry): boolean {
+    const C = g.inChannels;
+    if (C % 4 !== 0 || g.outChannels !== C || g.dilationHeight !== 1 || g.dilationWidth !== 1) return false;
+    const mul = 1 / (g.filterHeight * g.filterWidth);
+    this.x.avgpoolgrad(dy, dx, ...poolArgs(g), g.padInfo.top, g.padInfo.left, mul);
+    return true;
+  }
+
+  /**
+   * `out = dy · mask(x)` over `n` float32 elements, the mask being tfjs-core's ReLU (`hi` = ∞) or
+   * ReLU6 (`hi` = 6) gradient mask: 1 where 0 < x ≤ hi, NaN where x is NaN, else 0. `n` must be a
+   * multiple of 4 (the caller does the rest).
+   */
+  reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
+    this.x.relugrad(dy, x, out, n, hi);
+  }
+
+  /**
+   * `out = lo ≤ x ≤ hi ? dy : 0` over `n` float32 elements (a multiple of 4): tfjs-core's ClipByValue
+   * gradient.
+   */
+  clipGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void {
+    this.x.clipgrad(dy, x, out, n, lo, hi);
   }
 
   /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */

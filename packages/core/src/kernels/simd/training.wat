@@ -347,6 +347,165 @@
       (br_if $batch (i32.lt_s (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B))))
   )
 
+  ;; Max-pool gradient for 2×2 windows with stride 2, no padding and no dilation (every pooling layer
+  ;; of the CNNs we train), channels in f32x4 groups (C % 4 = 0). The windows do not overlap, so each
+  ;; window is read once and its four dx cells written once, in registers: the first maximum (a later tap
+  ;; wins only when strictly greater, as in `maxpoolgrad`) gets dy, the other three 0. dx rows/columns no
+  ;; window reads (odd sizes) are not written: the caller zeroes dx then. NHWC; pointers bytes.
+  (func (export "maxpool2x2")
+    (param $dy i32) (param $x i32) (param $dx i32) (param $B i32) (param $H i32) (param $W i32)
+    (param $C i32) (param $HO i32) (param $WO i32)
+    (local $cb i32) (local $rs i32) (local $img i32) (local $r i32) (local $yc i32) (local $cc i32)
+    (local $row i32) (local $p i32) (local $q i32)
+    (local $a v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $best v128)
+    (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $g v128)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rs (i32.mul (local.get $W) (local.get $cb)))
+    (local.set $img (i32.mul (local.get $H) (local.get $rs)))
+    (block $done
+      (br_if $done (i32.or (i32.or (i32.le_s (local.get $B) (i32.const 0)) (i32.le_s (local.get $C) (i32.const 0)))
+                           (i32.or (i32.le_s (local.get $HO) (i32.const 0)) (i32.le_s (local.get $WO) (i32.const 0)))))
+      (loop $batch
+        (local.set $row (i32.const 0))
+        (local.set $r (local.get $HO))
+        (loop $orow
+          (local.set $p (local.get $row))
+          (local.set $yc (local.get $WO))
+          (loop $ocol
+            (local.set $cc (i32.const 0))
+            (loop $chan
+              (local.set $q (i32.add (local.get $p) (local.get $cc)))
+              (local.set $a (v128.load (i32.add (local.get $x) (local.get $q))))
+              (local.set $v1 (v128.load (i32.add (i32.add (local.get $x) (local.get $q)) (local.get $cb))))
+              (local.set $v2 (v128.load (i32.add (i32.add (local.get $x) (local.get $q)) (local.get $rs))))
+              (local.set $v3 (v128.load (i32.add (i32.add (i32.add (local.get $x) (local.get $q)) (local.get $rs)) (local.get $cb))))
+              (local.set $m1 (f32x4.gt (local.get $v1) (local.get $a)))
+              (local.set $best (v128.bitselect (local.get $v1) (local.get $a) (local.get $m1)))
+              (local.set $m2 (f32x4.gt (local.get $v2) (local.get $best)))
+              (local.set $best (v128.bitselect (local.get $v2) (local.get $best) (local.get $m2)))
+              (local.set $m3 (f32x4.gt (local.get $v3) (local.get $best)))
+              (local.set $g (v128.load (local.get $dy)))
+              (local.set $q (i32.add (local.get $dx) (local.get $q)))
+              (v128.store (local.get $q)
+                (v128.andnot (local.get $g) (v128.or (v128.or (local.get $m1) (local.get $m2)) (local.get $m3))))
+              (v128.store (i32.add (local.get $q) (local.get $cb))
+                (v128.andnot (v128.and (local.get $g) (local.get $m1)) (v128.or (local.get $m2) (local.get $m3))))
+              (v128.store (i32.add (local.get $q) (local.get $rs))
+                (v128.andnot (v128.and (local.get $g) (local.get $m2)) (local.get $m3)))
+              (v128.store (i32.add (i32.add (local.get $q) (local.get $rs)) (local.get $cb))
+                (v128.and (local.get $g) (local.get $m3)))
+              (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+              (br_if $chan (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb))))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $cb) (i32.const 1))))
+            (br_if $ocol (local.tee $yc (i32.sub (local.get $yc) (i32.const 1)))))
+          (local.set $row (i32.add (local.get $row) (i32.shl (local.get $rs) (i32.const 1))))
+          (br_if $orow (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+        (local.set $x (i32.add (local.get $x) (local.get $img)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $img)))
+        (br_if $batch (local.tee $B (i32.sub (local.get $B) (i32.const 1)))))))
+
+  ;; Average-pool gradient, channels in f32x4 groups (C % 4 = 0), computed per dx cell (a gather, so
+  ;; every dx element is written once and dx needs no zeroing): the sum of dy over the windows that
+  ;; contain the cell, rows then columns ascending, times `mul`, which is 1 / (KH·KW) as in tfjs-cpu's
+  ;; and tfjs-wasm's AvgPoolGrad (padding counts in the divisor). A window yr covers input rows
+  ;; [yr·sh − pt, yr·sh − pt + KH), so cell xr lies in the windows from ceil((xr + pt − KH + 1) / sh) to
+  ;; floor((xr + pt) / sh).
+  (func (export "avgpoolgrad")
+    (param $dy i32) (param $dx i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $HO i32) (param $WO i32) (param $KH i32) (param $KW i32) (param $sh i32) (param $sw i32)
+    (param $pt i32) (param $pl i32) (param $mul f32)
+    (local $cb i32) (local $b i32) (local $xr i32) (local $xc i32) (local $cc i32) (local $t i32)
+    (local $r0 i32) (local $r1 i32) (local $c0 i32) (local $c1 i32) (local $yr i32) (local $yc i32)
+    (local $img i32) (local $p i32) (local $acc v128) (local $m v128)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $m (f32x4.splat (local.get $mul)))
+    (block $done
+      (br_if $done (i32.or (i32.or (i32.le_s (local.get $B) (i32.const 0)) (i32.le_s (local.get $C) (i32.const 0)))
+                           (i32.or (i32.le_s (local.get $H) (i32.const 0)) (i32.le_s (local.get $W) (i32.const 0)))))
+      (loop $batch
+        (local.set $img (i32.add (local.get $dy) (i32.mul (local.get $b)
+          (i32.mul (i32.mul (local.get $HO) (local.get $WO)) (local.get $cb)))))
+        (local.set $xr (i32.const 0))
+        (loop $irow
+          (local.set $t (i32.sub (i32.add (local.get $xr) (local.get $pt)) (i32.sub (local.get $KH) (i32.const 1))))
+          (local.set $r0 (select (i32.const 0)
+            (i32.div_u (i32.add (local.get $t) (i32.sub (local.get $sh) (i32.const 1))) (local.get $sh))
+            (i32.le_s (local.get $t) (i32.const 0))))
+          (local.set $r1 (i32.add (i32.div_u (i32.add (local.get $xr) (local.get $pt)) (local.get $sh)) (i32.const 1)))
+          (if (i32.gt_s (local.get $r1) (local.get $HO)) (then (local.set $r1 (local.get $HO))))
+          (local.set $xc (i32.const 0))
+          (loop $icol
+            (local.set $t (i32.sub (i32.add (local.get $xc) (local.get $pl)) (i32.sub (local.get $KW) (i32.const 1))))
+            (local.set $c0 (select (i32.const 0)
+              (i32.div_u (i32.add (local.get $t) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+              (i32.le_s (local.get $t) (i32.const 0))))
+            (local.set $c1 (i32.add (i32.div_u (i32.add (local.get $xc) (local.get $pl)) (local.get $sw)) (i32.const 1)))
+            (if (i32.gt_s (local.get $c1) (local.get $WO)) (then (local.set $c1 (local.get $WO))))
+            (local.set $cc (i32.const 0))
+            (loop $chan
+              (local.set $acc (v128.const i32x4 0 0 0 0))
+              (local.set $yr (local.get $r0))
+              (block $rows_done
+                (loop $rows
+                  (br_if $rows_done (i32.ge_s (local.get $yr) (local.get $r1)))
+                  (local.set $yc (local.get $c0))
+                  (block $cols_done
+                    (loop $cols
+                      (br_if $cols_done (i32.ge_s (local.get $yc) (local.get $c1)))
+                      (local.set $p (i32.add (local.get $img) (i32.add (local.get $cc)
+                        (i32.mul (i32.add (i32.mul (local.get $yr) (local.get $WO)) (local.get $yc)) (local.get $cb)))))
+                      (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $p))))
+                      (local.set $yc (i32.add (local.get $yc) (i32.const 1)))
+                      (br $cols)))
+                  (local.set $yr (i32.add (local.get $yr) (i32.const 1)))
+                  (br $rows)))
+              (v128.store (local.get $dx) (f32x4.mul (local.get $acc) (local.get $m)))
+              (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+              (br_if $chan (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb))))
+            (br_if $icol (i32.lt_s (local.tee $xc (i32.add (local.get $xc) (i32.const 1))) (local.get $W))))
+          (br_if $irow (i32.lt_s (local.tee $xr (i32.add (local.get $xr) (i32.const 1))) (local.get $H))))
+        (br_if $batch (i32.lt_s (local.tee $b (i32.add (local.get $b) (i32.const 1))) (local.get $B))))))
+
+  ;; ReLU / ReLU6 gradient in one pass: out = dy · s with s = 1 where 0 < x ≤ hi, x itself (NaN) where
+  ;; x is NaN, else 0 — exactly tfjs-core's `dy · step(x)` (Relu, hi = +∞) and `dy · (x ≤ 6)·step(x)`
+  ;; (Relu6, hi = 6), product for product, without the mask tensor and the second pass. n elements, a
+  ;; multiple of 4: the caller finishes the 0–3 left with its typed-array loop (the module has to stay
+  ;; within the 4 KiB Chromium compiles synchronously).
+  (func (export "relugrad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $hi f32)
+    (local $i i32) (local $end i32) (local $v v128) (local $h v128) (local $s v128)
+    (local.set $h (f32x4.splat (local.get $hi)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+        (local.set $s (v128.and (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0))
+                                          (f32x4.le (local.get $v) (local.get $h)))
+                                (v128.const f32x4 1 1 1 1)))
+        (local.set $s (v128.bitselect (local.get $v) (local.get $s) (f32x4.ne (local.get $v) (local.get $v))))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (local.get $s)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec))))
+
+  ;; ClipByValue gradient in one pass: out = dy where lo ≤ x ≤ hi, else +0 (NaN x: 0) — tfjs-core's
+  ;; `where(logicalAnd(x ≥ lo, x ≤ hi), dy, zerosLike(dy))` without its three mask tensors. n elements, a
+  ;; multiple of 4 (as relugrad).
+  (func (export "clipgrad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) (param $lo f32) (param $hi f32)
+    (local $i i32) (local $end i32) (local $v v128) (local $l v128) (local $h v128)
+    (local.set $l (f32x4.splat (local.get $lo)))
+    (local.set $h (f32x4.splat (local.get $hi)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (v128.and (v128.load (i32.add (local.get $dy) (local.get $i)))
+                    (v128.and (f32x4.ge (local.get $v) (local.get $l)) (f32x4.le (local.get $v) (local.get $h)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec))))
+
   ;; Column sums of a row-major [rows, C] matrix (C % 4 = 0), added to out[C]: tfjs's Sum over the
   ;; leading axes (a bias gradient), which tfjs-wasm runs as a transpose and a row reduction. Eight
   ;; columns at a time while they last, then four; the caller passes cache-sized blocks of rows.
