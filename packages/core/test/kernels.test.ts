@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { embeddedWasm, isSharedMemory } from '../src/embedded-wasm';
 import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
 import { cpuHost } from '../src/kernels/host';
@@ -77,6 +77,22 @@ describe('registering the training kernels', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
   });
 
+  it('re-registering logs no tfjs overwrite warning, and unpatching tolerates a kernel removed meanwhile', () => {
+    unpatchWasmBackend();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      registerWasmTrainingKernels();
+      registerWasmTrainingKernels();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+    tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    expect(() => unpatchWasmBackend()).not.toThrow();
+    expect(patchedKernels('wasm')).toEqual([]);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+  });
+
   it('cpu: replaces only the filter gradient, and unpatching leaves the wasm patch alone', () => {
     unpatchCpuBackend();
     const stockFilter = tf.getKernel('Conv2DBackpropFilter', 'cpu');
@@ -116,6 +132,24 @@ const filterAttrs = (dataFormat: 'NHWC' | 'NCHW', filterShape: number[]) => ({
   filterShape,
 });
 
+describe('the backends as kernel hosts', () => {
+  it('cpuHost allocates zeroed arrays of the dtype asked for, and disposes what it allocated', () => {
+    const h = cpuHost(tf.backend());
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    const made = (['int32', 'bool', 'float32'] as const).map((dtype) => h.alloc([2, 3], dtype));
+    expect(made.map((m) => m.values.constructor)).toEqual([Int32Array, Uint8Array, Float32Array]);
+    expect(made.map((m) => [m.info.dtype, m.info.shape, Array.from(m.values)])).toEqual(
+      (['int32', 'bool', 'float32'] as const).map((d) => [d, [2, 3], [0, 0, 0, 0, 0, 0]]),
+    );
+    made[0]!.values[1] = 7;
+    expect(Array.from(h.read(made[0]!.info))).toEqual([0, 7, 0, 0, 0, 0]);
+    expect(backend.numDataIds()).toBe(before + 3);
+    for (const m of made) h.dispose(m.info);
+    expect(backend.numDataIds()).toBe(before);
+  });
+});
+
 describe('layouts and shapes the kernels do not cover', () => {
   it('wasm Conv2DBackpropFilter refuses NCHW with a typed UNSUPPORTED naming dataFormat', async () => {
     registerWasmTrainingKernels();
@@ -142,14 +176,47 @@ describe('layouts and shapes the kernels do not cover', () => {
     const patched = run();
     unpatchCpuBackend();
     expect(Array.from(await patched.data())).toEqual(Array.from(await stock.data()));
-    const bare = conv2dBackpropFilterConfig('cpu', cpuHost);
-    expect(() =>
-      bare.kernelFunc({
-        inputs: { x, dy },
+    const call = (config: tf.KernelConfig, attrs: object) =>
+      config.kernelFunc({ inputs: { x, dy }, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap });
+    let thrown: unknown;
+    try {
+      call(conv2dBackpropFilterConfig('cpu', cpuHost), filterAttrs('NCHW', [2, 2, 2, 2]));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).message).toBe(
+      'robust-ft Conv2DBackpropFilter: dataFormat NCHW is not supported by the typed-array kernel',
+    );
+    // NHWC, stated or left to the default, is the typed-array loop's own: the fallback is never asked.
+    const refusing = conv2dBackpropFilterConfig('cpu', cpuHost, {
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'cpu',
+      kernelFunc: () => {
+        throw new Error('fallback called');
+      },
+    });
+    const { dataFormat: _f, ...noFormat } = filterAttrs('NHWC', [2, 2, 2, 2]);
+    const [xh, dyh] = [tf.transpose(x, [0, 2, 3, 1]), tf.transpose(dy, [0, 2, 3, 1])];
+    const expected = tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropFilter',
+        { x: xh, dy: dyh },
+        filterAttrs('NHWC', [2, 2, 2, 2]) as never,
+      ) as tf.Tensor;
+    for (const attrs of [filterAttrs('NHWC', [2, 2, 2, 2]), noFormat]) {
+      const info = refusing.kernelFunc({
+        inputs: { x: xh, dy: dyh },
         backend: tf.backend(),
-        attrs: filterAttrs('NCHW', [2, 2, 2, 2]) as unknown as tf.NamedAttrMap,
-      }),
-    ).toThrow('robust-ft Conv2DBackpropFilter: dataFormat NCHW is not supported by the typed-array kernel');
+        attrs: attrs as never,
+      }) as tf.TensorInfo;
+      const out = tf.engine().makeTensorFromTensorInfo(info);
+      expect(out.shape).toEqual([2, 2, 2, 2]);
+      near(Array.from(await out.data()), await expected.data());
+      out.dispose();
+    }
+    tf.dispose([xh, dyh, expected]);
     tf.dispose([x, dy, stock, patched]);
   });
 
@@ -202,6 +269,21 @@ describe('layouts and shapes the kernels do not cover', () => {
     }
     await tf.setBackend('cpu');
     tf.dispose([dy, w, wFull, ...calls.map(([, , , o]) => o), calls.at(-1)![1].dy!]);
+  });
+});
+
+describe('int32 inputs', () => {
+  it('patched wasm UnsortedSegmentSum keeps int32 and drops ids out of range', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2], 'int32');
+    const ids = tf.tensor1d([0, 2, 0, 5], 'int32');
+    const out = tf.unsortedSegmentSum(x, ids, 3);
+    expect(out.dtype).toBe('int32');
+    expect(out.shape).toEqual([3, 2]);
+    expect(Array.from(await out.data())).toEqual([6, 8, 0, 0, 3, 4]);
+    tf.dispose([x, ids, out]);
+    await tf.setBackend('cpu');
   });
 });
 
