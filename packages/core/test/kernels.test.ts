@@ -358,15 +358,37 @@ describe('the SIMD training module', () => {
       expect(simd.conv2dBackpropFilter(h.put(x), h.put(dy), dw, g)).toBe(true);
       near(h.read(dw, expected.length), expected);
     }
-    // Depthwise, 20 channels (dw16 + dw4 tiles).
-    const gd = convInfoOf([2, 5, 6, 20], [3, 3, 20, 1], { strides: 1, pad: 'same' }, true);
-    const xd = seq(2 * 5 * 6 * 20, 0.3);
-    const dyd = seq(2 * 5 * 6 * 20, 0.9);
-    const wd = new Float32Array(3 * 3 * 20);
-    depthwiseBackpropFilterNhwc(xd, dyd, wd, gd);
-    const dwd = h.zeros(wd.length);
-    expect(simd.depthwiseBackpropFilter(h.put(xd), h.put(dyd), dwd, gd)).toBe(true);
-    near(h.read(dwd, wd.length), wd);
+    // Depthwise, 20 channels (dw16 + dw4 tiles), undilated and dilated (the SIMD path takes dilations).
+    for (const dilations of [1, [2, 3]] as const) {
+      const gd = convInfoOf(
+        [2, 7, 8, 20],
+        [3, 3, 20, 1],
+        { strides: 1, pad: 'same', dilations: dilations as number | [number, number] },
+        true,
+      );
+      const xd = seq(2 * 7 * 8 * 20, 0.3);
+      const dyd = seq(gd.batchSize * gd.outHeight * gd.outWidth * 20, 0.9);
+      const wd = new Float32Array(3 * 3 * 20);
+      depthwiseBackpropFilterNhwc(xd, dyd, wd, gd);
+      const dwd = h.zeros(wd.length);
+      expect(simd.depthwiseBackpropFilter(h.put(xd), h.put(dyd), dwd, gd)).toBe(true);
+      near(h.read(dwd, wd.length), wd);
+    }
+    // One image is a batch too (the SIMD paths refuse only an empty batch).
+    const g1 = convInfoOf([1, 4, 4, 4], [2, 2, 4, 4], { strides: 1, pad: 'valid' });
+    const x1 = seq(64, 0.2);
+    const dy1 = seq(36, 0.6);
+    const w1 = new Float32Array(64);
+    conv2dBackpropFilterNhwc(x1, dy1, w1, g1);
+    const dw1 = h.zeros(64);
+    expect(simd.conv2dBackpropFilter(h.put(x1), h.put(dy1), dw1, g1)).toBe(true);
+    near(h.read(dw1, 64), w1);
+    const gd1 = convInfoOf([1, 4, 4, 4], [2, 2, 4, 1], { strides: 1, pad: 'valid' }, true);
+    const wd1 = new Float32Array(16);
+    depthwiseBackpropFilterNhwc(x1, seq(36, 0.6), wd1, gd1);
+    const dwd1 = h.zeros(16);
+    expect(simd.depthwiseBackpropFilter(h.put(x1), h.put(dy1), dwd1, gd1)).toBe(true);
+    near(h.read(dwd1, 16), wd1);
     // Max-pool gradient, 8 channels.
     const gp = poolInfoOf([1, 5, 5, 8], { filterSize: 3, strides: 2, pad: 'same' });
     const xp = seq(200, 2.1);
@@ -411,10 +433,30 @@ describe('the SIMD training module', () => {
     expect(simd.columnSums(x, out, 2, 6)).toBe(false);
     expect(simd.addBias(x, dy, out, 2, 6)).toBe(false);
     untouched(out, 256);
-    // An empty batch is done at once.
+    // An empty batch: the filter gradients decline it (their callers fall back), max-pool is done at once.
     const p0 = poolInfoOf([0, 4, 4, 4], { filterSize: 2, strides: 2, pad: 'valid' });
     expect(simd.maxPoolGrad(dy, x, out, h.zeros(8), p0)).toBe(true);
+    const e8 = convInfoOf([0, 4, 4, 4], [3, 3, 4, 8], { strides: 1, pad: 'same' });
+    expect(simd.conv2dBackpropFilter(x, dy, out, e8)).toBe(false);
+    const e4 = convInfoOf([0, 4, 4, 4], [3, 3, 4, 1], { strides: 1, pad: 'same' }, true);
+    expect(simd.depthwiseBackpropFilter(x, dy, out, e4)).toBe(false);
     untouched(out, 256);
+  });
+
+  it('sums columns over several row blocks without reading past the last row', () => {
+    // 4 columns: a block is 32768 rows, so 40000 rows take two; the heap after the matrix holds junk.
+    const memory = new WebAssembly.Memory({ initial: 20, maximum: 20 });
+    const f32 = new Float32Array(memory.buffer);
+    const rows = 40000;
+    for (let i = 0; i < rows * 4; i++) f32[16 + i] = (i % 7) - 3 + (i % 4) * 0.25;
+    f32.fill(1000, 16 + rows * 4);
+    const simd = trainingSimdFor({ wasm: { asm: { memory } } })!;
+    const outAt = 4 * (16 + rows * 4 + 64);
+    f32.fill(0, outAt / 4, outAt / 4 + 4);
+    expect(simd.columnSums(64, outAt, rows, 4)).toBe(true);
+    const expected = [0, 0, 0, 0];
+    for (let i = 0; i < rows * 4; i++) expected[i % 4]! += f32[16 + i]!;
+    near(Array.from(f32.subarray(outAt / 4, outAt / 4 + 4)), expected);
   });
 });
 
