@@ -39,8 +39,9 @@ export interface RobustOptimizerOptions {
   /**
    * `'error'`: throw `NON_FINITE` before anything is mutated (costs one host sync per step);
    * `'skip'`: leave the step out and count it in `skippedSteps` (one host sync too);
-   * `'guard'`: no host sync — the step is computed and then masked on the device (fused kernels take
-   * the finite flag and keep θ and the state themselves; on webgpu the flag is one kernel call), so a
+   * `'guard'`: no host sync — the step is computed and then masked on the device (fused kernels keep
+   * θ and the state themselves: on cpu and wasm they check g in the passes that read it, on webgpu they
+   * take a flag computed in one kernel call), so a
    * non-finite step leaves parameters and tensor state unchanged (only step counters advance); count
    * such steps with `await nonFiniteSteps()`; `'off'`: no check.
    * Default: `'guard'` on WebGPU (synchronous reads there are slow, and unreliable on software
@@ -221,8 +222,16 @@ export class RobustOptimizer extends tf.Optimizer {
     }
 
     const createdAnchors: string[] = [];
-    const ok = policy === 'guard' ? tf.keep(finiteFlag(checked)) : undefined;
+    // 'guard': the flag is computed on first use, so a transformation whose kernels check the
+    // gradients in the passes that read them anyway (ctx.ownFiniteCheck) costs no extra pass.
+    let ok: Tensor | undefined;
+    const finiteOk = (): Tensor => {
+      ok ??= tf.keep(finiteFlag(checked));
+      return ok;
+    };
+    const ownFiniteCheck = policy === 'guard' && unverified.length === 0;
     let inner = stateNow.inner;
+    let ownFlag: Tensor | undefined;
     const before = collectTensors(inner);
     try {
       // A 'zero' anchor is re-created on demand, also for names a restored optimizer has seen.
@@ -243,8 +252,13 @@ export class RobustOptimizer extends tf.Optimizer {
         step: stateNow.step + 1,
         learningRate: this.learningRate,
         anchor: (n) => this.anchors.get(anchorName(n)),
-        ...(ok ? { finite: ok } : {}),
       };
+      if (policy === 'guard') {
+        Object.defineProperties(ctx, {
+          finite: { get: finiteOk, enumerable: true },
+          ownFiniteCheck: { value: ownFiniteCheck, enumerable: true },
+        });
+      }
       const params: NamedTensorMap = vars;
       const stepInput = inner;
       const result = tf.tidy(() => {
@@ -254,15 +268,18 @@ export class RobustOptimizer extends tf.Optimizer {
           state: r.state,
           assign: r.assign ?? {},
           guarded: r.guarded === true,
+          ...(r.finite ? { finite: r.finite } : {}),
         } as unknown as tf.TensorContainer;
       }) as unknown as {
         updates: NamedTensorMap;
         state: StateTree;
         assign: NamedTensorMap;
         guarded: boolean;
+        finite?: Tensor;
       };
-      // A transformation that honoured ctx.finite in its kernels already kept θ and the state.
-      const mask = result.guarded ? undefined : ok;
+      ownFlag = result.finite;
+      // A transformation that honoured the flag in its kernels already kept θ and the state.
+      const mask = policy === 'guard' && !result.guarded ? finiteOk() : undefined;
       for (const n of names) {
         const u = result.assign[n] ?? result.updates[n];
         if (!u || !sameShape(u.shape, vars[n]!.shape)) {
@@ -292,8 +309,10 @@ export class RobustOptimizer extends tf.Optimizer {
           const next = absolute ?? tf.add(vars[n]!, result.updates[n]!);
           vars[n]!.assign(mask ? tf.where(mask, next, vars[n]!) : next);
         }
-        if (ok) {
-          const bad = tf.sub(1, tf.cast(ok, 'float32'));
+        if (policy === 'guard') {
+          // Counted from the kernels' own flag when they checked every gradient, else from ctx's.
+          const flag = result.guarded && ownFiniteCheck && ownFlag ? ownFlag : finiteOk();
+          const bad = tf.sub(1, tf.cast(flag, 'float32'));
           const total = tf.keep(this.guardedBad ? tf.add(this.guardedBad, bad) : bad);
           this.guardedBad?.dispose();
           this.guardedBad = total;
@@ -326,6 +345,7 @@ export class RobustOptimizer extends tf.Optimizer {
       throw error;
     } finally {
       ok?.dispose();
+      ownFlag?.dispose();
     }
   }
 

@@ -20,11 +20,21 @@ export interface TransformContext {
   /** The frozen pre-trained weights, looked up by parameter name. */
   readonly anchor: (name: string) => Tensor;
   /**
-   * Under the `'guard'` non-finite policy: a 0-d bool, true when every gradient is finite. A
-   * transformation that honours it itself (its fused kernel leaves parameters and state as they were
-   * when it is false) says so with `guarded: true`, and the adapter skips its own masking.
+   * Under the `'guard'` non-finite policy: a 0-d bool, true when every gradient (and every anchor not
+   * yet verified) is finite. A transformation that honours it itself (its fused kernel leaves
+   * parameters and state as they were when it is false) says so with `guarded: true`, and the adapter
+   * skips its own masking. Computed on first read (one more pass over every gradient), so a
+   * transformation that checks the gradients itself (`ownFiniteCheck`) leaves it unread.
    */
   readonly finite?: Tensor;
+  /**
+   * True under `'guard'` when `finite` would cover the gradients alone (no anchor to verify this
+   * step): a transformation whose kernels check every gradient they read may leave `finite` unread,
+   * keep parameters and state itself on a NaN or ±Inf, and return `guarded: true` with its own flag
+   * in `UpdateResult.finite`. Absent (or false) otherwise; a transformation that ignores it is
+   * unaffected.
+   */
+  readonly ownFiniteCheck?: boolean;
 }
 
 /** What a transformation's `update` returns: the parameter deltas and its new state. */
@@ -40,6 +50,12 @@ export interface UpdateResult<S extends StateTree = StateTree> {
   assign?: NamedTensorMap;
   /** True when `ctx.finite` was honoured for every name (see `TransformContext.finite`). */
   guarded?: boolean;
+  /**
+   * With `guarded: true` under `ctx.ownFiniteCheck`: the transformation's own flag over every
+   * gradient, a 0-d tensor (bool, or float32 1/0), true when the step was applied. The adapter counts
+   * kept steps (`nonFiniteSteps`) from it and disposes it; otherwise it counts from `ctx.finite`.
+   */
+  finite?: Tensor;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   Anchors,
   addDecayedWeights,
   chain,
+  type GradientTransformation,
   RobustFtError,
   RobustOptimizer,
   registerOptimizerFactory,
@@ -325,6 +326,23 @@ describe('absolute updates', () => {
   });
 });
 
+/** Registers a cpu FINITE_FLAG_KERNEL that records how many tensors each call checks in `calls`. */
+function spyFiniteFlagKernel(calls: number[]): void {
+  tf.registerKernel({
+    kernelName: FINITE_FLAG_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as {
+        data: { get(id: object): { values: Float32Array } };
+        makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+      };
+      calls.push(attrs?.n as number);
+      const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
+      return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
+    },
+  });
+}
+
 describe("'guard' policy (no host sync)", () => {
   it('masks a non-finite step on the device, counts it asynchronously and leaks nothing', async () => {
     const v = tf.variable(tf.tensor([1, 2, 3]), true, 'guard/w');
@@ -355,19 +373,7 @@ describe("'guard' policy (no host sync)", () => {
 
   it('computes the flag with a FINITE_FLAG_KERNEL registered for the backend: one call, no per-tensor sums', async () => {
     const calls: number[] = [];
-    tf.registerKernel({
-      kernelName: FINITE_FLAG_KERNEL,
-      backendName: 'cpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const b = backend as unknown as {
-          data: { get(id: object): { values: Float32Array } };
-          makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-        };
-        calls.push(attrs?.n as number);
-        const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
-        return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
-      },
-    });
+    spyFiniteFlagKernel(calls);
     try {
       const w = tf.variable(tf.tensor([1, 2, 3]), true, 'flagk/w');
       const u = tf.variable(tf.tensor([4, 5]), true, 'flagk/u');
@@ -396,6 +402,96 @@ describe("'guard' policy (no host sync)", () => {
     } finally {
       tf.unregisterKernel(FINITE_FLAG_KERNEL, 'cpu');
     }
+  });
+
+  it('lets a transformation that checks the gradients itself skip the flag pass (ctx.ownFiniteCheck)', async () => {
+    const calls: number[] = [];
+    spyFiniteFlagKernel(calls);
+    const offered: (boolean | undefined)[] = [];
+    // SGD that keeps θ on a non-finite step itself: with its own flag (float32 1/0, as the fused
+    // kernels return it) when offered, else with the adapter's.
+    const selfChecking: GradientTransformation = {
+      label: 'self-checking-sgd',
+      init: () => ({}),
+      update(grads, state, params, ctx) {
+        offered.push(ctx.ownFiniteCheck);
+        const names = Object.keys(grads);
+        const own = ctx.ownFiniteCheck === true;
+        const ok = own
+          ? tf.cast(tf.all(tf.isFinite(tf.concat(names.map((n) => tf.reshape(grads[n]!, [-1]))))), 'float32')
+          : ctx.finite!;
+        const assign: tf.NamedTensorMap = {};
+        for (const n of names) {
+          assign[n] = tf.where(tf.cast(ok, 'bool'), tf.sub(params[n]!, tf.mul(0.1, grads[n]!)), params[n]!);
+        }
+        return { updates: {}, state, assign, guarded: true, ...(own ? { finite: ok } : {}) };
+      },
+    };
+    try {
+      const w = tf.variable(tf.tensor([1, 2, 3]), true, 'ownflag/w');
+      const opt = new RobustOptimizer({
+        transformation: selfChecking,
+        learningRate: 0.1,
+        nonFinite: 'guard',
+      });
+      const good = { 'ownflag/w': tf.tensor([1, 1, 1]) };
+      const bad = { 'ownflag/w': tf.tensor([1, Number.NEGATIVE_INFINITY, 1]) };
+      opt.applyGradients(good);
+      // Step 2 verifies the anchors step 1 captured: the adapter's flag covers them, so no own check.
+      opt.applyGradients(good);
+      expect(calls).toEqual([2]);
+      const before = Array.from(await w.data());
+      opt.applyGradients(bad);
+      expect(Array.from(await w.data())).toEqual(before);
+      expect(await opt.nonFiniteSteps()).toBe(1);
+      opt.applyGradients(good);
+      expect(Array.from(await w.data())).not.toEqual(before);
+      expect(await opt.nonFiniteSteps()).toBe(1);
+      expect(offered).toEqual([true, false, true, true]);
+      // Steps 3 and 4 read no adapter flag: the transformation's own one was counted.
+      expect(calls).toEqual([2]);
+      await expectNoTensorLeaks(() => opt.applyGradients(bad));
+      await expectNoTensorLeaks(() => opt.applyGradients(good));
+      expect(await opt.nonFiniteSteps()).toBe(7);
+      expect(calls).toEqual([2]);
+      tf.dispose([w, ...Object.values(good), ...Object.values(bad)]);
+      opt.dispose();
+    } finally {
+      tf.unregisterKernel(FINITE_FLAG_KERNEL, 'cpu');
+    }
+  });
+
+  it('offers no own check outside guard, and masks for a transformation that does not say guarded', async () => {
+    const offered: unknown[] = [];
+    const plain: GradientTransformation = {
+      label: 'plain-sgd',
+      init: () => ({}),
+      update(grads, state, _params, ctx) {
+        offered.push([ctx.ownFiniteCheck, 'finite' in ctx]);
+        const updates: tf.NamedTensorMap = {};
+        for (const [n, g] of Object.entries(grads)) updates[n] = tf.mul(-0.1, g);
+        return { updates, state };
+      },
+    };
+    const w = tf.variable(tf.tensor([1, 2]), true, 'ownflag2/w');
+    for (const nonFinite of ['off', 'guard'] as const) {
+      const opt = new RobustOptimizer({ transformation: plain, learningRate: 0.1, nonFinite });
+      const g = { 'ownflag2/w': tf.tensor([Number.NaN, 1]) };
+      const before = Array.from(await w.data());
+      opt.applyGradients(g);
+      const after = Array.from(await w.data());
+      if (nonFinite === 'guard') expect(after).toEqual(before);
+      else expect(after[0]).toBeNaN();
+      expect(await opt.nonFiniteSteps()).toBe(nonFinite === 'guard' ? 1 : 0);
+      w.assign(tf.tensor([1, 2]));
+      tf.dispose(Object.values(g));
+      opt.dispose();
+    }
+    expect(offered).toEqual([
+      [undefined, false],
+      [true, true],
+    ]);
+    w.dispose();
   });
 
   it('defaults to error on cpu', () => {

@@ -210,9 +210,9 @@ const SPECS: Spec[] = [
     },
   },
   {
-    // No host sync: the finite flag goes into the fused kernels, which keep θ, m and v on a bad step
-    // (on webgpu the flag itself is one kernel call for all gradients). Fused only, interleaved with
-    // the unguarded rows, so 'x+guard' / 'x' is a same-run ratio.
+    // No host sync: the fused kernels keep θ, m and v on a bad step — on cpu/wasm checking g in the
+    // passes that read it, on webgpu taking a flag computed in one kernel call. Fused only, interleaved
+    // with the unguarded rows, so 'x+guard' / 'x' is a same-run ratio.
     optimizer: 'adamw+guard',
     bytesPerParam: 28,
     fusedOnly: true,

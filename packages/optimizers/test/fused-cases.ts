@@ -46,6 +46,12 @@ export const SHAPES: Record<string, number[]> = {
  */
 export const FTP_SHAPES: Record<string, number[]> = { ...SHAPES, 'long/kernel': [2100, 8] };
 
+/**
+ * The excluded tensors (plain AdamW beside the method: two kernel calls a step). A glob over the whole
+ * name, since the runs prefix every variable name (`g3/head/kernel`).
+ */
+const HEAD = '**/head/*';
+
 export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
 export interface Case {
@@ -63,7 +69,7 @@ export interface Case {
  * A method wrapped around AdamW (decoupled decay `weightDecay`): the composed transformation and its
  * fused wrapper, built from one options object.
  */
-function overAdam<O, T extends MethodSettings, S extends SlotSet>(
+export function overAdam<O, T extends MethodSettings, S extends SlotSet>(
   decl: MethodDeclaration<O, T, S>,
   transformation: (inner: AnyTransformation, options: O) => AnyTransformation,
   options: O,
@@ -93,19 +99,18 @@ export const CASES: Case[] = [
   },
   {
     name: 'l2sp',
-    make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: 'head/*' }),
-    fused: (t) =>
-      withFusedMethod(L2SP_METHOD, t, { alpha: 0.3, exclude: 'head/*' }, { ...ADAM, weightDecay: 0 }),
+    make: () => l2spTransformation({ ...ADAM, alpha: 0.3, exclude: HEAD }),
+    fused: (t) => withFusedMethod(L2SP_METHOD, t, { alpha: 0.3, exclude: HEAD }, { ...ADAM, weightDecay: 0 }),
     lr: 1e-2,
   },
   {
     name: 'spd',
-    ...overAdam(SPD_METHOD, spdTransformation, { weightDecay: 0.8, exclude: 'head/*' }, 0),
+    ...overAdam(SPD_METHOD, spdTransformation, { weightDecay: 0.8, exclude: HEAD }, 0),
     lr: 5e-2,
   },
   {
     name: 'ftp',
-    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: 'head/*' }, 0.1),
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: HEAD }, 0.1),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
@@ -113,13 +118,54 @@ export const CASES: Case[] = [
     // The same FTP on weights declared to be in torch layout (rows on axis 0, contiguous).
     name: 'ftp (torch layout)',
     method: 'ftp',
-    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: 'head/*', layout: 'torch' }, 0.1),
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, exclude: HEAD, layout: 'torch' }, 0.1),
     lr: 1e-2,
     shapes: FTP_SHAPES,
   },
   {
     name: 'digrap',
-    ...overAdam(DIGRAP_METHOD, digrapTransformation, { weightDecay: 0.5, exclude: 'head/*' }, 0),
+    ...overAdam(DIGRAP_METHOD, digrapTransformation, { weightDecay: 0.5, exclude: HEAD }, 0),
+    lr: 1e-2,
+  },
+];
+
+/**
+ * The methods on every tensor (no `exclude`): one kernel call a step, which under 'guard' on cpu and
+ * wasm checks the gradients inside its own passes (the cases above run two calls, and take the
+ * adapter's flag).
+ */
+export const WHOLE_CASES: Case[] = [
+  {
+    name: 'l2sp (every tensor)',
+    method: 'l2sp',
+    make: () => l2spTransformation({ ...ADAM, alpha: 0.3 }),
+    fused: (t) => withFusedMethod(L2SP_METHOD, t, { alpha: 0.3 }, { ...ADAM, weightDecay: 0 }),
+    lr: 1e-2,
+  },
+  {
+    name: 'spd (every tensor)',
+    method: 'spd',
+    ...overAdam(SPD_METHOD, spdTransformation, { weightDecay: 0.8 }, 0),
+    lr: 5e-2,
+  },
+  {
+    name: 'ftp (every tensor)',
+    method: 'ftp',
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5 }, 0.1),
+    lr: 1e-2,
+    shapes: FTP_SHAPES,
+  },
+  {
+    name: 'ftp (torch layout, every tensor)',
+    method: 'ftp',
+    ...overAdam(FTP_METHOD, ftpTransformation, { k: 0.5, layout: 'torch' }, 0.1),
+    lr: 1e-2,
+    shapes: FTP_SHAPES,
+  },
+  {
+    name: 'digrap (every tensor)',
+    method: 'digrap',
+    ...overAdam(DIGRAP_METHOD, digrapTransformation, { weightDecay: 0.5 }, 0),
     lr: 1e-2,
   },
 ];

@@ -11,8 +11,8 @@ import {
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasFusedKernel, setFusedKernelsEnabled } from '../src/fused';
-import { CASES, expectAllClose, SHAPES } from './fused-cases';
+import { hasFusedKernel, setFusedKernelsEnabled, setWasmSimdEnabled } from '../src/fused';
+import { CASES, expectAllClose, SHAPES, WHOLE_CASES } from './fused-cases';
 
 tf.env().set('PROD', true);
 
@@ -28,10 +28,11 @@ try {
 }
 
 /**
- * The 'guard' policy with fused kernels on cpu, wasm and webgpu: the adapter passes its finite flag into the
- * kernels, which keep θ and the state when it is false (no where-masking afterwards). Checked against
- * the composed path, where the adapter masks: same parameters and state over steps that include a NaN
- * gradient, and the fused result says it guarded.
+ * The 'guard' policy with fused kernels on cpu (SIMD module and JS loops), wasm and webgpu: the kernels
+ * keep θ and the state on a non-finite step (no where-masking afterwards) — on cpu and wasm checking g
+ * in their own passes when the step is one kernel call, otherwise (and on webgpu) taking the adapter's
+ * flag. Checked against the composed path, where the adapter masks: same parameters and state over
+ * steps that include a NaN gradient, and the fused result says it guarded.
  */
 
 /** Diagnostics of the step itself (no previous value goes into the kernel): described, not kept. */
@@ -39,17 +40,37 @@ const DIAGNOSTICS = /spdCondition|spdRatio|digrapDot/;
 
 let counter = 0;
 
+/** Where the poisoned steps put their NaN or ±Inf: one entry of one gradient. */
+interface Poison {
+  value?: number;
+  name?: string;
+  index?: number;
+}
+
 async function guardedRun(
   transformation: AnyTransformation,
   lr: number,
   steps: number,
   nanAt: number[],
-  { poison = Number.NaN, policy = 'guard' }: { poison?: number; policy?: 'guard' | 'off' } = {},
+  {
+    poison = Number.NaN,
+    at = {},
+    policy = 'guard',
+    shapes = SHAPES,
+    profileStep,
+  }: {
+    poison?: number;
+    at?: Omit<Poison, 'value'>;
+    policy?: 'guard' | 'off';
+    shapes?: Record<string, number[]>;
+    profileStep?: number;
+  } = {},
 ) {
+  const { name: poisoned = 'conv/kernel', index: poisonIndex = 3 } = at;
   const prefix = `g${counter++}/`;
   const rng = createRng(11);
   const vars: Record<string, tf.Variable> = {};
-  for (const [n, shape] of Object.entries(SHAPES)) {
+  for (const [n, shape] of Object.entries(shapes)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const init = tf.tensor(
       Float32Array.from({ length: size }, () => rng.normal() * 0.3),
@@ -68,19 +89,27 @@ async function guardedRun(
     },
   };
   const opt = new RobustOptimizer({ transformation: spy, learningRate: lr, nonFinite: policy });
+  let kernels: string[] = [];
   for (let s = 0; s < steps; s++) {
-    tf.tidy(() => {
-      const grads: tf.NamedTensorMap = {};
-      for (const n of Object.keys(SHAPES)) {
-        const g = tf.sub(vars[n]!, 0.1 * (s + 1));
-        // One NaN (or ±Inf) in one tensor poisons the whole step (every tensor is kept).
-        grads[`${prefix}${n}`] =
-          nanAt.includes(s) && n === 'conv/kernel'
-            ? tf.where(tf.equal(tf.reshape(tf.range(0, g.size), g.shape), 3), tf.scalar(poison), g)
-            : g;
-      }
-      opt.applyGradients(grads);
-    });
+    const step = () =>
+      tf.tidy(() => {
+        const grads: tf.NamedTensorMap = {};
+        for (const n of Object.keys(shapes)) {
+          const g = tf.sub(vars[n]!, 0.1 * (s + 1));
+          // One NaN (or ±Inf) in one tensor poisons the whole step (every tensor is kept).
+          grads[`${prefix}${n}`] =
+            nanAt.includes(s) && n === poisoned
+              ? tf.where(
+                  tf.equal(tf.reshape(tf.range(0, g.size), g.shape), poisonIndex),
+                  tf.scalar(poison),
+                  g,
+                )
+              : g;
+        }
+        opt.applyGradients(grads);
+      });
+    if (s === profileStep) kernels = (await tf.profile(step)).kernelNames;
+    else step();
   }
   const params: Record<string, number[]> = {};
   for (const [n, v] of Object.entries(vars)) params[n] = Array.from(await v.data());
@@ -97,22 +126,45 @@ async function guardedRun(
   const stateTensors = collectTensors(opt.state).size;
   opt.dispose();
   for (const v of Object.values(vars)) v.dispose();
-  return { params, state, tensors, guarded, bad, stateTensors };
+  return { params, state, tensors, guarded, bad, stateTensors, kernels };
 }
 
-for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
+/** The cases whose step is one kernel call (no excluded names under plain AdamW). */
+const ONE_CALL = new Set([...WHOLE_CASES, ...CASES.filter((c) => (c.method ?? c.name) === 'adamw')]);
+
+/**
+ * Entries that reach every pass that reads g: f32x4 lanes, the n mod 4 tail the JS loops run, a 0-d
+ * tensor, FTP's strided rows (column kernels), rows on axis 0 and short rows, and an entry of a tensor that the
+ * copying engine streams through more than one chunk.
+ */
+const POISONS: Required<Poison>[] = [
+  { name: 'conv/kernel', index: 3, value: Number.NaN },
+  { name: 'conv/bias', index: 5, value: Number.POSITIVE_INFINITY },
+  { name: 'head/kernel', index: 14, value: Number.NEGATIVE_INFINITY },
+  { name: 'scale', index: 0, value: Number.NaN },
+  { name: 'conv2/kernel', index: 287, value: Number.POSITIVE_INFINITY },
+  // Rows of 5 (FTP, torch layout): one pass per row, its f32x4 part in the module.
+  { name: 'dense/kernel', index: 0, value: Number.POSITIVE_INFINITY },
+  { name: 'tok/embeddings', index: 0, value: Number.NEGATIVE_INFINITY },
+  { name: 'long/kernel', index: 16799, value: Number.NaN },
+];
+
+for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
+  const backend = engine === 'cpu (JS loops)' ? 'cpu' : engine;
   describe.skipIf(backend === 'webgpu' && noWebGpu !== null)(
-    `'guard' inside the fused kernels on ${backend}`,
+    `'guard' inside the fused kernels on ${engine}`,
     () => {
       beforeAll(async () => {
         expect(await tf.setBackend(backend)).toBe(true);
+        setWasmSimdEnabled(engine !== 'cpu (JS loops)');
       });
       afterAll(async () => {
+        setWasmSimdEnabled(true);
         await tf.setBackend('cpu');
         if (backend === 'webgpu') uninstallNodeWebGpu();
       });
 
-      for (const c of CASES) {
+      for (const c of [...CASES, ...WHOLE_CASES]) {
         it(`${c.name}: a NaN step keeps θ and the state, exactly as the adapter's masking does`, async () => {
           setFusedKernelsEnabled(false);
           const masked = await guardedRun(c.fused(c.make()), c.lr, 5, [0, 2]);
@@ -133,7 +185,7 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
         });
       }
 
-      for (const c of CASES) {
+      for (const c of [...CASES, ...WHOLE_CASES]) {
         it(`${c.name}: an Inf or -Inf in one entry leaves θ, m, v and every state tensor bit-identical`, async () => {
           setFusedKernelsEnabled(true);
           const before = await guardedRun(c.fused(c.make()), c.lr, 2, []);
@@ -149,13 +201,33 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
 
         it(`${c.name}: a finite step under 'guard' equals the unguarded step exactly`, async () => {
           setFusedKernelsEnabled(true);
-          const guarded = await guardedRun(c.fused(c.make()), c.lr, 3, []);
+          // Step 3 (index 2): step 2 verifies the anchors step 1 captured, which takes the adapter's flag.
+          const guarded = await guardedRun(c.fused(c.make()), c.lr, 3, [], { profileStep: 2 });
           const off = await guardedRun(c.fused(c.make()), c.lr, 3, [], { policy: 'off' });
+          // One kernel call on cpu/wasm checks g in its passes: no flag kernel; otherwise the adapter's flag.
+          const ownCheck = backend !== 'webgpu' && ONE_CALL.has(c);
+          expect(guarded.kernels.includes(FINITE_FLAG_KERNEL)).toBe(!ownCheck);
           expect(guarded.guarded).toEqual([true, true, true]);
           expect(off.guarded).toEqual([false, false, false]);
           expect(guarded.bad).toBe(0);
           expect(guarded.params).toEqual(off.params);
           expect(guarded.state).toEqual(off.state);
+        });
+      }
+
+      for (const c of ONE_CALL) {
+        it(`${c.name}: a NaN or ±Inf in any pass that reads g keeps θ, m, v and the state bit-identical, counted`, async () => {
+          setFusedKernelsEnabled(true);
+          const shapes = c.shapes ?? SHAPES;
+          const before = await guardedRun(c.fused(c.make()), c.lr, 3, [], { shapes });
+          for (const { value, ...at } of POISONS.filter((p) => p.name in shapes)) {
+            const what = `${value} at ${at.name}[${at.index}]`;
+            const after = await guardedRun(c.fused(c.make()), c.lr, 4, [3], { poison: value, at, shapes });
+            expect(after.guarded, what).toEqual([true, true, true, true]);
+            expect(after.bad, what).toBe(1);
+            expect(after.params, what).toEqual(before.params);
+            expect(after.tensors, what).toEqual(before.tensors);
+          }
         });
       }
 
@@ -222,8 +294,12 @@ for (const backend of ['cpu', 'wasm', 'webgpu'] as const) {
       });
 
       it('leaks nothing on good and bad steps', async () => {
-        const c = CASES.find((x) => x.name === 'ftp')!;
-        await expectNoTensorLeaks(() => guardedRun(c.fused(c.make()), c.lr, 3, [1]), { repeats: 2 });
+        for (const c of [
+          CASES.find((x) => x.name === 'ftp')!,
+          WHOLE_CASES.find((x) => x.method === 'ftp')!,
+        ]) {
+          await expectNoTensorLeaks(() => guardedRun(c.fused(c.make()), c.lr, 4, [1, 3]), { repeats: 2 });
+        }
       });
     },
   );

@@ -28,9 +28,10 @@ import {
   type FusedAdamItem,
   type FusedAdamResult,
   type FusedAnchoredItem,
-  fusedAdamWStep,
-  fusedMethodStep,
+  fusedAdamWBatch,
+  fusedMethodBatch,
   type GuardFlag,
+  kernelsCheckFinite,
   kernelsTakeFiniteFlag,
 } from './ops';
 
@@ -63,11 +64,15 @@ function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], name
 }
 
 /**
- * The 'guard' policy's finite flag for the kernels, when the active backend's kernels take it (then
- * the result says `guarded`, and the adapter does not mask θ, m and v again).
+ * How the step's kernels honour the 'guard' policy (then the result says `guarded`, and the adapter
+ * does not mask θ, m and v again). With one kernel call on a backend whose kernels check g in the
+ * passes that read it: `check`, and the kernel's flag goes back to the adapter (no flag pass at all).
+ * Two calls (excluded names under plain AdamW) cannot: a bad batch in the second could not undo the
+ * first, so they take the adapter's flag (`ctx.finite`, computed on this read), as webgpu does.
  */
-function guardOf(ctx: TransformContext, methods: readonly FusedMethod[]): GuardFlag {
-  return ctx.finite !== undefined && kernelsTakeFiniteFlag(methods) ? { finite: ctx.finite } : {};
+function guardOf(ctx: TransformContext, methods: readonly FusedMethod[], calls: number): GuardFlag {
+  if (ctx.ownFiniteCheck === true && calls === 1 && kernelsCheckFinite(methods)) return { check: true };
+  return kernelsTakeFiniteFlag(methods) && ctx.finite !== undefined ? { finite: ctx.finite } : {};
 }
 
 function anchorsOf(names: string[], ctx: TransformContext): Tensors {
@@ -85,19 +90,23 @@ function split(names: string[], exclude: NameSelector | undefined): [string[], s
   return [plain, rest];
 }
 
-/** A fresh result set with plain Adam(W) already run for `names` (the names a method leaves to Adam). */
+/**
+ * A fresh result set with plain Adam(W) already run for `names` (the names a method leaves to Adam),
+ * and the kernel's finite flag when `hp.check` asked for it.
+ */
 function plainAdam(
   names: string[],
   grads: NamedTensorMap,
   params: NamedTensorMap,
   adam: AdamLike,
   hp: AdamHyperparameters & { weightDecay: number } & GuardFlag,
-): AdamInto {
+): { into: AdamInto; finite?: Tensor | undefined } {
   const into = emptyInto();
-  if (names.length === 0) return into;
+  if (names.length === 0) return { into };
   const { counts, items } = adamItems(names, grads, params, adam, () => ({}));
-  adamResults(names, fusedAdamWStep(items, hp), counts, into);
-  return into;
+  const batch = fusedAdamWBatch(items, hp);
+  adamResults(names, batch.results, counts, into);
+  return { into, finite: batch.finite };
 }
 
 /** The items of `names` (param, grad, moments, next count) plus `extra(n)` each, and those counts. */
@@ -269,16 +278,20 @@ export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
     const axes = ownNames(decl, settings, slots, grads);
     const attrs = binding.attrs(settings, { names: own, axes, slots: slots.maps, t: slots.t, weightDecay });
     if (!attrs) return null;
-    const guard = guardOf(ctx, passThrough ? ['adamw'] : ['adamw', binding.kernel]);
+    const calls = Number(plain.length > 0) + Number(own.length > 0);
+    const guard = guardOf(ctx, passThrough ? ['adamw'] : ['adamw', binding.kernel], calls);
     const hp = { ...adamOptions, learningRate: ctx.learningRate, ...guard };
-    const into = plainAdam(plain, grads, params, adam, { ...hp, weightDecay });
+    const { into, finite: plainFinite } = plainAdam(plain, grads, params, adam, { ...hp, weightDecay });
+    let finite = plainFinite;
     const next = emptySlotMaps(decl) as Record<string, Record<string, Tensor | number>>;
     if (own.length > 0) {
       const maps = slots.maps as Record<string, Record<string, Tensor | number>>;
       const { counts, items } = anchoredItems(own, grads, params, adam, anchors, (n) =>
         Object.fromEntries(binding.inputs.map((k) => [k, maps[k]![n] ?? null])),
       );
-      const results = fusedMethodStep(binding.kernel, items, binding.inputs, binding.outputs, hp, attrs);
+      const batch = fusedMethodBatch(binding.kernel, items, binding.inputs, binding.outputs, hp, attrs);
+      const results = batch.results;
+      finite ??= batch.finite;
       adamResults(own, results, counts, into);
       results.forEach((r, i) => {
         const n = own[i]!;
@@ -291,7 +304,8 @@ export function withFusedMethod<O, T extends MethodSettings, S extends SlotSet>(
       updates: {},
       assign: into.assign,
       state: write(withAdam(innerState, key, adam, into, grads), { maps: carried, t: slots.t + 1 }),
-      guarded: guard.finite !== undefined,
+      guarded: guard.finite !== undefined || guard.check === true,
+      ...(finite ? { finite } : {}),
     };
   });
 }

@@ -108,8 +108,9 @@ interface MethodSpec<H> {
   scratchOutputs?: number;
   step(E: StepEngine, h: H, item: BatchItem): number[];
   /**
-   * Per output, the input role whose value it keeps when the batch-wide `finite` flag input (the
-   * 'guard' policy) is 0, or null for a diagnostic with no previous value (computed as usual).
+   * Per output, the input role whose value it keeps when the 'guard' policy keeps the batch (its
+   * `finite` flag input is 0, or with the attribute `checkFinite` a gradient entry was NaN or ±Inf),
+   * or null for a diagnostic with no previous value (computed as usual).
    */
   keep: readonly (string | null)[];
 }
@@ -131,6 +132,7 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
         groups.push(spec.outputs(p, inputs, i, h).map((shape) => storage.makeOutput(shape)));
       }
       const E = storage.engine();
+      E.resetSeen();
       groups.forEach((o, i) => {
         const item: BatchItem = {
           index: i,
@@ -154,9 +156,13 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           storage.view(o[end - scalars.length + j]!)[0] = x;
         });
       });
-      // 'guard': a non-finite step leaves θ and the state as they were. Checked once per batch after
-      // the loops, so a finite step pays one read for it; the rare bad one pays a copy.
-      if (inputs.finite && storage.view(inputs.finite)[0] === 0) {
+      // 'guard': a non-finite step leaves θ and the state as they were. The flag is given (the input
+      // `finite`) or the passes' own check of every g they read (attribute `checkFinite`), and decided
+      // once per batch after the loops: a finite step pays no extra read, the rare bad one a copy.
+      const applied =
+        (!inputs.finite || storage.view(inputs.finite)[0] !== 0) &&
+        (attrs?.checkFinite !== true || E.seenFinite());
+      if (!applied) {
         groups.forEach((o, i) => {
           spec.keep.forEach((role, j) => {
             const previous = role === null ? undefined : inputs[`${role}${i}`];
@@ -164,11 +170,18 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
           });
         });
       }
-      if (scratch === 0) return groups.flat();
-      return groups.flatMap((o) => {
-        for (const info of o.slice(o.length - scratch)) storage.release(info);
-        return o.slice(0, o.length - scratch);
-      });
+      const outputs =
+        scratch === 0
+          ? groups.flat()
+          : groups.flatMap((o) => {
+              for (const info of o.slice(o.length - scratch)) storage.release(info);
+              return o.slice(0, o.length - scratch);
+            });
+      if (attrs?.checkFinite !== true) return outputs;
+      // The batch's own flag, last: 1 when the step was applied (the adapter counts kept steps from it).
+      const flag = storage.makeOutput([]);
+      storage.view(flag)[0] = applied ? 1 : 0;
+      return [...outputs, flag];
     };
 }
 

@@ -74,6 +74,13 @@ export interface StepEngine {
   readonly name: 'js' | 'wasm-simd' | 'wasm-simd-copy';
   /** The drivers' f64 scratch for this engine (kernels run one at a time). */
   readonly scratch: Scratch;
+  /**
+   * The 'guard' check, folded into the passes that read g (adam, l2sp, ftp1, ftpRows, spd1, digrap1):
+   * `resetSeen` starts a batch, `seenFinite` says whether every gradient entry read since was finite.
+   * A kernel asks instead of the adapter reading every gradient once more for a finite flag.
+   */
+  resetSeen(): void;
+  seenFinite(): boolean;
   /** θ, g, m, v → θ', m', v' (AdamW). */
   adam(...a: [...AdamIn, tho: F32, mo: F32, vo: F32, k: AdamConstants, ...Range]): void;
   /** Adam on g + α(θ − θ₀), no decoupled decay. */
@@ -172,22 +179,41 @@ function adamAt(k: AdamConstants, gi: number, m: F32, v: F32, mo: F32, vo: F32, 
   return (k.sk * mi) / (Math.sqrt(vi) * k.rs2 + k.e);
 }
 
+/**
+ * What the JS passes saw of g since the last `resetSeen`: Σ g in f64, which float32 entries cannot
+ * overflow, so it is finite iff every entry was (NaN and ±Inf propagate; Inf − Inf is NaN). A pass
+ * sums into a local and adds it once.
+ */
+const jsSeen = { sum: 0 };
+
 const jsAdam: StepEngine['adam'] = (th, g, m, v, tho, mo, vo, k, s, e) => {
-  for (let i = s; i < e; i++) tho[i] = k.dk * th[i]! + adamAt(k, g[i]!, m, v, mo, vo, i);
+  let seen = 0;
+  for (let i = s; i < e; i++) {
+    const gi = g[i]!;
+    seen += gi;
+    tho[i] = k.dk * th[i]! + adamAt(k, gi, m, v, mo, vo, i);
+  }
+  jsSeen.sum += seen;
 };
 
 const jsL2sp: StepEngine['l2sp'] = (th, g, m, v, an, tho, mo, vo, k, alpha, s, e) => {
+  let seen = 0;
   for (let i = s; i < e; i++) {
     const ti = th[i]!;
-    tho[i] = ti + adamAt(k, g[i]! + alpha * (ti - an[i]!), m, v, mo, vo, i);
+    const gi = g[i]!;
+    seen += gi;
+    tho[i] = ti + adamAt(k, gi + alpha * (ti - an[i]!), m, v, mo, vo, i);
   }
+  jsSeen.sum += seen;
 };
 
 const jsFtp1: StepEngine['ftp1'] = (th, g, m, v, an, cp, co, mo, vo, k, s, e, sums) => {
   let l1 = 0;
   let h = 0;
+  let seen = 0;
   for (let i = s; i < e; i++) {
     const gi = g[i]!;
+    seen += gi;
     // c is stored (next step's C_prev) and summed as the stored float32, like the wasm pass.
     co[i] = k.dk * th[i]! + adamAt(k, gi, m, v, mo, vo, i) - an[i]!;
     l1 += Math.abs(co[i]!);
@@ -195,6 +221,7 @@ const jsFtp1: StepEngine['ftp1'] = (th, g, m, v, an, cp, co, mo, vo, k, s, e, su
   }
   sums[0] = sums[0]! + l1;
   sums[1] = sums[1]! + h;
+  jsSeen.sum += seen;
 };
 
 const jsAxpby: StepEngine['axpby'] = (x, y, out, a, b, s, e) => {
@@ -205,8 +232,10 @@ const jsSpd1: StepEngine['spd1'] = (th, g, m, v, an, tho, mo, vo, k, s, e, sums)
   let dot = 0;
   let qq = 0;
   let tt = 0;
+  let seen = 0;
   for (let i = s; i < e; i++) {
     const gi = g[i]!;
+    seen += gi;
     const ti = th[i]!;
     const ai = an[i]!;
     tho[i] = ti + adamAt(k, gi, m, v, mo, vo, i);
@@ -219,6 +248,7 @@ const jsSpd1: StepEngine['spd1'] = (th, g, m, v, an, tho, mo, vo, k, s, e, sums)
   sums[0] = sums[0]! + dot;
   sums[1] = sums[1]! + qq;
   sums[2] = sums[2]! + tt;
+  jsSeen.sum += seen;
 };
 
 const jsDigrap1: StepEngine['digrap1'] = (th, g, an, pp, qp, lambda, s, e, sums) => {
@@ -227,8 +257,10 @@ const jsDigrap1: StepEngine['digrap1'] = (th, g, an, pp, qp, lambda, s, e, sums)
   let cc = 0;
   let hl = 0;
   let hr = 0;
+  let seen = 0;
   for (let i = s; i < e; i++) {
     const gi = g[i]!;
+    seen += gi;
     // θ − θ₀ rounded to float32, as the composed path (and pass 2) sees it.
     const ci = Math.fround(th[i]! - an[i]!);
     const G = gi + lambda * ci;
@@ -240,6 +272,7 @@ const jsDigrap1: StepEngine['digrap1'] = (th, g, an, pp, qp, lambda, s, e, sums)
   }
   const add = [dot, gg, cc, hl, hr];
   for (let j = 0; j < 5; j++) sums[j] = sums[j]! + add[j]!;
+  jsSeen.sum += seen;
 };
 
 const jsDigrap2: StepEngine['digrap2'] = (
@@ -332,14 +365,17 @@ function jsFtp1Columns(...a: Parameters<StepEngine['ftpRows']>): number {
   const acc = JS_ENGINE.scratch.rows(geo.rows);
   let h = 0;
   let r = 0;
+  let seen = 0;
   for (let i = 0; i < th.length; i++) {
     const gi = g[i]!;
+    seen += gi;
     co[i] = k.dk * th[i]! + adamAt(k, gi, m, v, mo, vo, i) - an[i]!;
     acc[r] = acc[r]! + Math.abs(co[i]!);
     if (rp) h += gi * cp[i]! * rp[r]!;
     if (++r === geo.rows) r = 0;
   }
   a[14][0] = finishRows(acc, a[10], geo.rows);
+  jsSeen.sum += seen;
   return h;
 }
 
@@ -407,6 +443,10 @@ export function ftpProjectByPasses(
 export const JS_ENGINE: StepEngine = {
   name: 'js',
   scratch: new Scratch(),
+  resetSeen() {
+    jsSeen.sum = 0;
+  },
+  seenFinite: () => Number.isFinite(jsSeen.sum),
   adam: jsAdam,
   l2sp: jsL2sp,
   ftp1: jsFtp1,

@@ -100,11 +100,30 @@ export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean 
 }
 
 /**
- * Under the 'guard' policy, the step's finite flag (0-d bool): a kernel given it writes its inputs
- * through unchanged when it is false, instead of the adapter masking θ, m and v afterwards.
+ * Whether the active backend's fused kernels of `methods` check the gradients themselves (attribute
+ * `checkFinite`): the cpu and wasm ones do, in the passes that already read g. The WGSL passes take
+ * a given flag only.
+ */
+export function kernelsCheckFinite(methods: readonly FusedMethod[]): boolean {
+  const backend = tf.getBackend();
+  return methods.every((m) => hasFusedKernel(m)) && (backend === 'cpu' || backend === 'wasm');
+}
+
+/**
+ * Under the 'guard' policy: the step's finite flag (0-d bool) for a kernel to honour — it writes its
+ * inputs through unchanged when the flag is false, instead of the adapter masking θ, m and v
+ * afterwards — or `check`: the kernel checks every gradient it reads itself, keeps its inputs on a
+ * NaN or ±Inf, and returns its flag (see `kernelsCheckFinite`).
  */
 export interface GuardFlag {
   finite?: Tensor | undefined;
+  check?: boolean | undefined;
+}
+
+/** A batch's results and, when the kernel checked the gradients itself, its 0-d float32 flag (1 = applied). */
+export interface CheckedBatch<R> {
+  results: R[];
+  finite?: Tensor;
 }
 
 function run(
@@ -113,15 +132,15 @@ function run(
   roles: readonly string[],
   attrs: NamedAttrMap,
   outputsPerItem: number,
-  finite?: Tensor,
-): Tensor[][] {
+  { finite, check }: GuardFlag,
+): CheckedBatch<Tensor[]> {
   if (!hasFusedKernel(method)) {
     throw new RobustFtError(
       'BACKEND_UNAVAILABLE',
       `no fused ${method} kernel for backend "${tf.getBackend()}" (or fused kernels are disabled)`,
     );
   }
-  if (items.length === 0) return [];
+  if (items.length === 0) return { results: [] };
   const inputs: NamedTensorMap = {};
   items.forEach((item, i) => {
     for (const role of roles) {
@@ -142,22 +161,28 @@ function run(
     ...attrs,
     n: items.length,
     counts: items.map((it) => it.count),
+    ...(check ? { checkFinite: true } : {}),
   }) as Tensor[];
-  if (out.length !== items.length * outputsPerItem)
-    throw kernelError(
-      'UNSUPPORTED',
-      `${method} returned ${out.length} outputs, not ${items.length * outputsPerItem}`,
-    );
+  const expected = items.length * outputsPerItem + (check ? 1 : 0);
+  if (out.length !== expected)
+    throw kernelError('UNSUPPORTED', `${method} returned ${out.length} outputs, not ${expected}`);
+  const flag = check ? out.pop() : undefined;
   const groups: Tensor[][] = [];
   for (let i = 0; i < out.length; i += outputsPerItem) groups.push(out.slice(i, i + outputsPerItem));
-  return groups;
+  return flag ? { results: groups, finite: flag } : { results: groups };
 }
 
 const ADAM_ROLES = ['param', 'grad', 'm', 'v'] as const;
 
 /** Names the outputs of each item in kernel order. */
-function named<K extends string>(groups: Tensor[][], keys: readonly K[]): Record<K, Tensor>[] {
-  return groups.map((g) => Object.fromEntries(keys.map((k, j) => [k, g[j]!])) as Record<K, Tensor>);
+function named<K extends string>(
+  batch: CheckedBatch<Tensor[]>,
+  keys: readonly K[],
+): CheckedBatch<Record<K, Tensor>> {
+  const results = batch.results.map(
+    (g) => Object.fromEntries(keys.map((k, j) => [k, g[j]!])) as Record<K, Tensor>,
+  );
+  return batch.finite ? { results, finite: batch.finite } : { results };
 }
 
 const ADAM_OUT = ['param', 'm', 'v'] as const;
@@ -175,10 +200,21 @@ export function fusedMethodStep<K extends string>(
   hp: AdamHyperparameters & GuardFlag,
   attrs: Readonly<Record<string, number | number[]>>,
 ): (FusedAdamResult & Record<K, Tensor>)[] {
-  const { finite, learningRate, beta1, beta2, epsilon } = hp;
+  return fusedMethodBatch(method, items, inputs, outputs, { ...hp, check: false }, attrs).results;
+}
+
+/** `fusedMethodStep` with the kernel's own finite flag when `hp.check` asked for it. */
+export function fusedMethodBatch<K extends string>(
+  ...args: Parameters<typeof fusedMethodStep<K>>
+): CheckedBatch<FusedAdamResult & Record<K, Tensor>> {
+  const [method, items, inputs, outputs, hp, attrs] = args;
+  const { finite, check, learningRate, beta1, beta2, epsilon } = hp;
   const all = { ...attrs, learningRate, beta1, beta2, epsilon };
-  const groups = run(method, items, [...ADAM_ROLES, 'anchor', ...inputs], all, 3 + outputs.length, finite);
-  return named(groups, [...ADAM_OUT, ...outputs]) as (FusedAdamResult & Record<K, Tensor>)[];
+  const batch = run(method, items, [...ADAM_ROLES, 'anchor', ...inputs], all, 3 + outputs.length, {
+    finite,
+    check,
+  });
+  return named(batch, [...ADAM_OUT, ...outputs]) as CheckedBatch<FusedAdamResult & Record<K, Tensor>>;
 }
 
 /** torch AdamW: θ ← θ(1 − η·wd) − η/bc₁ · m'/(√v'/√bc₂ + ε). */
@@ -186,9 +222,17 @@ export function fusedAdamWStep(
   items: readonly FusedAdamItem[],
   opts: AdamHyperparameters & { weightDecay: number } & GuardFlag,
 ): FusedAdamResult[] {
-  const { finite, learningRate, beta1, beta2, epsilon, weightDecay } = opts;
+  return fusedAdamWBatch(items, { ...opts, check: false }).results;
+}
+
+/** `fusedAdamWStep` with the kernel's own finite flag when `opts.check` asked for it. */
+export function fusedAdamWBatch(
+  items: readonly FusedAdamItem[],
+  opts: AdamHyperparameters & { weightDecay: number } & GuardFlag,
+): CheckedBatch<FusedAdamResult> {
+  const { finite, check, learningRate, beta1, beta2, epsilon, weightDecay } = opts;
   const attrs = { learningRate, beta1, beta2, epsilon, weightDecay };
-  return named(run('adamw', items, ADAM_ROLES, attrs, 3, finite), ADAM_OUT);
+  return named(run('adamw', items, ADAM_ROLES, attrs, 3, { finite, check }), ADAM_OUT);
 }
 
 /** Adam on the coupled L2-SP gradient g + α(θ − θ₀). */

@@ -46,6 +46,8 @@ interface StepExports {
   s2: WebAssembly.Global;
   s3: WebAssembly.Global;
   s4: WebAssembly.Global;
+  /** Σ g − g over the f32x4 part of every pass that read g since it was zeroed (0, or NaN). */
+  bad: WebAssembly.Global;
 }
 
 /**
@@ -217,6 +219,12 @@ function buildEngine(name: StepEngine['name'], x: StepExports, exec: Exec): Step
   const engine: StepEngine = {
     name,
     scratch: new Scratch(),
+    // The module checks the f32x4 part of each range, the JS passes the n mod 4 tail.
+    resetSeen() {
+      x.bad.value = 0;
+      js.resetSeen();
+    },
+    seenFinite: () => x.bad.value === 0 && js.seenFinite(),
     adam(th, g, m, v, tho, mo, vo, k, s, e) {
       const n4 = exec([th, g, m, v, tho, mo, vo], 4, s, e, 0, null, (p, n) =>
         x.adam(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, n, ...K(k), k.dk),

@@ -22,6 +22,10 @@
   (global $s2 (export "s2") (mut f64) (f64.const 0))
   (global $s3 (export "s3") (mut f64) (f64.const 0))
   (global $s4 (export "s4") (mut f64) (f64.const 0))
+  ;; The 'guard' check, folded into every pass that reads g: each adds its lanes of g − g (+0 for a
+  ;; finite entry, NaN for NaN or ±Inf) here, so the caller learns whether a batch's gradients were all
+  ;; finite without a second read of them. The caller zeroes it before a batch.
+  (global $bad (export "bad") (mut f32) (f32.const 0))
 
   ;; Each sum widens an f32x4 of products into an f64x2 accumulator, written out at every use
   ;; (promote the low two lanes, and the high two after a shuffle): V8 does not inline wasm calls here,
@@ -30,13 +34,21 @@
   (func $hsum (param $acc v128) (result f64)
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
 
+  ;; Adds a pass's f32x4 accumulator of g − g into $bad (once per call, not per element).
+  (func $nonfinite (param $nf v128)
+    (global.set $bad
+      (f32.add (global.get $bad)
+        (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $nf)) (f32x4.extract_lane 1 (local.get $nf)))
+          (f32.add (f32x4.extract_lane 2 (local.get $nf)) (f32x4.extract_lane 3 (local.get $nf)))))))
+
   ;; AdamW: θ, g, m, v → θ', m', v'.
   (func (export "adam")
     (param $th i32) (param $g i32) (param $m i32) (param $v i32)
     (param $tho i32) (param $mo i32) (param $vo i32) (param $n i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
-    (local $i i32) (local $end i32)
+    (local $i i32) (local $nf v128) (local $end i32)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
     (local $gv v128) (local $mv v128) (local $vv v128)
@@ -53,6 +65,7 @@
       (br_if $done (i32.eqz (local.get $end)))
       (loop $next
         (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
         (local.set $mv
           (f32x4.add
             (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
@@ -70,7 +83,8 @@
               (f32x4.div (local.get $mv)
                 (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $RS2)) (local.get $E))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br_if $next (i32.lt_u (local.get $i) (local.get $end))))))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
+    (call $nonfinite (local.get $nf)))
 
   ;; L2-SP: Adam on ĝ = g + α(θ − θ₀) (no decoupled decay: dk = 1).
   (func (export "l2sp")
@@ -78,7 +92,7 @@
     (param $tho i32) (param $mo i32) (param $vo i32) (param $n i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32) (param $alpha f32)
-    (local $i i32) (local $end i32)
+    (local $i i32) (local $nf v128) (local $graw v128) (local $end i32)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128) (local $A v128)
     (local $tv v128) (local $gv v128) (local $mv v128) (local $vv v128)
@@ -95,8 +109,10 @@
       (br_if $done (i32.eqz (local.get $end)))
       (loop $next
         (local.set $tv (v128.load (i32.add (local.get $th) (local.get $i))))
+        (local.set $graw (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $graw) (local.get $graw))))
         (local.set $gv
-          (f32x4.add (v128.load (i32.add (local.get $g) (local.get $i)))
+          (f32x4.add (local.get $graw)
             (f32x4.mul (local.get $A)
               (f32x4.sub (local.get $tv) (v128.load (i32.add (local.get $an) (local.get $i)))))))
         (local.set $mv
@@ -115,7 +131,8 @@
               (f32x4.div (local.get $mv)
                 (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $vv)) (local.get $RS2)) (local.get $E))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br_if $next (i32.lt_u (local.get $i) (local.get $end))))))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
+    (call $nonfinite (local.get $nf)))
 
   ;; FTP pass 1 over one row (or a piece of one): AdamW, c = θ' − θ₀ stored, s0 = Σ|c|, s1 = Σ g·c_prev.
   ;; Without a previous c the caller passes $cp = $g and ignores s1.
@@ -124,7 +141,7 @@
     (param $co i32) (param $mo i32) (param $vo i32) (param $n i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
-    (local $i i32) (local $w v128) (local $end i32)
+    (local $i i32) (local $nf v128) (local $w v128) (local $end i32)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
     (local $gv v128) (local $mv v128) (local $vv v128) (local $cv v128)
@@ -142,6 +159,7 @@
       (br_if $done (i32.eqz (local.get $end)))
       (loop $next
         (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
         (local.set $mv
           (f32x4.add
             (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
@@ -174,7 +192,8 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
     (global.set $s0 (call $hsum (local.get $l1)))
-    (global.set $s1 (call $hsum (local.get $h))))
+    (global.set $s1 (call $hsum (local.get $h)))
+    (call $nonfinite (local.get $nf)))
 
   ;; out = a·x + b·y (FTP's projection θ₀ + r·c; SPD's decay q − s(q − θ₀) = (1 − s)q + s·θ₀; may be in place).
   (func (export "axpby")
@@ -199,7 +218,7 @@
     (param $tho i32) (param $mo i32) (param $vo i32) (param $n i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32)
-    (local $i i32) (local $w v128) (local $end i32)
+    (local $i i32) (local $nf v128) (local $w v128) (local $end i32)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128)
     (local $tv v128) (local $av v128) (local $gv v128) (local $mv v128) (local $vv v128)
@@ -219,6 +238,7 @@
         (local.set $tv (v128.load (i32.add (local.get $th) (local.get $i))))
         (local.set $av (v128.load (i32.add (local.get $an) (local.get $i))))
         (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
         (local.set $mv
           (f32x4.add
             (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
@@ -256,14 +276,15 @@
         (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
     (global.set $s0 (call $hsum (local.get $dot)))
     (global.set $s1 (call $hsum (local.get $qq)))
-    (global.set $s2 (call $hsum (local.get $tt))))
+    (global.set $s2 (call $hsum (local.get $tt)))
+    (call $nonfinite (local.get $nf)))
 
   ;; DiGraP pass 1 (reads only): c = θ − θ₀; s0 = Σ g·c, s1 = Σ g², s2 = Σ c², and with G = g + λc,
   ;; s3 = Σ G·P_prev, s4 = Σ G·Q_prev. Without P/Q the caller passes $pp = $qp = $g and ignores s3, s4.
   (func (export "digrap1")
     (param $th i32) (param $g i32) (param $an i32) (param $pp i32) (param $qp i32) (param $n i32)
     (param $lambda f32)
-    (local $i i32) (local $w v128) (local $end i32) (local $L v128)
+    (local $i i32) (local $nf v128) (local $w v128) (local $end i32) (local $L v128)
     (local $gv v128) (local $cv v128) (local $G v128)
     (local $dot v128) (local $gg v128) (local $cc v128) (local $hl v128) (local $hr v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
@@ -272,6 +293,7 @@
       (br_if $done (i32.eqz (local.get $end)))
       (loop $next
         (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
         (local.set $cv
           (f32x4.sub (v128.load (i32.add (local.get $th) (local.get $i)))
             (v128.load (i32.add (local.get $an) (local.get $i)))))
@@ -307,7 +329,8 @@
     (global.set $s1 (call $hsum (local.get $gg)))
     (global.set $s2 (call $hsum (local.get $cc)))
     (global.set $s3 (call $hsum (local.get $hl)))
-    (global.set $s4 (call $hsum (local.get $hr))))
+    (global.set $s4 (call $hsum (local.get $hr)))
+    (call $nonfinite (local.get $nf)))
 
   ;; DiGraP pass 2: c = θ − θ₀, ĝ = gs·g + cs·c, Adam on ĝ (no decay), P = α·c, Q = β·g.
   (func (export "digrap2")
@@ -370,7 +393,7 @@
     (param $rows i32) (param $rl i32) (param $use i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
-    (local $i i32) (local $w v128) (local $end i32) (local $r i32) (local $n f64) (local $maxn f64) (local $h f64)
+    (local $i i32) (local $nf v128) (local $w v128) (local $end i32) (local $r i32) (local $n f64) (local $maxn f64) (local $h f64)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
     (local $gv v128) (local $mv v128) (local $vv v128) (local $cv v128)
@@ -393,6 +416,7 @@
           (br_if $done (i32.eqz (local.get $rl)))
           (loop $next
             (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+            (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
             (local.set $mv
               (f32x4.add
                 (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
@@ -437,7 +461,8 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br_if $row (i32.lt_u (local.get $r) (local.get $rows)))))
     (global.set $s0 (local.get $maxn))
-    (global.set $s1 (local.get $h)))
+    (global.set $s1 (local.get $h))
+    (call $nonfinite (local.get $nf)))
 
   ;; FTP pass 2 over a whole tensor: θ' = θ₀ + clamp(γ·ro[r], 0, 1)·c, row by row (rl a multiple of 4).
   (func (export "ftp2rows")
@@ -478,7 +503,7 @@
     (param $rows i32) (param $n i32)
     (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
     (param $rs2 f32) (param $e f32) (param $sk f32) (param $dk f32)
-    (local $i i32) (local $j i32) (local $end i32) (local $rowBytes i32) (local $a i32) (local $w v128)
+    (local $i i32) (local $nf v128) (local $j i32) (local $end i32) (local $rowBytes i32) (local $a i32) (local $w v128)
     (local $B1 v128) (local $C1 v128) (local $B2 v128) (local $C2 v128)
     (local $RS2 v128) (local $E v128) (local $SK v128) (local $DK v128)
     (local $gv v128) (local $mv v128) (local $vv v128) (local $cv v128) (local $h v128)
@@ -496,6 +521,7 @@
       (br_if $done (i32.eqz (local.get $end)))
       (loop $next
         (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $nf (f32x4.add (local.get $nf) (f32x4.sub (local.get $gv) (local.get $gv))))
         (local.set $mv
           (f32x4.add
             (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $i))))
@@ -534,7 +560,8 @@
         (if (i32.eq (local.get $j) (local.get $rowBytes)) (then (local.set $j (i32.const 0))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br_if $next (i32.lt_u (local.get $i) (local.get $end)))))
-    (global.set $s1 (call $hsum (local.get $h))))
+    (global.set $s1 (call $hsum (local.get $h)))
+    (call $nonfinite (local.get $nf)))
 
   ;; After ftp1cols: ro[r] = 1/n with n = acc[r] + 1e-8 (f64), s0 = max n.
   (func (export "ftpcolsfin") (param $acc i32) (param $ro i32) (param $rows i32)
