@@ -272,6 +272,59 @@ describe('layouts and shapes the kernels do not cover', () => {
   });
 });
 
+describe('wasm Sum and Add outside the bias-gradient shapes', () => {
+  it('give stock cpu values (int32, non-leading or all axes, keepDims, empty rows, bias first or not a bias)', async () => {
+    const f = tf.tensor3d(seq(24, 0.7), [2, 3, 4]);
+    const i = tf.tensor3d(
+      Array.from({ length: 24 }, (_, k) => (k % 9) - 4),
+      [2, 3, 4],
+      'int32',
+    );
+    const none = tf.zeros([0, 4]);
+    const b4 = tf.tensor1d([1, -2, 3, -4]);
+    const i4 = tf.tensor1d([1, -2, 3, -4], 'int32');
+    const cases: [string, () => tf.Tensor][] = [
+      ['int32 leading sum', () => tf.sum(i, [0, 1])],
+      ['non-leading axis', () => tf.sum(f, 1)],
+      ['last axis only', () => tf.sum(f, -1)],
+      ['all axes', () => tf.sum(f)],
+      ['axes out of order', () => tf.sum(f, [1, 0], true)],
+      ['keepDims', () => tf.sum(f, 0, true)],
+      ['no rows', () => tf.sum(none, 0)],
+      ['scalar', () => tf.sum(tf.scalar(3))],
+      ['int32 bias add', () => tf.add(i, i4)],
+      ['bias first', () => tf.add(b4, f)],
+      ['same-shape add', () => tf.add(f, f)],
+      ['bias of 3', () => tf.add(tf.reshape(f, [8, 3]), tf.tensor1d([1, 2, 3]))],
+      ['row, not a bias', () => tf.add(f, tf.ones([1, 4]))],
+      ['1-D + 1-D', () => tf.add(b4, b4)],
+      ['broadcast column + bias', () => tf.add(tf.reshape(f, [24, 1]), b4)],
+    ];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const out: [number[], number[], string][] = [];
+      for (const [, fn] of cases) {
+        const t = fn();
+        out.push([t.shape, Array.from(await t.data()), t.dtype]);
+        t.dispose();
+      }
+      return out;
+    };
+    const expected = await run('cpu');
+    registerWasmTrainingKernels();
+    const actual = await run('wasm');
+    await tf.setBackend('cpu');
+    cases.forEach(([name], k) => {
+      const [shape, values, dtype] = actual[k]!;
+      expect([shape, dtype], name).toEqual([expected[k]![0], expected[k]![2]]);
+      values.forEach((v, j) => {
+        expect(Math.abs(v - expected[k]![1][j]!), name).toBeLessThan(1e-4);
+      });
+    });
+    tf.dispose([f, i, none, b4, i4]);
+  });
+});
+
 describe('int32 inputs', () => {
   it('patched wasm UnsortedSegmentSum keeps int32 and drops ids out of range', async () => {
     registerWasmTrainingKernels();
