@@ -79,12 +79,15 @@ describe('registering the training kernels', () => {
 
   it('re-registering logs no tfjs overwrite warning, and unpatching tolerates a kernel removed meanwhile', () => {
     unpatchWasmBackend();
+    // tfjs only warns outside PROD (the test setup sets PROD to keep logs quiet).
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    tf.env().set('PROD', false);
     try {
       registerWasmTrainingKernels();
       registerWasmTrainingKernels();
       expect(warn).not.toHaveBeenCalled();
     } finally {
+      tf.env().set('PROD', true);
       warn.mockRestore();
     }
     tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
