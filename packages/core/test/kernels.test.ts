@@ -328,6 +328,43 @@ describe('wasm Sum and Add outside the bias-gradient shapes', () => {
   });
 });
 
+describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => {
+  it('calls the stock kernel only for the shapes the SIMD loops do not take', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    // The SIMD-first kernels call the stock config they wrap at run time, so a spy on it sees every fallback.
+    const stockSum = vi.spyOn(stockKernel('Sum', 'wasm')!, 'kernelFunc');
+    const stockAdd = vi.spyOn(stockKernel('Add', 'wasm')!, 'kernelFunc');
+    const x = tf.tensor3d(seq(40, 0.9), [2, 5, 4]);
+    const b = tf.tensor1d([1, 2, 3, 4]);
+    const routed = async (fn: () => tf.Tensor, spy: typeof stockSum) => {
+      spy.mockClear();
+      const t = fn();
+      await t.data();
+      t.dispose();
+      return spy.mock.calls.length > 0 ? 'stock' : 'simd';
+    };
+    try {
+      expect(await routed(() => tf.sum(x, [0, 1]), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, [1, 0], true), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, 0), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, 1), stockSum)).toBe('stock');
+      expect(await routed(() => tf.sum(x), stockSum)).toBe('stock');
+      expect(await routed(() => tf.sum(tf.reshape(x, [8, 5]), 0), stockSum)).toBe('stock');
+      expect(await routed(() => tf.add(x, b), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(b, x), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(tf.reshape(x, [10, 4]), b), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(x, x), stockAdd)).toBe('stock');
+      expect(await routed(() => tf.add(b, b), stockAdd)).toBe('stock');
+    } finally {
+      stockSum.mockRestore();
+      stockAdd.mockRestore();
+      tf.dispose([x, b]);
+      await tf.setBackend('cpu');
+    }
+  });
+});
+
 describe('int32 inputs', () => {
   it('patched wasm UnsortedSegmentSum keeps int32 and drops ids out of range', async () => {
     registerWasmTrainingKernels();
