@@ -199,4 +199,18 @@ describe('selectBackend: messages, defaults and the log line', () => {
       "robust-ft: using backend 'wasm' (forced by ROBUST_FT_BACKEND) with training kernels [P]",
     ]);
   });
+
+  it('with no candidates at all nothing could start (not a forcing error), and logger: null never reaches console', async () => {
+    const empty = await rejection(selectBackend([], { logger: null }));
+    expect(empty.message).toBe('no backend could start: ');
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    try {
+      await selectBackend([fake('webgl', { skip: 'silent-null-logger-test' }), fake('cpu')], {
+        logger: null,
+      });
+      expect(info).not.toHaveBeenCalled();
+    } finally {
+      info.mockRestore();
+    }
+  });
 });

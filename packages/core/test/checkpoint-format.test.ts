@@ -144,6 +144,16 @@ describe('checkpoint format (pure part, cpu backend)', () => {
     const empty = unpackCheckpoint(bare, 'n');
     expect(empty.variables).toEqual({});
     expect(empty.optimizerWeights).toEqual([]);
+    // A manifest whose bytes are missing decodes to nothing rather than failing half-way.
+    const ones = tf.ones([2]);
+    const { weightData: _d2, ...specsOnly } = await packCheckpoint({
+      variables: { a: ones },
+      hasModel: false,
+    });
+    ones.dispose();
+    const noData = unpackCheckpoint(specsOnly, 'n');
+    expect(Object.keys(noData.variables)).toEqual([]);
+    expect(noData.optimizerWeights).toEqual([]);
     const v = tf.tensor1d([1, 2]);
     const stray = tf.tensor1d([3]);
     const { data, specs } = await tf.io.encodeWeights([
@@ -162,25 +172,50 @@ describe('checkpoint format (pure part, cpu backend)', () => {
     const v = tf.variable(tf.tensor1d([1]), true, 'entries-v');
     expect(variableEntries([v], 'arg')).toEqual([['entries-v', v]]);
     expect(variableEntries({ a: t }, 'arg')).toEqual([['a', t]]);
-    const bad: [unknown, string][] = [
-      [[v, t], 'arg[1]'],
-      [{ a: t, b: 3 }, 'arg["b"]'],
-      [null, 'arg'],
-      ['w', 'arg'],
+    const map = 'a map of name → tensor or an array of tf.Variable';
+    const bad: [unknown, string, string][] = [
+      [[v, t], 'arg[1]', 'a tf.Variable'],
+      [{ a: t, b: 3 }, 'arg["b"]', 'a tf.Tensor'],
+      [null, 'arg', map],
+      ['w', 'arg', map],
     ];
-    for (const [source, argument] of bad) {
+    for (const [source, argument, expected] of bad) {
       expect(() => variableEntries(source as never, 'arg')).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument }),
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument, expected }),
       );
     }
     tf.dispose([t, v]);
+  });
+
+  it('packCheckpoint names parts.variables when a variable list holds something else', async () => {
+    const t = tf.tensor1d([1]);
+    await expect(packCheckpoint({ variables: [t] as never, hasModel: false })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      argument: 'parts.variables[0]',
+    });
+    t.dispose();
   });
 
   it('prepareAssignVariables refuses a target that is not a variable, and a dtype change, by name', () => {
     const saved = { a: tf.tensor1d([1, 2]) };
     const t = tf.zeros([2]);
     expect(() => prepareAssignVariables({ a: t }, saved, 'c')).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.variables["a"]' }),
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        argument: 'options.variables["a"]',
+        expected: 'a tf.Variable to restore into',
+      }),
+    );
+    const b = tf.variable(tf.zeros([2]), true, 'assign-b');
+    expect(() => prepareAssignVariables({ b }, saved, 'checkpoint "c"')).toThrow(
+      expect.objectContaining({
+        code: 'STATE_MISMATCH',
+        argument: 'options.variables',
+        message: 'checkpoint "c" holds no variable "b"',
+      }),
+    );
+    expect(() => prepareAssignVariables([t] as never, saved, 'c')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'options.variables[0]' }),
     );
     const ints = tf.variable(tf.zeros([2], 'int32'), true, 'a');
     expect(() => prepareAssignVariables([ints], saved, 'checkpoint "c"')).toThrow(
@@ -190,6 +225,6 @@ describe('checkpoint format (pure part, cpu backend)', () => {
         message: 'variable "a" is int32[2] but checkpoint "c" holds float32[2]',
       }),
     );
-    tf.dispose([t, ints, saved.a]);
+    tf.dispose([t, ints, b, saved.a]);
   });
 });

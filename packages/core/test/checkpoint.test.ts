@@ -48,6 +48,7 @@ describe('checkCheckpointParts', () => {
         expect.objectContaining({ code: 'INVALID_ARGUMENT', argument, expected }),
       );
     }
+    expect(() => checkCheckpointParts({ variables: {}, epoch: 3 })).toThrow(/^saveCheckpoint: /);
   });
 });
 
@@ -70,7 +71,11 @@ describe('checkLoadCheckpointOptions', () => {
       [{ allowUnverifed: true }, 'options.allowUnverifed'],
     ] as const) {
       expect(() => checkLoadCheckpointOptions(options), argument).toThrow(
-        expect.objectContaining({ code: 'INVALID_ARGUMENT', argument }),
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          argument,
+          message: expect.stringMatching(/^loadCheckpoint: /),
+        }),
       );
     }
   });
@@ -137,6 +142,19 @@ describe('restoreCheckpoint', () => {
     expect(out.variables).toEqual(['a']);
     expect(calls).toEqual([]);
     expect(saved.a.isDisposed).toBe(true);
+  });
+
+  it('a checkpoint without optimizer state or model still restores its variables when those are not asked for', async () => {
+    const calls: string[] = [];
+    const v = tf.variable(tf.zeros([1]), true, 'partial-v');
+    const out = await restoreCheckpoint(
+      steps(calls, { optimizerWeights: null, hasModel: false }, { 'partial-v': tf.tensor1d([5]) }),
+      { variables: [v] },
+    );
+    expect(out.model).toBeUndefined();
+    expect(Array.from(await v.data())).toEqual([5]);
+    expect(calls).toEqual([]);
+    v.dispose();
   });
 
   it('asking for a part the checkpoint lacks is a STATE_MISMATCH before anything changes', async () => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { embeddedWasm, isSharedMemory } from '../src/embedded-wasm';
 import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
 import { cpuHost } from '../src/kernels/host';
@@ -85,6 +85,25 @@ describe('registering the training kernels', () => {
       expect(tf.getKernel(k, 'wasm')).toBeUndefined();
   });
 
+  it('re-registering logs no tfjs overwrite warning, and unpatching tolerates a kernel removed meanwhile', () => {
+    unpatchWasmBackend();
+    // tfjs only warns outside PROD (the test setup sets PROD to keep logs quiet).
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    tf.env().set('PROD', false);
+    try {
+      registerWasmTrainingKernels();
+      registerWasmTrainingKernels();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      tf.env().set('PROD', true);
+      warn.mockRestore();
+    }
+    tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    expect(() => unpatchWasmBackend()).not.toThrow();
+    expect(patchedKernels('wasm')).toEqual([]);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+  });
+
   it('cpu: replaces only the filter gradient, and unpatching leaves the wasm patch alone', () => {
     unpatchCpuBackend();
     const stockFilter = tf.getKernel('Conv2DBackpropFilter', 'cpu');
@@ -124,6 +143,24 @@ const filterAttrs = (dataFormat: 'NHWC' | 'NCHW', filterShape: number[]) => ({
   filterShape,
 });
 
+describe('the backends as kernel hosts', () => {
+  it('cpuHost allocates zeroed arrays of the dtype asked for, and disposes what it allocated', () => {
+    const h = cpuHost(tf.backend());
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    const made = (['int32', 'bool', 'float32'] as const).map((dtype) => h.alloc([2, 3], dtype));
+    expect(made.map((m) => m.values.constructor)).toEqual([Int32Array, Uint8Array, Float32Array]);
+    expect(made.map((m) => [m.info.dtype, m.info.shape, Array.from(m.values)])).toEqual(
+      (['int32', 'bool', 'float32'] as const).map((d) => [d, [2, 3], [0, 0, 0, 0, 0, 0]]),
+    );
+    made[0]!.values[1] = 7;
+    expect(Array.from(h.read(made[0]!.info))).toEqual([0, 7, 0, 0, 0, 0]);
+    expect(backend.numDataIds()).toBe(before + 3);
+    for (const m of made) h.dispose(m.info);
+    expect(backend.numDataIds()).toBe(before);
+  });
+});
+
 describe('layouts and shapes the kernels do not cover', () => {
   it('wasm Conv2DBackpropFilter refuses NCHW with a typed UNSUPPORTED naming dataFormat', async () => {
     registerWasmTrainingKernels();
@@ -150,14 +187,47 @@ describe('layouts and shapes the kernels do not cover', () => {
     const patched = run();
     unpatchCpuBackend();
     expect(Array.from(await patched.data())).toEqual(Array.from(await stock.data()));
-    const bare = conv2dBackpropFilterConfig('cpu', cpuHost);
-    expect(() =>
-      bare.kernelFunc({
-        inputs: { x, dy },
+    const call = (config: tf.KernelConfig, attrs: object) =>
+      config.kernelFunc({ inputs: { x, dy }, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap });
+    let thrown: unknown;
+    try {
+      call(conv2dBackpropFilterConfig('cpu', cpuHost), filterAttrs('NCHW', [2, 2, 2, 2]));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).message).toBe(
+      'robust-ft Conv2DBackpropFilter: dataFormat NCHW is not supported by the typed-array kernel',
+    );
+    // NHWC, stated or left to the default, is the typed-array loop's own: the fallback is never asked.
+    const refusing = conv2dBackpropFilterConfig('cpu', cpuHost, {
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'cpu',
+      kernelFunc: () => {
+        throw new Error('fallback called');
+      },
+    });
+    const { dataFormat: _f, ...noFormat } = filterAttrs('NHWC', [2, 2, 2, 2]);
+    const [xh, dyh] = [tf.transpose(x, [0, 2, 3, 1]), tf.transpose(dy, [0, 2, 3, 1])];
+    const expected = tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropFilter',
+        { x: xh, dy: dyh },
+        filterAttrs('NHWC', [2, 2, 2, 2]) as never,
+      ) as tf.Tensor;
+    for (const attrs of [filterAttrs('NHWC', [2, 2, 2, 2]), noFormat]) {
+      const info = refusing.kernelFunc({
+        inputs: { x: xh, dy: dyh },
         backend: tf.backend(),
-        attrs: filterAttrs('NCHW', [2, 2, 2, 2]) as unknown as tf.NamedAttrMap,
-      }),
-    ).toThrow('robust-ft Conv2DBackpropFilter: dataFormat NCHW is not supported by the typed-array kernel');
+        attrs: attrs as never,
+      }) as tf.TensorInfo;
+      const out = tf.engine().makeTensorFromTensorInfo(info);
+      expect(out.shape).toEqual([2, 2, 2, 2]);
+      near(Array.from(await out.data()), await expected.data());
+      out.dispose();
+    }
+    tf.dispose([xh, dyh, expected]);
     tf.dispose([x, dy, stock, patched]);
   });
 
@@ -210,6 +280,111 @@ describe('layouts and shapes the kernels do not cover', () => {
     }
     await tf.setBackend('cpu');
     tf.dispose([dy, w, wFull, ...calls.map(([, , , o]) => o), calls.at(-1)![1].dy!]);
+  });
+});
+
+describe('wasm Sum and Add outside the bias-gradient shapes', () => {
+  it('give stock cpu values (int32, non-leading or all axes, keepDims, empty rows, bias first or not a bias)', async () => {
+    const f = tf.tensor3d(seq(24, 0.7), [2, 3, 4]);
+    const i = tf.tensor3d(
+      Array.from({ length: 24 }, (_, k) => (k % 9) - 4),
+      [2, 3, 4],
+      'int32',
+    );
+    const none = tf.zeros([0, 4]);
+    const b4 = tf.tensor1d([1, -2, 3, -4]);
+    const i4 = tf.tensor1d([1, -2, 3, -4], 'int32');
+    const cases: [string, () => tf.Tensor][] = [
+      ['int32 leading sum', () => tf.sum(i, [0, 1])],
+      ['non-leading axis', () => tf.sum(f, 1)],
+      ['last axis only', () => tf.sum(f, -1)],
+      ['all axes', () => tf.sum(f)],
+      ['axes out of order', () => tf.sum(f, [1, 0], true)],
+      ['keepDims', () => tf.sum(f, 0, true)],
+      ['no rows', () => tf.sum(none, 0)],
+      ['scalar', () => tf.sum(tf.scalar(3))],
+      ['int32 bias add', () => tf.add(i, i4)],
+      ['bias first', () => tf.add(b4, f)],
+      ['same-shape add', () => tf.add(f, f)],
+      ['bias of 3', () => tf.add(tf.reshape(f, [8, 3]), tf.tensor1d([1, 2, 3]))],
+      ['row, not a bias', () => tf.add(f, tf.ones([1, 4]))],
+      ['1-D + 1-D', () => tf.add(b4, b4)],
+      ['broadcast column + bias', () => tf.add(tf.reshape(f, [24, 1]), b4)],
+    ];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const out: [number[], number[], string][] = [];
+      for (const [, fn] of cases) {
+        const t = fn();
+        out.push([t.shape, Array.from(await t.data()), t.dtype]);
+        t.dispose();
+      }
+      return out;
+    };
+    const expected = await run('cpu');
+    registerWasmTrainingKernels();
+    const actual = await run('wasm');
+    await tf.setBackend('cpu');
+    cases.forEach(([name], k) => {
+      const [shape, values, dtype] = actual[k]!;
+      expect([shape, dtype], name).toEqual([expected[k]![0], expected[k]![2]]);
+      values.forEach((v, j) => {
+        expect(Math.abs(v - expected[k]![1][j]!), name).toBeLessThan(1e-4);
+      });
+    });
+    tf.dispose([f, i, none, b4, i4]);
+  });
+});
+
+describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => {
+  it('calls the stock kernel only for the shapes the SIMD loops do not take', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    // The SIMD-first kernels call the stock config they wrap at run time, so a spy on it sees every fallback.
+    const stockSum = vi.spyOn(stockKernel('Sum', 'wasm')!, 'kernelFunc');
+    const stockAdd = vi.spyOn(stockKernel('Add', 'wasm')!, 'kernelFunc');
+    const x = tf.tensor3d(seq(40, 0.9), [2, 5, 4]);
+    const b = tf.tensor1d([1, 2, 3, 4]);
+    const routed = async (fn: () => tf.Tensor, spy: typeof stockSum) => {
+      spy.mockClear();
+      const t = fn();
+      await t.data();
+      t.dispose();
+      return spy.mock.calls.length > 0 ? 'stock' : 'simd';
+    };
+    try {
+      expect(await routed(() => tf.sum(x, [0, 1]), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, [1, 0], true), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, 0), stockSum)).toBe('simd');
+      expect(await routed(() => tf.sum(x, 1), stockSum)).toBe('stock');
+      expect(await routed(() => tf.sum(x), stockSum)).toBe('stock');
+      expect(await routed(() => tf.sum(tf.reshape(x, [8, 5]), 0), stockSum)).toBe('stock');
+      expect(await routed(() => tf.add(x, b), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(b, x), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(tf.reshape(x, [10, 4]), b), stockAdd)).toBe('simd');
+      expect(await routed(() => tf.add(x, x), stockAdd)).toBe('stock');
+      expect(await routed(() => tf.add(b, b), stockAdd)).toBe('stock');
+    } finally {
+      stockSum.mockRestore();
+      stockAdd.mockRestore();
+      tf.dispose([x, b]);
+      await tf.setBackend('cpu');
+    }
+  });
+});
+
+describe('int32 inputs', () => {
+  it('patched wasm UnsortedSegmentSum keeps int32 and drops ids out of range', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2], 'int32');
+    const ids = tf.tensor1d([0, 2, 0, 5], 'int32');
+    const out = tf.unsortedSegmentSum(x, ids, 3);
+    expect(out.dtype).toBe('int32');
+    expect(out.shape).toEqual([3, 2]);
+    expect(Array.from(await out.data())).toEqual([6, 8, 0, 0, 3, 4]);
+    tf.dispose([x, ids, out]);
+    await tf.setBackend('cpu');
   });
 });
 
@@ -284,15 +459,37 @@ describe('the SIMD training module', () => {
       expect(simd.conv2dBackpropFilter(h.put(x), h.put(dy), dw, g)).toBe(true);
       near(h.read(dw, expected.length), expected);
     }
-    // Depthwise, 20 channels (dw16 + dw4 tiles).
-    const gd = convInfoOf([2, 5, 6, 20], [3, 3, 20, 1], { strides: 1, pad: 'same' }, true);
-    const xd = seq(2 * 5 * 6 * 20, 0.3);
-    const dyd = seq(2 * 5 * 6 * 20, 0.9);
-    const wd = new Float32Array(3 * 3 * 20);
-    depthwiseBackpropFilterNhwc(xd, dyd, wd, gd);
-    const dwd = h.zeros(wd.length);
-    expect(simd.depthwiseBackpropFilter(h.put(xd), h.put(dyd), dwd, gd)).toBe(true);
-    near(h.read(dwd, wd.length), wd);
+    // Depthwise, 20 channels (dw16 + dw4 tiles), undilated and dilated (the SIMD path takes dilations).
+    for (const dilations of [1, [2, 3]] as const) {
+      const gd = convInfoOf(
+        [2, 7, 8, 20],
+        [3, 3, 20, 1],
+        { strides: 1, pad: 'same', dilations: dilations as number | [number, number] },
+        true,
+      );
+      const xd = seq(2 * 7 * 8 * 20, 0.3);
+      const dyd = seq(gd.batchSize * gd.outHeight * gd.outWidth * 20, 0.9);
+      const wd = new Float32Array(3 * 3 * 20);
+      depthwiseBackpropFilterNhwc(xd, dyd, wd, gd);
+      const dwd = h.zeros(wd.length);
+      expect(simd.depthwiseBackpropFilter(h.put(xd), h.put(dyd), dwd, gd)).toBe(true);
+      near(h.read(dwd, wd.length), wd);
+    }
+    // One image is a batch too (the SIMD paths refuse only an empty batch).
+    const g1 = convInfoOf([1, 4, 4, 4], [2, 2, 4, 4], { strides: 1, pad: 'valid' });
+    const x1 = seq(64, 0.2);
+    const dy1 = seq(36, 0.6);
+    const w1 = new Float32Array(64);
+    conv2dBackpropFilterNhwc(x1, dy1, w1, g1);
+    const dw1 = h.zeros(64);
+    expect(simd.conv2dBackpropFilter(h.put(x1), h.put(dy1), dw1, g1)).toBe(true);
+    near(h.read(dw1, 64), w1);
+    const gd1 = convInfoOf([1, 4, 4, 4], [2, 2, 4, 1], { strides: 1, pad: 'valid' }, true);
+    const wd1 = new Float32Array(16);
+    depthwiseBackpropFilterNhwc(x1, seq(36, 0.6), wd1, gd1);
+    const dwd1 = h.zeros(16);
+    expect(simd.depthwiseBackpropFilter(h.put(x1), h.put(dy1), dwd1, gd1)).toBe(true);
+    near(h.read(dwd1, 16), wd1);
     // Max-pool gradient, 8 channels.
     const gp = poolInfoOf([1, 5, 5, 8], { filterSize: 3, strides: 2, pad: 'same' });
     const xp = seq(200, 2.1);
@@ -337,10 +534,30 @@ describe('the SIMD training module', () => {
     expect(simd.columnSums(x, out, 2, 6)).toBe(false);
     expect(simd.addBias(x, dy, out, 2, 6)).toBe(false);
     untouched(out, 256);
-    // An empty batch is done at once.
+    // An empty batch: the filter gradients decline it (their callers fall back), max-pool is done at once.
     const p0 = poolInfoOf([0, 4, 4, 4], { filterSize: 2, strides: 2, pad: 'valid' });
     expect(simd.maxPoolGrad(dy, x, out, h.zeros(8), p0)).toBe(true);
+    const e8 = convInfoOf([0, 4, 4, 4], [3, 3, 4, 8], { strides: 1, pad: 'same' });
+    expect(simd.conv2dBackpropFilter(x, dy, out, e8)).toBe(false);
+    const e4 = convInfoOf([0, 4, 4, 4], [3, 3, 4, 1], { strides: 1, pad: 'same' }, true);
+    expect(simd.depthwiseBackpropFilter(x, dy, out, e4)).toBe(false);
     untouched(out, 256);
+  });
+
+  it('sums columns over several row blocks without reading past the last row', () => {
+    // 4 columns: a block is 32768 rows, so 40000 rows take two; the heap after the matrix holds junk.
+    const memory = new WebAssembly.Memory({ initial: 20, maximum: 20 });
+    const f32 = new Float32Array(memory.buffer);
+    const rows = 40000;
+    for (let i = 0; i < rows * 4; i++) f32[16 + i] = (i % 7) - 3 + (i % 4) * 0.25;
+    f32.fill(1000, 16 + rows * 4);
+    const simd = trainingSimdFor({ wasm: { asm: { memory } } })!;
+    const outAt = 4 * (16 + rows * 4 + 64);
+    f32.fill(0, outAt / 4, outAt / 4 + 4);
+    expect(simd.columnSums(64, outAt, rows, 4)).toBe(true);
+    const expected = [0, 0, 0, 0];
+    for (let i = 0; i < rows * 4; i++) expected[i % 4]! += f32[16 + i]!;
+    near(Array.from(f32.subarray(outAt / 4, outAt / 4 + 4)), expected);
   });
 });
 

@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
@@ -325,9 +324,4 @@ export class TrainingSimd {
       4 * co,
     ];
   }
-}
-
-/** A tensor's byte offset on the wasm heap. */
-export function heapPointer(view: tf.backend_util.TypedArray): Ptr {
-  return view.byteOffset;
 }
