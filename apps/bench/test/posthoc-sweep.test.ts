@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend';
 import type { EvalSet } from '../src/evaluate';
-import { sweepAlphas } from '../src/posthoc';
+import { outputEnsembleSweep, sweepAlphas } from '../src/posthoc';
 import type { MethodResult } from '../src/results';
 import type { DerivedContext, FinishedRun } from '../src/tier';
 
@@ -58,5 +58,50 @@ describe('sweepAlphas', () => {
     await expect(
       sweepAlphas(ctx([]), [run(0), run(1)], 'logits', 'ose', async () => ({ scores: scoresFor(0), val: 0 })),
     ).rejects.toThrow(/ose: the sweep produced no scores/);
+  });
+});
+
+describe('outputEnsembleSweep', () => {
+  // Zero-shot logits get both validation samples wrong, fine-tuned ones both right: on the mix
+  // p = α·softmax(ft) + (1 − α)·softmax(zs), α = 0.25 is still wrong on both and α = 0.75 right on both.
+  const zsLogits = new Float32Array([0, 1, 1, 0]);
+  const ftLogits = new Float32Array([5, 0, 0, 5]);
+  const outputs = (logits: Float32Array) => new Map([['id', { logits }]]);
+  const tier = {
+    eval: [idSet],
+    val: { y: new Int32Array([0, 1]), n: 2 },
+    outputs: async (model: string) => outputs(model === 'zs' ? zsLogits : ftLogits),
+  };
+  const runs = new Map([
+    ['zero-shot', { model: 'zs', outputs: outputs(zsLogits), result: { id: 0, ood: {}, oodAvg: 0 } }],
+    [
+      'adamw',
+      { model: 'ft', outputs: outputs(ftLogits), result: { id: 1, ood: {}, oodAvg: 1, trainSeconds: 3 } },
+    ],
+  ]);
+
+  it('reports the chosen α, how it was chosen and the swept αs', async () => {
+    const spec = outputEnsembleSweep<string>({
+      name: 'ose',
+      label: 'OSE',
+      zeroShot: 'zero-shot',
+      fineTuned: 'adamw',
+    });
+    const ctx = { tier, options: { wiseAlphas: [0.25, 0.75] }, runs } as unknown as DerivedContext<string>;
+    const out = await spec.run!(ctx);
+    expect(out.hyperparameters).toEqual({
+      zeroShot: 'zero-shot',
+      fineTuned: 'adamw',
+      alpha: 0.75,
+      alphaChosenBy: 'ID validation accuracy',
+      sweep: '0.25,0.75',
+    });
+    expect(out.idVal).toBe(1);
+    expect(out.curve?.map((p) => [p.alpha, p.id])).toEqual([
+      [0, 0],
+      [0.25, 0],
+      [0.75, 1],
+      [1, 1],
+    ]);
   });
 });
