@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend';
 import type { EvalSet } from '../src/evaluate';
 import { outputEnsembleSweep, sweepAlphas } from '../src/posthoc';
-import type { MethodResult } from '../src/results';
+import type { MethodResult, WisePoint } from '../src/results';
 import type { DerivedContext, FinishedRun } from '../src/tier';
 
 /** The α sweep WiSE-FT and OSE share: curve end points, α choice on ID validation, ties → larger α. */
@@ -88,7 +88,8 @@ describe('outputEnsembleSweep', () => {
       fineTuned: 'adamw',
     });
     const ctx = { tier, options: { wiseAlphas: [0.25, 0.75] }, runs } as unknown as DerivedContext<string>;
-    const out = await spec.run!(ctx);
+    if (spec.kind !== 'derived') throw new Error('OSE is a derived method');
+    const out = await spec.run(ctx);
     expect(out.hyperparameters).toEqual({
       zeroShot: 'zero-shot',
       fineTuned: 'adamw',
@@ -97,7 +98,7 @@ describe('outputEnsembleSweep', () => {
       sweep: '0.25,0.75',
     });
     expect(out.idVal).toBe(1);
-    expect(out.curve?.map((p) => [p.alpha, p.id])).toEqual([
+    expect((out.curve ?? []).map((p: WisePoint) => [p.alpha, p.id])).toEqual([
       [0, 0],
       [0.25, 0],
       [0.75, 1],
