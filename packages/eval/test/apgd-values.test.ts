@@ -199,11 +199,11 @@ const rows = (t: tf.Tensor) =>
 // L2 iterates settle on the sphere, where successive losses differ by float32 rounding: the float32 run
 // can keep a neighbouring iterate as its best point, 1e-4 away.
 const closeRow = (got: number[], want: number[], label: string) =>
-  got.forEach((v, j) =>
+  got.forEach((v, j) => {
     expect(Math.abs(v - want[j]!), `${label} [${j}]: ${v} vs ${want[j]}`).toBeLessThan(
       label.startsWith('l2') ? 2e-4 : 5e-6,
-    ),
-  );
+    );
+  });
 
 // A second clean point, off the reference point, so rows differ.
 const x1 = qx0.map((v, i) => clip(v + 0.037 * Math.cos(3 * i + 1), 0.01, 0.99));

@@ -39,7 +39,9 @@ const closeRows = (got: number[][], want: number[][], digits = 5) => {
   expect(got.length).toBe(want.length);
   got.forEach((g, i) => {
     expect(g.length).toBe(want[i]!.length);
-    g.forEach((v, j) => expect(v, `[${i}][${j}]`).toBeCloseTo(want[i]![j]!, digits));
+    g.forEach((v, j) => {
+      expect(v, `[${i}][${j}]`).toBeCloseTo(want[i]![j]!, digits);
+    });
   });
 };
 
