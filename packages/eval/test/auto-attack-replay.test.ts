@@ -23,9 +23,19 @@ import './setup-backend';
 const K = 5;
 const D = 12;
 const rng = createRng(17);
-const W = tf.keep(tf.tensor2d(Array.from({ length: D * K }, () => rng.normal()), [D, K]));
+const W = tf.keep(
+  tf.tensor2d(
+    Array.from({ length: D * K }, () => rng.normal()),
+    [D, K],
+  ),
+);
 // A tanh layer: the loss surface is not linear, so the random start decides some rows' fate.
-const H = tf.keep(tf.tensor2d(Array.from({ length: D * D }, () => 4 * rng.normal()), [D, D]));
+const H = tf.keep(
+  tf.tensor2d(
+    Array.from({ length: D * D }, () => 4 * rng.normal()),
+    [D, D],
+  ),
+);
 const Hb = tf.keep(tf.tensor1d(Array.from({ length: D }, () => -2 * rng.normal())));
 const features = (x: tf.Tensor) =>
   tf.tanh(tf.add(tf.matMul(tf.reshape(x, [x.shape[0] as number, -1]), H), Hb)) as tf.Tensor2D;
@@ -129,7 +139,10 @@ describe('autoAttack replayed from its algorithm', () => {
     ['defaults (one batch, both attacks, 4 targets, 1 restart)', {}],
     ['batches of 8 (the last one partial), seed 3', { batchSize: 8, seed: 3 }],
     ['3 restarts of APGD-CE only, L2', { attacks: ['apgd-ce'], restarts: 3, norm: 'l2', epsilon: 0.3 }],
-    ['APGD-T first, 2 targets, L1', { attacks: ['apgd-dlr-t', 'apgd-ce'], targets: 2, norm: 'l1', epsilon: 0.5 }],
+    [
+      'APGD-T first, 2 targets, L1',
+      { attacks: ['apgd-dlr-t', 'apgd-ce'], targets: 2, norm: 'l1', epsilon: 0.5 },
+    ],
   ];
   for (const [name, change] of variants) {
     it(name, { timeout: 120_000 }, async () => {
@@ -161,7 +174,9 @@ describe('autoAttack replayed from its algorithm', () => {
     expect(replay({ ...o, seed: 1 }).robust.join('')).not.toBe(s0);
     expect(replay({ ...o, restarts: 3 }).robust.join('')).not.toBe(s0);
     const t = { ...base, attacks: ['apgd-dlr-t'] as const };
-    expect(replay({ ...t, targets: 1 }).robust.join('')).not.toBe(replay({ ...t, targets: 3 }).robust.join(''));
+    expect(replay({ ...t, targets: 1 }).robust.join('')).not.toBe(
+      replay({ ...t, targets: 3 }).robust.join(''),
+    );
   });
 
   it('rejects bad attack lists and too few classes with the documented messages', async () => {
@@ -175,7 +190,9 @@ describe('autoAttack replayed from its algorithm', () => {
       throw new Error('expected a RobustFtError');
     };
     for (const attacks of [[], ['fab'], ['apgd-ce', 'apgd-t']]) {
-      const e = await caught(autoAttack(model, X, Y, { norm: 'linf', epsilon: 0.1, attacks: attacks as never }));
+      const e = await caught(
+        autoAttack(model, X, Y, { norm: 'linf', epsilon: 0.1, attacks: attacks as never }),
+      );
       expect([e.code, e.argument, e.expected, e.message]).toEqual([
         'INVALID_ARGUMENT',
         'options.attacks',
@@ -183,7 +200,9 @@ describe('autoAttack replayed from its algorithm', () => {
         'options.attacks must be a non-empty list of apgd-ce, apgd-dlr-t',
       ]);
     }
-    const e = await caught(autoAttack(model, X, Y, { norm: 'linf', epsilon: 0.1, attacks: 'apgd-ce' as never }));
+    const e = await caught(
+      autoAttack(model, X, Y, { norm: 'linf', epsilon: 0.1, attacks: 'apgd-ce' as never }),
+    );
     expect(e.argument).toBe('options.attacks');
     const W3 = tf.slice(W, [0, 0], [D, 3]);
     const m3: LogitsModel = (x) => tf.matMul(features(x), W3);
@@ -200,7 +219,12 @@ describe('autoAttack replayed from its algorithm', () => {
     expect(ok.samples).toBe(N);
     const W4 = tf.slice(W, [0, 0], [D, 4]);
     const m4: LogitsModel = (x) => tf.matMul(features(x), W4);
-    const ok4 = await autoAttack(m4, X, Y.map((v) => v % 4), { norm: 'linf', epsilon: 0.01, steps: 1 });
+    const ok4 = await autoAttack(
+      m4,
+      X,
+      Y.map((v) => v % 4),
+      { norm: 'linf', epsilon: 0.01, steps: 1 },
+    );
     expect(ok4.afterEach.map((a) => a.attack)).toEqual(['apgd-ce', 'apgd-dlr-t']);
     for (const [key, value] of [
       ['targets', 0],
