@@ -235,7 +235,7 @@ describe('attack-common', () => {
     const e = caught(() => assertKnownOptions('options', { a: 1, c: 2 }, ['a', 'b']));
     expect([e.code, e.argument, e.expected]).toEqual(['INVALID_ARGUMENT', 'options.c', 'one of a, b']);
     for (const bad of [null, 3, 'x']) {
-      const n = caught(() => assertKnownOptions('opts', bad as object, ['a']));
+      const n = caught(() => assertKnownOptions('opts', bad as unknown as object, ['a']));
       expect([n.argument, n.expected]).toEqual(['opts', 'an options object']);
     }
   });
