@@ -71,8 +71,8 @@ describe('DLR losses', () => {
     Z.forEach((z, i) => {
       const want = numGrad((v) => dlr(v, Ytrue[i]!), z);
       const wantT = numGrad((v) => dlrT(v, Ytrue[i]!, Ttarget[i]!), z);
-      want.forEach((w, j) => expect(g[i]![j]).toBeCloseTo(w, 3));
-      wantT.forEach((w, j) => expect(gT[i]![j]).toBeCloseTo(w, 3));
+      for (const [j, w] of want.entries()) expect(g[i]![j]).toBeCloseTo(w, 3);
+      for (const [j, w] of wantT.entries()) expect(gT[i]![j]).toBeCloseTo(w, 3);
     });
   });
 
