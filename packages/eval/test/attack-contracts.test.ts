@@ -1,4 +1,5 @@
 import { RobustFtError } from '@robust-ft/core';
+import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { rankedClass } from '../src/attacks/dlr';
@@ -145,5 +146,16 @@ describe('autoAttack option errors', () => {
     expect(await err({ norm: 'l0' })).toEqual(['options.norm', 'one of "linf", "l2", "l1"']);
     expect(await err({ range: [1, 1] })).toEqual(['options.range', 'a pair [lo, hi] with lo < hi']);
     expect(await err({}, [0, 7])).toEqual(['y[1]', expect.any(String)]);
+  });
+
+  it('leaks nothing, with batches that divide the batch exactly or not', async () => {
+    for (const batchSize of [1, 2, 3]) {
+      const r = await autoAttack(model, x, y, { norm: 'l2', epsilon: 0.2, steps: 1, targets: 2, batchSize });
+      expect(r.samples).toBe(2);
+      await expectNoTensorLeaks(
+        () => autoAttack(model, x, y, { norm: 'l2', epsilon: 0.2, steps: 1, targets: 2, batchSize }),
+        { label: `batchSize ${batchSize}` },
+      );
+    }
   });
 });
