@@ -2,8 +2,17 @@ import { RobustFtError } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { numClasses } from '../src/attacks/attack-common';
 import { rankedClass } from '../src/attacks/dlr';
-import { autoAttack, dlrLossPerSample, dlrTargetedLossPerSample, type LogitsModel } from '../src/index';
+import {
+  apgdCe,
+  apgdDlrTargeted,
+  apgdL1,
+  autoAttack,
+  dlrLossPerSample,
+  dlrTargetedLossPerSample,
+  type LogitsModel,
+} from '../src/index';
 import './setup-backend';
 
 /*
@@ -157,5 +166,20 @@ describe('autoAttack option errors', () => {
         { label: `batchSize ${batchSize}` },
       );
     }
+  });
+
+  it('apgdL1 starts at random by default; argument names of the APGD option errors', () => {
+    const a = apgdL1(model, x, y, { epsilon: 0.3, steps: 2 });
+    const b = apgdCe(model, x, y, { epsilon: 0.3, norm: 'l1', steps: 2, randomStart: true, seed: 0 });
+    const c = apgdCe(model, x, y, { epsilon: 0.3, norm: 'l1', steps: 2, randomStart: false });
+    expect(a.arraySync()).toEqual(b.arraySync());
+    expect(a.arraySync()).not.toEqual(c.arraySync());
+    tf.dispose([a, b, c]);
+    const e = caught(() => apgdDlrTargeted(model, x, y, { epsilon: 0.1, foo: 1 } as never));
+    expect(e.argument).toBe('options.foo');
+    const r = caught(() => apgdDlrTargeted(model, x, y, { epsilon: 0.1, targetRank: 1 }));
+    expect([r.argument, r.expected]).toEqual(['options.targetRank', 'an integer >= 2']);
+    const m = caught(() => numClasses((v) => tf.sum(v, 1), x));
+    expect(m.message).toBe('model must be a function returning logits [N, K] (received "shape [1]")');
   });
 });

@@ -471,4 +471,22 @@ describe('fitVrf and vrfPredict', () => {
     expect(fit.k).toBe(3);
     disposeVrf(fit);
   });
+
+  it('names fitVrf in unknown-option errors, and keeps one query a row', async () => {
+    const e = await caught(() => fitVrf(train, undefined, { k: 1, temperatures: T, kk: 1 } as never));
+    expect(e.message.startsWith('fitVrf: unknown option `kk`')).toBe(true);
+    const s = await caught(() =>
+      fitVrf(train, undefined, { k: 1, temperatures: T, temperatureSearch: { thresh: 1 } as never }),
+    );
+    expect(s.message.startsWith('fitVrf temperatureSearch: unknown option `thresh`')).toBe(true);
+    const index = l2Normalize(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+    );
+    const one = kthNeighbourDistance(tf.tensor2d([[1, 1]]), index, 2);
+    expect(one.shape).toEqual([1]);
+    close(arr(one), [2 - Math.SQRT2]);
+  });
 });
