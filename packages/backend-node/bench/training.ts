@@ -11,7 +11,8 @@
  * `RESULT <json>` with rows `{model, batch, backend, threads, optimizer, msPerStep, imagesPerSec}`.
  *
  * Flags: `--smoke` (CI: tiny batches, one timed step, every model/backend/optimizer once),
- * `--steps N` (timed steps, default 10; slow models take a third), `--rounds N` (default 1; the
+ * `--steps N` (timed steps, default 10; slow models take a third), `--warmup N` (untimed steps first,
+ * default 5, PyTorch's too), `--rounds N` (default 1; the
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
  * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
@@ -76,6 +77,11 @@ function int(name: string, fallback: number): number {
 const SMOKE = has('smoke');
 const STEPS = SMOKE ? 1 : int('steps', 10);
 const ROUNDS = SMOKE ? 1 : int('rounds', 1);
+/**
+ * Untimed steps before the timed ones, the same for PyTorch (its script's own default is 5 too); it was
+ * 2 here, so the first timed steps of the wasm rows still ran partly unoptimised JS.
+ */
+const WARMUP = SMOKE ? 1 : int('warmup', 5);
 
 // ---------------------------------------------------------------- models
 
@@ -386,8 +392,11 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
       try {
         t = w.build(makeOptimizer(opt));
         const steps = Math.max(1, w.slow || backend === 'cpu' ? Math.ceil(STEPS / 3) : STEPS);
-        await t.step(); // warm-up: kernel set-up, heap growth, optimizer slots
-        if (!SMOKE) await t.step();
+        // Warm-up: kernel set-up, heap growth, optimizer slots, and V8 compiling the step's JS (tfjs's
+        // engine and tfjs-layers run interpreted for the first steps).
+        // Slow models and cpu keep 2 (their steps take seconds).
+        const warmup = w.slow || backend === 'cpu' ? Math.min(2, WARMUP) : WARMUP;
+        for (let i = 0; i < warmup; i++) await t.step();
         steady = tf.memory().numTensors;
         const times: number[] = [];
         for (let i = 0; i < steps; i++) {
@@ -440,7 +449,15 @@ function runTorch(threads: number): Row[] {
   const script = join(dirname(new URL(import.meta.url).pathname), '..', 'training-torch.py');
   const r = spawnSync(
     '/usr/bin/python3',
-    [script, '--threads', String(threads), '--steps', String(Math.max(STEPS, 10))],
+    [
+      script,
+      '--threads',
+      String(threads),
+      '--steps',
+      String(Math.max(STEPS, 10)),
+      '--warmup',
+      String(WARMUP),
+    ],
     {
       encoding: 'utf8',
     },

@@ -14,3 +14,12 @@ await buildWatModule({
   prefix: 'TRAINING',
   title: 'The SIMD training-kernel module',
 });
+
+await buildWatModule({
+  createWabt,
+  dir: join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'kernels', 'simd'),
+  wat: 'matmul.wat',
+  generated: 'matmul.generated.ts',
+  prefix: 'MATMUL',
+  title: 'The SIMD matrix-product module',
+});

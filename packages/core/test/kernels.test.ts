@@ -373,6 +373,73 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
   });
 });
 
+describe('wasm BatchMatMul routes to the SIMD products', () => {
+  it('calls the stock kernel only for what matmul.wat does not take, and the products match cpu', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
+    const a = tf.tensor2d(seq(24, 0.3), [4, 6]);
+    const cases: [string, () => tf.Tensor, 'simd' | 'stock'][] = [
+      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), 'simd'],
+      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), 'simd'],
+      [
+        'A·Bᵀ, K = 8',
+        () => tf.matMul(tf.tensor2d(seq(24, 0.2), [3, 8]), tf.tensor2d(seq(32, 0.6), [4, 8]), false, true),
+        'simd',
+      ],
+      ['batched, same leading sizes', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([2, 6, 4])), 'simd'],
+      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), 'stock'],
+      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), 'stock'],
+      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), 'stock'],
+      ['broadcast batch', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([1, 6, 4])), 'stock'],
+      // Stock wasm returns uninitialised memory for an empty sum; these are zeros, with or without SIMD.
+      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), 'simd'],
+    ];
+    const got: { route: string; shape: number[]; values: number[] }[] = [];
+    try {
+      for (const [, fn] of cases) {
+        stockMatMul.mockClear();
+        const t = fn();
+        got.push({
+          route: stockMatMul.mock.calls.length > 0 ? 'stock' : 'simd',
+          shape: t.shape,
+          values: Array.from(await t.data()),
+        });
+        t.dispose();
+      }
+    } finally {
+      stockMatMul.mockRestore();
+    }
+    await tf.setBackend('cpu');
+    cases.forEach(([name, fn, route], k) => {
+      const t = fn();
+      expect(got[k]!.route, name).toBe(route);
+      expect(got[k]!.shape, name).toEqual(t.shape);
+      const want = t.dataSync();
+      got[k]!.values.forEach((v, j) => {
+        expect(Math.abs(v - want[j]!), name).toBeLessThan(1e-4);
+      });
+      t.dispose();
+    });
+    a.dispose();
+  });
+
+  it('switched off with the other SIMD kernels', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
+    setWasmTrainingSimdEnabled(false);
+    try {
+      tf.tidy(() => tf.matMul(tf.ones([4, 4]), tf.ones([4, 8])));
+      expect(stockMatMul).toHaveBeenCalledTimes(1);
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+      stockMatMul.mockRestore();
+      await tf.setBackend('cpu');
+    }
+  });
+});
+
 describe('int32 inputs', () => {
   it('patched wasm UnsortedSegmentSum keeps int32 and drops ids out of range', async () => {
     registerWasmTrainingKernels();

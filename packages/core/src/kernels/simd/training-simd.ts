@@ -65,12 +65,21 @@ export function wasmTrainingSimdInUse(backend: unknown): boolean {
   return trainingSimdFor(backend) !== null;
 }
 
-/** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
-export function trainingSimdFor(backend: unknown): TrainingSimd | null {
+/**
+ * The wasm backend's heap when robust-ft's SIMD kernels may run over it (they are enabled and the
+ * memory can be found), else null. Shared with the matrix-product module (matmul-simd.ts).
+ */
+export function simdHeapOf(backend: unknown): WebAssembly.Memory | null {
   if (!enabled) return null;
   const w = (backend as WasmModuleLike).wasm;
   const memory = w?.asm?.memory ?? w?.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
+/** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
+export function trainingSimdFor(backend: unknown): TrainingSimd | null {
+  const memory = simdHeapOf(backend);
+  if (memory === null) return null;
   let x = instances.get(memory);
   if (x === undefined) {
     x = training.instantiate<TrainingExports>(memory);
