@@ -18,8 +18,8 @@ await buildWatModule({
 await buildWatModule({
   createWabt,
   dir: join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'kernels', 'simd'),
-  wat: 'matmul.wat',
-  generated: 'matmul.generated.ts',
-  prefix: 'MATMUL',
-  title: 'The SIMD matrix-product module',
+  wat: 'forward.wat',
+  generated: 'forward.generated.ts',
+  prefix: 'FORWARD',
+  title: 'The SIMD forward-kernel module (matrix products, ReLU, 2×2 max pooling)',
 });

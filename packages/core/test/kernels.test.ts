@@ -49,6 +49,8 @@ const WASM_PATCHED = [
   'Add',
   'Identity',
   'Cast',
+  'Relu',
+  'MaxPool',
 ];
 
 /** Runs `fn` with `kernelName` of `backend` unregistered (as if its package had not been imported). */
@@ -374,7 +376,7 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
 });
 
 describe('wasm BatchMatMul routes to the SIMD products', () => {
-  it('calls the stock kernel only for what matmul.wat does not take, and the products match cpu', async () => {
+  it('calls the stock kernel only for what the SIMD products do not take, and the products match cpu', async () => {
     registerWasmTrainingKernels();
     await tf.setBackend('wasm');
     const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
@@ -437,6 +439,68 @@ describe('wasm BatchMatMul routes to the SIMD products', () => {
       stockMatMul.mockRestore();
       await tf.setBackend('cpu');
     }
+  });
+});
+
+describe('wasm Relu and MaxPool route to the SIMD passes', () => {
+  it('calls the stock kernel only for the shapes and dtypes the passes do not take', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const stockRelu = vi.spyOn(stockKernel('Relu', 'wasm')!, 'kernelFunc');
+    const stockPool = vi.spyOn(stockKernel('MaxPool', 'wasm')!, 'kernelFunc');
+    const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
+    const cases: [string, () => tf.Tensor, typeof stockRelu, 'simd' | 'stock'][] = [
+      [
+        'relu, 6 elements (4 + a tail of 2)',
+        () => tf.relu(tf.tensor1d([-1, 2, -0, 3, Number.NaN, -4])),
+        stockRelu,
+        'simd',
+      ],
+      ['relu, 3 elements (all tail)', () => tf.relu(tf.tensor1d([-1, 2, -3])), stockRelu, 'simd'],
+      ['relu int32', () => tf.relu(tf.tensor1d([-1, 2, -3, 4], 'int32')), stockRelu, 'stock'],
+      ['maxPool 2x2 stride 2 valid', () => tf.maxPool(x, 2, 2, 'valid'), stockPool, 'simd'],
+      ['maxPool 2x2 stride 2 same, even sizes', () => tf.maxPool(x, 2, 2, 'same'), stockPool, 'simd'],
+      ['maxPool 3x3 stride 2', () => tf.maxPool(x, 3, 2, 'valid'), stockPool, 'stock'],
+      ['maxPool 2x2 stride 1', () => tf.maxPool(x, 2, 1, 'valid'), stockPool, 'stock'],
+      [
+        'maxPool 2x2, 3 channels',
+        () => tf.maxPool(tf.ones([1, 4, 4, 3]) as tf.Tensor4D, 2, 2, 'valid'),
+        stockPool,
+        'stock',
+      ],
+      [
+        'maxPool 2x2 same, odd 5x5 (padded)',
+        () => tf.maxPool(tf.ones([1, 5, 5, 4]) as tf.Tensor4D, 2, 2, 'same'),
+        stockPool,
+        'stock',
+      ],
+    ];
+    const got: { route: string; shape: number[]; values: number[] }[] = [];
+    try {
+      for (const [, fn, spy] of cases) {
+        spy.mockClear();
+        const t = fn();
+        got.push({
+          route: spy.mock.calls.length > 0 ? 'stock' : 'simd',
+          shape: t.shape,
+          values: Array.from(await t.data()),
+        });
+        t.dispose();
+      }
+    } finally {
+      stockRelu.mockRestore();
+      stockPool.mockRestore();
+    }
+    await tf.setBackend('cpu');
+    cases.forEach(([name, fn, , route], k) => {
+      const t = fn();
+      expect(got[k]!.route, name).toBe(route);
+      expect(got[k]!.shape, name).toEqual(t.shape);
+      // Exact, NaN included (toEqual treats NaN as equal to NaN); −0 → +0 as tfjs-cpu's Math.max.
+      expect(got[k]!.values, name).toEqual(Array.from(t.dataSync()));
+      t.dispose();
+    });
+    x.dispose();
   });
 });
 

@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MATMUL_SHARED_WASM_BASE64, MATMUL_WASM_BASE64 } from '../src/kernels/simd/matmul.generated';
+import { FORWARD_SHARED_WASM_BASE64, FORWARD_WASM_BASE64 } from '../src/kernels/simd/forward.generated';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from '../src/kernels/simd/training.generated';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-describe('the SIMD training-kernel and matrix-product modules', () => {
-  it('training.generated.ts and matmul.generated.ts are assembled from the checked-in .wat files', () => {
+describe('the SIMD training-kernel and forward-kernel modules', () => {
+  it('training.generated.ts and forward.generated.ts are assembled from the checked-in .wat files', () => {
     const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--check'], {
       encoding: 'utf8',
     });
@@ -21,8 +21,8 @@ describe('the SIMD training-kernel and matrix-product modules', () => {
     for (const b64 of [
       TRAINING_WASM_BASE64,
       TRAINING_SHARED_WASM_BASE64,
-      MATMUL_WASM_BASE64,
-      MATMUL_SHARED_WASM_BASE64,
+      FORWARD_WASM_BASE64,
+      FORWARD_SHARED_WASM_BASE64,
     ]) {
       expect(atob(b64).length).toBeLessThanOrEqual(4096);
     }

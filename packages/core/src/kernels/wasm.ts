@@ -8,7 +8,7 @@ import {
 } from './activation-grads';
 import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
-import { MatMulSimd, matMulSimdFor } from './simd/matmul-simd';
+import { ForwardSimd, forwardSimdFor } from './simd/forward-simd';
 import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
   type ConvAttrs,
@@ -299,6 +299,52 @@ function addWasm(): tf.KernelConfig {
 }
 
 /**
+ * Relu on float32 as forward.wat's one pass (f32x4 body, tfjs-cpu's `Math.max(0, x)` for the 0–3
+ * left), else the stock kernel. tfjs-wasm's is an XNNPACK operator, which the threaded build hands to
+ * its pool: with 2 threads on a shared 2-core machine the digits CNN's three Relus took 3× their
+ * 1-thread time.
+ */
+function reluWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.Relu), (_training, { inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const simd = forwardSimdFor(backend);
+    if (x.dtype !== 'float32' || !simd) return null;
+    const h = wasmHost(backend);
+    // Every element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(x.shape.slice(), 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    const body = n - (n % 4);
+    if (body > 0) simd.relu(ptr(h, x), ptr(h, out), body);
+    if (body < n) {
+      const [xs, os] = [h.read(x), h.read(out)];
+      for (let i = body; i < n; i++) os[i] = Math.max(0, xs[i]!);
+    }
+    return out;
+  });
+}
+
+/**
+ * MaxPool of float32 with 2×2 windows of stride 2 and no top/left padding, channels % 4 = 0 (every
+ * pooling layer of the CNNs we train; `TrainingSimd.takesMaxPool2x2`), as forward.wat's one pass per
+ * window on the calling thread; else the stock kernel (an XNNPACK operator, handed to the pool by the
+ * threaded build). The same windows as the gradient kernel, so the two agree on which tap is the max.
+ */
+function maxPoolWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.MaxPool), (_training, { inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const simd = forwardSimdFor(backend);
+    if (x.dtype !== 'float32' || !simd) return null;
+    const info = poolInfoOf(x.shape, attrs as unknown as PoolAttrs);
+    if (!TrainingSimd.takesMaxPool2x2(info)) return null;
+    const h = wasmHost(backend);
+    // Every output element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(info.outShape.slice(), 'float32');
+    if (tf.util.sizeFromShape(info.outShape) > 0) simd.maxPool2x2(ptr(h, x), ptr(h, out), info);
+    return out;
+  });
+}
+
+/**
  * Identity, and Cast to the tensor's own dtype, as a shared reference (the way wasm's own Reshape
  * works: `incRef` and the same dataId) instead of tfjs-wasm's copy. tfjs-core's engine clones every
  * tensor a gradient saves for the backward pass through Identity, and tfjs-layers' losses cast
@@ -396,7 +442,7 @@ function inputGradientWasm(
 }
 
 /**
- * BatchMatMul as matmul.wat's products, straight from the operands on the heap (every batch of
+ * BatchMatMul as forward.wat's products, straight from the operands on the heap (every batch of
  * `[M,K]·[K,N]`, either operand transposed by strides; float32, same leading dimensions, N % 4 = 0,
  * and K % 4 = 0 when B is transposed; zeros when K = 0), or null for cases it does not take. tfjs-wasm's XNNPACK
  * operator packs `b` as weights whenever `b` is a tensor it has not seen, which in training is every
@@ -426,8 +472,8 @@ function simdMatMul(
   const h = wasmHost(backend);
   // An empty sum: zeros (tfjs-wasm's kernel returns whatever the output memory held).
   if (k === 0 && m * n > 0) return h.alloc([...outer, m, n], 'float32').info;
-  if (!MatMulSimd.takes(m, n, k, tA, tB)) return null;
-  const simd = matMulSimdFor(backend);
+  if (!ForwardSimd.takesProduct(m, n, k, tA, tB)) return null;
+  const simd = forwardSimdFor(backend);
   if (!simd) return null;
   const out = (backend as WasmBackendLike).makeOutput([...outer, m, n], 'float32');
   const [pa, pb, pc] = [ptr(h, a), ptr(h, b), ptr(h, out)];
@@ -489,9 +535,10 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
  * Makes tfjs-backend-wasm 4.22 able to train: adds Conv2DBackpropFilter (XNNPACK-composed), both
  * depthwise backprops and UnsortedSegmentSum (typed-array loops on the wasm heap), replaces the
  * MaxPoolGrad that drops the gradient of all-negative windows, runs BatchMatMul as SIMD products
- * without packing or transposing (matmul.wat; other matmuls with transposes through an explicit
+ * without packing or transposing (forward.wat; other matmuls with transposes through an explicit
  * transpose). It also adds the one-pass ReLU/ReLU6/ClipByValue gradient kernels and installs the
- * 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them (activation-grads.ts). Idempotent; the wasm kernels must be registered (import the package first).
+ * 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them (activation-grads.ts),
+ * and runs Relu and 2×2 MaxPool forward as SIMD passes on the calling thread (forward.wat). Idempotent; the wasm kernels must be registered (import the package first).
  * Returns the names of the kernels added or replaced.
  */
 export function registerWasmTrainingKernels(): string[] {
@@ -517,6 +564,8 @@ export function registerWasmTrainingKernels(): string[] {
   overrideKernel(addWasm());
   overrideKernel(sharingKernel(tf.Identity));
   overrideKernel(sharingKernel(tf.Cast));
+  overrideKernel(reluWasm());
+  overrideKernel(maxPoolWasm());
   return patchedKernels(WASM);
 }
 

@@ -1,24 +1,35 @@
-;; SIMD matrix products for tfjs-backend-wasm 4.22's BatchMatMul, run in place on the backend's heap
-;; (a second module beside training.wat, which is at Chromium's 4 KiB synchronous-compile limit).
+;; SIMD forward kernels for tfjs-backend-wasm 4.22, run in place on the backend's heap (a second
+;; module beside training.wat, which is at Chromium's 4 KiB synchronous-compile limit): the matrix
+;; products of BatchMatMul, ReLU and 2×2 max pooling.
 ;;
-;; Why: tfjs-wasm runs BatchMatMul through an XNNPACK fully-connected operator whose packed weights it
-;; caches by the id of `b`. In a training step every `b` is new (the weights were just updated, the
-;; gradients are fresh), so every call packs its weights again (≈ 0.2 ms of a 0.34 ms dense forward at
-;; B = 32), and transposed operands first go through an explicit Transpose. These loops read the
-;; operands where they lie, with strides, and pack nothing.
-;;
+;; Matrix products. tfjs-wasm runs BatchMatMul through an XNNPACK fully-connected operator whose packed
+;; weights it caches by the id of `b`. In a training step every `b` is new (the weights were just
+;; updated, the gradients are fresh), so every call packs its weights again (≈ 0.2 ms of a 0.34 ms dense
+;; forward at B = 32), and transposed operands first go through an explicit Transpose. These loops read
+;; the operands where they lie, with strides, and pack nothing.
 ;;   gemm:   C[M,N] = Σ_k A(m,k) · B[k,n], A(m,k) at ap + m·asM + k·asK (so A or Aᵀ, by strides), B row
 ;;           k at bp + k·bsK (contiguous in n); N % 4 = 0, K ≥ 1. 4×8 tiles (four broadcast A values
 ;;           times two B vectors into 8 accumulators), then 1×4 tiles for the rows and columns left.
 ;;   gemmnt: C[M,N] = Σ_k A[m,k] · B[n,k] (A·Bᵀ, both row-major with K contiguous); K % 4 = 0,
 ;;           N % 4 = 0. Per output row, four B rows at a time: 4 dot products in f32x4 partial sums,
 ;;           reduced across lanes into one vector of 4 outputs.
-;; C is contiguous [M, N] (row stride 4·N bytes) and is written, not accumulated. Pointers and strides
-;; are bytes; loads are unaligned f32x4. Sums are float32, in another order than XNNPACK's.
+;; C is contiguous [M, N] (row stride 4·N bytes) and is written, not accumulated. Sums are float32, in
+;; another order than XNNPACK's.
 ;;
-;; Build: node scripts/build-wasm.mjs (writes matmul.generated.ts; CI checks it with --check).
+;; ReLU and max pooling. tfjs-wasm runs them through XNNPACK operators, which its threaded build hands
+;; to the thread pool even for a few hundred kilobytes: on a busy 2-core machine the hand-off cost more
+;; than the work. These are single passes on the calling thread, with tfjs-cpu's values:
+;;   relu:       out = max(x, 0) as tfjs-cpu's Math.max(0, x): NaN stays NaN, −0 becomes +0; n % 4 = 0.
+;;   maxpool2x2: 2×2 windows of stride 2 over NHWC, no padding, C % 4 = 0; each output is the running
+;;               `v > best ? v : best` from −∞ over the window in row-major order (a NaN never wins,
+;;               as on cpu). Inputs of odd height/width leave their last row/column unread.
+;;
+;; Pointers and strides are bytes; loads are unaligned f32x4.
+;;
+;; Build: node scripts/build-wasm.mjs (writes forward.generated.ts; CI checks it with --check).
 (module
   (import "env" "memory" (memory 0))
+
 
   ;; 4 rows × 8 columns of C at cp (row stride $cs).
   (func $t4x8 (param $ap i32) (param $bp i32) (param $cp i32) (param $k i32)
@@ -161,4 +172,54 @@
         (local.set $ap (i32.add (local.get $ap) (local.get $ks)))
         (local.set $M (i32.sub (local.get $M) (i32.const 1)))
         (br $rows))))
+
+
+  (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (v128.store (i32.add (local.get $out) (local.get $i))
+          (f32x4.max (v128.load (i32.add (local.get $x) (local.get $i))) (v128.const i32x4 0 0 0 0)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec))))
+
+  (func (export "maxpool2x2")
+    (param $x i32) (param $out i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $HO i32) (param $WO i32)
+    (local $cb i32) (local $rs i32) (local $img i32) (local $r i32) (local $yc i32) (local $cc i32)
+    (local $row i32) (local $p i32) (local $q i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rs (i32.mul (local.get $W) (local.get $cb)))
+    (local.set $img (i32.mul (local.get $H) (local.get $rs)))
+    (block $done
+      (br_if $done (i32.or (i32.or (i32.le_s (local.get $B) (i32.const 0)) (i32.le_s (local.get $C) (i32.const 0)))
+                           (i32.or (i32.le_s (local.get $HO) (i32.const 0)) (i32.le_s (local.get $WO) (i32.const 0)))))
+      (loop $batch
+        (local.set $row (local.get $x))
+        (local.set $r (local.get $HO))
+        (loop $orow
+          (local.set $p (local.get $row))
+          (local.set $yc (local.get $WO))
+          (loop $ocol
+            (local.set $cc (i32.const 0))
+            (loop $chan
+              (local.set $q (i32.add (local.get $p) (local.get $cc)))
+              (v128.store (local.get $out)
+                (f32x4.pmax
+                  (f32x4.pmax
+                    (f32x4.pmax
+                      (f32x4.pmax (v128.const f32x4 -inf -inf -inf -inf) (v128.load (local.get $q)))
+                      (v128.load (i32.add (local.get $q) (local.get $cb))))
+                    (v128.load (i32.add (local.get $q) (local.get $rs))))
+                  (v128.load (i32.add (i32.add (local.get $q) (local.get $rs)) (local.get $cb)))))
+              (local.set $out (i32.add (local.get $out) (i32.const 16)))
+              (br_if $chan (i32.lt_s (local.tee $cc (i32.add (local.get $cc) (i32.const 16))) (local.get $cb))))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $cb) (i32.const 1))))
+            (br_if $ocol (local.tee $yc (i32.sub (local.get $yc) (i32.const 1)))))
+          (local.set $row (i32.add (local.get $row) (i32.shl (local.get $rs) (i32.const 1))))
+          (br_if $orow (local.tee $r (i32.sub (local.get $r) (i32.const 1)))))
+        (local.set $x (i32.add (local.get $x) (local.get $img)))
+        (br_if $batch (local.tee $B (i32.sub (local.get $B) (i32.const 1)))))))
 )
