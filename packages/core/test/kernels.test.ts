@@ -451,8 +451,23 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
     const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
     const cases: [string, () => tf.Tensor, typeof stockRelu, 'simd' | 'stock'][] = [
       [
-        'relu, 6 elements (4 + a tail of 2)',
-        () => tf.relu(tf.tensor1d([-1, 2, -0, 3, Number.NaN, -4])),
+        // Indices 28–31 (NaN, ±0, ±∞) fall in the second SIMD block of 16, 32–36 in the tail.
+        'relu, 37 elements (two SIMD blocks of 16 and a tail of 5)',
+        () =>
+          tf.relu(
+            tf.tensor1d([
+              ...seq(28, 0.9),
+              -0,
+              Number.NaN,
+              Number.NEGATIVE_INFINITY,
+              Number.POSITIVE_INFINITY,
+              -0,
+              Number.NaN,
+              -2,
+              0,
+              Number.NEGATIVE_INFINITY,
+            ]),
+          ),
         stockRelu,
         'simd',
       ],

@@ -70,7 +70,7 @@ export class ForwardSimd {
     else this.x.gemm(a, b, c, m, n, k, 4 * k, 4, 4 * n);
   }
 
-  /** out = max(x, 0) over `n` float32 elements, a multiple of 4 (the caller does the rest). */
+  /** out = max(x, 0) over `n` float32 elements, a multiple of 16 (the caller does the rest). */
   relu(x: number, out: number, n: number): void {
     this.x.relu(x, out, n);
   }
