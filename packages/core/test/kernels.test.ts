@@ -451,22 +451,22 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
     const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
     const cases: [string, () => tf.Tensor, typeof stockRelu, 'simd' | 'stock'][] = [
       [
-        // Indices 28–31 (NaN, ±0, ±∞) fall in the second SIMD block of 16, 32–36 in the tail.
+        // −0 in every lane group of both SIMD blocks and the tail (it must become +0, as Math.max
+        // does), NaN and ±∞ among them.
         'relu, 37 elements (two SIMD blocks of 16 and a tail of 5)',
         () =>
           tf.relu(
-            tf.tensor1d([
-              ...seq(28, 0.9),
-              -0,
-              Number.NaN,
-              Number.NEGATIVE_INFINITY,
-              Number.POSITIVE_INFINITY,
-              -0,
-              Number.NaN,
-              -2,
-              0,
-              Number.NEGATIVE_INFINITY,
-            ]),
+            tf.tensor1d(
+              seq(37, 0.9).map((v, i) =>
+                i % 4 === 1
+                  ? -0
+                  : i % 9 === 2
+                    ? Number.NaN
+                    : i % 11 === 3
+                      ? -Number.POSITIVE_INFINITY * v
+                      : v,
+              ),
+            ),
           ),
         stockRelu,
         'simd',
@@ -474,6 +474,24 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
       ['relu, 3 elements (all tail)', () => tf.relu(tf.tensor1d([-1, 2, -3])), stockRelu, 'simd'],
       ['relu int32', () => tf.relu(tf.tensor1d([-1, 2, -3, 4], 'int32')), stockRelu, 'stock'],
       ['maxPool 2x2 stride 2 valid', () => tf.maxPool(x, 2, 2, 'valid'), stockPool, 'simd'],
+      [
+        // NaN never wins, first tap included; the all-NaN window (pixels 8, 9, 12, 13) gives −∞, as on cpu.
+        'maxPool 2x2 stride 2, NaN taps',
+        () =>
+          tf.maxPool(
+            tf.tensor4d(
+              seq(64, 0.7).map((v, i) =>
+                i % 5 === 0 || (i >= 32 && i < 40) || (i >= 48 && i < 56) ? Number.NaN : v,
+              ),
+              [1, 4, 4, 4],
+            ),
+            2,
+            2,
+            'valid',
+          ),
+        stockPool,
+        'simd',
+      ],
       ['maxPool 2x2 stride 2 same, even sizes', () => tf.maxPool(x, 2, 2, 'same'), stockPool, 'simd'],
       ['maxPool 3x3 stride 2', () => tf.maxPool(x, 3, 2, 'valid'), stockPool, 'stock'],
       ['maxPool 2x2 stride 1', () => tf.maxPool(x, 2, 1, 'valid'), stockPool, 'stock'],
