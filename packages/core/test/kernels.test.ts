@@ -375,54 +375,76 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
   });
 });
 
-describe('wasm BatchMatMul routes to the SIMD products', () => {
-  it('calls the stock kernel only for what the SIMD products do not take, and the products match cpu', async () => {
-    registerWasmTrainingKernels();
-    await tf.setBackend('wasm');
-    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
-    const a = tf.tensor2d(seq(24, 0.3), [4, 6]);
-    const cases: [string, () => tf.Tensor, 'simd' | 'stock'][] = [
-      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), 'simd'],
-      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), 'simd'],
-      [
-        'A·Bᵀ, K = 8',
-        () => tf.matMul(tf.tensor2d(seq(24, 0.2), [3, 8]), tf.tensor2d(seq(32, 0.6), [4, 8]), false, true),
-        'simd',
-      ],
-      ['batched, same leading sizes', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([2, 6, 4])), 'simd'],
-      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), 'stock'],
-      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), 'stock'],
-      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), 'stock'],
-      ['broadcast batch', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([1, 6, 4])), 'stock'],
-      // Stock wasm returns uninitialised memory for an empty sum; these are zeros, with or without SIMD.
-      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), 'simd'],
-    ];
-    const got: { route: string; shape: number[]; values: number[] }[] = [];
-    try {
-      for (const [, fn] of cases) {
-        stockMatMul.mockClear();
-        const t = fn();
-        got.push({
-          route: stockMatMul.mock.calls.length > 0 ? 'stock' : 'simd',
-          shape: t.shape,
-          values: Array.from(await t.data()),
-        });
-        t.dispose();
-      }
-    } finally {
-      stockMatMul.mockRestore();
-    }
-    await tf.setBackend('cpu');
-    cases.forEach(([name, fn, route], k) => {
-      const t = fn();
-      expect(got[k]!.route, name).toBe(route);
-      expect(got[k]!.shape, name).toEqual(t.shape);
-      const want = t.dataSync();
+/**
+ * Runs each case on patched wasm, noting whether its stock-kernel spy was called, then on cpu: expects
+ * the route and cpu's shape and values (`exact`: toEqual, NaN and −0 included; else |Δ| < 1e-4).
+ */
+type Spy = { mockClear(): void; mock: { calls: unknown[] } };
+async function expectRoutes(
+  cases: readonly (readonly [string, () => tf.Tensor, Spy, 'simd' | 'stock'])[],
+  exact: boolean,
+): Promise<void> {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  const got: { route: string; shape: number[]; values: number[] }[] = [];
+  for (const [, fn, spy] of cases) {
+    spy.mockClear();
+    const t = fn();
+    got.push({
+      route: spy.mock.calls.length > 0 ? 'stock' : 'simd',
+      shape: t.shape,
+      values: Array.from(await t.data()),
+    });
+    t.dispose();
+  }
+  await tf.setBackend('cpu');
+  cases.forEach(([name, fn, , route], k) => {
+    const t = fn();
+    expect(got[k]!.route, name).toBe(route);
+    expect(got[k]!.shape, name).toEqual(t.shape);
+    const want = Array.from(t.dataSync());
+    if (exact) expect(got[k]!.values, name).toEqual(want);
+    else
       got[k]!.values.forEach((v, j) => {
         expect(Math.abs(v - want[j]!), name).toBeLessThan(1e-4);
       });
-      t.dispose();
-    });
+    t.dispose();
+  });
+}
+
+describe('wasm BatchMatMul routes to the SIMD products', () => {
+  it('calls the stock kernel only for what the SIMD products do not take, and the products match cpu', async () => {
+    registerWasmTrainingKernels();
+    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
+    const a = tf.tensor2d(seq(24, 0.3), [4, 6]);
+    const s = stockMatMul;
+    const cases = [
+      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), s, 'simd'],
+      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), s, 'simd'],
+      [
+        'A·Bᵀ, K = 8',
+        () => tf.matMul(tf.tensor2d(seq(24, 0.2), [3, 8]), tf.tensor2d(seq(32, 0.6), [4, 8]), false, true),
+        s,
+        'simd',
+      ],
+      [
+        'batched, same leading sizes',
+        () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([2, 6, 4])),
+        s,
+        'simd',
+      ],
+      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), s, 'stock'],
+      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), s, 'stock'],
+      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), s, 'stock'],
+      ['broadcast batch', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([1, 6, 4])), s, 'stock'],
+      // Stock wasm returns uninitialised memory for an empty sum; these are zeros, with or without SIMD.
+      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), s, 'simd'],
+    ] as const;
+    try {
+      await expectRoutes(cases, false);
+    } finally {
+      stockMatMul.mockRestore();
+    }
     a.dispose();
   });
 
@@ -445,7 +467,6 @@ describe('wasm BatchMatMul routes to the SIMD products', () => {
 describe('wasm Relu and MaxPool route to the SIMD passes', () => {
   it('calls the stock kernel only for the shapes and dtypes the passes do not take', async () => {
     registerWasmTrainingKernels();
-    await tf.setBackend('wasm');
     const stockRelu = vi.spyOn(stockKernel('Relu', 'wasm')!, 'kernelFunc');
     const stockPool = vi.spyOn(stockKernel('MaxPool', 'wasm')!, 'kernelFunc');
     const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
@@ -508,31 +529,12 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
         'stock',
       ],
     ];
-    const got: { route: string; shape: number[]; values: number[] }[] = [];
     try {
-      for (const [, fn, spy] of cases) {
-        spy.mockClear();
-        const t = fn();
-        got.push({
-          route: spy.mock.calls.length > 0 ? 'stock' : 'simd',
-          shape: t.shape,
-          values: Array.from(await t.data()),
-        });
-        t.dispose();
-      }
+      await expectRoutes(cases, true);
     } finally {
       stockRelu.mockRestore();
       stockPool.mockRestore();
     }
-    await tf.setBackend('cpu');
-    cases.forEach(([name, fn, , route], k) => {
-      const t = fn();
-      expect(got[k]!.route, name).toBe(route);
-      expect(got[k]!.shape, name).toEqual(t.shape);
-      // Exact, NaN included (toEqual treats NaN as equal to NaN); −0 → +0 as tfjs-cpu's Math.max.
-      expect(got[k]!.values, name).toEqual(Array.from(t.dataSync()));
-      t.dispose();
-    });
     x.dispose();
   });
 });

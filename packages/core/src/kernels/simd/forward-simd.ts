@@ -1,6 +1,7 @@
 import { embeddedWasm } from '../../embedded-wasm';
+import type { WindowGeometry } from '../typed-array';
 import { FORWARD_SHARED_WASM_BASE64, FORWARD_WASM_BASE64 } from './forward.generated';
-import { simdHeapOf } from './training-simd';
+import { perHeap } from './training-simd';
 
 /**
  * forward.wat's kernels over tfjs-backend-wasm's heap (a tensor is its byte offset there): matrix
@@ -9,33 +10,19 @@ import { simdHeapOf } from './training-simd';
  * are switched off (`setWasmTrainingSimdEnabled(false)`).
  */
 interface ForwardExports {
-  gemm: (
-    a: number,
-    b: number,
-    c: number,
-    m: number,
-    n: number,
-    k: number,
-    asM: number,
-    asK: number,
-    bsK: number,
-  ) => void;
-  gemmnt: (a: number, b: number, c: number, m: number, n: number, k: number) => void;
+  /** (a, b, c, M, N, K, asM, asK, bsK): see forward.wat. */
+  gemm: (...args: number[]) => void;
+  /** (a, b, c, M, N, K). */
+  gemmnt: (...args: number[]) => void;
   relu: (x: number, out: number, n: number) => void;
+  /** (x, out, B, H, W, C, HO, WO). */
   maxpool2x2: (...args: number[]) => void;
 }
 
-const forward = embeddedWasm(FORWARD_WASM_BASE64, FORWARD_SHARED_WASM_BASE64);
-const instances = new WeakMap<WebAssembly.Memory, ForwardExports | null>();
+const forwardExports = perHeap<ForwardExports>(embeddedWasm(FORWARD_WASM_BASE64, FORWARD_SHARED_WASM_BASE64));
 
 export function forwardSimdFor(backend: unknown): ForwardSimd | null {
-  const memory = simdHeapOf(backend);
-  if (memory === null) return null;
-  let x = instances.get(memory);
-  if (x === undefined) {
-    x = forward.instantiate<ForwardExports>(memory);
-    instances.set(memory, x);
-  }
+  const x = forwardExports(backend);
   return x ? new ForwardSimd(x) : null;
 }
 
@@ -79,18 +66,7 @@ export class ForwardSimd {
    * 2×2 max pooling of stride 2 without padding of an NHWC [B, H, W, C] input (C % 4 = 0) into
    * [B, HO, WO, C], every output written; the geometries `TrainingSimd.takesMaxPool2x2` accepts.
    */
-  maxPool2x2(
-    x: number,
-    out: number,
-    g: {
-      batchSize: number;
-      inHeight: number;
-      inWidth: number;
-      inChannels: number;
-      outHeight: number;
-      outWidth: number;
-    },
-  ): void {
+  maxPool2x2(x: number, out: number, g: WindowGeometry): void {
     this.x.maxpool2x2(x, out, g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth);
   }
 }
