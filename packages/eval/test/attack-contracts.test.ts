@@ -11,7 +11,9 @@ import {
   autoAttack,
   dlrLossPerSample,
   dlrTargetedLossPerSample,
+  fgsm,
   type LogitsModel,
+  pgd,
 } from '../src/index';
 import './setup-backend';
 
@@ -181,5 +183,14 @@ describe('autoAttack option errors', () => {
     expect([r.argument, r.expected]).toEqual(['options.targetRank', 'an integer >= 2']);
     const m = caught(() => numClasses((v) => tf.sum(v, 1), x));
     expect(m.message).toBe('model must be a function returning logits [N, K] (received "shape [1]")');
+  });
+
+  it('fgsm and pgd name themselves in unknown-option errors', () => {
+    expect(caught(() => fgsm(model, x, y, { epsilon: 0.1, eps: 1 } as never)).message).toMatch(
+      /^fgsm: unknown option `eps`/,
+    );
+    expect(caught(() => pgd(model, x, y, { epsilon: 0.1, step: 1 } as never)).message).toMatch(
+      /^pgd: unknown option `step`/,
+    );
   });
 });
