@@ -1,4 +1,4 @@
-import { createRng, RobustFtError } from '@robust-ft/core';
+import { createRng } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { randomStart, runApgd } from '../src/attacks/apgd-core';
@@ -13,6 +13,7 @@ import {
   type LogitsModel,
 } from '../src/index';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * APGD (L∞, L2 and the L1 variant) against a float64 scalar transcription of the algorithm as
@@ -482,13 +483,3 @@ describe('randomStart', () => {
     edge.dispose();
   });
 });
-
-function caught(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    if (RobustFtError.isInstance(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a RobustFtError');
-}

@@ -16,21 +16,12 @@ import {
   pgd,
 } from '../src/index';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * The DLR losses and the class ranking against float64 formulas (values and input gradients), their shape
  * errors, and autoAttack's option errors (argument names and expected forms).
  */
-
-function caught(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    if (RobustFtError.isInstance(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a RobustFtError');
-}
 
 const Z = [
   [3, 1, 2, -1, 0.5],

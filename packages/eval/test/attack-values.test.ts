@@ -1,4 +1,3 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../src/attacks/attack-common';
 import { fgsm, type LogitsModel, pgd, robustAccuracy } from '../src/index';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * Values of FGSM, PGD and their shared pieces against float64 transcriptions (plain JS numbers) on models
@@ -23,15 +23,6 @@ import './setup-backend';
  */
 
 /** Catches a RobustFtError and returns it (fails the test for anything else). */
-function caught(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    if (RobustFtError.isInstance(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a RobustFtError');
-}
 
 const rows = (t: tf.Tensor) =>
   tf.tidy(() => tf.reshape(t, [t.shape[0] as number, -1]).arraySync() as number[][]);

@@ -1,4 +1,4 @@
-import { createRng, RobustFtError } from '@robust-ft/core';
+import { createRng } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { randomStart, runApgd } from '../src/attacks/apgd-core';
@@ -12,6 +12,7 @@ import {
   type LogitsModel,
 } from '../src/index';
 import './setup-backend';
+import { caughtAsync } from './typed-error';
 
 /*
  * autoAttack's bookkeeping, replayed step by step from its documented algorithm with the (separately
@@ -180,15 +181,7 @@ describe('autoAttack replayed from its algorithm', () => {
   });
 
   it('rejects bad attack lists and too few classes with the documented messages', async () => {
-    const caught = async (p: Promise<unknown>) => {
-      try {
-        await p;
-      } catch (e) {
-        if (RobustFtError.isInstance(e)) return e;
-        throw e;
-      }
-      throw new Error('expected a RobustFtError');
-    };
+    const caught = (p: Promise<unknown>) => caughtAsync(() => p);
     for (const attacks of [[], ['fab'], ['apgd-ce', 'apgd-t']]) {
       const e = await caught(
         autoAttack(model, X, Y, { norm: 'linf', epsilon: 0.1, attacks: attacks as never }),

@@ -1,4 +1,3 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { roundHalfEven } from '../src/ensembles/vrf';
@@ -15,6 +14,7 @@ import {
   zeroShotFailureSet,
 } from '../src/index';
 import './setup-backend';
+import { caughtAsync as caught } from './typed-error';
 
 /*
  * VRF's pieces on hand-sized inputs: the neighbour-count rules and Python rounding, the ZSF set, exact k-th
@@ -22,15 +22,6 @@ import './setup-backend';
  * and the FPR diagnostic — each against values worked out by hand or in float64 here.
  */
 
-async function caught(fn: () => unknown): Promise<RobustFtError> {
-  try {
-    await fn();
-  } catch (e) {
-    if (RobustFtError.isInstance(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a RobustFtError');
-}
 const arr = (t: tf.Tensor) => Array.from(t.dataSync());
 const close = (got: ArrayLike<number>, want: number[], digits = 5) => {
   expect(got.length).toBe(want.length);
