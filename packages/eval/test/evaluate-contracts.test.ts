@@ -96,11 +96,17 @@ describe('evaluate: the ID suite and defaults', () => {
     const split = await evaluate(model, { id: { x: X, y: Y }, batchSize: 10 });
     expect(batches).toEqual([10, 10, 4]);
     expect(split).toEqual(whole);
+    // A batch size that divides N runs no empty batch after the last one.
+    batches.length = 0;
+    await evaluate(model, { id: { x: X, y: Y }, batchSize: 12 });
+    expect(batches).toEqual([12, 12]);
   });
 
   it('refuses missing or malformed suites and unknown options, naming them', async () => {
     const id = { x: X, y: Y };
     let e = await rejected(evaluate(model, undefined as never));
+    expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'suites']);
+    e = await rejected(evaluate(model, null as never));
     expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'suites']);
     e = await rejected(evaluate(model, {} as never));
     expect([e.argument, e.message]).toEqual([

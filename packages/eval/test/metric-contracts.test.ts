@@ -305,6 +305,7 @@ describe('representation metrics', () => {
     expect(caught(() => uniformity(x, Number.NaN)).argument).toBe('t');
 
     expect(caught(() => alignment(x, tf.zeros([0, 2]) as tf.Tensor2D)).argument).toBe('y');
+    expect(caught(() => alignment(tf.zeros([0, 2]) as tf.Tensor2D, x)).argument).toBe('x');
     for (const y of [tf.zeros([2, 2]), tf.zeros([3, 3])]) {
       expectError(
         caught(() => alignment(x, y as tf.Tensor2D)),
@@ -357,7 +358,12 @@ describe('representation metrics', () => {
       'x',
       'x must be at least 2 rows (received 1)',
     );
-    // One row is enough for the row mean.
+    // Two rows are enough for a nearest negative, one for the row mean.
+    const two = tf.tensor2d([
+      [0, 0],
+      [0, 1],
+    ]);
+    expect(() => relativeAlignment(two, two).dispose()).not.toThrow();
     expect(() => relativeAlignment(one, one, { neighbor: -1 }).dispose()).not.toThrow();
   });
 
