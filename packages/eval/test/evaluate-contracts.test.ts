@@ -105,7 +105,11 @@ describe('evaluate: the ID suite and defaults', () => {
   it('refuses missing or malformed suites and unknown options, naming them', async () => {
     const id = { x: X, y: Y };
     let e = await rejected(evaluate(model, undefined as never));
-    expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'suites']);
+    expect([e.code, e.argument, e.message]).toEqual([
+      'INVALID_ARGUMENT',
+      'suites',
+      'suites must be an object { id, corruptions?, attacks?, ood?, topK?, batchSize? }',
+    ]);
     e = await rejected(evaluate(model, null as never));
     expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'suites']);
     e = await rejected(evaluate(model, {} as never));

@@ -462,6 +462,11 @@ describe('top-k', () => {
     expect(await topKAccuracy(scores, [1, 0, 2, 2])).toBe(1);
   });
 
+  it('trueClassRanks names its arguments', async () => {
+    expect((await caughtAsync(() => trueClassRanks(tf.zeros([2]), [0, 1]))).argument).toBe('scores');
+    expect((await caughtAsync(() => trueClassRanks(tf.zeros([2, 2]), [0]))).argument).toBe('labels');
+  });
+
   it('refuses k outside [1, K]', async () => {
     const scores = tf.zeros([2, 3]);
     expectError(
