@@ -25,10 +25,11 @@ import { finiteFlag } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAMW_METHOD, adamwTransformation } from '../src/adamw';
 import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
+import { DIGRAP_SCALAR_ROLES } from '../src/digrap-keys';
 import { FTP_METHOD, ftpTransformation } from '../src/ftp';
 import { fusedStepEngine, setFusedKernelsEnabled, setWasmSimdEnabled, withFusedMethod } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
-import { fusedAdamWBatch, kernelsCheckFinite } from '../src/fused/ops';
+import { fusedAdamWBatch, fusedMethodBatch, kernelsCheckFinite } from '../src/fused/ops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
 import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
@@ -658,11 +659,40 @@ async function main(): Promise<void> {
         ];
         // What a one-call 'guard' step runs instead of the flag kernel: the kernel checking g in its Adam
         // pass, then its flag and the (empty on a good step) indirect restore dispatches.
-        if (kernelsCheckFinite(['adamw']))
-          webgpuParts.push([
-            'fused AdamW kernel alone, checking g itself (own flag + restore)',
-            () => kernelOnce(undefined, true),
-          ]);
+        // DiGraP at its second step (P, Q and the six strengths passed in): the kernel with the most
+        // outputs a bad step restores (11 per tensor), i.e. the most empty restore dispatches.
+        const strength = tf.scalar(0.1);
+        const digrapOnce = (check: boolean) => {
+          const batch = fusedMethodBatch(
+            'digrap',
+            names.map((n, j) => ({
+              param: vars[n]!,
+              grad: grads[n]!,
+              m: state[j]!.m,
+              v: state[j]!.v,
+              count: 2,
+              anchor: state[j]!.v,
+              pPrev: state[j]!.m,
+              qPrev: state[j]!.v,
+              ...Object.fromEntries(DIGRAP_SCALAR_ROLES.map((k) => [k, strength])),
+            })),
+            ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
+            ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES],
+            { ...ADAM, learningRate: LR, check },
+            { lambda: 1, t: 2, lrPrevs: names.map(() => LR) },
+          );
+          for (const r of batch.results) for (const x of Object.values(r)) x.dispose();
+          batch.finite?.dispose();
+        };
+        webgpuParts.push(['fused DiGraP kernel alone (step 2)', () => digrapOnce(false)]);
+        if (kernelsCheckFinite(['adamw', 'digrap']))
+          webgpuParts.push(
+            [
+              'fused AdamW kernel alone, checking g itself (own flag + restore)',
+              () => kernelOnce(undefined, true),
+            ],
+            ['fused DiGraP kernel alone (step 2), checking g itself', () => digrapOnce(true)],
+          );
         const samples: number[][] = webgpuParts.map(() => []);
         for (let i = 0; i < warmup + steps; i++) {
           for (const [k, [, fn]] of webgpuParts.entries()) {
@@ -675,6 +705,7 @@ async function main(): Promise<void> {
         });
         flag.dispose();
         bad.dispose();
+        strength.dispose();
       }
       for (const st of state) {
         st.m.dispose();
