@@ -40,8 +40,8 @@ export interface RobustOptimizerOptions {
    * `'error'`: throw `NON_FINITE` before anything is mutated (costs one host sync per step);
    * `'skip'`: leave the step out and count it in `skippedSteps` (one host sync too);
    * `'guard'`: no host sync — the step is computed and then masked on the device (fused kernels keep
-   * θ and the state themselves: on cpu and wasm they check g in the passes that read it, on webgpu they
-   * take a flag computed in one kernel call), so a
+   * θ and the state themselves, checking g in the passes that read it when the step is one kernel
+   * call; otherwise they take a flag computed in one kernel call), so a
    * non-finite step leaves parameters and tensor state unchanged (only step counters advance); count
    * such steps with `await nonFiniteSteps()`; `'off'`: no check.
    * Default: `'guard'` on WebGPU (synchronous reads there are slow, and unreliable on software
