@@ -13,7 +13,7 @@
  * A webgpu step is timed until the device has finished it (flush + onSubmittedWorkDone).
  *
  * Flags: --backends cpu,wasm[,webgpu]  --sets resnet18,vit  --steps N  --warmup N  --optimizers a,b  --profile
- *        --clock cpu (process CPU time instead of the wall clock)
+ *        --clock cpu (process CPU time instead of the wall clock)  --slow-ms N (see SLOW_STEP_MS)
  * Last line: RESULT {"rows":[...],"copyGbPerSec":...}
  */
 import '@tensorflow/tfjs-backend-cpu';
@@ -25,15 +25,11 @@ import { finiteFlag } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAMW_METHOD, adamwTransformation } from '../src/adamw';
 import { DIGRAP_METHOD, digrapTransformation } from '../src/digrap';
+import { DIGRAP_SCALAR_ROLES } from '../src/digrap-keys';
 import { FTP_METHOD, ftpTransformation } from '../src/ftp';
-import {
-  fusedAdamWStep,
-  fusedStepEngine,
-  setFusedKernelsEnabled,
-  setWasmSimdEnabled,
-  withFusedMethod,
-} from '../src/fused';
+import { fusedStepEngine, setFusedKernelsEnabled, setWasmSimdEnabled, withFusedMethod } from '../src/fused';
 import { adamConstants, JS_ENGINE } from '../src/fused/loops';
+import { fusedAdamWBatch, fusedMethodBatch, kernelsCheckFinite } from '../src/fused/ops';
 import { wasmCopyEngine } from '../src/fused/wasm/engine';
 import { USAGE, webgpuInternals } from '../src/fused/webgpu/backend';
 import { L2SP_METHOD, l2spTransformation } from '../src/l2sp';
@@ -296,10 +292,18 @@ interface Row {
 }
 
 /**
- * Composed-op rows on the cpu backend take seconds per step: past this, one warm-up and one timed
- * step. (The first step alone is no sample: on wasm it includes growing the heap, up to seconds.)
+ * Composed-op rows on the cpu backend take seconds per step: past this (`--slow-ms`, default 1000),
+ * the warm-up stops and one step is timed. (The first step alone is no sample: on wasm it includes
+ * growing the heap, up to seconds.)
  */
-const SLOW_STEP_MS = 1000;
+const SLOW_STEP_MS = Number(flag('slow-ms', '1000'));
+
+/**
+ * Warm-up steps run even when slow (as far as `--warmup` asks): a RobustOptimizer's step 1 captures
+ * the anchors and step 2 verifies them, which under 'guard' takes the adapter's flag kernel even where
+ * the fused kernels check g themselves; from step 3 on a one-call step runs no flag kernel.
+ */
+const SETUP_STEPS = 2;
 
 /** The WebGPU device's queue, when that is the active backend. */
 interface WebGpuQueue {
@@ -340,10 +344,11 @@ async function timedStep(opt: tf.Optimizer, grads: tf.NamedTensorMap): Promise<n
   return performance.now() - t0;
 }
 
-/** Runs up to `warmup` steps (stopping after a slow one); returns the last step's time. */
+/** Runs up to `warmup` steps (stopping after a slow one past SETUP_STEPS); returns the last step's time. */
 async function warm(opt: tf.Optimizer, grads: tf.NamedTensorMap, warmup: number): Promise<number> {
   let last = 0;
-  for (let i = 0; i < warmup && last <= SLOW_STEP_MS; i++) last = await timedStep(opt, grads);
+  for (let i = 0; i < warmup && (i < SETUP_STEPS || last <= SLOW_STEP_MS); i++)
+    last = await timedStep(opt, grads);
   return last;
 }
 
@@ -454,7 +459,7 @@ async function main(): Promise<void> {
       const steps = STEPS || (big ? 5 : 11);
       const warmup = WARMUP || (big ? 2 : 4);
       console.log(
-        `\n[${backend}] ${setName}: ${shapes.length} tensors, ${(nParams / 1e6).toFixed(3)}M params; median of ${steps} steps after ${warmup} warm-up (rows over 1 s a step: 1 after 1)`,
+        `\n[${backend}] ${setName}: ${shapes.length} tensors, ${(nParams / 1e6).toFixed(3)}M params; median of ${steps} steps after ${warmup} warm-up (rows over ${SLOW_STEP_MS} ms a step: 1 after ${Math.min(warmup, SETUP_STEPS)})`,
       );
       const vars: Record<string, tf.Variable> = {};
       const grads: tf.NamedTensorMap = {};
@@ -497,7 +502,8 @@ async function main(): Promise<void> {
         const last = new Map<string, number>();
         for (let w = 0; w < warmup; w++) {
           for (const g of group) {
-            if ((last.get(g.key) ?? 0) <= SLOW_STEP_MS) last.set(g.key, await timedStep(g.opt, grads));
+            if (w < SETUP_STEPS || (last.get(g.key) ?? 0) <= SLOW_STEP_MS)
+              last.set(g.key, await timedStep(g.opt, grads));
           }
         }
         for (const g of group) g.n = (last.get(g.key) ?? 0) > SLOW_STEP_MS ? 1 : steps;
@@ -545,8 +551,9 @@ async function main(): Promise<void> {
         }
         return median(ts);
       };
-      const kernelOnce = (finite?: tf.Tensor) => {
-        const out = fusedAdamWStep(
+      /** The fused AdamW kernel on every tensor: plain, taking a flag, or checking g itself (`check`). */
+      const kernelOnce = (finite?: tf.Tensor, check = false) => {
+        const batch = fusedAdamWBatch(
           names.map((n, j) => ({
             param: vars[n]!,
             grad: grads[n]!,
@@ -554,9 +561,10 @@ async function main(): Promise<void> {
             v: state[j]!.v,
             count: 1,
           })),
-          { ...ADAM, learningRate: LR, weightDecay: 0.01, ...(finite ? { finite } : {}) },
+          { ...ADAM, learningRate: LR, weightDecay: 0.01, ...(finite ? { finite } : {}), check },
         );
-        for (const r of out) for (const x of Object.values(r)) x.dispose();
+        for (const r of batch.results) for (const x of Object.values(r)) x.dispose();
+        batch.finite?.dispose();
       };
       const parts: [string, number][] = [];
       if (BREAKDOWN && backend !== 'webgpu') {
@@ -618,43 +626,86 @@ async function main(): Promise<void> {
         // What 'guard' adds to a webgpu step, each part timed like a step (until the device is done,
         // `--clock cpu` honoured): the adapter's flag (RobustFtFiniteFlag over every gradient, then
         // `Greater`), the fused kernels' float copy of it and the bad-step counter's 0-d ops — against
-        // the fused AdamW kernel alone on the same tensors.
-        const timedDevice = async (fn: () => void): Promise<number> => {
-          const ts: number[] = [];
-          for (let i = 0; i < warmup + steps; i++) {
-            await settle();
-            const c0 = process.cpuUsage();
-            const t0 = performance.now();
-            fn();
-            await settle();
-            const c = process.cpuUsage(c0);
-            if (i >= warmup) ts.push(CPU_CLOCK ? (c.user + c.system) / 1000 : performance.now() - t0);
-          }
-          return median(ts);
+        // the fused AdamW kernel alone on the same tensors. The parts run round-robin (one of each per
+        // round, warm-up rounds first), so a load change on the shared machine hits all of them alike.
+        const timedOnce = async (fn: () => void): Promise<number> => {
+          await settle();
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          fn();
+          await settle();
+          const c = process.cpuUsage(c0);
+          return CPU_CLOCK ? (c.user + c.system) / 1000 : performance.now() - t0;
         };
-        parts.push(['fused AdamW kernel alone', await timedDevice(() => kernelOnce())]);
-        parts.push([
-          `finite flag alone (${Math.ceil(names.length / 7) + 1} dispatches + Greater)`,
-          await timedDevice(() => finiteFlag(grads).dispose()),
-        ]);
         const flag = finiteFlag(grads);
         let bad: tf.Tensor = tf.scalar(0);
-        parts.push([
-          "guard's 0-d ops (the kernels' float copy; the counter's cast, sub, add)",
-          await timedDevice(() => {
-            tf.where(flag, tf.scalar(1), tf.scalar(0)).dispose();
-            const next = tf.tidy(() => tf.add(bad, tf.sub(1, tf.cast(flag, 'float32'))));
-            bad.dispose();
-            bad = next;
-          }),
-        ]);
-        // The same kernel taking the flag (1: nothing kept): what the guarded WGSL passes add by themselves.
-        parts.push([
-          'fused AdamW kernel alone, taking the finite flag',
-          await timedDevice(() => kernelOnce(flag)),
-        ]);
+        const webgpuParts: [string, () => void][] = [
+          ['fused AdamW kernel alone', () => kernelOnce()],
+          [
+            `finite flag alone (${Math.ceil(names.length / 7) + 1} dispatches + Greater)`,
+            () => finiteFlag(grads).dispose(),
+          ],
+          [
+            "guard's 0-d ops (the kernels' float copy; the counter's cast, sub, add)",
+            () => {
+              tf.where(flag, tf.scalar(1), tf.scalar(0)).dispose();
+              const next = tf.tidy(() => tf.add(bad, tf.sub(1, tf.cast(flag, 'float32'))));
+              bad.dispose();
+              bad = next;
+            },
+          ],
+          // The same kernel taking the flag (1: nothing kept): what the guarded WGSL passes add by themselves.
+          ['fused AdamW kernel alone, taking the finite flag', () => kernelOnce(flag)],
+        ];
+        // What a one-call 'guard' step runs instead of the flag kernel: the kernel checking g in its Adam
+        // pass, then its flag and the (empty on a good step) indirect restore dispatches.
+        // DiGraP at its second step (P, Q and the six strengths passed in): the kernel with the most
+        // outputs a bad step restores (11 per tensor), i.e. the most empty restore dispatches.
+        const strength = tf.scalar(0.1);
+        const digrapOnce = (check: boolean) => {
+          const batch = fusedMethodBatch(
+            'digrap',
+            names.map((n, j) => ({
+              param: vars[n]!,
+              grad: grads[n]!,
+              m: state[j]!.m,
+              v: state[j]!.v,
+              count: 2,
+              anchor: state[j]!.v,
+              pPrev: state[j]!.m,
+              qPrev: state[j]!.v,
+              ...Object.fromEntries(DIGRAP_SCALAR_ROLES.map((k) => [k, strength])),
+            })),
+            ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
+            ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES],
+            { ...ADAM, learningRate: LR, check },
+            { lambda: 1, t: 2, lrPrevs: names.map(() => LR) },
+          );
+          for (const r of batch.results) for (const x of Object.values(r)) x.dispose();
+          batch.finite?.dispose();
+        };
+        webgpuParts.push(['fused DiGraP kernel alone (step 2)', () => digrapOnce(false)]);
+        if (kernelsCheckFinite(['adamw', 'digrap']))
+          webgpuParts.push(
+            [
+              'fused AdamW kernel alone, checking g itself (own flag + restore)',
+              () => kernelOnce(undefined, true),
+            ],
+            ['fused DiGraP kernel alone (step 2), checking g itself', () => digrapOnce(true)],
+          );
+        const samples: number[][] = webgpuParts.map(() => []);
+        for (let i = 0; i < warmup + steps; i++) {
+          for (const [k, [, fn]] of webgpuParts.entries()) {
+            const t = await timedOnce(fn);
+            if (i >= warmup) samples[k]!.push(t);
+          }
+        }
+        webgpuParts.forEach(([what], k) => {
+          parts.push([what, median(samples[k]!)]);
+        });
         flag.dispose();
         bad.dispose();
+        strength.dispose();
       }
       for (const st of state) {
         st.m.dispose();

@@ -12,7 +12,7 @@ import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasFusedKernel, setFusedKernelsEnabled, setWasmSimdEnabled } from '../src/fused';
-import { CASES, expectAllClose, SHAPES, WHOLE_CASES } from './fused-cases';
+import { CASES, type Case, expectAllClose, SHAPES, WHOLE_CASES } from './fused-cases';
 
 tf.env().set('PROD', true);
 
@@ -29,10 +29,11 @@ try {
 
 /**
  * The 'guard' policy with fused kernels on cpu (SIMD module and JS loops), wasm and webgpu: the kernels
- * keep θ and the state on a non-finite step (no where-masking afterwards) — on cpu and wasm checking g
- * in their own passes when the step is one kernel call, otherwise (and on webgpu) taking the adapter's
- * flag. Checked against the composed path, where the adapter masks: same parameters and state over
- * steps that include a NaN gradient, and the fused result says it guarded.
+ * keep θ and the state on a non-finite step (no where-masking afterwards) — checking g in their own
+ * passes when the step is one kernel call (webgpu: its Adam pass, then an on-device restore of the
+ * batch), otherwise taking the adapter's flag. Checked against the composed path, where the adapter
+ * masks: same parameters and state over steps that include a NaN gradient, and the fused result says
+ * it guarded.
  */
 
 /** Diagnostics of the step itself (no previous value goes into the kernel): described, not kept. */
@@ -129,6 +130,22 @@ async function guardedRun(
   return { params, state, tensors, guarded, bad, stateTensors, kernels };
 }
 
+/**
+ * Step 4 of `c` with one poisoned entry (each of `poisons` in turn) is kept: counted, every step
+ * guarded, θ and every state tensor bit-identical to 3 clean steps.
+ */
+async function expectKeptAt(c: Case, shapes: Record<string, number[]>, poisons: Required<Poison>[]) {
+  const before = await guardedRun(c.fused(c.make()), c.lr, 3, [], { shapes });
+  for (const { value, ...at } of poisons) {
+    const what = `${c.name}: ${value} at ${at.name}[${at.index}]`;
+    const after = await guardedRun(c.fused(c.make()), c.lr, 4, [3], { poison: value, at, shapes });
+    expect(after.guarded, what).toEqual([true, true, true, true]);
+    expect(after.bad, what).toBe(1);
+    expect(after.params, what).toEqual(before.params);
+    expect(after.tensors, what).toEqual(before.tensors);
+  }
+}
+
 /** The cases whose step is one kernel call (no excluded names under plain AdamW). */
 const ONE_CALL = new Set([...WHOLE_CASES, ...CASES.filter((c) => (c.method ?? c.name) === 'adamw')]);
 
@@ -204,8 +221,8 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
           // Step 3 (index 2): step 2 verifies the anchors step 1 captured, which takes the adapter's flag.
           const guarded = await guardedRun(c.fused(c.make()), c.lr, 3, [], { profileStep: 2 });
           const off = await guardedRun(c.fused(c.make()), c.lr, 3, [], { policy: 'off' });
-          // One kernel call on cpu/wasm checks g in its passes: no flag kernel; otherwise the adapter's flag.
-          const ownCheck = backend !== 'webgpu' && ONE_CALL.has(c);
+          // One kernel call checks g in its passes (every backend): no flag kernel; otherwise the adapter's flag.
+          const ownCheck = ONE_CALL.has(c);
           expect(guarded.kernels.includes(FINITE_FLAG_KERNEL)).toBe(!ownCheck);
           expect(guarded.guarded).toEqual([true, true, true]);
           expect(off.guarded).toEqual([false, false, false]);
@@ -219,17 +236,43 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
         it(`${c.name}: a NaN or ±Inf in any pass that reads g keeps θ, m, v and the state bit-identical, counted`, async () => {
           setFusedKernelsEnabled(true);
           const shapes = c.shapes ?? SHAPES;
-          const before = await guardedRun(c.fused(c.make()), c.lr, 3, [], { shapes });
-          for (const { value, ...at } of POISONS.filter((p) => p.name in shapes)) {
-            const what = `${value} at ${at.name}[${at.index}]`;
-            const after = await guardedRun(c.fused(c.make()), c.lr, 4, [3], { poison: value, at, shapes });
-            expect(after.guarded, what).toEqual([true, true, true, true]);
-            expect(after.bad, what).toBe(1);
-            expect(after.params, what).toEqual(before.params);
-            expect(after.tensors, what).toEqual(before.tensors);
-          }
+          await expectKeptAt(
+            c,
+            shapes,
+            POISONS.filter((p) => p.name in shapes),
+          );
         });
       }
+
+      it('a NaN or ±Inf at workgroup and grid-stride edges, in the first, a middle or the last tensor, keeps every output bit-identical', {
+        timeout: 240_000,
+      }, async () => {
+        setFusedKernelsEnabled(true);
+        // webgpu: 'big' spans more than one restore dispatch's 1024 workgroups (its grid-stride loop
+        // runs twice), 'wide' several Adam workgroups with a partial last one, 'odd' one partial one;
+        // the restore groups pairs of different sizes (and 0-d ones) four to a dispatch.
+        const shapes: Record<string, number[]> = {
+          'big/kernel': [520, 512],
+          'wide/bias': [9000],
+          scale: [],
+          'tall/kernel': [3, 5000],
+          'odd/kernel': [7, 13],
+        };
+        const poisons: Required<Poison>[] = [
+          { name: 'big/kernel', index: 0, value: Number.NaN },
+          { name: 'big/kernel', index: 266239, value: Number.POSITIVE_INFINITY },
+          { name: 'wide/bias', index: 4096, value: Number.NEGATIVE_INFINITY },
+          { name: 'wide/bias', index: 8999, value: Number.NaN },
+          { name: 'scale', index: 0, value: Number.POSITIVE_INFINITY },
+          { name: 'tall/kernel', index: 14999, value: Number.NEGATIVE_INFINITY },
+          { name: 'odd/kernel', index: 90, value: Number.NaN },
+        ];
+        for (const [k, c] of [...ONE_CALL].entries()) {
+          // One poison per case, rotating, and every poison on AdamW and DiGraP (the most outputs).
+          const all = c.method === 'digrap' || c.name === 'adamw';
+          await expectKeptAt(c, shapes, all ? poisons : [poisons[k % poisons.length]!]);
+        }
+      });
 
       it("the 'guard' flag is one kernel call on any number of tensors, exact on NaN, ±Inf and huge finite values", async () => {
         expect(hasFusedKernel('adamw')).toBe(true);
@@ -302,7 +345,9 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
       it('leaks nothing on good and bad steps', async () => {
         for (const c of [
           CASES.find((x) => x.name === 'ftp')!,
+          CASES.find((x) => x.name === 'adamw')!,
           WHOLE_CASES.find((x) => x.method === 'ftp')!,
+          WHOLE_CASES.find((x) => x.method === 'digrap')!,
         ]) {
           await expectNoTensorLeaks(() => guardedRun(c.fused(c.make()), c.lr, 4, [1, 3]), { repeats: 2 });
         }

@@ -68,7 +68,7 @@ function fusable(method: FusedMethod, groups: (NamedTensorMap | Tensors)[], name
  * does not mask θ, m and v again). With one kernel call on a backend whose kernels check g in the
  * passes that read it: `check`, and the kernel's flag goes back to the adapter (no flag pass at all).
  * Two calls (excluded names under plain AdamW) cannot: a bad batch in the second could not undo the
- * first, so they take the adapter's flag (`ctx.finite`, computed on this read), as webgpu does.
+ * first, so they take the adapter's flag (`ctx.finite`, computed on this read).
  */
 function guardOf(ctx: TransformContext, methods: readonly FusedMethod[], calls: number): GuardFlag {
   if (ctx.ownFiniteCheck === true && calls === 1 && kernelsCheckFinite(methods)) return { check: true };

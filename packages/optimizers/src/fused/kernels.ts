@@ -5,6 +5,7 @@ import { DIGRAP_SCALAR_ROLES } from '../digrap-keys';
 import { FTP_GAMMA0 } from '../hyper-adam';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from './args';
 import { kernelError } from './errors';
+import { KEPT_INPUTS } from './keep';
 import {
   type AdamConstants,
   type AdamTensorViews,
@@ -188,11 +189,9 @@ function batchKernel<H>(spec: MethodSpec<H>): (kind: StorageKind) => KernelFunc 
 const ADAM_INPUTS = ['grad', 'm', 'v'] as const;
 const ANCHORED_INPUTS = [...ADAM_INPUTS, 'anchor'] as const;
 
-const KEEP_ADAM = ['param', 'm', 'v'] as const;
-
 const adamwKernel = batchKernel({
   required: ADAM_INPUTS,
-  keep: KEEP_ADAM,
+  keep: KEPT_INPUTS.adamw,
   hyper: (attrs) => ({ wd: num(attrs, 'weightDecay') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { wd }, it) => {
@@ -215,7 +214,7 @@ const adamwKernel = batchKernel({
 
 const l2spKernel = batchKernel({
   required: ANCHORED_INPUTS,
-  keep: KEEP_ADAM,
+  keep: KEPT_INPUTS.l2sp,
   hyper: (attrs) => ({ alpha: num(attrs, 'alpha') }),
   outputs: (p) => [p.shape, p.shape, p.shape],
   step: (E, { alpha }, it) => {
@@ -256,7 +255,7 @@ function adamViews(it: BatchItem, weightDecay?: number): AdamTensorViews {
 /** Outputs per tensor: param, m, v, condition κ (0-d), ratio r (0-d). */
 const spdKernel = batchKernel({
   required: ANCHORED_INPUTS,
-  keep: [...KEEP_ADAM, null, null],
+  keep: KEPT_INPUTS.spd,
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda') }),
   outputs: (p) => [p.shape, p.shape, p.shape, [], []],
   step: (E, { lambda }, it) => {
@@ -272,7 +271,7 @@ const spdKernel = batchKernel({
  */
 const ftpKernel = batchKernel({
   required: ANCHORED_INPUTS,
-  keep: [...KEEP_ADAM, 'cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
+  keep: KEPT_INPUTS.ftp,
   optional: ['cPrev'],
   hyper: (attrs) => ({
     wd: num(attrs, 'weightDecay'),
@@ -327,7 +326,7 @@ const ftpKernel = batchKernel({
  */
 const digrapKernel = batchKernel({
   required: ANCHORED_INPUTS,
-  keep: [...KEEP_ADAM, 'pPrev', 'qPrev', null, ...DIGRAP_SCALAR_ROLES],
+  keep: KEPT_INPUTS.digrap,
   optional: ['pPrev', 'qPrev'],
   hyper: (attrs) => ({ lambda: num(attrs, 'lambda'), t: num(attrs, 't') }),
   outputs: (p) => [p.shape, p.shape, p.shape, p.shape, p.shape, [], [], [], [], [], [], []],

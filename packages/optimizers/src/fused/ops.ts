@@ -101,12 +101,11 @@ export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean 
 
 /**
  * Whether the active backend's fused kernels of `methods` check the gradients themselves (attribute
- * `checkFinite`): the cpu and wasm ones do, in the passes that already read g. The WGSL passes take
- * a given flag only.
+ * `checkFinite`): every cpu, wasm and webgpu kernel does, in a pass that already reads g (on webgpu
+ * its Adam pass, then an on-device restore of the whole batch on a bad step).
  */
 export function kernelsCheckFinite(methods: readonly FusedMethod[]): boolean {
-  const backend = tf.getBackend();
-  return methods.every((m) => hasFusedKernel(m)) && (backend === 'cpu' || backend === 'wasm');
+  return kernelsTakeFiniteFlag(methods);
 }
 
 /**

@@ -24,6 +24,14 @@ export interface GpuBufferBinding {
   size?: number;
 }
 
+/** A texture view (opaque here: only passed back into bind groups). */
+export type GpuTextureView = object;
+
+export interface GpuTexture {
+  createView(): GpuTextureView;
+  destroy(): void;
+}
+
 export interface GpuPipeline {
   getBindGroupLayout(index: number): unknown;
 }
@@ -32,6 +40,7 @@ export interface GpuComputePass {
   setPipeline(pipeline: GpuPipeline): void;
   setBindGroup(index: number, group: unknown): void;
   dispatchWorkgroups(x: number, y?: number, z?: number): void;
+  dispatchWorkgroupsIndirect(indirectBuffer: GpuBuffer, indirectOffset: number): void;
   end(): void;
 }
 
@@ -54,8 +63,9 @@ export interface GpuDevice {
   }): GpuPipeline;
   createBindGroup(descriptor: {
     layout: unknown;
-    entries: { binding: number; resource: GpuBufferBinding }[];
+    entries: { binding: number; resource: GpuBufferBinding | GpuTextureView }[];
   }): unknown;
+  createTexture(descriptor: { size: [number, number, number]; format: 'r32uint'; usage: number }): GpuTexture;
   readonly limits: {
     readonly maxComputeWorkgroupsPerDimension: number;
     readonly minStorageBufferOffsetAlignment: number;
@@ -96,12 +106,16 @@ export function webgpuInternals(backend: unknown): WebGPUBackendInternals | null
   const objects = [device, b.queue, b.tensorMap, b.bufferManager];
   if (objects.some((o) => typeof o !== 'object' || o === null)) return null;
   if (typeof device?.createComputePipeline !== 'function' || typeof device.limits !== 'object') return null;
+  if (typeof device.createTexture !== 'function') return null;
   if (!Array.isArray(b.uniformPendingDisposal)) return null;
   return backend as WebGPUBackendInternals;
 }
 
 /** GPUBufferUsage flags (numeric, so no WebGPU globals are needed at import). */
-export const USAGE = { COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+export const USAGE = { COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, INDIRECT: 0x100 } as const;
+
+/** GPUTextureUsage flags. */
+export const TEXTURE_USAGE = { TEXTURE_BINDING: 0x4, STORAGE_BINDING: 0x8 } as const;
 
 /** The GPU buffer behind a tensor (after `uploadToGPU`). */
 export function bufferOf(backend: WebGPUBackendInternals, info: TensorInfo): GpuBuffer {

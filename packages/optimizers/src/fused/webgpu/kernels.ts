@@ -3,16 +3,20 @@ import { DIGRAP_SCALAR_ROLES } from '../../digrap-keys';
 import { HYPER } from '../../hyper-adam';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt, sizeOf } from '../args';
 import { kernelError } from '../errors';
+import { KEPT_INPUTS } from '../keep';
+import type { FusedMethod } from '../kernels';
 import type { AdamConstants } from '../loops';
 import { webgpuInternals } from './backend';
 import { groupsFor, partsFor, type ScratchRegion, StepRecorder } from './recorder';
 import {
   ADAMW,
+  type CheckedSource,
   DIGRAP_ADAM,
   DIGRAP_SCALARS,
   DIGRAP_STATE,
   DIGRAP_SUMS,
   F,
+  FINITE_FINAL,
   FINITE_GROUP,
   FINITE_INIT,
   FLOAT_BASE_BYTES,
@@ -24,6 +28,10 @@ import {
   ITEMS_PER_THREAD,
   L2SP,
   REDUCE_WORKGROUP,
+  RESTORE_GROUPS,
+  RESTORE_PAIRS,
+  restore,
+  type ShaderSource,
   SLOT_BYTES,
   SPD_DECAY,
   SPD_SCALARS,
@@ -44,6 +52,8 @@ type Attrs = NamedAttrMap | undefined;
 interface Call {
   rec: StepRecorder;
   count: number;
+  /** Attribute `checkFinite`: the passes check g themselves and the call returns its flag (`finishCall`). */
+  check: boolean;
   constants: (i: number, weightDecay?: number) => AdamConstants;
   /** Input `${role}${i}`. */
   at(role: string, i: number): TensorInfo;
@@ -66,7 +76,65 @@ function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles
       roles.map((role) => (role.endsWith('?') ? opt(role.slice(0, -1), i) : at(role, i))),
     );
   }
-  return { rec: new StepRecorder(b, count), count, constants, at, opt };
+  const check = attrs?.checkFinite === true;
+  return { rec: new StepRecorder(b, count), count, check, constants, at, opt };
+}
+
+/** The Adam pass of a call: its variant that checks g under `checkFinite`. */
+function adamSource(c: Call, source: CheckedSource): ShaderSource {
+  return c.check ? source.checked : source;
+}
+
+/**
+ * Records the end of a call and submits. Under `checkFinite` ('guard' inside the kernel, batch-wide
+ * as on cpu/wasm): after every pass, FINITE_FINAL writes the call's flag (the last output, 1.0 when
+ * no pass saw a NaN/±Inf) and, on a bad step, RESTORE gives each output that KEPT_INPUTS maps to a
+ * present input that input's value (bit-identical: outputs are fresh buffers and the inputs are alive
+ * until the kernel returns). The restores are indirect dispatches whose counts FINITE_FINAL zeroes on
+ * a good step, so a good step pays one one-workgroup dispatch and empty dispatches, no element work.
+ */
+function finishCall(c: Call, outs: TensorInfo[], method: FusedMethod): TensorInfo[] {
+  if (!c.check) {
+    c.rec.finish();
+    return outs;
+  }
+  const keep = KEPT_INPUTS[method];
+  if (outs.length !== c.count * keep.length)
+    throw kernelError('UNSUPPORTED', `${method}: ${outs.length} outputs do not match its kept inputs`);
+  const pairs: { from: TensorInfo; to: TensorInfo; n: number }[] = [];
+  for (let i = 0; i < c.count; i++) {
+    keep.forEach((role, j) => {
+      const from = role === null ? undefined : c.opt(role, i);
+      const to = outs[i * keep.length + j]!;
+      const n = sizeOf(to.shape);
+      if (from && n > 0) pairs.push({ from, to, n });
+    });
+  }
+  // Largest first, so the pairs sharing a dispatch (and its count) are of similar sizes.
+  pairs.sort((a, b) => b.n - a.n);
+  const chunks: (typeof pairs)[] = [];
+  for (let k = 0; k < pairs.length; k += RESTORE_PAIRS) chunks.push(pairs.slice(k, k + RESTORE_PAIRS));
+  const args = c.rec.indirectArgs(
+    chunks.map((ch) => [Math.min(groupsFor(ch[0]!.n), RESTORE_GROUPS), 1, 1] as const),
+  );
+  const flag = c.rec.output([]);
+  const p = c.rec.lastPhase + 1;
+  const final = c.rec.addSlot();
+  c.rec.setSlot(final, { n: chunks.length }, {});
+  c.rec.dispatch(p, FINITE_FINAL, final, [args, c.rec.bind(flag)], 1);
+  chunks.forEach((ch, k) => {
+    const slot = c.rec.addSlot();
+    c.rec.setSlot(slot, { n: 0 }, {});
+    c.rec.setWords(
+      slot,
+      0,
+      ch.map((x) => x.n),
+    );
+    const bindings = ch.flatMap((x) => [c.rec.bind(x.from), c.rec.bind(x.to)]);
+    c.rec.dispatchIndirect(p, restore(ch.length), slot, bindings, 12 * k);
+  });
+  c.rec.finish();
+  return [...outs, flag];
 }
 
 function adamFloats(k: AdamConstants): Record<number, number> {
@@ -136,7 +204,7 @@ const ANCHORED_ROLES = [...ADAM_ROLES, 'anchor'] as const;
 function adamLike(
   c: Call,
   i: number,
-  source: typeof ADAMW,
+  source: CheckedSource,
   extra: readonly TensorInfo[],
   floats: Record<number, number>,
 ): TensorInfo[] {
@@ -148,7 +216,7 @@ function adamLike(
   const ins = [p, c.at('grad', i), c.at('m', i), c.at('v', i), ...extra];
   c.rec.dispatch(
     0,
-    source,
+    adamSource(c, source),
     i,
     [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
     groupsFor(n),
@@ -177,8 +245,7 @@ export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const floats = { ...adamFloats(c.constants(i, wd)), ...guardFloats(c, inputs, i) };
     outs.push(...adamLike(c, i, ADAMW, [], floats));
   }
-  c.rec.finish();
-  return outs;
+  return finishCall(c, outs, 'adamw');
 };
 
 export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -189,8 +256,7 @@ export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha, ...guardFloats(c, inputs, i) };
     outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats));
   }
-  c.rec.finish();
-  return outs;
+  return finishCall(c, outs, 'l2sp');
 };
 
 /** Outputs per tensor: θ', m', v', κ, r. Adam writes q into θ'; sums and the decision on the device; decay in place. */
@@ -225,8 +291,7 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     c.rec.dispatch(1, SPD_DECAY, i, [c.rec.bind(an), c.rec.bind(q)], groupsFor(n));
     outs.push(q, mo, vo, cond, ratio);
   }
-  c.rec.finish();
-  return outs;
+  return finishCall(c, outs, 'spd');
 };
 
 const FTP_SCALAR_ROLES = ['gamma', 'gammaM', 'gammaV'] as const;
@@ -283,7 +348,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
     c.rec.dispatch(
       0,
-      FTP_ADAM,
+      adamSource(c, FTP_ADAM),
       i,
       bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]),
       groupsFor(geo.n),
@@ -305,8 +370,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     c.rec.dispatch(1, FTP_PROJECT, i, bind([an, co, ro, tho, p, cPrev ?? g]), groupsFor(geo.n));
     outs.push(tho!, mo!, vo!, co!, ro!, ...scalars);
   }
-  c.rec.finish();
-  return outs;
+  return finishCall(c, outs, 'ftp');
 };
 
 /** Outputs per tensor: θ', m', v', P, Q, ⟨g,c⟩, then the six strength scalars (0-d). */
@@ -361,7 +425,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     c.rec.dispatch(
       1,
-      DIGRAP_ADAM,
+      adamSource(c, DIGRAP_ADAM),
       i,
       bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, tho]),
       groupsFor(n),
@@ -369,8 +433,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     c.rec.dispatch(1, DIGRAP_STATE, i, bind([p, g, an, pPrev ?? g, qPrev ?? g, po, qo]), groupsFor(n));
     outs.push(tho!, mo!, vo!, po!, qo!, dot, ...scalars);
   }
-  c.rec.finish();
-  return outs;
+  return finishCall(c, outs, 'digrap');
 };
 
 /**

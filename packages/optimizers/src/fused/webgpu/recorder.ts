@@ -7,6 +7,9 @@ import {
   type GpuBufferBinding,
   type GpuDevice,
   type GpuPipeline,
+  type GpuTexture,
+  type GpuTextureView,
+  TEXTURE_USAGE,
   USAGE,
   type WebGPUBackendInternals,
 } from './backend';
@@ -41,7 +44,8 @@ interface Dispatch {
   source: ShaderSource;
   slot: number;
   bindings: GpuBufferBinding[];
-  workgroups: number;
+  /** A count, or the byte offset of its [x, y, z] in the call's indirect buffer. */
+  workgroups: number | { indirect: number };
 }
 
 interface Copy {
@@ -59,11 +63,13 @@ interface Copy {
  * (so the gradients' producers run first) and submits, with no host read anywhere.
  */
 export class StepRecorder {
-  private readonly floats: Float32Array;
-  private readonly words: Uint32Array;
+  private floats: Float32Array;
+  private words: Uint32Array;
   private readonly phases: { copies: Copy[]; dispatches: Dispatch[] }[] = [];
   private readonly scratch: TensorInfo[] = [];
   private readonly align: number;
+  private flag: { texture: GpuTexture; view: GpuTextureView } | null = null;
+  private indirect: { buffer: GpuBuffer; words: Uint32Array } | null = null;
 
   constructor(
     readonly backend: WebGPUBackendInternals,
@@ -76,6 +82,21 @@ export class StepRecorder {
     const buffer = new ArrayBuffer(Math.max(slots, 1) * SLOT_BYTES);
     this.floats = new Float32Array(buffer);
     this.words = new Uint32Array(buffer);
+  }
+
+  /** Slots in this call's uniform buffer. */
+  get slots(): number {
+    return this.words.length / (SLOT_BYTES / 4);
+  }
+
+  /** One more uniform slot (zeroed), for dispatches beyond the one slot per tensor; returns its index. */
+  addSlot(): number {
+    const slot = this.slots;
+    const buffer = new ArrayBuffer((slot + 1) * SLOT_BYTES);
+    new Uint8Array(buffer).set(new Uint8Array(this.floats.buffer));
+    this.floats = new Float32Array(buffer);
+    this.words = new Uint32Array(buffer);
+    return slot;
   }
 
   /** Sets a slot's header words (n, rows, rowLen, parts; FTP's `inner` as a u32 at F(F.inner)) and floats. */
@@ -141,6 +162,44 @@ export class StepRecorder {
     }));
   }
 
+  /**
+   * The call's finite flag: a 1×1 r32uint texture, zero when created (WebGPU zero-initialises every
+   * resource), which passes that check g set to 1 on a NaN/±Inf (FLAG_CHECK in shaders.ts). Destroyed
+   * after the submit (its pending uses complete first).
+   */
+  flagView(): GpuTextureView {
+    if (!this.flag) {
+      const texture = this.backend.device.createTexture({
+        size: [1, 1, 1],
+        format: 'r32uint',
+        usage: TEXTURE_USAGE.STORAGE_BINDING | TEXTURE_USAGE.TEXTURE_BINDING,
+      });
+      this.flag = { texture, view: texture.createView() };
+    }
+    return this.flag.view;
+  }
+
+  /**
+   * This call's indirect-dispatch buffer, holding `triples` ([x, y, z] each, written before the submit
+   * like the uniforms; storage too, so a pass can zero a count on the device). Returns its binding.
+   */
+  indirectArgs(triples: readonly (readonly [number, number, number])[]): GpuBufferBinding {
+    if (this.indirect) throw kernelError('UNSUPPORTED', 'one indirect buffer per call');
+    const words = Uint32Array.from(triples.flat());
+    const bytes = Math.max(words.byteLength, 12);
+    const buffer = this.backend.bufferManager.acquireBuffer(
+      bytes,
+      USAGE.INDIRECT | USAGE.STORAGE | USAGE.COPY_DST,
+    );
+    this.indirect = { buffer, words };
+    return { buffer, offset: 0, size: bytes };
+  }
+
+  /** The index of the last phase recorded so far (−1 before any). */
+  get lastPhase(): number {
+    return this.phases.length - 1;
+  }
+
   private phase(p: number): { copies: Copy[]; dispatches: Dispatch[] } {
     while (this.phases.length <= p) this.phases.push({ copies: [], dispatches: [] });
     return this.phases[p]!;
@@ -151,6 +210,20 @@ export class StepRecorder {
     if (bindings.length !== source.bindings.length)
       throw kernelError('UNSUPPORTED', `${source.key} takes ${source.bindings.length} buffers`);
     if (workgroups > 0) this.phase(p).dispatches.push({ source, slot, bindings, workgroups });
+  }
+
+  /** A dispatch whose [x, y, z] count the device reads from `indirectArgs`' buffer at byte `offset`. */
+  dispatchIndirect(
+    p: number,
+    source: ShaderSource,
+    slot: number,
+    bindings: GpuBufferBinding[],
+    offset: number,
+  ) {
+    if (bindings.length !== source.bindings.length)
+      throw kernelError('UNSUPPORTED', `${source.key} takes ${source.bindings.length} buffers`);
+    if (!this.indirect) throw kernelError('UNSUPPORTED', 'an indirect dispatch needs indirectArgs first');
+    this.phase(p).dispatches.push({ source, slot, bindings, workgroups: { indirect: offset } });
   }
 
   /** Copies `bytes` before phase `p` runs; `dst` 'uniforms' targets this call's uniform buffer. */
@@ -172,6 +245,12 @@ export class StepRecorder {
     // Queue-ordered before the submit below; the buffer is fresh (or released after an earlier submit).
     b.queue.writeBuffer(uniforms, 0, this.floats.buffer as ArrayBuffer);
     b.uniformPendingDisposal.push(uniforms);
+    const indirect = this.indirect;
+    if (indirect) {
+      // Same queue order as the uniforms; released with them after the submit.
+      b.queue.writeBuffer(indirect.buffer, 0, indirect.words.buffer as ArrayBuffer);
+      b.uniformPendingDisposal.push(indirect.buffer);
+    }
     b.endComputePassEncoder();
     b.ensureCommandEncoderReady();
     const encoder = b.commandEncoder;
@@ -191,11 +270,16 @@ export class StepRecorder {
       for (const d of dispatches) {
         const pipeline = pipelineFor(device, d.source);
         pass.setPipeline(pipeline);
-        const entries = [
+        const entries: { binding: number; resource: GpuBufferBinding | GpuTextureView }[] = [
           { binding: 0, resource: { buffer: uniforms, offset: d.slot * SLOT_BYTES, size: SLOT_BYTES } },
           ...d.bindings.map((resource, k) => ({ binding: k + 1, resource })),
         ];
+        if (d.source.flag) entries.push({ binding: d.bindings.length + 1, resource: this.flagView() });
         pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+        if (typeof d.workgroups !== 'number') {
+          pass.dispatchWorkgroupsIndirect(indirect!.buffer, d.workgroups.indirect);
+          continue;
+        }
         const x = Math.min(d.workgroups, maxX);
         pass.dispatchWorkgroups(x, Math.ceil(d.workgroups / x), 1);
       }
@@ -204,6 +288,7 @@ export class StepRecorder {
     // Submitting now releases this call's uniforms and lets the scratch go back to the pool.
     b.submitQueue();
     for (const info of this.scratch) b.disposeData(info.dataId);
+    this.flag?.texture.destroy();
   }
 }
 

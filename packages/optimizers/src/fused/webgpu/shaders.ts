@@ -141,17 +141,44 @@ export interface ShaderSource {
   code: string;
   /** Storage bindings in order (binding i + 1). */
   bindings: readonly string[];
+  /**
+   * The call's finite-flag texture (1×1 r32uint, see `StepRecorder.flagView`) at binding
+   * `bindings.length + 1`: written (storage) by the passes that check g, read (sampled) by FINITE_FINAL.
+   */
+  flag?: 'write' | 'read';
+}
+
+/** A pass that reads g, with its variant that also checks g ('guard' inside the kernel: FLAG_CHECK). */
+export interface CheckedSource extends ShaderSource {
+  checked: ShaderSource;
 }
 
 function shader(key: string, bindings: readonly Binding[], body: string, extra = ''): ShaderSource {
   return { key, code: `${prelude(bindings)}${extra}\n${body}`, bindings: bindings.map((b) => b.name) };
 }
 
+/** WGSL: true for NaN and ±Inf, tested on the bits (all-ones exponent): no fast-math rule can fold it. */
+const NON_FINITE = 'fn nonFinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }';
+
+/** The flag texture's declaration at binding `storage + 1` (after a shader's storage buffers). */
+function flagDecl(access: 'write' | 'read', storage: number): string {
+  const type = access === 'write' ? 'texture_storage_2d<r32uint, write>' : 'texture_2d<u32>';
+  return `@group(0) @binding(${storage + 1}) var flag: ${type};\n${NON_FINITE}`;
+}
+
+/**
+ * The own check of a pass that reads g[i] ('guard' inside the kernel): a NaN or ±Inf stores 1 into the
+ * call's flag texture (zero when created). A finite entry writes nothing, so a good step pays the bit
+ * test alone. The texture is not a storage buffer: it does not count against WebGPU's default limit of
+ * 8 per stage, which L2-SP's and FTP's Adam passes already use up.
+ */
+const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u)); }';
+
 /**
  * The Adam pass every method shares: m' = b1·m + c1·ĝ, v' = b2·v + c2·ĝ², step = sk·m'/(√v'·rs2 + e),
  * with the gradient ĝ and what is stored from dk·θ + step chosen by the method. Same operation order
  * as the cpu/wasm passes (`loops.ts`). On a kept step ('guard', see KEPT) m and v are written through
- * and `keep` runs instead of `store`.
+ * and `keep` runs instead of `store`. Its `checked` variant also tests every g it reads (FLAG_CHECK).
  */
 function adamPass(
   key: string,
@@ -160,13 +187,11 @@ function adamPass(
   grad: string,
   store: string,
   keep: string,
-): ShaderSource {
+): CheckedSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
-  return shader(
-    key,
-    bindings,
-    `${ENTRY}
+  const body = (check: string) => `${ENTRY}
   if (i >= u.n) { return; }
+  ${check}
   if (${KEPT}) {
     mo[i] = m[i];
     vo[i] = v[i];
@@ -181,8 +206,9 @@ function adamPass(
   vo[i] = vi;
   let next = ${f(F.dk)} * ti + (${f(F.sk)} * mi) / (sqrt(vi) * ${f(F.rs2)} + ${f(F.e)});
   ${store}
-}`,
-  );
+}`;
+  const checked = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
+  return { ...shader(key, bindings, body('')), checked: { ...checked, flag: 'write' } };
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
@@ -580,7 +606,7 @@ function finiteCheckSource(k: number): ShaderSource {
       (n, j) => `${j === k - 1 ? `case ${j}u, default` : `case ${j}u`}: {
       for (var it = 0u; it < ${ITEMS}u; it++) {
         let i = base + it * ${RW}u + lid;
-        if (i < n) { if (bad(${n}[i])) { found = true; } }
+        if (i < n) { if (nonFinite(${n}[i])) { found = true; } }
       }
     }`,
     )
@@ -593,7 +619,7 @@ function finiteCheckSource(k: number): ShaderSource {
 ${decls}
 @group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;
 fn word(w: u32) -> u32 { return u.f[w >> 2u][w & 3u]; }
-fn bad(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+${NON_FINITE}
 ${REDUCE_ENTRY}
   // This workgroup's tensor: the last whose first workgroup is ≤ wg (an empty tensor has none).
   var j = 0u;
@@ -608,3 +634,78 @@ ${REDUCE_ENTRY}
 }`,
   };
 }
+
+/** The u32 uniform layout of the guard's own shaders (words at `word(k)`, as in `finiteCheck`). */
+const U32_PRELUDE = `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
+@group(0) @binding(0) var<uniform> u: U;
+fn word(w: u32) -> u32 { return u.f[w >> 2u][w & 3u]; }`;
+
+/**
+ * The end of a call whose passes checked g themselves (one workgroup, after every pass): writes the
+ * call's flag output (1.0 when no pass saw a NaN/±Inf, else 0.0) and, on a good step, zeroes the x
+ * count of each of the u.n indirect RESTORE dispatches that follow (the host wrote [x, 1, 1] each), so
+ * a good step dispatches no restore workgroup.
+ */
+export const FINITE_FINAL: ShaderSource = {
+  key: 'finiteFinal',
+  bindings: ['args', 'out'],
+  flag: 'read',
+  code: `${U32_PRELUDE}
+@group(0) @binding(1) var<storage, read_write> args: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${flagDecl('read', 2)}
+@compute @workgroup_size(${RW})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  let bad = textureLoad(flag, vec2<i32>(0, 0), 0).x != 0u;
+  if (lid == 0u) { out[0] = select(1.0, 0.0, bad); }
+  if (!bad) {
+    for (var k = lid; k < u.n; k = k + ${RW}u) { args[3u * k] = 0u; }
+  }
+}`,
+};
+
+/** Input → output pairs one RESTORE dispatch copies (2 storage buffers each, 8 in all). */
+export const RESTORE_PAIRS = 4;
+
+/**
+ * Most workgroups of one RESTORE dispatch (262144 threads); its grid-stride loop covers larger tensors.
+ * A bad step is rare: this bounds its idle workgroups, not a good step's cost (0 there).
+ */
+export const RESTORE_GROUPS = 1024;
+
+/**
+ * Copies up to RESTORE_PAIRS inputs into their outputs (element counts as u32 at word(0…k−1)) with a
+ * grid-stride loop: a bad step's batch-wide keep, dispatched indirectly with the count FINITE_FINAL
+ * left (0 on a good step). Pairs of any sizes share a dispatch; its x count covers the largest.
+ */
+export function restore(k: number): ShaderSource {
+  let source = restores.get(k);
+  if (!source) {
+    const names = Array.from({ length: k }, (_, j) => [`src${j}`, `dst${j}`]).flat();
+    const decls = names
+      .map(
+        (n, j) =>
+          `@group(0) @binding(${j + 1}) var<storage, ${j % 2 ? 'read_write' : 'read'}> ${n}: array<f32>;`,
+      )
+      .join('\n');
+    const copies = Array.from(
+      { length: k },
+      (_, j) => `for (var e = gid.x; e < word(${j}u); e = e + stride) { dst${j}[e] = src${j}[e]; }`,
+    ).join('\n  ');
+    source = {
+      key: `restore${k}`,
+      bindings: names,
+      code: `${U32_PRELUDE}
+${decls}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let stride = nwg.x * ${WORKGROUP}u;
+  ${copies}
+}`,
+    };
+    restores.set(k, source);
+  }
+  return source;
+}
+
+const restores = new Map<number, ShaderSource>();
