@@ -151,7 +151,7 @@ describe('corruptionAccuracySvg', () => {
   });
 
   it('takes families (order and selection) from the option, else from the first row', () => {
-    const rows = [
+    const rows: CorruptionPlotData['rows'] = [
       { label: 'x', accuracy: { fog: [0.1], snow: [0.2], frost: [0.3] } },
       { label: 'y', accuracy: { snow: [0.4], fog: [0.5] } },
     ];
