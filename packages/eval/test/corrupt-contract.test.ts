@@ -71,6 +71,8 @@ describe('corruption families', () => {
       'rain',
       '',
       42,
+      ['fog'], // its String() is a family name
+      { toString: () => 'fog' },
       null,
       undefined,
       {},

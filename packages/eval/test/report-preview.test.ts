@@ -37,6 +37,7 @@ describe('corruptionPreviewSvg', () => {
     const root = svgElements(svg, 'svg')[0];
     expect(num(root, 'width', 'height')).toEqual([130 + 6 * 76, 28 + 2 * 90 + 4]);
     expect(root?.attrs.viewBox).toBe(`0 0 ${130 + 6 * 76} ${28 + 2 * 90 + 4}`);
+    expect(svgElements(svg, 'rect')[0]?.attrs).toEqual({ width: '586', height: '212', fill: '#ffffff' });
     const heads = svgElements(svg, 'text').filter((t) => t.attrs.y === '18');
     expect(heads.map((t) => [Number(t.attrs.x), t.text])).toEqual(
       ['clean', 's1', 's2', 's3', 's4', 's5'].map((label, j) => [130 + j * 76 + 35, label]),

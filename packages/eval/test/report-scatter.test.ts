@@ -163,8 +163,24 @@ describe('idOodScatterSvg geometry', () => {
     const markers = svgElements(idOodScatterSvg({ points }), 'circle').filter((c) => c.attrs.r === '5');
     const fills = markers.filter((_, i) => i % 2 === 0).map((c) => c.attrs.fill);
     expect(fills).toEqual([...PALETTE, PALETTE[0], PALETTE[1]]);
-    expect(new Set(PALETTE).size).toBe(15);
-    expect(PALETTE[0]).toBe('#444444');
+    // Grey first (the reference model), then matplotlib's tab10 order and its light variants.
+    expect(PALETTE).toEqual([
+      '#444444',
+      '#8c564b',
+      '#d62728',
+      '#ff7f0e',
+      '#2ca02c',
+      '#1f77b4',
+      '#9467bd',
+      '#17becf',
+      '#e377c2',
+      '#bcbd22',
+      '#7f7f7f',
+      '#aec7e8',
+      '#98df8a',
+      '#ffbb78',
+      '#c5b0d5',
+    ]);
   });
 
   it('escapes the title, axis titles and labels', () => {
@@ -287,6 +303,17 @@ describe('idOodScatterSvg baseline', () => {
     });
     expect(svgElements(svg, 'polyline')).toHaveLength(0);
     expect(texts(svg)).toContain('baseline fit');
+    // A fit lying exactly on the bottom or top edge of the range (0.25, 0.55) is drawn in full.
+    for (const edge of [0.25, 0.55]) {
+      const flat = idOodScatterSvg({
+        points: [a, b],
+        baseline: { space: 'linear', slope: 0, intercept: edge },
+      });
+      expect(
+        visiblePoints(flat).map((r) => r.length),
+        `ood ${edge}`,
+      ).toEqual([161]);
+    }
     const below = idOodScatterSvg({
       points: [a, b],
       baseline: { space: 'linear', slope: 1, intercept: -0.5975 },
