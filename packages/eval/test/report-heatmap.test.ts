@@ -5,7 +5,7 @@ import {
   corruptionPlotData,
   type EvaluationReport,
 } from '../src/index';
-import { num, svgElements } from './svg-elements';
+import { num, oneElementPerLine, svgElements } from './svg-elements';
 
 /*
  * Hand-derived layout for 3 severities: cells max(30, ⌈110/3⌉) = 37 px, label column 170 px, groups
@@ -38,6 +38,7 @@ describe('corruptionAccuracySvg', () => {
     const root = svgElements(svg, 'svg')[0];
     expect(num(root, 'width', 'height')).toEqual([760, 200]);
     expect(root?.attrs.viewBox).toBe('0 0 760 200');
+    expect(oneElementPerLine(svg)).toBe(true);
     expect(svgElements(svg, 'rect')[0]?.attrs).toEqual({ width: '760', height: '200', fill: '#fff' });
     const groupLabels = svgElements(svg, 'text').filter((t) => t.attrs.y === '72');
     expect(groupLabels.map((t) => [Number(t.attrs.x), t.text])).toEqual([

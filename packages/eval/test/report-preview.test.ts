@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { CORRUPTION_FAMILIES, corrupt, corruptionPreviewSvg } from '../src/index';
 import { decodePng, pngFromDataUri } from './decode-png';
-import { num, svgElements } from './svg-elements';
+import { num, oneElementPerLine, svgElements } from './svg-elements';
 import './setup-backend';
 
 const byte = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 255);
@@ -37,6 +37,7 @@ describe('corruptionPreviewSvg', () => {
     const root = svgElements(svg, 'svg')[0];
     expect(num(root, 'width', 'height')).toEqual([130 + 6 * 76, 28 + 2 * 90 + 4]);
     expect(root?.attrs.viewBox).toBe(`0 0 ${130 + 6 * 76} ${28 + 2 * 90 + 4}`);
+    expect(oneElementPerLine(svg)).toBe(true);
     expect(svgElements(svg, 'rect')[0]?.attrs).toEqual({ width: '586', height: '212', fill: '#ffffff' });
     const heads = svgElements(svg, 'text').filter((t) => t.attrs.y === '18');
     expect(heads.map((t) => [Number(t.attrs.x), t.text])).toEqual(
@@ -120,8 +121,12 @@ describe('corruptionPreviewSvg', () => {
     }
     // The inputs built inside the cases (zeros) stay; nothing the function made does.
     expect(tf.memory().numTensors - before).toBe(2);
+    // The messages name what was received, and the function for an unknown option.
+    const batch = await corruptionPreviewSvg(two).catch((err: unknown) => err as Error);
+    expect(batch.message).toBe('image must be a single image [1, H, W, C] (received "shape [2,6,5,1]")');
     const e = await corruptionPreviewSvg(x, { sacle: 2 } as never).catch((err: unknown) => err);
     expect(RobustFtError.isInstance(e)).toBe(true);
+    expect((e as Error).message.startsWith('corruptionPreviewSvg: unknown option `sacle`')).toBe(true);
     const steady = tf.memory().numTensors;
     await corruptionPreviewSvg(x, { families: ['fog'] });
     expect(tf.memory().numTensors).toBe(steady);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type BaselineFit, idOodScatterSvg, predictedOod } from '../src/index';
 import { PALETTE } from '../src/report/svg';
-import { num, svgElements } from './svg-elements';
+import { num, oneElementPerLine, svgElements } from './svg-elements';
 
 /*
  * Geometry worked out by hand for two labelled points a = (0.6, 0.3) and b = (0.8, 0.5): span 0.2 on
@@ -24,6 +24,7 @@ describe('idOodScatterSvg geometry', () => {
     const root = svgElements(svg, 'svg')[0];
     expect(num(root, 'width', 'height')).toEqual([497, 440]);
     expect(root?.attrs.viewBox).toBe('0 0 497 440');
+    expect(oneElementPerLine(svg)).toBe(true);
     const lines = svgElements(svg, 'line');
     const vertical = lines.filter((l) => l.attrs.x1 === l.attrs.x2);
     const horizontal = lines.filter((l) => l.attrs.y1 === l.attrs.y2);

@@ -18,3 +18,7 @@ export function svgElements(svg: string, tag: string): SvgElement[] {
 /** Numeric attributes of an element, e.g. `num(e, 'x', 'y')`. */
 export const num = (e: SvgElement | undefined, ...names: string[]): number[] =>
   names.map((n) => Number(e?.attrs[n]));
+
+/** True when `svg` has one element per line (the plots are written to be diffable). */
+export const oneElementPerLine = (svg: string): boolean =>
+  svg.includes('\n') && svg.split('\n').every((line) => /^<[^<]+(?:<\/\w+>)?$/.test(line));
