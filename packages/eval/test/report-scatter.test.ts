@@ -94,6 +94,7 @@ describe('idOodScatterSvg geometry', () => {
         .map((t) => Number(t.text));
     };
     expect(ticks(0.5, 0.5)).toEqual([49, 50, 51]); // span floored at 1 point, step 1
+    expect(ticks(0, 0.06)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]); // exactly 6 steps of 1 still fit
     expect(ticks(0.5, 0.555)).toEqual([49, 50, 51, 52, 53, 54, 55, 56]); // 5.5 steps of 1
     expect(ticks(0.5, 0.57)).toEqual([48, 50, 52, 54, 56, 58]); // 7 steps of 1 are too many: 2
     expect(ticks(0.5, 0.61)).toEqual([48, 50, 52, 54, 56, 58, 60, 62]); // 5.5 steps of 2
