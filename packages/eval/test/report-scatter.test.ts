@@ -24,6 +24,7 @@ describe('idOodScatterSvg geometry', () => {
     const root = svgElements(svg, 'svg')[0];
     expect(num(root, 'width', 'height')).toEqual([497, 440]);
     expect(root?.attrs.viewBox).toBe('0 0 497 440');
+    expect(svgElements(svg, 'rect')[0]?.attrs).toEqual({ width: '497', height: '440', fill: '#fff' });
     expect(oneElementPerLine(svg)).toBe(true);
     const lines = svgElements(svg, 'line');
     const vertical = lines.filter((l) => l.attrs.x1 === l.attrs.x2);
@@ -153,6 +154,12 @@ describe('idOodScatterSvg geometry', () => {
     expect(width(lone)).toBe(497);
     expect(lone).not.toContain('<path');
     expect(texts(lone)).not.toContain('x'.repeat(30));
+    // Nor does it open a legend column when nothing else is in the legend.
+    const loneOnly = idOodScatterSvg({
+      points: [{ id: 0.6, ood: 0.3 }],
+      curve: [{ alpha: 0.5, id: 0.7, ood: 0.4 }],
+    });
+    expect(width(loneOnly)).toBe(470);
     // 25 labelled points: 40 + 14 + 25·18 + 50 = 554 px; a curve and a baseline add a row each.
     const many = Array.from({ length: 25 }, (_, i) => ({ id: 0.5 + i / 100, ood: 0.4, label: `m${i}` }));
     expect(height(idOodScatterSvg({ points: many }))).toBe(554);
