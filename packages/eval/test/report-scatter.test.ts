@@ -235,7 +235,8 @@ describe('idOodScatterSvg curve and α labels', () => {
     // Third legend row (y = 40 + 14 + 2·18 = 90): a dashed red line 4 px above it, the default label.
     const legendLine = svgElements(svg, 'line').find((l) => l.attrs.stroke === '#d62728');
     expect(num(legendLine, 'x1', 'y1', 'x2', 'y2')).toEqual([458, 86, 474, 86]);
-    expect(texts(svg)).toContain('WiSE-FT α sweep');
+    const curveEntry = svgElements(svg, 'text').find((t) => t.text === 'WiSE-FT α sweep');
+    expect(num(curveEntry, 'x', 'y')).toEqual([476, 90]);
     const noLabels = idOodScatterSvg({ points: [a, b], curve, alphaLabels: false });
     expect(noLabels).not.toContain('α=');
     expect(svgElements(noLabels, 'circle').filter((c) => c.attrs.r === '2')).toHaveLength(3);
@@ -290,7 +291,8 @@ describe('idOodScatterSvg baseline', () => {
     expect(line?.attrs['stroke-dasharray']).toBe('6 4');
     const legendLine = svgElements(svg, 'line').find((l) => l.attrs.stroke === '#888888');
     expect(num(legendLine, 'x1', 'y1', 'x2', 'y2')).toEqual([458, 86, 474, 86]);
-    expect(texts(svg)).toContain('baseline fit');
+    const entry = svgElements(svg, 'text').find((t) => t.text === 'baseline fit');
+    expect(num(entry, 'x', 'y')).toEqual([476, 90]);
   });
 
   it('follows a logit-space fit (curved in accuracy) point by point', () => {
