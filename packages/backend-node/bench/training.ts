@@ -11,7 +11,9 @@
  * `RESULT <json>` with rows `{model, batch, backend, threads, optimizer, msPerStep, imagesPerSec}`.
  *
  * Flags: `--smoke` (CI: tiny batches, one timed step, every model/backend/optimizer once),
- * `--steps N` (timed steps, default 10; slow models take a third), `--rounds N` (default 1; the
+ * `--steps N` (timed steps, default 10; slow models take a third), `--warmup N` (untimed steps first,
+ * default 5, PyTorch's too), `--clock cpu` (process CPU time instead of the wall clock, for 1-thread
+ * comparisons on a shared machine), `--rounds N` (default 1; the
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
  * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
@@ -76,6 +78,18 @@ function int(name: string, fallback: number): number {
 const SMOKE = has('smoke');
 const STEPS = SMOKE ? 1 : int('steps', 10);
 const ROUNDS = SMOKE ? 1 : int('rounds', 1);
+/**
+ * Untimed steps before the timed ones, the same for PyTorch (its script's own default is 5 too); it was
+ * 2 here, so the first timed steps of the wasm rows still ran partly unoptimised JS.
+ */
+const WARMUP = SMOKE ? 1 : int('warmup', 5);
+/**
+ * `--clock cpu`: time steps in the process's CPU time (PyTorch's too: `time.process_time`), which other
+ * processes on a shared machine inflate far less than the wall clock. It sums every thread of the
+ * process (V8's compiler and GC helpers included), so it compares 1-thread rows; with threads it is
+ * total work, not latency.
+ */
+const CPU_CLOCK = arg('clock') === 'cpu';
 
 // ---------------------------------------------------------------- models
 
@@ -386,14 +400,19 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
       try {
         t = w.build(makeOptimizer(opt));
         const steps = Math.max(1, w.slow || backend === 'cpu' ? Math.ceil(STEPS / 3) : STEPS);
-        await t.step(); // warm-up: kernel set-up, heap growth, optimizer slots
-        if (!SMOKE) await t.step();
+        // Warm-up: kernel set-up, heap growth, optimizer slots, and V8 compiling the step's JS (tfjs's
+        // engine and tfjs-layers run interpreted for the first steps).
+        // Slow models and cpu keep 2 (their steps take seconds).
+        const warmup = w.slow || backend === 'cpu' ? Math.min(2, WARMUP) : WARMUP;
+        for (let i = 0; i < warmup; i++) await t.step();
         steady = tf.memory().numTensors;
         const times: number[] = [];
         for (let i = 0; i < steps; i++) {
+          const c0 = process.cpuUsage();
           const t0 = performance.now();
           await t.step();
-          times.push(performance.now() - t0);
+          const c = process.cpuUsage(c0);
+          times.push(CPU_CLOCK ? (c.user + c.system) / 1000 : performance.now() - t0);
         }
         // A step that leaks would measure its own garbage: fail loudly instead. (Tear-down is not
         // checked: tfjs-layers keeps a tensor per compiled model.)
@@ -440,7 +459,16 @@ function runTorch(threads: number): Row[] {
   const script = join(dirname(new URL(import.meta.url).pathname), '..', 'training-torch.py');
   const r = spawnSync(
     '/usr/bin/python3',
-    [script, '--threads', String(threads), '--steps', String(Math.max(STEPS, 10))],
+    [
+      script,
+      '--threads',
+      String(threads),
+      '--steps',
+      String(Math.max(STEPS, 10)),
+      '--warmup',
+      String(WARMUP),
+      ...(CPU_CLOCK ? ['--clock', 'cpu'] : []),
+    ],
     {
       encoding: 'utf8',
     },
@@ -510,7 +538,10 @@ async function parent(): Promise<void> {
     );
   }
   const failed = rows.filter((r) => r.error !== undefined);
-  console.log(`RESULT ${JSON.stringify({ bench: 'training', machine, steps: STEPS, rounds: ROUNDS, rows })}`);
+  const clock = CPU_CLOCK ? 'cpu' : 'wall';
+  console.log(
+    `RESULT ${JSON.stringify({ bench: 'training', machine, steps: STEPS, warmup: WARMUP, clock, rounds: ROUNDS, rows })}`,
+  );
   if (failed.length > 0) {
     console.error(`${failed.length} configuration(s) failed: ${failed.map(key).join('; ')}`);
     process.exit(1);

@@ -1,16 +1,23 @@
-// Compiles src/kernels/simd/training.wat to bytes and embeds them (base64) in training.generated.ts, so
-// the library loads its SIMD training kernels without file IO or a bundler plugin. Run: pnpm --filter
-// @robust-ft/core build:wasm (the generated file is committed; a test checks it is up to date with --check).
+// Compiles src/kernels/simd/training.wat and forward.wat to bytes and embeds them (base64) in
+// training.generated.ts and forward.generated.ts, so the library loads its SIMD kernels without file IO
+// or a bundler plugin. Run: pnpm --filter @robust-ft/core build:wasm (the generated files are committed;
+// a test checks they are up to date with --check).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createWabt from 'wabt';
 import { buildWatModule } from '../../../scripts/wat-module.mjs';
 
-await buildWatModule({
-  createWabt,
-  dir: join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'kernels', 'simd'),
-  wat: 'training.wat',
-  generated: 'training.generated.ts',
-  prefix: 'TRAINING',
-  title: 'The SIMD training-kernel module',
-});
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'kernels', 'simd');
+for (const [name, prefix, title] of [
+  ['training', 'TRAINING', 'The SIMD training-kernel module'],
+  ['forward', 'FORWARD', 'The SIMD forward-kernel module (matrix products, ReLU, 2×2 max pooling)'],
+]) {
+  await buildWatModule({
+    createWabt,
+    dir,
+    wat: `${name}.wat`,
+    generated: `${name}.generated.ts`,
+    prefix,
+    title,
+  });
+}

@@ -815,18 +815,18 @@ function guardState(next: StateTree, previous: StateTree | undefined, ok: Tensor
 }
 
 /**
- * The name of the first entry holding NaN/±Inf, or undefined. The fast test reads one sum per tensor;
- * only a non-finite sum (rare) runs the exact per-entry count, so an overflowing but finite sum is never
- * mistaken for a NaN.
+ * The name of the first entry holding NaN/±Inf, or undefined. The fast test reads one flag for all
+ * entries (`finiteFlag`: one kernel call where a backend registers FINITE_FLAG_KERNEL, as the fused
+ * optimizers do for cpu, wasm and webgpu; otherwise one sum per tensor); only a raised flag (rare) runs
+ * the exact per-entry count, so an overflowing but finite sum is never mistaken for a NaN.
  */
 function firstNonFinite(map: NamedTensorMap): string | undefined {
   refuseSyncReads();
-  const names = Object.keys(map);
-  const quick = tf.tidy(() => tf.isFinite(vectorOf(names.map((n) => tf.sum(tf.cast(map[n]!, 'float32'))))));
-  const flags = readSync(quick);
+  const quick = finiteFlag(map);
+  const allFinite = readSync(quick)[0] === 1;
   quick.dispose();
-  for (const [i, n] of names.entries()) {
-    if (flags[i] === 1) continue;
+  if (allFinite) return undefined;
+  for (const n of Object.keys(map)) {
     const count = tf.tidy(() => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(map[n]!)), 'float32')));
     const bad = readSync(count)[0]!;
     count.dispose();

@@ -49,6 +49,8 @@ const WASM_PATCHED = [
   'Add',
   'Identity',
   'Cast',
+  'Relu',
+  'MaxPool',
 ];
 
 /** Runs `fn` with `kernelName` of `backend` unregistered (as if its package had not been imported). */
@@ -370,6 +372,170 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
       tf.dispose([x, b]);
       await tf.setBackend('cpu');
     }
+  });
+});
+
+/**
+ * Runs each case on patched wasm, noting whether its stock-kernel spy was called, then on cpu: expects
+ * the route and cpu's shape and values (`exact`: toEqual, NaN and −0 included; else |Δ| < 1e-4).
+ */
+type Spy = { mockClear(): void; mock: { calls: unknown[] } };
+async function expectRoutes(
+  cases: readonly (readonly [string, () => tf.Tensor, Spy, 'simd' | 'stock'])[],
+  exact: boolean,
+): Promise<void> {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  const got: { route: string; shape: number[]; values: number[] }[] = [];
+  for (const [, fn, spy] of cases) {
+    spy.mockClear();
+    const t = fn();
+    got.push({
+      route: spy.mock.calls.length > 0 ? 'stock' : 'simd',
+      shape: t.shape,
+      values: Array.from(await t.data()),
+    });
+    t.dispose();
+  }
+  await tf.setBackend('cpu');
+  cases.forEach(([name, fn, , route], k) => {
+    const t = fn();
+    expect(got[k]!.route, name).toBe(route);
+    expect(got[k]!.shape, name).toEqual(t.shape);
+    const want = Array.from(t.dataSync());
+    if (exact) expect(got[k]!.values, name).toEqual(want);
+    else
+      got[k]!.values.forEach((v, j) => {
+        expect(Math.abs(v - want[j]!), name).toBeLessThan(1e-4);
+      });
+    t.dispose();
+  });
+}
+
+describe('wasm BatchMatMul routes to the SIMD products', () => {
+  it('calls the stock kernel only for what the SIMD products do not take, and the products match cpu', async () => {
+    registerWasmTrainingKernels();
+    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
+    const a = tf.tensor2d(seq(24, 0.3), [4, 6]);
+    const s = stockMatMul;
+    const cases = [
+      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), s, 'simd'],
+      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), s, 'simd'],
+      [
+        'A·Bᵀ, K = 8',
+        () => tf.matMul(tf.tensor2d(seq(24, 0.2), [3, 8]), tf.tensor2d(seq(32, 0.6), [4, 8]), false, true),
+        s,
+        'simd',
+      ],
+      [
+        'batched, same leading sizes',
+        () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([2, 6, 4])),
+        s,
+        'simd',
+      ],
+      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), s, 'stock'],
+      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), s, 'stock'],
+      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), s, 'stock'],
+      ['broadcast batch', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([1, 6, 4])), s, 'stock'],
+      // Stock wasm returns uninitialised memory for an empty sum; these are zeros, with or without SIMD.
+      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), s, 'simd'],
+    ] as const;
+    try {
+      await expectRoutes(cases, false);
+    } finally {
+      stockMatMul.mockRestore();
+    }
+    a.dispose();
+  });
+
+  it('switched off with the other SIMD kernels', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
+    setWasmTrainingSimdEnabled(false);
+    try {
+      tf.tidy(() => tf.matMul(tf.ones([4, 4]), tf.ones([4, 8])));
+      expect(stockMatMul).toHaveBeenCalledTimes(1);
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+      stockMatMul.mockRestore();
+      await tf.setBackend('cpu');
+    }
+  });
+});
+
+describe('wasm Relu and MaxPool route to the SIMD passes', () => {
+  it('calls the stock kernel only for the shapes and dtypes the passes do not take', async () => {
+    registerWasmTrainingKernels();
+    const stockRelu = vi.spyOn(stockKernel('Relu', 'wasm')!, 'kernelFunc');
+    const stockPool = vi.spyOn(stockKernel('MaxPool', 'wasm')!, 'kernelFunc');
+    const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
+    const cases: [string, () => tf.Tensor, typeof stockRelu, 'simd' | 'stock'][] = [
+      [
+        // −0 in every lane group of both SIMD blocks and the tail (it must become +0, as Math.max
+        // does), NaN and ±∞ among them.
+        'relu, 37 elements (two SIMD blocks of 16 and a tail of 5)',
+        () =>
+          tf.relu(
+            tf.tensor1d(
+              seq(37, 0.9).map((v, i) =>
+                i % 4 === 1
+                  ? -0
+                  : i % 9 === 2
+                    ? Number.NaN
+                    : i % 11 === 3
+                      ? -Number.POSITIVE_INFINITY * v
+                      : v,
+              ),
+            ),
+          ),
+        stockRelu,
+        'simd',
+      ],
+      ['relu, 3 elements (all tail)', () => tf.relu(tf.tensor1d([-1, 2, -3])), stockRelu, 'simd'],
+      ['relu int32', () => tf.relu(tf.tensor1d([-1, 2, -3, 4], 'int32')), stockRelu, 'stock'],
+      ['maxPool 2x2 stride 2 valid', () => tf.maxPool(x, 2, 2, 'valid'), stockPool, 'simd'],
+      [
+        // NaN never wins, first tap included; the all-NaN window (pixels 8, 9, 12, 13) gives −∞, as on cpu.
+        'maxPool 2x2 stride 2, NaN taps',
+        () =>
+          tf.maxPool(
+            tf.tensor4d(
+              seq(64, 0.7).map((v, i) =>
+                i % 5 === 0 || (i >= 32 && i < 40) || (i >= 48 && i < 56) ? Number.NaN : v,
+              ),
+              [1, 4, 4, 4],
+            ),
+            2,
+            2,
+            'valid',
+          ),
+        stockPool,
+        'simd',
+      ],
+      ['maxPool 2x2 stride 2 same, even sizes', () => tf.maxPool(x, 2, 2, 'same'), stockPool, 'simd'],
+      ['maxPool 3x3 stride 2', () => tf.maxPool(x, 3, 2, 'valid'), stockPool, 'stock'],
+      ['maxPool 2x2 stride 1', () => tf.maxPool(x, 2, 1, 'valid'), stockPool, 'stock'],
+      [
+        'maxPool 2x2, 3 channels',
+        () => tf.maxPool(tf.ones([1, 4, 4, 3]) as tf.Tensor4D, 2, 2, 'valid'),
+        stockPool,
+        'stock',
+      ],
+      [
+        'maxPool 2x2 same, odd 5x5 (padded)',
+        () => tf.maxPool(tf.ones([1, 5, 5, 4]) as tf.Tensor4D, 2, 2, 'same'),
+        stockPool,
+        'stock',
+      ],
+    ];
+    try {
+      await expectRoutes(cases, true);
+    } finally {
+      stockRelu.mockRestore();
+      stockPool.mockRestore();
+    }
+    x.dispose();
   });
 });
 

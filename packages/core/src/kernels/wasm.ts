@@ -8,6 +8,7 @@ import {
 } from './activation-grads';
 import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
+import { ForwardSimd, forwardSimdFor } from './simd/forward-simd';
 import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
   type ConvAttrs,
@@ -298,6 +299,52 @@ function addWasm(): tf.KernelConfig {
 }
 
 /**
+ * Relu on float32 as forward.wat's one pass (16 floats at a time, tfjs-cpu's `Math.max(0, x)` for
+ * the 0–15 left), else the stock kernel. tfjs-wasm's is an XNNPACK operator, which the threaded build hands to
+ * its pool: with 2 threads on a shared 2-core machine the digits CNN's three Relus took 3× their
+ * 1-thread time.
+ */
+function reluWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.Relu), (_training, { inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const simd = forwardSimdFor(backend);
+    if (x.dtype !== 'float32' || !simd) return null;
+    const h = wasmHost(backend);
+    // Every element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(x.shape.slice(), 'float32');
+    const n = tf.util.sizeFromShape(x.shape);
+    const body = n - (n % 16);
+    if (body > 0) simd.relu(ptr(h, x), ptr(h, out), body);
+    if (body < n) {
+      const [xs, os] = [h.read(x), h.read(out)];
+      for (let i = body; i < n; i++) os[i] = Math.max(0, xs[i]!);
+    }
+    return out;
+  });
+}
+
+/**
+ * MaxPool of float32 with 2×2 windows of stride 2 and no top/left padding, channels % 4 = 0 (every
+ * pooling layer of the CNNs we train; `TrainingSimd.takesMaxPool2x2`), as forward.wat's one pass per
+ * window on the calling thread; else the stock kernel (an XNNPACK operator, handed to the pool by the
+ * threaded build). The same windows as the gradient kernel, so the two agree on which tap is the max.
+ */
+function maxPoolWasm(): tf.KernelConfig {
+  return simdFirst(wasmKernel(tf.MaxPool), (_training, { inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const simd = forwardSimdFor(backend);
+    if (x.dtype !== 'float32' || !simd) return null;
+    const info = poolInfoOf(x.shape, attrs as unknown as PoolAttrs);
+    if (!TrainingSimd.takesMaxPool2x2(info)) return null;
+    const h = wasmHost(backend);
+    // Every output element is written: no zeroed allocation needed.
+    const out = (backend as unknown as WasmBackendLike).makeOutput(info.outShape.slice(), 'float32');
+    if (tf.util.sizeFromShape(info.outShape) > 0) simd.maxPool2x2(ptr(h, x), ptr(h, out), info);
+    return out;
+  });
+}
+
+/**
  * Identity, and Cast to the tensor's own dtype, as a shared reference (the way wasm's own Reshape
  * works: `incRef` and the same dataId) instead of tfjs-wasm's copy. tfjs-core's engine clones every
  * tensor a gradient saves for the backward pass through Identity, and tfjs-layers' losses cast
@@ -395,8 +442,50 @@ function inputGradientWasm(
 }
 
 /**
- * BatchMatMul / _FusedMatMul with transposeA/B: an explicit Transpose then the stock kernel with the
- * flags cleared. XNNPACK's transposed path is 10–25× slower than this on 4.22.
+ * BatchMatMul as forward.wat's products, straight from the operands on the heap (every batch of
+ * `[M,K]·[K,N]`, either operand transposed by strides; float32, same leading dimensions, N % 4 = 0,
+ * and K % 4 = 0 when B is transposed; zeros when K = 0), or null for cases it does not take. tfjs-wasm's XNNPACK
+ * operator packs `b` as weights whenever `b` is a tensor it has not seen, which in training is every
+ * call (the weights were just updated, the gradients are new): for the digits CNN's dense layer at
+ * B = 32 the packing was more than half of the forward matmul, and the transposed gradient products
+ * paid a Transpose on top.
+ */
+function simdMatMul(
+  { a, b }: { a: tf.TensorInfo; b: tf.TensorInfo },
+  attrs: { transposeA?: boolean; transposeB?: boolean },
+  backend: unknown,
+): tf.TensorInfo | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const ra = a.shape.length;
+  if (ra < 2 || b.shape.length !== ra) return null;
+  const outer = a.shape.slice(0, -2);
+  if (!tf.util.arraysEqual(outer, b.shape.slice(0, -2))) return null;
+  const tA = attrs.transposeA === true;
+  const tB = attrs.transposeB === true;
+  const [a0, a1] = [a.shape[ra - 2]!, a.shape[ra - 1]!];
+  const [b0, b1] = [b.shape[ra - 2]!, b.shape[ra - 1]!];
+  const [m, k] = tA ? [a1, a0] : [a0, a1];
+  const n = tB ? b0 : b1;
+  if ((tB ? b1 : b0) !== k) return null;
+  const batches = tf.util.sizeFromShape(outer);
+  if (batches === 0) return null;
+  const h = wasmHost(backend);
+  // An empty sum: zeros (tfjs-wasm's kernel returns whatever the output memory held).
+  if (k === 0 && m * n > 0) return h.alloc([...outer, m, n], 'float32').info;
+  if (!ForwardSimd.takesProduct(m, n, k, tA, tB)) return null;
+  const simd = forwardSimdFor(backend);
+  if (!simd) return null;
+  const out = (backend as WasmBackendLike).makeOutput([...outer, m, n], 'float32');
+  const [pa, pb, pc] = [ptr(h, a), ptr(h, b), ptr(h, out)];
+  for (let i = 0; i < batches; i++)
+    simd.product(pa + 4 * i * m * k, pb + 4 * i * k * n, pc + 4 * i * m * n, m, n, k, tA, tB);
+  return out;
+}
+
+/**
+ * BatchMatMul / _FusedMatMul with transposeA/B where `simdMatMul` does not take them: an explicit
+ * Transpose then the stock kernel with the flags cleared. XNNPACK's transposed path is 10–25× slower
+ * than this on 4.22.
  */
 function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
   const original = wasmKernel(kernelName);
@@ -408,6 +497,10 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
     ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
     kernelFunc: (args) => {
       const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean } & tf.NamedAttrMap;
+      if (kernelName === tf.BatchMatMul) {
+        const out = simdMatMul(args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }, attrs, args.backend);
+        if (out) return out;
+      }
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
       const { run, free } = runner(args.backend as tf.KernelBackend);
       const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
@@ -441,10 +534,11 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
 /**
  * Makes tfjs-backend-wasm 4.22 able to train: adds Conv2DBackpropFilter (XNNPACK-composed), both
  * depthwise backprops and UnsortedSegmentSum (typed-array loops on the wasm heap), replaces the
- * MaxPoolGrad that drops the gradient of all-negative windows, and routes transposed matmuls through
- * an explicit transpose. It also adds the one-pass ReLU/ReLU6/ClipByValue gradient kernels and
- * installs the 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them
- * (activation-grads.ts). Idempotent; the wasm kernels must be registered (import the package first).
+ * MaxPoolGrad that drops the gradient of all-negative windows, runs BatchMatMul as SIMD products
+ * without packing or transposing (forward.wat; other matmuls with transposes through an explicit
+ * transpose). It also adds the one-pass ReLU/ReLU6/ClipByValue gradient kernels and installs the
+ * 'Relu'/'Relu6'/'ClipByValue' gradients that use them where a backend has them (activation-grads.ts),
+ * and runs Relu and 2×2 MaxPool forward as SIMD passes on the calling thread (forward.wat). Idempotent; the wasm kernels must be registered (import the package first).
  * Returns the names of the kernels added or replaced.
  */
 export function registerWasmTrainingKernels(): string[] {
@@ -470,6 +564,8 @@ export function registerWasmTrainingKernels(): string[] {
   overrideKernel(addWasm());
   overrideKernel(sharingKernel(tf.Identity));
   overrideKernel(sharingKernel(tf.Cast));
+  overrideKernel(reluWasm());
+  overrideKernel(maxPoolWasm());
   return patchedKernels(WASM);
 }
 

@@ -308,6 +308,18 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   matMulCase('matMul transposeA', [7, 5], [7, 3], true, false),
   matMulCase('matMul transposeB', [5, 7], [3, 7], false, true),
   matMulCase('matMul transposeA and transposeB', [7, 5], [3, 7], true, true),
+  // Sizes wasm runs as matmul.wat's products (N % 4 = 0; K % 4 = 0 with transposeB): 4×8 tiles and the
+  // rows and columns left over; the gradients take the transposed forms.
+  matMulCase('matMul, 4x8 tiles plus 2 rows and 4 columns left', [6, 7], [7, 12], false, false),
+  matMulCase('matMul transposeA (a dense weight gradient), 1 row of 4 left', [9, 5], [9, 20], true, false),
+  matMulCase('matMul transposeB (a dense input gradient), K = 8', [5, 8], [12, 8], false, true),
+  matMulCase('matMul transposeB, K = 6 (not a multiple of 4)', [3, 6], [8, 6], false, true),
+  {
+    name: 'batched matMul 3D, 8 columns',
+    inputs: [f([3, 5, 6]), f([3, 6, 8])],
+    fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    tolerance: TOLERANCE.conv,
+  },
   {
     name: 'batched matMul 3D transposeB',
     inputs: [f([2, 4, 5]), f([2, 3, 5])],

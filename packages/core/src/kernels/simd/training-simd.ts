@@ -1,4 +1,4 @@
-import { embeddedWasm } from '../../embedded-wasm';
+import { type EmbeddedWasm, embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
 
@@ -43,9 +43,6 @@ interface WasmModuleLike {
   wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
 }
 
-const training = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
-const instances = new WeakMap<WebAssembly.Memory, TrainingExports | null>();
-
 let enabled = true;
 
 /**
@@ -65,17 +62,42 @@ export function wasmTrainingSimdInUse(backend: unknown): boolean {
   return trainingSimdFor(backend) !== null;
 }
 
-/** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
-export function trainingSimdFor(backend: unknown): TrainingSimd | null {
+/**
+ * The wasm backend's heap when robust-ft's SIMD kernels may run over it (they are enabled and the
+ * memory can be found), else null. Shared with the matrix-product module (matmul-simd.ts).
+ */
+export function simdHeapOf(backend: unknown): WebAssembly.Memory | null {
   if (!enabled) return null;
   const w = (backend as WasmModuleLike).wasm;
   const memory = w?.asm?.memory ?? w?.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  let x = instances.get(memory);
-  if (x === undefined) {
-    x = training.instantiate<TrainingExports>(memory);
-    instances.set(memory, x);
-  }
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
+/**
+ * `module` instantiated over a backend's heap, once per heap (`simdHeapOf`): the exports, or null
+ * where the module cannot (or may not) run there.
+ */
+export function perHeap<T>(module: EmbeddedWasm): (backend: unknown) => T | null {
+  const instances = new WeakMap<WebAssembly.Memory, T | null>();
+  return (backend) => {
+    const memory = simdHeapOf(backend);
+    if (memory === null) return null;
+    let x = instances.get(memory);
+    if (x === undefined) {
+      x = module.instantiate<T>(memory);
+      instances.set(memory, x);
+    }
+    return x;
+  };
+}
+
+const trainingExports = perHeap<TrainingExports>(
+  embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64),
+);
+
+/** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
+export function trainingSimdFor(backend: unknown): TrainingSimd | null {
+  const x = trainingExports(backend);
   return x ? new TrainingSimd(x) : null;
 }
 
