@@ -147,6 +147,8 @@ describe('jpegCompress', () => {
     expectMatchesReference([1, 3, 9, 1], 18); // 5 rows of padding ≥ 3 rows
     expectMatchesReference([1, 9, 3, 1], 18); // 5 columns of padding ≥ 3 columns
     expectMatchesReference([1, 3, 3, 3], 10);
+    expectMatchesReference([1, 4, 9, 1], 18); // 4 rows of padding = 4 rows: no reflection either
+    expectMatchesReference([1, 9, 4, 1], 18);
   });
 });
 
