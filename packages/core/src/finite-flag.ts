@@ -12,18 +12,16 @@ export const FINITE_FLAG_KERNEL = 'RobustFtFiniteFlag';
 
 /**
  * A boolean scalar on the device: every entry of every tensor is finite. With a registered
- * FINITE_FLAG_KERNEL for the active backend (and float32 tensors) that kernel runs once for them all;
+ * FINITE_FLAG_KERNEL for the active backend that kernel runs once for all float32 tensors;
  * otherwise one reduction pass per tensor: a sum is NaN/±Inf whenever an entry is, and a sum that
  * overflows float32 (|Σ| > 3.4e38, a step that would be ruinous anyway) also counts as non-finite.
  */
 export function finiteFlag(map: NamedTensorMap): Tensor {
-  const tensors = Object.values(map);
+  // Only float tensors can hold NaN/±Inf; an int32 entry (or none at all) adds nothing to check.
+  const tensors = Object.values(map).filter((t) => t.dtype === 'float32');
   return tf.tidy(() => {
-    if (
-      tensors.length > 0 &&
-      tensors.every((t) => t.dtype === 'float32') &&
-      tf.getKernel(FINITE_FLAG_KERNEL, tf.getBackend()) !== undefined
-    ) {
+    if (tensors.length === 0) return tf.scalar(true);
+    if (tf.getKernel(FINITE_FLAG_KERNEL, tf.getBackend()) !== undefined) {
       const inputs: NamedTensorMap = {};
       tensors.forEach((t, i) => {
         inputs[`x${i}`] = t;

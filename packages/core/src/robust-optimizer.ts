@@ -110,10 +110,8 @@ export class RobustOptimizer extends tf.Optimizer {
     }
     checkOptions('RobustOptimizer', options, ADAPTER_OPTIONS);
     validateLearningRate('options.learningRate', options.learningRate);
+    // checkOptions has refused any other value of nonFinite (NON_FINITE_POLICIES).
     const policy = options.nonFinite;
-    if (policy !== undefined && !['error', 'skip', 'guard', 'off'].includes(policy)) {
-      throw invalidArgument('options.nonFinite', "'error', 'skip', 'guard' or 'off'", policy);
-    }
     this.transformation = options.transformation;
     this.lr = options.learningRate;
     this.nonFiniteOption = policy;
@@ -283,7 +281,11 @@ export class RobustOptimizer extends tf.Optimizer {
       for (const n of names) {
         const u = result.assign[n] ?? result.updates[n];
         if (!u || !sameShape(u.shape, vars[n]!.shape)) {
-          disposeStateExcept(result.state, collectTensors(inner));
+          const held = collectTensors(inner);
+          disposeStateExcept(result.state, held);
+          // The updates the tidy kept for us are ours to dispose (never the caller's gradients).
+          for (const g of Object.values(grads)) held.add(g);
+          disposeUpdates(result, held, vars);
           throw new RobustFtError(
             'STATE_MISMATCH',
             `the transformation returned no valid update for "${n}"`,
@@ -321,9 +323,7 @@ export class RobustOptimizer extends tf.Optimizer {
       const keep = collectTensors(nextState);
       for (const t of keep) tf.keep(t);
       for (const g of Object.values(grads)) keep.add(g);
-      for (const [n, u] of [...Object.entries(result.updates), ...Object.entries(result.assign)]) {
-        if (!keep.has(u) && u !== vars[n] && !u.isDisposed) u.dispose();
-      }
+      disposeUpdates(result, keep, vars);
       disposeStateExcept(inner, keep);
       const seen = { ...stateNow.seen };
       for (const n of fresh) seen[n] = 1;
@@ -358,7 +358,10 @@ export class RobustOptimizer extends tf.Optimizer {
     if (varList !== undefined && varList.length === 0) throw emptyVariableList();
     let computed: { value: tf.Scalar; grads: NamedTensorMap };
     try {
-      computed = this.computeGradients(f, varList);
+      // In a tidy: tfjs leaves what f computed behind when it throws (a non-scalar loss, say).
+      computed = tf.tidy(
+        () => this.computeGradients(f, varList) as unknown as tf.TensorContainer,
+      ) as unknown as typeof computed;
     } catch (error) {
       if (!RobustFtError.isInstance(error) && /at least one of the input variables/.test(String(error)))
         throw emptyVariableList();
@@ -522,7 +525,7 @@ export class RobustOptimizer extends tf.Optimizer {
     }
     const floats: NamedTensorMap = {};
     for (const l of leaves) if (isTensor(l.value) && l.value.dtype === 'float32') floats[l.entry] = l.value;
-    for (const [n, t] of anchors) if (t.dtype === 'float32') floats[`anchor:${n}`] = t;
+    for (const [n, t] of anchors) if (t.dtype === 'float32') floats[JSON.stringify(['a', n])] = t;
     const bad = await firstNonFiniteAsync(floats);
     if (bad !== undefined) {
       throw new RobustFtError(
@@ -713,7 +716,8 @@ export class RobustOptimizer extends tf.Optimizer {
     for (const { path, value } of got) {
       const key = JSON.stringify(path);
       const want = expected.get(key);
-      const entry = `${JSON.stringify(['t', 'inner', ...path])}`;
+      // The weight that holds this slot: a tensor entry ("t") or an encoded number ("n").
+      const entry = JSON.stringify([isTensor(value) ? 't' : 'n', 'inner', ...path]);
       if (want === undefined)
         throw mismatch(`unexpected optimizer state slot ${key}`, `weightValues[${entry}]`);
       if (want === 'number' ? isTensor(value) : !isTensor(value)) {
@@ -795,6 +799,17 @@ function resolveVariables(grads: NamedTensorMap): Record<string, Variable> {
     vars[name] = v;
   }
   return vars;
+}
+
+/** Disposes the update and assign tensors a step returned, except those in `keep` and the variables. */
+function disposeUpdates(
+  result: { updates: NamedTensorMap; assign: NamedTensorMap },
+  keep: ReadonlySet<Tensor>,
+  vars: Record<string, Variable>,
+): void {
+  for (const [n, u] of [...Object.entries(result.updates), ...Object.entries(result.assign)]) {
+    if (!keep.has(u) && u !== vars[n] && !u.isDisposed) u.dispose();
+  }
 }
 
 /**

@@ -33,6 +33,13 @@ describe('Anchors', () => {
     expect(a.get('p')).not.toBe(a.get('r'));
     expect(a.get('p')).not.toBe(a.get('i'));
     expect([values(a.get('p')), a.get('i').dtype]).toEqual([[0, 0], 'int32']);
+    // Shapes whose digits run together ([1, 12] and [11, 2]) still get their own zeros.
+    a.ensure('wide', tf.ones([1, 12]));
+    a.ensure('tall', tf.ones([11, 2]));
+    expect([a.get('wide').shape, a.get('tall').shape]).toEqual([
+      [1, 12],
+      [11, 2],
+    ]);
     expect(a.hasCaptured('p')).toBe(false);
     expect(a.snapshot()).toEqual({});
     const shared = a.get('q');
@@ -62,6 +69,7 @@ describe('Anchors', () => {
       expect.objectContaining({
         code: 'MISSING_ANCHOR',
         argument: 'v',
+        expected: 'an anchor captured at first sight or given explicitly',
         message: 'no anchor for parameter "v" (mode explicit)',
       }),
     );

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@robust-ft/core/internal';
+import { assertInteger, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsModel } from './attacks/attack-common';
 import type { Attack } from './attacks/robust-accuracy';
@@ -79,10 +79,21 @@ export async function evaluate(
   options: { name?: string; onProgress?: (p: EvaluationProgress) => void } = {},
 ): Promise<EvaluationReport> {
   checkEvalOptions('evaluate', 'evaluate', options);
+  // checkOptions accepts undefined (options are optional); suites are not.
+  if (typeof suites !== 'object' || suites === null) {
+    throw invalidArgument(
+      'suites',
+      'an object { id, corruptions?, attacks?, ood?, topK?, batchSize? }',
+      suites,
+    );
+  }
   checkEvalOptions('evaluate suites', 'evaluateSuites', suites);
-  checkEvalOptions('evaluate suites.corruptions', 'evaluateCorruptions', suites?.corruptions);
+  checkEvalOptions('evaluate suites.corruptions', 'evaluateCorruptions', suites.corruptions);
   const { id, topK = 5, batchSize = 256 } = suites;
   if (!id) throw invalidArgument('suites.id', 'an in-distribution set { x, y }');
+  assertInteger('suites.topK', topK, 1);
+  // A batch size of 0 would never advance predictBatched's loop.
+  assertInteger('suites.batchSize', batchSize, 1);
   assertImageBatch('suites.id.x', id.x);
   const families = suites.corruptions?.families ?? (suites.corruptions ? CORRUPTION_FAMILIES : []);
   const severities = suites.corruptions?.severities ?? [1, 2, 3, 4, 5];

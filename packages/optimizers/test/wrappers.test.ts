@@ -3,7 +3,17 @@ import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { withFusedMethod } from '../src/fused';
-import { adamw, DIGRAP_DEFAULTS, digrap, l2sp, SPD_DEFAULTS, sgd, spd, spdDiagnostics } from '../src/index';
+import {
+  adamw,
+  DIGRAP_DEFAULTS,
+  digrap,
+  l2sp,
+  SPD_DEFAULTS,
+  sgd,
+  spd,
+  spdDiagnostics,
+  tpgm,
+} from '../src/index';
 import { FUSED_KERNELS } from '../src/internal';
 import { declareMethod } from '../src/method';
 import { disposeAll, makeVars, run, signDescent, values } from './helpers';
@@ -152,6 +162,23 @@ describe('the inner option', () => {
       }
     });
   }
+
+  it("the error lists the wrapper's default inner first (Adam for SPD, SGD for TPGM)", () => {
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as RobustFtError).message;
+      }
+      return 'no error';
+    };
+    expect(message(() => spd({ inner: 'rmsprop' as 'adam' }))).toBe(
+      `spd: options.inner must be 'adam', 'sgd' or a gradient transformation (received "rmsprop")`,
+    );
+    expect(message(() => tpgm({ inner: 'rmsprop' as 'adam' }))).toBe(
+      `tpgm: options.inner must be 'sgd', 'adam' or a gradient transformation (received "rmsprop")`,
+    );
+  });
 
   it('the defaults are pinned', () => {
     expect(SPD_DEFAULTS).toMatchObject({ learningRate: 1e-3, learningRateSgd: 1e-2, weightDecay: 0 });

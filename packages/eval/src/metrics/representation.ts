@@ -1,11 +1,5 @@
 import { RobustFtError } from '@robust-ft/core';
-import {
-  assertFiniteNumber,
-  assertInteger,
-  assertOneOf,
-  assertRank,
-  invalidArgument,
-} from '@robust-ft/core/internal';
+import { assertFiniteNumber, assertInteger, assertRank, invalidArgument } from '@robust-ft/core/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNonEmpty } from '../checks';
 import { checkEvalOptions } from '../option-schemas';
@@ -100,7 +94,6 @@ export function relativeAlignment(
       argument: 'y',
     });
   }
-  assertOneOf('options.relative', relative, ['diff', 'ratio']);
   const n = x.shape[0];
   if (neighbor !== -1) assertInteger('options.neighbor', neighbor, 1);
   if (neighbor > n) throw invalidArgument('options.neighbor', `-1 or an integer in [1, ${n}]`, neighbor);
