@@ -122,7 +122,10 @@ describe('corruptionPreviewSvg', () => {
     // The inputs built inside the cases (zeros) stay; nothing the function made does.
     expect(tf.memory().numTensors - before).toBe(2);
     // The messages name what was received, and the function for an unknown option.
-    const batch = await corruptionPreviewSvg(two).catch((err: unknown) => err as Error);
+    const batch = (await corruptionPreviewSvg(two).then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as Error;
     expect(batch.message).toBe('image must be a single image [1, H, W, C] (received "shape [2,6,5,1]")');
     const e = await corruptionPreviewSvg(x, { sacle: 2 } as never).catch((err: unknown) => err);
     expect(RobustFtError.isInstance(e)).toBe(true);
