@@ -26,7 +26,8 @@ export const GUIDE_CORRUPTION_PORTFOLIO: readonly CorruptionFamily[] = [
 
 /** True when `name` is one of `CORRUPTION_FAMILIES`. */
 export function isCorruptionFamily(name: unknown): name is CorruptionFamily {
-  return typeof name === 'string' && name in SEVERITY_PARAMETERS;
+  // An own key: `in` would also accept inherited names such as 'toString' or 'constructor'.
+  return typeof name === 'string' && Object.hasOwn(SEVERITY_PARAMETERS, name);
 }
 
 /**
