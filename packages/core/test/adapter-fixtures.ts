@@ -9,9 +9,10 @@ import {
   scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
+import { FINITE_FLAG_KERNEL } from '../src/internal';
 import { liveTensors, optimizerSnapshot, sameSnapshot, tensorBytes } from '../src/testing/index';
 
-/** Shared by the adapter's refusal and restore tests (test/adapter-refusals, test/adapter-restore). */
+/** Shared by the adapter's tests (test/adapter, test/adapter-refusals, test/adapter-restore, test/finite-flag). */
 
 let counter = 0;
 /** A variable name no other test uses (tfjs variable names are global to the process). */
@@ -117,4 +118,24 @@ export function asIfWebGpu<T>(fn: () => T): T {
   } finally {
     engine.backendName = real;
   }
+}
+
+/**
+ * Registers a cpu FINITE_FLAG_KERNEL that records how many tensors each call checks in `calls` and returns
+ * `ok` when all are finite, 0 otherwise (`ok` other than 1 shows whether a caller compares with 0).
+ */
+export function spyFiniteFlagKernel(calls: number[], ok = 1): void {
+  tf.registerKernel({
+    kernelName: FINITE_FLAG_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as {
+        data: { get(id: object): { values: Float32Array } };
+        makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+      };
+      calls.push(attrs?.n as number);
+      const finite = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
+      return b.makeTensorInfo([], 'float32', Float32Array.of(finite ? ok : 0));
+    },
+  });
 }

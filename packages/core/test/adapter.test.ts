@@ -16,6 +16,7 @@ import {
 } from '../src/index';
 import { FINITE_FLAG_KERNEL } from '../src/internal';
 import { expectNoTensorLeaks } from '../src/testing/index';
+import { spyFiniteFlagKernel } from './adapter-fixtures';
 import './setup-backend';
 
 const adamwTransform = (wd: number, eps = 1e-8) =>
@@ -325,23 +326,6 @@ describe('absolute updates', () => {
     v.dispose();
   });
 });
-
-/** Registers a cpu FINITE_FLAG_KERNEL that records how many tensors each call checks in `calls`. */
-function spyFiniteFlagKernel(calls: number[]): void {
-  tf.registerKernel({
-    kernelName: FINITE_FLAG_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as unknown as {
-        data: { get(id: object): { values: Float32Array } };
-        makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-      };
-      calls.push(attrs?.n as number);
-      const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
-      return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 1 : 0));
-    },
-  });
-}
 
 describe("'guard' policy (no host sync)", () => {
   it('masks a non-finite step on the device, counts it asynchronously and leaks nothing', async () => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FINITE_FLAG_KERNEL, finiteFlag } from '../src/finite-flag';
+import { spyFiniteFlagKernel } from './adapter-fixtures';
 import './setup-backend';
 
 /*
@@ -9,22 +10,8 @@ import './setup-backend';
  */
 
 const calls: number[] = [];
-function registerSpy(): void {
-  tf.registerKernel({
-    kernelName: FINITE_FLAG_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as unknown as {
-        data: { get(id: object): { values: Float32Array } };
-        makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-      };
-      calls.push(attrs?.n as number);
-      const ok = Object.values(inputs).every((x) => b.data.get(x!.dataId).values.every(Number.isFinite));
-      // 2 rather than 1 on success: the caller must compare with 0, not test for exactly 1.
-      return b.makeTensorInfo([], 'float32', Float32Array.of(ok ? 2 : 0));
-    },
-  });
-}
+// 2 rather than 1 when finite: finiteFlag must compare with 0, not test for exactly 1.
+const registerSpy = () => spyFiniteFlagKernel(calls, 2);
 
 afterEach(() => {
   if (tf.getKernel(FINITE_FLAG_KERNEL, 'cpu')) tf.unregisterKernel(FINITE_FLAG_KERNEL, 'cpu');

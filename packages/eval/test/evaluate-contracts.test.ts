@@ -1,4 +1,3 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +13,7 @@ import {
   topKAccuracy,
 } from '../src/index';
 import './setup-backend';
+import { caughtAsync } from './typed-error';
 
 /*
  * evaluate()'s defaults, options and every number of its report, checked against the public functions it
@@ -49,16 +49,6 @@ async function accuracyOf(x: tf.Tensor, y: readonly number[], k = 1): Promise<nu
   } finally {
     logits.dispose();
   }
-}
-
-async function rejected(p: Promise<unknown>): Promise<RobustFtError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError');
 }
 
 describe('evaluate: the ID suite and defaults', () => {
@@ -104,33 +94,33 @@ describe('evaluate: the ID suite and defaults', () => {
 
   it('refuses missing or malformed suites and unknown options, naming them', async () => {
     const id = { x: X, y: Y };
-    let e = await rejected(evaluate(model, undefined as never));
+    let e = await caughtAsync(() => evaluate(model, undefined as never));
     expect([e.code, e.argument, e.message]).toEqual([
       'INVALID_ARGUMENT',
       'suites',
       'suites must be an object { id, corruptions?, attacks?, ood?, topK?, batchSize? }',
     ]);
-    e = await rejected(evaluate(model, null as never));
+    e = await caughtAsync(() => evaluate(model, null as never));
     expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'suites']);
-    e = await rejected(evaluate(model, {} as never));
+    e = await caughtAsync(() => evaluate(model, {} as never));
     expect([e.argument, e.message]).toEqual([
       'suites.id',
       'suites.id must be an in-distribution set { x, y }',
     ]);
-    e = await rejected(evaluate(model, { id, batchSize: 0 }));
+    e = await caughtAsync(() => evaluate(model, { id, batchSize: 0 }));
     expect([e.argument, e.message]).toEqual([
       'suites.batchSize',
       'suites.batchSize must be an integer >= 1 (received 0)',
     ]);
-    e = await rejected(evaluate(model, { id, topK: 0 }));
+    e = await caughtAsync(() => evaluate(model, { id, topK: 0 }));
     expect(e.argument).toBe('suites.topK');
-    e = await rejected(evaluate(model, { id, topk: 2 } as never));
+    e = await caughtAsync(() => evaluate(model, { id, topk: 2 } as never));
     expect(e.message).toMatch(/^evaluate suites: unknown option `topk`; did you mean `topK`\?/);
-    e = await rejected(evaluate(model, { id, corruptions: { seeds: 1 } } as never));
+    e = await caughtAsync(() => evaluate(model, { id, corruptions: { seeds: 1 } } as never));
     expect(e.message).toMatch(/^evaluate suites\.corruptions: unknown option `seeds`; did you mean `seed`\?/);
-    e = await rejected(evaluate(model, { id }, { nam: 'x' } as never));
+    e = await caughtAsync(() => evaluate(model, { id }, { nam: 'x' } as never));
     expect(e.message).toMatch(/^evaluate: unknown option `nam`; did you mean `name`\?/);
-    e = await rejected(
+    e = await caughtAsync(() =>
       evaluate(model, { id, ood: { other: { x: tf.zeros([2, 8, 8]) as never, y: [0, 1] } } }),
     );
     expect(e.argument).toBe('suites.ood.other.x');

@@ -1,4 +1,4 @@
-import { RobustFtError } from '@robust-ft/core';
+import type { RobustFtError } from '@robust-ft/core';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -20,33 +20,13 @@ import { pairwiseSquaredDistances } from '../src/metrics/representation';
 import { ranksFromValues, trueClassRanks } from '../src/metrics/top-k';
 import { checkEvalOptions } from '../src/option-schemas';
 import './setup-backend';
+import { caught, caughtAsync } from './typed-error';
 
 /*
  * Values and contracts of the small metrics (effective robustness, corruption summaries, representation,
  * retrieval, top-k) and of the shared argument checks: each value is derived by hand or in float64 here,
  * each error pinned by code, argument and message.
  */
-
-/** Runs `f`, expecting a RobustFtError; returns it. */
-function caught(f: () => unknown): RobustFtError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
-
-async function caughtAsync(f: () => Promise<unknown>): Promise<RobustFtError> {
-  try {
-    await f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 function expectError(e: RobustFtError, code: string, argument: string, message: string): void {
   expect(e.code).toBe(code);
