@@ -221,6 +221,35 @@ describe('applyGradients refuses before it mutates anything', () => {
     tf.dispose([a, g]);
   });
 
+  it('a gradient for no registered variable, or of the wrong shape, names the gradient; nothing changes', async () => {
+    const a = variable([1, 2, 3]);
+    const opt = adam();
+    const g = tf.ones([3]);
+    const wrong = tf.ones([2]);
+    const unchanged = await freeze(opt, [a]);
+    expectRefusal(
+      caught(() => opt.applyGradients({ [a.name]: g, 'no/such/variable': g })),
+      {
+        code: 'UNKNOWN_VARIABLE',
+        message: 'no variable named "no/such/variable" is registered',
+        argument: 'grads["no/such/variable"]',
+        expected: 'a gradient keyed by the name of a registered tf.Variable',
+      },
+    );
+    expectRefusal(
+      caught(() => opt.applyGradients({ [a.name]: wrong })),
+      {
+        code: 'SHAPE_MISMATCH',
+        message: `the gradient of "${a.name}" has shape [2], the variable [3]`,
+        argument: `grads["${a.name}"]`,
+        expected: 'shape [3]',
+      },
+    );
+    await unchanged();
+    opt.dispose();
+    tf.dispose([a, g, wrong]);
+  });
+
   it('an anchor holding NaN is NON_FINITE at its first use (not a gradient, and never skipped)', async () => {
     for (const nonFinite of ['error', 'skip'] as const) {
       const v = variable([1, 2, 3]);
