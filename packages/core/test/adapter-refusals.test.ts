@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import {
+  chain,
   type GradientTransformation,
   RobustFtError,
   RobustOptimizer,
   type StateTree,
+  scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
 import { expectNoTensorLeaks, liveTensors } from '../src/testing/index';
@@ -52,6 +54,26 @@ describe('the constructor', () => {
         refusal,
       );
     }
+  });
+
+  it('refuses a negative learning rate in the options and through the setter, naming each', () => {
+    const e = caught(
+      () =>
+        new RobustOptimizer({
+          transformation: chain(scaleByAdam(), scaleByLearningRate()),
+          learningRate: -1,
+        }),
+    ) as RobustFtError;
+    expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'options.learningRate']);
+    expect(e.message).toContain('a number >= 0 or a schedule');
+    const opt = adam();
+    const before = opt.learningRate;
+    const s = caught(() => {
+      opt.learningRate = -0.5;
+    }) as RobustFtError;
+    expect([s.code, s.argument]).toEqual(['INVALID_ARGUMENT', 'learningRate']);
+    expect(opt.learningRate).toBe(before);
+    opt.dispose();
   });
 
   it('refuses an unknown nonFinite policy through the option schema, naming the four', () => {
