@@ -19,8 +19,14 @@ import {
 import './setup-backend';
 
 /** The state-tree plumbing every optimizer's state and checkpoint goes through, value by value (issue #20). */
-const stateError = (fn: () => unknown) =>
-  expect(fn).toThrowError(expect.objectContaining({ name: 'RobustFtError', code: 'STATE_MISMATCH' }));
+const stateError = (fn: () => unknown, message?: string) =>
+  expect(fn).toThrowError(
+    expect.objectContaining({
+      name: 'RobustFtError',
+      code: 'STATE_MISMATCH',
+      ...(message === undefined ? {} : { message }),
+    }),
+  );
 
 describe('isTensor', () => {
   it('recognises tensors and tensor-like objects (another tfjs copy), nothing else', () => {
@@ -103,7 +109,7 @@ describe('paths', () => {
     ensurePath(tree, ['a', 'b', 'c']);
     ensurePath(tree, ['x']);
     expect(tree).toEqual({ a: { b: { c: {} } }, leaf: 1, x: {} });
-    stateError(() => ensurePath(tree, ['leaf', 'y']));
+    stateError(() => ensurePath(tree, ['leaf', 'y']), 'state path ["leaf","y"] crosses a leaf');
   });
 
   it('unflattenState rebuilds nested trees and refuses empty paths and leaf crossings', () => {
@@ -114,12 +120,14 @@ describe('paths', () => {
         { path: ['d'], value: 3 },
       ]),
     ).toEqual({ a: { b: 1, c: 2 }, d: 3 });
-    stateError(() => unflattenState([{ path: [], value: 1 }]));
-    stateError(() =>
-      unflattenState([
-        { path: ['a'], value: 1 },
-        { path: ['a', 'b'], value: 2 },
-      ]),
+    stateError(() => unflattenState([{ path: [], value: 1 }]), 'a state leaf has an empty path');
+    stateError(
+      () =>
+        unflattenState([
+          { path: ['a'], value: 1 },
+          { path: ['a', 'b'], value: 2 },
+        ]),
+      'state path ["a","b"] crosses a leaf',
     );
   });
 });
@@ -138,7 +146,10 @@ describe('numbers in state', () => {
   });
 
   it('refuses anything but an int32 pair', () => {
-    stateError(() => decodeNumberWords('float32', [0, 0]));
+    stateError(
+      () => decodeNumberWords('float32', [0, 0]),
+      'an encoded number must be an int32 tensor of 2 words',
+    );
     stateError(() => decodeNumberWords('int32', [0]));
     stateError(() => decodeNumberWords('int32', [0, 0, 0]));
   });
