@@ -1,5 +1,4 @@
 import type { AnyTransformation, JsonObject, LearningRate } from '@robust-ft/core';
-import { invalidArgument } from '@robust-ft/core/internal';
 import { type AdamMomentsOptions, adamwTransformation } from './adamw';
 import { checkFactoryOptions } from './option-schemas';
 import { type CommonOptions, checkLearningRate } from './options';
@@ -36,8 +35,8 @@ export interface InnerDefaults {
 const ADAM_FIRST: InnerDefaults = { inner: 'adam', momentum: 0, nesterov: false };
 
 /**
- * Validates `options.inner` (default `defaults.inner`) and builds it. `weightDecay` is the inner
- * optimizer's own decay toward zero (FTP's and TPGM's AdamW/SGD decay); SPD and DiGraP, whose
+ * Builds `options.inner` (default `defaults.inner`; the factory's option schema has checked it).
+ * `weightDecay` is the inner optimizer's own decay toward zero (FTP's and TPGM's AdamW/SGD decay); SPD and DiGraP, whose
  * `weightDecay` is their strength λ, pass 0.
  */
 export function resolveInner(
@@ -45,15 +44,8 @@ export function resolveInner(
   weightDecay: number,
   defaults: InnerDefaults = ADAM_FIRST,
 ): ResolvedInner {
+  // `options.inner` was checked by the factory's option schema (innerSpec): 'adam', 'sgd' or a transformation.
   const inner = options.inner ?? defaults.inner;
-  if (inner !== 'adam' && inner !== 'sgd' && typeof inner?.update !== 'function') {
-    const other = defaults.inner === 'adam' ? 'sgd' : 'adam';
-    throw invalidArgument(
-      'options.inner',
-      `'${defaults.inner}', '${other}' or a gradient transformation`,
-      inner,
-    );
-  }
   const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = options;
   const adam = { beta1, beta2, epsilon };
   if (inner === 'adam') {
