@@ -169,8 +169,11 @@ describe('factories round-trip their shared options through getConfig/fromConfig
       expect(json.learningRate).toEqual(linearSchedule(0.1, 0.01, 20).spec);
       expect(json.anchor).toBe('zero');
       expect(json.nonFinite).toBe('skip');
+      // The options reach the adapter itself, not only its config record.
+      expect([opt.anchors.mode, opt.nonFinite]).toEqual(['zero', 'skip']);
       const back = RobustOptimizer.fromConfig(RobustOptimizer, opt.getConfig()) as RobustOptimizer;
       expect(options(back)).toEqual(json);
+      expect([back.anchors.mode, back.nonFinite]).toEqual(['zero', 'skip']);
       opt.dispose();
       back.dispose();
     }
