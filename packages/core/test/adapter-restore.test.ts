@@ -268,6 +268,21 @@ describe('setWeights refuses state saved by another optimizer', () => {
     target.dispose();
   });
 
+  it('with a factory on one side only, the labels decide (same transformation loads)', async () => {
+    // Saved without a factory, loaded into a factory-built optimizer of the same transformation, and back.
+    const target = adam({ factory: { name: 'only-mine', options: {} } });
+    await target.setWeights(saved);
+    expect(target.step).toBe(2);
+    const named = editHeader(saved, (h) => {
+      h.factory = 'only-theirs';
+    });
+    const plain = adam();
+    await plain.setWeights(named);
+    expect(plain.step).toBe(2);
+    target.dispose();
+    plain.dispose();
+  });
+
   it('a header whose parameter list differs from the state', async () => {
     for (const edit of [
       (h: Header) => {
