@@ -66,6 +66,21 @@ describe('the constructor', () => {
     ) as RobustFtError;
     expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'options.learningRate']);
     expect(e.message).toContain('a number >= 0 or a schedule');
+    // Infinity passes the schema (a number >= 0) and is refused by the finite check that follows.
+    const inf = caught(
+      () =>
+        new RobustOptimizer({
+          transformation: chain(scaleByAdam(), scaleByLearningRate()),
+          learningRate: Number.POSITIVE_INFINITY,
+        }),
+    ) as RobustFtError;
+    expect([inf.code, inf.argument]).toEqual(['INVALID_ARGUMENT', 'options.learningRate']);
+    // 0 is a learning rate (a frozen run), and a factory record must be an object.
+    adam({ learningRate: 0 }).dispose();
+    const f = caught(() => adam({ factory: 'adamw' as never })) as RobustFtError;
+    expect([f.code, f.argument]).toEqual(['INVALID_ARGUMENT', 'options.factory']);
+    // The name tfjs serialization registers the class under.
+    expect(RobustOptimizer.className).toBe('RobustFtOptimizer');
     const opt = adam();
     const before = opt.learningRate;
     const s = caught(() => {
@@ -437,6 +452,24 @@ describe('applyGradients refuses before it mutates anything', () => {
     await unchanged();
     target.dispose();
     tf.dispose([...saved.map((s) => s.tensor), renamed, g3, g2]);
+  });
+
+  it('the renamed variable is found by its trailing "_<digits>" only ("_12" after a "_1" mid-name)', async () => {
+    const base = unique('block_1/w');
+    const old = tf.variable(tf.tensor1d([1, 2, 3]), true, base);
+    const source = adam();
+    const g = tf.ones([3]);
+    source.applyGradients({ [base]: g });
+    const saved = await savedWeights(source);
+    source.dispose();
+    old.dispose();
+    const target = adam();
+    await target.setWeights(saved);
+    const renamed = tf.variable(tf.tensor1d([1, 2, 3]), true, `${base}_12`);
+    target.applyGradients({ [renamed.name]: g });
+    expect(target.step).toBe(2);
+    target.dispose();
+    tf.dispose([...saved.map((s) => s.tensor), renamed, g]);
   });
 
   it("restored state for other variables refuses the first step (another model's checkpoint)", async () => {
