@@ -135,9 +135,18 @@ export function takesSmallProduct(batches: number, m: number, n: number, k: numb
   return macs > 0 && macs <= SMALL_MATMUL_MAX_MACS;
 }
 
+/** One product's sizes: C[M,N] = op(A)·op(B) over K, A or B transposed. */
+export interface ProductDims {
+  m: number;
+  n: number;
+  k: number;
+  tA: boolean;
+  tB: boolean;
+}
+
 /**
- * C[M,N] = op(A)·op(B) for one batch, A stored [M,K] (or [K,M] with `transposeA`), B stored [K,N]
- * (or [N,K] with `transposeB`), offsets in elements; each sum in float64 over all of K, rounded once
+ * C[M,N] = op(A)·op(B) for one batch, A stored [M,K] (or [K,M] with `tA`), B stored [K,N] (or [N,K]
+ * with `tB`), offsets in elements; each sum in float64 over all of K, rounded once
  * (tfjs-cpu sums blocks of 64 in float64).
  */
 export function productLoop(
@@ -145,14 +154,10 @@ export function productLoop(
   b: F32,
   c: F32,
   [ao, bo, co]: [number, number, number],
-  m: number,
-  n: number,
-  k: number,
-  transposeA: boolean,
-  transposeB: boolean,
+  { m, n, k, tA, tB }: ProductDims,
 ): void {
-  const [asM, asK] = transposeA ? [1, m] : [k, 1];
-  const [bsK, bsN] = transposeB ? [1, k] : [n, 1];
+  const [asM, asK] = tA ? [1, m] : [k, 1];
+  const [bsK, bsN] = tB ? [1, k] : [n, 1];
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;

@@ -14,6 +14,7 @@ import {
   type BinaryOp,
   binaryLoop,
   binaryPlan,
+  type ProductDims,
   productLoop,
   SMALL_OP_MAX_ELEMENTS,
   softmaxRows,
@@ -504,14 +505,9 @@ function inputGradientWasm(
 }
 
 /** The sizes of a product both own paths take: float32, same rank ≥ 2, same leading dimensions. */
-interface ProductSizes {
+interface ProductSizes extends ProductDims {
   outer: number[];
   batches: number;
-  m: number;
-  n: number;
-  k: number;
-  tA: boolean;
-  tB: boolean;
 }
 
 function productSizes(
@@ -568,7 +564,7 @@ function ownMatMul(
   }
   const [va, vb, vc] = [h.read(inputs.a) as F32, h.read(inputs.b) as F32, h.read(out) as F32];
   for (let i = 0; i < batches; i++)
-    productLoop(va, vb, vc, [i * m * k, i * k * n, i * m * n], m, n, k, tA, tB);
+    productLoop(va, vb, vc, [i * m * k, i * k * n, i * m * n], s);
   return out;
 }
 
