@@ -563,8 +563,7 @@ function ownMatMul(
     return out;
   }
   const [va, vb, vc] = [h.read(inputs.a) as F32, h.read(inputs.b) as F32, h.read(out) as F32];
-  for (let i = 0; i < batches; i++)
-    productLoop(va, vb, vc, [i * m * k, i * k * n, i * m * n], s);
+  for (let i = 0; i < batches; i++) productLoop(va, vb, vc, [i * m * k, i * k * n, i * m * n], s);
   return out;
 }
 
