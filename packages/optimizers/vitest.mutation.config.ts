@@ -9,6 +9,11 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     pool: 'forks',
+    // One module graph per worker, reused across test files and mutant runs: importing tfjs and the
+    // package again for every covering test file was most of each mutant's time. Static mutants need
+    // fresh modules, so a run with this setting ignores them (`--ignoreStatic`); see the README.
+    isolate: false,
+    setupFiles: ['test/mutation-setup.ts'],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // test/fused-guard.test.ts leaves out its large-tensor edge case under this flag (see there).
     env: { ROBUST_FT_MUTATION_RUN: '1' },
