@@ -136,7 +136,7 @@ describe('digrapGradient: the DiGraP gradient transformation on its own', () => 
     const composed = digrapTransformation(sgdTransformation({}), { weightDecay: 0.5 });
     const c = composed.update({ w: g }, composed.init({ w: theta }), { w: theta }, ctx as never);
     const delta = Array.from(await c.updates.w!.data());
-    delta.forEach((d, i) => expect(d).toBeCloseTo(-0.1 * out[i]!, 6));
+    for (const [i, d] of delta.entries()) expect(d).toBeCloseTo(-0.1 * out[i]!, 6);
     tf.dispose([r.updates, c.updates]);
     tf.dispose([state as never, r.state as never, c.state as never]);
     tf.dispose([theta, anchor, g]);
