@@ -142,3 +142,55 @@ describe('digrapGradient: the DiGraP gradient transformation on its own', () => 
     tf.dispose([theta, anchor, g]);
   });
 });
+
+describe('an inner transformation that assigns instead of returning deltas', () => {
+  /** Like a fused kernel's last step: it writes θ' itself (`assign`) rather than an increment. */
+  const assigning = (target: tf.Tensor) => ({
+    label: 'assigner',
+    init: () => ({}),
+    update: (grads: tf.NamedTensorMap) => ({ updates: grads, assign: { w: target }, state: {} }),
+  });
+
+  it('a projection method refuses it (UNSUPPORTED naming inner): it projects the inner delta', () => {
+    const w = tf.variable(tf.ones([2, 3]), true, 'assign-ftp');
+    const target = tf.zeros([2, 3]);
+    const g = tf.ones([2, 3]);
+    for (const [label, t] of [
+      ['ftp', ftpTransformation(assigning(target) as never, {})],
+      ['tpgm', tpgmTransformation(assigning(target) as never, {})],
+    ] as const) {
+      const e = caught(() =>
+        tf.tidy(() => {
+          t.update({ w: g }, t.init({ w }), { w }, {
+            learningRate: 0.1,
+            step: 1,
+            anchor: () => target,
+          } as never);
+        }),
+      );
+      expect(e.code, label).toBe('UNSUPPORTED');
+      expect(e.argument, label).toBe('inner');
+      expect(e.message, label).toBe(`${label}'s inner transformation assigner must return deltas`);
+    }
+    tf.dispose([w, target, g]);
+  });
+
+  it("a gradient method wrapping it passes the inner's assignment through, with both states", () => {
+    const w = tf.variable(tf.ones([2, 3]), true, 'assign-digrap');
+    const target = tf.zeros([2, 3]);
+    const g = tf.ones([2, 3]);
+    const t = digrapTransformation(assigning(target) as never, { weightDecay: 0.1 });
+    const r = tf.tidy(() => {
+      const out = t.update({ w: g }, t.init({ w }), { w }, {
+        learningRate: 0.1,
+        step: 1,
+        anchor: () => target,
+      } as never);
+      return { assign: out.assign, keys: Object.keys(out.state as object), updates: out.updates };
+    });
+    expect(r.assign).toEqual({ w: target });
+    expect(r.keys.sort()).toEqual(['digrap', 'inner']);
+    expect(Object.keys(r.updates)).toEqual(['w']);
+    tf.dispose([w, target, g]);
+  });
+});
