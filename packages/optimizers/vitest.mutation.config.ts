@@ -10,9 +10,9 @@ export default defineConfig({
     testTimeout: 60_000,
     pool: 'forks',
     // One module graph per worker, reused across test files and mutant runs: importing tfjs and the
-    // package again for every covering test file was most of each mutant's time. Static mutants need
-    // fresh modules, so a run with this setting ignores them (`--ignoreStatic`); see the README.
-    isolate: false,
+    // package again for every covering test file was most of each mutant's time. Static mutants
+    // (module-level code) need fresh modules: run them with ROBUST_FT_MUTATION_ISOLATE=1 (see the README).
+    isolate: process.env.ROBUST_FT_MUTATION_ISOLATE === '1',
     setupFiles: ['test/mutation-setup.ts'],
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // test/fused-guard.test.ts leaves out its large-tensor edge case under this flag (see there).
