@@ -1,4 +1,4 @@
-import '@tensorflow/tfjs-backend-cpu';
+import './setup-backend';
 import { RobustFtError } from '@robust-ft/core';
 import { describe, expect, it } from 'vitest';
 import { adamwTransformation } from '../src/adamw';
