@@ -134,3 +134,46 @@ describe('strict options', () => {
     expect(checked).toBeGreaterThan(60);
   });
 });
+
+describe("the schemas' own expected forms (checked before any factory code runs)", () => {
+  it('learningRate: a finite number ≥ 0 or a schedule; 0 is allowed', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '0.1', null]) {
+      const e = errorOf(() => ftp({ learningRate: bad as never }));
+      expect(e.argument, String(bad)).toBe('options.learningRate');
+      expect(e.expected, String(bad)).toBe('a finite number >= 0 or a schedule');
+    }
+    (ftp({ learningRate: 0 }) as { dispose(): void }).dispose();
+  });
+
+  it('inner: a named optimizer or an object with an update function', () => {
+    for (const bad of [{}, null, 'rmsprop', { update: 1 }]) {
+      const e = errorOf(() => ftp({ inner: bad as never }));
+      expect(e.argument, JSON.stringify(bad)).toBe('options.inner');
+      expect(e.expected, JSON.stringify(bad)).toBe("'adam', 'sgd' or a gradient transformation");
+    }
+  });
+
+  it("layout: the schema's own form", () => {
+    const e = errorOf(() => digrap({ layout: 3 as never }));
+    expect(e.argument).toBe('options.layout');
+    expect(e.expected).toBe("'tfjs', 'torch' or a function");
+  });
+
+  it("a custom inner transformation refuses the named inner's keys, each with its own hint", () => {
+    const custom = { label: 'mine', init: () => ({}), update: (g: unknown) => ({ updates: g, state: {} }) };
+    for (const [make, key] of [
+      [ftp, 'momentum'],
+      [ftp, 'beta1'],
+      [ftp, 'weightDecay'],
+      [tpgm, 'nesterov'],
+      [spd, 'epsilon'],
+    ] as const) {
+      const e = errorOf(() => (make as (o: object) => unknown)({ inner: custom, [key]: 0.5 }));
+      expect(e.argument).toBe(`options.${key}`);
+      expect(e.message).toContain(`\`${key}\` does not apply to a custom inner transformation`);
+    }
+    // SPD's and DiGraP's weightDecay is their own strength, so it stays allowed with a custom inner.
+    (spd({ inner: custom as never, weightDecay: 0.5 }) as { dispose(): void }).dispose();
+    (digrap({ inner: custom as never, weightDecay: 0.5 }) as { dispose(): void }).dispose();
+  });
+});

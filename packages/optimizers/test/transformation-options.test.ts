@@ -1,4 +1,4 @@
-import { RobustFtError, RobustOptimizer } from '@robust-ft/core';
+import { type GradientTransformation, RobustFtError, RobustOptimizer, type StateTree } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -155,10 +155,17 @@ describe('an inner transformation that assigns instead of returning deltas', () 
     const w = tf.variable(tf.ones([2, 3]), true, 'assign-ftp');
     const target = tf.zeros([2, 3]);
     const g = tf.ones([2, 3]);
-    for (const [label, t] of [
-      ['ftp', ftpTransformation(assigning(target) as never, {})],
-      ['tpgm', tpgmTransformation(assigning(target) as never, {})],
-    ] as const) {
+    const builders: [string, GradientTransformation<StateTree>][] = [
+      [
+        'ftp',
+        ftpTransformation(assigning(target) as never, {}) as unknown as GradientTransformation<StateTree>,
+      ],
+      [
+        'tpgm',
+        tpgmTransformation(assigning(target) as never, {}) as unknown as GradientTransformation<StateTree>,
+      ],
+    ];
+    for (const [label, t] of builders) {
       const e = caught(() =>
         tf.tidy(() => {
           t.update({ w: g }, t.init({ w }), { w }, {
