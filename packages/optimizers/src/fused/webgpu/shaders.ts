@@ -175,10 +175,37 @@ function flagDecl(access: 'write' | 'read', storage: number): string {
 const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u)); }';
 
 /**
+ * WGSL: the kept condition of a pass that runs after every pass that checks g ('guard' inside the
+ * kernel) and reads the call's flag texture: a given flag of 0 (KEPT) or a NaN/±Inf seen by a check.
+ * Such a pass keeps its outputs itself, so they need no restore (see `finishCall` in kernels.ts).
+ */
+const KEPT_OR_SEEN = `(${KEPT} || textureLoad(flag, vec2<i32>(0, 0), 0).x != 0u)`;
+
+/**
+ * A pass whose kept condition is `kept` (KEPT), with its `checked` variant: the same pass keeping on
+ * KEPT_OR_SEEN, reading the flag texture after its storage buffers.
+ */
+function flagged(
+  key: string,
+  bindings: readonly Binding[],
+  body: (kept: string) => string,
+  extra = '',
+): CheckedSource {
+  const checked = shader(
+    `${key}Checked`,
+    bindings,
+    body(KEPT_OR_SEEN),
+    `${extra}\n${flagDecl('read', bindings.length)}`,
+  );
+  return { ...shader(key, bindings, body(KEPT), extra), checked: { ...checked, flag: 'read' } };
+}
+
+/**
  * The Adam pass every method shares: m' = b1·m + c1·ĝ, v' = b2·v + c2·ĝ², step = sk·m'/(√v'·rs2 + e),
  * with the gradient ĝ and what is stored from dk·θ + step chosen by the method. Same operation order
  * as the cpu/wasm passes (`loops.ts`). On a kept step ('guard', see KEPT) m and v are written through
- * and `keep` runs instead of `store`. Its `checked` variant also tests every g it reads (FLAG_CHECK).
+ * and `keep` runs instead of `store`. Its `checked` variant also tests every g it reads (FLAG_CHECK),
+ * or, with `checked` 'read' (a pass after the check: DiGraP's), keeps on KEPT_OR_SEEN instead.
  */
 function adamPass(
   key: string,
@@ -187,12 +214,13 @@ function adamPass(
   grad: string,
   store: string,
   keep: string,
+  checked: 'check' | 'read' = 'check',
 ): CheckedSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
-  const body = (check: string) => `${ENTRY}
+  const body = (check: string, kept = KEPT) => `${ENTRY}
   if (i >= u.n) { return; }
   ${check}
-  if (${KEPT}) {
+  if (${kept}) {
     mo[i] = m[i];
     vo[i] = v[i];
     ${keep}
@@ -207,8 +235,9 @@ function adamPass(
   let next = ${f(F.dk)} * ti + (${f(F.sk)} * mi) / (sqrt(vi) * ${f(F.rs2)} + ${f(F.e)});
   ${store}
 }`;
-  const checked = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
-  return { ...shader(key, bindings, body('')), checked: { ...checked, flag: 'write' } };
+  if (checked === 'read') return flagged(key, bindings, (kept) => body('', kept));
+  const variant = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
+  return { ...shader(key, bindings, body('')), checked: { ...variant, flag: 'write' } };
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
@@ -230,7 +259,10 @@ export const L2SP = adamPass(
  */
 export const FTP_ADAM = adamPass('ftpAdam', ['an'], ['co'], 'g[i]', 'co[i] = next - an[i];', '');
 
-/** DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. */
+/**
+ * DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. Its checked variant
+ * runs after DIGRAP_SUMS checked every g, so it keeps on the call's flag itself.
+ */
 export const DIGRAP_ADAM = adamPass(
   'digrapAdam',
   ['an'],
@@ -238,6 +270,7 @@ export const DIGRAP_ADAM = adamPass(
   `${f(F.coef + 7)} * g[i] + ${f(F.coef + 8)} * (ti - an[i])`,
   'tho[i] = next;',
   'tho[i] = th[i];',
+  'read',
 );
 
 /**
@@ -256,6 +289,7 @@ function sumsPass(
   inputs: readonly string[],
   values: readonly string[],
   pre: string,
+  check = '',
 ): ShaderSource {
   const k = values.length;
   const red = reduce(
@@ -263,22 +297,24 @@ function sumsPass(
     RW,
   );
   const add = values.map((v, j) => `s[${j}] = s[${j}] + ${v};`).join('\n      ');
+  const bindings = [...inputs.map(r), w('part')];
   return shader(
     key,
-    [...inputs.map(r), w('part')],
+    bindings,
     `${REDUCE_ENTRY}
   var s: array<f32, ${k}>;
   for (var it = 0u; it < ${ITEMS}u; it++) {
     let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
     if (i < u.n) {
       ${pre}
+      ${check}
       ${add}
     }
   }
   ${red.code}
   if (lid == 0u) { for (var j = 0u; j < ${k}u; j++) { part[wg * ${k}u + j] = red[0][j]; } }
 }`,
-    red.decl,
+    check ? `${red.decl}\n${flagDecl('write', bindings.length)}` : red.decl,
   );
 }
 
@@ -290,13 +326,21 @@ export const SPD_SUMS = sumsPass(
   'let dt = th[i] - an[i];\n      let dq = q[i] - an[i];',
 );
 
-/** DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. */
-export const DIGRAP_SUMS = sumsPass(
-  'digrapSums',
-  ['th', 'g', 'an', 'pp', 'qp'],
-  ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
-  `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
-);
+/**
+ * DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. Its checked variant
+ * tests every g (the first pass of the step to read g, before any output is written): DiGraP's later
+ * passes then keep on the flag themselves, and a bad step needs no restore.
+ */
+export const DIGRAP_SUMS: CheckedSource = (() => {
+  const args = [
+    'digrapSums',
+    ['th', 'g', 'an', 'pp', 'qp'],
+    ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
+    `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
+  ] as const;
+  const checked = sumsPass(`${args[0]}Checked`, args[1], args[2], args[3], FLAG_CHECK.replace('g[i]', 'gi'));
+  return { ...sumsPass(...args), checked: { ...checked, flag: 'write' } };
+})();
 
 /**
  * FTP's row geometry, shared by the row-sum and scalar shaders (and `ftpRowGeometry` on the host):
@@ -409,18 +453,29 @@ export const SPD_SCALARS = (() => {
   );
 })();
 
-/** SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. */
-export const SPD_DECAY = shader(
-  'spdDecay',
-  [r('an'), w('q')],
-  `${ENTRY}
+/**
+ * SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. Its
+ * checked variant (after the Adam pass checked every g) also binds θ and writes it through on a step
+ * the call's flag keeps, so θ' needs no restore.
+ */
+export const SPD_DECAY: CheckedSource = (() => {
+  const body = (keep: string) => `${ENTRY}
   if (i >= u.n) { return; }
+  ${keep}
   let s = ${f(F.coef + 2)};
   // A kept step never decays: its θ' = θ makes r = 0 (and a NaN κ is not < 0), so s = 0 here.
   if (s == 0.0) { return; }
   q[i] = (1.0 - s) * q[i] + s * an[i];
-}`,
-);
+}`;
+  const bindings = [r('an'), w('q'), r('th')];
+  const checked = shader(
+    'spdDecayChecked',
+    bindings,
+    body(`if (${KEPT_OR_SEEN}) { q[i] = th[i]; return; }`),
+    flagDecl('read', bindings.length),
+  );
+  return { ...shader('spdDecay', bindings.slice(0, 2), body('')), checked: { ...checked, flag: 'read' } };
+})();
 
 /**
  * FTP's rows and γ (one workgroup): n_r = Σ|c| + 1e-8 per row, R = 1/n_r stored; then
@@ -429,10 +484,10 @@ export const SPD_DECAY = shader(
  */
 export const FTP_SCALARS = (() => {
   const red = reduce(['max', 'sum'], RW);
-  return shader(
+  return flagged(
     'ftpScalars',
     [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
-    `${SCALAR_ENTRY}
+    (kept) => `${SCALAR_ENTRY}
   let cpr = chunksOf();
   var s: array<f32, 2>;
   for (var row = lid; row < u.rows; row = row + ${RW}u) {
@@ -443,7 +498,7 @@ export const FTP_SCALARS = (() => {
       h = h + part[(row * cpr + c) * 2u + 1u];
     }
     let n = l1 + ${lit(FTP_EPS)};
-    if (${KEPT} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
+    if (${kept} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
     s[0] = max(s[0], n);
     if (${f(F.usePrev)} != 0.0) { s[1] = s[1] + h * rp[row]; }
   }
@@ -461,7 +516,7 @@ export const FTP_SCALARS = (() => {
       gm = next.y;
       gv = next.z;
     }
-    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
+    if (${kept} && ${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
     coef[0] = gamma;
     coef[1] = gm;
     coef[2] = gv;
@@ -472,12 +527,12 @@ export const FTP_SCALARS = (() => {
 })();
 
 /** FTP projection: θ' = θ₀ + clamp(γ·R[row], 0, 1)·c. 12 B. A kept step: θ' = θ, c = C_prev. */
-export const FTP_PROJECT = shader(
+export const FTP_PROJECT = flagged(
   'ftpProject',
   [r('an'), w('co'), r('ro'), w('tho'), r('th'), r('cp')],
-  `${ENTRY}
+  (kept) => `${ENTRY}
   if (i >= u.n) { return; }
-  if (${KEPT}) {
+  if (${kept}) {
     tho[i] = th[i];
     if (${f(F.keepB)} == 1.0) { co[i] = cp[i]; }
     return;
@@ -494,10 +549,10 @@ export const FTP_PROJECT = shader(
  */
 export const DIGRAP_SCALARS = (() => {
   const red = reduce(['sum', 'sum', 'sum', 'sum', 'sum'], RW);
-  return shader(
+  return flagged(
     'digrapScalars',
     [r('part'), r('sin'), w('coef')],
-    `${SCALAR_ENTRY}
+    (kept) => `${SCALAR_ENTRY}
   ${sumPartials(5)}
   ${red.code}
   if (lid == 0u) {
@@ -522,7 +577,7 @@ export const DIGRAP_SCALARS = (() => {
       gs = 1.0 - lambda * st[1] * beta;
       cs = lambda - st[0] * alpha;
     }
-    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
+    if (${kept} && ${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
     coef[0] = dot;
     for (var j = 0u; j < 6u; j++) { coef[1u + j] = st[j]; }
     coef[7] = gs;
@@ -539,14 +594,14 @@ export const DIGRAP_SCALARS = (() => {
  * DiGraP's new state: P = α·c, Q = β·g (a pass of its own: one more output would pass 8 bindings);
  * a kept step keeps P_prev, Q_prev (`pp`, `qp`; stand-ins when absent). 20 B.
  */
-export const DIGRAP_STATE = shader(
+export const DIGRAP_STATE = flagged(
   'digrapState',
   [r('th'), r('g'), r('an'), r('pp'), r('qp'), w('po'), w('qo')],
-  `${ENTRY}
+  (kept) => `${ENTRY}
   if (i >= u.n) { return; }
   var p = ${f(F.coef + 9)} * (th[i] - an[i]);
   var q = ${f(F.coef + 10)} * g[i];
-  if (${KEPT}) {
+  if (${kept}) {
     if (${f(F.keepA)} == 1.0) { p = pp[i]; }
     if (${f(F.keepB)} == 1.0) { q = qp[i]; }
   }
