@@ -27,6 +27,7 @@ import {
   finiteCheck,
   ITEMS_PER_THREAD,
   L2SP,
+  PUBLISH_SEEN,
   REDUCE_WORKGROUP,
   RESTORE_GROUPS,
   RESTORE_PAIRS,
@@ -92,6 +93,15 @@ function variant(c: Call, source: CheckedSource): ShaderSource {
 function later(c: Call, deferred: (() => void)[], record: () => void): void {
   if (c.check) deferred.push(record);
   else record();
+}
+
+/**
+ * Under `checkFinite`, after the last pass that checks g (phase 0): PUBLISH_SEEN, then the passes
+ * `later` deferred, which keep on what it published.
+ */
+function afterChecks(c: Call, deferred: readonly (() => void)[] = []): void {
+  if (c.check) c.rec.dispatch(0, PUBLISH_SEEN, 0, [c.rec.seen()], 1);
+  for (const record of deferred) record();
 }
 
 /**
@@ -327,6 +337,8 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     outs.push(q, mo, vo, cond, ratio);
   }
+  // Checked: the decay passes (phase 1) keep θ on what the Adam passes' checks found.
+  afterChecks(c);
   return finishCall(c, outs, 'spd');
 };
 
@@ -410,7 +422,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     });
     outs.push(tho!, mo!, vo!, co!, ro!, ...scalars);
   }
-  for (const record of deferred) record();
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'ftp');
 };
 
@@ -496,7 +508,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     });
     outs.push(tho!, mo!, vo!, po!, qo!, dot, ...scalars);
   }
-  for (const record of deferred) record();
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'digrap');
 };
 

@@ -143,9 +143,10 @@ export interface ShaderSource {
   bindings: readonly string[];
   /**
    * The call's finite-flag texture (1×1 r32uint, see `StepRecorder.flagView`) at binding
-   * `bindings.length + 1`: written (storage) by the passes that check g, read (sampled) by FINITE_FINAL.
+   * `bindings.length + 1`: written (storage) by the passes that check g, read (sampled) by FINITE_FINAL
+   * and PUBLISH_SEEN; 'seen': the call's `seen` word (`StepRecorder.seen`) there instead, as a uniform.
    */
-  flag?: 'write' | 'read';
+  flag?: 'write' | 'read' | 'seen';
 }
 
 /** A pass that reads g, with its variant that also checks g ('guard' inside the kernel: FLAG_CHECK). */
@@ -175,15 +176,24 @@ function flagDecl(access: 'write' | 'read', storage: number): string {
 const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u)); }';
 
 /**
- * WGSL: the kept condition of a pass that runs after every pass that checks g ('guard' inside the
- * kernel) and reads the call's flag texture: a given flag of 0 (KEPT) or a NaN/±Inf seen by a check.
- * Such a pass keeps its outputs itself, so they need no restore (see `finishCall` in kernels.ts).
+ * The call's `seen` word (what every check found, PUBLISH_SEEN) as a uniform at binding `storage + 1`.
+ * A uniform, not the flag texture: a texture load in every invocation of an element pass cost SwiftShader
+ * 9–22 % of the FTP, SPD and DiGraP kernels (bench, run H); a uniform is read like the slot's floats.
  */
-const KEPT_OR_SEEN = `(${KEPT} || textureLoad(flag, vec2<i32>(0, 0), 0).x != 0u)`;
+function seenDecl(storage: number): string {
+  return `@group(0) @binding(${storage + 1}) var<uniform> seen: vec4<u32>;`;
+}
+
+/**
+ * WGSL: the kept condition of a pass that runs after every pass that checks g ('guard' inside the
+ * kernel): a given flag of 0 (KEPT) or a NaN/±Inf seen by a check. Such a pass keeps its outputs
+ * itself, so they need no restore (see `finishCall` in kernels.ts).
+ */
+const KEPT_OR_SEEN = `(${KEPT} || seen.x != 0u)`;
 
 /**
  * A pass whose kept condition is `kept` (KEPT), with its `checked` variant: the same pass keeping on
- * KEPT_OR_SEEN, reading the flag texture after its storage buffers.
+ * KEPT_OR_SEEN, reading `seen` after its storage buffers.
  */
 function flagged(
   key: string,
@@ -195,9 +205,9 @@ function flagged(
     `${key}Checked`,
     bindings,
     body(KEPT_OR_SEEN),
-    `${extra}\n${flagDecl('read', bindings.length)}`,
+    `${extra}\n${seenDecl(bindings.length)}`,
   );
-  return { ...shader(key, bindings, body(KEPT), extra), checked: { ...checked, flag: 'read' } };
+  return { ...shader(key, bindings, body(KEPT), extra), checked: { ...checked, flag: 'seen' } };
 }
 
 /**
@@ -472,9 +482,9 @@ export const SPD_DECAY: CheckedSource = (() => {
     'spdDecayChecked',
     bindings,
     body(`if (${KEPT_OR_SEEN}) { q[i] = th[i]; return; }`),
-    flagDecl('read', bindings.length),
+    seenDecl(bindings.length),
   );
-  return { ...shader('spdDecay', bindings.slice(0, 2), body('')), checked: { ...checked, flag: 'read' } };
+  return { ...shader('spdDecay', bindings.slice(0, 2), body('')), checked: { ...checked, flag: 'seen' } };
 })();
 
 /**
@@ -716,6 +726,24 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (!bad) {
     for (var k = lid; k < u.n; k = k + ${RW}u) { args[3u * k] = 0u; }
   }
+}`,
+};
+
+/**
+ * After every pass that checks g (one thread): copies the flag texture's word into the call's `seen`
+ * buffer (nonzero: a check saw a NaN/±Inf), which the passes after the checks read as a uniform.
+ */
+export const PUBLISH_SEEN: ShaderSource = {
+  key: 'publishSeen',
+  bindings: ['seen'],
+  flag: 'read',
+  code: `${U32_PRELUDE}
+@group(0) @binding(1) var<storage, read_write> seen: array<u32>;
+${flagDecl('read', 1)}
+@compute @workgroup_size(1)
+fn main() {
+  // Reads the uniform so that 'auto' layout keeps binding 0 (as FINITE_INIT does).
+  seen[0] = textureLoad(flag, vec2<i32>(0, 0), 0).x + u.n * 0u;
 }`,
 };
 
