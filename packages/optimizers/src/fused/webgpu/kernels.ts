@@ -110,12 +110,14 @@ function afterChecks(c: Call, deferred: readonly (() => void)[] = []): void {
  * Every other kept output is written by a pass that runs after all the checks and keeps it itself on
  * the call's flag (the `checked` variants reading it), so a good step records one empty indirect
  * restore dispatch per RESTORE_PAIRS of these alone. DiGraP checks g in its sums pass, before any
- * output is written: nothing to restore.
+ * output is written: nothing to restore. SPD restores θ too: keeping it in its decay pass would add a
+ * read of θ to every good step on SwiftShader, which runs both sides of a branch (masked), and
+ * measured +14–23 % of SPD's kernel against +0–12 % with the restore (BENCHMARKS.md run H).
  */
 const RESTORED: Record<FusedMethod, readonly string[]> = {
   adamw: ['param', 'm', 'v'],
   l2sp: ['param', 'm', 'v'],
-  spd: ['m', 'v'],
+  spd: ['param', 'm', 'v'],
   ftp: ['m', 'v'],
   digrap: [],
 };
@@ -326,19 +328,9 @@ export const webgpuSpdKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const ratio = c.rec.output([]);
     copyScalarsOut(c, coef, 0, [cond, ratio]);
     c.rec.copy(1, coef.binding.buffer, coef.offset + 8, 'uniforms', uniformOffset(i, F.coef + 2), 4);
-    // Checked: the decay pass (after every check) also writes θ through on a kept step.
-    const decay = c.check ? [an, q, p] : [an, q];
-    c.rec.dispatch(
-      1,
-      variant(c, SPD_DECAY),
-      i,
-      decay.map((t) => c.rec.bind(t)),
-      groupsFor(n),
-    );
+    c.rec.dispatch(1, SPD_DECAY, i, [c.rec.bind(an), c.rec.bind(q)], groupsFor(n));
     outs.push(q, mo, vo, cond, ratio);
   }
-  // Checked: the decay passes (phase 1) keep θ on what the Adam passes' checks found.
-  afterChecks(c);
   return finishCall(c, outs, 'spd');
 };
 

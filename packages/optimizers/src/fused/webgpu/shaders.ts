@@ -463,29 +463,18 @@ export const SPD_SCALARS = (() => {
   );
 })();
 
-/**
- * SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. Its
- * checked variant (after the Adam pass checked every g) also binds θ and writes it through on a step
- * the call's flag keeps, so θ' needs no restore.
- */
-export const SPD_DECAY: CheckedSource = (() => {
-  const body = (keep: string) => `${ENTRY}
+/** SPD decay, in place on θ' only where the device decided so: θ' = (1 − s)·q + s·a. 0 or 12 B. */
+export const SPD_DECAY = shader(
+  'spdDecay',
+  [r('an'), w('q')],
+  `${ENTRY}
   if (i >= u.n) { return; }
-  ${keep}
   let s = ${f(F.coef + 2)};
   // A kept step never decays: its θ' = θ makes r = 0 (and a NaN κ is not < 0), so s = 0 here.
   if (s == 0.0) { return; }
   q[i] = (1.0 - s) * q[i] + s * an[i];
-}`;
-  const bindings = [r('an'), w('q'), r('th')];
-  const checked = shader(
-    'spdDecayChecked',
-    bindings,
-    body(`if (${KEPT_OR_SEEN}) { q[i] = th[i]; return; }`),
-    seenDecl(bindings.length),
-  );
-  return { ...shader('spdDecay', bindings.slice(0, 2), body('')), checked: { ...checked, flag: 'seen' } };
-})();
+}`,
+);
 
 /**
  * FTP's rows and γ (one workgroup): n_r = Σ|c| + 1e-8 per row, R = 1/n_r stored; then
