@@ -64,6 +64,17 @@ const workloads: Record<string, () => tf.Tensor[]> = {
       tf.randomUniform([3, 7], -2, 8, 'float32', 10),
       tf.randomUniform([3, 7], -2, 8, 'float32', 11),
     ]),
+  'small Multiply, RealDiv, Sub, Softmax and _FusedMatMul (calling-thread loops)': () =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.div(
+        tf.sub(tf.softmax(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c })), 0.1),
+        tf.mul(tf.ones([4, 1]), 3),
+      ),
+    )([
+      tf.randomUniform([4, 6], -1, 1, 'float32', 12),
+      tf.randomUniform([6, 10], -1, 1, 'float32', 13),
+      tf.ones([10]),
+    ]),
   UnsortedSegmentSum: () => [
     tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([0, 2, 2, 1], 'int32')))(tf.ones([3, 5])),
   ],

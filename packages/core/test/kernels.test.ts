@@ -7,10 +7,11 @@ import { patchedKernels, stockKernel } from '../src/kernels/registry';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from '../src/kernels/simd/training.generated';
 import {
   setWasmTrainingSimdEnabled,
-  type TrainingSimd,
+  TrainingSimd,
   trainingSimdFor,
   wasmTrainingSimdInUse,
 } from '../src/kernels/simd/training-simd';
+import { binaryPlan, SMALL_MATMUL_MAX_MACS, SMALL_OP_MAX_ELEMENTS } from '../src/kernels/small-ops';
 import { resolveWasmThreads, WASM_MAX_THREADS } from '../src/kernels/threads';
 import { conv2dBackpropFilterConfig, convInfoOf, poolInfoOf } from '../src/kernels/training-kernels';
 import {
@@ -47,6 +48,10 @@ const WASM_PATCHED = [
   'UnsortedSegmentSum',
   'Sum',
   'Add',
+  'Sub',
+  'Multiply',
+  'RealDiv',
+  'Softmax',
   'Identity',
   'Cast',
   'Relu',
@@ -339,20 +344,24 @@ describe('wasm Sum and Add outside the bias-gradient shapes', () => {
 });
 
 describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => {
-  it('calls the stock kernel only for the shapes the SIMD loops do not take', async () => {
+  it('calls the stock kernel only for the shapes the SIMD (or the small) loops do not take', async () => {
     registerWasmTrainingKernels();
     await tf.setBackend('wasm');
     // The SIMD-first kernels call the stock config they wrap at run time, so a spy on it sees every fallback.
     const stockSum = vi.spyOn(stockKernel('Sum', 'wasm')!, 'kernelFunc');
     const stockAdd = vi.spyOn(stockKernel('Add', 'wasm')!, 'kernelFunc');
+    const simdAdd = vi.spyOn(TrainingSimd.prototype, 'addBias');
     const x = tf.tensor3d(seq(40, 0.9), [2, 5, 4]);
     const b = tf.tensor1d([1, 2, 3, 4]);
+    // 'simd': the stock kernel was not called (for Add: and the SIMD row loop was); 'small': neither.
     const routed = async (fn: () => tf.Tensor, spy: typeof stockSum) => {
       spy.mockClear();
+      simdAdd.mockClear();
       const t = fn();
       await t.data();
       t.dispose();
-      return spy.mock.calls.length > 0 ? 'stock' : 'simd';
+      if (spy.mock.calls.length > 0) return 'stock';
+      return spy === stockAdd && simdAdd.mock.calls.length === 0 ? 'small' : 'simd';
     };
     try {
       expect(await routed(() => tf.sum(x, [0, 1]), stockSum)).toBe('simd');
@@ -364,11 +373,17 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
       expect(await routed(() => tf.add(x, b), stockAdd)).toBe('simd');
       expect(await routed(() => tf.add(b, x), stockAdd)).toBe('simd');
       expect(await routed(() => tf.add(tf.reshape(x, [10, 4]), b), stockAdd)).toBe('simd');
-      expect(await routed(() => tf.add(x, x), stockAdd)).toBe('stock');
-      expect(await routed(() => tf.add(b, b), stockAdd)).toBe('stock');
+      // Not a bias: small same-shape adds take small-ops.ts's loop, larger ones the stock kernel.
+      expect(await routed(() => tf.add(x, x), stockAdd)).toBe('small');
+      expect(await routed(() => tf.add(b, b), stockAdd)).toBe('small');
+      expect(await routed(() => tf.add(tf.ones([3, 10]), tf.ones([10])), stockAdd)).toBe('small');
+      const big = tf.ones([SMALL_OP_MAX_ELEMENTS + 1]);
+      expect(await routed(() => tf.add(big, big), stockAdd)).toBe('stock');
+      big.dispose();
     } finally {
       stockSum.mockRestore();
       stockAdd.mockRestore();
+      simdAdd.mockRestore();
       tf.dispose([x, b]);
       await tf.setBackend('cpu');
     }
@@ -376,12 +391,14 @@ describe('wasm Sum and Add route bias-gradient shapes to the SIMD loops', () => 
 });
 
 /**
- * Runs each case on patched wasm, noting whether its stock-kernel spy was called, then on cpu: expects
- * the route and cpu's shape and values (`exact`: toEqual, NaN and −0 included; else |Δ| < 1e-4).
+ * Runs each case on patched wasm, noting whether its stock-kernel spy was called ('stock') or not
+ * ('ours': a SIMD kernel or a small-ops.ts loop), then on cpu: expects the route and cpu's shape and
+ * values (`exact`: toEqual, NaN and −0 included; else |Δ| < 1e-4).
  */
 type Spy = { mockClear(): void; mock: { calls: unknown[] } };
+type Route = 'ours' | 'stock';
 async function expectRoutes(
-  cases: readonly (readonly [string, () => tf.Tensor, Spy, 'simd' | 'stock'])[],
+  cases: readonly (readonly [string, () => tf.Tensor, Spy, Route])[],
   exact: boolean,
 ): Promise<void> {
   registerWasmTrainingKernels();
@@ -391,7 +408,7 @@ async function expectRoutes(
     spy.mockClear();
     const t = fn();
     got.push({
-      route: spy.mock.calls.length > 0 ? 'stock' : 'simd',
+      route: spy.mock.calls.length > 0 ? 'stock' : 'ours',
       shape: t.shape,
       values: Array.from(await t.data()),
     });
@@ -419,26 +436,45 @@ describe('wasm BatchMatMul routes to the SIMD products', () => {
     const a = tf.tensor2d(seq(24, 0.3), [4, 6]);
     const s = stockMatMul;
     const cases = [
-      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), s, 'simd'],
-      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), s, 'simd'],
+      ['A·B, N = 8', () => tf.matMul(a, tf.tensor2d(seq(48, 0.7), [6, 8])), s, 'ours'],
+      ['Aᵀ·B, N = 4', () => tf.matMul(a, tf.tensor2d(seq(16, 0.5), [4, 4]), true, false), s, 'ours'],
       [
         'A·Bᵀ, K = 8',
         () => tf.matMul(tf.tensor2d(seq(24, 0.2), [3, 8]), tf.tensor2d(seq(32, 0.6), [4, 8]), false, true),
         s,
-        'simd',
+        'ours',
       ],
       [
         'batched, same leading sizes',
         () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([2, 6, 4])),
         s,
-        'simd',
+        'ours',
       ],
-      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), s, 'stock'],
-      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), s, 'stock'],
-      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), s, 'stock'],
+      // Small products the SIMD tiles do not take run as small-ops.ts's loop, up to SMALL_MATMUL_MAX_MACS.
+      ['N = 3', () => tf.matMul(a, tf.ones([6, 3])), s, 'ours'],
+      ['A·Bᵀ, K = 6', () => tf.matMul(a, tf.ones([4, 6]), false, true), s, 'ours'],
+      ['Aᵀ·Bᵀ', () => tf.matMul(a, tf.ones([8, 4]), true, true), s, 'ours'],
+      [
+        'Aᵀ·B, N = 10 (a dense head)',
+        () => tf.matMul(a, tf.tensor2d(seq(40, 0.4), [4, 10]), true),
+        s,
+        'ours',
+      ],
+      [
+        'N = 2, 512·64·2 = SMALL_MATMUL_MAX_MACS',
+        () => tf.matMul(tf.tensor2d(seq(512 * 64, 0.01), [512, 64]), tf.tensor2d(seq(128, 0.3), [64, 2])),
+        s,
+        'ours',
+      ],
+      [
+        'N = 2, one row more',
+        () => tf.matMul(tf.tensor2d(seq(513 * 64, 0.01), [513, 64]), tf.tensor2d(seq(128, 0.3), [64, 2])),
+        s,
+        'stock',
+      ],
       ['broadcast batch', () => tf.matMul(tf.reshape(a, [2, 2, 6]), tf.ones([1, 6, 4])), s, 'stock'],
       // Stock wasm returns uninitialised memory for an empty sum; these are zeros, with or without SIMD.
-      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), s, 'simd'],
+      ['K = 0', () => tf.matMul(tf.ones([2, 0]), tf.ones([0, 3])), s, 'ours'],
     ] as const;
     try {
       await expectRoutes(cases, false);
@@ -454,6 +490,10 @@ describe('wasm BatchMatMul routes to the SIMD products', () => {
     const stockMatMul = vi.spyOn(stockKernel('BatchMatMul', 'wasm')!, 'kernelFunc');
     setWasmTrainingSimdEnabled(false);
     try {
+      // 64·64·32 multiply-adds: more than the small loop takes, so only the SIMD product could.
+      tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 32])));
+      expect(stockMatMul).toHaveBeenCalledTimes(1);
+      // The small loop is not SIMD: it stays on.
       tf.tidy(() => tf.matMul(tf.ones([4, 4]), tf.ones([4, 8])));
       expect(stockMatMul).toHaveBeenCalledTimes(1);
     } finally {
@@ -470,7 +510,7 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
     const stockRelu = vi.spyOn(stockKernel('Relu', 'wasm')!, 'kernelFunc');
     const stockPool = vi.spyOn(stockKernel('MaxPool', 'wasm')!, 'kernelFunc');
     const x = tf.tensor4d(seq(2 * 6 * 8 * 4, 0.37), [2, 6, 8, 4]);
-    const cases: [string, () => tf.Tensor, typeof stockRelu, 'simd' | 'stock'][] = [
+    const cases: [string, () => tf.Tensor, typeof stockRelu, 'ours' | 'stock'][] = [
       [
         // −0 in every lane group of both SIMD blocks and the tail (it must become +0, as Math.max
         // does), NaN and ±∞ among them.
@@ -490,11 +530,11 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
             ),
           ),
         stockRelu,
-        'simd',
+        'ours',
       ],
-      ['relu, 3 elements (all tail)', () => tf.relu(tf.tensor1d([-1, 2, -3])), stockRelu, 'simd'],
+      ['relu, 3 elements (all tail)', () => tf.relu(tf.tensor1d([-1, 2, -3])), stockRelu, 'ours'],
       ['relu int32', () => tf.relu(tf.tensor1d([-1, 2, -3, 4], 'int32')), stockRelu, 'stock'],
-      ['maxPool 2x2 stride 2 valid', () => tf.maxPool(x, 2, 2, 'valid'), stockPool, 'simd'],
+      ['maxPool 2x2 stride 2 valid', () => tf.maxPool(x, 2, 2, 'valid'), stockPool, 'ours'],
       [
         // NaN never wins, first tap included; the all-NaN window (pixels 8, 9, 12, 13) gives −∞, as on cpu.
         'maxPool 2x2 stride 2, NaN taps',
@@ -511,9 +551,9 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
             'valid',
           ),
         stockPool,
-        'simd',
+        'ours',
       ],
-      ['maxPool 2x2 stride 2 same, even sizes', () => tf.maxPool(x, 2, 2, 'same'), stockPool, 'simd'],
+      ['maxPool 2x2 stride 2 same, even sizes', () => tf.maxPool(x, 2, 2, 'same'), stockPool, 'ours'],
       ['maxPool 3x3 stride 2', () => tf.maxPool(x, 3, 2, 'valid'), stockPool, 'stock'],
       ['maxPool 2x2 stride 1', () => tf.maxPool(x, 2, 1, 'valid'), stockPool, 'stock'],
       [
@@ -536,6 +576,264 @@ describe('wasm Relu and MaxPool route to the SIMD passes', () => {
       stockPool.mockRestore();
     }
     x.dispose();
+  });
+});
+
+describe('wasm small float32 operators run on the calling thread (small-ops.ts)', () => {
+  // Special values in both operands: NaN, ±∞, ±0 (so 0/0, ∞−∞, 0·∞, x/±0 all occur).
+  const special = (n: number, k: number) =>
+    seq(n, k).map((v, i) =>
+      i % 7 === 3
+        ? Number.NaN
+        : i % 11 === 5
+          ? Number.POSITIVE_INFINITY
+          : i % 13 === 6
+            ? Number.NEGATIVE_INFINITY
+            : i % 5 === 2
+              ? 0
+              : i % 9 === 4
+                ? -0
+                : v * 3,
+    );
+  const m = (shape: number[], k: number) => tf.tensor(special(tf.util.sizeFromShape(shape), k), shape);
+
+  it('pins the size limits', () => {
+    expect(SMALL_OP_MAX_ELEMENTS).toBe(16384);
+    expect(SMALL_MATMUL_MAX_MACS).toBe(65536);
+  });
+
+  it('plans whole, scalar, row and column operands of one [outer, inner] view, and nothing else', () => {
+    const plan = (a: number[], b: number[]) => {
+      const p = binaryPlan(a, b);
+      return p && [p.outShape, p.outer, p.inner, p.aRow, p.aCol, p.bRow, p.bCol];
+    };
+    expect(plan([32, 10], [32, 10])).toEqual([[32, 10], 1, 320, 320, 1, 320, 1]);
+    expect(plan([32, 1], [32, 10])).toEqual([[32, 10], 32, 10, 1, 0, 10, 1]);
+    expect(plan([32, 10], [32, 1])).toEqual([[32, 10], 32, 10, 10, 1, 1, 0]);
+    expect(plan([32, 10], [10])).toEqual([[32, 10], 32, 10, 10, 1, 0, 1]);
+    expect(plan([1, 10], [2, 3, 10])).toEqual([[2, 3, 10], 6, 10, 0, 1, 10, 1]);
+    expect(plan([], [4, 5])).toEqual([[4, 5], 1, 20, 0, 0, 20, 1]);
+    expect(plan([4, 5], [1, 1])).toEqual([[4, 5], 1, 20, 20, 1, 0, 0]);
+    expect(plan([4, 1], [1, 5])).toEqual([[4, 5], 4, 5, 1, 0, 0, 1]); // an outer product
+    expect(plan([1, 32, 10], [32, 10])).toEqual([[1, 32, 10], 1, 320, 320, 1, 320, 1]);
+    expect(plan([2, 1, 3], [2, 4, 3])).toBeNull(); // a middle axis broadcast
+    expect(plan([4, 1], [5])).toEqual([[4, 5], 4, 5, 1, 0, 0, 1]);
+    expect(plan([3, 1, 1], [1, 4, 5])).toEqual([[3, 4, 5], 3, 20, 1, 0, 0, 1]);
+    // A row of 12 and a column of 6 over [2,3,4] share the axis of 3: no one [outer, inner] view.
+    expect(plan([3, 4], [2, 3, 1])).toBeNull();
+    expect(plan([2, 3], [4, 3])).toBeNull(); // does not broadcast
+    expect(plan([0, 3], [3])).toBeNull(); // empty
+    expect(plan([SMALL_OP_MAX_ELEMENTS], [1])).not.toBeNull();
+    expect(plan([SMALL_OP_MAX_ELEMENTS + 1], [1])).toBeNull();
+  });
+
+  it('Add, Sub, Multiply and RealDiv: every form they take gives the bits of tfjs-cpu; the rest go to stock', async () => {
+    registerWasmTrainingKernels();
+    const spies = {
+      add: vi.spyOn(stockKernel('Add', 'wasm')!, 'kernelFunc'),
+      sub: vi.spyOn(stockKernel('Sub', 'wasm')!, 'kernelFunc'),
+      mul: vi.spyOn(stockKernel('Multiply', 'wasm')!, 'kernelFunc'),
+      div: vi.spyOn(stockKernel('RealDiv', 'wasm')!, 'kernelFunc'),
+    };
+    const ops = { add: tf.add, sub: tf.sub, mul: tf.mul, div: tf.div } as const;
+    const shapes: [string, number[], number[], Route][] = [
+      ['same shape, 37 elements', [37], [37], 'ours'],
+      ['[32,1] by [32,10] (the loss gradient)', [32, 1], [32, 10], 'ours'],
+      ['[32,10] by [32,1]', [32, 10], [32, 1], 'ours'],
+      ['bias of 10 after', [32, 10], [10], 'ours'],
+      ['bias of 10 first', [10], [32, 10], 'ours'],
+      ['scalar after', [3, 7], [], 'ours'],
+      ['scalar first', [1], [3, 7], 'ours'],
+      ['outer product [4,1] by [1,5]', [4, 1], [1, 5], 'ours'],
+      ['rank 3, row [1,7]', [2, 3, 7], [1, 7], 'ours'],
+      ['middle axis broadcast', [2, 1, 3], [2, 4, 3], 'stock'],
+      ['over the size limit', [SMALL_OP_MAX_ELEMENTS + 1], [1], 'stock'],
+    ];
+    const cases = (Object.keys(ops) as (keyof typeof ops)[]).flatMap((op) =>
+      shapes.map(
+        ([name, sa, sb, route], i) =>
+          [`${op} ${name}`, () => ops[op](m(sa, 0.3 + i), m(sb, 0.7 + i)), spies[op], route] as const,
+      ),
+    );
+    const ints = tf.tensor1d([7, -3, 8, 9], 'int32');
+    try {
+      await expectRoutes(
+        [
+          ...cases,
+          ['int32 multiply', () => tf.mul(ints, tf.tensor1d([2, 2, -1, 0], 'int32')), spies.mul, 'stock'],
+          ['int32 add', () => tf.add(ints, tf.tensor1d([2, 2, -1, 3], 'int32')), spies.add, 'stock'],
+          ['int32 sub', () => tf.sub(ints, tf.scalar(3, 'int32')), spies.sub, 'stock'],
+        ],
+        true,
+      );
+    } finally {
+      for (const spy of Object.values(spies)) spy.mockRestore();
+      ints.dispose();
+    }
+  });
+
+  it('Softmax over the last axis gives the bits of tfjs-cpu (NaN and ±∞ rows); larger tensors go to stock', async () => {
+    registerWasmTrainingKernels();
+    const stock = vi.spyOn(stockKernel('Softmax', 'wasm')!, 'kernelFunc');
+    const rows = [
+      [1, 2, 3, -1, 0.5, 2.5, -4],
+      [Number.NaN, 1, 2, 3, 4, 5, 6],
+      [1, 2, Number.NaN, 3, 4, 5, 6],
+      [Number.POSITIVE_INFINITY, 1, 2, 3, 4, 5, 6],
+      [Number.NEGATIVE_INFINITY, 1, 2, 3, Number.NEGATIVE_INFINITY, 5, 6],
+      [Number.POSITIVE_INFINITY, 1, Number.POSITIVE_INFINITY, 3, 4, 5, 6],
+      [80, 90, 100, -100, 0, 88.7, 1e-30],
+    ];
+    try {
+      await expectRoutes(
+        [
+          ['[7,7] with special rows', () => tf.softmax(tf.tensor2d(rows.flat(), [7, 7])), stock, 'ours'],
+          [
+            'rank 3 [2,3,5]',
+            () =>
+              tf.softmax(
+                tf.tensor3d(
+                  seq(30, 1.3).map((v) => 4 * v),
+                  [2, 3, 5],
+                ),
+              ),
+            stock,
+            'ours',
+          ],
+          ['a vector', () => tf.softmax(tf.tensor1d(seq(10, 0.8))), stock, 'ours'],
+          ['the digits head [32,10]', () => tf.softmax(tf.tensor2d(seq(320, 0.37), [32, 10])), stock, 'ours'],
+        ],
+        true,
+      );
+      await expectRoutes(
+        [
+          [
+            'over the size limit',
+            () =>
+              tf.softmax(
+                tf.tensor2d(seq(SMALL_OP_MAX_ELEMENTS + 16, 0.1), [SMALL_OP_MAX_ELEMENTS / 16 + 1, 16]),
+              ),
+            stock,
+            'stock',
+          ],
+        ],
+        false,
+      );
+      // The Softmax op allows only the last axis; a kernel called with another goes to stock.
+      await tf.setBackend('wasm');
+      stock.mockClear();
+      const x = tf.tensor2d(seq(12, 0.5), [3, 4]);
+      tf.dispose(tf.engine().runKernel('Softmax', { logits: x }, { dim: 0 }) as tf.Tensor);
+      expect(stock).toHaveBeenCalledTimes(1);
+      x.dispose();
+      await tf.setBackend('cpu');
+    } finally {
+      stock.mockRestore();
+    }
+  });
+
+  it('_FusedMatMul: linear or ReLU with a bias they can add run as our product and epilogue; the rest go to stock', async () => {
+    registerWasmTrainingKernels();
+    const stock = vi.spyOn(stockKernel('_FusedMatMul', 'wasm')!, 'kernelFunc');
+    const a = tf.tensor2d(special(32 * 12, 0.3), [32, 12]);
+    const w = tf.tensor2d(seq(120, 0.7), [12, 10]);
+    const bias = tf.tensor1d(special(10, 0.9));
+    const fused = (
+      activation: tf.fused.Activation | undefined,
+      b: tf.Tensor | undefined,
+      extra: Partial<Parameters<typeof tf.fused.matMul>[0]> = {},
+    ) =>
+      tf.fused.matMul({
+        a,
+        b: w,
+        ...(b ? { bias: b } : {}),
+        ...(activation ? { activation } : {}),
+        ...extra,
+      });
+    try {
+      await expectRoutes(
+        [
+          ['linear, no bias, N = 10', () => fused(undefined, undefined), stock, 'ours'],
+          ['bias [10] and relu', () => fused('relu', bias), stock, 'ours'],
+          [
+            'bias [32,1] (a column), linear',
+            () => fused('linear', tf.tensor2d(seq(32, 0.2), [32, 1])),
+            stock,
+            'ours',
+          ],
+          [
+            'bias [32,10] (whole), relu',
+            () => fused('relu', tf.tensor2d(seq(320, 0.2), [32, 10])),
+            stock,
+            'ours',
+          ],
+          [
+            'transposeB, N = 10, K = 12',
+            () => tf.fused.matMul({ a, b: tf.transpose(w), transposeB: true, bias, activation: 'relu' }),
+            stock,
+            'ours',
+          ],
+        ],
+        true,
+      );
+      // The fallbacks, on finite values (stock wasm's activations treat NaN their own way).
+      const plain = tf.tensor2d(seq(32 * 12, 0.3), [32, 12]);
+      const plainBias = tf.tensor1d(seq(10, 0.9));
+      await expectRoutes(
+        [
+          [
+            'relu6',
+            () => tf.fused.matMul({ a: plain, b: w, bias: plainBias, activation: 'relu6' }),
+            stock,
+            'stock',
+          ],
+          [
+            'prelu',
+            () =>
+              tf.fused.matMul({
+                a: plain,
+                b: w,
+                bias: plainBias,
+                activation: 'prelu',
+                preluActivationWeights: tf.scalar(0.2),
+              }),
+            stock,
+            'stock',
+          ],
+          [
+            'a bias over the size limit',
+            () =>
+              tf.fused.matMul({
+                a: tf.ones([SMALL_OP_MAX_ELEMENTS / 4 + 1, 2]),
+                b: tf.ones([2, 4]),
+                bias: tf.ones([4]),
+              }),
+            stock,
+            'stock',
+          ],
+        ],
+        false,
+      );
+      tf.dispose([plain, plainBias]);
+    } finally {
+      stock.mockRestore();
+      tf.dispose([a, w, bias]);
+    }
+  });
+
+  it('run without the SIMD modules too (they are plain loops)', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const stockMul = vi.spyOn(stockKernel('Multiply', 'wasm')!, 'kernelFunc');
+    setWasmTrainingSimdEnabled(false);
+    try {
+      tf.tidy(() => tf.mul(tf.ones([32, 1]), tf.ones([32, 10])));
+      expect(stockMul).not.toHaveBeenCalled();
+    } finally {
+      setWasmTrainingSimdEnabled(true);
+      stockMul.mockRestore();
+      await tf.setBackend('cpu');
+    }
   });
 });
 

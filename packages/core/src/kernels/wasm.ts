@@ -11,6 +11,16 @@ import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './r
 import { ForwardSimd, forwardSimdFor } from './simd/forward-simd';
 import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
+  type BinaryOp,
+  binaryLoop,
+  binaryPlan,
+  type ProductDims,
+  productLoop,
+  SMALL_OP_MAX_ELEMENTS,
+  softmaxRows,
+  takesSmallProduct,
+} from './small-ops';
+import {
   type ConvAttrs,
   convInfoOf,
   depthwiseBackpropFilterConfig,
@@ -280,10 +290,12 @@ function sumWasm(): tf.KernelConfig {
 /**
  * Add of a float32 tensor [..., C] and a bias [C] (either order), C % 4 = 0, as training.wat's row
  * loop: tfjs-wasm runs it through its generic broadcasting loop, ~5× slower for the digits CNN's conv
- * bias adds. Other adds go to the stock kernel.
+ * bias adds. Other small float32 adds take `smallBinary`'s loop; the rest go to the stock kernel.
  */
 function addWasm(): tf.KernelConfig {
-  return simdFirst(wasmKernel(tf.Add), (simd, { inputs, backend }) => {
+  const stock = wasmKernel(tf.Add);
+  const small = binaryWasm(tf.Add, 'add');
+  return simdFirst({ ...stock, kernelFunc: small.kernelFunc }, (simd, { inputs, backend }) => {
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const [x, bias] = b.shape.length === 1 && a.shape.length >= 2 ? [a, b] : [b, a];
     if (x.dtype !== 'float32' || bias.dtype !== 'float32') return null;
@@ -296,6 +308,57 @@ function addWasm(): tf.KernelConfig {
     simd.addBias(ptr(h, x), ptr(h, bias), ptr(h, out), tf.util.sizeFromShape(x.shape) / cols, cols);
     return out;
   });
+}
+
+type F32 = Float32Array;
+
+/**
+ * A float32 binary operator as small-ops.ts's loop on the calling thread, where `binaryPlan` takes the
+ * shapes (each operand whole, a scalar, a trailing row or a leading column; at most
+ * `SMALL_OP_MAX_ELEMENTS`), or null. The stock kernels are XNNPACK operators that the threaded build
+ * hands to its pool: the loss's [B,1]-by-[B,10] products and quotients cost 0.2–0.9 ms each there.
+ */
+function smallBinary(op: BinaryOp, { inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | null {
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const plan = binaryPlan(a.shape, b.shape);
+  if (plan === null) return null;
+  const h = wasmHost(backend);
+  const out = (backend as unknown as WasmBackendLike).makeOutput(plan.outShape, 'float32');
+  binaryLoop(op, h.read(a) as F32, h.read(b) as F32, h.read(out) as F32, plan);
+  return out;
+}
+
+/** `kernelName` as `smallBinary` where it takes the shapes, else the stock kernel. */
+function binaryWasm(kernelName: string, op: BinaryOp): tf.KernelConfig {
+  const stock = wasmKernel(kernelName);
+  return { ...stock, kernelFunc: (args) => smallBinary(op, args) ?? stock.kernelFunc(args) };
+}
+
+/**
+ * Softmax over the last axis of a float32 tensor of at most `SMALL_OP_MAX_ELEMENTS` as small-ops.ts's
+ * row loop (tfjs-cpu's values), else the stock kernel (an XNNPACK operator: 0.2 ms of pool hand-off for
+ * the digits CNN's [32, 10] head with 2 threads, 0.01 ms with one).
+ */
+function softmaxWasm(): tf.KernelConfig {
+  const stock = wasmKernel(tf.Softmax);
+  return {
+    ...stock,
+    kernelFunc: (args) => {
+      const { logits } = args.inputs as { logits: tf.TensorInfo };
+      const { dim } = args.attrs as unknown as { dim: number };
+      const rank = logits.shape.length;
+      const n = tf.util.sizeFromShape(logits.shape);
+      if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1))
+        return stock.kernelFunc(args);
+      if (n === 0 || n > SMALL_OP_MAX_ELEMENTS) return stock.kernelFunc(args);
+      const h = wasmHost(args.backend);
+      const out = (args.backend as unknown as WasmBackendLike).makeOutput(logits.shape.slice(), 'float32');
+      const cols = logits.shape[rank - 1]!;
+      softmaxRows(h.read(logits) as F32, h.read(out) as F32, n / cols, cols);
+      return out;
+    },
+  };
 }
 
 /**
@@ -441,20 +504,16 @@ function inputGradientWasm(
   };
 }
 
-/**
- * BatchMatMul as forward.wat's products, straight from the operands on the heap (every batch of
- * `[M,K]·[K,N]`, either operand transposed by strides; float32, same leading dimensions, N % 4 = 0,
- * and K % 4 = 0 when B is transposed; zeros when K = 0), or null for cases it does not take. tfjs-wasm's XNNPACK
- * operator packs `b` as weights whenever `b` is a tensor it has not seen, which in training is every
- * call (the weights were just updated, the gradients are new): for the digits CNN's dense layer at
- * B = 32 the packing was more than half of the forward matmul, and the transposed gradient products
- * paid a Transpose on top.
- */
-function simdMatMul(
+/** The sizes of a product both own paths take: float32, same rank ≥ 2, same leading dimensions. */
+interface ProductSizes extends ProductDims {
+  outer: number[];
+  batches: number;
+}
+
+function productSizes(
   { a, b }: { a: tf.TensorInfo; b: tf.TensorInfo },
   attrs: { transposeA?: boolean; transposeB?: boolean },
-  backend: unknown,
-): tf.TensorInfo | null {
+): ProductSizes | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
   const ra = a.shape.length;
   if (ra < 2 || b.shape.length !== ra) return null;
@@ -469,21 +528,77 @@ function simdMatMul(
   if ((tB ? b1 : b0) !== k) return null;
   const batches = tf.util.sizeFromShape(outer);
   if (batches === 0) return null;
+  return { outer, batches, m, n, k, tA, tB };
+}
+
+/**
+ * BatchMatMul as forward.wat's products, straight from the operands on the heap (every batch of
+ * `[M,K]·[K,N]`, either operand transposed by strides; float32, same leading dimensions, N % 4 = 0,
+ * and K % 4 = 0 when B is transposed; zeros when K = 0); else, up to `SMALL_MATMUL_MAX_MACS`
+ * multiply-adds (the digits CNN's 10-way head and its gradients), small-ops.ts's loop on the calling
+ * thread; or null for cases neither takes. tfjs-wasm's XNNPACK operator packs `b` as weights whenever
+ * `b` is a tensor it has not seen, which in training is every call (the weights were just updated, the
+ * gradients are new): for the digits CNN's dense layer at B = 32 the packing was more than half of the
+ * forward matmul, the transposed gradient products paid a Transpose on top, and the threaded build
+ * hands even a 32×32×10 product to its pool.
+ */
+function ownMatMul(
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo },
+  attrs: { transposeA?: boolean; transposeB?: boolean },
+  backend: unknown,
+): tf.TensorInfo | null {
+  const s = productSizes(inputs, attrs);
+  if (s === null) return null;
+  const { outer, batches, m, n, k, tA, tB } = s;
   const h = wasmHost(backend);
   // An empty sum: zeros (tfjs-wasm's kernel returns whatever the output memory held).
   if (k === 0 && m * n > 0) return h.alloc([...outer, m, n], 'float32').info;
-  if (!ForwardSimd.takesProduct(m, n, k, tA, tB)) return null;
-  const simd = forwardSimdFor(backend);
-  if (!simd) return null;
+  const simd = ForwardSimd.takesProduct(m, n, k, tA, tB) ? forwardSimdFor(backend) : null;
+  if (simd === null && !takesSmallProduct(batches, m, n, k)) return null;
   const out = (backend as WasmBackendLike).makeOutput([...outer, m, n], 'float32');
-  const [pa, pb, pc] = [ptr(h, a), ptr(h, b), ptr(h, out)];
-  for (let i = 0; i < batches; i++)
-    simd.product(pa + 4 * i * m * k, pb + 4 * i * k * n, pc + 4 * i * m * n, m, n, k, tA, tB);
+  if (simd !== null) {
+    const [pa, pb, pc] = [ptr(h, inputs.a), ptr(h, inputs.b), ptr(h, out)];
+    for (let i = 0; i < batches; i++)
+      simd.product(pa + 4 * i * m * k, pb + 4 * i * k * n, pc + 4 * i * m * n, m, n, k, tA, tB);
+    return out;
+  }
+  const [va, vb, vc] = [h.read(inputs.a) as F32, h.read(inputs.b) as F32, h.read(out) as F32];
+  for (let i = 0; i < batches; i++) productLoop(va, vb, vc, [i * m * k, i * k * n, i * m * n], s);
   return out;
 }
 
 /**
- * BatchMatMul / _FusedMatMul with transposeA/B where `simdMatMul` does not take them: an explicit
+ * _FusedMatMul with a linear or ReLU activation as `ownMatMul`'s product, then the
+ * bias add and the ReLU in place on the calling thread (tfjs-cpu's order: product, `+ bias`,
+ * `max(0, ·)`), for outputs of at most `SMALL_OP_MAX_ELEMENTS` when there is an epilogue and a bias
+ * `binaryPlan` takes; else null.
+ */
+function ownFusedMatMul(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | null {
+  // PReLU weights come only with the 'prelu' activation, which is left to the stock kernel.
+  const { a, b, bias } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo | null };
+  const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
+  const activation = attrs.activation ?? 'linear';
+  if (activation !== 'linear' && activation !== 'relu') return null;
+  const s = productSizes({ a, b }, attrs);
+  if (s === null) return null;
+  const outShape = [...s.outer, s.m, s.n];
+  const hasBias = bias != null;
+  const plan = hasBias ? binaryPlan(outShape, bias.shape) : null;
+  if (hasBias && (bias.dtype !== 'float32' || plan === null || !tf.util.arraysEqual(plan.outShape, outShape)))
+    return null;
+  if ((hasBias || activation === 'relu') && tf.util.sizeFromShape(outShape) > SMALL_OP_MAX_ELEMENTS)
+    return null;
+  const out = ownMatMul({ a, b }, attrs, args.backend);
+  if (out === null) return null;
+  const h = wasmHost(args.backend);
+  const values = h.read(out) as F32;
+  if (hasBias && plan !== null) binaryLoop('add', values, h.read(bias) as F32, values, plan);
+  if (activation === 'relu') for (let i = 0; i < values.length; i++) values[i] = Math.max(0, values[i]!);
+  return out;
+}
+
+/**
+ * BatchMatMul / _FusedMatMul with transposeA/B where `ownMatMul` / `ownFusedMatMul` do not take them: an explicit
  * Transpose then the stock kernel with the flags cleared. XNNPACK's transposed path is 10–25× slower
  * than this on 4.22.
  */
@@ -497,10 +612,11 @@ function transposedMatMulWasm(kernelName: string): tf.KernelConfig {
     ...(original.disposeFunc ? { disposeFunc: original.disposeFunc } : {}),
     kernelFunc: (args) => {
       const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean } & tf.NamedAttrMap;
-      if (kernelName === tf.BatchMatMul) {
-        const out = simdMatMul(args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }, attrs, args.backend);
-        if (out) return out;
-      }
+      const own =
+        kernelName === tf.BatchMatMul
+          ? ownMatMul(args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }, attrs, args.backend)
+          : ownFusedMatMul(args);
+      if (own) return own;
       if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
       const { run, free } = runner(args.backend as tf.KernelBackend);
       const swapLast = (t: tf.TensorInfo): tf.TensorInfo => {
@@ -562,6 +678,10 @@ export function registerWasmTrainingKernels(): string[] {
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   overrideKernel(sumWasm());
   overrideKernel(addWasm());
+  overrideKernel(binaryWasm(tf.Sub, 'sub'));
+  overrideKernel(binaryWasm(tf.Multiply, 'mul'));
+  overrideKernel(binaryWasm(tf.RealDiv, 'div'));
+  overrideKernel(softmaxWasm());
   overrideKernel(sharingKernel(tf.Identity));
   overrideKernel(sharingKernel(tf.Cast));
   overrideKernel(reluWasm());

@@ -527,6 +527,45 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     tolerance: TOLERANCE.elementwise,
   },
   {
+    // wasm runs small float32 Add/Sub/Mul/Div on the calling thread when each operand is whole, a
+    // scalar, a trailing row or a leading column (the loss gradient's [B,1]-by-[B,10] products); the
+    // gradients reduce back over the broadcast axes.
+    name: 'add, sub, mul, div with scalars, rows and columns ([B,1] by [B,10])',
+    inputs: [f([6, 10]), f([6, 1]), f([10]), positive([6, 10]), positive([6, 1]), f([1])],
+    fn: (x, c, r, p, q, s) =>
+      tf.concat(
+        [
+          tf.mul(c, x),
+          tf.div(x, q),
+          tf.sub(x, r),
+          tf.add(r, x),
+          tf.mul(s, x),
+          tf.sub(c, x),
+          tf.div(c, p),
+          tf.mul(x, x),
+          tf.add(c, tf.reshape(r, [1, 10])),
+        ].map((t) => tf.reshape(t, [-1])),
+      ),
+    tolerance: TOLERANCE.elementwise,
+  },
+  {
+    name: 'softmax of a [8,10] head and over the last axis of [2,3,7]',
+    inputs: [f([8, 10], [-4, 4]), f([2, 3, 7], [-4, 4])],
+    fn: (x, y) => tf.concat([tf.reshape(tf.softmax(x), [-1]), tf.reshape(tf.softmax(y), [-1])]),
+    tolerance: TOLERANCE.reduction,
+  },
+  {
+    // A dense head (N = 10): wasm's small product loop and the bias/ReLU epilogue on the calling thread.
+    name: 'fused matMul + bias, N = 10, linear and relu',
+    inputs: [f([8, 12]), f([12, 10]), f([10])],
+    fn: (a, b, bias) =>
+      tf.concat([
+        tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
+        tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }),
+      ]),
+    tolerance: TOLERANCE.conv,
+  },
+  {
     name: 'softmax',
     inputs: [f([4, 6], [-3, 3])],
     fn: (x) => tf.softmax(x),
