@@ -112,7 +112,7 @@ function afterChecks(c: Call, deferred: readonly (() => void)[] = []): void {
  * restore dispatch per RESTORE_PAIRS of these alone. DiGraP checks g in its sums pass, before any
  * output is written: nothing to restore. SPD restores θ too: keeping it in its decay pass would add a
  * read of θ to every good step on SwiftShader, which runs both sides of a branch (masked), and
- * measured +14–23 % of SPD's kernel against +0–12 % with the restore (BENCHMARKS.md run H).
+ * measured a median of +17.7 % of SPD's kernel against +6.9 % with the restore (BENCHMARKS.md run H).
  */
 const RESTORED: Record<FusedMethod, readonly string[]> = {
   adamw: ['param', 'm', 'v'],

@@ -177,8 +177,8 @@ const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), v
 
 /**
  * The call's `seen` word (what every check found, PUBLISH_SEEN) as a uniform at binding `storage + 1`.
- * A uniform, not the flag texture: a texture load in every invocation of an element pass cost SwiftShader
- * 9–22 % of the FTP, SPD and DiGraP kernels (bench, run H); a uniform is read like the slot's floats.
+ * A uniform, not the flag texture: an element pass would load the texture in every invocation (SwiftShader
+ * runs texture loads through its sampler code; BENCHMARKS.md run H), a uniform is read like the slot's floats.
  */
 function seenDecl(storage: number): string {
   return `@group(0) @binding(${storage + 1}) var<uniform> seen: vec4<u32>;`;
