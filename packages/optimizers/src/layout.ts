@@ -118,29 +118,6 @@ export function rowShape(shape: readonly number[], map: AxisMap): number[] {
   return shape.map((d, i) => (map.rowAxes.includes(i) ? d : 1));
 }
 
-/**
- * A per-row state tensor (FTP's R_prev) must have its parameter's row shape under the layout: state
- * saved under another layout (e.g. before rows were output units, when they were read along axis 0)
- * would be broadcast against the wrong axes. Typed error, before anything is computed.
- */
-export function checkRowState(
-  name: string,
-  state: Tensor | undefined,
-  shape: readonly number[],
-  map: AxisMap,
-): void {
-  if (!state) return;
-  const want = rowShape(shape, map);
-  if (state.shape.length === want.length && state.shape.every((d, i) => d === want[i])) return;
-  throw new RobustFtError(
-    'STATE_MISMATCH',
-    `the per-row state of "${name}" has shape [${state.shape.join(', ')}], not the row shape ` +
-      `[${want.join(', ')}] of its layout: restored from state saved with another layout (before ` +
-      'rows were output units they were read along axis 0)? Use that layout, or start from fresh state',
-    { argument: `state.rPrev["${name}"]`, expected: `shape [${want.join(', ')}]` },
-  );
-}
-
 /** Σ over torch's last axis (`dim=-1`, keepdim), the whole tensor for a scalar. */
 export function lastAxisSum(x: Tensor, map: AxisMap): Tensor {
   return map.lastAxis === null ? tf.sum(x) : tf.sum(x, map.lastAxis, true);
