@@ -657,14 +657,39 @@ async function main(): Promise<void> {
           // The same kernel taking the flag (1: nothing kept): what the guarded WGSL passes add by themselves.
           ['fused AdamW kernel alone, taking the finite flag', () => kernelOnce(flag)],
         ];
-        // What a one-call 'guard' step runs instead of the flag kernel: the kernel checking g in its Adam
-        // pass, then its flag and the (empty on a good step) indirect restore dispatches.
-        // DiGraP at its second step (P, Q and the six strengths passed in): the kernel with the most
-        // outputs a bad step restores (11 per tensor), i.e. the most empty restore dispatches.
+        // What a one-call 'guard' step runs instead of the flag kernel: the kernel checking g in its
+        // passes, then its flag and the (empty on a good step) indirect restore dispatches of what the
+        // checking pass wrote. Each method at its second step (its state and scalars passed in, so every
+        // output a bad step keeps is there to keep): the kernel alone, then checking g itself.
         const strength = tf.scalar(0.1);
-        const digrapOnce = (check: boolean) => {
+        const rowsOf = (n: string) => vars[n]!.shape[vars[n]!.rank - 1] ?? 1;
+        const rowState = names.map((n) => tf.ones([rowsOf(n)]));
+        const methods = {
+          spd: { inputs: [], outputs: ['spdCondition', 'spdRatio'], attrs: () => ({ lambda: 1 }) },
+          ftp: {
+            inputs: ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
+            outputs: ['cPrev', 'rPrev', 'gamma', 'gammaM', 'gammaV'],
+            // Rows = the last axis (tfjs layouts: output units); a 0-d tensor is one row.
+            attrs: () => ({
+              weightDecay: 0,
+              k: 1,
+              t: 2,
+              rowSpans: names.flatMap((n) => {
+                const rank = vars[n]!.rank;
+                return [Math.max(rank - 1, 0), rank];
+              }),
+            }),
+          },
+          digrap: {
+            inputs: ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
+            outputs: ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES],
+            attrs: () => ({ lambda: 1, t: 2, lrPrevs: names.map(() => LR) }),
+          },
+        } as const;
+        const methodOnce = (method: keyof typeof methods, check: boolean) => {
+          const spec = methods[method];
           const batch = fusedMethodBatch(
-            'digrap',
+            method,
             names.map((n, j) => ({
               param: vars[n]!,
               grad: grads[n]!,
@@ -674,25 +699,35 @@ async function main(): Promise<void> {
               anchor: state[j]!.v,
               pPrev: state[j]!.m,
               qPrev: state[j]!.v,
-              ...Object.fromEntries(DIGRAP_SCALAR_ROLES.map((k) => [k, strength])),
+              cPrev: state[j]!.m,
+              rPrev: rowState[j]!,
+              ...Object.fromEntries(
+                [...DIGRAP_SCALAR_ROLES, 'gamma', 'gammaM', 'gammaV'].map((k) => [k, strength]),
+              ),
             })),
-            ['pPrev', 'qPrev', ...DIGRAP_SCALAR_ROLES],
-            ['pPrev', 'qPrev', 'dot', ...DIGRAP_SCALAR_ROLES],
+            spec.inputs,
+            spec.outputs,
             { ...ADAM, learningRate: LR, check },
-            { lambda: 1, t: 2, lrPrevs: names.map(() => LR) },
+            spec.attrs(),
           );
           for (const r of batch.results) for (const x of Object.values(r)) x.dispose();
           batch.finite?.dispose();
         };
-        webgpuParts.push(['fused DiGraP kernel alone (step 2)', () => digrapOnce(false)]);
-        if (kernelsCheckFinite(['adamw', 'digrap']))
-          webgpuParts.push(
-            [
-              'fused AdamW kernel alone, checking g itself (own flag + restore)',
-              () => kernelOnce(undefined, true),
-            ],
-            ['fused DiGraP kernel alone (step 2), checking g itself', () => digrapOnce(true)],
-          );
+        const label = { spd: 'SPD', ftp: 'FTP', digrap: 'DiGraP' } as const;
+        const checks = kernelsCheckFinite(['adamw', 'spd', 'ftp', 'digrap']);
+        if (checks)
+          webgpuParts.push([
+            'fused AdamW kernel alone, checking g itself (own flag + restore)',
+            () => kernelOnce(undefined, true),
+          ]);
+        for (const method of ['spd', 'ftp', 'digrap'] as const) {
+          webgpuParts.push([`fused ${label[method]} kernel alone (step 2)`, () => methodOnce(method, false)]);
+          if (checks)
+            webgpuParts.push([
+              `fused ${label[method]} kernel alone (step 2), checking g itself`,
+              () => methodOnce(method, true),
+            ]);
+        }
         const samples: number[][] = webgpuParts.map(() => []);
         for (let i = 0; i < warmup + steps; i++) {
           for (const [k, [, fn]] of webgpuParts.entries()) {
@@ -706,6 +741,7 @@ async function main(): Promise<void> {
         flag.dispose();
         bad.dispose();
         strength.dispose();
+        tf.dispose(rowState);
       }
       for (const st of state) {
         st.m.dispose();

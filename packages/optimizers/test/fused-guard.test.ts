@@ -30,8 +30,9 @@ try {
 /**
  * The 'guard' policy with fused kernels on cpu (SIMD module and JS loops), wasm and webgpu: the kernels
  * keep θ and the state on a non-finite step (no where-masking afterwards) — checking g in their own
- * passes when the step is one kernel call (webgpu: its Adam pass, then an on-device restore of the
- * batch), otherwise taking the adapter's flag. Checked against the composed path, where the adapter
+ * passes when the step is one kernel call (webgpu: its Adam pass or DiGraP's sums pass; the passes
+ * after it keep on what it found, and an on-device restore undoes what it wrote across the batch),
+ * otherwise taking the adapter's flag. Checked against the composed path, where the adapter
  * masks: same parameters and state over steps that include a NaN gradient, and the fused result says
  * it guarded.
  */

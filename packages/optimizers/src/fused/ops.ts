@@ -102,7 +102,9 @@ export function kernelsTakeFiniteFlag(methods: readonly FusedMethod[]): boolean 
 /**
  * Whether the active backend's fused kernels of `methods` check the gradients themselves (attribute
  * `checkFinite`): every cpu, wasm and webgpu kernel does, in a pass that already reads g (on webgpu
- * its Adam pass, then an on-device restore of the whole batch on a bad step).
+ * its Adam pass, DiGraP's sums pass; the passes after it keep their outputs on what it found, and a bad
+ * step restores on the device what the checking pass wrote: θ, m, v for AdamW, L2-SP and SPD, m, v
+ * for FTP, nothing for DiGraP).
  */
 export function kernelsCheckFinite(methods: readonly FusedMethod[]): boolean {
   return kernelsTakeFiniteFlag(methods);

@@ -27,6 +27,7 @@ import {
   finiteCheck,
   ITEMS_PER_THREAD,
   L2SP,
+  PUBLISH_SEEN,
   REDUCE_WORKGROUP,
   RESTORE_GROUPS,
   RESTORE_PAIRS,
@@ -80,18 +81,55 @@ function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles
   return { rec: new StepRecorder(b, count), count, check, constants, at, opt };
 }
 
-/** The Adam pass of a call: its variant that checks g under `checkFinite`. */
-function adamSource(c: Call, source: CheckedSource): ShaderSource {
+/** A pass of a call: under `checkFinite` its variant that checks g or keeps on the call's flag. */
+function variant(c: Call, source: CheckedSource): ShaderSource {
   return c.check ? source.checked : source;
 }
 
 /**
+ * Under `checkFinite`, the passes after a call's every g check (one pass per tensor, in dispatch
+ * order) are recorded once every check is: `later` runs `record` then, or at once otherwise.
+ */
+function later(c: Call, deferred: (() => void)[], record: () => void): void {
+  if (c.check) deferred.push(record);
+  else record();
+}
+
+/**
+ * Under `checkFinite`, after the last pass that checks g (phase 0): PUBLISH_SEEN, then the passes
+ * `later` deferred, which keep on what it published.
+ */
+function afterChecks(c: Call, deferred: readonly (() => void)[] = []): void {
+  if (c.check) c.rec.dispatch(0, PUBLISH_SEEN, 0, [c.rec.seen()], 1);
+  for (const record of deferred) record();
+}
+
+/**
+ * Per method, the outputs (by their KEPT_INPUTS role) that a bad step restores under `checkFinite`:
+ * those written by the pass that checks g, before a later tensor's check can have seen a NaN/±Inf.
+ * Every other kept output is written by a pass that runs after all the checks and keeps it itself on
+ * the call's flag (the `checked` variants reading it), so a good step records one empty indirect
+ * restore dispatch per RESTORE_PAIRS of these alone. DiGraP checks g in its sums pass, before any
+ * output is written: nothing to restore. SPD restores θ too: keeping it in its decay pass would add a
+ * read of θ to every good step on SwiftShader, which runs both sides of a branch (masked), and
+ * measured a median of +17.7 % of SPD's kernel against +6.9 % with the restore (BENCHMARKS.md run H).
+ */
+const RESTORED: Record<FusedMethod, readonly string[]> = {
+  adamw: ['param', 'm', 'v'],
+  l2sp: ['param', 'm', 'v'],
+  spd: ['param', 'm', 'v'],
+  ftp: ['m', 'v'],
+  digrap: [],
+};
+
+/**
  * Records the end of a call and submits. Under `checkFinite` ('guard' inside the kernel, batch-wide
  * as on cpu/wasm): after every pass, FINITE_FINAL writes the call's flag (the last output, 1.0 when
- * no pass saw a NaN/±Inf) and, on a bad step, RESTORE gives each output that KEPT_INPUTS maps to a
- * present input that input's value (bit-identical: outputs are fresh buffers and the inputs are alive
- * until the kernel returns). The restores are indirect dispatches whose counts FINITE_FINAL zeroes on
- * a good step, so a good step pays one one-workgroup dispatch and empty dispatches, no element work.
+ * no pass saw a NaN/±Inf) and, on a bad step, RESTORE gives each output of a RESTORED role that
+ * KEPT_INPUTS maps to a present input that input's value (bit-identical: outputs are fresh buffers and
+ * the inputs are alive until the kernel returns); the passes keep the other outputs themselves. The
+ * restores are indirect dispatches whose counts FINITE_FINAL zeroes on a good step, so a good step
+ * pays one one-workgroup dispatch and ⌈restored pairs / RESTORE_PAIRS⌉ empty ones, no element work.
  */
 function finishCall(c: Call, outs: TensorInfo[], method: FusedMethod): TensorInfo[] {
   if (!c.check) {
@@ -101,10 +139,11 @@ function finishCall(c: Call, outs: TensorInfo[], method: FusedMethod): TensorInf
   const keep = KEPT_INPUTS[method];
   if (outs.length !== c.count * keep.length)
     throw kernelError('UNSUPPORTED', `${method}: ${outs.length} outputs do not match its kept inputs`);
+  const restored = RESTORED[method];
   const pairs: { from: TensorInfo; to: TensorInfo; n: number }[] = [];
   for (let i = 0; i < c.count; i++) {
     keep.forEach((role, j) => {
-      const from = role === null ? undefined : c.opt(role, i);
+      const from = role === null || !restored.includes(role) ? undefined : c.opt(role, i);
       const to = outs[i * keep.length + j]!;
       const n = sizeOf(to.shape);
       if (from && n > 0) pairs.push({ from, to, n });
@@ -114,9 +153,10 @@ function finishCall(c: Call, outs: TensorInfo[], method: FusedMethod): TensorInf
   pairs.sort((a, b) => b.n - a.n);
   const chunks: (typeof pairs)[] = [];
   for (let k = 0; k < pairs.length; k += RESTORE_PAIRS) chunks.push(pairs.slice(k, k + RESTORE_PAIRS));
-  const args = c.rec.indirectArgs(
-    chunks.map((ch) => [Math.min(groupsFor(ch[0]!.n), RESTORE_GROUPS), 1, 1] as const),
-  );
+  // Nothing to restore (DiGraP): FINITE_FINAL zeroes no count and gets a scratch word to bind.
+  const args = chunks.length
+    ? c.rec.indirectArgs(chunks.map((ch) => [Math.min(groupsFor(ch[0]!.n), RESTORE_GROUPS), 1, 1] as const))
+    : c.rec.scratchRegions([1])[0]!.binding;
   const flag = c.rec.output([]);
   const p = c.rec.lastPhase + 1;
   const final = c.rec.addSlot();
@@ -216,7 +256,7 @@ function adamLike(
   const ins = [p, c.at('grad', i), c.at('m', i), c.at('v', i), ...extra];
   c.rec.dispatch(
     0,
-    adamSource(c, source),
+    variant(c, source),
     i,
     [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
     groupsFor(n),
@@ -319,6 +359,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const sins = c.rec.scratchRegions(geometry.map(() => 4));
   const coefs = c.rec.scratchRegions(geometry.map(() => 4));
   const outs: TensorInfo[] = [];
+  const deferred: (() => void)[] = [];
   for (let i = 0; i < c.count; i++) {
     const geo = geometry[i]!;
     const shape = shapes[i]!;
@@ -348,28 +389,32 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
     c.rec.dispatch(
       0,
-      adamSource(c, FTP_ADAM),
+      variant(c, FTP_ADAM),
       i,
       bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]),
       groupsFor(geo.n),
     );
-    const cp = usePrev ? cPrev : g;
-    c.rec.dispatch(0, FTP_ROW_SUMS, i, [...bind([co, g, cp]), parts[i]!.binding], geo.parts);
-    // Without R_prev the shader never reads `rp` (usePrev = keepA = 0); `sin` stands in as a read-only buffer.
-    const rp = rPrev ? c.rec.bind(rPrev) : sin.binding;
-    c.rec.dispatch(
-      0,
-      FTP_SCALARS,
-      i,
-      [parts[i]!.binding, rp, sin.binding, c.rec.bind(ro!), coefs[i]!.binding],
-      1,
-    );
-    copyScalarsOut(c, coefs[i]!, 0, scalars);
-    c.rec.copy(1, coefs[i]!.binding.buffer, coefs[i]!.offset, 'uniforms', uniformOffset(i, F.coef), 4);
-    // A kept step restores C_prev (the gradient stands in when it is absent: keepB = 0).
-    c.rec.dispatch(1, FTP_PROJECT, i, bind([an, co, ro, tho, p, cPrev ?? g]), groupsFor(geo.n));
+    // Checked: R, γ and θ' (the passes below) keep on the flag once every tensor's Adam pass checked g.
+    later(c, deferred, () => {
+      const cp = usePrev ? cPrev : g;
+      c.rec.dispatch(0, FTP_ROW_SUMS, i, [...bind([co, g, cp]), parts[i]!.binding], geo.parts);
+      // Without R_prev the shader never reads `rp` (usePrev = keepA = 0); `sin` stands in as a read-only buffer.
+      const rp = rPrev ? c.rec.bind(rPrev) : sin.binding;
+      c.rec.dispatch(
+        0,
+        variant(c, FTP_SCALARS),
+        i,
+        [parts[i]!.binding, rp, sin.binding, c.rec.bind(ro!), coefs[i]!.binding],
+        1,
+      );
+      copyScalarsOut(c, coefs[i]!, 0, scalars);
+      c.rec.copy(1, coefs[i]!.binding.buffer, coefs[i]!.offset, 'uniforms', uniformOffset(i, F.coef), 4);
+      // A kept step restores C_prev (the gradient stands in when it is absent: keepB = 0).
+      c.rec.dispatch(1, variant(c, FTP_PROJECT), i, bind([an, co, ro, tho, p, cPrev ?? g]), groupsFor(geo.n));
+    });
     outs.push(tho!, mo!, vo!, co!, ro!, ...scalars);
   }
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'ftp');
 };
 
@@ -383,6 +428,7 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const sins = c.rec.scratchRegions(sizes.map(() => 8));
   const coefs = c.rec.scratchRegions(sizes.map(() => 12));
   const outs: TensorInfo[] = [];
+  const deferred: (() => void)[] = [];
   for (let i = 0; i < c.count; i++) {
     const n = sizes[i]!;
     const p = c.at('param', i);
@@ -411,28 +457,50 @@ export const webgpuDigrapKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
     const [pp, qp] = usePrev ? [pPrev, qPrev] : [g, g];
-    c.rec.dispatch(0, DIGRAP_SUMS, i, [...bind([p, g, an, pp, qp]), parts[i]!.binding], partsFor(n));
-    c.rec.dispatch(0, DIGRAP_SCALARS, i, [parts[i]!.binding, sins[i]!.binding, coefs[i]!.binding], 1);
-    copyScalarsOut(c, coefs[i]!, 0, [dot, ...scalars]);
-    // gs, cs, α, β (coef[7…10]) into this slot's F(coef + 7…10) in one copy.
-    c.rec.copy(
-      1,
-      coefs[i]!.binding.buffer,
-      coefs[i]!.offset + 28,
-      'uniforms',
-      uniformOffset(i, F.coef + 7),
-      16,
-    );
     c.rec.dispatch(
-      1,
-      adamSource(c, DIGRAP_ADAM),
+      0,
+      variant(c, DIGRAP_SUMS),
       i,
-      bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, tho]),
-      groupsFor(n),
+      [...bind([p, g, an, pp, qp]), parts[i]!.binding],
+      partsFor(n),
     );
-    c.rec.dispatch(1, DIGRAP_STATE, i, bind([p, g, an, pPrev ?? g, qPrev ?? g, po, qo]), groupsFor(n));
+    // Checked: every pass below keeps on the flag once every tensor's sums pass checked g (no restore).
+    later(c, deferred, () => {
+      c.rec.dispatch(
+        0,
+        variant(c, DIGRAP_SCALARS),
+        i,
+        [parts[i]!.binding, sins[i]!.binding, coefs[i]!.binding],
+        1,
+      );
+      copyScalarsOut(c, coefs[i]!, 0, [dot, ...scalars]);
+      // gs, cs, α, β (coef[7…10]) into this slot's F(coef + 7…10) in one copy.
+      c.rec.copy(
+        1,
+        coefs[i]!.binding.buffer,
+        coefs[i]!.offset + 28,
+        'uniforms',
+        uniformOffset(i, F.coef + 7),
+        16,
+      );
+      c.rec.dispatch(
+        1,
+        variant(c, DIGRAP_ADAM),
+        i,
+        bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, tho]),
+        groupsFor(n),
+      );
+      c.rec.dispatch(
+        1,
+        variant(c, DIGRAP_STATE),
+        i,
+        bind([p, g, an, pPrev ?? g, qPrev ?? g, po, qo]),
+        groupsFor(n),
+      );
+    });
     outs.push(tho!, mo!, vo!, po!, qo!, dot, ...scalars);
   }
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'digrap');
 };
 

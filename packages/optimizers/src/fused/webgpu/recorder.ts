@@ -70,6 +70,7 @@ export class StepRecorder {
   private readonly align: number;
   private flag: { texture: GpuTexture; view: GpuTextureView } | null = null;
   private indirect: { buffer: GpuBuffer; words: Uint32Array } | null = null;
+  private seenBuffer: GpuBuffer | null = null;
 
   constructor(
     readonly backend: WebGPUBackendInternals,
@@ -180,6 +181,15 @@ export class StepRecorder {
   }
 
   /**
+   * The call's `seen` word (16 bytes, storage and uniform): PUBLISH_SEEN writes it before any pass
+   * reads it (so a pooled buffer's old contents never count). Released with the uniforms.
+   */
+  seen(): GpuBufferBinding {
+    this.seenBuffer ??= this.backend.bufferManager.acquireBuffer(16, USAGE.UNIFORM | USAGE.STORAGE);
+    return { buffer: this.seenBuffer, offset: 0, size: 16 };
+  }
+
+  /**
    * This call's indirect-dispatch buffer, holding `triples` ([x, y, z] each, written before the submit
    * like the uniforms; storage too, so a pass can zero a count on the device). Returns its binding.
    */
@@ -251,6 +261,7 @@ export class StepRecorder {
       b.queue.writeBuffer(indirect.buffer, 0, indirect.words.buffer as ArrayBuffer);
       b.uniformPendingDisposal.push(indirect.buffer);
     }
+    if (this.seenBuffer) b.uniformPendingDisposal.push(this.seenBuffer);
     b.endComputePassEncoder();
     b.ensureCommandEncoderReady();
     const encoder = b.commandEncoder;
@@ -274,7 +285,8 @@ export class StepRecorder {
           { binding: 0, resource: { buffer: uniforms, offset: d.slot * SLOT_BYTES, size: SLOT_BYTES } },
           ...d.bindings.map((resource, k) => ({ binding: k + 1, resource })),
         ];
-        if (d.source.flag) entries.push({ binding: d.bindings.length + 1, resource: this.flagView() });
+        if (d.source.flag === 'seen') entries.push({ binding: d.bindings.length + 1, resource: this.seen() });
+        else if (d.source.flag) entries.push({ binding: d.bindings.length + 1, resource: this.flagView() });
         pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
         if (typeof d.workgroups !== 'number') {
           pass.dispatchWorkgroupsIndirect(indirect!.buffer, d.workgroups.indirect);

@@ -143,9 +143,10 @@ export interface ShaderSource {
   bindings: readonly string[];
   /**
    * The call's finite-flag texture (1×1 r32uint, see `StepRecorder.flagView`) at binding
-   * `bindings.length + 1`: written (storage) by the passes that check g, read (sampled) by FINITE_FINAL.
+   * `bindings.length + 1`: written (storage) by the passes that check g, read (sampled) by FINITE_FINAL
+   * and PUBLISH_SEEN; 'seen': the call's `seen` word (`StepRecorder.seen`) there instead, as a uniform.
    */
-  flag?: 'write' | 'read';
+  flag?: 'write' | 'read' | 'seen';
 }
 
 /** A pass that reads g, with its variant that also checks g ('guard' inside the kernel: FLAG_CHECK). */
@@ -175,10 +176,46 @@ function flagDecl(access: 'write' | 'read', storage: number): string {
 const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u)); }';
 
 /**
+ * The call's `seen` word (what every check found, PUBLISH_SEEN) as a uniform at binding `storage + 1`.
+ * A uniform, not the flag texture: an element pass would load the texture in every invocation (SwiftShader
+ * runs texture loads through its sampler code; BENCHMARKS.md run H), a uniform is read like the slot's floats.
+ */
+function seenDecl(storage: number): string {
+  return `@group(0) @binding(${storage + 1}) var<uniform> seen: vec4<u32>;`;
+}
+
+/**
+ * WGSL: the kept condition of a pass that runs after every pass that checks g ('guard' inside the
+ * kernel): a given flag of 0 (KEPT) or a NaN/±Inf seen by a check. Such a pass keeps its outputs
+ * itself, so they need no restore (see `finishCall` in kernels.ts).
+ */
+const KEPT_OR_SEEN = `(${KEPT} || seen.x != 0u)`;
+
+/**
+ * A pass whose kept condition is `kept` (KEPT), with its `checked` variant: the same pass keeping on
+ * KEPT_OR_SEEN, reading `seen` after its storage buffers.
+ */
+function flagged(
+  key: string,
+  bindings: readonly Binding[],
+  body: (kept: string) => string,
+  extra = '',
+): CheckedSource {
+  const checked = shader(
+    `${key}Checked`,
+    bindings,
+    body(KEPT_OR_SEEN),
+    `${extra}\n${seenDecl(bindings.length)}`,
+  );
+  return { ...shader(key, bindings, body(KEPT), extra), checked: { ...checked, flag: 'seen' } };
+}
+
+/**
  * The Adam pass every method shares: m' = b1·m + c1·ĝ, v' = b2·v + c2·ĝ², step = sk·m'/(√v'·rs2 + e),
  * with the gradient ĝ and what is stored from dk·θ + step chosen by the method. Same operation order
  * as the cpu/wasm passes (`loops.ts`). On a kept step ('guard', see KEPT) m and v are written through
- * and `keep` runs instead of `store`. Its `checked` variant also tests every g it reads (FLAG_CHECK).
+ * and `keep` runs instead of `store`. Its `checked` variant also tests every g it reads (FLAG_CHECK),
+ * or, with `checked` 'read' (a pass after the check: DiGraP's), keeps on KEPT_OR_SEEN instead.
  */
 function adamPass(
   key: string,
@@ -187,12 +224,13 @@ function adamPass(
   grad: string,
   store: string,
   keep: string,
+  checked: 'check' | 'read' = 'check',
 ): CheckedSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
-  const body = (check: string) => `${ENTRY}
+  const body = (check: string, kept = KEPT) => `${ENTRY}
   if (i >= u.n) { return; }
   ${check}
-  if (${KEPT}) {
+  if (${kept}) {
     mo[i] = m[i];
     vo[i] = v[i];
     ${keep}
@@ -207,8 +245,9 @@ function adamPass(
   let next = ${f(F.dk)} * ti + (${f(F.sk)} * mi) / (sqrt(vi) * ${f(F.rs2)} + ${f(F.e)});
   ${store}
 }`;
-  const checked = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
-  return { ...shader(key, bindings, body('')), checked: { ...checked, flag: 'write' } };
+  if (checked === 'read') return flagged(key, bindings, (kept) => body('', kept));
+  const variant = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
+  return { ...shader(key, bindings, body('')), checked: { ...variant, flag: 'write' } };
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
@@ -230,7 +269,10 @@ export const L2SP = adamPass(
  */
 export const FTP_ADAM = adamPass('ftpAdam', ['an'], ['co'], 'g[i]', 'co[i] = next - an[i];', '');
 
-/** DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. */
+/**
+ * DiGraP pass 2: Adam on ĝ = gs·g + cs·(θ − θ₀) (gs, cs from the device). 32 B. Its checked variant
+ * runs after DIGRAP_SUMS checked every g, so it keeps on the call's flag itself.
+ */
 export const DIGRAP_ADAM = adamPass(
   'digrapAdam',
   ['an'],
@@ -238,6 +280,7 @@ export const DIGRAP_ADAM = adamPass(
   `${f(F.coef + 7)} * g[i] + ${f(F.coef + 8)} * (ti - an[i])`,
   'tho[i] = next;',
   'tho[i] = th[i];',
+  'read',
 );
 
 /**
@@ -256,6 +299,7 @@ function sumsPass(
   inputs: readonly string[],
   values: readonly string[],
   pre: string,
+  check = '',
 ): ShaderSource {
   const k = values.length;
   const red = reduce(
@@ -263,22 +307,24 @@ function sumsPass(
     RW,
   );
   const add = values.map((v, j) => `s[${j}] = s[${j}] + ${v};`).join('\n      ');
+  const bindings = [...inputs.map(r), w('part')];
   return shader(
     key,
-    [...inputs.map(r), w('part')],
+    bindings,
     `${REDUCE_ENTRY}
   var s: array<f32, ${k}>;
   for (var it = 0u; it < ${ITEMS}u; it++) {
     let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
     if (i < u.n) {
       ${pre}
+      ${check}
       ${add}
     }
   }
   ${red.code}
   if (lid == 0u) { for (var j = 0u; j < ${k}u; j++) { part[wg * ${k}u + j] = red[0][j]; } }
 }`,
-    red.decl,
+    check ? `${red.decl}\n${flagDecl('write', bindings.length)}` : red.decl,
   );
 }
 
@@ -290,13 +336,21 @@ export const SPD_SUMS = sumsPass(
   'let dt = th[i] - an[i];\n      let dq = q[i] - an[i];',
 );
 
-/** DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. */
-export const DIGRAP_SUMS = sumsPass(
-  'digrapSums',
-  ['th', 'g', 'an', 'pp', 'qp'],
-  ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
-  `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
-);
+/**
+ * DiGraP sums ⟨g,c⟩, ‖g‖², ‖c‖², ⟨G,P⟩, ⟨G,Q⟩ with c = θ − θ₀, G = g + λc. 20 B. Its checked variant
+ * tests every g (the first pass of the step to read g, before any output is written): DiGraP's later
+ * passes then keep on the flag themselves, and a bad step needs no restore.
+ */
+export const DIGRAP_SUMS: CheckedSource = (() => {
+  const args = [
+    'digrapSums',
+    ['th', 'g', 'an', 'pp', 'qp'],
+    ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
+    `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
+  ] as const;
+  const checked = sumsPass(`${args[0]}Checked`, args[1], args[2], args[3], FLAG_CHECK.replace('g[i]', 'gi'));
+  return { ...sumsPass(...args), checked: { ...checked, flag: 'write' } };
+})();
 
 /**
  * FTP's row geometry, shared by the row-sum and scalar shaders (and `ftpRowGeometry` on the host):
@@ -429,10 +483,10 @@ export const SPD_DECAY = shader(
  */
 export const FTP_SCALARS = (() => {
   const red = reduce(['max', 'sum'], RW);
-  return shader(
+  return flagged(
     'ftpScalars',
     [r('part'), r('rp'), r('sin'), w('ro'), w('coef')],
-    `${SCALAR_ENTRY}
+    (kept) => `${SCALAR_ENTRY}
   let cpr = chunksOf();
   var s: array<f32, 2>;
   for (var row = lid; row < u.rows; row = row + ${RW}u) {
@@ -443,7 +497,7 @@ export const FTP_SCALARS = (() => {
       h = h + part[(row * cpr + c) * 2u + 1u];
     }
     let n = l1 + ${lit(FTP_EPS)};
-    if (${KEPT} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
+    if (${kept} && ${f(F.keepA)} == 1.0) { ro[row] = rp[row]; } else { ro[row] = 1.0 / n; }
     s[0] = max(s[0], n);
     if (${f(F.usePrev)} != 0.0) { s[1] = s[1] + h * rp[row]; }
   }
@@ -461,7 +515,7 @@ export const FTP_SCALARS = (() => {
       gm = next.y;
       gv = next.z;
     }
-    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
+    if (${kept} && ${f(F.hasScalars)} != 0.0) { gamma = sin[0]; gm = sin[1]; gv = sin[2]; }
     coef[0] = gamma;
     coef[1] = gm;
     coef[2] = gv;
@@ -472,12 +526,12 @@ export const FTP_SCALARS = (() => {
 })();
 
 /** FTP projection: θ' = θ₀ + clamp(γ·R[row], 0, 1)·c. 12 B. A kept step: θ' = θ, c = C_prev. */
-export const FTP_PROJECT = shader(
+export const FTP_PROJECT = flagged(
   'ftpProject',
   [r('an'), w('co'), r('ro'), w('tho'), r('th'), r('cp')],
-  `${ENTRY}
+  (kept) => `${ENTRY}
   if (i >= u.n) { return; }
-  if (${KEPT}) {
+  if (${kept}) {
     tho[i] = th[i];
     if (${f(F.keepB)} == 1.0) { co[i] = cp[i]; }
     return;
@@ -494,10 +548,10 @@ export const FTP_PROJECT = shader(
  */
 export const DIGRAP_SCALARS = (() => {
   const red = reduce(['sum', 'sum', 'sum', 'sum', 'sum'], RW);
-  return shader(
+  return flagged(
     'digrapScalars',
     [r('part'), r('sin'), w('coef')],
-    `${SCALAR_ENTRY}
+    (kept) => `${SCALAR_ENTRY}
   ${sumPartials(5)}
   ${red.code}
   if (lid == 0u) {
@@ -522,7 +576,7 @@ export const DIGRAP_SCALARS = (() => {
       gs = 1.0 - lambda * st[1] * beta;
       cs = lambda - st[0] * alpha;
     }
-    if (${KEPT} && ${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
+    if (${kept} && ${f(F.hasScalars)} != 0.0) { for (var j = 0u; j < 6u; j++) { st[j] = sin[j]; } }
     coef[0] = dot;
     for (var j = 0u; j < 6u; j++) { coef[1u + j] = st[j]; }
     coef[7] = gs;
@@ -539,14 +593,14 @@ export const DIGRAP_SCALARS = (() => {
  * DiGraP's new state: P = α·c, Q = β·g (a pass of its own: one more output would pass 8 bindings);
  * a kept step keeps P_prev, Q_prev (`pp`, `qp`; stand-ins when absent). 20 B.
  */
-export const DIGRAP_STATE = shader(
+export const DIGRAP_STATE = flagged(
   'digrapState',
   [r('th'), r('g'), r('an'), r('pp'), r('qp'), w('po'), w('qo')],
-  `${ENTRY}
+  (kept) => `${ENTRY}
   if (i >= u.n) { return; }
   var p = ${f(F.coef + 9)} * (th[i] - an[i]);
   var q = ${f(F.coef + 10)} * g[i];
-  if (${KEPT}) {
+  if (${kept}) {
     if (${f(F.keepA)} == 1.0) { p = pp[i]; }
     if (${f(F.keepB)} == 1.0) { q = qp[i]; }
   }
@@ -661,6 +715,24 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (!bad) {
     for (var k = lid; k < u.n; k = k + ${RW}u) { args[3u * k] = 0u; }
   }
+}`,
+};
+
+/**
+ * After every pass that checks g (one thread): copies the flag texture's word into the call's `seen`
+ * buffer (nonzero: a check saw a NaN/±Inf), which the passes after the checks read as a uniform.
+ */
+export const PUBLISH_SEEN: ShaderSource = {
+  key: 'publishSeen',
+  bindings: ['seen'],
+  flag: 'read',
+  code: `${U32_PRELUDE}
+@group(0) @binding(1) var<storage, read_write> seen: array<u32>;
+${flagDecl('read', 1)}
+@compute @workgroup_size(1)
+fn main() {
+  // Reads the uniform so that 'auto' layout keeps binding 0 (as FINITE_INIT does).
+  seen[0] = textureLoad(flag, vec2<i32>(0, 0), 0).x + u.n * 0u;
 }`,
 };
 
