@@ -1,5 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { RobustFtError } from '@robust-ft/core';
+import { FINITE_FLAG_KERNEL } from '@robust-ft/core/internal';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import {
   registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
+  unregisterFusedOptimizerKernels,
   wasmSimdEnabled,
 } from '../src/fused';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt } from '../src/fused/args';
@@ -216,5 +218,25 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     expect(wasmSimdEnabled()).toBe(true);
     setWasmSimdEnabled(false);
     expect(wasmSimdEnabled()).toBe(false);
+  });
+
+  it('unregister removes every fused kernel and the finite-flag kernel on cpu, wasm and webgpu; register restores them', () => {
+    const names = [...Object.values(FUSED_KERNELS), FINITE_FLAG_KERNEL];
+    const backends = ['cpu', 'wasm', 'webgpu'];
+    const registered = () => backends.flatMap((b) => names.map((n) => tf.getKernel(n, b) !== undefined));
+    expect(registered().every(Boolean)).toBe(true);
+    try {
+      unregisterFusedOptimizerKernels();
+      expect(registered().some(Boolean)).toBe(false);
+      unregisterFusedOptimizerKernels(); // a second call finds nothing to remove
+      expect(registered().some(Boolean)).toBe(false);
+    } finally {
+      registerFusedOptimizerKernels();
+    }
+    expect(registered().every(Boolean)).toBe(true);
+    // Idempotent: registering again keeps the same kernel functions.
+    const before = backends.flatMap((b) => names.map((n) => tf.getKernel(n, b)!.kernelFunc));
+    registerFusedOptimizerKernels();
+    expect(backends.flatMap((b) => names.map((n) => tf.getKernel(n, b)!.kernelFunc))).toEqual(before);
   });
 });
