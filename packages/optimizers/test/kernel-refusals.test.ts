@@ -17,6 +17,7 @@ import {
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt } from '../src/fused/args';
 import { kernelError } from '../src/fused/errors';
 import { fusedAdamWBatch } from '../src/fused/ops';
+import { caught } from './typed-error';
 
 tf.env().set('PROD', true);
 registerFusedOptimizerKernels();
@@ -27,16 +28,6 @@ registerFusedOptimizerKernels();
  * The adapter's own refusals are core's (adapter-refusals.test.ts); these sit one level lower, where a
  * caller of `tf.engine().runKernel` or a future method declaration lands.
  */
-
-function caught(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 const HP = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
