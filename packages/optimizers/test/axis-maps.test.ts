@@ -1,25 +1,15 @@
-import { RobustFtError } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { type AxisMap, adamStepCounts, adamw, axisMap, ftp } from '../src/index';
 import { findNodes, scalars } from '../src/inspect';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * A layout function may return its own axis map; each one is checked before it is used (rank 3 here,
  * so axes 0..2 are valid). And the tfjs rule's refusal of ranks it has no rule for. Then the state
  * readers' edge cases (inspect.ts).
  */
-
-function caught(f: () => unknown): RobustFtError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 const SHAPE = [4, 3, 2];
 const own = (map: unknown) => () => map as AxisMap;

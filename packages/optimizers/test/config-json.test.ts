@@ -22,21 +22,12 @@ import {
   unsupported,
 } from '../src/options';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * The JSON side of getConfig/fromConfig for the options every factory shares: selectors, learning rates,
  * anchors and the non-finite policy, one helper at a time and then through a factory's round trip.
  */
-
-function caught(f: () => unknown): RobustFtError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError');
-}
 
 describe('selectors', () => {
   it('globs, RegExps (source and flags) and arrays of them serialise; no selector is null', () => {

@@ -11,21 +11,12 @@ import {
   tpgm,
 } from '../src/index';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * What the factories record for getConfig/fromConfig beyond the shared options (config-json.test.ts),
  * when they refuse to record, and options of the composed builders that only their values show.
  */
-
-function caught(f: () => unknown): RobustFtError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 const record = (o: RobustOptimizer) => JSON.parse(o.getConfig().options as string) as Record<string, unknown>;
 

@@ -1,5 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { RobustFtError } from '@robust-ft/core';
+import { FINITE_FLAG_KERNEL } from '@robust-ft/core/internal';
 import { expectNoTensorLeaks } from '@robust-ft/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +11,13 @@ import {
   registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
+  unregisterFusedOptimizerKernels,
   wasmSimdEnabled,
 } from '../src/fused';
 import { adamAttrs, checkSameSize, ftpGeometry, input, num, numAt } from '../src/fused/args';
 import { kernelError } from '../src/fused/errors';
 import { fusedAdamWBatch } from '../src/fused/ops';
+import { caught } from './typed-error';
 
 tf.env().set('PROD', true);
 registerFusedOptimizerKernels();
@@ -25,16 +28,6 @@ registerFusedOptimizerKernels();
  * The adapter's own refusals are core's (adapter-refusals.test.ts); these sit one level lower, where a
  * caller of `tf.engine().runKernel` or a future method declaration lands.
  */
-
-function caught(fn: () => unknown): RobustFtError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 const HP = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
 
@@ -216,5 +209,25 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     expect(wasmSimdEnabled()).toBe(true);
     setWasmSimdEnabled(false);
     expect(wasmSimdEnabled()).toBe(false);
+  });
+
+  it('unregister removes every fused kernel and the finite-flag kernel on cpu, wasm and webgpu; register restores them', () => {
+    const names = [...Object.values(FUSED_KERNELS), FINITE_FLAG_KERNEL];
+    const backends = ['cpu', 'wasm', 'webgpu'];
+    const registered = () => backends.flatMap((b) => names.map((n) => tf.getKernel(n, b) !== undefined));
+    expect(registered().every(Boolean)).toBe(true);
+    try {
+      unregisterFusedOptimizerKernels();
+      expect(registered().some(Boolean)).toBe(false);
+      unregisterFusedOptimizerKernels(); // a second call finds nothing to remove
+      expect(registered().some(Boolean)).toBe(false);
+    } finally {
+      registerFusedOptimizerKernels();
+    }
+    expect(registered().every(Boolean)).toBe(true);
+    // Idempotent: registering again keeps the same kernel functions.
+    const before = backends.flatMap((b) => names.map((n) => tf.getKernel(n, b)!.kernelFunc));
+    registerFusedOptimizerKernels();
+    expect(backends.flatMap((b) => names.map((n) => tf.getKernel(n, b)!.kernelFunc))).toEqual(before);
   });
 });

@@ -1,4 +1,4 @@
-import { type GradientTransformation, RobustFtError, RobustOptimizer, type StateTree } from '@robust-ft/core';
+import { type GradientTransformation, RobustOptimizer, type StateTree } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,22 +13,13 @@ import {
   tpgmTransformation,
 } from '../src/index';
 import './setup-backend';
+import { caught } from './typed-error';
 
 /*
  * The transformation builders (`ftpTransformation`, `tpgmTransformation`, `digrapTransformation`,
  * `digrapGradient`) are public and do not go through the factories' option schemas: their own checks
  * are the only ones, so they are pinned here (code, argument, expected form and message).
  */
-
-function caught(f: () => unknown): RobustFtError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RobustFtError);
-    return e as RobustFtError;
-  }
-  throw new Error('expected a RobustFtError, nothing was thrown');
-}
 
 const LAYOUT_EXPECTED = "'tfjs', 'torch' or a function (name, shape) => layout";
 
