@@ -151,3 +151,21 @@ describe.each(Object.keys(OPS) as Op[])('the %s gradient', (op) => {
     }
   });
 });
+
+it('patching wasm again restores these gradients after tfjs-core’s own were registered over them', async () => {
+  const stock = tf.getGradient('Relu');
+  registerWasmTrainingKernels();
+  const ours = tf.getGradient('Relu');
+  expect(ours).not.toBe(stock);
+  // What loading tfjs-core's gradients a second time does (another copy, or `@tensorflow/tfjs` after -core).
+  tf.registerGradient(stock!);
+  expect(tf.getGradient('Relu')).toBe(stock);
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  const x = tf.tensor1d([-1, 2, 3]);
+  const profile = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(tf.relu(t)))(x));
+  expect(profile.kernels.map((k) => k.name)).toContain('RobustFtReluGrad');
+  expect(Array.from(await (profile.result as tf.Tensor).data())).toEqual([0, 1, 1]);
+  tf.dispose([x, profile.result as tf.Tensor]);
+  await tf.setBackend('cpu');
+});

@@ -64,17 +64,15 @@ function maskedGradient(g: MaskedGradient, dy: tf.Tensor, x: tf.Tensor, attrs: t
   return tf.engine().runKernel(g.fused, { dy, x }, attrs) as tf.Tensor;
 }
 
-let installed = false;
-
 /**
  * Replaces the 'Relu', 'Relu6' and 'ClipByValue' gradients with the dispatching ones above and gives
  * the fused kernels their own gradient (d/d(dy) is the same masked gradient again, d/dx is zero as
  * the masks' own gradients are), so they can be differentiated again. Idempotent. Call after
- * tfjs-core's own gradients are registered (importing tfjs-core does that).
+ * tfjs-core's own gradients are registered (importing tfjs-core does that). Registers every time, not
+ * once: a bundle that loads tfjs-core's gradients again later (a second copy, `@tensorflow/tfjs` after
+ * `-core`) puts the stock ones back, and patching the backend again must restore these.
  */
 export function installActivationGradients(): void {
-  if (installed) return;
-  installed = true;
   for (const g of GRADIENTS) {
     tf.registerGradient({
       kernelName: g.forward,
