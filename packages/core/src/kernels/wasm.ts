@@ -269,7 +269,7 @@ function depthwiseBackpropFilterWasm(): tf.KernelConfig {
  * more than its forward convolutions. Other sums go to the stock kernel.
  */
 function sumWasm(): tf.KernelConfig {
-  return simdFirst(wasmKernel(tf.Sum), (simd, { inputs, backend, attrs }) => {
+  const sum = simdFirst(wasmKernel(tf.Sum), (simd, { inputs, backend, attrs }) => {
     const { x } = inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
     if (x.dtype !== 'float32' || x.shape.length === 0) return null;
@@ -285,6 +285,20 @@ function sumWasm(): tf.KernelConfig {
     simd.columnSums(ptr(h, x), out.values.byteOffset, rows, cols);
     return out.info;
   });
+  return { ...sum, kernelFunc: (args) => emptySum(args) ?? sum.kernelFunc(args) };
+}
+
+/**
+ * A sum over an empty tensor is zeros of the output's shape. tfjs-wasm 4.22's Sum leaves that output
+ * unwritten, so it held whatever the heap held there before (zeros only in a fresh process).
+ */
+function emptySum({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | null {
+  const { x } = inputs as { x: tf.TensorInfo };
+  if (tf.util.sizeFromShape(x.shape) !== 0) return null;
+  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const axes = tf.util.parseAxisParam(axis, x.shape);
+  const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (keepDims ? [1] : []) : [d]));
+  return wasmHost(backend).alloc(shape, x.dtype).info;
 }
 
 /**
