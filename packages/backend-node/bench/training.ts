@@ -17,7 +17,8 @@
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
  * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
- * (wasm without robust-ft's SIMD training kernels).
+ * (wasm without robust-ft's SIMD training kernels), `--no-helpers` (robust-ft's kernels without their
+ * helper threads, core's tile-threads.ts).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -26,7 +27,11 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { setWasmTrainingSimdEnabled } from '@robust-ft/core/kernels';
+import {
+  setWasmKernelThreads,
+  setWasmTrainingSimdEnabled,
+  wasmKernelHelperStats,
+} from '@robust-ft/core/kernels';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -362,8 +367,10 @@ async function profileStep(w: Workload, t: Trainer): Promise<void> {
     .sort((a, b) => b[1].ms - a[1].ms)
     .map(([k, e]) => `${k} ${e.ms.toFixed(2)}/${e.calls}`)
     .join(', ');
+  const h = wasmKernelHelperStats(tf.backend());
+  const helpers = h ? `; helper threads ran ${h.helped} of ${h.parts} tile partitions so far` : '';
   console.log(
-    `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms; name ms/calls): ${top}`,
+    `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms${helpers}; name ms/calls): ${top}`,
   );
 }
 
@@ -376,6 +383,8 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
     registerWasmTrainingKernels();
     // --no-simd: the paths the kernels take without wasm SIMD (typed-array loops, XNNPACK im2col matmul).
     if (has('no-simd')) setWasmTrainingSimdEnabled(false);
+    // --no-helpers: robust-ft's own kernels on the calling thread only (no tile helper threads).
+    if (has('no-helpers')) setWasmKernelThreads(1, null);
   } else {
     await tf.setBackend('cpu');
     registerCpuTrainingKernels();

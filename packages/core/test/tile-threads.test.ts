@@ -1,0 +1,258 @@
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  HELPER_WAIT_MS,
+  JOB_WORDS,
+  KERNEL_WORKER_SOURCE,
+  type KernelWorkerFactory,
+  PARTS_PER_THREAD,
+  setWasmKernelThreads,
+  wasmKernelHelpers,
+} from '../src/kernels/simd/tile-threads';
+import { trainingSimdFor, wasmKernelHelperStats } from '../src/kernels/simd/training-simd';
+import { convInfoOf } from '../src/kernels/training-kernels';
+import { conv2dBackpropFilterNhwc, depthwiseBackpropFilterNhwc } from '../src/kernels/typed-array';
+
+// The helper threads of robust-ft's SIMD filter-gradient kernels (tile-threads.ts), driven here on
+// standalone shared heaps with Node workers: the threaded wasm backend itself only starts in a child
+// process (backend-node's wasm-threads test runs the kernels there end to end).
+
+const workers: Worker[] = [];
+/** Node workers running the helper script, optionally edited to break it. */
+const nodeFactory =
+  (edit: (source: string) => string = (s) => s): KernelWorkerFactory =>
+  (source) => {
+    const w = new Worker(edit(source), { eval: true });
+    w.unref();
+    workers.push(w);
+    return w;
+  };
+
+afterEach(() => setWasmKernelThreads(1, null));
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.terminate()));
+});
+
+/** A shared heap (as the threaded wasm build's) with float32 arrays placed at byte offsets. */
+function sharedHeap() {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  const f32 = new Float32Array(memory.buffer);
+  let next = 64;
+  const put = (values: ArrayLike<number>) => {
+    const at = next;
+    f32.set(values, at / 4);
+    next += 4 * values.length + 64;
+    return at;
+  };
+  const read = (at: number, n: number) => f32.slice(at / 4, at / 4 + n);
+  const backend = { wasm: { wasmMemory: memory } };
+  return { memory, put, read, backend, zeros: (n: number) => put(new Float32Array(n)) };
+}
+
+const seq = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k));
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  strides: number | [number, number];
+  pad: 'same' | 'valid';
+  depthwise?: boolean;
+}
+
+/**
+ * Filter-gradient geometries for the split: odd input channels (the 1×16/1×4 tiles), a tile count per
+ * tap that no thread count divides, one image, a single item (nothing to split), strides and
+ * padding, and depthwise.
+ */
+const CASES: Case[] = [
+  { name: 'CI 3, CO 20, stride 2 × 1', x: [5, 9, 7, 3], w: [3, 3, 3, 20], strides: [2, 1], pad: 'same' },
+  { name: 'CI 12, CO 28 (7 co tiles)', x: [3, 8, 8, 12], w: [3, 3, 12, 28], strides: 1, pad: 'same' },
+  { name: 'one image, CI 5, CO 12', x: [1, 10, 9, 5], w: [3, 2, 5, 12], strides: 1, pad: 'valid' },
+  { name: 'one item: 1×1, CI 1, CO 16', x: [4, 6, 6, 1], w: [1, 1, 1, 16], strides: 1, pad: 'valid' },
+  { name: 'digits conv2, B 6', x: [6, 14, 14, 16], w: [3, 3, 16, 32], strides: 1, pad: 'same' },
+  {
+    name: 'depthwise, 20 channels',
+    x: [3, 9, 8, 20],
+    w: [3, 3, 20, 1],
+    strides: 2,
+    pad: 'same',
+    depthwise: true,
+  },
+];
+
+/** Runs a case on `h` (helpers as configured), returning the outcome, the values and the oracle's. */
+function runCase(h: ReturnType<typeof sharedHeap>, c: Case) {
+  const g = convInfoOf(c.x, c.w, { strides: c.strides, pad: c.pad }, c.depthwise === true);
+  const x = seq(tf.util.sizeFromShape(c.x), 0.37);
+  const dy = seq(g.batchSize * g.outHeight * g.outWidth * g.outChannels, 1.3);
+  const expected = new Float32Array(tf.util.sizeFromShape(c.w));
+  (c.depthwise ? depthwiseBackpropFilterNhwc : conv2dBackpropFilterNhwc)(x, dy, expected, g);
+  const simd = trainingSimdFor(h.backend)!;
+  const dw = h.zeros(expected.length);
+  const outcome = c.depthwise
+    ? simd.depthwiseBackpropFilter(h.put(x), h.put(dy), dw, g)
+    : simd.conv2dBackpropFilter(h.put(x), h.put(dy), dw, g);
+  return { outcome, values: h.read(dw, expected.length), expected, dw };
+}
+
+/** The values on the calling thread alone (no helpers configured), on a heap of its own. */
+function single(c: Case): Float32Array {
+  setWasmKernelThreads(1, null);
+  return runCase(sharedHeap(), c).values;
+}
+
+const near = (actual: Float32Array, expected: Float32Array) => {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((v, i) => {
+    expect(Math.abs(v - expected[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(expected[i]!)));
+  });
+};
+
+/** Repeats `run` until a helper has taken a partition on `h` (they start asynchronously), at most 10 s. */
+async function untilHelped(h: ReturnType<typeof sharedHeap>, run: () => void): Promise<number> {
+  const deadline = performance.now() + 10_000;
+  let rounds = 0;
+  while (performance.now() < deadline) {
+    run();
+    rounds++;
+    if ((wasmKernelHelperStats(h.backend)?.helped ?? 0) > 0) return rounds;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return rounds;
+}
+
+describe('filter-gradient helper threads', () => {
+  it('pins the split settings', () => {
+    expect(PARTS_PER_THREAD).toBe(4);
+    expect(HELPER_WAIT_MS).toBe(2000);
+    expect(JOB_WORDS).toBe(1 << 16);
+    setWasmKernelThreads(3, nodeFactory());
+    expect(wasmKernelHelpers()).toBe(2);
+    setWasmKernelThreads(1, nodeFactory());
+    expect(wasmKernelHelpers()).toBe(0);
+    setWasmKernelThreads(4, null);
+    expect(wasmKernelHelpers()).toBe(0);
+  });
+
+  it.each([2, 3])(
+    'splits the tiles among %i threads: the same bits as one thread',
+    async (threads) => {
+      for (const c of CASES) {
+        const one = single(c);
+        setWasmKernelThreads(threads, nodeFactory());
+        const h = sharedHeap();
+        let last = runCase(h, c);
+        const round = () => {
+          last = runCase(h, c);
+          expect(last.outcome, c.name).toBe('done');
+          expect(Array.from(last.values), c.name).toEqual(Array.from(one));
+        };
+        // A single item is never split (nothing for a helper); every other case is, in some round.
+        if (c.name.startsWith('one item')) {
+          round();
+          expect(wasmKernelHelperStats(h.backend)!.parts, c.name).toBe(0);
+        } else {
+          await untilHelped(h, round);
+          expect(wasmKernelHelperStats(h.backend)!.helped, c.name).toBeGreaterThan(0);
+        }
+        expect(Array.from(last.values), c.name).toEqual(Array.from(one));
+        near(last.values, last.expected);
+      }
+    },
+    60_000,
+  );
+
+  it('keeps the calling thread alone where the heap is not shared or no helper can start', () => {
+    const c = CASES[1]!;
+    const one = single(c);
+    setWasmKernelThreads(2, () => null);
+    const h = sharedHeap();
+    expect(runCase(h, c).outcome).toBe('done');
+    expect(wasmKernelHelperStats(h.backend)).toBeNull();
+    expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
+    setWasmKernelThreads(2, () => {
+      throw new Error('no workers here');
+    });
+    const h2 = sharedHeap();
+    expect(Array.from(runCase(h2, c).values)).toEqual(Array.from(one));
+    expect(wasmKernelHelperStats(h2.backend)).toBeNull();
+  });
+
+  it('computes everything on the calling thread when a helper never answers', () => {
+    const c = CASES[4]!;
+    const one = single(c);
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }));
+    const h = sharedHeap();
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) {
+      const r = runCase(h, c);
+      expect(r.outcome).toBe('done');
+      expect(Array.from(r.values)).toEqual(Array.from(one));
+    }
+    // No waiting: partitions nobody claimed are the calling thread's.
+    expect(performance.now() - t0).toBeLessThan(HELPER_WAIT_MS);
+    expect(wasmKernelHelperStats(h.backend)).toEqual({ jobs: 3, parts: 3 * 2 * PARTS_PER_THREAD, helped: 0 });
+  });
+
+  it('recomputes on the calling thread when a helper fails part-way, then runs alone', async () => {
+    const c = CASES[4]!;
+    const one = single(c);
+    setWasmKernelThreads(
+      2,
+      nodeFactory((s) =>
+        s.replace('function run(fns, j, p) {', 'function run(fns, j, p) { throw new Error("broken");'),
+      ),
+    );
+    const h = sharedHeap();
+    const outcomes = new Set<string>();
+    const deadline = performance.now() + 10_000;
+    while (!outcomes.has('redo') && performance.now() < deadline) {
+      const r = runCase(h, c);
+      outcomes.add(r.outcome);
+      expect(Array.from(r.values)).toEqual(Array.from(one));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(outcomes.has('redo')).toBe(true);
+    // Retired: no pool any more, the calling thread alone.
+    expect(wasmKernelHelperStats(h.backend)).toBeNull();
+    const r = runCase(h, c);
+    expect(r.outcome).toBe('done');
+    expect(Array.from(r.values)).toEqual(Array.from(one));
+  }, 30_000);
+
+  it('gives up on a helper stuck in a partition after HELPER_WAIT_MS: the caller redoes it in a fresh output', async () => {
+    const c = CASES[4]!;
+    const one = single(c);
+    setWasmKernelThreads(
+      2,
+      nodeFactory((s) =>
+        s.replace(
+          'function run(fns, j, p) {',
+          'function run(fns, j, p) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
+        ),
+      ),
+    );
+    const h = sharedHeap();
+    let r = runCase(h, c);
+    const deadline = performance.now() + 15_000;
+    while (r.outcome === 'done' && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      r = runCase(h, c);
+    }
+    expect(r.outcome).toBe('abandoned');
+    expect(wasmKernelHelperStats(h.backend)).toBeNull();
+    // What the kernel then does (wasm.ts's filterGradient): a fresh output, the calling thread alone.
+    const again = runCase(h, c);
+    expect(again.outcome).toBe('done');
+    expect(again.dw).not.toBe(r.dw);
+    expect(Array.from(again.values)).toEqual(Array.from(one));
+  }, 30_000);
+
+  it('ships a helper script with no imports, for Node workers and browser Blob URLs alike', () => {
+    expect(KERNEL_WORKER_SOURCE).not.toMatch(/\bimport\b/);
+    expect(KERNEL_WORKER_SOURCE).toContain("require('node:worker_threads')");
+    expect(KERNEL_WORKER_SOURCE).toContain("self.addEventListener('message'");
+  });
+});
