@@ -70,11 +70,14 @@ export async function withWasmThreads<T>(threads: number, start: () => Promise<T
 /**
  * A helper thread for robust-ft's own SIMD kernels (core's tile-threads.ts), which run beside tfjs's
  * pthread pool over the same shared heap. Unref'd like the pool's workers: it only computes while a
- * kernel on the main thread waits for it.
+ * kernel on the main thread waits for it. (It inherits this process's flags, so its script must also
+ * run as a module: see the script's start.)
  */
 function nodeKernelWorker(source: string): KernelWorker {
   const w = new Worker(source, { eval: true });
   w.unref();
+  // A helper that fails to start only leaves its share to the main thread: never an uncaught error.
+  w.on('error', () => undefined);
   return w;
 }
 

@@ -21,9 +21,9 @@ import { conv2dBackpropFilterNhwc, depthwiseBackpropFilterNhwc } from '../src/ke
 const workers: Worker[] = [];
 /** Node workers running the helper script, optionally edited to break it. */
 const nodeFactory =
-  (edit: (source: string) => string = (s) => s): KernelWorkerFactory =>
+  (edit: (source: string) => string = (s) => s, execArgv?: string[]): KernelWorkerFactory =>
   (source) => {
-    const w = new Worker(edit(source), { eval: true });
+    const w = new Worker(edit(source), { eval: true, ...(execArgv ? { execArgv } : {}) });
     w.unref();
     workers.push(w);
     return w;
@@ -136,12 +136,17 @@ describe('filter-gradient helper threads', () => {
     expect(wasmKernelHelpers()).toBe(0);
   });
 
-  it.each([2, 3])(
-    'splits the tiles among %i threads: the same bits as one thread',
-    async (threads) => {
+  it.each([
+    [2, 'a script'],
+    [3, 'a script'],
+    [2, 'a module (as under a parent run with --input-type=module)'],
+  ])(
+    'splits the tiles among %i threads, helpers run as %s: the same bits as one thread',
+    async (threads, kind) => {
+      const execArgv = kind.startsWith('a module') ? ['--input-type=module'] : undefined;
       for (const c of CASES) {
         const one = single(c);
-        setWasmKernelThreads(threads, nodeFactory());
+        setWasmKernelThreads(threads, nodeFactory(undefined, execArgv));
         const h = sharedHeap();
         let last = runCase(h, c);
         const round = () => {
@@ -253,6 +258,7 @@ describe('filter-gradient helper threads', () => {
   it('ships a helper script with no imports, for Node workers and browser Blob URLs alike', () => {
     expect(KERNEL_WORKER_SOURCE).not.toMatch(/\bimport\b/);
     expect(KERNEL_WORKER_SOURCE).toContain("require('node:worker_threads')");
+    expect(KERNEL_WORKER_SOURCE).toContain("g('node:worker_threads')");
     expect(KERNEL_WORKER_SOURCE).toContain("self.addEventListener('message'");
   });
 });

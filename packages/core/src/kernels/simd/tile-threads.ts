@@ -119,8 +119,13 @@ function run(fns, j, p) {
     }
   }
 }
+// Node: parentPort (from require in a CommonJS worker, getBuiltinModule where the worker runs as a
+// module, e.g. under --input-type=module); a browser: self.
 let port = null;
-try { port = require('node:worker_threads').parentPort; } catch (e) { port = null; }
+try {
+  const g = globalThis.process && globalThis.process.getBuiltinModule;
+  port = (g ? g('node:worker_threads') : require('node:worker_threads')).parentPort;
+} catch (e) { port = null; }
 if (port) port.once('message', start);
 else self.addEventListener('message', (ev) => start(ev.data), { once: true });
 `;
