@@ -10,8 +10,12 @@ import {
   setWasmKernelThreads,
   wasmKernelHelpers,
 } from '../src/kernels/simd/tile-threads';
-import { trainingSimdFor, wasmKernelHelperStats } from '../src/kernels/simd/training-simd';
-import { convInfoOf } from '../src/kernels/training-kernels';
+import {
+  SPLIT_MIN_ELEMENTS,
+  trainingSimdFor,
+  wasmKernelHelperStats,
+} from '../src/kernels/simd/training-simd';
+import { convInfoOf, poolInfoOf } from '../src/kernels/training-kernels';
 import { conv2dBackpropFilterNhwc, depthwiseBackpropFilterNhwc } from '../src/kernels/typed-array';
 
 // The helper threads of robust-ft's SIMD filter-gradient kernels (tile-threads.ts), driven here on
@@ -36,7 +40,7 @@ afterAll(async () => {
 
 /** A shared heap (as the threaded wasm build's) with float32 arrays placed at byte offsets. */
 function sharedHeap() {
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
   const f32 = new Float32Array(memory.buffer);
   let next = 64;
   const put = (values: ArrayLike<number>) => {
@@ -207,7 +211,7 @@ describe('filter-gradient helper threads', () => {
     setWasmKernelThreads(
       2,
       nodeFactory((s) =>
-        s.replace('function run(fns, j, p) {', 'function run(fns, j, p) { throw new Error("broken");'),
+        s.replace('function run(fns, j, f, p) {', 'function run(fns, j, f, p) { throw new Error("broken");'),
       ),
     );
     const h = sharedHeap();
@@ -234,8 +238,8 @@ describe('filter-gradient helper threads', () => {
       2,
       nodeFactory((s) =>
         s.replace(
-          'function run(fns, j, p) {',
-          'function run(fns, j, p) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
+          'function run(fns, j, f, p) {',
+          'function run(fns, j, f, p) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
         ),
       ),
     );
@@ -254,6 +258,59 @@ describe('filter-gradient helper threads', () => {
     expect(again.dw).not.toBe(r.dw);
     expect(Array.from(again.values)).toEqual(Array.from(one));
   }, 30_000);
+
+  it('splits the elementwise passes (ReLU/clip gradients, bias adds, 2×2 max-pool gradients): the same bits', async () => {
+    expect(SPLIT_MIN_ELEMENTS).toBe(65536);
+    // Sizes at and above the threshold that the chunk counts do not divide; one image; and below it.
+    const passes: [string, number][] = [
+      ['relu grad', SPLIT_MIN_ELEMENTS + 12],
+      ['relu6 grad', 3 * SPLIT_MIN_ELEMENTS + 4],
+      ['clip grad', SPLIT_MIN_ELEMENTS],
+      ['relu grad, small', 4 * 1000],
+      ['bias add, 12 columns', 12 * 5463],
+      ['bias add, 16 columns, small', 16 * 100],
+      ['max-pool grad, 5 images', 5],
+      ['max-pool grad, 1 image', 1],
+    ];
+    const run = (h: ReturnType<typeof sharedHeap>, name: string, n: number) => {
+      const simd = trainingSimdFor(h.backend)!;
+      if (name.startsWith('max-pool')) {
+        const g = poolInfoOf([n, 58, 57, 24], { filterSize: 2, strides: 2, pad: 'valid' });
+        const x = h.put(seq(n * 58 * 57 * 24, 0.71));
+        const dy = h.put(seq(n * g.outHeight * g.outWidth * 24, 0.3));
+        const dx = h.zeros(n * 58 * 57 * 24);
+        simd.maxPoolGrad2x2(dy, x, dx, g);
+        return h.read(dx, n * 58 * 57 * 24);
+      }
+      if (name.startsWith('bias add')) {
+        const cols = name.includes('12 columns') ? 12 : 16;
+        const out = h.zeros(n);
+        expect(simd.addBias(h.put(seq(n, 0.2)), h.put(seq(cols, 1.1)), out, n / cols, cols)).toBe(true);
+        return h.read(out, n);
+      }
+      const [dy, x, out] = [h.put(seq(n, 0.9)), h.put(seq(n, 0.13).map((v) => 8 * v)), h.zeros(n)];
+      if (name.startsWith('clip')) simd.clipGrad(dy, x, out, n, -2.5, 3);
+      else simd.reluGrad(dy, x, out, n, name.startsWith('relu6') ? 6 : Number.POSITIVE_INFINITY);
+      return h.read(out, n);
+    };
+    for (const [name, n] of passes) {
+      setWasmKernelThreads(1, null);
+      const one = run(sharedHeap(), name, n);
+      setWasmKernelThreads(2, nodeFactory());
+      const h = sharedHeap();
+      let values = run(h, name, n);
+      const small = name.endsWith('small') || name.endsWith('1 image');
+      if (!small) {
+        await untilHelped(h, () => {
+          values = run(h, name, n);
+        });
+        expect(wasmKernelHelperStats(h.backend)!.helped, name).toBeGreaterThan(0);
+      } else {
+        expect(wasmKernelHelperStats(h.backend)?.jobs ?? 0, name).toBe(0);
+      }
+      expect(Array.from(values), name).toEqual(Array.from(one));
+    }
+  }, 60_000);
 
   it('ships a helper script with no imports, for Node workers and browser Blob URLs alike', () => {
     expect(KERNEL_WORKER_SOURCE).not.toMatch(/\bimport\b/);

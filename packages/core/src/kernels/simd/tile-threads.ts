@@ -48,7 +48,11 @@ const H_STRIDES = 2; // xsB xsR xsC dsB dsR dsC ws
 const H_BLOCKS = 9;
 const H_ITEMS = 10;
 const H_PARTS = 11;
-const HEADER_WORDS = 12;
+const H_KIND = 12; // 0: tile job (blocks × items), 1: flat job (one call per partition, float64 words)
+const HEADER_WORDS = 13;
+/** Flat jobs: calls of FLAT_WORDS float64 words (function, up to 9 arguments) from float64 index 8. */
+const FLAT_START = 8;
+export const FLAT_WORDS = 10;
 const BLOCK_WORDS = 3;
 /** Per item: tile function, x offset, dy offset, dW pointer, rows, columns. */
 export const ITEM_WORDS = 6;
@@ -67,7 +71,18 @@ export const PARTS_PER_THREAD = 4;
 export const HELPER_WAIT_MS = 2000;
 
 /** The tile functions by index: the job's item words name them. */
-export const TILE_NAMES = ['t4x8', 't4x4', 't1x16', 't1x4', 'dw16', 'dw4'] as const;
+export const TILE_NAMES = [
+  't4x8',
+  't4x4',
+  't1x16',
+  't1x4',
+  'dw16',
+  'dw4',
+  'relugrad',
+  'clipgrad',
+  'addrow',
+  'maxpool2x2',
+] as const;
 export type TileName = (typeof TILE_NAMES)[number];
 type Tile = (...args: number[]) => void;
 
@@ -83,6 +98,7 @@ function start(msg) {
   for (const n of NAMES) fns.push(exports[n]);
   const c = new Int32Array(msg.control);
   const j = new Int32Array(msg.job);
+  const f = new Float64Array(msg.job);
   for (;;) {
     const seen = Atomics.load(c, ${SEQ});
     if (Atomics.load(c, ${STOP}) !== 0) return;
@@ -92,7 +108,7 @@ function start(msg) {
       if (n >= end) break;
       if (Atomics.compareExchange(c, ${NEXT}, n, n + 1) !== n) continue;
       try {
-        run(fns, j, n - Atomics.load(c, ${BASE}));
+        run(fns, j, f, n - Atomics.load(c, ${BASE}));
       } catch (e) {
         Atomics.store(c, ${FAILED}, 1);
       }
@@ -103,7 +119,12 @@ function start(msg) {
     Atomics.wait(c, ${SEQ}, seen);
   }
 }
-function run(fns, j, p) {
+function run(fns, j, f, p) {
+  if (j[${H_KIND}] === 1) {
+    const q = ${FLAT_START} + ${FLAT_WORDS} * p;
+    fns[f[q]](f[q + 1], f[q + 2], f[q + 3], f[q + 4], f[q + 5], f[q + 6], f[q + 7], f[q + 8], f[q + 9]);
+    return;
+  }
   const nBlocks = j[${H_BLOCKS}], nItems = j[${H_ITEMS}], parts = j[${H_PARTS}];
   const lo = Math.floor((p * nItems) / parts), hi = Math.floor(((p + 1) * nItems) / parts);
   const x = j[${H_X}], dy = j[${H_DY}];
@@ -132,6 +153,22 @@ else self.addEventListener('message', (ev) => start(ev.data), { once: true });
 
 /** Calls partition `p` of `job`: the same loop as the helper script's `run`. */
 export function runPartition(fns: readonly Tile[], j: Int32Array, p: number): void {
+  if (j[H_KIND] === 1) {
+    const f = new Float64Array(j.buffer, j.byteOffset);
+    const q = FLAT_START + FLAT_WORDS * p;
+    fns[f[q]!]!(
+      f[q + 1]!,
+      f[q + 2]!,
+      f[q + 3]!,
+      f[q + 4]!,
+      f[q + 5]!,
+      f[q + 6]!,
+      f[q + 7]!,
+      f[q + 8]!,
+      f[q + 9]!,
+    );
+    return;
+  }
   const nBlocks = j[H_BLOCKS]!;
   const nItems = j[H_ITEMS]!;
   const parts = j[H_PARTS]!;
@@ -195,8 +232,23 @@ export function writeJob(
   j[H_BLOCKS] = blocks.length / BLOCK_WORDS;
   j[H_ITEMS] = items.length / ITEM_WORDS;
   j[H_PARTS] = parts;
+  j[H_KIND] = 0;
   j.set(blocks, HEADER_WORDS);
   j.set(items, HEADER_WORDS + blocks.length);
+  return j;
+}
+
+/**
+ * Builds a flat job: one partition per call, each FLAT_WORDS numbers (function index, then its
+ * arguments, padded with anything), into `into` when it is large enough, else a new array. Calls
+ * must write disjoint outputs.
+ */
+export function writeFlatJob(into: Int32Array | null, calls: readonly number[]): Int32Array {
+  const words = 2 * (FLAT_START + calls.length);
+  const j = into !== null && into.length >= words ? into : new Int32Array(words);
+  j[H_PARTS] = calls.length / FLAT_WORDS;
+  j[H_KIND] = 1;
+  new Float64Array(j.buffer, j.byteOffset).set(calls, FLAT_START);
   return j;
 }
 

@@ -1,6 +1,7 @@
 import { type EmbeddedWasm, embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
 import {
+  FLAT_WORDS,
   ITEM_WORDS,
   PARTS_PER_THREAD,
   runPartition,
@@ -9,6 +10,7 @@ import {
   type TilePoolStats,
   tilePoolFor,
   tilePoolStats,
+  writeFlatJob,
   writeJob,
 } from './tile-threads';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
@@ -121,8 +123,17 @@ export function trainingSimdFor(backend: unknown): TrainingSimd | null {
   return x && memory ? new TrainingSimd(x, memory) : null;
 }
 
-/** Indices of the tile functions in tile-threads.ts's TILE_NAMES, and the output channels each covers. */
-const [T4X8, T4X4, T1X16, T1X4, DW16, DW4] = [0, 1, 2, 3, 4, 5];
+/** Indices of the functions in tile-threads.ts's TILE_NAMES, and the output channels each tile covers. */
+const [T4X8, T4X4, T1X16, T1X4, DW16, DW4, RELUGRAD, CLIPGRAD, ADDROW, MAXPOOL2X2] = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+];
+
+/**
+ * Elementwise passes (ReLU/clip gradients, bias adds, 2×2 max-pool gradients) are split among helper
+ * threads from this many float32 elements (256 KiB): below it, waking a helper costs about what it
+ * saves.
+ */
+export const SPLIT_MIN_ELEMENTS = 1 << 16;
 const TILE_WIDTH = [8, 4, 16, 4, 16, 4];
 
 /**
@@ -177,6 +188,11 @@ function batchBlocks(g: WindowGeometry, ci: number, co: number): number[] {
   for (let b0 = 0; b0 < g.batchSize; b0 += block)
     out.push(b0 * xsB, b0 * dsB, Math.min(block, g.batchSize - b0));
   return out;
+}
+
+/** Calls `fns[call[0]]` with the rest of `call` as its arguments. */
+function runCall(fns: readonly ((...args: number[]) => void)[], call: number[]): void {
+  fns[call[0]!]!(...call.slice(1));
 }
 
 /** [B, H, W, C, HO, WO, KH, KW, sh, sw]: the leading sizes training.wat's pooling kernels take. */
@@ -341,7 +357,46 @@ export class TrainingSimd {
    * caller, see `maxPool2x2CoversInput`.
    */
   maxPoolGrad2x2(dy: Ptr, x: Ptr, dx: Ptr, g: WindowGeometry): void {
-    this.x.maxpool2x2(dy, x, dx, ...poolArgs(g).slice(0, 6));
+    const [, H, W, C, HO, WO] = poolArgs(g) as [number, number, number, number, number, number];
+    const [xs, ys] = [4 * H * W * C, 4 * HO * WO * C];
+    this.split(g.batchSize, 1, H * W * C, (b0, nb) => [
+      MAXPOOL2X2,
+      dy + ys * b0,
+      x + xs * b0,
+      dx + xs * b0,
+      nb,
+      H,
+      W,
+      C,
+      HO,
+      WO,
+    ]);
+  }
+
+  /**
+   * Runs `call(i0, len)` over [0, n) (units of `unit` float32 elements; chunks are multiples of `align`
+   * units): in chunks split among the helper threads when there are any and the pass has at least
+   * SPLIT_MIN_ELEMENTS elements, else as one call here. Each chunk writes its own slice of the output
+   * (every element it covers, nothing else), so the values are the same either way, and a chunk that
+   * must be redone on this thread (a helper failed or stalled) can simply be run again.
+   */
+  private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
+    const pool = n * unit >= SPLIT_MIN_ELEMENTS ? this.pool() : null;
+    const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), Math.floor(n / align));
+    if (pool === null || parts < 2) {
+      runCall(this.fns, call(0, n));
+      return;
+    }
+    const step = align * Math.ceil(n / parts / align);
+    const calls: number[] = [];
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const c = call(i0, Math.min(step, n - i0));
+      calls.push(...c, ...new Array<number>(FLAT_WORDS - c.length).fill(0));
+    }
+    const job = writeFlatJob(pool.job, calls);
+    if (job !== pool.job || pool.run(job) !== 'ok') {
+      for (let i = 0; i < calls.length; i += FLAT_WORDS) runCall(this.fns, calls.slice(i, i + FLAT_WORDS));
+    }
   }
 
   /** Whether the 2×2 windows cover every input element (so dx needs no zeroing). */
@@ -367,7 +422,7 @@ export class TrainingSimd {
    * multiple of 4 (the caller does the rest).
    */
   reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
-    this.x.relugrad(dy, x, out, n, hi);
+    this.split(n, 4, 1, (i0, len) => [RELUGRAD, dy + 4 * i0, x + 4 * i0, out + 4 * i0, len, hi]);
   }
 
   /**
@@ -375,7 +430,7 @@ export class TrainingSimd {
    * gradient.
    */
   clipGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void {
-    this.x.clipgrad(dy, x, out, n, lo, hi);
+    this.split(n, 4, 1, (i0, len) => [CLIPGRAD, dy + 4 * i0, x + 4 * i0, out + 4 * i0, len, lo, hi]);
   }
 
   /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */
@@ -390,7 +445,8 @@ export class TrainingSimd {
   /** out[r, :] = x[r, :] + bias for a row-major [rows, cols] float32 matrix; cols % 4 = 0. */
   addBias(x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number): boolean {
     if (cols % 4 !== 0) return false;
-    this.x.addrow(x, bias, out, rows, cols);
+    const b = 4 * cols;
+    this.split(rows, 1, cols, (r0, nr) => [ADDROW, x + b * r0, bias, out + b * r0, nr, cols]);
     return true;
   }
 
