@@ -116,11 +116,19 @@ export function perHeap<T>(module: EmbeddedWasm): (backend: unknown) => T | null
 const trainingModule = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
 const trainingExports = perHeap<TrainingExports>(trainingModule);
 
+const wrappers = new WeakMap<TrainingExports, TrainingSimd>();
+
 /** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
 export function trainingSimdFor(backend: unknown): TrainingSimd | null {
   const x = trainingExports(backend);
   const memory = simdHeapOf(backend);
-  return x && memory ? new TrainingSimd(x, memory) : null;
+  if (!x || !memory) return null;
+  let simd = wrappers.get(x);
+  if (simd === undefined) {
+    simd = new TrainingSimd(x, memory);
+    wrappers.set(x, simd);
+  }
+  return simd;
 }
 
 /** Indices of the functions in tile-threads.ts's TILE_NAMES, and the output channels each tile covers. */
