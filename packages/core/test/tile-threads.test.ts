@@ -8,6 +8,7 @@ import {
   type KernelWorkerFactory,
   PARTS_PER_THREAD,
   setWasmKernelThreads,
+  TILE_PARTS_PER_THREAD,
   wasmKernelHelpers,
 } from '../src/kernels/simd/tile-threads';
 import {
@@ -130,6 +131,7 @@ async function untilHelped(h: ReturnType<typeof sharedHeap>, run: () => void): P
 describe('filter-gradient helper threads', () => {
   it('pins the split settings', () => {
     expect(PARTS_PER_THREAD).toBe(4);
+    expect(TILE_PARTS_PER_THREAD).toBe(1);
     expect(HELPER_WAIT_MS).toBe(2000);
     expect(JOB_WORDS).toBe(1 << 16);
     setWasmKernelThreads(3, nodeFactory());
@@ -202,7 +204,11 @@ describe('filter-gradient helper threads', () => {
     }
     // No waiting: partitions nobody claimed are the calling thread's.
     expect(performance.now() - t0).toBeLessThan(HELPER_WAIT_MS);
-    expect(wasmKernelHelperStats(h.backend)).toEqual({ jobs: 3, parts: 3 * 2 * PARTS_PER_THREAD, helped: 0 });
+    expect(wasmKernelHelperStats(h.backend)).toEqual({
+      jobs: 3,
+      parts: 3 * 2 * TILE_PARTS_PER_THREAD,
+      helped: 0,
+    });
   });
 
   it('recomputes on the calling thread when a helper fails part-way, then runs alone', async () => {

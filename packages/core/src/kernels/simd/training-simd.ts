@@ -6,6 +6,7 @@ import {
   PARTS_PER_THREAD,
   runPartition,
   TILE_NAMES,
+  TILE_PARTS_PER_THREAD,
   type TilePool,
   type TilePoolStats,
   tilePoolFor,
@@ -297,7 +298,7 @@ export class TrainingSimd {
   private runTiles(x: Ptr, dy: Ptr, strides: number[], blocks: number[], items: number[]): TileOutcome {
     const nItems = items.length / ITEM_WORDS;
     const pool = this.pool();
-    const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), nItems);
+    const parts = pool === null ? 1 : Math.min(TILE_PARTS_PER_THREAD * (pool.helpers + 1), nItems);
     if (pool !== null && parts > 1) {
       const job = writeJob(pool.job, x, dy, strides, blocks, items, parts);
       if (job === pool.job) {
