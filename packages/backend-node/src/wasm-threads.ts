@@ -73,7 +73,7 @@ export async function withWasmThreads<T>(threads: number, start: () => Promise<T
  * kernel on the main thread waits for it. (It inherits this process's flags, so its script must also
  * run as a module: see the script's start.)
  */
-function nodeKernelWorker(source: string): KernelWorker {
+export function nodeKernelWorker(source: string): KernelWorker {
   const w = new Worker(source, { eval: true });
   w.unref();
   // A helper that fails to start only leaves its share to the main thread: never an uncaught error.

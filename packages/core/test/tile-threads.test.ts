@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  elementwiseSplitEnabled,
   HELPER_WAIT_MS,
   JOB_WORDS,
   KERNEL_WORKER_SOURCE,
@@ -140,6 +141,11 @@ describe('filter-gradient helper threads', () => {
     expect(wasmKernelHelpers()).toBe(0);
     setWasmKernelThreads(4, null);
     expect(wasmKernelHelpers()).toBe(0);
+    expect(elementwiseSplitEnabled()).toBe(true);
+    setWasmKernelThreads(2, null, { elementwise: false });
+    expect(elementwiseSplitEnabled()).toBe(false);
+    setWasmKernelThreads(2, null);
+    expect(elementwiseSplitEnabled()).toBe(true);
   });
 
   it.each([
@@ -315,6 +321,11 @@ describe('filter-gradient helper threads', () => {
         expect(wasmKernelHelperStats(h.backend)?.jobs ?? 0, name).toBe(0);
       }
       expect(Array.from(values), name).toEqual(Array.from(one));
+      // `elementwise: false` (the default is true) keeps these passes on the calling thread.
+      setWasmKernelThreads(2, nodeFactory(), { elementwise: false });
+      const h2 = sharedHeap();
+      expect(Array.from(run(h2, name, n)), name).toEqual(Array.from(one));
+      expect(wasmKernelHelperStats(h2.backend)?.jobs ?? 0, name).toBe(0);
     }
   }, 60_000);
 

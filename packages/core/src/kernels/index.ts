@@ -11,6 +11,7 @@ export {
   type KernelWorkerFactory,
   setWasmKernelThreads,
   type TilePoolStats,
+  type WasmKernelThreadOptions,
   wasmKernelHelpers,
 } from './simd/tile-threads';
 export {

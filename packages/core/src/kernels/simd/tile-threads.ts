@@ -379,20 +379,41 @@ export interface TilePoolStats {
 interface HelperConfig {
   helpers: number;
   factory: KernelWorkerFactory | null;
+  elementwise: boolean;
 }
 
-const config: HelperConfig = { helpers: 0, factory: null };
+const config: HelperConfig = { helpers: 0, factory: null, elementwise: true };
+
+/** Options of `setWasmKernelThreads`. */
+export interface WasmKernelThreadOptions {
+  /**
+   * Split the large element-wise passes too (ReLU/clip gradients, bias adds, 2×2 max-pool gradients),
+   * not only the filter gradients. Default true; false lets a benchmark tell the two apart.
+   */
+  elementwise?: boolean;
+}
 const pools = new WeakMap<WebAssembly.Memory, TilePool | null>();
 
 /**
- * Lets robust-ft's wasm filter-gradient kernels use `threads − 1` helper threads started by `factory`
- * (the backend packages call this when they start the threaded wasm build). Helpers are started on
- * a kernel's first call over a shared heap; `threads` ≤ 1 or a null factory keeps every kernel on the
- * calling thread. Pools already started keep their helpers.
+ * Lets robust-ft's wasm filter-gradient kernels (and, unless `options.elementwise` is false, its large
+ * element-wise passes) use `threads − 1` helper threads started by `factory` (the backend packages
+ * call this when they start the threaded wasm build). Helpers are started on a kernel's first call
+ * over a shared heap; `threads` ≤ 1 or a null factory keeps every kernel on the calling thread. Pools
+ * already started keep their helpers.
  */
-export function setWasmKernelThreads(threads: number, factory: KernelWorkerFactory | null): void {
+export function setWasmKernelThreads(
+  threads: number,
+  factory: KernelWorkerFactory | null,
+  options: WasmKernelThreadOptions = {},
+): void {
   config.helpers = Math.max(0, Math.floor(threads) - 1);
   config.factory = factory;
+  config.elementwise = options.elementwise ?? true;
+}
+
+/** Whether element-wise passes may be split (see `WasmKernelThreadOptions.elementwise`). */
+export function elementwiseSplitEnabled(): boolean {
+  return config.elementwise;
 }
 
 /** The helper count `setWasmKernelThreads` asked for (0 when kernels run on the calling thread only). */

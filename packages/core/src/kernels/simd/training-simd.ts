@@ -1,6 +1,7 @@
 import { type EmbeddedWasm, embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
 import {
+  elementwiseSplitEnabled,
   FLAT_WORDS,
   ITEM_WORDS,
   PARTS_PER_THREAD,
@@ -390,7 +391,7 @@ export class TrainingSimd {
    * must be redone on this thread (a helper failed or stalled) can simply be run again.
    */
   private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
-    const pool = n * unit >= SPLIT_MIN_ELEMENTS ? this.pool() : null;
+    const pool = n * unit >= SPLIT_MIN_ELEMENTS && elementwiseSplitEnabled() ? this.pool() : null;
     const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), Math.floor(n / align));
     if (pool === null || parts < 2) {
       runCall(this.fns, call(0, n));
