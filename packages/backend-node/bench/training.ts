@@ -370,7 +370,9 @@ async function profileStep(w: Workload, t: Trainer): Promise<void> {
     .map(([k, e]) => `${k} ${e.ms.toFixed(2)}/${e.calls}`)
     .join(', ');
   const h = wasmKernelHelperStats(tf.backend());
-  const helpers = h ? `; helper threads ran ${h.helped} of ${h.parts} tile partitions so far` : '';
+  const helpers = h
+    ? `; helper threads ran ${h.helped} of ${h.parts} tile partitions so far, paused ${h.pauses}×`
+    : '';
   console.log(
     `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms${helpers}; name ms/calls): ${top}`,
   );

@@ -2,12 +2,16 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  CHECK_JOBS,
   elementwiseSplitEnabled,
   HELPER_WAIT_MS,
   JOB_WORDS,
   KERNEL_WORKER_SOURCE,
   type KernelWorkerFactory,
+  MIN_OVERLAP,
   PARTS_PER_THREAD,
+  PAUSE_JOBS,
+  processCpuClock,
   setWasmKernelThreads,
   TILE_PARTS_PER_THREAD,
   wasmKernelHelpers,
@@ -36,6 +40,9 @@ const nodeFactory =
   };
 
 afterEach(() => setWasmKernelThreads(1, null));
+
+/** The overlap check off (a test machine's other work would pause the helpers at random). */
+const NO_CHECK = { cpuClock: null };
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.terminate()));
 });
@@ -158,7 +165,7 @@ describe('filter-gradient helper threads', () => {
       const execArgv = kind.startsWith('a module') ? ['--input-type=module'] : undefined;
       for (const c of CASES) {
         const one = single(c);
-        setWasmKernelThreads(threads, nodeFactory(undefined, execArgv));
+        setWasmKernelThreads(threads, nodeFactory(undefined, execArgv), NO_CHECK);
         const h = sharedHeap();
         let last = runCase(h, c);
         const round = () => {
@@ -200,7 +207,7 @@ describe('filter-gradient helper threads', () => {
   it('computes everything on the calling thread when a helper never answers', () => {
     const c = CASES[4]!;
     const one = single(c);
-    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }));
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), NO_CHECK);
     const h = sharedHeap();
     const t0 = performance.now();
     for (let i = 0; i < 3; i++) {
@@ -214,6 +221,7 @@ describe('filter-gradient helper threads', () => {
       jobs: 3,
       parts: 3 * 2 * TILE_PARTS_PER_THREAD,
       helped: 0,
+      pauses: 0,
     });
   });
 
@@ -225,6 +233,7 @@ describe('filter-gradient helper threads', () => {
       nodeFactory((s) =>
         s.replace('function run(fns, j, f, p) {', 'function run(fns, j, f, p) { throw new Error("broken");'),
       ),
+      NO_CHECK,
     );
     const h = sharedHeap();
     const outcomes = new Set<string>();
@@ -254,6 +263,7 @@ describe('filter-gradient helper threads', () => {
           'function run(fns, j, f, p) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
         ),
       ),
+      NO_CHECK,
     );
     const h = sharedHeap();
     let r = runCase(h, c);
@@ -308,7 +318,7 @@ describe('filter-gradient helper threads', () => {
     for (const [name, n] of passes) {
       setWasmKernelThreads(1, null);
       const one = run(sharedHeap(), name, n);
-      setWasmKernelThreads(2, nodeFactory());
+      setWasmKernelThreads(2, nodeFactory(), NO_CHECK);
       const h = sharedHeap();
       let values = run(h, name, n);
       const small = name.endsWith('small') || name.endsWith('1 image');
@@ -322,12 +332,43 @@ describe('filter-gradient helper threads', () => {
       }
       expect(Array.from(values), name).toEqual(Array.from(one));
       // `elementwise: false` (the default is true) keeps these passes on the calling thread.
-      setWasmKernelThreads(2, nodeFactory(), { elementwise: false });
+      setWasmKernelThreads(2, nodeFactory(), { ...NO_CHECK, elementwise: false });
       const h2 = sharedHeap();
       expect(Array.from(run(h2, name, n)), name).toEqual(Array.from(one));
       expect(wasmKernelHelperStats(h2.backend)?.jobs ?? 0, name).toBe(0);
     }
   }, 60_000);
+
+  it('pauses the helpers when they do not overlap with the calling thread (no idle core), then checks again', () => {
+    expect([CHECK_JOBS, MIN_OVERLAP, PAUSE_JOBS]).toEqual([16, 1.25, 256]);
+    expect(processCpuClock()).not.toBeNull(); // Node has process.cpuUsage
+    const c = CASES[2]!; // small: ~300 calls on one heap
+    const one = single(c);
+    // A clock that says the jobs took exactly their wall time in CPU: one core's worth, no overlap.
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: () => performance.now() });
+    const h = sharedHeap();
+    for (let i = 0; i < CHECK_JOBS + 10; i++)
+      expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
+    // 16 jobs through the pool, then paused: the next 10 ran alone.
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: CHECK_JOBS, pauses: 1 });
+    for (let i = 0; i < PAUSE_JOBS - 10; i++) runCase(h, c);
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: CHECK_JOBS, pauses: 1 });
+    runCase(h, c); // the pause is over: through the pool again
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: CHECK_JOBS + 1, pauses: 1 });
+    // Twice the wall time in CPU (two threads side by side): never paused.
+    let fake = 0;
+    let last = performance.now();
+    const overlapping = () => {
+      const now = performance.now();
+      fake += 2 * (now - last);
+      last = now;
+      return fake;
+    };
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: overlapping });
+    const h2 = sharedHeap();
+    for (let i = 0; i < 3 * CHECK_JOBS; i++) runCase(h2, c);
+    expect(wasmKernelHelperStats(h2.backend)).toMatchObject({ jobs: 3 * CHECK_JOBS, pauses: 0 });
+  });
 
   it('ships a helper script with no imports, for Node workers and browser Blob URLs alike', () => {
     expect(KERNEL_WORKER_SOURCE).not.toMatch(/\bimport\b/);

@@ -73,6 +73,27 @@ export const PARTS_PER_THREAD = 4;
  */
 export const TILE_PARTS_PER_THREAD = 1;
 
+/**
+ * The overlap check: every CHECK_JOBS jobs, the process CPU time they took over their wall time. Two
+ * threads computing side by side give ≈ 2; a helper woken onto the calling thread's core (no idle
+ * core: other processes hold them) gives ≈ 1 and only adds hand-offs (+5–15 % per kernel measured).
+ * Below MIN_OVERLAP the next PAUSE_JOBS jobs run on the calling thread alone, then it checks again.
+ */
+export const CHECK_JOBS = 16;
+export const MIN_OVERLAP = 1.25;
+export const PAUSE_JOBS = 256;
+
+/** Process CPU time in ms (Node's `process.cpuUsage`), or null where the runtime has none. */
+export function processCpuClock(): (() => number) | null {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  const usage = p?.cpuUsage;
+  if (typeof usage !== 'function') return null;
+  return () => {
+    const u = usage.call(p);
+    return (u.user + u.system) / 1000;
+  };
+}
+
 /** Longest wait for a partition a helper has claimed before the job is redone on the calling thread. */
 export const HELPER_WAIT_MS = 2000;
 
@@ -268,6 +289,10 @@ export class TilePool {
   private retired = false;
   /** Whether this thread may block in Atomics.wait (Node's main thread, workers; not a page's). */
   private readonly canBlock: boolean;
+  /** The overlap check's window (CPU and wall ms, jobs), jobs left to run alone, pauses so far. */
+  private window = { cpu: 0, wall: 0, jobs: 0 };
+  private pausedJobs = 0;
+  private pauses = 0;
 
   constructor(
     readonly helpers: number,
@@ -275,6 +300,7 @@ export class TilePool {
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
     factory: KernelWorkerFactory,
+    private readonly cpuClock: (() => number) | null = processCpuClock(),
   ) {
     this.control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
     this.job = new Int32Array(new SharedArrayBuffer(4 * JOB_WORDS));
@@ -310,6 +336,8 @@ export class TilePool {
   run(job: Int32Array): PoolOutcome {
     const c = this.control;
     const parts = job[H_PARTS]!;
+    const cpu0 = this.cpuClock?.() ?? 0;
+    const wall0 = performance.now();
     Atomics.store(c, DONE, 0);
     const base = Atomics.load(c, NEXT);
     Atomics.store(c, BASE, base);
@@ -340,13 +368,41 @@ export class TilePool {
       this.retire();
       return 'redo';
     }
+    if (this.cpuClock) this.checkOverlap(this.cpuClock() - cpu0, performance.now() - wall0);
     return 'ok';
+  }
+
+  /**
+   * Whether the next job may use the helpers: false while paused by the overlap check (counting the
+   * job down), then the caller runs it alone.
+   */
+  admit(): boolean {
+    if (this.pausedJobs === 0) return true;
+    this.pausedJobs--;
+    return false;
+  }
+
+  private checkOverlap(cpu: number, wall: number): void {
+    const w = this.window;
+    w.cpu += cpu;
+    w.wall += wall;
+    if (++w.jobs < CHECK_JOBS) return;
+    if (w.cpu < MIN_OVERLAP * w.wall) {
+      this.pausedJobs = PAUSE_JOBS;
+      this.pauses++;
+    }
+    this.window = { cpu: 0, wall: 0, jobs: 0 };
   }
 
   /** Jobs run through the pool, their partitions, and how many of those the helpers ran. */
   stats(): TilePoolStats {
     const c = this.control;
-    return { jobs: Atomics.load(c, JOBS), parts: Atomics.load(c, PARTS), helped: Atomics.load(c, HELPED) };
+    return {
+      jobs: Atomics.load(c, JOBS),
+      parts: Atomics.load(c, PARTS),
+      helped: Atomics.load(c, HELPED),
+      pauses: this.pauses,
+    };
   }
 
   /** Stops the helpers (they return from their loop at the next wake-up) and runs jobs here from now on. */
@@ -374,15 +430,18 @@ export interface TilePoolStats {
   jobs: number;
   parts: number;
   helped: number;
+  /** Times the overlap check (CHECK_JOBS) paused the helpers for PAUSE_JOBS jobs. */
+  pauses: number;
 }
 
 interface HelperConfig {
   helpers: number;
   factory: KernelWorkerFactory | null;
   elementwise: boolean;
+  cpuClock: (() => number) | null;
 }
 
-const config: HelperConfig = { helpers: 0, factory: null, elementwise: true };
+const config: HelperConfig = { helpers: 0, factory: null, elementwise: true, cpuClock: processCpuClock() };
 
 /** Options of `setWasmKernelThreads`. */
 export interface WasmKernelThreadOptions {
@@ -391,6 +450,11 @@ export interface WasmKernelThreadOptions {
    * not only the filter gradients. Default true; false lets a benchmark tell the two apart.
    */
   elementwise?: boolean;
+  /**
+   * Process CPU time in ms, for the overlap check (see CHECK_JOBS); default `processCpuClock()`
+   * (Node's `process.cpuUsage`); null turns the check off (as where there is no such clock).
+   */
+  cpuClock?: (() => number) | null;
 }
 const pools = new WeakMap<WebAssembly.Memory, TilePool | null>();
 
@@ -409,6 +473,7 @@ export function setWasmKernelThreads(
   config.helpers = Math.max(0, Math.floor(threads) - 1);
   config.factory = factory;
   config.elementwise = options.elementwise ?? true;
+  config.cpuClock = options.cpuClock === undefined ? processCpuClock() : options.cpuClock;
 }
 
 /** Whether element-wise passes may be split (see `WasmKernelThreadOptions.elementwise`). */
@@ -441,7 +506,7 @@ export function tilePoolFor(
   let pool = pools.get(memory);
   if (pool === undefined) {
     try {
-      pool = new TilePool(config.helpers, fns(), module, memory, config.factory);
+      pool = new TilePool(config.helpers, fns(), module, memory, config.factory, config.cpuClock);
     } catch {
       pool = null;
     }

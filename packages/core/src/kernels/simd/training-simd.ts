@@ -300,7 +300,7 @@ export class TrainingSimd {
     const nItems = items.length / ITEM_WORDS;
     const pool = this.pool();
     const parts = pool === null ? 1 : Math.min(TILE_PARTS_PER_THREAD * (pool.helpers + 1), nItems);
-    if (pool !== null && parts > 1) {
+    if (pool !== null && parts > 1 && pool.admit()) {
       const job = writeJob(pool.job, x, dy, strides, blocks, items, parts);
       if (job === pool.job) {
         const outcome = pool.run(job);
@@ -393,7 +393,7 @@ export class TrainingSimd {
   private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
     const pool = n * unit >= SPLIT_MIN_ELEMENTS && elementwiseSplitEnabled() ? this.pool() : null;
     const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), Math.floor(n / align));
-    if (pool === null || parts < 2) {
+    if (pool === null || parts < 2 || !pool.admit()) {
       runCall(this.fns, call(0, n));
       return;
     }
