@@ -1,7 +1,7 @@
 import { isSharedMemory } from '../../embedded-wasm';
 
 /**
- * Helper threads for training.wat's filter-gradient tiles. tfjs-backend-wasm's threaded build keeps
+ * Helper threads for training.wat's filter-gradient tiles and large element-wise passes. tfjs-backend-wasm's threaded build keeps
  * its heap in a shared WebAssembly.Memory and runs XNNPACK's operators on its pthread pool, but our
  * kernels run on the calling thread: the digits CNN's Conv2DBackpropFilter was ~25 % of a 2-thread
  * step with the second core idle. Here a helper (a worker the backend package starts: Node's
@@ -15,6 +15,10 @@ import { isSharedMemory } from '../../embedded-wasm';
  * helpers alike, so a helper that is not running yet (starting, descheduled, dead) costs nothing: the
  * calling thread claims what is left. The kernel stays synchronous: it waits (bounded) only for
  * partitions a helper has claimed and is computing.
+ *
+ * Element-wise passes are flat jobs: one call per partition (a slice of the output), same claiming.
+ * Where the helpers turn out not to run beside the calling thread (the overlap check, CHECK_JOBS),
+ * jobs run on the calling thread alone for a while.
  */
 
 /** A started helper: something to post the set-up message to (Node's Worker, a browser Worker). */
@@ -23,8 +27,8 @@ export interface KernelWorker {
 }
 
 /**
- * Starts a helper running `source` (a classic script; in Node `require` is defined, in a browser
- * `self` is), or returns null where none can be started.
+ * Starts a helper running `source` (a script with no imports: Node's eval'd Worker, as a script or a
+ * module, or a browser Worker from a Blob URL), or returns null where none can be started.
  */
 export type KernelWorkerFactory = (source: string) => KernelWorker | null;
 
