@@ -388,7 +388,10 @@ export class TrainingSimd {
    * units): in chunks split among the helper threads when there are any and the pass has at least
    * SPLIT_MIN_ELEMENTS elements, else as one call here. Each chunk writes its own slice of the output
    * (every element it covers, nothing else), so the values are the same either way, and a chunk that
-   * must be redone on this thread (a helper failed or stalled) can simply be run again.
+   * must be redone on this thread (a helper failed or stalled) can simply be run again. (A helper
+   * stalled past HELPER_WAIT_MS may still write its chunk later: the same values, but into memory the
+   * output may no longer own by then. Unlike the filter gradients, which leave such an output
+   * allocated, this is not guarded: a 2 s stall inside a sub-millisecond chunk.)
    */
   private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
     const pool = n * unit >= SPLIT_MIN_ELEMENTS && elementwiseSplitEnabled() ? this.pool() : null;
