@@ -12,15 +12,14 @@ import {
   PARTS_PER_THREAD,
   PAUSE_JOBS,
   processCpuClock,
+  SPLIT_MIN_ELEMENTS,
+  SPLIT_MIN_MACS,
   setWasmKernelThreads,
+  splitThresholds,
   TILE_PARTS_PER_THREAD,
   wasmKernelHelpers,
 } from '../src/kernels/simd/tile-threads';
-import {
-  SPLIT_MIN_ELEMENTS,
-  trainingSimdFor,
-  wasmKernelHelperStats,
-} from '../src/kernels/simd/training-simd';
+import { trainingSimdFor, wasmKernelHelperStats } from '../src/kernels/simd/training-simd';
 import { convInfoOf, poolInfoOf } from '../src/kernels/training-kernels';
 import { conv2dBackpropFilterNhwc, depthwiseBackpropFilterNhwc } from '../src/kernels/typed-array';
 
@@ -42,7 +41,7 @@ const nodeFactory =
 afterEach(() => setWasmKernelThreads(1, null));
 
 /** The overlap check off (a test machine's other work would pause the helpers at random). */
-const NO_CHECK = { cpuClock: null };
+const NO_CHECK = { cpuClock: null, minMacs: 0, minElements: 1 << 16 };
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.terminate()));
 });
@@ -153,6 +152,9 @@ describe('filter-gradient helper threads', () => {
     expect(elementwiseSplitEnabled()).toBe(false);
     setWasmKernelThreads(2, null);
     expect(elementwiseSplitEnabled()).toBe(true);
+    expect(splitThresholds()).toEqual({ macs: SPLIT_MIN_MACS, elements: SPLIT_MIN_ELEMENTS });
+    setWasmKernelThreads(2, null, { minMacs: 5, minElements: 7 });
+    expect(splitThresholds()).toEqual({ macs: 5, elements: 7 });
   });
 
   it.each([
@@ -282,12 +284,12 @@ describe('filter-gradient helper threads', () => {
   }, 30_000);
 
   it('splits the elementwise passes (ReLU/clip gradients, bias adds, 2×2 max-pool gradients): the same bits', async () => {
-    expect(SPLIT_MIN_ELEMENTS).toBe(65536);
+    expect([SPLIT_MIN_ELEMENTS, SPLIT_MIN_MACS]).toEqual([1 << 20, 1 << 26]);
     // Sizes at and above the threshold that the chunk counts do not divide; one image; and below it.
     const passes: [string, number][] = [
-      ['relu grad', SPLIT_MIN_ELEMENTS + 12],
-      ['relu6 grad', 3 * SPLIT_MIN_ELEMENTS + 4],
-      ['clip grad', SPLIT_MIN_ELEMENTS],
+      ['relu grad', NO_CHECK.minElements + 12],
+      ['relu6 grad', 3 * NO_CHECK.minElements + 4],
+      ['clip grad', NO_CHECK.minElements],
       ['relu grad, small', 4 * 1000],
       ['bias add, 12 columns', 12 * 5463],
       ['bias add, 16 columns, small', 16 * 100],
@@ -345,7 +347,10 @@ describe('filter-gradient helper threads', () => {
     const c = CASES[2]!; // small: ~300 calls on one heap
     const one = single(c);
     // A clock that says the jobs took exactly their wall time in CPU: one core's worth, no overlap.
-    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: () => performance.now() });
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), {
+      cpuClock: () => performance.now(),
+      minMacs: 0,
+    });
     const h = sharedHeap();
     for (let i = 0; i < CHECK_JOBS + 10; i++)
       expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
@@ -364,7 +369,7 @@ describe('filter-gradient helper threads', () => {
       last = now;
       return fake;
     };
-    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: overlapping });
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: overlapping, minMacs: 0 });
     const h2 = sharedHeap();
     for (let i = 0; i < 3 * CHECK_JOBS; i++) runCase(h2, c);
     expect(wasmKernelHelperStats(h2.backend)).toMatchObject({ jobs: 3 * CHECK_JOBS, pauses: 0 });

@@ -98,6 +98,21 @@ export function processCpuClock(): (() => number) | null {
   };
 }
 
+/**
+ * Element-wise passes (ReLU/clip gradients, bias adds, 2×2 max-pool gradients) are split among helper
+ * threads from this many float32 elements (4 MiB): quiet runs lost time splitting the digits CNN's
+ * B = 32 passes (200–400 Ki elements), and gained at B = 128 (0.8–1.6 Mi).
+ */
+export const SPLIT_MIN_ELEMENTS = 1 << 20;
+
+/**
+ * Filter gradients are split among helper threads from this many multiply-adds (images × output
+ * positions × taps × input × output channels): 64 Mi. Quiet runs of the digits CNN (2 threads) saved
+ * kernel time at B = 32 (29 M for the larger conv) but not step time, and saved 1.5–2.5 ms a step at
+ * B = 128 (116 M).
+ */
+export const SPLIT_MIN_MACS = 1 << 26;
+
 /** Longest wait for a partition a helper has claimed before the job is redone on the calling thread. */
 export const HELPER_WAIT_MS = 2000;
 
@@ -443,9 +458,18 @@ interface HelperConfig {
   factory: KernelWorkerFactory | null;
   elementwise: boolean;
   cpuClock: (() => number) | null;
+  minMacs: number;
+  minElements: number;
 }
 
-const config: HelperConfig = { helpers: 0, factory: null, elementwise: true, cpuClock: processCpuClock() };
+const config: HelperConfig = {
+  helpers: 0,
+  factory: null,
+  elementwise: true,
+  cpuClock: processCpuClock(),
+  minMacs: SPLIT_MIN_MACS,
+  minElements: SPLIT_MIN_ELEMENTS,
+};
 
 /** Options of `setWasmKernelThreads`. */
 export interface WasmKernelThreadOptions {
@@ -459,6 +483,10 @@ export interface WasmKernelThreadOptions {
    * (Node's `process.cpuUsage`); null turns the check off (as where there is no such clock).
    */
   cpuClock?: (() => number) | null;
+  /** Split filter gradients from this many multiply-adds; default SPLIT_MIN_MACS (tests lower it). */
+  minMacs?: number;
+  /** Split element-wise passes from this many elements; default SPLIT_MIN_ELEMENTS (tests lower it). */
+  minElements?: number;
 }
 const pools = new WeakMap<WebAssembly.Memory, TilePool | null>();
 
@@ -478,6 +506,13 @@ export function setWasmKernelThreads(
   config.factory = factory;
   config.elementwise = options.elementwise ?? true;
   config.cpuClock = options.cpuClock === undefined ? processCpuClock() : options.cpuClock;
+  config.minMacs = options.minMacs ?? SPLIT_MIN_MACS;
+  config.minElements = options.minElements ?? SPLIT_MIN_ELEMENTS;
+}
+
+/** The sizes from which kernels split (`setWasmKernelThreads`' minMacs and minElements). */
+export function splitThresholds(): { macs: number; elements: number } {
+  return { macs: config.minMacs, elements: config.minElements };
 }
 
 /** Whether element-wise passes may be split (see `WasmKernelThreadOptions.elementwise`). */

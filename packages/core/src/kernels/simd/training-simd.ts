@@ -6,6 +6,7 @@ import {
   ITEM_WORDS,
   PARTS_PER_THREAD,
   runPartition,
+  splitThresholds,
   TILE_NAMES,
   TILE_PARTS_PER_THREAD,
   type TilePool,
@@ -138,12 +139,6 @@ const [T4X8, T4X4, T1X16, T1X4, DW16, DW4, RELUGRAD, CLIPGRAD, ADDROW, MAXPOOL2X
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
 ];
 
-/**
- * Elementwise passes (ReLU/clip gradients, bias adds, 2×2 max-pool gradients) are split among helper
- * threads from this many float32 elements (256 KiB): below it, waking a helper costs about what it
- * saves.
- */
-export const SPLIT_MIN_ELEMENTS = 1 << 16;
 const TILE_WIDTH = [8, 4, 16, 4, 16, 4];
 
 /**
@@ -267,7 +262,8 @@ export class TrainingSimd {
         items.push(f, xOff + 4 * ci, dyOff + 4 * co, wTap + 4 * (ci * CO + co), nr, nc);
       }
     });
-    return this.runTiles(x, dy, [...this.strides(g, CI, CO), 4 * CO], batchBlocks(g, CI, CO), items);
+    const macs = g.batchSize * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * CI * CO;
+    return this.runTiles(x, dy, [...this.strides(g, CI, CO), 4 * CO], batchBlocks(g, CI, CO), items, macs);
   }
 
   /**
@@ -284,7 +280,8 @@ export class TrainingSimd {
       for (; c + 16 <= C; c += 16) items.push(DW16, xOff + 4 * c, dyOff + 4 * c, wTap + 4 * c, nr, nc);
       for (; c < C; c += 4) items.push(DW4, xOff + 4 * c, dyOff + 4 * c, wTap + 4 * c, nr, nc);
     });
-    return this.runTiles(x, dy, [...this.strides(g, C, C), 0], batchBlocks(g, C, C), items);
+    const macs = g.batchSize * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * C;
+    return this.runTiles(x, dy, [...this.strides(g, C, C), 0], batchBlocks(g, C, C), items, macs);
   }
 
   /**
@@ -296,9 +293,16 @@ export class TrainingSimd {
    * for tests). 'abandoned': a helper did not finish in time and may still write to `dw`: the caller
    * must recompute into a fresh output (helpers are off from then on) and never free `dw`.
    */
-  private runTiles(x: Ptr, dy: Ptr, strides: number[], blocks: number[], items: number[]): TileOutcome {
+  private runTiles(
+    x: Ptr,
+    dy: Ptr,
+    strides: number[],
+    blocks: number[],
+    items: number[],
+    macs: number,
+  ): TileOutcome {
     const nItems = items.length / ITEM_WORDS;
-    const pool = this.pool();
+    const pool = macs >= splitThresholds().macs ? this.pool() : null;
     const parts = pool === null ? 1 : Math.min(TILE_PARTS_PER_THREAD * (pool.helpers + 1), nItems);
     if (pool !== null && parts > 1 && pool.admit()) {
       const job = writeJob(pool.job, x, dy, strides, blocks, items, parts);
@@ -386,15 +390,15 @@ export class TrainingSimd {
   /**
    * Runs `call(i0, len)` over [0, n) (units of `unit` float32 elements; chunks are multiples of `align`
    * units): in chunks split among the helper threads when there are any and the pass has at least
-   * SPLIT_MIN_ELEMENTS elements, else as one call here. Each chunk writes its own slice of the output
+   * SPLIT_MIN_ELEMENTS (tile-threads.ts) elements, else as one call here. Each chunk writes its own slice of the output
    * (every element it covers, nothing else), so the values are the same either way, and a chunk that
    * must be redone on this thread (a helper failed or stalled) can simply be run again. (A helper
-   * stalled past HELPER_WAIT_MS may still write its chunk later: the same values, but into memory the
+   * stalled past tile-threads.ts's HELPER_WAIT_MS may still write its chunk later: the same values, but into memory the
    * output may no longer own by then. Unlike the filter gradients, which leave such an output
    * allocated, this is not guarded: a 2 s stall inside a sub-millisecond chunk.)
    */
   private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
-    const pool = n * unit >= SPLIT_MIN_ELEMENTS && elementwiseSplitEnabled() ? this.pool() : null;
+    const pool = n * unit >= splitThresholds().elements && elementwiseSplitEnabled() ? this.pool() : null;
     const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), Math.floor(n / align));
     if (pool === null || parts < 2 || !pool.admit()) {
       runCall(this.fns, call(0, n));
