@@ -17,7 +17,9 @@
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
  * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
- * (wasm without robust-ft's SIMD training kernels).
+ * (wasm without robust-ft's SIMD training kernels), `--no-helpers` (robust-ft's kernels without their
+ * helper threads, core's tile-threads.ts), `--helpers-filter-only` (helpers for the filter gradients
+ * only, not the element-wise passes).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -26,7 +28,11 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { setWasmTrainingSimdEnabled } from '@robust-ft/core/kernels';
+import {
+  setWasmKernelThreads,
+  setWasmTrainingSimdEnabled,
+  wasmKernelHelperStats,
+} from '@robust-ft/core/kernels';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -34,6 +40,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 // dependency back would be a cycle; the bench is bundled by esbuild either way.
 import { adamw } from '../../optimizers/src/index';
 import {
+  nodeKernelWorker,
   registerCpuTrainingKernels,
   registerWasmTrainingKernels,
   wasmThreadCount,
@@ -362,8 +369,12 @@ async function profileStep(w: Workload, t: Trainer): Promise<void> {
     .sort((a, b) => b[1].ms - a[1].ms)
     .map(([k, e]) => `${k} ${e.ms.toFixed(2)}/${e.calls}`)
     .join(', ');
+  const h = wasmKernelHelperStats(tf.backend());
+  const helpers = h
+    ? `; helper threads ran ${h.helped} of ${h.parts} tile partitions so far, paused ${h.pauses}×`
+    : '';
   console.log(
-    `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms; name ms/calls): ${top}`,
+    `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms${helpers}; name ms/calls): ${top}`,
   );
 }
 
@@ -376,6 +387,11 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
     registerWasmTrainingKernels();
     // --no-simd: the paths the kernels take without wasm SIMD (typed-array loops, XNNPACK im2col matmul).
     if (has('no-simd')) setWasmTrainingSimdEnabled(false);
+    // --no-helpers: robust-ft's own kernels on the calling thread only (no tile helper threads).
+    if (has('no-helpers')) setWasmKernelThreads(1, null);
+    // --helpers-filter-only: the helpers split the filter gradients but not the element-wise passes.
+    else if (has('helpers-filter-only') && threads > 1)
+      setWasmKernelThreads(threads, nodeKernelWorker, { elementwise: false });
   } else {
     await tf.setBackend('cpu');
     registerCpuTrainingKernels();

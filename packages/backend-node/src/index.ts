@@ -37,4 +37,4 @@ export {
   type UseBestBackendOptions,
   useBestBackend,
 } from './select-backend';
-export { wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';
+export { nodeKernelWorker, wasmThreadCount, wasmThreadsInUse, withWasmThreads } from './wasm-threads';

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { resolveWasmThreads } from '@robust-ft/core/kernels';
+import { Worker } from 'node:worker_threads';
+import { type KernelWorker, resolveWasmThreads, setWasmKernelThreads } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -45,6 +46,7 @@ export async function withWasmThreads<T>(threads: number, start: () => Promise<T
   const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as WasmModule;
   wasm.setThreadsCount(threads);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
+  setWasmKernelThreads(threads, threads > 1 ? nodeKernelWorker : null);
   if (threads <= 1) return start();
   const worker = workerScript();
   const createObjectURL = URL.createObjectURL;
@@ -63,6 +65,20 @@ export async function withWasmThreads<T>(threads: number, start: () => Promise<T
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
   }
+}
+
+/**
+ * A helper thread for robust-ft's own SIMD kernels (core's tile-threads.ts), which run beside tfjs's
+ * pthread pool over the same shared heap. Unref'd like the pool's workers: it only computes while a
+ * kernel on the main thread waits for it. (It inherits this process's flags, so its script must also
+ * run as a module: see the script's start.)
+ */
+export function nodeKernelWorker(source: string): KernelWorker {
+  const w = new Worker(source, { eval: true });
+  w.unref();
+  // A helper that fails to start only leaves its share to the main thread: never an uncaught error.
+  w.on('error', () => undefined);
+  return w;
 }
 
 interface PThreadLike {

@@ -1,9 +1,11 @@
 import type { BackendCandidate } from '@robust-ft/core';
 import { invalidArgument } from '@robust-ft/core/internal';
 import {
+  type KernelWorker,
   registerCpuTrainingKernels,
   registerWasmTrainingKernels,
   resolveWasmThreads,
+  setWasmKernelThreads,
 } from '@robust-ft/core/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendLoss, reinitialiseBackend, watchDeviceLoss } from './device-loss';
@@ -176,6 +178,24 @@ function validateWasmPath(path: WebCandidateOptions['wasmPath']): void {
   }
 }
 
+/**
+ * A helper worker for robust-ft's wasm kernels: the script from a Blob URL, on a cross-origin-isolated
+ * page (the only place the wasm heap is shared); null elsewhere or where the page's policy refuses it.
+ */
+export function browserKernelWorker(source: string): KernelWorker | null {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: new (url: string) => KernelWorker };
+  if (g.crossOriginIsolated !== true || typeof g.Worker !== 'function') return null;
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  try {
+    return new g.Worker(url);
+  } catch {
+    return null;
+  } finally {
+    // The worker has fetched (or started fetching) the script; the URL is not needed after that.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
+
 /** The real browser candidates, best first. Each backend package is loaded only when it is tried. */
 export function webCandidates(options: WebCandidateOptions = {}): BackendCandidate<WebBackendName>[] {
   checkWebOptions('webCandidates', options);
@@ -230,7 +250,12 @@ export function webCandidates(options: WebCandidateOptions = {}): BackendCandida
           if (path !== undefined) wasm.setWasmPaths(path);
           // Threads need a cross-origin-isolated page (SharedArrayBuffer); elsewhere tfjs loads the
           // single-threaded build and ignores the count.
-          wasm.setThreadsCount(resolveWasmThreads(options.threads, hardwareConcurrency(), 'options.threads'));
+          const threads = resolveWasmThreads(options.threads, hardwareConcurrency(), 'options.threads');
+          wasm.setThreadsCount(threads);
+          // robust-ft's own SIMD kernels split their larger passes with threads − 1 helper workers
+          // over the threaded build's shared heap (core's tile-threads.ts); without isolation the heap
+          // is not shared and none start.
+          setWasmKernelThreads(threads, browserKernelWorker);
         }
         return setAndCheck('wasm', options);
       },

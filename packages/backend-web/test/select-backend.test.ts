@@ -2,7 +2,7 @@ import { type BackendCandidate, RobustFtError } from '@robust-ft/core';
 import { describe, expect, it } from 'vitest';
 import { parseBackendName, type WebBackendName } from '../src/select-backend';
 import { orderCandidates, resolveForcedBackend } from '../src/use-best-backend';
-import { webCandidates } from '../src/web-candidates';
+import { browserKernelWorker, webCandidates } from '../src/web-candidates';
 
 // selectBackend itself (order, skip reasons, the one log line, forcing) is tested in @robust-ft/core's
 // test/backend-selection.test.ts; here only the browser package's option parsing and candidates.
@@ -79,5 +79,12 @@ describe('option parsing', () => {
     // Node 20 has no navigator.gpu; both must explain themselves instead of failing the selection.
     expect(gpuReason).toMatch(/navigator\.gpu/);
     expect(glReason).toMatch(/WebGL/);
+  });
+});
+
+describe('helper workers for the wasm kernels', () => {
+  it('start only on a cross-origin-isolated page (the only place the wasm heap is shared)', () => {
+    // Node has Worker-less globals and no crossOriginIsolated: no helper, the kernels stay on one thread.
+    expect(browserKernelWorker('/* helper */')).toBeNull();
   });
 });

@@ -5,6 +5,19 @@
  */
 export { registerCpuTrainingKernels, unpatchCpuBackend } from './cpu';
 export { patchedKernels } from './registry';
-export { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from './simd/training-simd';
+export {
+  KERNEL_WORKER_SOURCE,
+  type KernelWorker,
+  type KernelWorkerFactory,
+  setWasmKernelThreads,
+  type TilePoolStats,
+  type WasmKernelThreadOptions,
+  wasmKernelHelpers,
+} from './simd/tile-threads';
+export {
+  setWasmTrainingSimdEnabled,
+  wasmKernelHelperStats,
+  wasmTrainingSimdInUse,
+} from './simd/training-simd';
 export { resolveWasmThreads, WASM_MAX_THREADS } from './threads';
 export { registerWasmTrainingKernels, unpatchWasmBackend } from './wasm';

@@ -9,7 +9,7 @@ import {
 import { type WasmBackendLike, wasmHost } from './host';
 import { overrideKernel, patchedKernels, restoreKernels, stockKernel } from './registry';
 import { ForwardSimd, forwardSimdFor } from './simd/forward-simd';
-import { TrainingSimd, trainingSimdFor } from './simd/training-simd';
+import { type TileOutcome, TrainingSimd, trainingSimdFor } from './simd/training-simd';
 import {
   type BinaryOp,
   binaryLoop,
@@ -93,9 +93,10 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
       const h = wasmHost(backend);
       const simd = trainingSimdFor(backend);
       if (simd && info.outChannels % 4 === 0) {
-        const out = h.alloc(info.filterShape.slice(), 'float32');
-        if (simd.conv2dBackpropFilter(ptr(h, x), ptr(h, dy), out.values.byteOffset, info)) return out.info;
-        h.dispose(out.info);
+        const out = filterGradient(h, info.filterShape, (dw) =>
+          simd.conv2dBackpropFilter(ptr(h, x), ptr(h, dy), dw, info),
+        );
+        if (out) return out;
       }
       const { run, free } = runner(backend as tf.KernelBackend);
       const rows = info.filterHeight * info.filterWidth * info.inChannels;
@@ -112,6 +113,29 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
       return { ...out, shape: info.filterShape.slice() };
     },
   };
+}
+
+/**
+ * A zeroed float32 output of `shape` filled by `fill` (a SIMD filter-gradient kernel given its byte
+ * pointer), or null when the kernel does not take the shape. When a helper thread did not answer in
+ * time (`'abandoned'`, helpers are off from then on) the first output is left allocated, since the
+ * helper may still write to it, and the gradient is computed again into a fresh one on this thread.
+ */
+function filterGradient(
+  h: ReturnType<typeof wasmHost>,
+  shape: readonly number[],
+  fill: (dw: number) => TileOutcome,
+): tf.TensorInfo | null {
+  const out = h.alloc(shape.slice(), 'float32');
+  const outcome = fill(out.values.byteOffset);
+  if (outcome === 'skip') {
+    h.dispose(out.info);
+    return null;
+  }
+  if (outcome !== 'abandoned') return out.info;
+  const fresh = h.alloc(shape.slice(), 'float32');
+  fill(fresh.values.byteOffset);
+  return fresh.info;
 }
 
 /** A tensor's byte offset on the wasm heap (stable across heap growth, unlike a view). */
@@ -256,9 +280,9 @@ function depthwiseBackpropFilterWasm(): tf.KernelConfig {
     const info = convInfoOf(x.shape, a.filterShape!, a, true);
     if (info.outChannels !== info.inChannels || info.inChannels % 4 !== 0) return null;
     const h = wasmHost(backend);
-    const out = h.alloc(info.filterShape.slice(), 'float32');
-    simd.depthwiseBackpropFilter(ptr(h, x), ptr(h, dy), out.values.byteOffset, info);
-    return out.info;
+    return filterGradient(h, info.filterShape, (dw) =>
+      simd.depthwiseBackpropFilter(ptr(h, x), ptr(h, dy), dw, info),
+    );
   });
 }
 

@@ -1,5 +1,21 @@
 import { type EmbeddedWasm, embeddedWasm } from '../../embedded-wasm';
 import type { WindowGeometry } from '../typed-array';
+import {
+  elementwiseSplitEnabled,
+  FLAT_WORDS,
+  ITEM_WORDS,
+  PARTS_PER_THREAD,
+  runPartition,
+  splitThresholds,
+  TILE_NAMES,
+  TILE_PARTS_PER_THREAD,
+  type TilePool,
+  type TilePoolStats,
+  tilePoolFor,
+  tilePoolStats,
+  writeFlatJob,
+  writeJob,
+} from './tile-threads';
 import { TRAINING_SHARED_WASM_BASE64, TRAINING_WASM_BASE64 } from './training.generated';
 
 /**
@@ -74,6 +90,15 @@ export function simdHeapOf(backend: unknown): WebAssembly.Memory | null {
 }
 
 /**
+ * How robust-ft's filter-gradient kernels used helper threads over `backend`'s heap (tile-threads.ts):
+ * jobs, their partitions and the partitions the helpers ran; null where no helpers run there.
+ */
+export function wasmKernelHelperStats(backend: unknown): TilePoolStats | null {
+  const memory = simdHeapOf(backend);
+  return memory ? tilePoolStats(memory) : null;
+}
+
+/**
  * `module` instantiated over a backend's heap, once per heap (`simdHeapOf`): the exports, or null
  * where the module cannot (or may not) run there.
  */
@@ -91,15 +116,37 @@ export function perHeap<T>(module: EmbeddedWasm): (backend: unknown) => T | null
   };
 }
 
-const trainingExports = perHeap<TrainingExports>(
-  embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64),
-);
+const trainingModule = embeddedWasm(TRAINING_WASM_BASE64, TRAINING_SHARED_WASM_BASE64);
+const trainingExports = perHeap<TrainingExports>(trainingModule);
+
+const wrappers = new WeakMap<TrainingExports, TrainingSimd>();
 
 /** The kernels over `backend`'s heap (cached per heap), or null where they cannot (or may not) run. */
 export function trainingSimdFor(backend: unknown): TrainingSimd | null {
   const x = trainingExports(backend);
-  return x ? new TrainingSimd(x) : null;
+  const memory = simdHeapOf(backend);
+  if (!x || !memory) return null;
+  let simd = wrappers.get(x);
+  if (simd === undefined) {
+    simd = new TrainingSimd(x, memory);
+    wrappers.set(x, simd);
+  }
+  return simd;
 }
+
+/** Indices of the functions in tile-threads.ts's TILE_NAMES, and the output channels each tile covers. */
+const [T4X8, T4X4, T1X16, T1X4, DW16, DW4, RELUGRAD, CLIPGRAD, ADDROW, MAXPOOL2X2] = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+];
+
+const TILE_WIDTH = [8, 4, 16, 4, 16, 4];
+
+/**
+ * How a filter-gradient kernel went: 'skip' (shape not taken, nothing written), 'done', 'redo' (a
+ * helper thread failed and the result was recomputed on the calling thread: done too) or 'abandoned'
+ * (a helper did not answer in time: recompute into a fresh output and never free this one).
+ */
+export type TileOutcome = 'skip' | 'done' | 'redo' | 'abandoned';
 
 /** Output positions [lo, hi) whose tap at offset `off` (input = pos·stride + off) lies in [0, size). */
 function validRange(off: number, stride: number, size: number, outSize: number): [number, number] {
@@ -133,16 +180,24 @@ function forEachTap(
   }
 }
 
-/** Calls `fn(b0, nb)` over [0, batch) in blocks of images whose x and dy together fit BLOCK_BYTES. */
-function forEachBatchBlock(
-  g: WindowGeometry,
-  ci: number,
-  co: number,
-  fn: (b0: number, nb: number) => void,
-): void {
+/**
+ * Blocks of images whose x and dy together fit BLOCK_BYTES, as tile-threads.ts's block words: the x
+ * and dy byte offsets of the block's first image and its image count.
+ */
+function batchBlocks(g: WindowGeometry, ci: number, co: number): number[] {
   const perImage = 4 * (g.inHeight * g.inWidth * ci + g.outHeight * g.outWidth * co);
   const block = Math.max(1, Math.floor(BLOCK_BYTES / perImage));
-  for (let b0 = 0; b0 < g.batchSize; b0 += block) fn(b0, Math.min(block, g.batchSize - b0));
+  const xsB = 4 * g.inHeight * g.inWidth * ci;
+  const dsB = 4 * g.outHeight * g.outWidth * co;
+  const out: number[] = [];
+  for (let b0 = 0; b0 < g.batchSize; b0 += block)
+    out.push(b0 * xsB, b0 * dsB, Math.min(block, g.batchSize - b0));
+  return out;
+}
+
+/** Calls `fns[call[0]]` with the rest of `call` as its arguments. */
+function runCall(fns: readonly ((...args: number[]) => void)[], call: number[]): void {
+  fns[call[0]!]!(...call.slice(1));
 }
 
 /** [B, H, W, C, HO, WO, KH, KW, sh, sw]: the leading sizes training.wat's pooling kernels take. */
@@ -162,79 +217,118 @@ function poolArgs(g: WindowGeometry): number[] {
 }
 
 export class TrainingSimd {
-  constructor(private readonly x: TrainingExports) {}
+  private readonly fns: ((...args: number[]) => void)[];
 
-  /**
-   * dW[kh,kw,ci,co] = Σ x·dy over batch and output positions, added to `dw` (allocate it zeroed).
-   * Needs co % 4 = 0; returns false (and writes nothing) otherwise.
-   */
-  conv2dBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): boolean {
-    const { inChannels: CI, outChannels: CO } = g;
-    if (CO % 4 !== 0 || g.batchSize < 1) return false;
-    const k = this.x;
-    const [xsB, xsR, xsC, dsB, dsR, dsC] = this.strides(g, CI, CO);
-    const ws = 4 * CO;
-    forEachBatchBlock(g, CI, CO, (b0, nb) =>
-      forEachTap(g, CI, CO, (tap, xOff, dyOff, nr, nc) => {
-        const wTap = dw + 4 * tap * CI * CO;
-        const xb = x + xOff + b0 * xsB;
-        const db = dy + dyOff + b0 * dsB;
-        const run = (tile: Tile, ci: number, co: number) =>
-          tile(
-            xb + 4 * ci,
-            db + 4 * co,
-            wTap + 4 * (ci * CO + co),
-            nb,
-            nr,
-            nc,
-            xsB,
-            xsR,
-            xsC,
-            dsB,
-            dsR,
-            dsC,
-            ws,
-          );
-        if (CI % 4 === 0) {
-          for (let ci = 0; ci < CI; ci += 4) {
-            let co = 0;
-            for (; co + 8 <= CO; co += 8) run(k.t4x8, ci, co);
-            for (; co < CO; co += 4) run(k.t4x4, ci, co);
-          }
-        } else {
-          for (let ci = 0; ci < CI; ci++) {
-            let co = 0;
-            for (; co + 16 <= CO; co += 16) run(k.t1x16, ci, co);
-            for (; co < CO; co += 4) run(k.t1x4, ci, co);
-          }
-        }
-      }),
-    );
-    return true;
+  constructor(
+    private readonly x: TrainingExports,
+    private readonly memory: WebAssembly.Memory,
+  ) {
+    this.fns = TILE_NAMES.map((n) => x[n]);
+  }
+
+  /** The helper threads over this heap (tile-threads.ts), or null: tiles run on the calling thread. */
+  private pool(): TilePool | null {
+    return tilePoolFor(this.memory, trainingModule.module(true), () => this.fns);
   }
 
   /**
-   * Depthwise filter gradient added to `dw` (zeroed), channel multiplier 1, channels % 4 = 0; false
+   * dW[kh,kw,ci,co] = Σ x·dy over batch and output positions, added to `dw` (allocate it zeroed).
+   * Needs co % 4 = 0; returns 'skip' (and writes nothing) otherwise. With helper threads
+   * (tile-threads.ts) the tiles are split among them; see `runTiles` for the other outcomes.
+   */
+  conv2dBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): TileOutcome {
+    const { inChannels: CI, outChannels: CO } = g;
+    if (CO % 4 !== 0 || g.batchSize < 1) return 'skip';
+    // One tap's tiles, in the order one thread runs them: [function, ci, co].
+    const tiles: number[] = [];
+    if (CI % 4 === 0) {
+      for (let ci = 0; ci < CI; ci += 4) {
+        let co = 0;
+        for (; co + 8 <= CO; co += 8) tiles.push(T4X8, ci, co);
+        for (; co < CO; co += 4) tiles.push(T4X4, ci, co);
+      }
+    } else {
+      for (let ci = 0; ci < CI; ci++) {
+        let co = 0;
+        for (; co + 16 <= CO; co += 16) tiles.push(T1X16, ci, co);
+        for (; co < CO; co += 4) tiles.push(T1X4, ci, co);
+      }
+    }
+    const items: number[] = [];
+    forEachTap(g, CI, CO, (tap, xOff, dyOff, nr, nc) => {
+      const wTap = dw + 4 * tap * CI * CO;
+      for (let t = 0; t < tiles.length; t += 3) {
+        const [f, ci, co] = [tiles[t]!, tiles[t + 1]!, tiles[t + 2]!];
+        items.push(f, xOff + 4 * ci, dyOff + 4 * co, wTap + 4 * (ci * CO + co), nr, nc);
+      }
+    });
+    const macs = g.batchSize * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * CI * CO;
+    return this.runTiles(x, dy, [...this.strides(g, CI, CO), 4 * CO], batchBlocks(g, CI, CO), items, macs);
+  }
+
+  /**
+   * Depthwise filter gradient added to `dw` (zeroed), channel multiplier 1, channels % 4 = 0; 'skip'
    * (nothing written) otherwise.
    */
-  depthwiseBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): boolean {
+  depthwiseBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, g: WindowGeometry): TileOutcome {
     const C = g.inChannels;
-    if (g.outChannels !== C || C % 4 !== 0 || g.batchSize < 1) return false;
-    const k = this.x;
-    const [xsB, xsR, xsC, dsB, dsR, dsC] = this.strides(g, C, C);
-    forEachBatchBlock(g, C, C, (b0, nb) =>
-      forEachTap(g, C, C, (tap, xOff, dyOff, nr, nc) => {
-        const wTap = dw + 4 * tap * C;
-        const xb = x + xOff + b0 * xsB;
-        const db = dy + dyOff + b0 * dsB;
-        const run = (tile: Tile, c: number) =>
-          tile(xb + 4 * c, db + 4 * c, wTap + 4 * c, nb, nr, nc, xsB, xsR, xsC, dsB, dsR, dsC);
-        let c = 0;
-        for (; c + 16 <= C; c += 16) run(k.dw16, c);
-        for (; c < C; c += 4) run(k.dw4, c);
-      }),
-    );
-    return true;
+    if (g.outChannels !== C || C % 4 !== 0 || g.batchSize < 1) return 'skip';
+    const items: number[] = [];
+    forEachTap(g, C, C, (tap, xOff, dyOff, nr, nc) => {
+      const wTap = dw + 4 * tap * C;
+      let c = 0;
+      for (; c + 16 <= C; c += 16) items.push(DW16, xOff + 4 * c, dyOff + 4 * c, wTap + 4 * c, nr, nc);
+      for (; c < C; c += 4) items.push(DW4, xOff + 4 * c, dyOff + 4 * c, wTap + 4 * c, nr, nc);
+    });
+    const macs = g.batchSize * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * C;
+    return this.runTiles(x, dy, [...this.strides(g, C, C), 0], batchBlocks(g, C, C), items, macs);
+  }
+
+  /**
+   * Runs tile items over batch blocks: each item is `fn(x + block's x offset + item's x offset, dy +
+   * …, dW pointer, images, rows, columns, strides…)`, blocks in order. Items write disjoint outputs
+   * (a tap × channel tile each), so with helper threads they are split into one contiguous partition
+   * per thread and the values are the same bits as on one thread. 'done': `dw` holds the result.
+   * 'redo': a helper failed part-way; `dw` was zeroed and recomputed here ('done' in effect, reported
+   * for tests). 'abandoned': a helper did not finish in time and may still write to `dw`: the caller
+   * must recompute into a fresh output (helpers are off from then on) and never free `dw`.
+   */
+  private runTiles(
+    x: Ptr,
+    dy: Ptr,
+    strides: number[],
+    blocks: number[],
+    items: number[],
+    macs: number,
+  ): TileOutcome {
+    const nItems = items.length / ITEM_WORDS;
+    const pool = macs >= splitThresholds().macs ? this.pool() : null;
+    const parts = pool === null ? 1 : Math.min(TILE_PARTS_PER_THREAD * (pool.helpers + 1), nItems);
+    if (pool !== null && parts > 1 && pool.admit()) {
+      const job = writeJob(pool.job, x, dy, strides, blocks, items, parts);
+      if (job === pool.job) {
+        const outcome = pool.run(job);
+        if (outcome === 'ok') return 'done';
+        if (outcome === 'redo-fresh') return 'abandoned';
+        // A helper threw: its partition may be half-added. Zero what the items write, run here.
+        this.zeroItems(items, strides[6]!);
+        runPartition(this.fns, writeJob(null, x, dy, strides, blocks, items, 1), 0);
+        return 'redo';
+      }
+    }
+    runPartition(this.fns, writeJob(null, x, dy, strides, blocks, items, 1), 0);
+    return 'done';
+  }
+
+  /** Zeroes the dW cells the items write (4 rows of `ws` bytes apart for 4-input tiles). */
+  private zeroItems(items: number[], ws: number): void {
+    const heap = new Uint8Array(this.memory.buffer);
+    for (let q = 0; q < items.length; q += ITEM_WORDS) {
+      const f = items[q]!;
+      const width = TILE_WIDTH[f]!;
+      const rows = f === T4X8 || f === T4X4 ? 4 : 1;
+      for (let r = 0; r < rows; r++) heap.fill(0, items[q + 3]! + r * ws, items[q + 3]! + r * ws + 4 * width);
+    }
   }
 
   /**
@@ -277,7 +371,49 @@ export class TrainingSimd {
    * caller, see `maxPool2x2CoversInput`.
    */
   maxPoolGrad2x2(dy: Ptr, x: Ptr, dx: Ptr, g: WindowGeometry): void {
-    this.x.maxpool2x2(dy, x, dx, ...poolArgs(g).slice(0, 6));
+    const [, H, W, C, HO, WO] = poolArgs(g) as [number, number, number, number, number, number];
+    const [xs, ys] = [4 * H * W * C, 4 * HO * WO * C];
+    this.split(g.batchSize, 1, H * W * C, (b0, nb) => [
+      MAXPOOL2X2,
+      dy + ys * b0,
+      x + xs * b0,
+      dx + xs * b0,
+      nb,
+      H,
+      W,
+      C,
+      HO,
+      WO,
+    ]);
+  }
+
+  /**
+   * Runs `call(i0, len)` over [0, n) (units of `unit` float32 elements; chunks are multiples of `align`
+   * units): in chunks split among the helper threads when there are any and the pass has at least
+   * SPLIT_MIN_ELEMENTS (tile-threads.ts) elements, else as one call here. Each chunk writes its own slice of the output
+   * (every element it covers, nothing else), so the values are the same either way, and a chunk that
+   * must be redone on this thread (a helper failed or stalled) can simply be run again. (A helper
+   * stalled past tile-threads.ts's HELPER_WAIT_MS may still write its chunk later: the same values, but into memory the
+   * output may no longer own by then. Unlike the filter gradients, which leave such an output
+   * allocated, this is not guarded: a 2 s stall inside a sub-millisecond chunk.)
+   */
+  private split(n: number, align: number, unit: number, call: (i0: number, len: number) => number[]): void {
+    const pool = n * unit >= splitThresholds().elements && elementwiseSplitEnabled() ? this.pool() : null;
+    const parts = pool === null ? 1 : Math.min(PARTS_PER_THREAD * (pool.helpers + 1), Math.floor(n / align));
+    if (pool === null || parts < 2 || !pool.admit()) {
+      runCall(this.fns, call(0, n));
+      return;
+    }
+    const step = align * Math.ceil(n / parts / align);
+    const calls: number[] = [];
+    for (let i0 = 0; i0 < n; i0 += step) {
+      const c = call(i0, Math.min(step, n - i0));
+      calls.push(...c, ...new Array<number>(FLAT_WORDS - c.length).fill(0));
+    }
+    const job = writeFlatJob(pool.job, calls);
+    if (job !== pool.job || pool.run(job) !== 'ok') {
+      for (let i = 0; i < calls.length; i += FLAT_WORDS) runCall(this.fns, calls.slice(i, i + FLAT_WORDS));
+    }
   }
 
   /** Whether the 2×2 windows cover every input element (so dx needs no zeroing). */
@@ -303,7 +439,7 @@ export class TrainingSimd {
    * multiple of 4 (the caller does the rest).
    */
   reluGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, hi: number): void {
-    this.x.relugrad(dy, x, out, n, hi);
+    this.split(n, 4, 1, (i0, len) => [RELUGRAD, dy + 4 * i0, x + 4 * i0, out + 4 * i0, len, hi]);
   }
 
   /**
@@ -311,7 +447,7 @@ export class TrainingSimd {
    * gradient.
    */
   clipGrad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void {
-    this.x.clipgrad(dy, x, out, n, lo, hi);
+    this.split(n, 4, 1, (i0, len) => [CLIPGRAD, dy + 4 * i0, x + 4 * i0, out + 4 * i0, len, lo, hi]);
   }
 
   /** Column sums of a row-major [rows, cols] float32 matrix added to `out` (zeroed); cols % 4 = 0. */
@@ -326,7 +462,8 @@ export class TrainingSimd {
   /** out[r, :] = x[r, :] + bias for a row-major [rows, cols] float32 matrix; cols % 4 = 0. */
   addBias(x: Ptr, bias: Ptr, out: Ptr, rows: number, cols: number): boolean {
     if (cols % 4 !== 0) return false;
-    this.x.addrow(x, bias, out, rows, cols);
+    const b = 4 * cols;
+    this.split(rows, 1, cols, (r0, nr) => [ADDROW, x + b * r0, bias, out + b * r0, nr, cols]);
     return true;
   }
 
