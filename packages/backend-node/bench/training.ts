@@ -18,8 +18,8 @@
  * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
  * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
  * (wasm without robust-ft's SIMD training kernels), `--no-helpers` (robust-ft's kernels without their
- * helper threads, core's tile-threads.ts), `--helpers-filter-only` (helpers for the filter gradients
- * only, not the element-wise passes).
+ * helper threads, core's tile-threads.ts), `--helpers-elementwise` (the helpers split the large
+ * element-wise passes too, which is off by default).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -389,9 +389,9 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
     if (has('no-simd')) setWasmTrainingSimdEnabled(false);
     // --no-helpers: robust-ft's own kernels on the calling thread only (no tile helper threads).
     if (has('no-helpers')) setWasmKernelThreads(1, null);
-    // --helpers-filter-only: the helpers split the filter gradients but not the element-wise passes.
-    else if (has('helpers-filter-only') && threads > 1)
-      setWasmKernelThreads(threads, nodeKernelWorker, { elementwise: false });
+    // --helpers-elementwise: the helpers split the large element-wise passes too (off by default).
+    else if (has('helpers-elementwise') && threads > 1)
+      setWasmKernelThreads(threads, nodeKernelWorker, { elementwise: true });
   } else {
     await tf.setBackend('cpu');
     registerCpuTrainingKernels();

@@ -19,7 +19,11 @@ function recording() {
         calls.push([String(name), ...args]);
       },
   });
-  return { simd: new TrainingSimd(exports), calls, names: () => calls.map((c) => c[0]) };
+  return {
+    simd: new TrainingSimd(exports, new WebAssembly.Memory({ initial: 1 })),
+    calls,
+    names: () => calls.map((c) => c[0]),
+  };
 }
 
 /** A 1×1-filter, stride-1, unpadded geometry (every tap meets every position), with overrides. */
@@ -57,7 +61,8 @@ describe('ForwardSimd.takesProduct', () => {
     [[1, 4, 4, false, true], true],
     [[1, 4, 4, true, true], false],
   ] as const)('(m, n, k, transposeA, transposeB) = %j → %s', (args, want) => {
-    expect(ForwardSimd.takesProduct(...args)).toBe(want);
+    const [m, n, k, transposeA, transposeB] = args;
+    expect(ForwardSimd.takesProduct(m, n, k, transposeA, transposeB)).toBe(want);
   });
 });
 
@@ -147,9 +152,10 @@ describe('TrainingSimd refusals: false, and nothing called', () => {
     ],
     ['columnSums, 6 columns', (s: TrainingSimd) => s.columnSums(0, 0, 3, 6)],
     ['addBias, 6 columns', (s: TrainingSimd) => s.addBias(0, 0, 0, 3, 6)],
-  ])('%s', (_, call) => {
+  ])('%s', (name, call) => {
     const r = recording();
-    expect(call(r.simd)).toBe(false);
+    // The filter gradients say 'skip' (their outcomes also tell a helper's failure apart); the rest false.
+    expect(call(r.simd)).toBe(/^(conv2d|depthwise)/.test(name) ? 'skip' : false);
     expect(r.calls).toEqual([]);
   });
 
@@ -178,7 +184,7 @@ describe('TrainingSimd tile plans', () => {
   /** The tile names and their (x, dy, dw) byte offsets for one call of conv2dBackpropFilter. */
   const convPlan = (ci: number, co: number) => {
     const r = recording();
-    expect(r.simd.conv2dBackpropFilter(0, 0, 0, geometry({ inChannels: ci, outChannels: co }))).toBe(true);
+    expect(r.simd.conv2dBackpropFilter(0, 0, 0, geometry({ inChannels: ci, outChannels: co }))).toBe('done');
     return r.calls.map(([name, x, dy, dw]) => [name, x, dy, dw]);
   };
 
@@ -218,7 +224,9 @@ describe('TrainingSimd tile plans', () => {
       [8, ['dw4', 'dw4']],
     ] as const) {
       const r = recording();
-      expect(r.simd.depthwiseBackpropFilter(0, 0, 0, geometry({ inChannels: c, outChannels: c }))).toBe(true);
+      expect(r.simd.depthwiseBackpropFilter(0, 0, 0, geometry({ inChannels: c, outChannels: c }))).toBe(
+        'done',
+      );
       expect(r.names()).toEqual(want);
     }
   });
@@ -235,7 +243,7 @@ describe('TrainingSimd tile plans', () => {
       filterWidth: 3,
       padInfo: { top: 1, left: 1 },
     });
-    expect(r.simd.conv2dBackpropFilter(1000, 2000, 3000, g)).toBe(true);
+    expect(r.simd.conv2dBackpropFilter(1000, 2000, 3000, g)).toBe('done');
     expect(r.calls).toHaveLength(9);
     r.calls.forEach(([, x, , , , nr, nc], tap) => {
       if (tap === 4) expect([x, nr, nc]).toEqual([1000, 1, 1]);

@@ -147,11 +147,11 @@ describe('filter-gradient helper threads', () => {
     expect(wasmKernelHelpers()).toBe(0);
     setWasmKernelThreads(4, null);
     expect(wasmKernelHelpers()).toBe(0);
-    expect(elementwiseSplitEnabled()).toBe(true);
-    setWasmKernelThreads(2, null, { elementwise: false });
     expect(elementwiseSplitEnabled()).toBe(false);
-    setWasmKernelThreads(2, null);
+    setWasmKernelThreads(2, null, { elementwise: true });
     expect(elementwiseSplitEnabled()).toBe(true);
+    setWasmKernelThreads(2, null);
+    expect(elementwiseSplitEnabled()).toBe(false);
     expect(splitThresholds()).toEqual({ macs: SPLIT_MIN_MACS, elements: SPLIT_MIN_ELEMENTS });
     setWasmKernelThreads(2, null, { minMacs: 5, minElements: 7 });
     expect(splitThresholds()).toEqual({ macs: 5, elements: 7 });
@@ -320,7 +320,7 @@ describe('filter-gradient helper threads', () => {
     for (const [name, n] of passes) {
       setWasmKernelThreads(1, null);
       const one = run(sharedHeap(), name, n);
-      setWasmKernelThreads(2, nodeFactory(), NO_CHECK);
+      setWasmKernelThreads(2, nodeFactory(), { ...NO_CHECK, elementwise: true });
       const h = sharedHeap();
       let values = run(h, name, n);
       const small = name.endsWith('small') || name.endsWith('1 image');
@@ -333,8 +333,8 @@ describe('filter-gradient helper threads', () => {
         expect(wasmKernelHelperStats(h.backend)?.jobs ?? 0, name).toBe(0);
       }
       expect(Array.from(values), name).toEqual(Array.from(one));
-      // `elementwise: false` (the default is true) keeps these passes on the calling thread.
-      setWasmKernelThreads(2, nodeFactory(), { ...NO_CHECK, elementwise: false });
+      // The default (`elementwise: false`) keeps these passes on the calling thread.
+      setWasmKernelThreads(2, nodeFactory(), NO_CHECK);
       const h2 = sharedHeap();
       expect(Array.from(run(h2, name, n)), name).toEqual(Array.from(one));
       expect(wasmKernelHelperStats(h2.backend)?.jobs ?? 0, name).toBe(0);

@@ -465,7 +465,7 @@ interface HelperConfig {
 const config: HelperConfig = {
   helpers: 0,
   factory: null,
-  elementwise: true,
+  elementwise: false,
   cpuClock: processCpuClock(),
   minMacs: SPLIT_MIN_MACS,
   minElements: SPLIT_MIN_ELEMENTS,
@@ -475,7 +475,10 @@ const config: HelperConfig = {
 export interface WasmKernelThreadOptions {
   /**
    * Split the large element-wise passes too (ReLU/clip gradients, bias adds, 2×2 max-pool gradients),
-   * not only the filter gradients. Default true; false lets a benchmark tell the two apart.
+   * not only the filter gradients. Default false: they added little at B = 128 beyond the filter split
+   * (backend-node's README), and a helper stalled past HELPER_WAIT_MS could still write its chunk into
+   * memory the output no longer owns (filter gradients guard against that by leaving the output
+   * allocated; these passes do not).
    */
   elementwise?: boolean;
   /**
@@ -491,7 +494,7 @@ export interface WasmKernelThreadOptions {
 const pools = new WeakMap<WebAssembly.Memory, TilePool | null>();
 
 /**
- * Lets robust-ft's wasm filter-gradient kernels (and, unless `options.elementwise` is false, its large
+ * Lets robust-ft's wasm filter-gradient kernels (and, with `options.elementwise`, its large
  * element-wise passes) use `threads − 1` helper threads started by `factory` (the backend packages
  * call this when they start the threaded wasm build). Helpers are started on a kernel's first call
  * over a shared heap; `threads` ≤ 1 or a null factory keeps every kernel on the calling thread. Pools
@@ -504,7 +507,7 @@ export function setWasmKernelThreads(
 ): void {
   config.helpers = Math.max(0, Math.floor(threads) - 1);
   config.factory = factory;
-  config.elementwise = options.elementwise ?? true;
+  config.elementwise = options.elementwise ?? false;
   config.cpuClock = options.cpuClock === undefined ? processCpuClock() : options.cpuClock;
   config.minMacs = options.minMacs ?? SPLIT_MIN_MACS;
   config.minElements = options.minElements ?? SPLIT_MIN_ELEMENTS;
