@@ -21,6 +21,7 @@ import {
 } from '../src/kernels/typed-array';
 import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
 import './setup-wasm';
+import { testHeap } from './wasm-heap';
 
 // The conformance cases (kernels-conformance.test.ts) check the kernels' values on real backends; this
 // file pins what they do not reach: registration bookkeeping, refusals, fallbacks, the SIMD module on
@@ -858,22 +859,8 @@ describe('int32 inputs', () => {
   });
 });
 
-/** A standalone heap for the SIMD module, with float32 arrays placed at byte offsets. */
-function heap(shared: boolean) {
-  const memory = new WebAssembly.Memory(
-    shared ? { initial: 4, maximum: 4, shared: true } : { initial: 4, maximum: 4 },
-  );
-  const f32 = new Float32Array(memory.buffer);
-  let next = 64;
-  const put = (values: ArrayLike<number>) => {
-    const at = next;
-    f32.set(values, at / 4);
-    next += 4 * values.length + 64;
-    return at;
-  };
-  const read = (at: number, n: number) => Array.from(f32.subarray(at / 4, at / 4 + n));
-  return { memory, put, read, zeros: (n: number) => put(new Float32Array(n)) };
-}
+/** A standalone 4-page heap for the SIMD module (shared: the threaded build's). */
+const heap = (shared: boolean) => testHeap(4, shared);
 
 const seq = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k));
 const near = (actual: number[], expected: ArrayLike<number>) => {

@@ -22,6 +22,7 @@ import {
 import { trainingSimdFor, wasmKernelHelperStats } from '../src/kernels/simd/training-simd';
 import { convInfoOf, poolInfoOf } from '../src/kernels/training-kernels';
 import { conv2dBackpropFilterNhwc, depthwiseBackpropFilterNhwc } from '../src/kernels/typed-array';
+import { testHeap } from './wasm-heap';
 
 // The helper threads of robust-ft's SIMD filter-gradient kernels (tile-threads.ts), driven here on
 // standalone shared heaps with Node workers: the threaded wasm backend itself only starts in a child
@@ -46,21 +47,8 @@ afterAll(async () => {
   await Promise.all(workers.map((w) => w.terminate()));
 });
 
-/** A shared heap (as the threaded wasm build's) with float32 arrays placed at byte offsets. */
-function sharedHeap() {
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
-  const f32 = new Float32Array(memory.buffer);
-  let next = 64;
-  const put = (values: ArrayLike<number>) => {
-    const at = next;
-    f32.set(values, at / 4);
-    next += 4 * values.length + 64;
-    return at;
-  };
-  const read = (at: number, n: number) => f32.slice(at / 4, at / 4 + n);
-  const backend = { wasm: { wasmMemory: memory } };
-  return { memory, put, read, backend, zeros: (n: number) => put(new Float32Array(n)) };
-}
+/** A shared heap (as the threaded wasm build's), large enough for the split cases. */
+const sharedHeap = () => testHeap(256, true);
 
 const seq = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k));
 
