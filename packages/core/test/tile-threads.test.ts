@@ -98,12 +98,12 @@ function runCase(h: ReturnType<typeof sharedHeap>, c: Case) {
 }
 
 /** The values on the calling thread alone (no helpers configured), on a heap of its own. */
-function single(c: Case): Float32Array {
+function single(c: Case): number[] {
   setWasmKernelThreads(1, null);
   return runCase(sharedHeap(), c).values;
 }
 
-const near = (actual: Float32Array, expected: Float32Array) => {
+const near = (actual: number[], expected: Float32Array) => {
   expect(actual.length).toBe(expected.length);
   actual.forEach((v, i) => {
     expect(Math.abs(v - expected[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(expected[i]!)));
