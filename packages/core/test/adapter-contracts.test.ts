@@ -7,6 +7,7 @@ import {
   linearSchedule,
   RobustOptimizer,
   type StateTree,
+  scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
 import './setup-backend';
@@ -194,5 +195,63 @@ describe('getWeights/setWeights with an optimizer that reads its anchor', () => 
     resumed.dispose();
     fresh.dispose();
     tf.dispose([a, b, c]);
+  });
+});
+
+describe('dispose and the saved state', () => {
+  const stepTwice = (opt: RobustOptimizer, name: string) => {
+    const g = tf.tensor([0.5, -1]);
+    opt.applyGradients({ [name]: g });
+    opt.applyGradients({ [name]: g });
+    g.dispose();
+  };
+
+  it('dispose frees the state, the guard count and the anchors it made, not anchors it was given', () => {
+    const before = tf.memory().numTensors;
+    const name = unique('w');
+    // tidy: the initial value's tensor goes, the variable stays (one tensor).
+    const v = tf.tidy(() => tf.variable(tf.tensor([1, 2]), true, name));
+    const opt = new RobustOptimizer({
+      transformation: chain(pullToAnchor(0.5), scaleByAdam(), scaleByLearningRate()),
+      learningRate: 0.1,
+      nonFinite: 'guard',
+    });
+    stepTwice(opt, name);
+    expect(tf.memory().numTensors).toBeGreaterThan(before + 1);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before + 1);
+
+    const zeros = tf.tensor([0, 0]);
+    const shared = Anchors.from({ [name]: zeros });
+    const withShared = new RobustOptimizer({
+      transformation: chain(pullToAnchor(0.5), scaleByAdam(), scaleByLearningRate()),
+      learningRate: 0.1,
+      anchor: shared,
+    });
+    stepTwice(withShared, name);
+    withShared.dispose();
+    expect(values(shared.get(name))).toEqual([0, 0]);
+    shared.dispose();
+    tf.dispose([zeros, v]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("getWeights' first entry is the state header: format, transformation label, parameter shapes", async () => {
+    const name = unique('w');
+    const v = tf.variable(tf.tensor([1, 2]), true, name);
+    const opt = new RobustOptimizer({
+      transformation: chain(pullToAnchor(0.5), scaleByAdam(), scaleByLearningRate()),
+      learningRate: 0.1,
+    });
+    stepTwice(opt, name);
+    const saved = await opt.getWeights();
+    const [kind, text] = JSON.parse(saved[0]!.name) as [string, string];
+    expect(kind).toBe('h');
+    const header = JSON.parse(text) as { format: string; label: string; params: Record<string, number[]> };
+    expect(header.format).toBe('robust-ft-optimizer-state');
+    expect(header.label).toBe(opt.transformation.label);
+    expect(header.params).toEqual({ [name]: [2] });
+    opt.dispose();
+    v.dispose();
   });
 });
