@@ -314,6 +314,10 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   matMulCase('matMul transposeA (a dense weight gradient), 1 row of 4 left', [9, 5], [9, 20], true, false),
   matMulCase('matMul transposeB (a dense input gradient), K = 8', [5, 8], [12, 8], false, true),
   matMulCase('matMul transposeB, K = 6 (not a multiple of 4)', [3, 6], [8, 6], false, true),
+  // Past the small-product loop (65536 multiply-adds) with transposes the SIMD product does not take:
+  // wasm transposes explicitly, then runs the stock kernel.
+  matMulCase('matMul transposeA and transposeB, 40x40x48', [48, 40], [40, 48], true, true),
+  matMulCase('matMul transposeB, K = 46, 40x40', [40, 46], [40, 46], false, true),
   {
     name: 'batched matMul 3D, 8 columns',
     inputs: [f([3, 5, 6]), f([3, 6, 8])],
