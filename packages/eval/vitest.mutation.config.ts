@@ -11,5 +11,10 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/*.browser.test.ts', 'test/bench-smoke.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // One module graph per worker, reused across test files and mutant runs (re-importing tfjs and the
+    // package for every covering test file was most of each mutant's time). Static mutants (module-level
+    // code) need fresh modules: run them with ROBUST_FT_MUTATION_ISOLATE=1 (see the README).
+    isolate: process.env.ROBUST_FT_MUTATION_ISOLATE === '1',
+    setupFiles: ['test/mutation-setup.ts'],
   },
 });
