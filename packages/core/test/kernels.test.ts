@@ -48,6 +48,12 @@ const WASM_PATCHED = [
   'RobustFtClipByValueGrad',
   'UnsortedSegmentSum',
   'Sum',
+  'Prod',
+  'Mean',
+  'Max',
+  'Min',
+  'Any',
+  'All',
   'Add',
   'Sub',
   'Multiply',
@@ -288,6 +294,59 @@ describe('layouts and shapes the kernels do not cover', () => {
     }
     await tf.setBackend('cpu');
     tf.dispose([dy, w, wFull, ...calls.map(([, , , o]) => o), calls.at(-1)![1].dy!]);
+  });
+});
+
+describe('wasm reductions over empty tensors', () => {
+  it('give stock cpu values (tfjs-wasm 4.22 left the output unwritten: heap garbage after earlier work)', async () => {
+    const none = () => tf.zeros([0, 3, 4]);
+    const flags = () => tf.cast(tf.zeros([0, 3, 4]), 'bool');
+    const cases: [string, () => tf.Tensor][] = [
+      ['sum, axis 0', () => tf.sum(none(), 0)],
+      ['sum int32, all axes', () => tf.sum(tf.zeros([0, 4], 'int32'))],
+      ['prod, axis 0, keepDims', () => tf.prod(none(), 0, true)],
+      ['prod int32, axis 0', () => tf.prod(tf.zeros([0, 4], 'int32'), 0)],
+      ['mean, axes 0 and 2', () => tf.mean(none(), [0, 2])],
+      ['max, axis 0', () => tf.max(none(), 0)],
+      ['max, all axes', () => tf.max(none())],
+      ['min, axis 0, keepDims', () => tf.min(none(), 0, true)],
+      ['any, axis 0', () => tf.any(flags(), 0)],
+      ['all, axis 0', () => tf.all(flags(), 0)],
+      ['max over a non-empty axis of an empty tensor', () => tf.max(none(), 1)],
+    ];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const out: [number[], number[], string][] = [];
+      for (const [, fn] of cases) {
+        // Freed memory that held non-zeros: an output the kernel leaves unwritten shows it.
+        tf.dispose([tf.fill([64], 7), tf.fill([64], 7, 'int32')]);
+        const t = tf.tidy(fn);
+        out.push([t.shape, Array.from(await t.data()), t.dtype]);
+        t.dispose();
+      }
+      return out;
+    };
+    const expected = await run('cpu');
+    registerWasmTrainingKernels();
+    const actual = await run('wasm');
+    await tf.setBackend('cpu');
+    cases.forEach(([name], k) => {
+      expect(actual[k], name).toEqual(expected[k]);
+    });
+    // The cpu oracle's values, pinned: NaN for max/min, 1 for prod, 0 (false) for the rest.
+    expect(expected.map(([, v]) => v[0])).toEqual([
+      0,
+      0,
+      1,
+      1,
+      0,
+      Number.NaN,
+      Number.NaN,
+      Number.NaN,
+      0,
+      0,
+      undefined,
+    ]);
   });
 });
 

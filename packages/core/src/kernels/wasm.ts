@@ -309,20 +309,47 @@ function sumWasm(): tf.KernelConfig {
     simd.columnSums(ptr(h, x), out.values.byteOffset, rows, cols);
     return out.info;
   });
-  return { ...sum, kernelFunc: (args) => emptySum(args) ?? sum.kernelFunc(args) };
+  return emptyAwareReduction(sum);
 }
 
 /**
- * A sum over an empty tensor is zeros of the output's shape. tfjs-wasm 4.22's Sum leaves that output
- * unwritten, so it held whatever the heap held there before (zeros only in a fresh process).
+ * What tfjs-cpu 4.22 (the oracle) gives for a reduction over an empty tensor, and the input dtypes
+ * that holds for. tfjs-wasm 4.22's reductions leave such an output unwritten, so it held whatever the
+ * heap held there before (zeros only in a fresh process).
  */
-function emptySum({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | null {
+const EMPTY_REDUCTIONS: Record<string, { value: number; dtypes: readonly tf.DataType[] }> = {
+  [tf.Sum]: { value: 0, dtypes: ['float32', 'int32'] },
+  [tf.Prod]: { value: 1, dtypes: ['float32', 'int32'] },
+  [tf.Mean]: { value: 0, dtypes: ['float32'] },
+  [tf.Max]: { value: Number.NaN, dtypes: ['float32'] },
+  [tf.Min]: { value: Number.NaN, dtypes: ['float32'] },
+  [tf.Any]: { value: 0, dtypes: ['bool'] },
+  [tf.All]: { value: 0, dtypes: ['bool'] },
+};
+
+/** `kernelName`'s EMPTY_REDUCTIONS output when its input is empty (and of a dtype listed), else null. */
+function emptyReduction(kernelName: string, { inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]) {
   const { x } = inputs as { x: tf.TensorInfo };
-  if (tf.util.sizeFromShape(x.shape) !== 0) return null;
-  const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  const axes = tf.util.parseAxisParam(axis, x.shape);
-  const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (keepDims ? [1] : []) : [d]));
-  return wasmHost(backend).alloc(shape, x.dtype).info;
+  const empty = EMPTY_REDUCTIONS[kernelName];
+  if (empty === undefined || tf.util.sizeFromShape(x.shape) !== 0 || !empty.dtypes.includes(x.dtype))
+    return null;
+  // Max names its axes `reductionIndices`, the others `axis`; null means every axis.
+  const a = attrs as {
+    axis?: number | number[] | null;
+    reductionIndices?: number | number[];
+    keepDims?: boolean;
+  };
+  const named = a.axis ?? a.reductionIndices;
+  const axes = named == null ? x.shape.map((_, i) => i) : tf.util.parseAxisParam(named, x.shape);
+  const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (a.keepDims ? [1] : []) : [d]));
+  const out = wasmHost(backend).alloc(shape, x.dtype);
+  if (empty.value !== 0) out.values.fill(empty.value);
+  return out.info;
+}
+
+/** `stock` with empty inputs answered by `emptyReduction` (the reductions robust-ft does not replace). */
+function emptyAwareReduction(stock: tf.KernelConfig): tf.KernelConfig {
+  return { ...stock, kernelFunc: (args) => emptyReduction(stock.kernelName, args) ?? stock.kernelFunc(args) };
 }
 
 /**
@@ -715,6 +742,8 @@ export function registerWasmTrainingKernels(): string[] {
   installActivationGradients();
   overrideKernel(unsortedSegmentSumConfig(WASM, wasmHost));
   overrideKernel(sumWasm());
+  for (const name of [tf.Prod, tf.Mean, tf.Max, tf.Min, tf.Any, tf.All])
+    overrideKernel(emptyAwareReduction(wasmKernel(name)));
   overrideKernel(addWasm());
   overrideKernel(binaryWasm(tf.Sub, 'sub'));
   overrideKernel(binaryWasm(tf.Multiply, 'mul'));
