@@ -297,6 +297,29 @@ describe('layouts and shapes the kernels do not cover', () => {
   });
 });
 
+/**
+ * Each case's [shape, values, dtype] on stock cpu and on patched wasm, the heap dirtied before each
+ * (freed memory that held non-zeros: an output a kernel leaves unwritten shows it); ends on cpu.
+ */
+async function cpuAndPatchedWasm(cases: [string, () => tf.Tensor][]) {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const out: [number[], number[], string][] = [];
+    for (const [, fn] of cases) {
+      tf.dispose([tf.fill([64], 7), tf.fill([64], 7, 'int32')]);
+      const t = tf.tidy(fn);
+      out.push([t.shape, Array.from(await t.data()), t.dtype]);
+      t.dispose();
+    }
+    return out;
+  };
+  const expected = await run('cpu');
+  registerWasmTrainingKernels();
+  const actual = await run('wasm');
+  await tf.setBackend('cpu');
+  return { expected, actual };
+}
+
 describe('wasm reductions over empty tensors', () => {
   it('give stock cpu values (tfjs-wasm 4.22 left the output unwritten: heap garbage after earlier work)', async () => {
     const none = () => tf.zeros([0, 3, 4]);
@@ -314,22 +337,7 @@ describe('wasm reductions over empty tensors', () => {
       ['all, axis 0', () => tf.all(flags(), 0)],
       ['max over a non-empty axis of an empty tensor', () => tf.max(none(), 1)],
     ];
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const out: [number[], number[], string][] = [];
-      for (const [, fn] of cases) {
-        // Freed memory that held non-zeros: an output the kernel leaves unwritten shows it.
-        tf.dispose([tf.fill([64], 7), tf.fill([64], 7, 'int32')]);
-        const t = tf.tidy(fn);
-        out.push([t.shape, Array.from(await t.data()), t.dtype]);
-        t.dispose();
-      }
-      return out;
-    };
-    const expected = await run('cpu');
-    registerWasmTrainingKernels();
-    const actual = await run('wasm');
-    await tf.setBackend('cpu');
+    const { expected, actual } = await cpuAndPatchedWasm(cases);
     cases.forEach(([name], k) => {
       expect(actual[k], name).toEqual(expected[k]);
     });
@@ -382,22 +390,7 @@ describe('wasm Sum and Add outside the bias-gradient shapes', () => {
       ['1-D + 1-D', () => tf.add(b4, b4)],
       ['broadcast column + bias', () => tf.add(tf.reshape(f, [24, 1]), b4)],
     ];
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const out: [number[], number[], string][] = [];
-      for (const [, fn] of cases) {
-        // Freed memory that held non-zeros: an output the kernel leaves unwritten shows it.
-        tf.dispose([tf.fill([64], 7), tf.fill([64], 7, 'int32')]);
-        const t = fn();
-        out.push([t.shape, Array.from(await t.data()), t.dtype]);
-        t.dispose();
-      }
-      return out;
-    };
-    const expected = await run('cpu');
-    registerWasmTrainingKernels();
-    const actual = await run('wasm');
-    await tf.setBackend('cpu');
+    const { expected, actual } = await cpuAndPatchedWasm(cases);
     cases.forEach(([name], k) => {
       const [shape, values, dtype] = actual[k]!;
       expect([shape, dtype], name).toEqual([expected[k]![0], expected[k]![2]]);
