@@ -6,7 +6,7 @@ import { kernelError } from '../errors';
 import { KEPT_INPUTS } from '../keep';
 import type { FusedMethod } from '../kernels';
 import type { AdamConstants } from '../loops';
-import { webgpuInternals } from './backend';
+import { type GpuBufferBinding, webgpuInternals } from './backend';
 import { groupsFor, partsFor, type ScratchRegion, StepRecorder } from './recorder';
 import {
   ADAMW,
@@ -56,6 +56,8 @@ interface Call {
   /** Attribute `checkFinite`: the passes check g themselves and the call returns its flag (`finishCall`). */
   check: boolean;
   constants: (i: number, weightDecay?: number) => AdamConstants;
+  /** Tensors whose g a check pass tests before their own passes (`precheck`): never restored. */
+  prechecked: Set<number>;
   /** Input `${role}${i}`. */
   at(role: string, i: number): TensorInfo;
   /** Optional input `${role}${i}`. */
@@ -78,7 +80,64 @@ function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles
     );
   }
   const check = attrs?.checkFinite === true;
-  return { rec: new StepRecorder(b, count), count, check, constants, at, opt };
+  return { rec: new StepRecorder(b, count), count, check, prechecked: new Set(), constants, at, opt };
+}
+
+/**
+ * Largest tensor (elements) whose g is tested before its pass under `checkFinite` (`precheck`). A
+ * restore dispatch has a fixed cost (0.2–0.6 ms on SwiftShader, BENCHMARKS.md run H) and covers
+ * RESTORE_PAIRS outputs, a third of a tensor's; a check pass costs ~14 ns an element there (run J's
+ * finite flag alone): about even at 2^14 elements. Real models have many such tensors (biases, norms).
+ */
+export const PRECHECK_MAX = 1 << 14;
+
+/**
+ * Under `checkFinite`, tests the g of every tensor of 1…PRECHECK_MAX elements in check passes of up to
+ * FINITE_GROUP gradients each (phase 0, before any Adam pass), storing into the call's flag as the
+ * passes' own checks do. Those tensors' Adam passes then run after every check and keep on the flag
+ * themselves (`afterCheck`), so a good step pays ⌈small/7⌉ check dispatches instead of
+ * ⌈3·small/RESTORE_PAIRS⌉ empty restores.
+ */
+function precheck(c: Call): void {
+  if (!c.check) return;
+  const sizes = Array.from({ length: c.count }, (_, i) => sizeOf(c.at('param', i).shape));
+  for (const group of precheckGroups(sizes)) {
+    const grads = group.map((i) => c.at('grad', i));
+    recordCheck(c.rec, c.rec.addSlot(), grads, 'callFlag');
+    for (const i of group) c.prechecked.add(i);
+  }
+}
+
+/**
+ * Records one check pass (phase 0, slot `slot`) over `xs` (≤ FINITE_GROUP tensors) with their
+ * workgroups end to end: tensor t's first one, then the total (see finiteCheck); `extra` after them.
+ */
+function recordCheck(
+  rec: StepRecorder,
+  slot: number,
+  xs: readonly TensorInfo[],
+  into: 'flag' | 'callFlag',
+  extra: readonly GpuBufferBinding[] = [],
+): void {
+  const sizes = xs.map((x) => sizeOf(x.shape));
+  const starts: number[] = [];
+  let parts = 0;
+  for (const size of sizes) {
+    starts.push(parts);
+    parts += partsFor(size);
+  }
+  rec.setSlot(slot, { n: sizes.reduce((a, b) => a + b, 0), parts }, {});
+  rec.setWords(slot, 0, sizes);
+  rec.setWords(slot, FINITE_GROUP, starts);
+  rec.dispatch(0, finiteCheck(xs.length, into), slot, [...xs.map((x) => rec.bind(x)), ...extra], parts);
+}
+
+/** The tensors `precheck` tests, by index, in check passes of up to FINITE_GROUP (tensor sizes in). */
+export function precheckGroups(sizes: readonly number[]): number[][] {
+  const small = sizes.flatMap((n, i) => (n > 0 && n <= PRECHECK_MAX ? [i] : []));
+  const groups: number[][] = [];
+  for (let k = 0; k < small.length; k += FINITE_GROUP) groups.push(small.slice(k, k + FINITE_GROUP));
+  return groups;
 }
 
 /** A pass of a call: under `checkFinite` its variant that checks g or keeps on the call's flag. */
@@ -100,7 +159,8 @@ function later(c: Call, deferred: (() => void)[], record: () => void): void {
  * `later` deferred, which keep on what it published.
  */
 function afterChecks(c: Call, deferred: readonly (() => void)[] = []): void {
-  if (c.check) c.rec.dispatch(0, PUBLISH_SEEN, 0, [c.rec.seen()], 1);
+  // Nothing deferred (AdamW with no small tensor): no pass reads `seen`.
+  if (c.check && deferred.length > 0) c.rec.dispatch(0, PUBLISH_SEEN, 0, [c.rec.seen()], 1);
   for (const record of deferred) record();
 }
 
@@ -143,7 +203,8 @@ function finishCall(c: Call, outs: TensorInfo[], method: FusedMethod): TensorInf
   const pairs: { from: TensorInfo; to: TensorInfo; n: number }[] = [];
   for (let i = 0; i < c.count; i++) {
     keep.forEach((role, j) => {
-      const from = role === null || !restored.includes(role) ? undefined : c.opt(role, i);
+      const from =
+        role === null || !restored.includes(role) || c.prechecked.has(i) ? undefined : c.opt(role, i);
       const to = outs[i * keep.length + j]!;
       const n = sizeOf(to.shape);
       if (from && n > 0) pairs.push({ from, to, n });
@@ -241,12 +302,17 @@ function ftpRowGeometry(rows: number, rowLen: number, inner: number): { parts: n
 const ADAM_ROLES = ['grad', 'm', 'v'] as const;
 const ANCHORED_ROLES = [...ADAM_ROLES, 'anchor'] as const;
 
+/**
+ * Tensor i's Adam pass (θ', m', v'). A tensor `precheck` tested runs its `afterCheck` variant once every
+ * check is recorded (`deferred`, see `later`); any other runs its own variant now.
+ */
 function adamLike(
   c: Call,
   i: number,
   source: CheckedSource,
   extra: readonly TensorInfo[],
   floats: Record<number, number>,
+  deferred: (() => void)[] = [],
 ): TensorInfo[] {
   const p = c.at('param', i);
   const n = sizeOf(p.shape);
@@ -254,13 +320,16 @@ function adamLike(
   const [tho, mo, vo] = outs as [TensorInfo, TensorInfo, TensorInfo];
   c.rec.setSlot(i, { n }, floats);
   const ins = [p, c.at('grad', i), c.at('m', i), c.at('v', i), ...extra];
-  c.rec.dispatch(
-    0,
-    variant(c, source),
-    i,
-    [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
-    groupsFor(n),
-  );
+  const record = (pass: ShaderSource) => () =>
+    c.rec.dispatch(
+      0,
+      pass,
+      i,
+      [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
+      groupsFor(n),
+    );
+  if (c.prechecked.has(i) && source.afterCheck) deferred.push(record(source.afterCheck));
+  else record(variant(c, source))();
   return outs;
 }
 
@@ -280,22 +349,28 @@ function guardFloats(c: Call, inputs: NamedTensorInfoMap, i: number): Record<num
 export const webgpuAdamWKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ADAM_ROLES);
   const wd = num(attrs, 'weightDecay');
+  precheck(c);
   const outs: TensorInfo[] = [];
+  const deferred: (() => void)[] = [];
   for (let i = 0; i < c.count; i++) {
     const floats = { ...adamFloats(c.constants(i, wd)), ...guardFloats(c, inputs, i) };
-    outs.push(...adamLike(c, i, ADAMW, [], floats));
+    outs.push(...adamLike(c, i, ADAMW, [], floats, deferred));
   }
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'adamw');
 };
 
 export const webgpuL2spKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const c = begin(backend, inputs, attrs, ANCHORED_ROLES);
   const alpha = num(attrs, 'alpha');
+  precheck(c);
   const outs: TensorInfo[] = [];
+  const deferred: (() => void)[] = [];
   for (let i = 0; i < c.count; i++) {
     const floats = { ...adamFloats(c.constants(i)), [F.hyper]: alpha, ...guardFloats(c, inputs, i) };
-    outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats));
+    outs.push(...adamLike(c, i, L2SP, [c.at('anchor', i)], floats, deferred));
   }
+  afterChecks(c, deferred);
   return finishCall(c, outs, 'l2sp');
 };
 
@@ -523,19 +598,7 @@ export const webgpuFiniteFlagKernel: KernelFunc = ({ inputs, backend, attrs }) =
   const flagBinding = rec.bind(flag);
   rec.dispatch(0, FINITE_INIT, 0, [flagBinding], 1);
   groups.forEach((group, j) => {
-    const sizes = group.map((x) => sizeOf(x.shape));
-    // The group's workgroups end to end: tensor t's first one, then the total (see finiteCheck).
-    const starts: number[] = [];
-    let parts = 0;
-    for (const size of sizes) {
-      starts.push(parts);
-      parts += partsFor(size);
-    }
-    rec.setSlot(j, { n: sizes.reduce((a, b) => a + b, 0), parts }, {});
-    rec.setWords(j, 0, sizes);
-    rec.setWords(j, FINITE_GROUP, starts);
-    const bindings = group.map((x) => rec.bind(x));
-    rec.dispatch(0, finiteCheck(group.length), j, [...bindings, flagBinding], parts);
+    recordCheck(rec, j, group, 'flag', [flagBinding]);
   });
   rec.finish();
   return flag;

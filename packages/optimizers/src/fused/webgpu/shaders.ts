@@ -152,6 +152,11 @@ export interface ShaderSource {
 /** A pass that reads g, with its variant that also checks g ('guard' inside the kernel: FLAG_CHECK). */
 export interface CheckedSource extends ShaderSource {
   checked: ShaderSource;
+  /**
+   * An Adam pass's variant for a tensor whose g a check pass tested before it (`precheck` in
+   * kernels.ts): it keeps on KEPT_OR_SEEN like a pass after the checks, so its outputs need no restore.
+   */
+  afterCheck?: ShaderSource;
 }
 
 function shader(key: string, bindings: readonly Binding[], body: string, extra = ''): ShaderSource {
@@ -159,7 +164,8 @@ function shader(key: string, bindings: readonly Binding[], body: string, extra =
 }
 
 /** WGSL: true for NaN and ±Inf, tested on the bits (all-ones exponent): no fast-math rule can fold it. */
-const NON_FINITE = 'fn nonFinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }';
+const EXPONENT = '0x7f800000u';
+const NON_FINITE = `fn nonFinite(x: f32) -> bool { return (bitcast<u32>(x) & ${EXPONENT}) == ${EXPONENT}; }`;
 
 /** The flag texture's declaration at binding `storage + 1` (after a shader's storage buffers). */
 function flagDecl(access: 'write' | 'read', storage: number): string {
@@ -173,7 +179,8 @@ function flagDecl(access: 'write' | 'read', storage: number): string {
  * test alone. The texture is not a storage buffer: it does not count against WebGPU's default limit of
  * 8 per stage, which L2-SP's and FTP's Adam passes already use up.
  */
-const FLAG_CHECK = 'if (nonFinite(g[i])) { textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u)); }';
+const STORE_SEEN = 'textureStore(flag, vec2<i32>(0, 0), vec4<u32>(1u, 0u, 0u, 0u));';
+const FLAG_CHECK = `if (nonFinite(g[i])) { ${STORE_SEEN} }`;
 
 /**
  * The call's `seen` word (what every check found, PUBLISH_SEEN) as a uniform at binding `storage + 1`.
@@ -227,9 +234,11 @@ function adamPass(
   checked: 'check' | 'read' = 'check',
 ): CheckedSource {
   const bindings = [...['th', 'g', 'm', 'v', ...extraInputs].map(r), ...['mo', 'vo', ...outputs].map(w)];
+  // The checked variant loads g[i] once, before its check: the flag store between a second load and
+  // the first is a side effect the shader compiler may not move a load across.
   const body = (check: string, kept = KEPT) => `${ENTRY}
   if (i >= u.n) { return; }
-  ${check}
+  ${check ? `let g0 = g[i];\n  ${check.replaceAll('g[i]', 'g0')}` : ''}
   if (${kept}) {
     mo[i] = m[i];
     vo[i] = v[i];
@@ -237,7 +246,7 @@ function adamPass(
     return;
   }
   let ti = th[i];
-  let gi = ${grad};
+  let gi = ${check ? grad.replaceAll('g[i]', 'g0') : grad};
   let mi = ${f(F.b1)} * m[i] + ${f(F.c1)} * gi;
   let vi = ${f(F.b2)} * v[i] + ${f(F.c2)} * (gi * gi);
   mo[i] = mi;
@@ -245,9 +254,14 @@ function adamPass(
   let next = ${f(F.dk)} * ti + (${f(F.sk)} * mi) / (sqrt(vi) * ${f(F.rs2)} + ${f(F.e)});
   ${store}
 }`;
-  if (checked === 'read') return flagged(key, bindings, (kept) => body('', kept));
+  const afterChecks = flagged(key, bindings, (kept) => body('', kept));
+  if (checked === 'read') return afterChecks;
   const variant = shader(`${key}Checked`, bindings, body(FLAG_CHECK), flagDecl('write', bindings.length));
-  return { ...shader(key, bindings, body('')), checked: { ...variant, flag: 'write' } };
+  return {
+    ...shader(key, bindings, body('')),
+    checked: { ...variant, flag: 'write' },
+    afterCheck: { ...afterChecks.checked, key: `${key}AfterCheck` },
+  };
 }
 
 /** AdamW (and SPD's q = θ − u): θ, g, m, v → θ', m', v'. 28 B. */
@@ -293,13 +307,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wg = wid.y * nwg.x + wid.x;
   if (wg >= u.parts) { return; }`;
 
-/** A reduction pass over elements: each workgroup writes its K partial sums to part[wg·K + j]. */
+/**
+ * A reduction pass over elements: each workgroup writes its K partial sums to part[wg·K + j]. With
+ * `checked` (a value of `pre`, 'guard' inside the kernel) it also tests that value for NaN/±Inf: each
+ * thread keeps the largest exponent field it read and stores into the call's flag texture once, after
+ * its loop, when that field is all ones. Branch-free per element: SwiftShader runs both sides of a
+ * branch masked, so a per-element `if (…) { textureStore }` cost every element a masked store.
+ */
 function sumsPass(
   key: string,
   inputs: readonly string[],
   values: readonly string[],
   pre: string,
-  check = '',
+  checked = '',
 ): ShaderSource {
   const k = values.length;
   const red = reduce(
@@ -312,19 +332,18 @@ function sumsPass(
     key,
     bindings,
     `${REDUCE_ENTRY}
-  var s: array<f32, ${k}>;
+  var s: array<f32, ${k}>;${checked ? '\n  var exponent = 0u;' : ''}
   for (var it = 0u; it < ${ITEMS}u; it++) {
     let i = wg * ${REDUCE_SPAN}u + it * ${RW}u + lid;
     if (i < u.n) {
-      ${pre}
-      ${check}
+      ${pre}${checked ? `\n      exponent = max(exponent, bitcast<u32>(${checked}) & ${EXPONENT});` : ''}
       ${add}
     }
-  }
+  }${checked ? `\n  if (exponent == ${EXPONENT}) { ${STORE_SEEN} }` : ''}
   ${red.code}
   if (lid == 0u) { for (var j = 0u; j < ${k}u; j++) { part[wg * ${k}u + j] = red[0][j]; } }
 }`,
-    check ? `${red.decl}\n${flagDecl('write', bindings.length)}` : red.decl,
+    checked ? `${red.decl}\n${flagDecl('write', bindings.length)}` : red.decl,
   );
 }
 
@@ -348,7 +367,7 @@ export const DIGRAP_SUMS: CheckedSource = (() => {
     ['gi * ci', 'gi * gi', 'ci * ci', 'G * pp[i]', 'G * qp[i]'],
     `let gi = g[i];\n      let ci = th[i] - an[i];\n      let G = gi + ${f(F.hyper)} * ci;`,
   ] as const;
-  const checked = sumsPass(`${args[0]}Checked`, args[1], args[2], args[3], FLAG_CHECK.replace('g[i]', 'gi'));
+  const checked = sumsPass(`${args[0]}Checked`, args[1], args[2], args[3], 'gi');
   return { ...sumsPass(...args), checked: { ...checked, flag: 'write' } };
 })();
 
@@ -638,18 +657,24 @@ fn main() {
  * test is on the bits (all-ones exponent), which no fast-math assumption about NaN can fold away; the
  * stores are atomic, so many workgroups finding one need no reduction and no partials.
  */
-export function finiteCheck(k: number): ShaderSource {
-  let source = finiteChecks.get(k);
+export function finiteCheck(k: number, into: 'flag' | 'callFlag' = 'flag'): ShaderSource {
+  const key = `${into}${k}`;
+  let source = finiteChecks.get(key);
   if (!source) {
-    source = finiteCheckSource(k);
-    finiteChecks.set(k, source);
+    source = finiteCheckSource(k, into);
+    finiteChecks.set(key, source);
   }
   return source;
 }
 
-const finiteChecks = new Map<number, ShaderSource>();
+const finiteChecks = new Map<string, ShaderSource>();
 
-function finiteCheckSource(k: number): ShaderSource {
+/**
+ * `into` 'flag': the 0-d float flag at binding k + 1 (FINITE_INIT wrote 1.0; a NaN/±Inf stores 0.0).
+ * 'callFlag': a fused call's flag texture instead (a NaN/±Inf stores 1, as FLAG_CHECK does), for the
+ * small gradients a fused call tests before their passes (`precheck` in kernels.ts).
+ */
+function finiteCheckSource(k: number, into: 'flag' | 'callFlag'): ShaderSource {
   const names = Array.from({ length: k }, (_, j) => `x${j}`);
   const decls = names
     .map((n, j) => `@group(0) @binding(${j + 1}) var<storage, read> ${n}: array<f32>;`)
@@ -665,15 +690,16 @@ function finiteCheckSource(k: number): ShaderSource {
     }`,
     )
     .join('\n    ');
+  const toFlag = into === 'flag';
   return {
-    key: `finiteCheck${k}`,
-    bindings: [...names, 'flag'],
+    key: toFlag ? `finiteCheck${k}` : `finiteCheckCall${k}`,
+    bindings: toFlag ? [...names, 'flag'] : names,
+    ...(toFlag ? {} : { flag: 'write' as const }),
     code: `struct U { n: u32, rows: u32, rowLen: u32, parts: u32, f: array<vec4<u32>, 15> }
 @group(0) @binding(0) var<uniform> u: U;
 ${decls}
-@group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;
+${toFlag ? `@group(0) @binding(${k + 1}) var<storage, read_write> flag: array<atomic<u32>>;\n${NON_FINITE}` : flagDecl('write', k)}
 fn word(w: u32) -> u32 { return u.f[w >> 2u][w & 3u]; }
-${NON_FINITE}
 ${REDUCE_ENTRY}
   // This workgroup's tensor: the last whose first workgroup is ≤ wg (an empty tensor has none).
   var j = 0u;
@@ -684,7 +710,7 @@ ${REDUCE_ENTRY}
   switch j {
     ${cases}
   }
-  if (found) { atomicStore(&flag[0], 0u); }
+  if (found) { ${toFlag ? 'atomicStore(&flag[0], 0u);' : STORE_SEEN} }
 }`,
   };
 }
