@@ -13,11 +13,7 @@ describe('WebGPU guard: small gradients checked before their pass', () => {
     expect(FINITE_GROUP).toBe(7);
     expect(precheckGroups([0, 1, 16384, 16385, 3, 262144])).toEqual([[1, 2, 4]]);
     const sizes = Array.from({ length: 16 }, (_, i) => (i === 5 ? 20000 : i + 1));
-    expect(precheckGroups(sizes)).toEqual([
-      [0, 1, 2, 3, 4, 6, 7],
-      [8, 9, 10, 11, 12, 13, 14],
-      [15],
-    ]);
+    expect(precheckGroups(sizes)).toEqual([[0, 1, 2, 3, 4, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15]]);
     expect(precheckGroups([])).toEqual([]);
     expect(precheckGroups([16385, 0])).toEqual([]);
   });
