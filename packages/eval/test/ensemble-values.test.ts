@@ -88,6 +88,38 @@ describe('weightedEnsemble', () => {
     throwsNaming(() => weightedEnsemble([{ logits: tf.tensor1d([1, 2]) }]), 'members[0].logits');
     throwsNaming(() => weightedEnsemble([{ logits: z }, { logits: tf.tensor1d([1]) }]), 'members[1].logits');
   });
+
+  it('says what each refusal expected, and names a shape mismatch as one', () => {
+    const z = tf.tensor2d(z1);
+    const refusal = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        const { code, argument, expected, message } = e as Record<string, unknown>;
+        return { code, argument, expected, message };
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(refusal(() => weightedEnsemble([]))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      argument: 'members',
+      expected: 'at least one ensemble member',
+    });
+    expect(refusal(() => weightedEnsemble([{ logits: z }, { logits: tf.tensor2d([[1, 2]]) }]))).toEqual({
+      code: 'SHAPE_MISMATCH',
+      argument: 'members[1].logits',
+      expected: undefined,
+      message: 'members[1].logits has shape [1,2], expected [2,3]',
+    });
+    expect(refusal(() => weightedEnsemble([{ logits: z, temperature: -1 }]))).toMatchObject({
+      argument: 'members[0].temperature',
+      expected: 'a number > 0',
+    });
+    expect(refusal(() => weightedEnsemble([{ logits: z, weight: 0 }]))).toMatchObject({
+      argument: 'members',
+      expected: 'weights with a positive sum',
+    });
+  });
 });
 
 describe('deprecated names', () => {
@@ -183,5 +215,26 @@ describe('searchTemperature', () => {
     await rejectsNaming(() => searchTemperature(logits, 0.75, { tMax: -1 }), 'options.tMax');
     await rejectsNaming(() => searchTemperature(logits, 1.5), 'accuracy');
     await rejectsNaming(() => searchTemperature(tf.tensor1d([1, 2]), 0.5), 'logits');
+  });
+
+  it('maxIterations counts the last iteration allowed; an unreachable target is NON_FINITE and says 1/K', async () => {
+    const { iterations } = await searchTemperature(logits, 0.75);
+    expect(iterations).toBeGreaterThan(1);
+    expect((await searchTemperature(logits, 0.75, { maxIterations: iterations })).iterations).toBe(
+      iterations,
+    );
+    await expect(searchTemperature(logits, 0.75, { maxIterations: iterations - 1 })).rejects.toThrow(
+      `in ${iterations - 1} iterations`,
+    );
+    const e = await searchTemperature(logits, 0.2).then(
+      () => null,
+      (x: unknown) => x as Record<string, unknown>,
+    );
+    expect(e).toMatchObject({
+      code: 'NON_FINITE',
+      argument: 'accuracy',
+      expected: 'a target confidence reachable by softmax, >= 1/3',
+    });
+    expect(e?.message).toContain(`(accuracy 0.2 may be below 1/K = ${1 / 3})`);
   });
 });

@@ -54,15 +54,21 @@ const CASES: [string, () => unknown, string, string][] = [
 ];
 
 describe('strict eval options', () => {
-  it.each(CASES)('%s is INVALID_ARGUMENT naming the key', async (_, call, argument, text) => {
-    let error: unknown;
-    try {
-      await tf.tidy(() => call() as never);
-    } catch (e) {
-      error = e;
-    }
-    expect(RobustFtError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', argument });
-    expect((error as Error).message).toContain(text);
-  });
+  it.each(CASES)(
+    '%s is INVALID_ARGUMENT naming the key and the function',
+    async (title, call, argument, text) => {
+      let error: unknown;
+      try {
+        await tf.tidy(() => call() as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(RobustFtError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', argument });
+      expect((error as Error).message).toContain(text);
+      // An unknown key (not a bad value) is refused by the function's own name.
+      if (!text.startsWith('one of'))
+        expect((error as Error).message).toContain(`${title.slice(0, title.indexOf('('))}: unknown option`);
+    },
+  );
 });

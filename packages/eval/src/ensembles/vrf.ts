@@ -188,7 +188,6 @@ export async function fitVrf(
   checkEvalOptions('fitVrf', 'fitVrf', options);
   checkEvalOptions('fitVrf temperatureSearch', 'searchTemperature', options.temperatureSearch);
   const { k: kOption = 'code', distance = 'squared-l2', a = 1.5, b = 0.6 } = options;
-  assertOneOf('options.distance', distance, ['squared-l2', 'l2']);
   assertFiniteNumber('options.a', a);
   assertPositive('options.b', b);
   let temperatures = options.temperatures;
