@@ -266,7 +266,7 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
 
       it('one small tensor beside a large one: a NaN or ±Inf in either keeps every output bit-identical', async () => {
         setFusedKernelsEnabled(true);
-        // webgpu AdamW/L2-SP: the bias (≤ 2^14 elements) is checked before its pass, which alone
+        // webgpu AdamW/L2-SP/FTP: the bias (≤ 2^14 elements) is checked before its pass, which alone
         // reads what the checks published; the 130×130 kernel checks itself and is restored.
         const shapes = { 'w/kernel': [130, 130], 'w/bias': [130] };
         const poisons: Required<Poison>[] = [
@@ -288,8 +288,8 @@ for (const engine of ['cpu', 'cpu (JS loops)', 'wasm', 'webgpu'] as const) {
           setFusedKernelsEnabled(true);
           // webgpu: 'big' spans more than one restore dispatch's 1024 workgroups (its grid-stride loop
           // runs twice), 'wide' several Adam workgroups with a partial last one, 'odd' one partial one;
-          // the restore groups pairs of different sizes (and 0-d ones) four to a dispatch (SPD's; AdamW
-          // and L2-SP test the tensors of ≤ 2^14 elements before their pass — all but 'big' — and
+          // the restore groups pairs of different sizes (and 0-d ones) four to a dispatch (SPD's; AdamW,
+          // L2-SP and FTP test the tensors of ≤ 2^14 elements before their pass — all but 'big' — and
           // restore 'big' alone).
           const shapes: Record<string, number[]> = {
             'big/kernel': [520, 512],

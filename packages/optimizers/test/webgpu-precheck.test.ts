@@ -3,7 +3,7 @@ import { PRECHECK_MAX, precheckGroups } from '../src/fused/webgpu/kernels';
 import { FINITE_GROUP, finiteCheck } from '../src/fused/webgpu/shaders';
 
 /**
- * Which tensors a guarded WebGPU AdamW/L2-SP call tests before their Adam pass (no restore for them)
+ * Which tensors a guarded WebGPU AdamW/L2-SP/FTP call tests before their Adam pass (no restore for them)
  * and how the check passes group them. The values are kept bit-identical either way (fused-guard's
  * edge test poisons tensors on both sides of the bound); what this pins is the plan.
  */

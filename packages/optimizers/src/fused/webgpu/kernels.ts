@@ -92,11 +92,13 @@ function begin(backend: unknown, inputs: NamedTensorInfoMap, attrs: Attrs, roles
 export const PRECHECK_MAX = 1 << 14;
 
 /**
+ * AdamW, L2-SP and FTP (the methods whose Adam pass checks g, SPD aside: its decay pass rewrites θ after
+ * the Adam pass, so it restores θ anyway).
  * Under `checkFinite`, tests the g of every tensor of 1…PRECHECK_MAX elements in check passes of up to
  * FINITE_GROUP gradients each (phase 0, before any Adam pass), storing into the call's flag as the
  * passes' own checks do. Those tensors' Adam passes then run after every check and keep on the flag
  * themselves (`afterCheck`), so a good step pays ⌈small/7⌉ check dispatches instead of
- * ⌈3·small/RESTORE_PAIRS⌉ empty restores.
+ * ⌈3·small/RESTORE_PAIRS⌉ (FTP: 2·small) empty restores.
  */
 function precheck(c: Call): void {
   if (!c.check) return;
@@ -430,6 +432,7 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     if (rPrev && sizeOf(rPrev.shape) !== geometry[i]!.rows)
       throw kernelError('STATE_MISMATCH', 'FTP row state does not match its parameter', 'inputs.rPrev');
   }
+  precheck(c);
   const parts = c.rec.scratchRegions(geometry.map((g) => 2 * g.partials));
   const sins = c.rec.scratchRegions(geometry.map(() => 4));
   const coefs = c.rec.scratchRegions(geometry.map(() => 4));
@@ -462,13 +465,11 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       },
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
-    c.rec.dispatch(
-      0,
-      variant(c, FTP_ADAM),
-      i,
-      bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]),
-      groupsFor(geo.n),
-    );
+    const adam = (pass: ShaderSource) => () =>
+      c.rec.dispatch(0, pass, i, bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]), groupsFor(geo.n));
+    // A small tensor `precheck` tested: its Adam pass too runs after the checks, keeping m and v itself.
+    if (c.prechecked.has(i) && FTP_ADAM.afterCheck) deferred.push(adam(FTP_ADAM.afterCheck));
+    else adam(variant(c, FTP_ADAM))();
     // Checked: R, γ and θ' (the passes below) keep on the flag once every tensor's Adam pass checked g.
     later(c, deferred, () => {
       const cp = usePrev ? cPrev : g;
