@@ -14,6 +14,7 @@
  *
  * Flags: --backends cpu,wasm[,webgpu]  --sets resnet18,vit  --steps N  --warmup N  --optimizers a,b  --profile
  *        --clock cpu (process CPU time instead of the wall clock)  --slow-ms N (see SLOW_STEP_MS)
+ *        --guard-parts adamw,flag,spd,ftp,digrap (which webgpu breakdown rows to time; default all)
  * Last line: RESULT {"rows":[...],"copyGbPerSec":...}
  */
 import '@tensorflow/tfjs-backend-cpu';
@@ -52,6 +53,12 @@ const PROFILE = process.argv.includes('--profile');
 const TF_ADAM = flag('tfadam', 'on') !== 'off';
 /** `--breakdown off` skips the kernel-alone / allocation measurements (cleaner profiles). */
 const BREAKDOWN = flag('breakdown', 'on') !== 'off';
+/**
+ * The webgpu breakdown's rows, by group: 'adamw' (the kernel alone, and checking g itself), 'flag' (the
+ * finite flag, the guard's 0-d ops, the kernel taking the flag), 'spd', 'ftp', 'digrap' (alone and
+ * checking g). Fewer rows give each one more steps in the same minutes (SwiftShader steps are slow).
+ */
+const GUARD_PARTS = new Set(flag('guard-parts', 'adamw,flag,spd,ftp,digrap').split(','));
 /**
  * `--clock cpu`: time steps in CPU time of the whole process (all threads: SwiftShader's too), which
  * the other processes on a shared machine do not inflate the way they inflate the wall clock.
@@ -639,8 +646,9 @@ async function main(): Promise<void> {
         };
         const flag = finiteFlag(grads);
         let bad: tf.Tensor = tf.scalar(0);
-        const webgpuParts: [string, () => void][] = [
-          ['fused AdamW kernel alone', () => kernelOnce()],
+        const webgpuParts: [string, () => void][] = [];
+        if (GUARD_PARTS.has('adamw')) webgpuParts.push(['fused AdamW kernel alone', () => kernelOnce()]);
+        const flagParts: [string, () => void][] = [
           [
             `finite flag alone (${Math.ceil(names.length / 7) + 1} dispatches + Greater)`,
             () => finiteFlag(grads).dispose(),
@@ -657,6 +665,7 @@ async function main(): Promise<void> {
           // The same kernel taking the flag (1: nothing kept): what the guarded WGSL passes add by themselves.
           ['fused AdamW kernel alone, taking the finite flag', () => kernelOnce(flag)],
         ];
+        if (GUARD_PARTS.has('flag')) webgpuParts.push(...flagParts);
         // What a one-call 'guard' step runs instead of the flag kernel: the kernel checking g in its
         // passes, then its flag and the (empty on a good step) indirect restore dispatches of what the
         // checking pass wrote. Each method at its second step (its state and scalars passed in, so every
@@ -715,12 +724,13 @@ async function main(): Promise<void> {
         };
         const label = { spd: 'SPD', ftp: 'FTP', digrap: 'DiGraP' } as const;
         const checks = kernelsCheckFinite(['adamw', 'spd', 'ftp', 'digrap']);
-        if (checks)
+        if (checks && GUARD_PARTS.has('adamw'))
           webgpuParts.push([
             'fused AdamW kernel alone, checking g itself (own flag + restore)',
             () => kernelOnce(undefined, true),
           ]);
         for (const method of ['spd', 'ftp', 'digrap'] as const) {
+          if (!GUARD_PARTS.has(method)) continue;
           webgpuParts.push([`fused ${label[method]} kernel alone (step 2)`, () => methodOnce(method, false)]);
           if (checks)
             webgpuParts.push([
