@@ -338,19 +338,22 @@ function median(xs: number[]): number {
 }
 
 /**
- * tf.profile kernel times of a step: per kernel name, the minimum total over PROFILE_STEPS profiled
- * steps (the ones the machine did not preempt) and the call count, largest first; also the step's
- * wall time outside the kernels (tfjs-layers' and the optimizer's JS, tfjs dispatch).
+ * tf.profile kernel times of a step: per kernel name, the minimum total over `--profile-steps` (5)
+ * profiled steps (the ones the machine did not preempt) and the call count, largest first; also the
+ * step's wall time outside the kernels (tfjs-layers' and the optimizer's JS, tfjs dispatch).
+ * `--profile-stat median` takes medians instead (kernels and step): with threads a kernel's time varies
+ * from step to step (waking a pool thread), and the minimum hides what a typical step pays.
  */
-const PROFILE_STEPS = 5;
+const PROFILE_STEPS = int('profile-steps', 5);
+const PROFILE_STAT: 'min' | 'median' = arg('profile-stat') === 'median' ? 'median' : 'min';
 async function profileStep(w: Workload, t: Trainer): Promise<void> {
-  const best = new Map<string, { ms: number; calls: number }>();
-  let wall = Number.POSITIVE_INFINITY;
+  const samples = new Map<string, { ms: number[]; calls: number }>();
+  const walls: number[] = [];
   let calls = 0;
   for (let i = 0; i < PROFILE_STEPS; i++) {
     const t0 = performance.now();
     const info = await tf.profile(() => t.step());
-    wall = Math.min(wall, performance.now() - t0);
+    walls.push(performance.now() - t0);
     calls = info.kernels.length;
     const by = new Map<string, { ms: number; calls: number }>();
     for (const k of info.kernels) {
@@ -360,10 +363,14 @@ async function profileStep(w: Workload, t: Trainer): Promise<void> {
       by.set(k.name, e);
     }
     for (const [name, e] of by) {
-      const b = best.get(name);
-      if (b === undefined || e.ms < b.ms) best.set(name, e);
+      const s = samples.get(name) ?? { ms: [], calls: e.calls };
+      s.ms.push(e.ms);
+      samples.set(name, s);
     }
   }
+  const stat = (xs: number[]) => (PROFILE_STAT === 'median' ? median(xs) : Math.min(...xs));
+  const best = new Map([...samples].map(([name, s]) => [name, { ms: stat(s.ms), calls: s.calls }]));
+  const wall = stat(walls);
   const total = [...best.values()].reduce((a, b) => a + b.ms, 0);
   const top = [...best]
     .sort((a, b) => b[1].ms - a[1].ms)
@@ -374,7 +381,7 @@ async function profileStep(w: Workload, t: Trainer): Promise<void> {
     ? `; helper threads ran ${h.helped} of ${h.parts} tile partitions so far, paused ${h.pauses}×`
     : '';
   console.log(
-    `  profile ${w.model} B=${w.batch}: kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms${helpers}; name ms/calls): ${top}`,
+    `  profile ${w.model} B=${w.batch} (${PROFILE_STAT} of ${PROFILE_STEPS}): kernels ${total.toFixed(1)} ms in ${calls} calls (profiled step ${wall.toFixed(1)} ms${helpers}; name ms/calls): ${top}`,
   );
 }
 
