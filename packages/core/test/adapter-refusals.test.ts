@@ -66,6 +66,15 @@ describe('the constructor', () => {
     ) as RobustFtError;
     expect([e.code, e.argument]).toEqual(['INVALID_ARGUMENT', 'options.learningRate']);
     expect(e.message).toContain('a number >= 0 or a schedule');
+    // A numeric string is not a number (it would compare >= 0).
+    const text = caught(
+      () =>
+        new RobustOptimizer({
+          transformation: chain(scaleByAdam(), scaleByLearningRate()),
+          learningRate: '0.1' as never,
+        }),
+    ) as RobustFtError;
+    expect([text.code, text.argument]).toEqual(['INVALID_ARGUMENT', 'options.learningRate']);
     // Infinity passes the schema (a number >= 0) and is refused by the finite check that follows.
     const inf = caught(
       () =>
@@ -223,6 +232,7 @@ describe('applyGradients refuses before it mutates anything', () => {
     const opt = adam();
     const ga = tf.ones([3]);
     const gb = tf.ones([3], 'int32');
+    const gf = tf.ones([3]);
     const unchanged = await freeze(opt, [a, b]);
     expectRefusal(
       caught(() => opt.applyGradients({ [a.name]: ga, [b.name]: gb })),
@@ -233,10 +243,20 @@ describe('applyGradients refuses before it mutates anything', () => {
         expected: 'a float32 variable and gradient',
       },
     );
+    // The variable decides, whatever its gradient's dtype.
+    expectRefusal(
+      caught(() => opt.applyGradients({ [b.name]: gf })),
+      {
+        code: 'INVALID_ARGUMENT',
+        message: `cannot optimise "${b.name}": variable "${b.name}" is int32; only float32 trains`,
+        argument: `grads["${b.name}"]`,
+        expected: 'a float32 variable and gradient',
+      },
+    );
     await unchanged();
     expect(opt.anchors.names()).toEqual([]);
     opt.dispose();
-    tf.dispose([a, b, ga, gb]);
+    tf.dispose([a, b, ga, gb, gf]);
   });
 
   it('an int32 gradient of a float32 variable names the gradient', async () => {

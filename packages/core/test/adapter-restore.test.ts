@@ -303,6 +303,33 @@ describe('setWeights refuses state saved by another optimizer', () => {
   });
 });
 
+describe('a header of two parameters', () => {
+  it('one name of two differing from the saved state is refused (every name is compared)', async () => {
+    const a = variable([1, 2, 3], 'pa');
+    const b = variable([4, 5], 'pb');
+    const source = adam();
+    const ga = tf.ones([3]);
+    const gb = tf.ones([2]);
+    source.applyGradients({ [a.name]: ga, [b.name]: gb });
+    const two = await savedWeights(source);
+    source.dispose();
+    for (const renamed of [a.name, b.name]) {
+      const edited = editHeader(two, (h) => {
+        h.params[`ghost/${renamed}`] = h.params[renamed]!;
+        delete h.params[renamed];
+      });
+      const target = adam();
+      expectRefusal(
+        await caughtAsync(() => target.setWeights(edited)),
+        mismatch('the state header and the saved parameter list disagree'),
+      );
+      expect(target.step).toBe(0);
+      target.dispose();
+    }
+    tf.dispose([a, b, ga, gb, ...two.map((w) => w.tensor)]);
+  });
+});
+
 describe('setWeights refuses entries that disagree with the header or with init', () => {
   it('a tensor or anchor the header does not list', async () => {
     for (const name of [mu, anchor]) {
