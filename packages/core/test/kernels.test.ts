@@ -175,6 +175,45 @@ describe('the backends as kernel hosts', () => {
   });
 });
 
+describe('cpu Conv2DBackpropFilter on special values', () => {
+  it("gives the stock kernel's bits where x = 0 meets ±∞ or NaN in dy (0 · ∞ is NaN), and skips zeros otherwise exactly", async () => {
+    await tf.setBackend('cpu');
+    unpatchCpuBackend();
+    const stock = tf.getKernel('Conv2DBackpropFilter', 'cpu')!;
+    registerCpuTrainingKernels();
+    const ours = tf.getKernel('Conv2DBackpropFilter', 'cpu')!;
+    expect(ours).not.toBe(stock);
+    const backend = tf.backend();
+    // x with a ReLU-like share of zeros (a whole channel of them), dy finite, then with ∞ / −∞ / NaN.
+    const x = tf.tensor4d(
+      Array.from({ length: 2 * 5 * 5 * 3 }, (_, i) => (i % 3 === 1 || i % 7 === 0 ? 0 : ((i * 37) % 11) - 5)),
+      [2, 5, 5, 3],
+    );
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, filterShape: [3, 3, 3, 4] };
+    for (const special of [undefined, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
+      const dy = tf.tensor4d(
+        Array.from({ length: 2 * 5 * 5 * 4 }, (_, i) =>
+          special !== undefined && i === 41 ? special : (i % 9) - 4,
+        ),
+        [2, 5, 5, 4],
+      );
+      const run = (k: tf.KernelConfig) => {
+        const info = k.kernelFunc({ inputs: { x, dy }, backend, attrs: attrs as never }) as tf.TensorInfo;
+        const t = tf.engine().makeTensorFromTensorInfo(info);
+        const values = Array.from(t.dataSync());
+        t.dispose();
+        return values;
+      };
+      const want = run(stock);
+      expect(run(ours), String(special)).toEqual(want);
+      if (special !== undefined) expect(want.some(Number.isNaN), String(special)).toBe(true);
+      dy.dispose();
+    }
+    x.dispose();
+    unpatchCpuBackend();
+  });
+});
+
 describe('layouts and shapes the kernels do not cover', () => {
   it('wasm Conv2DBackpropFilter refuses NCHW with a typed UNSUPPORTED naming dataFormat', async () => {
     registerWasmTrainingKernels();

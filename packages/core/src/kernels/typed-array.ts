@@ -27,6 +27,11 @@ export interface WindowGeometry {
   padInfo: { top: number; left: number };
 }
 
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
+}
+
 /** dW[kh,kw,ci,co] = Σ x[b, yr·s + kh·d − pad, …, ci] · dy[b, yr, yc, co]. `dw` must be zeroed. */
 export function conv2dBackpropFilterNhwc(
   x: ArrayLike<number>,
@@ -35,11 +40,13 @@ export function conv2dBackpropFilterNhwc(
   g: WindowGeometry,
 ): void {
   const { inChannels: CI, outChannels: CO } = g;
+  // Skipping x = 0 (ReLU zeros) is exact only while dy is finite: 0 · ±∞ and 0 · NaN are NaN on tfjs-cpu.
+  const skipZeros = allFinite(dy);
   forEachWindowTap(g, (dyBase, xBase, tap) => {
     const wBase = tap * CI * CO;
     for (let ci = 0; ci < CI; ci++) {
       const xv = x[xBase + ci]!;
-      if (xv === 0) continue;
+      if (xv === 0 && skipZeros) continue;
       const row = wBase + ci * CO;
       for (let co = 0; co < CO; co++) dw[row + co]! += xv * dy[dyBase + co]!;
     }
