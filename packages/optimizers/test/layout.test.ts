@@ -24,6 +24,13 @@ describe('the layout rule (layout.ts)', () => {
       ['sep/pointwise_kernel', [1, 1, 8, 16], { rowAxes: [3], lastAxis: 1 }],
       // Embedding [inputDim, outputDim] is torch's [num_embeddings, dim] already.
       ['tok/embeddings', [100, 16], { rowAxes: [0], lastAxis: 1 }],
+      // Suffixes of several digits are uniquified names too; anything else after the word is another
+      // variable (a name that merely contains it takes the rule by rank).
+      ['sep/depthwise_kernel_12', [3, 3, 8, 1], { rowAxes: [2, 3], lastAxis: 1 }],
+      ['tok/embeddings_10', [100, 16], { rowAxes: [0], lastAxis: 1 }],
+      ['x/depthwise_kernel_scale', [3, 3, 8, 2], { rowAxes: [3], lastAxis: 1 }],
+      ['x/embeddings_a', [100, 16], { rowAxes: [1], lastAxis: 0 }],
+      ['x/embeddings_proj', [100, 16], { rowAxes: [1], lastAxis: 0 }],
     ];
     for (const [name, shape, want] of cases) expect(axisMap('tfjs', name, shape), name).toEqual(want);
   });
