@@ -305,9 +305,27 @@ const ADAM_ROLES = ['grad', 'm', 'v'] as const;
 const ANCHORED_ROLES = [...ADAM_ROLES, 'anchor'] as const;
 
 /**
- * Tensor i's Adam pass (θ', m', v'). A tensor `precheck` tested runs its `afterCheck` variant once every
- * check is recorded (`deferred`, see `later`); any other runs its own variant now.
+ * Records tensor i's Adam pass `source` through `record`: for a tensor `precheck` tested, its
+ * `afterCheck` variant once every check is recorded (`deferred`, see `later`); for any other, its own
+ * variant now. A prechecked tensor is never restored, so a pass without `afterCheck` cannot take one.
  */
+function recordAdamPass(
+  c: Call,
+  i: number,
+  source: CheckedSource,
+  deferred: (() => void)[],
+  record: (pass: ShaderSource) => void,
+): void {
+  if (!c.prechecked.has(i)) {
+    record(variant(c, source));
+    return;
+  }
+  const after = source.afterCheck;
+  if (!after) throw kernelError('UNSUPPORTED', `${source.key} has no pass for a prechecked gradient`);
+  deferred.push(() => record(after));
+}
+
+/** Tensor i's Adam pass (θ', m', v'), recorded as `recordAdamPass` says. */
 function adamLike(
   c: Call,
   i: number,
@@ -322,16 +340,15 @@ function adamLike(
   const [tho, mo, vo] = outs as [TensorInfo, TensorInfo, TensorInfo];
   c.rec.setSlot(i, { n }, floats);
   const ins = [p, c.at('grad', i), c.at('m', i), c.at('v', i), ...extra];
-  const record = (pass: ShaderSource) => () =>
+  recordAdamPass(c, i, source, deferred, (pass) =>
     c.rec.dispatch(
       0,
       pass,
       i,
       [...ins, mo, vo, tho].map((t) => c.rec.bind(t)),
       groupsFor(n),
-    );
-  if (c.prechecked.has(i) && source.afterCheck) deferred.push(record(source.afterCheck));
-  else record(variant(c, source))();
+    ),
+  );
   return outs;
 }
 
@@ -465,11 +482,10 @@ export const webgpuFtpKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       },
     );
     const bind = (ts: (TensorInfo | undefined)[]) => ts.map((x) => c.rec.bind(x!));
-    const adam = (pass: ShaderSource) => () =>
-      c.rec.dispatch(0, pass, i, bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]), groupsFor(geo.n));
     // A small tensor `precheck` tested: its Adam pass too runs after the checks, keeping m and v itself.
-    if (c.prechecked.has(i) && FTP_ADAM.afterCheck) deferred.push(adam(FTP_ADAM.afterCheck));
-    else adam(variant(c, FTP_ADAM))();
+    recordAdamPass(c, i, FTP_ADAM, deferred, (pass) =>
+      c.rec.dispatch(0, pass, i, bind([p, g, c.at('m', i), c.at('v', i), an, mo, vo, co]), groupsFor(geo.n)),
+    );
     // Checked: R, γ and θ' (the passes below) keep on the flag once every tensor's Adam pass checked g.
     later(c, deferred, () => {
       const cp = usePrev ? cPrev : g;
