@@ -15,8 +15,10 @@
  * default 5, PyTorch's too), `--clock cpu` (process CPU time instead of the wall clock, for 1-thread
  * comparisons on a shared machine), `--rounds N` (default 1; the
  * median over rounds is reported), `--models a,b`, `--backends wasm,cpu`, `--optimizers adam,adamw`,
- * `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
- * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first), `--no-simd`
+ * `--batches 32,128` (the digits CNN's batch sizes), `--threads 1,all` ("all" = `ROBUST_FT_WASM_THREADS`, else one per core, at most 8), `--torch`,
+ * `--profile` (tf.profile kernel times of robust-ft AdamW wasm steps per model, largest first),
+ * `--cpu-profile` (V8 samples of `--cpu-profile-steps` (200) robust-ft AdamW steps: ms per step by the
+ * package whose JS or wasm ran, which shows the time outside kernels; see cpu-profile.ts), `--no-simd`
  * (wasm without robust-ft's SIMD training kernels), `--no-helpers` (robust-ft's kernels without their
  * helper threads, core's tile-threads.ts), `--helpers-elementwise` (the helpers split the large
  * element-wise passes too, which is off by default).
@@ -47,6 +49,7 @@ import {
   wasmThreadsInUse,
   withWasmThreads,
 } from '../src/index';
+import { cpuProfileSteps } from './cpu-profile';
 
 const MODELS = ['digits-cnn', 'mobilenetv2-head', 'mobilenetv2-full', 'vit-tiny'] as const;
 type ModelName = (typeof MODELS)[number];
@@ -292,13 +295,20 @@ interface Workload {
   build(optimizer: tf.Optimizer): Trainer;
 }
 
+/** `--batches 32` runs the digits CNN at the named batch sizes only (default 32 and 128). */
+const DIGITS_BATCHES = (arg('batches') ?? '32,128').split(',').map((b) => {
+  const n = Number(b);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--batches: ${b} is not a positive integer`);
+  return n;
+});
+
 function workloads(models: readonly ModelName[]): Workload[] {
   const mnPx = SMOKE ? 32 : 64;
   const mnBatch = SMOKE ? 2 : 16;
   const out: Workload[] = [];
   for (const model of models) {
     if (model === 'digits-cnn') {
-      for (const batch of SMOKE ? [2] : [32, 128]) {
+      for (const batch of SMOKE ? [2] : DIGITS_BATCHES) {
         out.push({
           model,
           batch,
@@ -445,6 +455,17 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
         row.msPerStep = Number(ms.toFixed(2));
         row.imagesPerSec = Number(((w.batch * 1000) / ms).toFixed(1));
         if (has('profile') && backend === 'wasm' && opt === 'adamw') await profileStep(w, t);
+        if (has('cpu-profile') && opt === 'adamw') {
+          const n = int('cpu-profile-steps', 200);
+          const parts = await cpuProfileSteps(n, () => t!.step());
+          const total = parts.reduce((a, [, ms]) => a + ms, 0);
+          console.log(
+            `  profile ${w.model} B=${w.batch} ${backend} ${actual}t (V8 samples over ${n} steps): ${total.toFixed(2)} ms/step = ${parts
+              .filter(([, ms]) => ms >= 0.005)
+              .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
+              .join(', ')}`,
+          );
+        }
       } catch (error) {
         row.error = (error instanceof Error ? error.message : String(error)).split('\n')[0];
       } finally {
@@ -490,6 +511,8 @@ function runTorch(threads: number): Row[] {
       String(Math.max(STEPS, 10)),
       '--warmup',
       String(WARMUP),
+      '--batches',
+      DIGITS_BATCHES.join(','),
       ...(CPU_CLOCK ? ['--clock', 'cpu'] : []),
     ],
     {

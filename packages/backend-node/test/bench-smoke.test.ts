@@ -7,6 +7,10 @@ import { describe, expect, it } from 'vitest';
  * not checked (the machine is shared); completeness and the shape of the rows are.
  */
 function bench(...args: string[]): Record<string, unknown> {
+  return benchOutput(...args).result;
+}
+
+function benchOutput(...args: string[]): { result: Record<string, unknown>; stdout: string } {
   const r = spawnSync(process.execPath, ['bench/run.mjs', ...args], {
     encoding: 'utf8',
     timeout: 600_000,
@@ -15,7 +19,7 @@ function bench(...args: string[]): Record<string, unknown> {
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   expect(line.startsWith('RESULT '), line).toBe(true);
-  return JSON.parse(line.slice(7)) as Record<string, unknown>;
+  return { result: JSON.parse(line.slice(7)) as Record<string, unknown>, stdout: r.stdout };
 }
 
 describe('benchmarks (smoke size)', () => {
@@ -50,5 +54,36 @@ describe('benchmarks (smoke size)', () => {
     expect([...on('wasm', 2)].sort()).toEqual([...models].sort());
     expect([...on('cpu', 1)].sort()).toEqual(['digits-cnn', 'vit-tiny']);
     expect(new Set(out.rows.map((r) => r.optimizer))).toEqual(new Set(['tf.train.adam', 'robust-ft adamw']));
+  }, 600_000);
+
+  it('bench/training --cpu-profile charges the samples of its steps to packages, JS and wasm apart', () => {
+    const { stdout } = benchOutput(
+      'training',
+      '--smoke',
+      '--models',
+      'digits-cnn',
+      '--backends',
+      'wasm',
+      '--threads',
+      '1',
+      '--optimizers',
+      'adamw',
+      '--cpu-profile',
+      '--cpu-profile-steps',
+      '20',
+    );
+    const line = stdout.split('\n').find((l) => l.includes('(V8 samples over 20 steps)'));
+    expect(line, stdout).toBeDefined();
+    const [head, body] = line!.split(' ms/step = ');
+    const total = Number(head!.split(': ').pop());
+    expect(total).toBeGreaterThan(0);
+    const parts = body!.split(', ').map((p) => {
+      const at = p.lastIndexOf(' ');
+      return { where: p.slice(0, at), ms: Number(p.slice(at + 1)) };
+    });
+    for (const p of parts) expect(p.where).toMatch(/^(js \S+|wasm via \S+|wasm|js node\/V8 other|\(.+\))$/);
+    // tfjs-core's engine runs in every step, and the parts add up to the total (each rounded to 0.01).
+    expect(parts.some((p) => p.where === 'js @tensorflow/tfjs-core')).toBe(true);
+    expect(Math.abs(parts.reduce((a, p) => a + p.ms, 0) - total)).toBeLessThan(0.01 * parts.length + 0.05);
   }, 600_000);
 });
