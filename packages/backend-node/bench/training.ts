@@ -21,7 +21,8 @@
  * package whose JS or wasm ran, which shows the time outside kernels; see cpu-profile.ts), `--no-simd`
  * (wasm without robust-ft's SIMD training kernels), `--no-helpers` (robust-ft's kernels without their
  * helper threads, core's tile-threads.ts), `--helpers-elementwise` (the helpers split the large
- * element-wise passes too, which is off by default).
+ * element-wise passes too, which is off by default), `--split-min-macs N` (the helpers split filter
+ * gradients from N multiply-adds).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -406,9 +407,15 @@ async function child(backend: 'wasm' | 'cpu', threads: number): Promise<void> {
     if (has('no-simd')) setWasmTrainingSimdEnabled(false);
     // --no-helpers: robust-ft's own kernels on the calling thread only (no tile helper threads).
     if (has('no-helpers')) setWasmKernelThreads(1, null);
-    // --helpers-elementwise: the helpers split the large element-wise passes too (off by default).
-    else if (has('helpers-elementwise') && threads > 1)
-      setWasmKernelThreads(threads, nodeKernelWorker, { elementwise: true });
+    // --helpers-elementwise: the helpers split the large element-wise passes too (off by default);
+    // --split-min-macs N: filter gradients split from N multiply-adds (default core's SPLIT_MIN_MACS).
+    else if ((has('helpers-elementwise') || arg('split-min-macs') !== undefined) && threads > 1) {
+      const minMacs = arg('split-min-macs') === undefined ? undefined : int('split-min-macs', 0);
+      setWasmKernelThreads(threads, nodeKernelWorker, {
+        elementwise: has('helpers-elementwise'),
+        ...(minMacs === undefined ? {} : { minMacs }),
+      });
+    }
   } else {
     await tf.setBackend('cpu');
     registerCpuTrainingKernels();
