@@ -29,6 +29,16 @@ describe('adamSlot: the one Adam core of a state tree', () => {
     expect(adamSlot({ a: { mu: null, nu: {}, count: {} } as never })).toBeNull();
     expect(adamSlot({ a: 'adam' as never, b: 2 as never })).toBeNull();
   });
+
+  it('entries that are null or undefined are skipped, not read', () => {
+    const a = adamLike();
+    expect(adamSlot({ gone: undefined as never, empty: null as never, adam: a })).toEqual({
+      key: 'adam',
+      adam: a,
+    });
+    expect(adamSlot({ empty: null as never })).toBeNull();
+    expect(adamSlot({ gone: undefined as never })).toBeNull();
+  });
 });
 
 describe('withFusedMethod refuses a chained declaration that keeps slots', () => {
