@@ -196,6 +196,66 @@ describe('getWeights/setWeights with an optimizer that reads its anchor', () => 
     fresh.dispose();
     tf.dispose([a, b, c]);
   });
+
+  const cloned = async (opt: RobustOptimizer) =>
+    (await opt.getWeights()).map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+
+  it("a restored 'zero' optimizer re-creates the zero anchors of the names it has seen", async () => {
+    const name = unique('w');
+    const v = tf.tidy(() => tf.variable(tf.tensor([1, 2]), true, name));
+    const make = () =>
+      new RobustOptimizer({
+        transformation: chain(pullToAnchor(0.5), scaleByLearningRate()),
+        learningRate: 0.1,
+        anchor: 'zero',
+      });
+    const g = tf.tensor([0, 0]);
+    const first = make();
+    first.applyGradients({ [name]: g });
+    const saved = await cloned(first);
+    first.dispose();
+    const resumed = make();
+    await resumed.setWeights(saved);
+    tf.dispose(saved.map((s) => s.tensor));
+    // The name is not fresh after the restore; its anchor (zeros) must still exist for the pull.
+    resumed.applyGradients({ [name]: g });
+    expect(resumed.step).toBe(2);
+    expect(values(resumed.anchors.get(name))).toEqual([0, 0]);
+    // θ − lr·λ·(θ − 0) twice: θ · 0.95².
+    values(v).forEach((x, i) => {
+      expect(x).toBeCloseTo([1, 2][i]! * 0.95 * 0.95, 6);
+    });
+    resumed.dispose();
+    tf.dispose([v, g]);
+  });
+
+  it('a restored anchor follows its state to a renamed variable (tfjs-layers "_1")', async () => {
+    const base = unique('dense/kernel');
+    const old = tf.variable(tf.tensor([1, 2]), true, base);
+    const make = () =>
+      new RobustOptimizer({
+        transformation: chain(pullToAnchor(0.5), scaleByLearningRate()),
+        learningRate: 0.1,
+      });
+    const g = tf.tensor([0, 0]);
+    const source = make();
+    source.applyGradients({ [base]: g });
+    const saved = await cloned(source);
+    source.dispose();
+    old.dispose();
+    const renamed = tf.variable(tf.tensor([3, 5]), true, `${base}_1`);
+    const target = make();
+    await target.setWeights(saved);
+    tf.dispose(saved.map((s) => s.tensor));
+    target.applyGradients({ [renamed.name]: g }); // re-keys the state and the anchor
+    target.applyGradients({ [renamed.name]: g }); // finds the anchor under the new name
+    expect(target.step).toBe(3);
+    expect(target.anchors.names()).toEqual([renamed.name]);
+    // θ₀ is the saved model's first value, not the renamed variable's.
+    expect(values(target.anchors.get(renamed.name))).toEqual([1, 2]);
+    target.dispose();
+    tf.dispose([renamed, g]);
+  });
 });
 
 describe('dispose and the saved state', () => {
@@ -247,11 +307,27 @@ describe('dispose and the saved state', () => {
     const saved = await opt.getWeights();
     const [kind, text] = JSON.parse(saved[0]!.name) as [string, string];
     expect(kind).toBe('h');
-    const header = JSON.parse(text) as { format: string; label: string; params: Record<string, number[]> };
+    const header = JSON.parse(text) as {
+      format: string;
+      factory: string | null;
+      label: string;
+      params: Record<string, number[]>;
+    };
     expect(header.format).toBe('robust-ft-optimizer-state');
+    expect(header.factory).toBeNull();
     expect(header.label).toBe(opt.transformation.label);
     expect(header.params).toEqual({ [name]: [2] });
     opt.dispose();
+    // An optimizer made by a factory records the factory's name (what a restore compares first).
+    const made = new RobustOptimizer({
+      transformation: chain(pullToAnchor(0.5), scaleByAdam(), scaleByLearningRate()),
+      learningRate: 0.1,
+      factory: { name: 'contracts/header-factory', options: {} },
+    });
+    stepTwice(made, name);
+    const [, madeText] = JSON.parse((await made.getWeights())[0]!.name) as [string, string];
+    expect((JSON.parse(madeText) as { factory: string | null }).factory).toBe('contracts/header-factory');
+    made.dispose();
     v.dispose();
   });
 });

@@ -367,6 +367,34 @@ describe('applyGradients refuses before it mutates anything', () => {
     tf.dispose([v, g]);
   });
 
+  it('the shape is checked before finiteness: a wrong-shaped anchor is refused even on a step to skip', async () => {
+    // 'skip' with a NaN gradient would skip the step silently; an anchor holding NaN would be NON_FINITE.
+    const cases = [
+      { nonFinite: 'skip', anchor: [0, 0], grad: [Number.NaN, 1, 1] },
+      { nonFinite: 'error', anchor: [Number.NaN, 0], grad: [1, 1, 1] },
+    ] as const;
+    for (const c of cases) {
+      const v = variable([1, 2, 3]);
+      const given = tf.tensor1d([...c.anchor]);
+      const opt = adam({ nonFinite: c.nonFinite, anchor: { [v.name]: given } });
+      const g = tf.tensor1d([...c.grad]);
+      const unchanged = await freeze(opt, [v]);
+      expectRefusal(
+        caught(() => opt.applyGradients({ [v.name]: g })),
+        {
+          code: 'SHAPE_MISMATCH',
+          message: `anchor["${v.name}"] has shape [2], expected [3]`,
+          argument: `anchor["${v.name}"]`,
+          expected: 'shape [3]',
+        },
+      );
+      await unchanged();
+      expect(opt.skippedSteps).toBe(0);
+      opt.dispose();
+      tf.dispose([v, g, given]);
+    }
+  });
+
   it('a transformation that returns no update, or one of the wrong shape, is STATE_MISMATCH', async () => {
     // A transformation with tensor state, so a failed first step has fresh state and a first-sight anchor to undo.
     const broken = (update: (g: tf.Tensor) => tf.Tensor | undefined): GradientTransformation<StateTree> => ({

@@ -4,9 +4,11 @@ import {
   Anchors,
   addDecayedWeights,
   chain,
+  type GradientTransformation,
   type NamedTensor,
   RobustOptimizer,
   registerOptimizerFactory,
+  type StateTree,
   scaleByAdam,
   scaleByLearningRate,
 } from '../src/index';
@@ -559,11 +561,19 @@ describe('setWeights: what a restore does with anchors and headers', () => {
   });
 
   it("a 'zero' store ignores saved anchors", async () => {
+    const before = tf.memory().numTensors;
     const target = adam({ anchor: 'zero' });
     await target.setWeights(saved);
     expect(target.anchors.hasCaptured(v.name)).toBe(false);
+    expect(target.anchors.names()).toEqual([]);
     expect(target.step).toBe(2);
+    // Its anchors stay zeros after a step (not the checkpoint's θ₀).
+    const g = tf.ones([3]);
+    target.applyGradients({ [v.name]: g });
+    expect(await anchorValue(target, v.name)).toEqual([0, 0, 0]);
     target.dispose();
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a headerless checkpoint loads; parameters of unknown shape are saved as null and pass the shape checks', async () => {
@@ -593,7 +603,82 @@ describe('setWeights: what a restore does with anchors and headers', () => {
     await holding.setWeights(withHeader);
     await holding.setWeights(resaved);
     expect(holding.step).toBe(2);
+    // And back: the null shape was not recorded as this optimizer's shape, so shapes load again.
+    await holding.setWeights(withHeader);
+    expect(holding.step).toBe(2);
     for (const o of [target, fresh, holding]) o.dispose();
+  });
+});
+
+describe('setWeights: checkpoints the structure checks must let through', () => {
+  it('the checkpoint of an optimizer that never stepped (no parameters, no tensors)', async () => {
+    // Adam, and a transformation whose init({}) already has a slot (a global count): the state of an
+    // optimizer that never stepped is empty, not init({}).
+    const counting: GradientTransformation<StateTree> = {
+      label: 'counting',
+      init: () => ({ calls: 0 }),
+      update: (grads, state) => ({ updates: grads, state: { calls: (state.calls as number) + 1 } }),
+    };
+    const makers = [
+      () => adam(),
+      () =>
+        new RobustOptimizer({ transformation: chain(counting, scaleByLearningRate()), learningRate: 0.1 }),
+    ];
+    for (const make of makers) {
+      const source = make();
+      const empty = await savedWeights(source);
+      source.dispose();
+      const target = make();
+      await target.setWeights(empty);
+      expect(target.step).toBe(0);
+      expect(target.state).toEqual({});
+      // It then starts fresh like a new optimizer.
+      const w = variable([1, 2]);
+      const g = tf.ones([2]);
+      target.applyGradients({ [w.name]: g });
+      expect(target.step).toBe(1);
+      target.dispose();
+      tf.dispose([w, g, ...empty.map((e) => e.tensor)]);
+    }
+  });
+
+  it('a header where only some parameters have an unknown (null) shape', async () => {
+    const a = variable([1, 2, 3], 'pa');
+    const b = variable([4, 5], 'pb');
+    const source = adam();
+    const ga = tf.ones([3]);
+    const gb = tf.ones([2]);
+    source.applyGradients({ [a.name]: ga, [b.name]: gb });
+    const two = await savedWeights(source);
+    source.dispose();
+    const partly = editHeader(two, (h) => {
+      h.params[a.name] = null;
+    });
+    const target = adam();
+    await target.setWeights(partly);
+    expect(target.step).toBe(1);
+    target.applyGradients({ [a.name]: ga, [b.name]: gb });
+    expect(target.step).toBe(2);
+    target.dispose();
+    tf.dispose([a, b, ga, gb, ...two.map((w) => w.tensor)]);
+  });
+
+  it('variable names that are array indices ("9000009" before "10000001" as object keys)', async () => {
+    // JS orders integer-like keys numerically, ahead of the rest; the header check compares sorted lists.
+    const names = ['10000001', '9000009'];
+    const vars = names.map((n, i) => tf.variable(tf.tensor1d([i + 1, 2]), true, n));
+    const source = adam();
+    const g = tf.ones([2]);
+    source.applyGradients(Object.fromEntries(names.map((n) => [n, g])));
+    const state = await savedWeights(source);
+    source.dispose();
+    const target = adam();
+    await target.setWeights(state);
+    expect(target.step).toBe(1);
+    target.applyGradients(Object.fromEntries(names.map((n) => [n, g])));
+    expect(target.step).toBe(2);
+    target.dispose();
+    tf.dispose([...vars, g, ...state.map((w) => w.tensor)]);
   });
 });
 

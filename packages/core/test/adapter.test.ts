@@ -478,6 +478,78 @@ describe("'guard' policy (no host sync)", () => {
     w.dispose();
   });
 
+  it('masks the state of a transformation that does not guard itself: kept where replaced at the same shape', async () => {
+    // The state after each step: `sum` (from init, same shape each step), `last` (a tensor that first
+    // appears at step 2), `extra` (a map that first appears at step 2), `hist` (one more entry each step,
+    // so never the same shape as before) and `count` (a number).
+    interface S {
+      sum: Record<string, tf.Tensor>;
+      last?: tf.Tensor;
+      extra?: Record<string, tf.Tensor>;
+      hist: tf.Tensor;
+      count: number;
+    }
+    const growing: GradientTransformation = {
+      label: 'growing-state',
+      init: (params) => ({
+        sum: Object.fromEntries(Object.keys(params).map((n) => [n, tf.zerosLike(params[n]!)])),
+        hist: tf.zeros([0]),
+        count: 0,
+      }),
+      update(grads, state) {
+        const st = state as unknown as S;
+        const [n, g] = Object.entries(grads)[0]!;
+        const next: S = {
+          sum: { [n]: tf.add(st.sum[n]!, g) },
+          hist: tf.concat([st.hist, tf.reshape(tf.sum(g), [1])]),
+          count: st.count + 1,
+        };
+        if (st.count >= 1) {
+          next.last = tf.mul(g, 2);
+          next.extra = { [n]: tf.mul(g, 3) };
+        }
+        return { updates: { [n]: tf.mul(-0.1, g) }, state: next as unknown as typeof state };
+      },
+    };
+    const before = tf.memory().numTensors;
+    const name = `guard-growing/${counter++}`;
+    const v = tf.tidy(() => tf.variable(tf.tensor([1, 2]), true, name));
+    const opt = new RobustOptimizer({ transformation: growing, learningRate: 0.1, nonFinite: 'guard' });
+    const good = tf.tensor([1, 2]);
+    const bad = tf.tensor([Number.NaN, 4]);
+    const read = async () => {
+      const st = opt.state as unknown as S;
+      return {
+        sum: Array.from(await st.sum[name]!.data()),
+        last: st.last ? Array.from(await st.last.data()) : null,
+        extra: st.extra ? Array.from(await st.extra[name]!.data()) : null,
+        hist: Array.from(await st.hist.data()),
+        count: st.count,
+      };
+    };
+    opt.applyGradients({ [name]: good }); // step 1: fresh `hist` entry, nothing to keep
+    expect(await read()).toEqual({ sum: [1, 2], last: null, extra: null, hist: [3], count: 1 });
+    opt.applyGradients({ [name]: good }); // step 2: `last` and `extra` appear (nothing before them)
+    expect(await read()).toEqual({ sum: [2, 4], last: [2, 4], extra: [3, 6], hist: [3, 3], count: 2 });
+    opt.applyGradients({ [name]: bad }); // masked: tensors of the same shape keep their values
+    const after = await read();
+    expect(after.sum).toEqual([2, 4]);
+    expect(after.last).toEqual([2, 4]);
+    expect(after.extra).toEqual([3, 6]);
+    // `hist` has a new shape (nothing of that shape to keep): the new value, NaN included; `count` too.
+    expect(after.hist.slice(0, 2)).toEqual([3, 3]);
+    expect(after.hist[2]).toBeNaN();
+    expect(after.count).toBe(3);
+    // Two applied steps of −0.1·g in float32; the masked one left v alone.
+    const f = Math.fround;
+    const twoSteps = (x: number, gi: number) => f(f(x + f(f(-0.1) * gi)) + f(f(-0.1) * gi));
+    expect(Array.from(await v.data())).toEqual([twoSteps(1, 1), twoSteps(2, 2)]);
+    expect(await opt.nonFiniteSteps()).toBe(1);
+    opt.dispose();
+    tf.dispose([v, good, bad]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('defaults to error on cpu', () => {
     expect(new RobustOptimizer({ transformation: adamwTransform(0), learningRate: 0.1 }).nonFinite).toBe(
       'error',
