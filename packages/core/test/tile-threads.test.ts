@@ -110,6 +110,16 @@ const near = (actual: number[], expected: Float32Array) => {
   });
 };
 
+/**
+ * The helper script edited so that every partition it claims throws, 20 ms after claiming it (so the
+ * calling thread has meanwhile computed the others, which the redo must zero first).
+ */
+const breakRun = (s: string) =>
+  s.replace(
+    'function run(fns, j, f, p) {',
+    'function run(fns, j, f, p) { const t0 = Date.now(); while (Date.now() - t0 < 20); throw new Error("broken");',
+  );
+
 /** Repeats `run` until a helper has taken a partition on `h` (they start asynchronously), at most 10 s. */
 async function untilHelped(h: ReturnType<typeof sharedHeap>, run: () => void): Promise<number> {
   const deadline = performance.now() + 10_000;
@@ -178,20 +188,52 @@ describe('filter-gradient helper threads', () => {
     60_000,
   );
 
-  it('keeps the calling thread alone where the heap is not shared or no helper can start', () => {
+  it('keeps the calling thread alone where the heap is not shared or no helper can start (asking once)', () => {
     const c = CASES[1]!;
     const one = single(c);
-    setWasmKernelThreads(2, () => null);
+    let asked = 0;
+    const counting = () => {
+      asked++;
+      return null;
+    };
+    setWasmKernelThreads(3, counting, { minMacs: 0 });
+    const plain = testHeap(256, false);
+    expect(Array.from(runCase(plain, c).values)).toEqual(Array.from(one));
+    expect(wasmKernelHelperStats(plain.backend)).toBeNull();
+    expect(asked).toBe(0);
+    // minMacs 0: the case is split-sized, so a pool is attempted (at the default it never would be).
+    setWasmKernelThreads(3, counting, { minMacs: 0 });
     const h = sharedHeap();
     expect(runCase(h, c).outcome).toBe('done');
     expect(wasmKernelHelperStats(h.backend)).toBeNull();
     expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
-    setWasmKernelThreads(2, () => {
-      throw new Error('no workers here');
-    });
+    expect(asked).toBe(1);
+    asked = 0;
+    setWasmKernelThreads(
+      3,
+      () => {
+        asked++;
+        throw new Error('no workers here');
+      },
+      { minMacs: 0 },
+    );
     const h2 = sharedHeap();
     expect(Array.from(runCase(h2, c).values)).toEqual(Array.from(one));
     expect(wasmKernelHelperStats(h2.backend)).toBeNull();
+    expect(asked).toBe(1);
+  });
+
+  it('reads the process CPU time in ms from process.cpuUsage', () => {
+    const clock = processCpuClock()!;
+    const ms = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const before = ms();
+    const t = clock();
+    const after = ms();
+    expect(t).toBeGreaterThanOrEqual(before);
+    expect(t).toBeLessThanOrEqual(after);
   });
 
   it('computes everything on the calling thread when a helper never answers', () => {
@@ -216,30 +258,57 @@ describe('filter-gradient helper threads', () => {
   });
 
   it('recomputes on the calling thread when a helper fails part-way, then runs alone', async () => {
-    const c = CASES[4]!;
-    const one = single(c);
-    setWasmKernelThreads(
-      2,
-      nodeFactory((s) =>
-        s.replace('function run(fns, j, f, p) {', 'function run(fns, j, f, p) { throw new Error("broken");'),
-      ),
-      NO_CHECK,
-    );
-    const h = sharedHeap();
-    const outcomes = new Set<string>();
-    const deadline = performance.now() + 10_000;
-    while (!outcomes.has('redo') && performance.now() < deadline) {
+    // CASES[1] has 4 × 4 tiles beside the 4 × 8 ones (both zeroed before the redo), CASES[4] only 4 × 8.
+    for (const c of [CASES[4]!, CASES[1]!]) {
+      const one = single(c);
+      setWasmKernelThreads(2, nodeFactory(breakRun), NO_CHECK);
+      const h = sharedHeap();
+      const outcomes = new Set<string>();
+      const deadline = performance.now() + 10_000;
+      while (!outcomes.has('redo') && performance.now() < deadline) {
+        const r = runCase(h, c);
+        outcomes.add(r.outcome);
+        expect(Array.from(r.values), c.name).toEqual(Array.from(one));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(outcomes.has('redo'), c.name).toBe(true);
+      // Retired: no pool any more, the calling thread alone.
+      expect(wasmKernelHelperStats(h.backend)).toBeNull();
       const r = runCase(h, c);
-      outcomes.add(r.outcome);
-      expect(Array.from(r.values)).toEqual(Array.from(one));
-      await new Promise((r) => setTimeout(r, 5));
+      expect(r.outcome).toBe('done');
+      expect(Array.from(r.values), c.name).toEqual(Array.from(one));
     }
-    expect(outcomes.has('redo')).toBe(true);
-    // Retired: no pool any more, the calling thread alone.
+  }, 30_000);
+
+  it('recomputes an element-wise pass on the calling thread when a helper fails part-way', async () => {
+    const n = NO_CHECK.minElements + 12;
+    // Inputs placed once per heap; each round zeroes the output and runs the ReLU gradient.
+    const pass = (h: ReturnType<typeof sharedHeap>) => {
+      const simd = trainingSimdFor(h.backend)!;
+      const dy = h.put(seq(n, 0.9));
+      const x = h.put(seq(n, 0.13));
+      const out = h.zeros(n);
+      return () => {
+        new Float32Array(h.memory.buffer, out, n).fill(0);
+        simd.reluGrad(dy, x, out, n, Number.POSITIVE_INFINITY);
+        return h.read(out, n);
+      };
+    };
+    setWasmKernelThreads(1, null);
+    const one = pass(sharedHeap())();
+    setWasmKernelThreads(2, nodeFactory(breakRun), { ...NO_CHECK, elementwise: true });
+    const h = sharedHeap();
+    const round = pass(h);
+    expect(round(), 'before the helper starts').toEqual(one);
+    expect(wasmKernelHelperStats(h.backend)).not.toBeNull();
+    const deadline = performance.now() + 10_000;
+    while (wasmKernelHelperStats(h.backend) !== null && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      expect(round()).toEqual(one);
+    }
+    // The helper claimed a partition and threw: the pass was redone here, and the pool retired.
     expect(wasmKernelHelperStats(h.backend)).toBeNull();
-    const r = runCase(h, c);
-    expect(r.outcome).toBe('done');
-    expect(Array.from(r.values)).toEqual(Array.from(one));
+    expect(round()).toEqual(one);
   }, 30_000);
 
   it('gives up on a helper stuck in a partition after HELPER_WAIT_MS: the caller redoes it in a fresh output', async () => {
@@ -310,17 +379,17 @@ describe('filter-gradient helper threads', () => {
       const one = run(sharedHeap(), name, n);
       setWasmKernelThreads(2, nodeFactory(), { ...NO_CHECK, elementwise: true });
       const h = sharedHeap();
-      let values = run(h, name, n);
+      // Every round is checked: the calling thread runs the partitions no helper took (all of them
+      // before the helpers have started).
+      const round = () => expect(Array.from(run(h, name, n)), name).toEqual(Array.from(one));
+      round();
       const small = name.endsWith('small') || name.endsWith('1 image');
       if (!small) {
-        await untilHelped(h, () => {
-          values = run(h, name, n);
-        });
+        await untilHelped(h, round);
         expect(wasmKernelHelperStats(h.backend)!.helped, name).toBeGreaterThan(0);
       } else {
         expect(wasmKernelHelperStats(h.backend)?.jobs ?? 0, name).toBe(0);
       }
-      expect(Array.from(values), name).toEqual(Array.from(one));
       // The default (`elementwise: false`) keeps these passes on the calling thread.
       setWasmKernelThreads(2, nodeFactory(), NO_CHECK);
       const h2 = sharedHeap();
