@@ -2,7 +2,7 @@ import type { RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ADAMW_METHOD } from '../src/adamw';
-import { setFusedKernelsEnabled } from '../src/fused';
+import { FUSED_KERNELS, registerFusedOptimizerKernels, setFusedKernelsEnabled } from '../src/fused';
 import { adamw, adamwTransformation, digrap, ftp } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import './setup-backend';
@@ -108,5 +108,57 @@ describe("a pass-through method's builders (AdamW's declaration)", () => {
 
   it('its diagnostics are empty, counter 1 (no group or marker to find)', async () => {
     expect(await readDiagnostics(ADAMW_METHOD, { adam: {} }, [])).toEqual({ tensors: {}, t: 1 });
+  });
+});
+
+describe("a backend with the fused AdamW kernel but not the method's", () => {
+  /** Kernel names of `opt`'s second step on a fresh [4, 3] variable, and the variable's values after it. */
+  async function secondStep(
+    opt: RobustOptimizer,
+    name: string,
+  ): Promise<{ kernels: string[]; values: number[] }> {
+    const init = tf.tensor2d([0.5, -1, 2, 0.25, 1, -0.5, 3, -2, 0.75, 1.5, -0.25, 1], [4, 3]);
+    const w = tf.variable(init, true, name);
+    const loss = () => tf.sum(tf.square(tf.sub(w, 1))) as tf.Scalar;
+    opt.minimize(loss);
+    const profile = await tf.profile(() => {
+      opt.minimize(loss);
+    });
+    const steps: string[] = Object.values(FUSED_KERNELS);
+    const out = {
+      kernels: profile.kernelNames.filter((k) => steps.includes(k)),
+      values: Array.from(w.dataSync()),
+    };
+    tf.dispose([w, init]);
+    opt.dispose();
+    return out;
+  }
+
+  it('runs the composed step where the method kernel is needed, the fused AdamW where only plain Adam runs', async () => {
+    const before = tf.memory().numTensors;
+    const composed = await (async () => {
+      setFusedKernelsEnabled(false);
+      try {
+        return await secondStep(ftp({ learningRate: 0.05, anchor: 'zero' }), 'no-kernel-composed');
+      } finally {
+        setFusedKernelsEnabled(true);
+      }
+    })();
+    // Building an optimizer registers the kernels: take the method's away after that.
+    const projectedOpt = ftp({ learningRate: 0.05, anchor: 'zero' });
+    const excludedOpt = ftp({ learningRate: 0.05, exclude: /./ });
+    tf.unregisterKernel(FUSED_KERNELS.ftp, 'cpu');
+    try {
+      const projected = await secondStep(projectedOpt, 'no-kernel-projected');
+      expect(projected.kernels).toEqual([]);
+      expect(projected.values).toEqual(composed.values);
+      // Every name excluded: only plain AdamW runs, and its kernel is there.
+      const excluded = await secondStep(excludedOpt, 'no-kernel-excluded');
+      expect(excluded.kernels).toEqual([FUSED_KERNELS.adamw]);
+    } finally {
+      registerFusedOptimizerKernels();
+    }
+    expect(tf.getKernel(FUSED_KERNELS.ftp, 'cpu')).toBeDefined();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
