@@ -3,7 +3,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { registerCpuTrainingKernels, unpatchCpuBackend } from '../src/kernels/cpu';
 import { setWasmTrainingSimdEnabled, wasmTrainingSimdInUse } from '../src/kernels/simd/training-simd';
 import { registerWasmTrainingKernels, unpatchWasmBackend } from '../src/kernels/wasm';
-import { CONFORMANCE_CASES, compareCase, computeCase, runConformance } from '../src/testing';
+import {
+  CONFORMANCE_CASES,
+  type ConformanceCase,
+  compareCase,
+  computeCase,
+  runConformance,
+  TOLERANCE,
+} from '../src/testing';
 import './setup-wasm';
 
 // The kernels come from ../src (not the dist) so that mutation testing runs core's own suite over them.
@@ -46,6 +53,25 @@ describe('conformance: patched wasm without its SIMD kernels against stock cpu',
     } finally {
       setWasmTrainingSimdEnabled(true);
     }
+  });
+});
+
+describe('conformance: wasm input gradients of a conv with one output channel', () => {
+  // A full conv's filter [KH, KW, CI, 1] has the layout of a depthwise one; the input gradient must
+  // still treat it as a full conv (CI inputs summed into one output channel).
+  const cases: ConformanceCase[] = [
+    {
+      name: 'conv2d 3x3 same, 3 → 1 channel',
+      inputs: [{ shape: [2, 6, 5, 3] }, { shape: [3, 3, 3, 1] }],
+      fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+      tolerance: TOLERANCE.conv,
+    },
+  ];
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
+    unpatchCpuBackend();
+    registerWasmTrainingKernels();
+    const [result] = await runConformance('wasm', { cases: [testCase] });
+    expect(result?.ok, `${result?.detail} (worst ${result?.worst})`).toBe(true);
   });
 });
 

@@ -950,6 +950,26 @@ describe('int32 inputs', () => {
   });
 });
 
+describe('wasm Identity and Cast', () => {
+  it('share the data where the dtype stays; a real cast still converts (stock kernel)', async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d([1.7, -2.2, 3.5]);
+    const same = tf.engine().runKernel('Cast', { x }, { dtype: 'float32' }) as tf.Tensor;
+    const id = tf.engine().runKernel('Identity', { x }, {}) as tf.Tensor;
+    expect(same.dataId).toBe(x.dataId);
+    expect(id.dataId).toBe(x.dataId);
+    const asInt = tf.engine().runKernel('Cast', { x }, { dtype: 'int32' }) as tf.Tensor;
+    expect(asInt.dtype).toBe('int32');
+    expect(asInt.dataId).not.toBe(x.dataId);
+    expect(Array.from(await asInt.data())).toEqual([1, -2, 3]);
+    tf.dispose([x, same, id, asInt]);
+    expect(tf.memory().numTensors).toBe(before);
+    await tf.setBackend('cpu');
+  });
+});
+
 /** A standalone 4-page heap for the SIMD module (shared: the threaded build's). */
 const heap = (shared: boolean) => testHeap(4, shared);
 
