@@ -56,14 +56,37 @@ describe('conformance: patched wasm without its SIMD kernels against stock cpu',
   });
 });
 
-describe('conformance: wasm input gradients of a conv with one output channel', () => {
-  // A full conv's filter [KH, KW, CI, 1] has the layout of a depthwise one; the input gradient must
-  // still treat it as a full conv (CI inputs summed into one output channel).
+describe('conformance: patched wasm on three more shapes (found by mutation testing)', () => {
   const cases: ConformanceCase[] = [
+    // A full conv's filter [KH, KW, CI, 1] has the layout of a depthwise one; the input gradient must
+    // still treat it as a full conv (CI inputs summed into one output channel).
     {
       name: 'conv2d 3x3 same, 3 → 1 channel',
       inputs: [{ shape: [2, 6, 5, 3] }, { shape: [3, 3, 3, 1] }],
       fn: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+      tolerance: TOLERANCE.conv,
+    },
+    // Batched (rank 3) with transposeB, K = 46 and past the small-product loop: the explicit transpose
+    // swaps the last two axes of a rank-3 operand.
+    {
+      name: 'batched matMul 3D transposeB, K = 46, 2 × 40x40',
+      inputs: [{ shape: [2, 40, 46] }, { shape: [2, 40, 46] }],
+      fn: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true),
+      tolerance: TOLERANCE.conv,
+    },
+    // A fused product with transposeB and a ReLU whose output (130 × 130) is past the small loop: the
+    // explicit transpose keeps the activation for the stock kernel.
+    {
+      name: 'fused matMul transposeB + bias + relu, K = 46, 130x130',
+      inputs: [{ shape: [130, 46] }, { shape: [130, 46] }, { shape: [130] }],
+      fn: (a, b, bias) =>
+        tf.fused.matMul({
+          a: a as tf.Tensor2D,
+          b: b as tf.Tensor2D,
+          transposeB: true,
+          bias,
+          activation: 'relu',
+        }),
       tolerance: TOLERANCE.conv,
     },
   ];
