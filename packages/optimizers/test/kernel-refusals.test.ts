@@ -167,6 +167,35 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     tf.dispose([p, f]);
   });
 
+  it("refuse a required or optional input whose size is not its parameter's (SHAPE_MISMATCH)", () => {
+    const before = tf.memory().numTensors;
+    const p = tf.ones([2, 3]);
+    const f = tf.zeros([2, 3]);
+    const short = tf.zeros([5]);
+    const flat = tf.zeros([6]);
+    const adamw = (grad: tf.Tensor) =>
+      tf
+        .engine()
+        .runKernel(
+          FUSED_KERNELS.adamw,
+          { param0: p, grad0: grad, m0: f, v0: f },
+          { ...HP, n: 1, counts: [1] },
+        );
+    // Another shape of the same size is fine (a state tensor may be stored flat).
+    tf.dispose(adamw(flat) as tf.Tensor[]);
+    const e = caught(() => adamw(short));
+    expect(e.code).toBe('SHAPE_MISMATCH');
+    expect(e.message).toBe('fused optimizer kernel: a state tensor does not match its parameter size');
+    // FTP's optional cPrev (absent at the first step) is checked when present.
+    const ftpInputs = { param0: p, grad0: f, m0: f, v0: f, anchor0: f, cPrev0: short };
+    const ftpAttrs = { ...HP, n: 1, counts: [2], k: 1, t: 2, rowSpans: [0, 1] };
+    expect(caught(() => tf.engine().runKernel(FUSED_KERNELS.ftp, ftpInputs, ftpAttrs)).code).toBe(
+      'SHAPE_MISMATCH',
+    );
+    tf.dispose([p, f, short, flat]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('FTP refuses a row state whose size is not its rows (STATE_MISMATCH naming inputs.rPrev)', () => {
     const item = {
       param: tf.ones([3, 2]),

@@ -162,3 +162,38 @@ describe("a backend with the fused AdamW kernel but not the method's", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("nonFinite: 'off' lets a NaN gradient through the fused kernel as through the composed ops", () => {
+  it('the NaN entry of θ becomes NaN, the others take their step, the same on both paths', () => {
+    const before = tf.memory().numTensors;
+    const step = (fused: boolean): number[] => {
+      setFusedKernelsEnabled(fused);
+      const init = tf.tensor1d([1, 2, 3, 4]);
+      const w = tf.variable(init, true, `off-policy-${fused}`);
+      const opt = adamw({ learningRate: 0.1, weightDecay: 0, nonFinite: 'off' });
+      const g = tf.tensor1d([0.5, Number.NaN, -1, 2]);
+      try {
+        opt.applyGradients({ [w.name]: g });
+        return Array.from(w.dataSync());
+      } finally {
+        setFusedKernelsEnabled(true);
+        tf.dispose([init, w, g]);
+        opt.dispose();
+      }
+    };
+    const fused = step(true);
+    const composed = step(false);
+    expect(Number.isNaN(fused[1])).toBe(true);
+    // Adam's first step moves each finite entry by lr against its gradient's sign.
+    for (const [j, want] of [
+      [0, 0.9],
+      [2, 3.1],
+      [3, 3.9],
+    ] as const) {
+      expect(fused[j]).toBeCloseTo(want, 5);
+      expect(fused[j]).toBeCloseTo(composed[j]!, 6);
+    }
+    expect(Number.isNaN(composed[1])).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
