@@ -197,3 +197,17 @@ describe("nonFinite: 'off' lets a NaN gradient through the fused kernel as throu
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("FTP's fused scratch (per-row accumulators of strided rows) is freed after each step", () => {
+  it('the cpu backend holds no more data buffers after the steps than before', () => {
+    const before = tf.memory().numTensors;
+    const buffers = tf.backend().numDataIds();
+    // A Dense kernel [in, out] in the tfjs layout: rows are the 3 strided output columns.
+    const init = tf.tensor2d([0.5, -1, 2, 0.25, 1, -0.5, 3, -2, 0.75, 1.5, -0.25, 1], [4, 3]);
+    const got = descend(() => ftp({ learningRate: 0.05 }), init, 3, 'dense/kernel-scratch');
+    expect(got.every(Number.isFinite)).toBe(true);
+    init.dispose();
+    expect(tf.backend().numDataIds()).toBe(buffers);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
