@@ -222,7 +222,14 @@ describe('layouts and shapes the kernels do not cover', () => {
     const dy = tf.ones([1, 2, 3, 3]);
     expect(() =>
       tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, filterAttrs('NCHW', [2, 2, 2, 2])),
-    ).toThrow(expect.objectContaining({ code: 'UNSUPPORTED', argument: 'dataFormat', expected: 'NHWC' }));
+    ).toThrow(
+      expect.objectContaining({
+        code: 'UNSUPPORTED',
+        message: 'Conv2DBackpropFilter on wasm supports only NHWC',
+        argument: 'dataFormat',
+        expected: 'NHWC',
+      }),
+    );
     tf.dispose([x, dy]);
     await tf.setBackend('cpu');
   });
@@ -410,6 +417,10 @@ describe('wasm Sum and Add outside the bias-gradient shapes', () => {
     const i4 = tf.tensor1d([1, -2, 3, -4], 'int32');
     const cases: [string, () => tf.Tensor][] = [
       ['int32 leading sum', () => tf.sum(i, [0, 1])],
+      [
+        'a leading and a later axis',
+        () => tf.sum(tf.reshape(tf.range(0, 192, 1, 'float32'), [2, 3, 4, 8]), [0, 2]),
+      ],
       ['non-leading axis', () => tf.sum(f, 1)],
       ['last axis only', () => tf.sum(f, -1)],
       ['all axes', () => tf.sum(f)],
@@ -947,6 +958,28 @@ describe('int32 inputs', () => {
     expect(Array.from(await out.data())).toEqual([6, 8, 0, 0, 3, 4]);
     tf.dispose([x, ids, out]);
     await tf.setBackend('cpu');
+  });
+});
+
+describe('wasm kernels on degenerate shapes', () => {
+  it('give stock cpu values: a filter gradient over an empty batch', async () => {
+    const cases: [string, () => tf.Tensor][] = [
+      [
+        'Conv2DBackpropFilter, batch 0',
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x: tf.zeros([0, 4, 4, 4]), dy: tf.zeros([0, 2, 2, 8]) },
+              filterAttrs('NHWC', [3, 3, 4, 8]),
+            ) as tf.Tensor,
+      ],
+    ];
+    const { expected, actual } = await cpuAndPatchedWasm(cases);
+    cases.forEach(([name], k) => {
+      expect(actual[k], name).toEqual(expected[k]);
+    });
   });
 });
 

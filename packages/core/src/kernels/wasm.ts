@@ -101,6 +101,9 @@ function conv2dBackpropFilterWasm(): tf.KernelConfig {
       const { run, free } = runner(backend as tf.KernelBackend);
       const rows = info.filterHeight * info.filterWidth * info.inChannels;
       const n = info.batchSize * info.outHeight * info.outWidth;
+      // An empty sum (no images or no output positions): zeros. tfjs-wasm's BatchMatMul leaves a
+      // product with K = 0 unwritten (whatever the heap held there).
+      if (n === 0) return h.alloc(info.filterShape.slice(), 'float32').info;
       const cols = h.alloc([rows, n], 'float32');
       im2colTransposedNhwc(h.read(x) as Float32Array, h.read(cols.info) as Float32Array, info);
       const out = run(tf.BatchMatMul)(
