@@ -56,7 +56,7 @@ describe('conformance: patched wasm without its SIMD kernels against stock cpu',
   });
 });
 
-describe('conformance: patched wasm on three more shapes (found by mutation testing)', () => {
+describe('conformance: patched wasm on more shapes (found by mutation testing)', () => {
   const cases: ConformanceCase[] = [
     // A full conv's filter [KH, KW, CI, 1] has the layout of a depthwise one; the input gradient must
     // still treat it as a full conv (CI inputs summed into one output channel).
@@ -87,6 +87,14 @@ describe('conformance: patched wasm on three more shapes (found by mutation test
           bias,
           activation: 'relu',
         }),
+      tolerance: TOLERANCE.conv,
+    },
+    // A fused product the own paths must hand to the stock kernel: past the small loop, refused by the
+    // SIMD product (N = 10), with an output small enough for the epilogue.
+    {
+      name: 'fused matMul + bias, 10x700 · 700x10',
+      inputs: [{ shape: [10, 700] }, { shape: [700, 10] }, { shape: [10] }],
+      fn: (a, b, bias) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }),
       tolerance: TOLERANCE.conv,
     },
   ];
