@@ -239,7 +239,15 @@ describe('filter-gradient helper threads', () => {
   it('computes everything on the calling thread when a helper never answers', () => {
     const c = CASES[4]!;
     const one = single(c);
-    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), NO_CHECK);
+    let started = 0;
+    setWasmKernelThreads(
+      2,
+      () => {
+        started++;
+        return { postMessage: () => undefined };
+      },
+      NO_CHECK,
+    );
     const h = sharedHeap();
     const t0 = performance.now();
     for (let i = 0; i < 3; i++) {
@@ -255,6 +263,26 @@ describe('filter-gradient helper threads', () => {
       helped: 0,
       pauses: 0,
     });
+    // One helper for two threads, started once for the heap.
+    expect(started).toBe(1);
+  });
+
+  it('runs a job larger than the shared job buffer on the calling thread', () => {
+    // 5×5 taps × 16 input groups × 28 output tiles = 11,200 items: 67,213 words > JOB_WORDS.
+    const c: Case = {
+      name: 'CI 64, CO 224, 5×5',
+      x: [1, 5, 5, 64],
+      w: [5, 5, 64, 224],
+      strides: 1,
+      pad: 'valid',
+    };
+    const one = single(c);
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), NO_CHECK);
+    const h = sharedHeap();
+    const r = runCase(h, c);
+    expect(r.outcome).toBe('done');
+    expect(Array.from(r.values)).toEqual(Array.from(one));
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: 0, parts: 0 });
   });
 
   it('recomputes on the calling thread when a helper fails part-way, then runs alone', async () => {
