@@ -135,6 +135,11 @@ async function untilHelped(h: ReturnType<typeof sharedHeap>, run: () => void): P
 
 describe('filter-gradient helper threads', () => {
   it('pins the split settings', () => {
+    // The defaults before any setWasmKernelThreads call (the first test of a fresh module; afterEach
+    // puts the same values back): no helpers, filter gradients only, the default thresholds.
+    expect(wasmKernelHelpers()).toBe(0);
+    expect(elementwiseSplitEnabled()).toBe(false);
+    expect(splitThresholds()).toEqual({ macs: SPLIT_MIN_MACS, elements: SPLIT_MIN_ELEMENTS });
     expect(PARTS_PER_THREAD).toBe(4);
     expect(TILE_PARTS_PER_THREAD).toBe(1);
     expect(HELPER_WAIT_MS).toBe(2000);
