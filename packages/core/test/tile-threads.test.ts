@@ -450,6 +450,9 @@ describe('filter-gradient helper threads', () => {
     expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: CHECK_JOBS, pauses: 1 });
     runCase(h, c); // the pause is over: through the pool again
     expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: CHECK_JOBS + 1, pauses: 1 });
+    // A fresh window: 16 more jobs without overlap pause the helpers again.
+    for (let i = 1; i < CHECK_JOBS; i++) runCase(h, c);
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: 2 * CHECK_JOBS, pauses: 2 });
     // Twice the wall time in CPU (two threads side by side): never paused.
     let fake = 0;
     let last = performance.now();
