@@ -272,6 +272,24 @@ describe('filter-gradient helper threads', () => {
     expect(started).toBe(1);
   });
 
+  it('runs an element-wise pass after a filter gradient on the same pool (over the earlier job words)', () => {
+    const c = CASES[4]!;
+    const one = single(c);
+    const n = NO_CHECK.minElements + 12;
+    const relu = (h: ReturnType<typeof sharedHeap>) => {
+      const [dy, x, out] = [h.put(seq(n, 0.9)), h.put(seq(n, 0.13)), h.zeros(n)];
+      trainingSimdFor(h.backend)!.reluGrad(dy, x, out, n, Number.POSITIVE_INFINITY);
+      return h.read(out, n);
+    };
+    const oneRelu = relu(sharedHeap());
+    // Helpers that never answer: the calling thread runs every partition of both jobs.
+    setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { ...NO_CHECK, elementwise: true });
+    const h = sharedHeap();
+    expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
+    expect(relu(h)).toEqual(oneRelu);
+    expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: 2, helped: 0 });
+  });
+
   it('runs a job larger than the shared job buffer on the calling thread', () => {
     // 5×5 taps × 16 input groups × 28 output tiles = 11,200 items: 67,213 words > JOB_WORDS.
     const c: Case = {
