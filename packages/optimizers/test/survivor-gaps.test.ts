@@ -2,7 +2,13 @@ import type { RobustOptimizer } from '@robust-ft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ADAMW_METHOD } from '../src/adamw';
-import { FUSED_KERNELS, registerFusedOptimizerKernels, setFusedKernelsEnabled } from '../src/fused';
+import {
+  FUSED_KERNELS,
+  fusedFtpStep,
+  registerFusedOptimizerKernels,
+  setFusedKernelsEnabled,
+  setWasmSimdEnabled,
+} from '../src/fused';
 import { adamw, adamwTransformation, digrap, ftp } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import './setup-backend';
@@ -208,6 +214,46 @@ describe("FTP's fused scratch (per-row accumulators of strided rows) is freed af
     expect(got.every(Number.isFinite)).toBe(true);
     init.dispose();
     expect(tf.backend().numDataIds()).toBe(buffers);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("FTP's fused row norms: a row that did not move has n = 0 + 1e-8", () => {
+  it('its stored 1/n is 1/1e-8 (not −1e8: the epsilon is added) on every cpu engine', async () => {
+    const before = tf.memory().numTensors;
+    // θ at its anchor and a zero gradient: c = 0 in every row (rows: the 3 columns, or one row per line).
+    const item = (rowSpan: readonly [number, number]) => ({
+      param: tf.ones([4, 3]),
+      grad: tf.zeros([4, 3]),
+      m: tf.zeros([4, 3]),
+      v: tf.zeros([4, 3]),
+      anchor: tf.ones([4, 3]),
+      count: 1,
+      rowSpan,
+    });
+    const hp = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, k: 1, t: 1 };
+    for (const simd of [true, false]) {
+      setWasmSimdEnabled(simd);
+      try {
+        for (const rowSpan of [
+          [1, 2],
+          [0, 1],
+        ] as const) {
+          const it = item(rowSpan);
+          const [r] = fusedFtpStep([it], hp);
+          expect(Array.from(await r!.rPrev.data()), `simd ${simd}, rows ${rowSpan}`).toEqual(
+            new Array(rowSpan[0] === 1 ? 3 : 4).fill(Math.fround(1e8)),
+          );
+          expect(Array.from(await r!.param.data())).toEqual(new Array(12).fill(1));
+          tf.dispose([
+            ...Object.values(r!),
+            ...Object.values(it).filter((x): x is tf.Tensor => x instanceof tf.Tensor),
+          ]);
+        }
+      } finally {
+        setWasmSimdEnabled(true);
+      }
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 });
