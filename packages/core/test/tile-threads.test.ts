@@ -80,6 +80,15 @@ const CASES: Case[] = [
     pad: 'same',
     depthwise: true,
   },
+  // Two 16-channel tiles (the second at channel 16) and a 4-channel one.
+  {
+    name: 'depthwise, 36 channels',
+    x: [2, 6, 5, 36],
+    w: [3, 3, 36, 1],
+    strides: 1,
+    pad: 'same',
+    depthwise: true,
+  },
 ];
 
 /** Runs a case on `h` (helpers as configured), returning the outcome, the values and the oracle's. */
@@ -288,6 +297,33 @@ describe('filter-gradient helper threads', () => {
     expect(Array.from(runCase(h, c).values)).toEqual(Array.from(one));
     expect(relu(h)).toEqual(oneRelu);
     expect(wasmKernelHelperStats(h.backend)).toMatchObject({ jobs: 2, helped: 0 });
+  });
+
+  it('splits a filter gradient from exactly minMacs multiply-adds (images × positions × taps × channels)', () => {
+    for (const c of [CASES[1]!, CASES[5]!]) {
+      const g = convInfoOf(c.x, c.w, { strides: c.strides, pad: c.pad }, c.depthwise === true);
+      const macs =
+        g.batchSize *
+        g.outHeight *
+        g.outWidth *
+        g.filterHeight *
+        g.filterWidth *
+        g.inChannels *
+        (c.depthwise ? 1 : g.outChannels);
+      const one = single(c);
+      for (const [minMacs, split] of [
+        [macs, true],
+        [macs + 1, false],
+      ] as const) {
+        setWasmKernelThreads(2, () => ({ postMessage: () => undefined }), { cpuClock: null, minMacs });
+        const h = sharedHeap();
+        expect(Array.from(runCase(h, c).values), c.name).toEqual(Array.from(one));
+        // Below the threshold no pool is started for the heap at all.
+        expect(wasmKernelHelperStats(h.backend)?.jobs ?? 0, `${c.name}, minMacs ${minMacs}`).toBe(
+          split ? 1 : 0,
+        );
+      }
+    }
   });
 
   it('runs a job larger than the shared job buffer on the calling thread', () => {
