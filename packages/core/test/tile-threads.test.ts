@@ -99,10 +99,12 @@ function runCase(h: ReturnType<typeof sharedHeap>, c: Case) {
   const expected = new Float32Array(tf.util.sizeFromShape(c.w));
   (c.depthwise ? depthwiseBackpropFilterNhwc : conv2dBackpropFilterNhwc)(x, dy, expected, g);
   const simd = trainingSimdFor(h.backend)!;
+  // Inputs below the output on the heap, as in a kernel call (the output is allocated last).
+  const [px, pdy] = [h.put(x), h.put(dy)];
   const dw = h.zeros(expected.length);
   const outcome = c.depthwise
-    ? simd.depthwiseBackpropFilter(h.put(x), h.put(dy), dw, g)
-    : simd.conv2dBackpropFilter(h.put(x), h.put(dy), dw, g);
+    ? simd.depthwiseBackpropFilter(px, pdy, dw, g)
+    : simd.conv2dBackpropFilter(px, pdy, dw, g);
   return { outcome, values: h.read(dw, expected.length), expected, dw };
 }
 
@@ -120,13 +122,13 @@ const near = (actual: number[], expected: Float32Array) => {
 };
 
 /**
- * The helper script edited so that every partition it claims throws, 20 ms after claiming it (so the
+ * The helper script edited so that every partition it claims throws, 200 ms after claiming it (so the
  * calling thread has meanwhile computed the others, which the redo must zero first).
  */
 const breakRun = (s: string) =>
   s.replace(
     'function run(fns, j, f, p) {',
-    'function run(fns, j, f, p) { const t0 = Date.now(); while (Date.now() - t0 < 20); throw new Error("broken");',
+    'function run(fns, j, f, p) { const t0 = Date.now(); while (Date.now() - t0 < 200); throw new Error("broken");',
   );
 
 /** Repeats `run` until a helper has taken a partition on `h` (they start asynchronously), at most 10 s. */
