@@ -5,12 +5,14 @@ import { ADAMW_METHOD } from '../src/adamw';
 import {
   FUSED_KERNELS,
   fusedFtpStep,
+  fusedSpdStep,
   registerFusedOptimizerKernels,
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
 } from '../src/fused';
 import { adamw, adamwTransformation, digrap, ftp } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
+import { spdTensorStep } from '../src/spd';
 import './setup-backend';
 import { caught } from './typed-error';
 
@@ -254,6 +256,47 @@ describe("FTP's fused row norms: a row that did not move has n = 0 + 1e-8", () =
         setWasmSimdEnabled(true);
       }
     }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("SPD's fused ratio where the step does not leave the anchor (‖q − θ₀‖ = 0)", () => {
+  it('is 0, as the composed step gives (not 0/0), and θ stays at the anchor', async () => {
+    const before = tf.memory().numTensors;
+    const t = () => tf.ones([2, 3]);
+    const item = {
+      param: t(),
+      grad: tf.zeros([2, 3]),
+      m: tf.zeros([2, 3]),
+      v: tf.zeros([2, 3]),
+      anchor: t(),
+      count: 1,
+    };
+    const [r] = fusedSpdStep([item], {
+      learningRate: 0.1,
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+      lambda: 1,
+    });
+    expect(await r!.ratio.data()).toEqual(new Float32Array([0]));
+    expect(Array.from(await r!.param.data())).toEqual(new Array(6).fill(1));
+    // The composed oracle on the same (zero) step.
+    const oracle = tf.tidy(() =>
+      spdTensorStep({
+        param: item.param,
+        update: tf.zerosLike(item.param),
+        grad: item.grad,
+        anchor: item.anchor,
+        weightDecay: 1,
+      }),
+    );
+    expect(await oracle.ratio.data()).toEqual(new Float32Array([0]));
+    tf.dispose([
+      ...Object.values(r!),
+      ...Object.values(oracle),
+      ...Object.values(item).filter((x): x is tf.Tensor => x instanceof tf.Tensor),
+    ]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
