@@ -223,6 +223,17 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     tf.dispose(Object.values(item).filter((x): x is tf.Tensor => x instanceof tf.Tensor));
   });
 
+  it('a fused op with the kernels switched off is BACKEND_UNAVAILABLE naming the method and backend', () => {
+    const before = tf.memory().numTensors;
+    const t = tf.zeros([2]);
+    setFusedKernelsEnabled(false);
+    const e = caught(() => fusedAdamWBatch([{ param: t, grad: t, m: t, v: t, count: 1 }], HP));
+    expect(e.code).toBe('BACKEND_UNAVAILABLE');
+    expect(e.message).toBe('no fused adamw kernel for backend "cpu" (or fused kernels are disabled)');
+    t.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('an empty batch runs no kernel and returns no results', async () => {
     await expectNoTensorLeaks(() => {
       expect(fusedAdamWBatch([], { ...HP, check: true })).toEqual({ results: [] });
