@@ -234,6 +234,27 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a fused op refuses a tensor that is not float32, naming the item and role', () => {
+    const before = tf.memory().numTensors;
+    const t = tf.zeros([2]);
+    const ints = tf.zeros([2], 'int32');
+    const e = caught(() =>
+      fusedAdamWBatch(
+        [
+          { param: t, grad: t, m: t, v: t, count: 1 },
+          { param: t, grad: ints, m: t, v: t, count: 1 },
+        ],
+        HP,
+      ),
+    );
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(e.message).toBe('fused adamw: grad of item 1 is int32');
+    expect(e.argument).toBe('items[1].grad');
+    expect(e.expected).toBe('a float32 tensor');
+    tf.dispose([t, ints]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('an empty batch runs no kernel and returns no results', async () => {
     await expectNoTensorLeaks(() => {
       expect(fusedAdamWBatch([], { ...HP, check: true })).toEqual({ results: [] });
