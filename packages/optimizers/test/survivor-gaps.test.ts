@@ -10,7 +10,7 @@ import {
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
 } from '../src/fused';
-import { adamw, adamwTransformation, digrap, ftp } from '../src/index';
+import { adamw, adamwTransformation, digrap, ftp, l2sp } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import { spdTensorStep } from '../src/spd';
 import './setup-backend';
@@ -297,6 +297,19 @@ describe("SPD's fused ratio where the step does not leave the anchor (‖q − �
       ...Object.values(oracle),
       ...Object.values(item).filter((x): x is tf.Tensor => x instanceof tf.Tensor),
     ]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('l2sp: a predicate selector makes it unserialisable', () => {
+  it('getConfig is UNSUPPORTED naming options.factory; with a glob the selector is recorded', () => {
+    const before = tf.memory().numTensors;
+    const withPredicate = l2sp({ exclude: (n: string) => n.startsWith('head') });
+    expect(caught(() => withPredicate.getConfig()).argument).toBe('options.factory');
+    withPredicate.dispose();
+    const withGlob = l2sp({ exclude: 'head*' });
+    expect(JSON.parse(withGlob.getConfig().options as string)).toMatchObject({ exclude: 'head*' });
+    withGlob.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
