@@ -17,6 +17,7 @@ import {
   caught,
   expectRefusal,
   freeze,
+  type Refusal,
   savedWeights,
   unique,
   variable,
@@ -31,6 +32,14 @@ import './setup-backend';
  */
 
 const values = async (t: tf.Tensor) => Array.from(await t.data());
+
+/** The refusal of an anchor of shape [2] given for a variable of shape [3]. */
+const anchorOfShape2 = (name: string): Refusal => ({
+  code: 'SHAPE_MISMATCH',
+  message: `anchor["${name}"] has shape [2], expected [3]`,
+  argument: `anchor["${name}"]`,
+  expected: 'shape [3]',
+});
 
 describe('the constructor', () => {
   it('refuses options without a transformation that has update()', () => {
@@ -355,12 +364,7 @@ describe('applyGradients refuses before it mutates anything', () => {
     const unchanged = await freeze(opt, [v]);
     expectRefusal(
       caught(() => opt.applyGradients({ [v.name]: g })),
-      {
-        code: 'SHAPE_MISMATCH',
-        message: `anchor["${v.name}"] has shape [2], expected [3]`,
-        argument: `anchor["${v.name}"]`,
-        expected: 'shape [3]',
-      },
+      anchorOfShape2(v.name),
     );
     await unchanged();
     opt.dispose();
@@ -381,12 +385,7 @@ describe('applyGradients refuses before it mutates anything', () => {
       const unchanged = await freeze(opt, [v]);
       expectRefusal(
         caught(() => opt.applyGradients({ [v.name]: g })),
-        {
-          code: 'SHAPE_MISMATCH',
-          message: `anchor["${v.name}"] has shape [2], expected [3]`,
-          argument: `anchor["${v.name}"]`,
-          expected: 'shape [3]',
-        },
+        anchorOfShape2(v.name),
       );
       await unchanged();
       expect(opt.skippedSteps).toBe(0);

@@ -106,6 +106,19 @@ async function refuses(weights: unknown, refusal: Refusal, target = adam()): Pro
   target.dispose();
 }
 
+/** Variables 'pa' [3] and 'pb' [2], their gradients, and the weights of an Adam adapter stepped once on them. */
+async function twoParameterState() {
+  const a = variable([1, 2, 3], 'pa');
+  const b = variable([4, 5], 'pb');
+  const source = adam();
+  const ga = tf.ones([3]);
+  const gb = tf.ones([2]);
+  source.applyGradients({ [a.name]: ga, [b.name]: gb });
+  const two = await savedWeights(source);
+  source.dispose();
+  return { a, b, ga, gb, two };
+}
+
 const mismatch = (message: string, argument = 'weightValues'): Refusal => ({
   code: 'STATE_MISMATCH',
   message,
@@ -307,14 +320,7 @@ describe('setWeights refuses state saved by another optimizer', () => {
 
 describe('a header of two parameters', () => {
   it('one name of two differing from the saved state is refused (every name is compared)', async () => {
-    const a = variable([1, 2, 3], 'pa');
-    const b = variable([4, 5], 'pb');
-    const source = adam();
-    const ga = tf.ones([3]);
-    const gb = tf.ones([2]);
-    source.applyGradients({ [a.name]: ga, [b.name]: gb });
-    const two = await savedWeights(source);
-    source.dispose();
+    const { a, b, ga, gb, two } = await twoParameterState();
     for (const renamed of [a.name, b.name]) {
       const edited = editHeader(two, (h) => {
         h.params[`ghost/${renamed}`] = h.params[renamed]!;
@@ -643,14 +649,7 @@ describe('setWeights: checkpoints the structure checks must let through', () => 
   });
 
   it('a header where only some parameters have an unknown (null) shape', async () => {
-    const a = variable([1, 2, 3], 'pa');
-    const b = variable([4, 5], 'pb');
-    const source = adam();
-    const ga = tf.ones([3]);
-    const gb = tf.ones([2]);
-    source.applyGradients({ [a.name]: ga, [b.name]: gb });
-    const two = await savedWeights(source);
-    source.dispose();
+    const { a, b, ga, gb, two } = await twoParameterState();
     const partly = editHeader(two, (h) => {
       h.params[a.name] = null;
     });
