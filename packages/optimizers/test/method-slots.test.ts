@@ -107,8 +107,10 @@ describe('checkSlot', () => {
       error = err;
     }
     expect((error as RobustFtError).expected).toBe('shape [1, 3]');
-    expect((error as Error).message).toMatch(
-      /not shape \[1, 3\]: restored from state saved with another layout/,
+    expect((error as Error).message).toBe(
+      'the row state radius of "dense/kernel" has shape [2, 1], not shape [1, 3]: restored from state saved ' +
+        'with another layout (before rows were output units they were read along axis 0)? Use that layout, ' +
+        'or start from fresh state',
     );
     const text = 'x';
     try {

@@ -10,7 +10,7 @@ import {
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
 } from '../src/fused';
-import { adamw, adamwTransformation, digrap, ftp, l2sp } from '../src/index';
+import { adamw, adamwTransformation, digrap, ftp, l2sp, tpgm } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import { spdTensorStep } from '../src/spd';
 import './setup-backend';
@@ -310,6 +310,24 @@ describe('l2sp: a predicate selector makes it unserialisable', () => {
     const withGlob = l2sp({ exclude: 'head*' });
     expect(JSON.parse(withGlob.getConfig().options as string)).toMatchObject({ exclude: 'head*' });
     withGlob.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('tpgm with every name excluded', () => {
+  it("needs no validation loss: nothing is projected, the steps are the inner optimizer's", () => {
+    const before = tf.memory().numTensors;
+    const init = tf.tensor1d([1, -2, 0.5]);
+    const got = descend(() => tpgm({ learningRate: 0.05, exclude: /./ }), init, 2, 'tpgm-all-excluded');
+    const plain = descend(
+      () => tpgm({ learningRate: 0.05, exclude: /./, validationLoss: () => tf.scalar(0) }),
+      init,
+      2,
+      'tpgm-all-excluded-2',
+    );
+    expect(got).toEqual(plain);
+    expect(got).not.toEqual([1, -2, 0.5]);
+    init.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
