@@ -172,7 +172,8 @@ export function ftpTransformation(
 
 /** FTP as a `tf.Optimizer`: over Adam (default, the reference AdamP) or SGD (SGDP), or a given transformation. */
 export function ftp(options: FtpOptions = {}): RobustOptimizer {
-  const weightDecay = options.weightDecay ?? FTP_DEFAULTS.weightDecay;
+  // Read before resolveWrapper checks `options`: null-safe, so ftp(null) is its typed error too.
+  const weightDecay = options?.weightDecay ?? FTP_DEFAULTS.weightDecay;
   const { inner, learningRate } = resolveWrapper('ftp', options, weightDecay, FTP_DEFAULTS);
   const k = options.k ?? FTP_DEFAULTS.k;
   const exclude = selectorToJson(options.exclude);

@@ -10,7 +10,7 @@ import {
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
 } from '../src/fused';
-import { adamw, adamwTransformation, digrap, ftp, l2sp, tpgm } from '../src/index';
+import { adamw, adamwTransformation, digrap, ftp, l2sp, sgd, spd, tpgm } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import { spdTensorStep } from '../src/spd';
 import './setup-backend';
@@ -329,5 +329,36 @@ describe('tpgm with every name excluded', () => {
     expect(got).not.toEqual([1, -2, 0.5]);
     init.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('options that are not an object', () => {
+  it('every factory refuses null or a number as INVALID_ARGUMENT (ftp read null.weightDecay: a TypeError)', () => {
+    const factories = { adamw, sgd, l2sp, ftp, spd, digrap, tpgm } as Record<
+      string,
+      (o: unknown) => RobustOptimizer
+    >;
+    for (const [name, make] of Object.entries(factories)) {
+      for (const bad of [null, 3]) {
+        const e = caught(() => make(bad));
+        expect(e.code, `${name}(${bad})`).toBe('INVALID_ARGUMENT');
+        expect(e.message).toBe(`${name} options must be an options object (received ${bad})`);
+      }
+    }
+  });
+});
+
+describe("`inner` must be 'adam', 'sgd' or a transformation object", () => {
+  it('a function carrying update/init is refused naming options.inner', () => {
+    const fn = Object.assign(() => 0, {
+      label: 'fn',
+      init: () => ({}),
+      update: () => ({ updates: {}, state: {} }),
+    });
+    for (const make of [ftp, spd, digrap]) {
+      const e = caught(() => make({ inner: fn as never }));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.argument).toBe('options.inner');
+    }
   });
 });
