@@ -282,15 +282,16 @@ describe("SPD's fused ratio where the step does not leave the anchor (‖q − �
     expect(await r!.ratio.data()).toEqual(new Float32Array([0]));
     expect(Array.from(await r!.param.data())).toEqual(new Array(6).fill(1));
     // The composed oracle on the same (zero) step.
-    const oracle = tf.tidy(() =>
-      spdTensorStep({
+    const oracle = tf.tidy(() => {
+      const o = spdTensorStep({
         param: item.param,
         update: tf.zerosLike(item.param),
         grad: item.grad,
         anchor: item.anchor,
         weightDecay: 1,
-      }),
-    );
+      });
+      return { param: o.param, condition: o.condition, ratio: o.ratio };
+    });
     expect(await oracle.ratio.data()).toEqual(new Float32Array([0]));
     tf.dispose([
       ...Object.values(r!),
