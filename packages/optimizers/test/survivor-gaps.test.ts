@@ -10,7 +10,17 @@ import {
   setFusedKernelsEnabled,
   setWasmSimdEnabled,
 } from '../src/fused';
-import { adamw, adamwTransformation, digrap, ftp, l2sp, sgd, spd, tpgm } from '../src/index';
+import {
+  adamw,
+  adamwTransformation,
+  digrap,
+  ftp,
+  l2sp,
+  sgd,
+  sgdTransformation,
+  spd,
+  tpgm,
+} from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import { spdTensorStep } from '../src/spd';
 import './setup-backend';
@@ -361,5 +371,29 @@ describe("`inner` must be 'adam', 'sgd' or a transformation object", () => {
       expect(e.code).toBe('INVALID_ARGUMENT');
       expect(e.argument).toBe('options.inner');
     }
+  });
+});
+
+describe('an unknown inner named after an inner-specific option', () => {
+  it('the error names options.inner, not the option (whose hint would blame a custom inner)', () => {
+    const e = caught(() => ftp({ momentum: 0.9, inner: 'rmsprop' } as never));
+    expect(e.argument).toBe('options.inner');
+  });
+});
+
+describe('sgdTransformation defaults', () => {
+  it("without `nesterov` the momentum is torch's plain heavy ball: the first delta is −lr·g", async () => {
+    const before = tf.memory().numTensors;
+    const t = sgdTransformation({ momentum: 0.5 });
+    const init = tf.tensor1d([0]);
+    const p = tf.variable(init, true, 'sgd-default-nesterov');
+    const g = tf.tensor1d([1]);
+    const state = t.init({ w: p });
+    const r = t.update({ w: g }, state, { w: p }, { learningRate: 0.1, step: 1, anchor: () => p } as never);
+    // Plain: buf = g, delta = −lr·buf = −0.1 (Nesterov would step along g + 0.5·buf: −0.15).
+    expect((await r.updates.w!.data())[0]).toBeCloseTo(-0.1, 6);
+    tf.dispose([r.updates.w!, g, p, init]);
+    tf.dispose([state, r.state] as never);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
