@@ -20,6 +20,7 @@ import {
   sgdTransformation,
   spd,
   tpgm,
+  tpgmTransformation,
 } from '../src/index';
 import { gradientTransformation, readDiagnostics } from '../src/method';
 import { spdTensorStep } from '../src/spd';
@@ -395,5 +396,17 @@ describe('sgdTransformation defaults', () => {
     tf.dispose([r.updates.w!, g, p, init]);
     tf.dispose([state, r.state] as never);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("tpgmTransformation's own option checks", () => {
+  it('name normMode and projFreq', () => {
+    const inner = sgdTransformation({});
+    const mode = caught(() => tpgmTransformation(inner, { normMode: 'l1' as never }));
+    expect(mode.code).toBe('INVALID_ARGUMENT');
+    expect(mode.argument).toBe('normMode');
+    const freq = caught(() => tpgmTransformation(inner, { projFreq: 0 }));
+    expect(freq.code).toBe('INVALID_ARGUMENT');
+    expect(freq.argument).toBe('projFreq');
   });
 });
