@@ -410,3 +410,53 @@ describe("tpgmTransformation's own option checks", () => {
     expect(freq.argument).toBe('projFreq');
   });
 });
+
+describe('tpgm: the l2 norm, the validation loss and its parameters', () => {
+  it("normMode 'l2' is whole-tensor: a rank-5 parameter needs no layout", () => {
+    const before = tf.memory().numTensors;
+    const init = tf.randomNormal([2, 1, 2, 1, 3], 0, 1, 'float32', 5);
+    const loss = (p: tf.NamedTensorMap) => tf.sum(tf.square(Object.values(p)[0]!)) as tf.Scalar;
+    const got = descend(
+      () => tpgm({ learningRate: 0.05, normMode: 'l2', validationLoss: loss }),
+      init,
+      2,
+      'tpgm-l2-r5',
+    );
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(got).not.toEqual(Array.from(init.dataSync()));
+    init.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('without a validation loss the first projection says what is expected', () => {
+    const before = tf.memory().numTensors;
+    const z = tf.zeros([2]);
+    const w = tf.variable(z, true, 'tpgm-no-loss');
+    const opt = tpgm({ learningRate: 0.05 });
+    const e = caught(() => opt.minimize(() => tf.sum(tf.square(tf.sub(w, 1))) as tf.Scalar));
+    expect(e.argument).toBe('options.validationLoss');
+    expect(e.expected).toBe('a function (params) => tf.Scalar (or call setTpgmValidationLoss)');
+    opt.dispose();
+    tf.dispose([w, z]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the validation loss sees every parameter: the excluded ones at their candidate values', () => {
+    const before = tf.memory().numTensors;
+    const inits = [tf.tensor1d([1, 2]), tf.tensor1d([3])];
+    const a = tf.variable(inits[0]!, true, 'tpgm-vl/body');
+    const b = tf.variable(inits[1]!, true, 'tpgm-vl/head');
+    const seen: string[][] = [];
+    const loss = (p: tf.NamedTensorMap) => {
+      seen.push(Object.keys(p).sort());
+      return tf.addN(Object.values(p).map((t) => tf.sum(tf.square(t)))) as tf.Scalar;
+    };
+    const opt = tpgm({ learningRate: 0.05, exclude: 'tpgm-vl/head', validationLoss: loss });
+    opt.minimize(() => tf.add(tf.sum(tf.square(a)), tf.sum(tf.square(b))) as tf.Scalar);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const names of seen) expect(names).toEqual(['tpgm-vl/body', 'tpgm-vl/head']);
+    opt.dispose();
+    tf.dispose([a, b, ...inits]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
