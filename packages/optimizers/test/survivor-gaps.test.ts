@@ -460,3 +460,34 @@ describe('tpgm: the l2 norm, the validation loss and its parameters', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("tpgm's factory record", () => {
+  const record = (o: RobustOptimizer) =>
+    JSON.parse(o.getConfig().options as string) as Record<string, unknown>;
+
+  it("the inner's decay toward zero defaults to 5e-4 over SGD (the README's default) and to 0 over Adam", () => {
+    for (const [options, want] of [
+      [{}, 5e-4],
+      [{ inner: 'sgd' as const }, 5e-4],
+      [{ inner: 'adam' as const }, 0],
+      [{ inner: 'adam' as const, weightDecay: 0.1 }, 0.1],
+    ] as const) {
+      const opt = tpgm(options);
+      expect(record(opt).weightDecay, JSON.stringify(options)).toBe(want);
+      opt.dispose();
+    }
+  });
+
+  it('a custom inner or a predicate selector makes it unserialisable; a glob is recorded', () => {
+    for (const opt of [
+      tpgm({ inner: sgdTransformation({}) }),
+      tpgm({ exclude: (n: string) => n.startsWith('h') }),
+    ]) {
+      expect(caught(() => opt.getConfig()).argument).toBe('options.factory');
+      opt.dispose();
+    }
+    const glob = tpgm({ exclude: 'head*' });
+    expect(record(glob)).toMatchObject({ exclude: 'head*' });
+    glob.dispose();
+  });
+});
