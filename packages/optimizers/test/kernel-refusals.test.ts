@@ -272,6 +272,26 @@ describe('the fused kernels as tfjs kernels (cpu)', () => {
     expect(wasmSimdEnabled()).toBe(false);
   });
 
+  it('registering leaves alone a kernel someone else registered under one of the names, on every backend', () => {
+    const own: tf.KernelFunc = () => [];
+    const names = [FUSED_KERNELS.ftp, FINITE_FLAG_KERNEL];
+    const backends = ['cpu', 'wasm', 'webgpu'];
+    const saved = backends.flatMap((b) => names.map((n) => ({ b, n, k: tf.getKernel(n, b)! })));
+    try {
+      for (const { b, n } of saved) {
+        tf.unregisterKernel(n, b);
+        tf.registerKernel({ kernelName: n, backendName: b, kernelFunc: own });
+      }
+      registerFusedOptimizerKernels();
+      for (const { b, n } of saved) expect(tf.getKernel(n, b)!.kernelFunc, `${n} on ${b}`).toBe(own);
+    } finally {
+      for (const { b, n, k } of saved) {
+        tf.unregisterKernel(n, b);
+        tf.registerKernel(k);
+      }
+    }
+  });
+
   it('unregister removes every fused kernel and the finite-flag kernel on cpu, wasm and webgpu; register restores them', () => {
     const names = [...Object.values(FUSED_KERNELS), FINITE_FLAG_KERNEL];
     const backends = ['cpu', 'wasm', 'webgpu'];
