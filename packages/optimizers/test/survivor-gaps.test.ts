@@ -46,6 +46,20 @@ function descend(make: () => RobustOptimizer, init: tf.Tensor, steps: number, na
   return out;
 }
 
+/** A predicate `exclude` makes `getConfig` UNSUPPORTED (options.factory); a glob is recorded. */
+function expectPredicateUnserialisable(
+  factory: (o: { exclude: string | ((n: string) => boolean) }) => RobustOptimizer,
+): void {
+  const before = tf.memory().numTensors;
+  const withPredicate = factory({ exclude: (n: string) => n.startsWith('head') });
+  expect(caught(() => withPredicate.getConfig()).argument).toBe('options.factory');
+  withPredicate.dispose();
+  const withGlob = factory({ exclude: 'head*' });
+  expect(JSON.parse(withGlob.getConfig().options as string)).toMatchObject({ exclude: 'head*' });
+  withGlob.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+}
+
 describe('ftp: when getConfig may record the factory', () => {
   it('a custom inner transformation is not serialisable, even with a string layout and no selector', () => {
     const before = tf.memory().numTensors;
@@ -58,14 +72,7 @@ describe('ftp: when getConfig may record the factory', () => {
   });
 
   it('a predicate selector is not serialisable; the same optimizer with a glob is', () => {
-    const before = tf.memory().numTensors;
-    const withPredicate = ftp({ exclude: (n: string) => n.startsWith('head') });
-    expect(caught(() => withPredicate.getConfig()).argument).toBe('options.factory');
-    withPredicate.dispose();
-    const withGlob = ftp({ exclude: 'head*' });
-    expect(JSON.parse(withGlob.getConfig().options as string)).toMatchObject({ exclude: 'head*' });
-    withGlob.dispose();
-    expect(tf.memory().numTensors).toBe(before);
+    expectPredicateUnserialisable(ftp);
   });
 });
 
@@ -315,14 +322,7 @@ describe("SPD's fused ratio where the step does not leave the anchor (‖q − �
 
 describe('l2sp: a predicate selector makes it unserialisable', () => {
   it('getConfig is UNSUPPORTED naming options.factory; with a glob the selector is recorded', () => {
-    const before = tf.memory().numTensors;
-    const withPredicate = l2sp({ exclude: (n: string) => n.startsWith('head') });
-    expect(caught(() => withPredicate.getConfig()).argument).toBe('options.factory');
-    withPredicate.dispose();
-    const withGlob = l2sp({ exclude: 'head*' });
-    expect(JSON.parse(withGlob.getConfig().options as string)).toMatchObject({ exclude: 'head*' });
-    withGlob.dispose();
-    expect(tf.memory().numTensors).toBe(before);
+    expectPredicateUnserialisable(l2sp);
   });
 });
 
