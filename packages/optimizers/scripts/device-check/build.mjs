@@ -2,7 +2,7 @@
 // and no network (the device machine some sessions are lent): the test files are bundled with
 // esbuild, vitest replaced by ./vitest-shim.mjs, and travel with Node itself, Dawn (`webgpu`),
 // tfjs-wasm's binaries and the golden vectors. Run from the repo root:
-//   node packages/optimizers/scripts/device-check/build.mjs   → .gpuc/ (git-ignored via .git/info/exclude)
+//   node packages/optimizers/scripts/device-check/build.mjs   → .gpuc/ (git-ignored)
 // then on the device, from the repo root: `bash .gpuc/run.sh` (carry .gpuc and the Vulkan loader .gl).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
